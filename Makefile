@@ -1,0 +1,58 @@
+# memd developer commands. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.memd-installed
+export VIRTUAL_ENV := $(abspath $(VENV))
+
+.PHONY: help install build-dev format lint rust-test py-test test serve bench clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml Cargo.toml rust_core/Cargo.toml
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv, build the Rust extension (release) and install dev tools
+
+build-dev: install ## Rebuild the Rust extension into the source tree after Rust changes
+	$(BIN)/maturin develop --release --quiet
+
+format: install ## Format Python and Rust
+	$(BIN)/ruff format memd tests bench
+	$(BIN)/ruff check --fix memd tests bench
+	cargo fmt --all
+
+lint: install ## ruff, mypy (+ stubtest of memd._core), rustfmt, clippy
+	$(BIN)/ruff check memd tests bench
+	$(BIN)/ruff format --check memd tests bench
+	$(BIN)/mypy memd
+	$(PY) -m mypy.stubtest memd._core
+	cargo fmt --all --check
+	cargo clippy --release --all-targets --no-default-features -- -D warnings
+	cargo clippy --release --all-targets -- -D warnings
+
+rust-test: ## Rust unit, property and integration tests (no libpython needed)
+	cargo test --release --no-default-features
+
+py-test: build-dev ## pytest: engine API, property, crash and server end-to-end tests
+	$(BIN)/pytest
+
+test: build-dev lint rust-test py-test ## Everything CI runs: build, lint, Rust tests, Python tests
+
+serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
+	$(BIN)/memd serve
+
+bench: build-dev ## Engine benchmarks vs the Python lmdb package (prints a table)
+	$(PY) bench/engine_bench.py
+
+clean: ## Remove build outputs and the virtualenv
+	rm -rf target $(VENV) memd/_core*.so

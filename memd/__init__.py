@@ -1,0 +1,30 @@
+"""memd: a memory daemon for AI agents."""
+
+from memd.engine import Engine, pack_embedding, system_clock
+from memd.errors import (
+    CapacityExceeded,
+    EngineClosed,
+    InternalError,
+    InvalidArgument,
+    MemdError,
+    NotFound,
+    StorageError,
+)
+from memd.types import EngineOptions, NewMemory, Tier, TierOptions
+
+__all__ = [
+    "CapacityExceeded",
+    "Engine",
+    "EngineClosed",
+    "EngineOptions",
+    "InternalError",
+    "InvalidArgument",
+    "MemdError",
+    "NewMemory",
+    "NotFound",
+    "StorageError",
+    "Tier",
+    "TierOptions",
+    "pack_embedding",
+    "system_clock",
+]

@@ -1,0 +1,199 @@
+"""Type stubs for the Rust extension ``memd._core`` (checked by ``mypy.stubtest``).
+
+Every method that does work releases the GIL. Times are milliseconds since the Unix
+epoch and are always passed in (``now_ms``): the engine never reads the clock, so TTL,
+LRU and promotion are testable with a fake one (``memd.engine.Engine`` supplies it).
+"""
+
+from collections.abc import Sequence
+from typing import final
+
+from memd.types import EngineOptions, NewMemory
+
+@final
+class Memory:
+    """A stored memory as read back (immutable)."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def embedding(self) -> bytes | None:
+        """Packed little-endian float32, as stored."""
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def importance(self) -> float: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def tier(self) -> int: ...
+    @property
+    def ttl_ms(self) -> int: ...
+    @property
+    def expires_at_ms(self) -> int:
+        """0 means never."""
+    @property
+    def created_ms(self) -> int: ...
+    @property
+    def updated_ms(self) -> int: ...
+    @property
+    def last_access_ms(self) -> int: ...
+    @property
+    def access_count(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    def vector(self) -> list[float] | None:
+        """The embedding as a list of floats."""
+
+@final
+class PutResult:
+    """Outcome of one item of ``put_many``."""
+
+    @property
+    def key(self) -> str:
+        """The stored key (server-made when the item's key was empty)."""
+    @property
+    def version(self) -> int:
+        """1 for a new memory, +1 on every update; 0 when the item failed."""
+    @property
+    def tier(self) -> int:
+        """Tier the memory is in after the whole batch (eviction may demote it)."""
+    @property
+    def error(self) -> str | None:
+        """Why this item was rejected (only with ``atomic=False``)."""
+    @property
+    def error_kind(self) -> str | None:
+        """Name of the ``memd.errors`` class that describes ``error``."""
+
+@final
+class ListPage:
+    """One page of ``Engine.list``."""
+
+    @property
+    def items(self) -> list[Memory]: ...
+    @property
+    def next_cursor(self) -> str:
+        """Pass back as ``cursor`` for the next page; empty when there is none."""
+
+@final
+class SweepResult:
+    """What one bounded TTL sweep did."""
+
+    @property
+    def expired(self) -> int:
+        """Memories removed by this call."""
+    @property
+    def more(self) -> bool:
+        """True when expired memories remain (call again)."""
+
+@final
+class TierStats:
+    """Counts and counters of one tier of one namespace."""
+
+    @property
+    def tier(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def capacity(self) -> int:
+        """0 is unbounded."""
+    @property
+    def bytes(self) -> int:
+        """Encoded size of the tier's records (after compression)."""
+    @property
+    def counters(self) -> dict[str, int]:
+        """Events since open: ``hits``, ``expired.lazy``, ``expired.sweep``,
+        ``evicted.capacity``, ``demoted.capacity``, ``promoted.frequency``,
+        ``promoted.importance``, ``deleted``."""
+
+@final
+class NamespaceStats:
+    """Per-namespace statistics."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def dimension(self) -> int:
+        """Embedding dimension fixed by the first vector; 0 while unset."""
+    @property
+    def misses(self) -> int:
+        """Reads of missing or expired keys since open."""
+    @property
+    def tiers(self) -> list[TierStats]:
+        """WORKING, SHORT_TERM, LONG_TERM, ARCHIVE, in that order."""
+
+@final
+class MapInfo:
+    """LMDB map usage."""
+
+    @property
+    def map_size(self) -> int: ...
+    @property
+    def used_bytes(self) -> int: ...
+
+@final
+class Engine:
+    """A tiered memory store on one LMDB environment (one per directory)."""
+
+    def __new__(cls, path: str, options: EngineOptions) -> Engine: ...
+    @property
+    def path(self) -> str: ...
+    def put_many(
+        self,
+        namespace: str,
+        items: Sequence[NewMemory],
+        now_ms: int,
+        atomic: bool = True,
+    ) -> list[PutResult]:
+        """Store a batch; returns after it is committed.
+
+        With ``atomic=True`` one invalid item raises ``InvalidArgument`` (naming its
+        index) and nothing is stored; with ``atomic=False`` invalid items are reported
+        in their ``PutResult`` and the valid ones are committed.
+        """
+    def get_many(
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        now_ms: int,
+        count_access: bool = True,
+    ) -> list[Memory | None]:
+        """Read a batch; missing and expired keys give ``None``, in order."""
+    def delete_many(self, namespace: str, keys: Sequence[str], now_ms: int) -> list[bool]:
+        """Delete a batch; ``True`` where a memory was removed."""
+    def list(
+        self,
+        namespace: str,
+        now_ms: int,
+        tier: int = 0,
+        cursor: str = "",
+        limit: int = 100,
+        reverse: bool = False,
+        created_after_ms: int = 0,
+        created_before_ms: int = 0,
+    ) -> ListPage:
+        """Live memories in key order (time order for server-made keys), paginated."""
+    def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
+        """Remove at most ``max_items`` expired memories, oldest expiry first."""
+    def stats(self, namespace: str | None = None) -> list[NamespaceStats]:
+        """Statistics of one namespace (empty list if unknown) or of all."""
+    def namespaces(self) -> list[str]: ...
+    def drop_namespace(self, namespace: str) -> int:
+        """Delete a namespace and all its memories; returns how many were removed."""
+    def flush(self) -> int:
+        """Persist pending access statistics now; returns how many records were updated."""
+    def sync(self) -> None:
+        """fsync the environment (meaningful in ``nosync`` mode)."""
+    def backup(self, path: str) -> None:
+        """Hot, consistent, compacted copy of the store into directory ``path``."""
+    def map_info(self) -> MapInfo: ...
+    def close(self) -> None:
+        """Flush access statistics, stop the writer and close LMDB. Idempotent."""

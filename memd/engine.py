@@ -1,0 +1,155 @@
+"""``Engine``: the typed Python face of the Rust store.
+
+It owns one ``memd._core.Engine`` and supplies the clock, so the core stays a pure
+function of the time it is given (tests pass a fake clock to drive TTL, LRU and
+promotion). Every call is one call into Rust, with the GIL released there.
+"""
+
+from __future__ import annotations
+
+import array
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from memd import _core
+from memd.types import EngineOptions, NewMemory
+
+Clock = Callable[[], int]
+"""Returns milliseconds since the Unix epoch."""
+
+
+def system_clock() -> int:
+    """Wall-clock milliseconds since the Unix epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def pack_embedding(vector: Iterable[float]) -> bytes:
+    """Pack floats as little-endian float32, the wire and storage format of embeddings."""
+    packed = array.array("f", vector)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+class Engine:
+    """A tiered memory store in one LMDB directory.
+
+    Args:
+        path: Data directory; created if missing.
+        options: How to open it; defaults are the daemon's defaults.
+        clock: Source of ``now`` for every call.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        options: EngineOptions | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self.options = options or EngineOptions()
+        self._clock = clock
+        self._core = _core.Engine(str(path), self.options)
+
+    @property
+    def path(self) -> str:
+        """The data directory."""
+        return self._core.path
+
+    def put_many(
+        self, namespace: str, items: Sequence[NewMemory], *, atomic: bool = True
+    ) -> list[_core.PutResult]:
+        """Store a batch and return after it is committed; see ``_core.Engine.put_many``."""
+        return self._core.put_many(namespace, items, self._clock(), atomic)
+
+    def put(self, namespace: str, item: NewMemory) -> _core.PutResult:
+        """Store one memory (a batch of one)."""
+        return self.put_many(namespace, [item])[0]
+
+    def get_many(
+        self, namespace: str, keys: Sequence[str], *, count_access: bool = True
+    ) -> list[_core.Memory | None]:
+        """Read a batch; ``None`` for missing or expired keys, in order."""
+        return self._core.get_many(namespace, keys, self._clock(), count_access)
+
+    def get(self, namespace: str, key: str) -> _core.Memory | None:
+        """Read one memory."""
+        return self.get_many(namespace, [key])[0]
+
+    def delete_many(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+        """Delete a batch; ``True`` where a memory was removed."""
+        return self._core.delete_many(namespace, keys, self._clock())
+
+    def list(
+        self,
+        namespace: str,
+        *,
+        tier: int = 0,
+        cursor: str = "",
+        limit: int = 100,
+        reverse: bool = False,
+        created_after_ms: int = 0,
+        created_before_ms: int = 0,
+    ) -> _core.ListPage:
+        """One page of live memories in key order; see ``_core.Engine.list``."""
+        return self._core.list(
+            namespace,
+            self._clock(),
+            tier,
+            cursor,
+            limit,
+            reverse,
+            created_after_ms,
+            created_before_ms,
+        )
+
+    def sweep(self, max_items: int = 1000) -> _core.SweepResult:
+        """Remove at most ``max_items`` expired memories."""
+        return self._core.sweep(self._clock(), max_items)
+
+    def stats(self, namespace: str | None = None) -> list[_core.NamespaceStats]:
+        """Statistics of one namespace or of all."""
+        return self._core.stats(namespace)
+
+    def namespaces(self) -> list[str]:
+        """Names of namespaces that hold memories."""
+        return self._core.namespaces()
+
+    def drop_namespace(self, namespace: str) -> int:
+        """Delete a namespace with all its memories; returns how many were removed."""
+        return self._core.drop_namespace(namespace)
+
+    def flush(self) -> int:
+        """Persist pending access statistics now."""
+        return self._core.flush()
+
+    def sync(self) -> None:
+        """fsync the environment."""
+        self._core.sync()
+
+    def backup(self, path: str | Path) -> None:
+        """Write a hot, compacted copy of the store into an empty directory."""
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self._core.backup(str(path))
+
+    def map_info(self) -> _core.MapInfo:
+        """LMDB map size and bytes in use."""
+        return self._core.map_info()
+
+    def close(self) -> None:
+        """Flush, stop the writer and close LMDB. Idempotent."""
+        self._core.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

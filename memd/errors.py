@@ -1,0 +1,59 @@
+"""The exceptions memd raises, one hierarchy for the engine, the server and the clients.
+
+The Rust core has one error enum (``rust_core/src/error.rs``); each variant maps to
+exactly one class here, and each class maps to exactly one gRPC status code in
+``memd/server/status.py``:
+
+=====================  ==========================  ======================
+exception              raised when                 gRPC status
+=====================  ==========================  ======================
+``InvalidArgument``    bad input; nothing changed  ``INVALID_ARGUMENT``
+``NotFound``           a named thing is missing    ``NOT_FOUND``
+``CapacityExceeded``   the store (map) is full,    ``RESOURCE_EXHAUSTED``
+                       or a limit was exceeded
+``EngineClosed``       used after close/fork       ``FAILED_PRECONDITION``
+``StorageError``       LMDB or filesystem failure  ``INTERNAL``
+``InternalError``      a bug in memd               ``INTERNAL``
+=====================  ==========================  ======================
+"""
+
+from __future__ import annotations
+
+
+class MemdError(Exception):
+    """Base class of every error memd raises on purpose."""
+
+
+class InvalidArgument(MemdError, ValueError):
+    """The request is malformed or out of range; the store was not changed."""
+
+
+class NotFound(MemdError, LookupError):
+    """A namespace or other named object does not exist."""
+
+
+class CapacityExceeded(MemdError):
+    """The LMDB map is full or a size limit was hit; the store was not changed."""
+
+
+class EngineClosed(MemdError):
+    """The engine was closed, or is used from a forked child process."""
+
+
+class StorageError(MemdError, OSError):
+    """LMDB or the filesystem failed; the failed batch was not committed."""
+
+
+class InternalError(MemdError):
+    """An invariant inside memd broke: please report it."""
+
+
+__all__ = [
+    "CapacityExceeded",
+    "EngineClosed",
+    "InternalError",
+    "InvalidArgument",
+    "MemdError",
+    "NotFound",
+    "StorageError",
+]
