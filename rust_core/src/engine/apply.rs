@@ -1,0 +1,335 @@
+//! The write operations, applied inside the writer's transaction (`Txn`). Each op
+//! checks everything it can before its first write, so an op-level error leaves the
+//! transaction as it found it.
+
+use crate::error::{CoreError, Result};
+use crate::model::{Header, Memory, NewMemory, Tier};
+use crate::store::{codec, keys, keys::KeyGen};
+use crate::tier::migrate::Txn;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Why a read promotes a memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Promotion {
+    /// Read at least `promote_min_reads` times within the window.
+    Frequency,
+    /// Importance above `promote_importance`.
+    Importance,
+}
+
+/// A write operation.
+#[derive(Debug)]
+pub enum Op {
+    /// Store validated items `(index in the caller's batch, item)`.
+    Put {
+        ns: String,
+        items: Vec<(usize, NewMemory)>,
+        now_ms: u64,
+        atomic: bool,
+    },
+    /// Delete keys.
+    Delete { ns: String, keys: Vec<String> },
+    /// Move memories one tier warmer if they are still in the given tier.
+    Promote {
+        ns: String,
+        keys: Vec<(String, Tier, Promotion)>,
+    },
+    /// Remove memories a read found expired (if they still are).
+    Expire {
+        ns: String,
+        keys: Vec<String>,
+        now_ms: u64,
+    },
+    /// Remove up to `max` expired memories.
+    Sweep { now_ms: u64, max: usize },
+    /// Delete a namespace.
+    DropNamespace { ns: String },
+    /// Persist access statistics now.
+    Flush,
+}
+
+/// Outcome of one put item: `(key, version)` or why it was rejected.
+pub type ItemOutcome = std::result::Result<(String, u64), CoreError>;
+
+/// Replies, one variant per op.
+#[derive(Debug)]
+pub enum Reply {
+    /// Per item, in the order given.
+    Put(Vec<ItemOutcome>),
+    /// Per key: removed?
+    Deleted(Vec<bool>),
+    /// Per key: the new tier, if moved.
+    Promoted(Vec<Option<Tier>>),
+    /// A count (expired, dropped, flushed).
+    Count(u64),
+    /// Sweep: removed, and whether more have expired.
+    Swept(u64, bool),
+}
+
+/// Applies one op.
+pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
+    match op {
+        Op::Put {
+            ns,
+            items,
+            now_ms,
+            atomic,
+        } => put(txn, keygen, ns, items, *now_ms, *atomic),
+        Op::Delete { ns, keys } => delete(txn, ns, keys),
+        Op::Promote { ns, keys } => promote(txn, ns, keys),
+        Op::Expire { ns, keys, now_ms } => expire(txn, ns, keys, *now_ms),
+        Op::Sweep { now_ms, max } => sweep(txn, *now_ms, *max),
+        Op::DropNamespace { ns } => drop_namespace(txn, ns),
+        Op::Flush => flush_access(txn).map(Reply::Count),
+    }
+}
+
+/// The first vector stored in a namespace fixes its dimension. Checked for the whole
+/// batch before any write: with `atomic`, one mismatch rejects the batch; without,
+/// the mismatching items are reported and skipped.
+fn check_dims(
+    dim: u32,
+    items: &[(usize, NewMemory)],
+    atomic: bool,
+) -> Result<(u32, Vec<Option<CoreError>>)> {
+    let mut dim = dim;
+    let mut errors = Vec::with_capacity(items.len());
+    for (index, item) in items {
+        let got = item.embedding.as_ref().map_or(0, Vec::len) as u32;
+        let err = if got != 0 && dim != 0 && got != dim {
+            Some(CoreError::invalid(format!(
+                "item {index}: embedding has {got} dimensions; this namespace uses {dim}"
+            )))
+        } else {
+            if dim == 0 {
+                dim = got;
+            }
+            None
+        };
+        match err {
+            Some(e) if atomic => return Err(e),
+            e => errors.push(e),
+        }
+    }
+    Ok((dim, errors))
+}
+
+fn put(
+    txn: &mut Txn,
+    keygen: &mut KeyGen,
+    ns: &str,
+    items: &[(usize, NewMemory)],
+    now_ms: u64,
+    atomic: bool,
+) -> Result<Reply> {
+    let existing = txn.state.namespace(ns).map(|space| space.dim);
+    // Check before creating anything, so a rejected batch leaves no trace.
+    let (dim, errors) = check_dims(existing.unwrap_or(0), items, atomic)?;
+    let (ns_id, name) = {
+        let space = txn.state.ensure(ns);
+        space.dim = dim;
+        (space.id, space.name.clone())
+    };
+    if existing != Some(dim) {
+        txn.store.put_namespace(txn.wtxn, ns, dim)?;
+    }
+    let mut outcomes = Vec::with_capacity(items.len());
+    for ((_, item), error) in items.iter().zip(errors) {
+        if let Some(e) = error {
+            outcomes.push(Err(e));
+            continue;
+        }
+        let key = if item.key.is_empty() {
+            keygen.next(now_ms)
+        } else {
+            item.key.clone()
+        };
+        let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms)?;
+        outcomes.push(Ok((key, version)));
+    }
+    Ok(Reply::Put(outcomes))
+}
+
+fn put_one(
+    txn: &mut Txn,
+    ns_id: u32,
+    name: &Arc<str>,
+    key: String,
+    item: &NewMemory,
+    now_ms: u64,
+) -> Result<u64> {
+    let db_key = keys::db_key(name, &key);
+    let old = match txn.store.memories.get(txn.wtxn, &db_key)? {
+        Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
+        None => None,
+    };
+    let old_meta = txn.state.remove(ns_id, &key).map(|(_, meta)| meta);
+    let tier = item
+        .tier
+        .or(old.as_ref().map(|h| h.tier))
+        .unwrap_or(txn.cfg.default_tier);
+    let ttl_ms = item.ttl_ms.unwrap_or(txn.cfg.tier(tier).default_ttl_ms);
+    let importance = item
+        .importance
+        .or(old.as_ref().map(|h| h.importance))
+        .unwrap_or(0.5);
+    let access_count = match (&old, &old_meta) {
+        (Some(h), Some(meta)) => meta.access_count.max(h.access_count),
+        (Some(h), None) => h.access_count,
+        (None, _) => 0,
+    };
+    let header = Header {
+        tier,
+        compressed: false,
+        importance,
+        priority: item.priority,
+        dim: item.embedding.as_ref().map_or(0, Vec::len) as u32,
+        created_ms: old.as_ref().map_or(now_ms, |h| h.created_ms),
+        updated_ms: now_ms,
+        last_access_ms: now_ms,
+        access_count,
+        version: old.as_ref().map_or(0, |h| h.version) + 1,
+        expires_at_ms: if ttl_ms == 0 {
+            0
+        } else {
+            now_ms.saturating_add(ttl_ms)
+        },
+        ttl_ms,
+    };
+    let version = header.version;
+    let memory = Memory {
+        namespace: name.clone(),
+        key,
+        header,
+        text: item.text.clone(),
+        value: item.value.clone(),
+        embedding: item.embedding.clone(),
+        tags: item.tags.clone(),
+        metadata: item.metadata.clone(),
+    };
+    txn.write(ns_id, &memory)?;
+    txn.enforce_capacity(ns_id, tier)?;
+    Ok(version)
+}
+
+fn namespace_id(txn: &Txn, ns: &str) -> Option<u32> {
+    txn.state.namespace(ns).map(|s| s.id)
+}
+
+fn delete(txn: &mut Txn, ns: &str, keys: &[String]) -> Result<Reply> {
+    let Some(ns_id) = namespace_id(txn, ns) else {
+        return Ok(Reply::Deleted(vec![false; keys.len()]));
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let removed = txn.delete(ns_id, key)?;
+        if let Some(meta) = &removed {
+            txn.state.by_id(ns_id).counters(meta.tier).deleted += 1;
+        }
+        out.push(removed.is_some());
+    }
+    Ok(Reply::Deleted(out))
+}
+
+fn promote(txn: &mut Txn, ns: &str, keys: &[(String, Tier, Promotion)]) -> Result<Reply> {
+    let Some(ns_id) = namespace_id(txn, ns) else {
+        return Ok(Reply::Promoted(vec![None; keys.len()]));
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    for (key, from, why) in keys {
+        let still_there = txn
+            .state
+            .meta_mut(ns_id, key)
+            .is_some_and(|m| m.tier == *from);
+        let Some(to) = from.warmer().filter(|_| still_there) else {
+            out.push(None);
+            continue;
+        };
+        txn.move_to(ns_id, key, to)?;
+        let counters = txn.state.by_id(ns_id).counters(*from);
+        match why {
+            Promotion::Frequency => counters.promoted_frequency += 1,
+            Promotion::Importance => counters.promoted_importance += 1,
+        }
+        // A promotion needs fresh reads to go up again.
+        if let Some(meta) = txn.state.meta_mut(ns_id, key) {
+            meta.reads.clear();
+        }
+        txn.enforce_capacity(ns_id, to)?;
+        out.push(txn.state.meta_mut(ns_id, key).map(|m| m.tier));
+    }
+    Ok(Reply::Promoted(out))
+}
+
+fn expire(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply> {
+    let Some(ns_id) = namespace_id(txn, ns) else {
+        return Ok(Reply::Count(0));
+    };
+    let mut n = 0;
+    for key in keys {
+        let expired = txn
+            .state
+            .meta_mut(ns_id, key)
+            .is_some_and(|m| m.expires_at_ms != 0 && m.expires_at_ms <= now_ms);
+        if expired {
+            if let Some(meta) = txn.delete(ns_id, key)? {
+                txn.state.by_id(ns_id).counters(meta.tier).expired_lazy += 1;
+                n += 1;
+            }
+        }
+    }
+    Ok(Reply::Count(n))
+}
+
+fn sweep(txn: &mut Txn, now_ms: u64, max: usize) -> Result<Reply> {
+    let (batch, more) = txn.state.ttl.expired(now_ms, max);
+    let mut n = 0;
+    for (_, ns_id, key) in batch {
+        if let Some(meta) = txn.delete(ns_id, &key)? {
+            txn.state.by_id(ns_id).counters(meta.tier).expired_sweep += 1;
+            n += 1;
+        }
+    }
+    Ok(Reply::Swept(n, more))
+}
+
+fn drop_namespace(txn: &mut Txn, ns: &str) -> Result<Reply> {
+    if txn.state.namespace(ns).is_none() {
+        return Err(CoreError::NotFound(format!(
+            "namespace {ns:?} does not exist"
+        )));
+    }
+    let start = keys::namespace_prefix(ns);
+    let mut end = ns.as_bytes().to_vec();
+    end.push(1);
+    let range = (
+        Bound::Included(start.as_slice()),
+        Bound::Excluded(end.as_slice()),
+    );
+    let removed = txn.store.memories.delete_range(txn.wtxn, &range)?;
+    txn.store.namespaces.delete(txn.wtxn, ns.as_bytes())?;
+    txn.state.drop_namespace(ns);
+    Ok(Reply::Count(removed as u64))
+}
+
+/// Writes pending access statistics (last access, access count) into their records,
+/// patching the fixed header in place. Returns how many records were updated.
+pub fn flush_access(txn: &mut Txn) -> Result<u64> {
+    let dirty = std::mem::take(&mut txn.state.dirty);
+    let mut n = 0;
+    for (ns_id, key) in dirty {
+        let Some(meta) = txn.state.meta_mut(ns_id, &key) else {
+            continue;
+        };
+        let (last, count) = (meta.last_access_ms, meta.access_count);
+        let db_key = keys::db_key(&txn.state.by_id(ns_id).name, &key);
+        let Some(record) = txn.store.memories.get(txn.wtxn, &db_key)? else {
+            continue;
+        };
+        let patched = codec::with_access(record, last, count);
+        txn.store.memories.put(txn.wtxn, &db_key, &patched)?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,319 @@
+//! `Engine`: the public API of the core. Reads run in the caller's thread on an LMDB
+//! read transaction; writes go to the single writer thread (`writer.rs`) and return
+//! after their group commit. All methods take the time (`now_ms`) from the caller.
+
+pub(crate) mod apply;
+mod read;
+mod stats;
+mod writer;
+
+pub use read::ListQuery;
+pub use stats::{MapInfo, NamespaceStats, TierStats};
+
+use crate::config::EngineConfig;
+use crate::error::{CoreError, Result};
+use crate::model::{RawMemory, Tier};
+use crate::store::Store;
+use crate::tier::State;
+use crate::validate;
+use apply::{Op, Reply};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use writer::{Job, Msg};
+
+/// What the reader paths and the writer thread share.
+pub(crate) struct Shared {
+    /// LMDB.
+    pub store: Store,
+    /// Configuration.
+    pub cfg: EngineConfig,
+    /// In-memory view (LRU, TTL, counts, access statistics).
+    pub state: Mutex<State>,
+    tx: Sender<Msg>,
+}
+
+impl Shared {
+    /// Sends a job to the writer and waits for its reply (after commit).
+    fn submit(&self, op: Op) -> Result<Reply> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Msg::Job(Job {
+                op,
+                reply: Some(tx),
+            }))
+            .map_err(|_| CoreError::Closed("the engine is closed".into()))?;
+        rx.recv()
+            .map_err(|_| CoreError::Closed("the engine closed during the call".into()))?
+    }
+
+    /// Sends a job without waiting (best-effort housekeeping such as lazy expiry).
+    fn submit_detached(&self, op: Op) {
+        let _ = self.tx.send(Msg::Job(Job { op, reply: None }));
+    }
+}
+
+/// Result of one item of `put_many`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutResult {
+    /// Stored key (generated when the item had none); empty if rejected.
+    pub key: String,
+    /// New version; 0 if rejected.
+    pub version: u64,
+    /// Tier after the whole batch; `None` if rejected or already evicted.
+    pub tier: Option<Tier>,
+    /// Why the item was rejected (`atomic = false` only).
+    pub error: Option<CoreError>,
+}
+
+/// A tiered memory store over one LMDB environment.
+pub struct Engine {
+    shared: RwLock<Option<Arc<Shared>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+    pid: u32,
+}
+
+impl Engine {
+    /// Opens the store in `path`, rebuilding the in-memory view from LMDB.
+    pub fn open(path: &Path, cfg: EngineConfig) -> Result<Engine> {
+        cfg.check()?;
+        let store = Store::open(path, &cfg)?;
+        let state = State::load(&store)?;
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            store,
+            cfg,
+            state: Mutex::new(state),
+            tx,
+        });
+        let for_writer = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("memd-writer".into())
+            .spawn(move || writer::run(&for_writer, &rx))?;
+        Ok(Engine {
+            shared: RwLock::new(Some(shared)),
+            writer: Mutex::new(Some(writer)),
+            path: path.to_path_buf(),
+            pid: std::process::id(),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn shared(&self) -> Result<Arc<Shared>> {
+        if std::process::id() != self.pid {
+            return Err(CoreError::Closed(
+                "this engine was opened by the parent process; open a new one after fork()".into(),
+            ));
+        }
+        let guard = self.shared.read().expect("engine lock");
+        guard
+            .clone()
+            .ok_or_else(|| CoreError::Closed("the engine is closed".into()))
+    }
+
+    /// Stores a batch; see `_core.pyi` for the `atomic` contract.
+    pub fn put_many(
+        &self,
+        ns: &str,
+        items: Vec<RawMemory>,
+        now_ms: u64,
+        atomic: bool,
+    ) -> Result<Vec<PutResult>> {
+        let shared = self.shared()?;
+        let limits = &shared.cfg.limits;
+        validate::namespace(ns, limits)?;
+        validate::batch_len(items.len(), limits)?;
+        let checked: Vec<Result<_>> = items
+            .into_iter()
+            .map(|raw| validate::item(raw, limits))
+            .collect();
+        let mut results: Vec<PutResult> = Vec::with_capacity(checked.len());
+        let mut valid = Vec::with_capacity(checked.len());
+        for (index, item) in checked.into_iter().enumerate() {
+            match item {
+                Ok(item) => valid.push((index, item)),
+                Err(e) if atomic => return Err(item_error(index, &e)),
+                Err(e) => {
+                    results.push(PutResult {
+                        key: String::new(),
+                        version: 0,
+                        tier: None,
+                        error: Some(item_error(index, &e)),
+                    });
+                    continue;
+                }
+            }
+            results.push(PutResult {
+                key: String::new(),
+                version: 0,
+                tier: None,
+                error: None,
+            });
+        }
+        let indices: Vec<usize> = valid.iter().map(|(i, _)| *i).collect();
+        let op = Op::Put {
+            ns: ns.to_owned(),
+            items: valid,
+            now_ms,
+            atomic,
+        };
+        let Reply::Put(outcomes) = shared.submit(op)? else {
+            unreachable!("put replies Put")
+        };
+        let state = shared.state.lock().expect("state lock");
+        let space = state.namespace(ns);
+        for (index, outcome) in indices.into_iter().zip(outcomes) {
+            let slot = &mut results[index];
+            match outcome {
+                Ok((key, version)) => {
+                    slot.tier = space.and_then(|s| s.keys.get(key.as_str())).map(|m| m.tier);
+                    slot.key = key;
+                    slot.version = version;
+                }
+                Err(e) => slot.error = Some(e),
+            }
+        }
+        Ok(results)
+    }
+
+    /// Reads a batch: `None` for missing or expired keys. With `count_access`, each
+    /// hit is recorded (LRU recency, access count) and may promote the memory.
+    pub fn get_many(
+        &self,
+        ns: &str,
+        keys: &[String],
+        now_ms: u64,
+        count_access: bool,
+    ) -> Result<Vec<Option<crate::model::Memory>>> {
+        read::get_many(&*self.shared()?, ns, keys, now_ms, count_access)
+    }
+
+    /// Deletes a batch; `true` where a memory was removed.
+    pub fn delete_many(&self, ns: &str, keys: &[String]) -> Result<Vec<bool>> {
+        let shared = self.shared()?;
+        validate::namespace(ns, &shared.cfg.limits)?;
+        validate::batch_len(keys.len(), &shared.cfg.limits)?;
+        for key in keys {
+            validate::key(key, &shared.cfg.limits, false)?;
+        }
+        let op = Op::Delete {
+            ns: ns.to_owned(),
+            keys: keys.to_vec(),
+        };
+        let Reply::Deleted(out) = shared.submit(op)? else {
+            unreachable!("delete replies Deleted")
+        };
+        Ok(out)
+    }
+
+    /// One page of live memories; see `ListQuery`.
+    pub fn list(&self, query: &ListQuery) -> Result<(Vec<crate::model::Memory>, String)> {
+        read::list(&*self.shared()?, query)
+    }
+
+    /// Removes at most `max` expired memories: (removed, more expired remain).
+    pub fn sweep(&self, now_ms: u64, max: usize) -> Result<(u64, bool)> {
+        if max == 0 {
+            return Err(CoreError::invalid("max_items must be at least 1"));
+        }
+        let Reply::Swept(n, more) = self.shared()?.submit(Op::Sweep { now_ms, max })? else {
+            unreachable!("sweep replies Swept")
+        };
+        Ok((n, more))
+    }
+
+    /// Statistics of one namespace (`Some`) or all (`None`).
+    pub fn stats(&self, ns: Option<&str>) -> Result<Vec<NamespaceStats>> {
+        Ok(stats::collect(&*self.shared()?, ns))
+    }
+
+    /// Names of all namespaces.
+    pub fn namespaces(&self) -> Result<Vec<String>> {
+        let shared = self.shared()?;
+        let state = shared.state.lock().expect("state lock");
+        Ok(state
+            .namespaces()
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect())
+    }
+
+    /// Deletes a namespace; returns how many memories it held.
+    pub fn drop_namespace(&self, ns: &str) -> Result<u64> {
+        let shared = self.shared()?;
+        validate::namespace(ns, &shared.cfg.limits)?;
+        let Reply::Count(n) = shared.submit(Op::DropNamespace { ns: ns.to_owned() })? else {
+            unreachable!("drop replies Count")
+        };
+        Ok(n)
+    }
+
+    /// Persists access statistics now; returns how many records were updated.
+    pub fn flush(&self) -> Result<u64> {
+        let Reply::Count(n) = self.shared()?.submit(Op::Flush)? else {
+            unreachable!("flush replies Count")
+        };
+        Ok(n)
+    }
+
+    /// fsyncs the environment.
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.shared()?.store.env.force_sync()?)
+    }
+
+    /// Hot, compacted copy into directory `dir`.
+    pub fn backup(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)?;
+        self.shared()?.store.backup(dir)
+    }
+
+    /// LMDB map size and bytes in use.
+    pub fn map_info(&self) -> Result<MapInfo> {
+        let (map_size, used_bytes) = self.shared()?.store.map_usage();
+        Ok(MapInfo {
+            map_size: map_size as u64,
+            used_bytes,
+        })
+    }
+
+    /// Flushes access statistics, stops the writer and closes LMDB, waiting for
+    /// calls in flight. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        let Some(shared) = self.shared.write().expect("engine lock").take() else {
+            return Ok(());
+        };
+        let _ = shared.tx.send(Msg::Shutdown);
+        if let Some(handle) = self.writer.lock().expect("writer lock").take() {
+            handle
+                .join()
+                .map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
+        }
+        let env = shared.store.env.clone();
+        drop(shared);
+        // Waits until every other handle (calls in flight) is gone, so the same
+        // directory can be opened again in this process.
+        env.prepare_for_closing().wait();
+        Ok(())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn item_error(index: usize, e: &CoreError) -> CoreError {
+    let message = format!("item {index}: {}", e.message());
+    match e {
+        CoreError::InvalidArgument(_) => CoreError::InvalidArgument(message),
+        CoreError::Capacity(_) => CoreError::Capacity(message),
+        other => other.clone(),
+    }
+}

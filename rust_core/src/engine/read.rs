@@ -1,0 +1,224 @@
+//! Reads: `get_many` and `list`, in the caller's thread on an LMDB read transaction.
+//!
+//! A read never writes to LMDB itself. It records accesses in the in-memory view
+//! (flushed in batches by the writer), hands expired keys it met to the writer for
+//! removal without waiting, and only waits for the writer when a hit must be
+//! promoted, which happens once per `promote_min_reads` reads of a memory at most.
+
+use crate::engine::apply::{Op, Promotion, Reply};
+use crate::engine::Shared;
+use crate::error::{CoreError, Result};
+use crate::model::{Memory, Tier};
+use crate::store::{codec, keys};
+use crate::tier::KeyMeta;
+use crate::validate;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+fn promotion(meta: &KeyMeta, shared: &Shared) -> Option<Promotion> {
+    meta.tier.warmer()?;
+    if meta.importance > shared.cfg.promote_importance {
+        Some(Promotion::Importance)
+    } else if meta.reads.len() >= shared.cfg.promote_min_reads as usize {
+        Some(Promotion::Frequency)
+    } else {
+        None
+    }
+}
+
+pub(super) fn get_many(
+    shared: &Shared,
+    ns: &str,
+    keys: &[String],
+    now_ms: u64,
+    count_access: bool,
+) -> Result<Vec<Option<Memory>>> {
+    let limits = &shared.cfg.limits;
+    validate::namespace(ns, limits)?;
+    validate::batch_len(keys.len(), limits)?;
+    for key in keys {
+        validate::key(key, limits, false)?;
+    }
+    let name: Arc<str> = Arc::from(ns);
+    let mut out = Vec::with_capacity(keys.len());
+    let mut expired = Vec::new();
+    {
+        let rtxn = shared.store.env.read_txn()?;
+        let mut db_key = keys::namespace_prefix(ns);
+        let prefix_len = db_key.len();
+        for key in keys {
+            db_key.truncate(prefix_len);
+            db_key.extend_from_slice(key.as_bytes());
+            let found = match shared.store.memories.get(&rtxn, &db_key)? {
+                Some(record) if codec::decode_header(record)?.is_expired(now_ms) => {
+                    expired.push(key.clone());
+                    None
+                }
+                Some(record) => Some(codec::decode(name.clone(), key.clone(), record)?),
+                None => None,
+            };
+            out.push(found);
+        }
+    }
+    let promote = record_access(shared, ns, &mut out, now_ms, count_access);
+    if !expired.is_empty() {
+        shared.submit_detached(Op::Expire {
+            ns: ns.to_owned(),
+            keys: expired,
+            now_ms,
+        });
+    }
+    if !promote.is_empty() {
+        let moved: Vec<String> = promote.iter().map(|(key, _, _)| key.clone()).collect();
+        let op = Op::Promote {
+            ns: ns.to_owned(),
+            keys: promote,
+        };
+        let Reply::Promoted(tiers) = shared.submit(op)? else {
+            unreachable!("promote")
+        };
+        let new_tier: HashMap<String, Tier> = moved
+            .into_iter()
+            .zip(tiers)
+            .filter_map(|(k, t)| Some((k, t?)))
+            .collect();
+        for m in out.iter_mut().flatten() {
+            if let Some(&tier) = new_tier.get(&m.key) {
+                m.header.tier = tier;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Counts hits and misses, records accesses, and returns the promotion candidates
+/// in the order of the hits that are not in WORKING.
+fn record_access(
+    shared: &Shared,
+    ns: &str,
+    out: &mut [Option<Memory>],
+    now_ms: u64,
+    count_access: bool,
+) -> Vec<(String, Tier, Promotion)> {
+    let mut promote = Vec::new();
+    let mut state = shared.state.lock().expect("state lock");
+    let Some(ns_id) = state.namespace(ns).map(|s| s.id) else {
+        return promote;
+    };
+    let misses = out.iter().filter(|m| m.is_none()).count() as u64;
+    state.by_id(ns_id).misses += misses;
+    let reads_kept = shared.cfg.promote_min_reads as usize;
+    for m in out.iter_mut().flatten() {
+        state.by_id(ns_id).counters(m.header.tier).hits += 1;
+        if !count_access {
+            continue;
+        }
+        state.touch(
+            ns_id,
+            &m.key,
+            now_ms,
+            reads_kept,
+            shared.cfg.promote_window_ms,
+        );
+        let Some(meta) = state.meta_mut(ns_id, &m.key) else {
+            continue;
+        };
+        m.header.last_access_ms = meta.last_access_ms;
+        m.header.access_count = meta.access_count;
+        if let Some(why) = promotion(meta, shared) {
+            promote.push((m.key.clone(), meta.tier, why));
+        }
+    }
+    promote
+}
+
+/// A `list` request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Namespace.
+    pub ns: String,
+    /// Time for the expiry check.
+    pub now_ms: u64,
+    /// Only this tier (`None`: all).
+    pub tier: Option<Tier>,
+    /// Continue after this key (exclusive); empty to start.
+    pub cursor: String,
+    /// Page size, 1..=10 000.
+    pub limit: usize,
+    /// Newest (largest key) first.
+    pub reverse: bool,
+    /// Only memories created at or after this time (0: no bound).
+    pub created_after_ms: u64,
+    /// Only memories created before this time (0: no bound).
+    pub created_before_ms: u64,
+}
+
+/// Most items in one page.
+pub const MAX_PAGE: usize = 10_000;
+
+pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, String)> {
+    validate::namespace(&q.ns, &shared.cfg.limits)?;
+    validate::key(&q.cursor, &shared.cfg.limits, true)?;
+    if q.limit == 0 || q.limit > MAX_PAGE {
+        return Err(CoreError::invalid(format!(
+            "limit must be in 1..={MAX_PAGE}"
+        )));
+    }
+    let prefix = keys::namespace_prefix(&q.ns);
+    let cursor = keys::db_key(&q.ns, &q.cursor);
+    let mut end = q.ns.as_bytes().to_vec();
+    end.push(1);
+    let after = if q.cursor.is_empty() {
+        Bound::Included(&prefix[..])
+    } else {
+        Bound::Excluded(&cursor[..])
+    };
+    let before = if q.cursor.is_empty() {
+        Bound::Excluded(&end[..])
+    } else {
+        Bound::Excluded(&cursor[..])
+    };
+    let name: Arc<str> = Arc::from(q.ns.as_str());
+    let rtxn = shared.store.env.read_txn()?;
+    let iter: Box<dyn Iterator<Item = heed::Result<(&[u8], &[u8])>>> = if q.reverse {
+        Box::new(
+            shared
+                .store
+                .memories
+                .rev_range(&rtxn, &(Bound::Included(&prefix[..]), before))?,
+        )
+    } else {
+        Box::new(
+            shared
+                .store
+                .memories
+                .range(&rtxn, &(after, Bound::Excluded(&end[..])))?,
+        )
+    };
+    let mut items = Vec::new();
+    let mut more = false;
+    for entry in iter {
+        let (db_key, record) = entry?;
+        let h = codec::decode_header(record)?;
+        let wanted = !h.is_expired(q.now_ms)
+            && q.tier.is_none_or(|t| t == h.tier)
+            && h.created_ms >= q.created_after_ms
+            && (q.created_before_ms == 0 || h.created_ms < q.created_before_ms);
+        if !wanted {
+            continue;
+        }
+        if items.len() == q.limit {
+            more = true;
+            break;
+        }
+        let (_, key) = keys::split(db_key).ok_or_else(|| CoreError::Internal("bad key".into()))?;
+        items.push(codec::decode(name.clone(), key.to_owned(), record)?);
+    }
+    let next = if more {
+        items.last().map(|m| m.key.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok((items, next))
+}

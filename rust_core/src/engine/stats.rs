@@ -1,0 +1,79 @@
+//! Statistics snapshots, taken from the in-memory view under its lock.
+
+use crate::engine::Shared;
+use crate::model::Tier;
+use crate::tier::Namespace;
+
+/// One tier of one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierStats {
+    /// The tier.
+    pub tier: Tier,
+    /// Memories in it.
+    pub count: u64,
+    /// Configured capacity (0 = unbounded).
+    pub capacity: u64,
+    /// Sum of encoded record sizes.
+    pub bytes: u64,
+    /// Event counters since open, by name.
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+/// One namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceStats {
+    /// Name.
+    pub namespace: String,
+    /// Embedding dimension (0 = unset).
+    pub dimension: u32,
+    /// Reads of missing or expired keys since open.
+    pub misses: u64,
+    /// WORKING, `SHORT_TERM`, `LONG_TERM`, ARCHIVE.
+    pub tiers: Vec<TierStats>,
+}
+
+/// LMDB map usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapInfo {
+    /// Map size in bytes.
+    pub map_size: u64,
+    /// Bytes of pages in use.
+    pub used_bytes: u64,
+}
+
+fn of(space: &Namespace, shared: &Shared) -> NamespaceStats {
+    NamespaceStats {
+        namespace: space.name.to_string(),
+        dimension: space.dim,
+        misses: space.misses,
+        tiers: Tier::ALL
+            .iter()
+            .map(|&tier| {
+                let t = &space.tiers[tier.index()];
+                TierStats {
+                    tier,
+                    count: t.lru.len() as u64,
+                    capacity: shared.cfg.tier(tier).capacity,
+                    bytes: t.bytes,
+                    counters: t.counters.pairs().to_vec(),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn collect(shared: &Shared, ns: Option<&str>) -> Vec<NamespaceStats> {
+    let state = shared.state.lock().expect("state lock");
+    match ns {
+        Some(name) => state
+            .namespace(name)
+            .map(|s| of(s, shared))
+            .into_iter()
+            .collect(),
+        None => state
+            .namespaces()
+            .into_iter()
+            .map(|s| of(s, shared))
+            .collect(),
+    }
+}

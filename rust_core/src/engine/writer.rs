@@ -1,0 +1,172 @@
+//! The writer thread: the only place that writes to LMDB.
+//!
+//! Callers (Python threads with the GIL released) send jobs over a channel and wait
+//! for their reply. The writer takes every job that is waiting, applies them all in
+//! ONE write transaction and commits once, then replies to each: concurrent writers
+//! are group-committed, so in `sync` mode N concurrent batches cost one fsync, not N.
+//! Every reply is sent only after the commit returned, so an acknowledged write is
+//! on disk (sync) or in the OS page cache (nosync).
+//!
+//! The state lock is held while jobs are applied but released before the commit's
+//! fsync, so readers recording accesses never wait for the disk.
+//!
+//! If a commit fails (map full, I/O error), the transaction is aborted, the
+//! in-memory view is rebuilt from LMDB (the source of truth) and, when several jobs
+//! were grouped, each is retried alone so one failing batch cannot fail the others.
+
+use crate::clock;
+use crate::engine::apply::{self, Op, Reply};
+use crate::engine::Shared;
+use crate::error::{CoreError, Result};
+use crate::store::keys::KeyGen;
+use crate::tier::migrate::Txn;
+use crate::tier::State;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most jobs grouped into one transaction.
+const MAX_GROUP: usize = 256;
+
+/// A write request and where its reply goes (`None`: nobody waits, e.g. lazy expiry).
+pub struct Job {
+    /// What to do.
+    pub op: Op,
+    /// Reply channel.
+    pub reply: Option<SyncSender<Result<Reply>>>,
+}
+
+/// Messages to the writer.
+pub enum Msg {
+    /// Apply a job.
+    Job(Job),
+    /// Flush, sync and exit.
+    Shutdown,
+}
+
+/// The writer loop; returns on `Shutdown` or when every sender is gone.
+pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
+    let mut keygen = KeyGen::default();
+    let flush_every = Duration::from_millis(shared.cfg.flush_interval_ms.max(1));
+    let sync_every = Duration::from_millis(shared.cfg.sync_interval_ms.max(1));
+    let mut last_flush = clock::monotonic();
+    let mut last_sync = clock::monotonic();
+    let mut unsynced = false;
+    loop {
+        let wait = flush_every.saturating_sub(clock::since(last_flush));
+        let mut jobs = Vec::new();
+        let mut shutdown = false;
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Job(job)) => jobs.push(job),
+            Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => shutdown = true,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        while !shutdown && jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => jobs.push(job),
+                Ok(Msg::Shutdown) => shutdown = true,
+                Err(_) => break,
+            }
+        }
+        let flush = shutdown || clock::since(last_flush) >= flush_every;
+        if flush {
+            last_flush = clock::monotonic();
+        }
+        let has_dirty = flush && !shared.state.lock().expect("state lock").dirty.is_empty();
+        if !jobs.is_empty() || has_dirty {
+            commit_group(shared, &mut keygen, jobs, flush);
+            unsynced = true;
+        }
+        let sync_due = shutdown || clock::since(last_sync) >= sync_every;
+        if unsynced && sync_due && shared.cfg.durability == crate::config::Durability::NoSync {
+            // A failed periodic sync is retried next period; commits are unaffected.
+            let _ = shared.store.env.force_sync();
+            unsynced = false;
+            last_sync = clock::monotonic();
+        }
+        if shutdown {
+            return;
+        }
+    }
+}
+
+fn commit_group(shared: &Arc<Shared>, keygen: &mut KeyGen, jobs: Vec<Job>, flush: bool) {
+    match try_commit(shared, keygen, &jobs, flush) {
+        Ok(replies) => {
+            for (job, reply) in jobs.into_iter().zip(replies) {
+                send(job, reply);
+            }
+        }
+        Err(err) => {
+            rebuild(shared);
+            if jobs.len() == 1 {
+                send(jobs.into_iter().next().expect("one job"), Err(err));
+                return;
+            }
+            for job in jobs {
+                let reply = try_commit(shared, keygen, std::slice::from_ref(&job), false);
+                let reply = reply.and_then(|mut r| r.pop().expect("one reply"));
+                if reply.is_err() {
+                    rebuild(shared);
+                }
+                send(job, reply);
+            }
+        }
+    }
+}
+
+fn send(job: Job, reply: Result<Reply>) {
+    if let Some(tx) = job.reply {
+        // The caller may have gone away (e.g. interrupted); its write still stands.
+        let _ = tx.send(reply);
+    }
+}
+
+/// Applies `jobs` in one transaction. Job-level errors that happen before the job
+/// writes anything (e.g. a dimension mismatch) are returned in the job's reply; a
+/// storage error aborts the whole transaction.
+fn try_commit(
+    shared: &Arc<Shared>,
+    keygen: &mut KeyGen,
+    jobs: &[Job],
+    flush: bool,
+) -> Result<Vec<Result<Reply>>> {
+    let mut wtxn = shared.store.env.write_txn()?;
+    let replies = {
+        let mut state = shared.state.lock().expect("state lock");
+        let mut txn = Txn {
+            store: &shared.store,
+            wtxn: &mut wtxn,
+            state: &mut state,
+            cfg: &shared.cfg,
+        };
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let reply = apply::apply(&mut txn, keygen, &job.op);
+            if let Err(
+                e @ (CoreError::Storage(_) | CoreError::Capacity(_) | CoreError::Internal(_)),
+            ) = &reply
+            {
+                return Err(e.clone());
+            }
+            replies.push(reply);
+        }
+        if flush {
+            apply::flush_access(&mut txn)?;
+        }
+        replies
+    };
+    wtxn.commit()?;
+    Ok(replies)
+}
+
+/// Rebuilds the in-memory view after an aborted transaction.
+fn rebuild(shared: &Arc<Shared>) {
+    let mut state = shared.state.lock().expect("state lock");
+    // If even reading fails, the old view stays; a reopen rebuilds it.
+    if let Ok(mut fresh) = State::load(&shared.store) {
+        let old = std::mem::take(&mut *state);
+        fresh.carry_over(old);
+        *state = fresh;
+    }
+}

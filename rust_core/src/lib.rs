@@ -1,0 +1,22 @@
+//! memd's engine: a tiered memory store on LMDB with LRU/TTL eviction, promotion
+//! and (later) scored search. Pure Rust; the Python bindings live in `py/` behind
+//! the `python` feature, so `cargo test --no-default-features` needs no libpython.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod evict;
+pub mod model;
+pub mod store;
+pub mod tier;
+pub mod validate;
+
+#[cfg(feature = "python")]
+mod py;
+
+pub use config::{Durability, EngineConfig, Limits, TierConfig};
+pub use engine::{Engine, ListQuery, PutResult};
+pub use error::{CoreError, Result};
+pub use model::{Memory, RawMemory, Tier};

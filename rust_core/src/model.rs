@@ -1,0 +1,181 @@
+//! The data model: tiers, memories as stored, and validated input.
+
+use std::sync::Arc;
+
+/// Storage tiers, hottest first. Numbers match `memd.v1.Tier` (0 is "unspecified").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Tier {
+    /// The agent's current context; smallest and hottest.
+    Working = 1,
+    /// Recent memories.
+    ShortTerm = 2,
+    /// Consolidated knowledge.
+    LongTerm = 3,
+    /// Cold storage; values compressed; bounded by disk.
+    Archive = 4,
+}
+
+impl Tier {
+    /// All tiers, hottest first.
+    pub const ALL: [Tier; 4] = [
+        Tier::Working,
+        Tier::ShortTerm,
+        Tier::LongTerm,
+        Tier::Archive,
+    ];
+
+    /// The tier with proto number `n` (1..=4).
+    pub fn from_number(n: i64) -> Option<Tier> {
+        match n {
+            1 => Some(Tier::Working),
+            2 => Some(Tier::ShortTerm),
+            3 => Some(Tier::LongTerm),
+            4 => Some(Tier::Archive),
+            _ => None,
+        }
+    }
+
+    /// Proto number (1..=4).
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// Index into per-tier arrays (0..4).
+    pub fn index(self) -> usize {
+        self as usize - 1
+    }
+
+    /// Where eviction demotes to; `None` for ARCHIVE (leaving it deletes).
+    pub fn colder(self) -> Option<Tier> {
+        Tier::from_number(i64::from(self.number()) + 1)
+    }
+
+    /// Where promotion moves to; `None` for WORKING.
+    pub fn warmer(self) -> Option<Tier> {
+        Tier::from_number(i64::from(self.number()) - 1)
+    }
+}
+
+/// The fixed-size part of a record: everything eviction, expiry and stats need,
+/// decodable without touching the variable-length body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    /// Current tier.
+    pub tier: Tier,
+    /// The stored value is lz4-compressed (ARCHIVE).
+    pub compressed: bool,
+    /// In [0, 1].
+    pub importance: f32,
+    /// Higher is evicted later.
+    pub priority: i32,
+    /// Embedding dimension, 0 when absent.
+    pub dim: u32,
+    /// Creation time (ms since epoch).
+    pub created_ms: u64,
+    /// Last write time.
+    pub updated_ms: u64,
+    /// Last read or write time.
+    pub last_access_ms: u64,
+    /// Reads and writes so far.
+    pub access_count: u64,
+    /// 1 on creation, +1 per update.
+    pub version: u64,
+    /// Absolute expiry, 0 = never.
+    pub expires_at_ms: u64,
+    /// The TTL it was stored with, 0 = none.
+    pub ttl_ms: u64,
+}
+
+impl Header {
+    /// True when the memory must no longer be returned.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms != 0 && self.expires_at_ms <= now_ms
+    }
+}
+
+/// A memory as stored and returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Memory {
+    /// Scope of the memory.
+    pub namespace: Arc<str>,
+    /// Unique within the namespace.
+    pub key: String,
+    /// Fixed fields.
+    pub header: Header,
+    /// Searchable content.
+    pub text: String,
+    /// Opaque bytes, always uncompressed here.
+    pub value: Vec<u8>,
+    /// Optional vector.
+    pub embedding: Option<Vec<f32>>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// String map, in key order.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A memory to store, already validated (see `validate.rs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewMemory {
+    /// Empty asks for a generated key.
+    pub key: String,
+    /// Searchable content.
+    pub text: String,
+    /// Opaque bytes.
+    pub value: Vec<u8>,
+    /// Optional vector (finite values).
+    pub embedding: Option<Vec<f32>>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// String map, sorted by key.
+    pub metadata: Vec<(String, String)>,
+    /// `None` keeps the existing importance, or 0.5 for a new memory.
+    pub importance: Option<f32>,
+    /// Eviction class.
+    pub priority: i32,
+    /// `None` uses the tier default; `Some(0)` never expires.
+    pub ttl_ms: Option<u64>,
+    /// `None` keeps the existing tier, or the default tier.
+    pub tier: Option<Tier>,
+}
+
+/// Raw input as it crosses the boundary, before validation.
+#[derive(Clone, Debug, Default)]
+pub struct RawMemory {
+    /// Key, possibly empty.
+    pub key: String,
+    /// Text.
+    pub text: String,
+    /// Value bytes.
+    pub value: Vec<u8>,
+    /// Packed little-endian float32.
+    pub embedding: Option<Vec<u8>>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Metadata pairs.
+    pub metadata: Vec<(String, String)>,
+    /// Importance, unchecked.
+    pub importance: Option<f64>,
+    /// Priority.
+    pub priority: i32,
+    /// TTL, unchecked (negative is invalid).
+    pub ttl_ms: Option<i64>,
+    /// Tier number, unchecked (0 = unspecified).
+    pub tier: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tier_neighbours() {
+        assert_eq!(Tier::Working.colder(), Some(Tier::ShortTerm));
+        assert_eq!(Tier::Archive.colder(), None);
+        assert_eq!(Tier::Working.warmer(), None);
+        assert_eq!(Tier::Archive.warmer(), Some(Tier::LongTerm));
+        assert_eq!(Tier::from_number(0), None);
+        assert_eq!(Tier::LongTerm.index(), 2);
+    }
+}

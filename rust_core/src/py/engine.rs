@@ -1,0 +1,165 @@
+//! `memd._core.Engine`: converts arguments, then runs the engine call with the GIL
+//! released. One Rust call per Python call; batches cross as lists.
+
+use super::gil::enter_core;
+use super::types::{
+    PyEngineOptions, PyListPage, PyMapInfo, PyMemory, PyNamespaceStats, PyNewMemory, PyPutResult,
+    PySweepResult,
+};
+use crate::config::EngineConfig;
+use crate::engine::{Engine, ListQuery};
+use crate::error::CoreError;
+use crate::model::{RawMemory, Tier};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+/// A tiered memory store on one LMDB directory.
+#[pyclass(frozen, name = "Engine", module = "memd._core")]
+pub struct PyEngine {
+    engine: Engine,
+}
+
+fn tier_filter(tier: i64) -> Result<Option<Tier>, CoreError> {
+    match tier {
+        0 => Ok(None),
+        n => Tier::from_number(n)
+            .map(Some)
+            .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 0..4)"))),
+    }
+}
+
+fn non_negative(name: &str, v: i64) -> Result<u64, CoreError> {
+    u64::try_from(v).map_err(|_| CoreError::invalid(format!("{name} must be >= 0, got {v}")))
+}
+
+#[pymethods]
+impl PyEngine {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf, options: PyEngineOptions) -> PyResult<Self> {
+        let cfg = EngineConfig::try_from(options)?;
+        let engine = enter_core(py, || Engine::open(&path, cfg))?;
+        Ok(PyEngine { engine })
+    }
+
+    #[getter]
+    fn path(&self) -> String {
+        self.engine.path().display().to_string()
+    }
+
+    #[pyo3(signature = (namespace, items, now_ms, atomic = true))]
+    fn put_many(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+        items: Vec<PyNewMemory>,
+        now_ms: u64,
+        atomic: bool,
+    ) -> PyResult<Vec<PyPutResult>> {
+        let raw: Vec<RawMemory> = items.into_iter().map(RawMemory::from).collect();
+        let results = enter_core(py, || self.engine.put_many(namespace, raw, now_ms, atomic))?;
+        Ok(results.into_iter().map(PyPutResult).collect())
+    }
+
+    #[pyo3(signature = (namespace, keys, now_ms, count_access = true))]
+    fn get_many(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+        keys: Vec<String>,
+        now_ms: u64,
+        count_access: bool,
+    ) -> PyResult<Vec<Option<PyMemory>>> {
+        let found = enter_core(py, || {
+            self.engine.get_many(namespace, &keys, now_ms, count_access)
+        })?;
+        Ok(found.into_iter().map(|m| m.map(PyMemory)).collect())
+    }
+
+    #[pyo3(signature = (namespace, keys, now_ms))]
+    fn delete_many(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+        keys: Vec<String>,
+        now_ms: u64,
+    ) -> PyResult<Vec<bool>> {
+        let _ = now_ms; // deletes are unconditional; kept for a uniform signature
+        enter_core(py, || self.engine.delete_many(namespace, &keys))
+    }
+
+    #[pyo3(signature = (
+        namespace, now_ms, tier = 0, cursor = String::new(), limit = 100, reverse = false,
+        created_after_ms = 0, created_before_ms = 0
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn list(
+        &self,
+        py: Python<'_>,
+        namespace: String,
+        now_ms: u64,
+        tier: i64,
+        cursor: String,
+        limit: i64,
+        reverse: bool,
+        created_after_ms: i64,
+        created_before_ms: i64,
+    ) -> PyResult<PyListPage> {
+        let query = ListQuery {
+            ns: namespace,
+            now_ms,
+            tier: tier_filter(tier)?,
+            cursor,
+            limit: usize::try_from(limit).unwrap_or(0),
+            reverse,
+            created_after_ms: non_negative("created_after_ms", created_after_ms)?,
+            created_before_ms: non_negative("created_before_ms", created_before_ms)?,
+        };
+        let (items, next_cursor) = enter_core(py, || self.engine.list(&query))?;
+        let items = items
+            .into_iter()
+            .map(|m| Py::new(py, PyMemory(m)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyListPage { items, next_cursor })
+    }
+
+    #[pyo3(signature = (now_ms, max_items = 1000))]
+    fn sweep(&self, py: Python<'_>, now_ms: u64, max_items: i64) -> PyResult<PySweepResult> {
+        let max = usize::try_from(max_items).unwrap_or(0);
+        let (expired, more) = enter_core(py, || self.engine.sweep(now_ms, max))?;
+        Ok(PySweepResult { expired, more })
+    }
+
+    #[pyo3(signature = (namespace = None))]
+    fn stats(&self, py: Python<'_>, namespace: Option<&str>) -> PyResult<Vec<PyNamespaceStats>> {
+        let stats = enter_core(py, || self.engine.stats(namespace))?;
+        Ok(stats.into_iter().map(PyNamespaceStats).collect())
+    }
+
+    fn namespaces(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        enter_core(py, || self.engine.namespaces())
+    }
+
+    fn drop_namespace(&self, py: Python<'_>, namespace: &str) -> PyResult<u64> {
+        enter_core(py, || self.engine.drop_namespace(namespace))
+    }
+
+    fn flush(&self, py: Python<'_>) -> PyResult<u64> {
+        enter_core(py, || self.engine.flush())
+    }
+
+    fn sync(&self, py: Python<'_>) -> PyResult<()> {
+        enter_core(py, || self.engine.sync())
+    }
+
+    fn backup(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        enter_core(py, || self.engine.backup(&path))
+    }
+
+    fn map_info(&self, py: Python<'_>) -> PyResult<PyMapInfo> {
+        enter_core(py, || self.engine.map_info()).map(PyMapInfo)
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        enter_core(py, || self.engine.close())
+    }
+}

@@ -1,0 +1,25 @@
+//! The one mapping from `CoreError` to the exceptions of `memd/errors.py`.
+
+use crate::error::CoreError;
+use pyo3::PyErr;
+
+pyo3::import_exception!(memd.errors, InvalidArgument);
+pyo3::import_exception!(memd.errors, NotFound);
+pyo3::import_exception!(memd.errors, CapacityExceeded);
+pyo3::import_exception!(memd.errors, EngineClosed);
+pyo3::import_exception!(memd.errors, StorageError);
+pyo3::import_exception!(memd.errors, InternalError);
+
+impl From<CoreError> for PyErr {
+    fn from(err: CoreError) -> PyErr {
+        let msg = err.message().to_owned();
+        match err {
+            CoreError::InvalidArgument(_) => InvalidArgument::new_err(msg),
+            CoreError::NotFound(_) => NotFound::new_err(msg),
+            CoreError::Capacity(_) => CapacityExceeded::new_err(msg),
+            CoreError::Closed(_) => EngineClosed::new_err(msg),
+            CoreError::Storage(_) => StorageError::new_err(msg),
+            CoreError::Internal(_) => InternalError::new_err(msg),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Python bindings (`memd._core`). The only files that use pyo3: everything here
+//! converts at the boundary and calls the pure-Rust engine with the GIL released.
+
+mod engine;
+mod errors;
+mod gil;
+mod types;
+
+use pyo3::prelude::*;
+
+/// The `memd._core` extension module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<engine::PyEngine>()?;
+    m.add_class::<types::PyMemory>()?;
+    m.add_class::<types::PyPutResult>()?;
+    m.add_class::<types::PyListPage>()?;
+    m.add_class::<types::PySweepResult>()?;
+    m.add_class::<types::PyTierStats>()?;
+    m.add_class::<types::PyNamespaceStats>()?;
+    m.add_class::<types::PyMapInfo>()?;
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Record codec of the `memories` database (little-endian, format 1).
+//!
+//! A fixed 72-byte header comes first, so opening a store and sweeping read only the
+//! header; the variable body follows. `tests/witness.py` decodes the same layout with
+//! the Python `lmdb` package, independently of this code:
+//!
+//! ```text
+//! 0 u8 format=1 | 1 u8 tier | 2 u8 flags (bit0: value lz4) | 3 u8 0 | 4 f32 importance
+//! 8 i32 priority | 12 u32 dim | 16 u64 created | 24 u64 updated | 32 u64 last_access
+//! 40 u64 access_count | 48 u64 version | 56 u64 expires_at (0=never) | 64 u64 ttl
+//! 72: u32 len+text | u32 len+value | dim*f32 | u32 n, (u32 len+tag)* | u32 n, (u32 len+k, u32 len+v)*
+//! ```
+
+use crate::error::{CoreError, Result};
+use crate::model::{Header, Memory, Tier};
+use std::sync::Arc;
+
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 72;
+const FORMAT: u8 = 1;
+const FLAG_COMPRESSED: u8 = 1;
+/// Byte offset of `last_access_ms`; `access_count` follows it.
+const ACCESS_OFFSET: usize = 32;
+
+fn corrupt(what: &str) -> CoreError {
+    CoreError::Internal(format!("corrupt record: {what}"))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Decodes the fixed header only.
+pub fn decode_header(b: &[u8]) -> Result<Header> {
+    if b.len() < HEADER_LEN || b[0] != FORMAT {
+        return Err(corrupt("bad header"));
+    }
+    Ok(Header {
+        tier: Tier::from_number(i64::from(b[1])).ok_or_else(|| corrupt("tier"))?,
+        compressed: b[2] & FLAG_COMPRESSED != 0,
+        importance: f32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
+        priority: i32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
+        dim: u32_at(b, 12),
+        created_ms: u64_at(b, 16),
+        updated_ms: u64_at(b, 24),
+        last_access_ms: u64_at(b, 32),
+        access_count: u64_at(b, 40),
+        version: u64_at(b, 48),
+        expires_at_ms: u64_at(b, 56),
+        ttl_ms: u64_at(b, 64),
+    })
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Encodes a memory. The value is lz4-compressed when the memory is in ARCHIVE.
+pub fn encode(m: &Memory) -> Vec<u8> {
+    let h = &m.header;
+    let compressed = h.tier == Tier::Archive && !m.value.is_empty();
+    let stored;
+    let value: &[u8] = if compressed {
+        stored = lz4_flex::compress_prepend_size(&m.value);
+        &stored
+    } else {
+        &m.value
+    };
+    let dim = m.embedding.as_ref().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(HEADER_LEN + 16 + m.text.len() + value.len() + dim * 4);
+    out.extend_from_slice(&[FORMAT, h.tier.number(), u8::from(compressed), 0]);
+    out.extend_from_slice(&h.importance.to_le_bytes());
+    out.extend_from_slice(&h.priority.to_le_bytes());
+    out.extend_from_slice(&(dim as u32).to_le_bytes());
+    for v in [
+        h.created_ms,
+        h.updated_ms,
+        h.last_access_ms,
+        h.access_count,
+        h.version,
+        h.expires_at_ms,
+        h.ttl_ms,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    put_bytes(&mut out, m.text.as_bytes());
+    put_bytes(&mut out, value);
+    for x in m.embedding.iter().flatten() {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.extend_from_slice(&(m.tags.len() as u32).to_le_bytes());
+    for t in &m.tags {
+        put_bytes(&mut out, t.as_bytes());
+    }
+    out.extend_from_slice(&(m.metadata.len() as u32).to_le_bytes());
+    for (k, v) in &m.metadata {
+        put_bytes(&mut out, k.as_bytes());
+        put_bytes(&mut out, v.as_bytes());
+    }
+    out
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or_else(|| corrupt("truncated"))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32_at(self.take(4)?, 0))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    fn string(&mut self) -> Result<String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt("utf-8"))
+    }
+}
+
+/// Decodes a whole record, decompressing the value.
+pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
+    let header = decode_header(b)?;
+    let mut r = Reader { b, at: HEADER_LEN };
+    let text = r.string()?;
+    let raw_value = r.bytes()?;
+    let value = if header.compressed {
+        lz4_flex::decompress_size_prepended(raw_value).map_err(|_| corrupt("lz4"))?
+    } else {
+        raw_value.to_vec()
+    };
+    let embedding = if header.dim == 0 {
+        None
+    } else {
+        let raw = r.take(header.dim as usize * 4)?;
+        Some(
+            raw.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
+    };
+    let tags = (0..r.u32()?)
+        .map(|_| r.string())
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = (0..r.u32()?)
+        .map(|_| Ok((r.string()?, r.string()?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Memory {
+        namespace,
+        key,
+        header,
+        text,
+        value,
+        embedding,
+        tags,
+        metadata,
+    })
+}
+
+/// A copy of `record` with its access statistics replaced, without re-encoding the body.
+pub fn with_access(record: &[u8], last_access_ms: u64, access_count: u64) -> Vec<u8> {
+    let mut out = record.to_vec();
+    out[ACCESS_OFFSET..ACCESS_OFFSET + 8].copy_from_slice(&last_access_ms.to_le_bytes());
+    out[ACCESS_OFFSET + 8..ACCESS_OFFSET + 16].copy_from_slice(&access_count.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(tier: Tier) -> Memory {
+        Memory {
+            namespace: Arc::from("ns"),
+            key: "k".into(),
+            header: Header {
+                tier,
+                compressed: false,
+                importance: 0.75,
+                priority: -2,
+                dim: 3,
+                created_ms: 1,
+                updated_ms: 2,
+                last_access_ms: 3,
+                access_count: 4,
+                version: 5,
+                expires_at_ms: 6,
+                ttl_ms: 7,
+            },
+            text: "héllo".into(),
+            value: b"value value value value".to_vec(),
+            embedding: Some(vec![0.5, -1.0, 2.0]),
+            tags: vec!["a".into(), "b".into()],
+            metadata: vec![("category".into(), "fact".into())],
+        }
+    }
+
+    #[test]
+    fn round_trips_in_every_tier() {
+        for tier in Tier::ALL {
+            let m = sample(tier);
+            let bytes = encode(&m);
+            let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
+            assert_eq!(back.header.compressed, tier == Tier::Archive);
+            assert_eq!(back.value, m.value);
+            assert_eq!(
+                Memory {
+                    header: m.header.clone(),
+                    ..back
+                },
+                m
+            );
+        }
+    }
+
+    #[test]
+    fn access_patch_changes_only_access_fields() {
+        let bytes = encode(&sample(Tier::Working));
+        let h = decode_header(&with_access(&bytes, 99, 100)).unwrap();
+        assert_eq!((h.last_access_ms, h.access_count, h.version), (99, 100, 5));
+    }
+
+    #[test]
+    fn truncated_record_is_an_error_not_a_panic() {
+        let bytes = encode(&sample(Tier::Working));
+        for n in [0, 10, HEADER_LEN, bytes.len() - 1] {
+            assert!(decode(Arc::from("ns"), "k".into(), &bytes[..n]).is_err());
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The LMDB environment and its named databases.
+
+use crate::config::{Durability, EngineConfig};
+use crate::error::{CoreError, Result};
+use heed::types::Bytes;
+use heed::{CompactionOption, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn};
+use std::path::Path;
+
+/// Memories: `namespace\0key` -> record (see `codec.rs`).
+pub const MEMORIES_DB: &str = "memories";
+/// Namespaces: `namespace` -> u32 LE embedding dimension (0 = unset).
+pub const NAMESPACES_DB: &str = "namespaces";
+
+/// Raw byte database.
+pub type RawDb = Database<Bytes, Bytes>;
+
+/// One LMDB environment with memd's databases.
+#[derive(Clone)]
+pub struct Store {
+    /// The environment.
+    pub env: Env,
+    /// `MEMORIES_DB`.
+    pub memories: RawDb,
+    /// `NAMESPACES_DB`.
+    pub namespaces: RawDb,
+}
+
+impl Store {
+    /// Opens (creating if needed) the environment in directory `path`.
+    pub fn open(path: &Path, cfg: &EngineConfig) -> Result<Store> {
+        std::fs::create_dir_all(path)?;
+        let mut options = EnvOpenOptions::new();
+        options.map_size(cfg.map_size).max_dbs(8).max_readers(1024);
+        // NO_READAHEAD: random reads of a store bigger than RAM should not pull in
+        // neighbouring pages. NO_SYNC only in nosync mode (the writer syncs on a timer).
+        let mut flags = EnvFlags::NO_READ_AHEAD;
+        if cfg.durability == Durability::NoSync {
+            flags |= EnvFlags::NO_SYNC;
+        }
+        // SAFETY: the flags are valid LMDB flags and this process opens the
+        // environment once (heed refuses a second open with EnvAlreadyOpened).
+        // memd never modifies the memory map through pointers.
+        let env = unsafe {
+            options.flags(flags);
+            options.open(path)?
+        };
+        let mut wtxn = env.write_txn()?;
+        let memories = env.create_database(&mut wtxn, Some(MEMORIES_DB))?;
+        let namespaces = env.create_database(&mut wtxn, Some(NAMESPACES_DB))?;
+        wtxn.commit()?;
+        Ok(Store {
+            env,
+            memories,
+            namespaces,
+        })
+    }
+
+    /// Reads a namespace's stored dimension.
+    pub fn namespace_dim(&self, txn: &RoTxn, namespace: &str) -> Result<Option<u32>> {
+        Ok(self
+            .namespaces
+            .get(txn, namespace.as_bytes())?
+            .and_then(|v| v.get(..4))
+            .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]])))
+    }
+
+    /// Records a namespace (and its dimension).
+    pub fn put_namespace(&self, txn: &mut RwTxn, namespace: &str, dim: u32) -> Result<()> {
+        Ok(self
+            .namespaces
+            .put(txn, namespace.as_bytes(), &dim.to_le_bytes())?)
+    }
+
+    /// (map size, bytes in use).
+    pub fn map_usage(&self) -> (usize, u64) {
+        let info = self.env.info();
+        let page = u64::from(self.env.stat().page_size);
+        (info.map_size, (info.last_page_number as u64 + 1) * page)
+    }
+
+    /// A consistent, compacted copy into directory `dir` (as `dir/data.mdb`), taken
+    /// from a read transaction while writes go on.
+    pub fn backup(&self, dir: &Path) -> Result<()> {
+        let target = dir.join("data.mdb");
+        if target.exists() {
+            return Err(CoreError::invalid(format!(
+                "{} already exists",
+                target.display()
+            )));
+        }
+        self.env.copy_to_path(target, CompactionOption::Enabled)?;
+        Ok(())
+    }
+}

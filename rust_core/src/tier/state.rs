@@ -1,0 +1,314 @@
+//! `State`: the in-memory view of the store that eviction, expiry, promotion and
+//! stats run on. LMDB is the source of truth; `State::load` rebuilds this view from
+//! the record headers at open (and after a failed commit), so nothing here needs
+//! its own persistence except access statistics, which the writer flushes in batches.
+
+use crate::error::Result;
+use crate::evict::lru::LruEntry;
+use crate::evict::{LruPolicy, TtlIndex};
+use crate::model::{Header, Tier};
+use crate::store::{codec, keys, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// What the engine keeps in memory per memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyMeta {
+    /// Current tier.
+    pub tier: Tier,
+    /// Eviction class.
+    pub priority: i32,
+    /// For importance promotion.
+    pub importance: f32,
+    /// Last read or write (may be newer than on disk until flushed).
+    pub last_access_ms: u64,
+    /// Reads and writes (may be newer than on disk until flushed).
+    pub access_count: u64,
+    /// 0 = never.
+    pub expires_at_ms: u64,
+    /// Encoded record size.
+    pub bytes: u32,
+    /// Recent read times, newest last, at most `promote_min_reads` of them.
+    pub reads: Vec<u64>,
+}
+
+impl KeyMeta {
+    /// Metadata of a stored record.
+    pub fn from_header(h: &Header, bytes: usize) -> KeyMeta {
+        KeyMeta {
+            tier: h.tier,
+            priority: h.priority,
+            importance: h.importance,
+            last_access_ms: h.last_access_ms,
+            access_count: h.access_count,
+            expires_at_ms: h.expires_at_ms,
+            bytes: bytes as u32,
+            reads: Vec::new(),
+        }
+    }
+
+    fn lru_entry(&self, key: &Arc<str>) -> LruEntry {
+        LruEntry {
+            priority: self.priority,
+            last_access_ms: self.last_access_ms,
+            key: key.clone(),
+        }
+    }
+}
+
+/// Event counters of one tier since open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Reads that found a live memory here.
+    pub hits: u64,
+    /// Expired memories found by a read.
+    pub expired_lazy: u64,
+    /// Expired memories removed by a sweep.
+    pub expired_sweep: u64,
+    /// Memories deleted because the coldest tier was full.
+    pub evicted_capacity: u64,
+    /// Memories demoted out of this tier because it was full.
+    pub demoted_capacity: u64,
+    /// Promoted out of this tier for frequent reads.
+    pub promoted_frequency: u64,
+    /// Promoted out of this tier for importance.
+    pub promoted_importance: u64,
+    /// Explicit deletes.
+    pub deleted: u64,
+}
+
+impl Counters {
+    /// (name, value) pairs, as reported in stats.
+    pub fn pairs(&self) -> [(&'static str, u64); 8] {
+        [
+            ("hits", self.hits),
+            ("expired.lazy", self.expired_lazy),
+            ("expired.sweep", self.expired_sweep),
+            ("evicted.capacity", self.evicted_capacity),
+            ("demoted.capacity", self.demoted_capacity),
+            ("promoted.frequency", self.promoted_frequency),
+            ("promoted.importance", self.promoted_importance),
+            ("deleted", self.deleted),
+        ]
+    }
+}
+
+/// One tier of one namespace.
+#[derive(Clone, Debug, Default)]
+pub struct TierState {
+    /// Eviction order (and the count: `lru.len()`).
+    pub lru: LruPolicy,
+    /// Sum of encoded record sizes.
+    pub bytes: u64,
+    /// Events since open.
+    pub counters: Counters,
+}
+
+/// One namespace.
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    /// Process-local id (not persisted).
+    pub id: u32,
+    /// Name.
+    pub name: Arc<str>,
+    /// Embedding dimension, 0 until the first vector.
+    pub dim: u32,
+    /// Every memory of the namespace.
+    pub keys: HashMap<Arc<str>, KeyMeta>,
+    /// WORKING, `SHORT_TERM`, `LONG_TERM`, ARCHIVE.
+    pub tiers: [TierState; 4],
+    /// Reads of missing or expired keys.
+    pub misses: u64,
+}
+
+impl Namespace {
+    /// Memories in `tier`.
+    pub fn count(&self, tier: Tier) -> usize {
+        self.tiers[tier.index()].lru.len()
+    }
+
+    /// Counters of `tier`.
+    pub fn counters(&mut self, tier: Tier) -> &mut Counters {
+        &mut self.tiers[tier.index()].counters
+    }
+}
+
+/// The whole in-memory view.
+#[derive(Debug, Default)]
+pub struct State {
+    ids: HashMap<Arc<str>, u32>,
+    spaces: HashMap<u32, Namespace>,
+    next_id: u32,
+    /// Expiry order across namespaces.
+    pub ttl: TtlIndex,
+    /// Memories whose access statistics changed since the last flush.
+    pub dirty: HashSet<(u32, Arc<str>)>,
+}
+
+impl State {
+    /// Rebuilds the view from LMDB: one pass over the record headers.
+    pub fn load(store: &Store) -> Result<State> {
+        let mut state = State::default();
+        let rtxn = store.env.read_txn()?;
+        for entry in store.namespaces.iter(&rtxn)? {
+            let (name, dim) = entry?;
+            let dim = dim
+                .get(..4)
+                .map_or(0, |d| u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
+            state
+                .ensure(std::str::from_utf8(name).unwrap_or_default())
+                .dim = dim;
+        }
+        for entry in store.memories.iter(&rtxn)? {
+            let (db_key, record) = entry?;
+            let Some((ns, key)) = keys::split(db_key) else {
+                continue;
+            };
+            let header = codec::decode_header(record)?;
+            let id = state.ensure(ns).id;
+            state.insert(
+                id,
+                Arc::from(key),
+                KeyMeta::from_header(&header, record.len()),
+            );
+        }
+        Ok(state)
+    }
+
+    /// Keeps what a rebuild cannot recover from LMDB: counters, and access
+    /// statistics not yet flushed (for memories that still exist).
+    pub fn carry_over(&mut self, old: State) {
+        for (_, old_ns) in old.spaces {
+            let Some(&id) = self.ids.get(&old_ns.name) else {
+                continue;
+            };
+            let ns = self.by_id(id);
+            ns.misses = old_ns.misses;
+            for tier in Tier::ALL {
+                ns.tiers[tier.index()].counters = old_ns.tiers[tier.index()].counters;
+            }
+            for (key, old_meta) in old_ns.keys {
+                let newer = self
+                    .meta_mut(id, &key)
+                    .is_some_and(|m| old_meta.last_access_ms > m.last_access_ms);
+                if newer {
+                    self.touch(id, &key, old_meta.last_access_ms, 0, 0);
+                    let meta = self.meta_mut(id, &key).expect("just touched");
+                    meta.access_count = old_meta.access_count;
+                    meta.reads = old_meta.reads;
+                }
+            }
+        }
+    }
+
+    /// The namespace called `name`, if any.
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.ids.get(name).and_then(|id| self.spaces.get(id))
+    }
+
+    /// Mutable namespace by id.
+    pub fn by_id(&mut self, id: u32) -> &mut Namespace {
+        self.spaces
+            .get_mut(&id)
+            .expect("namespace ids are never dangling")
+    }
+
+    /// The namespace called `name`, created empty if missing.
+    pub fn ensure(&mut self, name: &str) -> &mut Namespace {
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let name: Arc<str> = Arc::from(name);
+                self.ids.insert(name.clone(), id);
+                let ns = Namespace {
+                    id,
+                    name,
+                    dim: 0,
+                    keys: HashMap::new(),
+                    tiers: Default::default(),
+                    misses: 0,
+                };
+                self.spaces.insert(id, ns);
+                id
+            }
+        };
+        self.by_id(id)
+    }
+
+    /// Every namespace, by name.
+    pub fn namespaces(&self) -> Vec<&Namespace> {
+        let mut all: Vec<&Namespace> = self.spaces.values().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Metadata of one memory.
+    pub fn meta_mut(&mut self, ns: u32, key: &str) -> Option<&mut KeyMeta> {
+        self.spaces.get_mut(&ns)?.keys.get_mut(key)
+    }
+
+    /// Adds a memory to every index. The key must not be present.
+    pub fn insert(&mut self, ns: u32, key: Arc<str>, meta: KeyMeta) {
+        let space = self
+            .spaces
+            .get_mut(&ns)
+            .expect("namespace ids are never dangling");
+        let tier = &mut space.tiers[meta.tier.index()];
+        tier.lru.insert(meta.lru_entry(&key));
+        tier.bytes += u64::from(meta.bytes);
+        self.ttl.insert(meta.expires_at_ms, ns, key.clone());
+        space.keys.insert(key, meta);
+    }
+
+    /// Removes a memory from every index.
+    pub fn remove(&mut self, ns: u32, key: &str) -> Option<(Arc<str>, KeyMeta)> {
+        let space = self.spaces.get_mut(&ns)?;
+        let (key, meta) = space.keys.remove_entry(key)?;
+        let tier = &mut space.tiers[meta.tier.index()];
+        tier.lru.remove(&meta.lru_entry(&key));
+        tier.bytes -= u64::from(meta.bytes);
+        self.ttl.remove(meta.expires_at_ms, ns, &key);
+        self.dirty.remove(&(ns, key.clone()));
+        Some((key, meta))
+    }
+
+    /// Records an access at `now_ms`: moves the memory to the recent end of its
+    /// tier's LRU order and, with `reads_kept > 0`, remembers the read time for
+    /// promotion (dropping reads older than `window_ms`).
+    pub fn touch(&mut self, ns: u32, key: &str, now_ms: u64, reads_kept: usize, window_ms: u64) {
+        let Some(space) = self.spaces.get_mut(&ns) else {
+            return;
+        };
+        let Some((key, _)) = space.keys.get_key_value(key) else {
+            return;
+        };
+        let key = key.clone();
+        let meta = space.keys.get_mut(&key).expect("just found");
+        let old = meta.lru_entry(&key);
+        let now_ms = now_ms.max(meta.last_access_ms);
+        space.tiers[meta.tier.index()].lru.touch(&old, now_ms);
+        meta.last_access_ms = now_ms;
+        meta.access_count += 1;
+        if reads_kept > 0 {
+            meta.reads.retain(|&t| t.saturating_add(window_ms) > now_ms);
+            if meta.reads.len() == reads_kept {
+                meta.reads.remove(0);
+            }
+            meta.reads.push(now_ms);
+        }
+        self.dirty.insert((ns, key));
+    }
+
+    /// Removes a namespace and all its index entries.
+    pub fn drop_namespace(&mut self, name: &str) -> Option<Namespace> {
+        let id = self.ids.remove(name)?;
+        let space = self.spaces.remove(&id)?;
+        for (key, meta) in &space.keys {
+            self.ttl.remove(meta.expires_at_ms, id, key);
+        }
+        self.dirty.retain(|(ns, _)| *ns != id);
+        Some(space)
+    }
+}
