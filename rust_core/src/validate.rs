@@ -54,7 +54,7 @@ pub fn batch_len(len: usize, limits: &Limits) -> Result<()> {
 
 /// Decodes a packed little-endian float32 embedding and rejects NaN/inf.
 pub fn embedding(bytes: &[u8], limits: &Limits) -> Result<Vec<f32>> {
-    if bytes.is_empty() || bytes.len() % 4 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
         return Err(CoreError::invalid(format!(
             "embedding is {} bytes; it must be a non-empty multiple of 4 (packed float32)",
             bytes.len()

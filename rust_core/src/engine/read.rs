@@ -154,6 +154,9 @@ pub struct ListQuery {
     pub created_before_ms: u64,
 }
 
+/// Records of one namespace, in either direction.
+type RecordIter<'t> = Box<dyn Iterator<Item = heed::Result<(&'t [u8], &'t [u8])>> + 't>;
+
 /// Most items in one page.
 pub const MAX_PAGE: usize = 10_000;
 
@@ -181,7 +184,7 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
     };
     let name: Arc<str> = Arc::from(q.ns.as_str());
     let rtxn = shared.store.env.read_txn()?;
-    let iter: Box<dyn Iterator<Item = heed::Result<(&[u8], &[u8])>>> = if q.reverse {
+    let iter: RecordIter<'_> = if q.reverse {
         Box::new(
             shared
                 .store

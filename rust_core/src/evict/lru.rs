@@ -155,7 +155,7 @@ mod tests {
                         }
                     }
                     Op::Evict => {
-                        let expected = model.values_mut().find(|q| !q.is_empty()).and_then(|q| q.pop_front());
+                        let expected = model.values_mut().find(|q| !q.is_empty()).and_then(std::collections::VecDeque::pop_front);
                         let got = lru.victim().cloned();
                         prop_assert_eq!(got.as_ref().map(|v| v.key.to_string()), expected.clone());
                         if let Some(v) = got {

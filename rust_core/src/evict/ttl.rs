@@ -67,10 +67,9 @@ impl TtlIndex {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
 
     proptest! {
-        /// Bounded sweeps agree with a BTreeMap model: after sweeping until `more` is
+        /// Bounded sweeps agree with a sorted-set model: after sweeping until `more` is
         /// false, exactly the entries with expiry <= now are gone, earliest first.
         #[test]
         fn sweep_matches_sorted_map(
@@ -79,11 +78,11 @@ mod tests {
             max in 1usize..10,
         ) {
             let mut idx = TtlIndex::default();
-            let mut model: BTreeMap<(u64, String), ()> = BTreeMap::new();
+            let mut model: BTreeSet<(u64, String)> = BTreeSet::new();
             for (k, t) in &entries {
                 let key = format!("{k:03}");
                 idx.insert(*t, 0, Arc::from(key.as_str()));
-                model.insert((*t, key), ());
+                model.insert((*t, key));
             }
             let mut swept = Vec::new();
             loop {
@@ -96,9 +95,9 @@ mod tests {
                 if !more { break; }
             }
             let expected: Vec<(u64, String)> =
-                model.keys().filter(|(t, _)| *t <= now).cloned().collect();
+                model.iter().filter(|(t, _)| *t <= now).cloned().collect();
             prop_assert_eq!(swept, expected);
-            prop_assert_eq!(idx.len(), model.keys().filter(|(t, _)| *t > now).count());
+            prop_assert_eq!(idx.len(), model.iter().filter(|(t, _)| *t > now).count());
         }
     }
 }

@@ -1,6 +1,9 @@
 //! `memd._core.Engine`: converts arguments, then runs the engine call with the GIL
 //! released. One Rust call per Python call; batches cross as lists.
 
+// pyo3 extracts arguments as owned values; borrowing them is not an option here.
+#![allow(clippy::needless_pass_by_value)]
+
 use super::gil::enter_core;
 use super::types::{
     PyEngineOptions, PyListPage, PyMapInfo, PyMemory, PyNamespaceStats, PyNewMemory, PyPutResult,

@@ -107,15 +107,12 @@ impl Txn<'_, '_> {
                     .victim()
                     .map(|v| v.key.clone())
                     .expect("an over-capacity tier is not empty");
-                match t.colder() {
-                    Some(colder) => {
-                        self.move_to(ns_id, &victim, colder)?;
-                        self.state.by_id(ns_id).counters(t).demoted_capacity += 1;
-                    }
-                    None => {
-                        self.delete(ns_id, &victim)?;
-                        self.state.by_id(ns_id).counters(t).evicted_capacity += 1;
-                    }
+                if let Some(colder) = t.colder() {
+                    self.move_to(ns_id, &victim, colder)?;
+                    self.state.by_id(ns_id).counters(t).demoted_capacity += 1;
+                } else {
+                    self.delete(ns_id, &victim)?;
+                    self.state.by_id(ns_id).counters(t).evicted_capacity += 1;
                 }
                 moved += 1;
             }

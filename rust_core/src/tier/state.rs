@@ -215,25 +215,22 @@ impl State {
 
     /// The namespace called `name`, created empty if missing.
     pub fn ensure(&mut self, name: &str) -> &mut Namespace {
-        let id = match self.ids.get(name) {
-            Some(&id) => id,
-            None => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let name: Arc<str> = Arc::from(name);
-                self.ids.insert(name.clone(), id);
-                let ns = Namespace {
-                    id,
-                    name,
-                    dim: 0,
-                    keys: HashMap::new(),
-                    tiers: Default::default(),
-                    misses: 0,
-                };
-                self.spaces.insert(id, ns);
-                id
-            }
+        if let Some(&id) = self.ids.get(name) {
+            return self.by_id(id);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let name: Arc<str> = Arc::from(name);
+        self.ids.insert(name.clone(), id);
+        let space = Namespace {
+            id,
+            name,
+            dim: 0,
+            keys: HashMap::new(),
+            tiers: Default::default(),
+            misses: 0,
         };
+        self.spaces.insert(id, space);
         self.by_id(id)
     }
 
