@@ -5,10 +5,22 @@ epoch and are always passed in (``now_ms``): the engine never reads the clock, s
 LRU and promotion are testable with a fake one (``memd.engine.Engine`` supplies it).
 """
 
+import builtins
 from collections.abc import Sequence
 from typing import final
 
 from memd.types import EngineOptions, NewMemory
+
+__all__ = [
+    "Engine",
+    "ListPage",
+    "MapInfo",
+    "Memory",
+    "NamespaceStats",
+    "PutResult",
+    "SweepResult",
+    "TierStats",
+]
 
 @final
 class Memory:
@@ -110,9 +122,11 @@ class TierStats:
         """Encoded size of the tier's records (after compression)."""
     @property
     def counters(self) -> dict[str, int]:
-        """Events since open: ``hits``, ``expired.lazy``, ``expired.sweep``,
-        ``evicted.capacity``, ``demoted.capacity``, ``promoted.frequency``,
-        ``promoted.importance``, ``deleted``."""
+        """Events since open, by name.
+
+        Names: ``hits``, ``expired.lazy``, ``expired.sweep``, ``evicted.capacity``,
+        ``demoted.capacity``, ``promoted.frequency``, ``promoted.importance``, ``deleted``.
+        """
 
 @final
 class NamespaceStats:
@@ -152,7 +166,7 @@ class Engine:
         items: Sequence[NewMemory],
         now_ms: int,
         atomic: bool = True,
-    ) -> list[PutResult]:
+    ) -> builtins.list[PutResult]:
         """Store a batch; returns after it is committed.
 
         With ``atomic=True`` one invalid item raises ``InvalidArgument`` (naming its
@@ -165,9 +179,9 @@ class Engine:
         keys: Sequence[str],
         now_ms: int,
         count_access: bool = True,
-    ) -> list[Memory | None]:
+    ) -> builtins.list[Memory | None]:
         """Read a batch; missing and expired keys give ``None``, in order."""
-    def delete_many(self, namespace: str, keys: Sequence[str], now_ms: int) -> list[bool]:
+    def delete_many(self, namespace: str, keys: Sequence[str], now_ms: int) -> builtins.list[bool]:
         """Delete a batch; ``True`` where a memory was removed."""
     def list(
         self,
@@ -183,15 +197,15 @@ class Engine:
         """Live memories in key order (time order for server-made keys), paginated."""
     def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
         """Remove at most ``max_items`` expired memories, oldest expiry first."""
-    def stats(self, namespace: str | None = None) -> list[NamespaceStats]:
+    def stats(self, namespace: str | None = None) -> builtins.list[NamespaceStats]:
         """Statistics of one namespace (empty list if unknown) or of all."""
-    def namespaces(self) -> list[str]: ...
+    def namespaces(self) -> builtins.list[str]: ...
     def drop_namespace(self, namespace: str) -> int:
         """Delete a namespace and all its memories; returns how many were removed."""
     def flush(self) -> int:
         """Persist pending access statistics now; returns how many records were updated."""
     def sync(self) -> None:
-        """fsync the environment (meaningful in ``nosync`` mode)."""
+        """Force an fsync of the environment (meaningful in ``nosync`` mode)."""
     def backup(self, path: str) -> None:
         """Hot, consistent, compacted copy of the store into directory ``path``."""
     def map_info(self) -> MapInfo: ...

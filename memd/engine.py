@@ -8,6 +8,7 @@ promotion). Every call is one call into Rust, with the GIL released there.
 from __future__ import annotations
 
 import array
+import builtins
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -61,7 +62,7 @@ class Engine:
 
     def put_many(
         self, namespace: str, items: Sequence[NewMemory], *, atomic: bool = True
-    ) -> list[_core.PutResult]:
+    ) -> builtins.list[_core.PutResult]:
         """Store a batch and return after it is committed; see ``_core.Engine.put_many``."""
         return self._core.put_many(namespace, items, self._clock(), atomic)
 
@@ -71,7 +72,7 @@ class Engine:
 
     def get_many(
         self, namespace: str, keys: Sequence[str], *, count_access: bool = True
-    ) -> list[_core.Memory | None]:
+    ) -> builtins.list[_core.Memory | None]:
         """Read a batch; ``None`` for missing or expired keys, in order."""
         return self._core.get_many(namespace, keys, self._clock(), count_access)
 
@@ -79,7 +80,7 @@ class Engine:
         """Read one memory."""
         return self.get_many(namespace, [key])[0]
 
-    def delete_many(self, namespace: str, keys: Sequence[str]) -> list[bool]:
+    def delete_many(self, namespace: str, keys: Sequence[str]) -> builtins.list[bool]:
         """Delete a batch; ``True`` where a memory was removed."""
         return self._core.delete_many(namespace, keys, self._clock())
 
@@ -110,11 +111,11 @@ class Engine:
         """Remove at most ``max_items`` expired memories."""
         return self._core.sweep(self._clock(), max_items)
 
-    def stats(self, namespace: str | None = None) -> list[_core.NamespaceStats]:
+    def stats(self, namespace: str | None = None) -> builtins.list[_core.NamespaceStats]:
         """Statistics of one namespace or of all."""
         return self._core.stats(namespace)
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         """Names of namespaces that hold memories."""
         return self._core.namespaces()
 
@@ -127,7 +128,7 @@ class Engine:
         return self._core.flush()
 
     def sync(self) -> None:
-        """fsync the environment."""
+        """Force an fsync of the environment."""
         self._core.sync()
 
     def backup(self, path: str | Path) -> None:

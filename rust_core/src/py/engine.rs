@@ -91,7 +91,7 @@ impl PyEngine {
     }
 
     #[pyo3(signature = (
-        namespace, now_ms, tier = 0, cursor = String::new(), limit = 100, reverse = false,
+        namespace, now_ms, tier = 0, cursor = "", limit = 100, reverse = false,
         created_after_ms = 0, created_before_ms = 0
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -101,7 +101,7 @@ impl PyEngine {
         namespace: String,
         now_ms: u64,
         tier: i64,
-        cursor: String,
+        cursor: &str,
         limit: i64,
         reverse: bool,
         created_after_ms: i64,
@@ -111,7 +111,7 @@ impl PyEngine {
             ns: namespace,
             now_ms,
             tier: tier_filter(tier)?,
-            cursor,
+            cursor: cursor.to_owned(),
             limit: usize::try_from(limit).unwrap_or(0),
             reverse,
             created_after_ms: non_negative("created_after_ms", created_after_ms)?,
