@@ -8,7 +8,11 @@ use crate::evict::lru::LruEntry;
 use crate::evict::{LruPolicy, TtlIndex};
 use crate::model::{Header, Tier};
 use crate::store::{codec, keys, Store};
-use std::collections::{HashMap, HashSet};
+// foldhash: several times faster than SipHash on short keys, and randomly seeded
+// per map, so clients choosing keys cannot force collisions the way they could
+// with an unseeded hash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// What the engine keeps in memory per memory.
@@ -226,7 +230,7 @@ impl State {
             id,
             name,
             dim: 0,
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             tiers: Default::default(),
             misses: 0,
         };
