@@ -6,10 +6,7 @@
 use std::time::{Duration, Instant};
 
 /// A monotonic instant for scheduling background work.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the one place allowed to read the clock"
-)]
+#[expect(clippy::disallowed_methods, reason = "the one place allowed to read the clock")]
 pub fn monotonic() -> Instant {
     Instant::now()
 }
@@ -20,10 +17,7 @@ pub fn since(start: Instant) -> Duration {
 }
 
 /// Wall-clock milliseconds since the Unix epoch, for callers without a clock.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the one place allowed to read the clock"
-)]
+#[expect(clippy::disallowed_methods, reason = "the one place allowed to read the clock")]
 pub fn wall_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -91,10 +91,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        let tier = |capacity| TierConfig {
-            capacity,
-            default_ttl_ms: 0,
-        };
+        let tier = |capacity| TierConfig { capacity, default_ttl_ms: 0 };
         Self {
             map_size: 64 << 30,
             durability: Durability::Sync,
@@ -129,9 +126,7 @@ impl EngineConfig {
             return Err(CoreError::invalid("promote_importance must be >= 0"));
         }
         if self.limits.max_key_bytes + self.limits.max_namespace_bytes + 1 > 511 {
-            return Err(CoreError::invalid(
-                "namespace + key limits exceed LMDB's 511-byte keys",
-            ));
+            return Err(CoreError::invalid("namespace + key limits exceed LMDB's 511-byte keys"));
         }
         Ok(())
     }

@@ -18,12 +18,7 @@ pub enum Tier {
 
 impl Tier {
     /// All tiers, hottest first.
-    pub const ALL: [Tier; 4] = [
-        Tier::Working,
-        Tier::ShortTerm,
-        Tier::LongTerm,
-        Tier::Archive,
-    ];
+    pub const ALL: [Tier; 4] = [Tier::Working, Tier::ShortTerm, Tier::LongTerm, Tier::Archive];
 
     /// The tier with proto number `n` (1..=4).
     pub fn from_number(n: i64) -> Option<Tier> {

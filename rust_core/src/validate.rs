@@ -67,10 +67,8 @@ pub fn embedding(bytes: &[u8], limits: &Limits) -> Result<Vec<f32>> {
             limits.max_embedding_dim
         )));
     }
-    let vector: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let vector: Vec<f32> =
+        bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     if let Some(i) = vector.iter().position(|v| !v.is_finite()) {
         return Err(CoreError::invalid(format!("embedding[{i}] is not finite")));
     }
@@ -79,10 +77,7 @@ pub fn embedding(bytes: &[u8], limits: &Limits) -> Result<Vec<f32>> {
 
 fn labels(raw: &RawMemory, limits: &Limits) -> Result<Vec<(String, String)>> {
     if raw.tags.len() > limits.max_tags {
-        return Err(CoreError::invalid(format!(
-            "more than {} tags",
-            limits.max_tags
-        )));
+        return Err(CoreError::invalid(format!("more than {} tags", limits.max_tags)));
     }
     if raw.metadata.len() > limits.max_metadata {
         return Err(CoreError::invalid(format!(
@@ -123,11 +118,7 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
     let importance = match raw.importance {
         None => None,
         Some(i) if (0.0..=1.0).contains(&i) => Some(i as f32),
-        Some(i) => {
-            return Err(CoreError::invalid(format!(
-                "importance {i} is not in [0, 1]"
-            )))
-        }
+        Some(i) => return Err(CoreError::invalid(format!("importance {i} is not in [0, 1]"))),
     };
     let ttl_ms = match raw.ttl_ms {
         None => None,
@@ -141,11 +132,7 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
                 .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 1..4)")))?,
         ),
     };
-    let embedding = raw
-        .embedding
-        .as_deref()
-        .map(|b| embedding(b, limits))
-        .transpose()?;
+    let embedding = raw.embedding.as_deref().map(|b| embedding(b, limits)).transpose()?;
     let metadata = labels(&raw, limits)?;
     Ok(NewMemory {
         key: raw.key,
@@ -166,10 +153,7 @@ mod tests {
     use super::*;
 
     fn raw() -> RawMemory {
-        RawMemory {
-            text: "hello".into(),
-            ..RawMemory::default()
-        }
+        RawMemory { text: "hello".into(), ..RawMemory::default() }
     }
 
     #[test]
@@ -183,51 +167,20 @@ mod tests {
     fn rejects_bad_fields() {
         let l = Limits::default();
         let bad = [
-            RawMemory {
-                importance: Some(1.5),
-                ..raw()
-            },
-            RawMemory {
-                importance: Some(f64::NAN),
-                ..raw()
-            },
-            RawMemory {
-                ttl_ms: Some(-1),
-                ..raw()
-            },
+            RawMemory { importance: Some(1.5), ..raw() },
+            RawMemory { importance: Some(f64::NAN), ..raw() },
+            RawMemory { ttl_ms: Some(-1), ..raw() },
             RawMemory { tier: 9, ..raw() },
-            RawMemory {
-                key: "a\0b".into(),
-                ..raw()
-            },
-            RawMemory {
-                key: "k".repeat(257),
-                ..raw()
-            },
-            RawMemory {
-                embedding: Some(vec![0, 0, 0]),
-                ..raw()
-            },
-            RawMemory {
-                embedding: Some(f32::NAN.to_le_bytes().to_vec()),
-                ..raw()
-            },
-            RawMemory {
-                text: "x".repeat(l.max_text_bytes + 1),
-                ..raw()
-            },
+            RawMemory { key: "a\0b".into(), ..raw() },
+            RawMemory { key: "k".repeat(257), ..raw() },
+            RawMemory { embedding: Some(vec![0, 0, 0]), ..raw() },
+            RawMemory { embedding: Some(f32::NAN.to_le_bytes().to_vec()), ..raw() },
+            RawMemory { text: "x".repeat(l.max_text_bytes + 1), ..raw() },
         ];
         for b in bad {
-            assert_eq!(
-                item(b.clone(), &l).unwrap_err().kind(),
-                "InvalidArgument",
-                "{b:?}"
-            );
+            assert_eq!(item(b.clone(), &l).unwrap_err().kind(), "InvalidArgument", "{b:?}");
         }
-        let big = RawMemory {
-            value: vec![0; l.max_value_bytes + 1],
-            ..raw()
-        };
+        let big = RawMemory { value: vec![0; l.max_value_bytes + 1], ..raw() };
         assert_eq!(item(big, &l).unwrap_err().kind(), "InvalidArgument");
     }
 

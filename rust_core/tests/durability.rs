@@ -10,25 +10,11 @@ use std::sync::Arc;
 fn an_invalid_item_rejects_the_whole_atomic_batch() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
-    let bad = RawMemory {
-        importance: Some(2.0),
-        ..common::item("bad", 2)
-    };
-    let err = e
-        .put_many("ns", vec![common::item("good", 2), bad], 1, true)
-        .unwrap_err();
-    assert!(
-        matches!(&err, CoreError::InvalidArgument(m) if m.starts_with("item 1:")),
-        "{err}"
-    );
-    assert_eq!(
-        e.get_many("ns", &keys(&["good"]), 2, false).unwrap(),
-        vec![None]
-    );
-    assert!(
-        e.namespaces().unwrap().is_empty(),
-        "a rejected batch leaves no namespace"
-    );
+    let bad = RawMemory { importance: Some(2.0), ..common::item("bad", 2) };
+    let err = e.put_many("ns", vec![common::item("good", 2), bad], 1, true).unwrap_err();
+    assert!(matches!(&err, CoreError::InvalidArgument(m) if m.starts_with("item 1:")), "{err}");
+    assert_eq!(e.get_many("ns", &keys(&["good"]), 2, false).unwrap(), vec![None]);
+    assert!(e.namespaces().unwrap().is_empty(), "a rejected batch leaves no namespace");
 }
 
 #[test]
@@ -40,14 +26,10 @@ fn a_dimension_mismatch_is_checked_before_anything_is_written() {
         ..common::item(key, 2)
     };
     e.put_many("ns", vec![vec_item("a", 3)], 1, true).unwrap();
-    let err = e
-        .put_many("ns", vec![vec_item("b", 3), vec_item("c", 4)], 2, true)
-        .unwrap_err();
+    let err = e.put_many("ns", vec![vec_item("b", 3), vec_item("c", 4)], 2, true).unwrap_err();
     assert_eq!(err.kind(), "InvalidArgument");
     assert_eq!(common::layout(&e, 3)[1], keys(&["a"]));
-    let mixed = e
-        .put_many("ns", vec![vec_item("b", 3), vec_item("c", 4)], 2, false)
-        .unwrap();
+    let mixed = e.put_many("ns", vec![vec_item("b", 3), vec_item("c", 4)], 2, false).unwrap();
     assert!(mixed[0].error.is_none() && mixed[1].error.is_some());
     assert_eq!(common::layout(&e, 3)[1], keys(&["a", "b"]));
 }
@@ -82,24 +64,14 @@ fn a_full_map_is_reported_and_changes_nothing() {
     cfg.map_size = 1 << 20;
     cfg.tiers[1].capacity = 0;
     let e = open(dir.path(), cfg.clone());
-    e.put_many("ns", vec![common::item("kept", 2)], 1, true)
-        .unwrap();
-    let big = |i: usize| RawMemory {
-        value: vec![7u8; 100_000],
-        ..common::item(&format!("b{i}"), 2)
-    };
-    let err = e
-        .put_many("ns", (0..20).map(big).collect(), 2, true)
-        .unwrap_err();
+    e.put_many("ns", vec![common::item("kept", 2)], 1, true).unwrap();
+    let big =
+        |i: usize| RawMemory { value: vec![7u8; 100_000], ..common::item(&format!("b{i}"), 2) };
+    let err = e.put_many("ns", (0..20).map(big).collect(), 2, true).unwrap_err();
     assert_eq!(err.kind(), "CapacityExceeded");
-    assert_eq!(
-        common::layout(&e, 3)[1],
-        keys(&["kept"]),
-        "the failed batch left nothing"
-    );
+    assert_eq!(common::layout(&e, 3)[1], keys(&["kept"]), "the failed batch left nothing");
     assert_eq!(e.stats(Some("ns")).unwrap()[0].tiers[1].count, 1);
-    e.put_many("ns", vec![common::item("after", 2)], 4, true)
-        .unwrap();
+    e.put_many("ns", vec![common::item("after", 2)], 4, true).unwrap();
     e.close().unwrap();
     let e = open(dir.path(), cfg);
     assert_eq!(common::layout(&e, 5)[1], keys(&["after", "kept"]));
@@ -109,21 +81,13 @@ fn a_full_map_is_reported_and_changes_nothing() {
 fn use_after_close_is_an_error_and_reopen_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
-    e.put_many("ns", vec![common::item("k", 3)], 1, true)
-        .unwrap();
+    e.put_many("ns", vec![common::item("k", 3)], 1, true).unwrap();
     e.get_many("ns", &keys(&["k"]), 2, true).unwrap();
     e.close().unwrap();
     e.close().unwrap();
-    assert_eq!(
-        e.get_many("ns", &keys(&["k"]), 3, true).unwrap_err().kind(),
-        "EngineClosed"
-    );
+    assert_eq!(e.get_many("ns", &keys(&["k"]), 3, true).unwrap_err().kind(), "EngineClosed");
     let e = open(dir.path(), small_config());
-    let m = e
-        .get_many("ns", &keys(&["k"]), 4, false)
-        .unwrap()
-        .remove(0)
-        .unwrap();
+    let m = e.get_many("ns", &keys(&["k"]), 4, false).unwrap().remove(0).unwrap();
     assert_eq!((m.header.access_count, m.header.last_access_ms), (1, 2));
     assert_eq!(m.header.tier, memd_core::Tier::LongTerm);
 }
@@ -132,15 +96,8 @@ fn use_after_close_is_an_error_and_reopen_keeps_everything() {
 fn drop_namespace_removes_only_that_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
-    e.put_many(
-        "ns",
-        vec![common::item("a", 2), common::item("b", 2)],
-        1,
-        true,
-    )
-    .unwrap();
-    e.put_many("ns2", vec![common::item("a", 2)], 1, true)
-        .unwrap();
+    e.put_many("ns", vec![common::item("a", 2), common::item("b", 2)], 1, true).unwrap();
+    e.put_many("ns2", vec![common::item("a", 2)], 1, true).unwrap();
     assert_eq!(e.drop_namespace("ns").unwrap(), 2);
     assert_eq!(e.drop_namespace("ns").unwrap_err().kind(), "NotFound");
     assert_eq!(e.namespaces().unwrap(), vec!["ns2".to_string()]);

@@ -28,54 +28,28 @@ fn full_working_tier_demotes_its_least_recently_used() {
 fn lowest_priority_class_is_evicted_first() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
-    let with_priority = |key: &str, priority| RawMemory {
-        priority,
-        ..common::item(key, 1)
-    };
-    e.put_many("ns", vec![with_priority("old-high", 5)], 1, true)
-        .unwrap();
-    e.put_many("ns", vec![with_priority("new-low", -1)], 2, true)
-        .unwrap();
-    e.put_many(
-        "ns",
-        vec![with_priority("x", 0), with_priority("y", 0)],
-        3,
-        true,
-    )
-    .unwrap();
+    let with_priority = |key: &str, priority| RawMemory { priority, ..common::item(key, 1) };
+    e.put_many("ns", vec![with_priority("old-high", 5)], 1, true).unwrap();
+    e.put_many("ns", vec![with_priority("new-low", -1)], 2, true).unwrap();
+    e.put_many("ns", vec![with_priority("x", 0), with_priority("y", 0)], 3, true).unwrap();
     let l = layout(&e, 3);
-    assert_eq!(
-        l[1],
-        keys(&["new-low"]),
-        "the newest but lowest-priority memory leaves first"
-    );
+    assert_eq!(l[1], keys(&["new-low"]), "the newest but lowest-priority memory leaves first");
 }
 
 #[test]
 fn demotions_cascade_and_leaving_a_bounded_archive_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small_config();
-    cfg.tiers = [1, 1, 1, 1].map(|capacity| TierConfig {
-        capacity,
-        default_ttl_ms: 0,
-    });
+    cfg.tiers = [1, 1, 1, 1].map(|capacity| TierConfig { capacity, default_ttl_ms: 0 });
     let e = open(dir.path(), cfg);
     for (i, k) in ["k1", "k2", "k3", "k4", "k5"].iter().enumerate() {
         put(&e, k, 1, 10 + i as u64);
     }
     let l = layout(&e, 100);
-    assert_eq!(
-        l,
-        vec![keys(&["k5"]), keys(&["k4"]), keys(&["k3"]), keys(&["k2"])]
-    );
-    assert_eq!(
-        e.get_many("ns", &keys(&["k1"]), 100, false).unwrap(),
-        vec![None]
-    );
+    assert_eq!(l, vec![keys(&["k5"]), keys(&["k4"]), keys(&["k3"]), keys(&["k2"])]);
+    assert_eq!(e.get_many("ns", &keys(&["k1"]), 100, false).unwrap(), vec![None]);
     let stats = e.stats(Some("ns")).unwrap();
-    assert!(stats[0].tiers[3]
-        .counters
-        .contains(&("evicted.capacity", 1)));
+    assert!(stats[0].tiers[3].counters.contains(&("evicted.capacity", 1)));
 }
 
 #[test]
@@ -83,25 +57,13 @@ fn archive_values_are_compressed_and_read_back_intact() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
     let value = b"the same words again and again ".repeat(100);
-    let raw = RawMemory {
-        key: "big".into(),
-        value: value.clone(),
-        tier: 4,
-        ..Default::default()
-    };
+    let raw = RawMemory { key: "big".into(), value: value.clone(), tier: 4, ..Default::default() };
     e.put_many("ns", vec![raw], 1, true).unwrap();
-    let m = e
-        .get_many("ns", &keys(&["big"]), 2, false)
-        .unwrap()
-        .remove(0)
-        .unwrap();
+    let m = e.get_many("ns", &keys(&["big"]), 2, false).unwrap().remove(0).unwrap();
     assert_eq!(m.value, value);
     assert_eq!(m.header.tier, Tier::Archive);
     let stats = e.stats(Some("ns")).unwrap();
-    assert!(
-        stats[0].tiers[3].bytes < value.len() as u64 / 4,
-        "stored compressed"
-    );
+    assert!(stats[0].tiers[3].bytes < value.len() as u64 / 4, "stored compressed");
 }
 
 #[test]
@@ -109,23 +71,11 @@ fn frequent_reads_promote_one_tier_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
     put(&e, "m", 3, 1);
-    let read = |now| {
-        e.get_many("ns", &keys(&["m"]), now, true).unwrap()[0]
-            .clone()
-            .unwrap()
-    };
+    let read = |now| e.get_many("ns", &keys(&["m"]), now, true).unwrap()[0].clone().unwrap();
     assert_eq!(read(10).header.tier, Tier::LongTerm);
     assert_eq!(read(20).header.tier, Tier::LongTerm);
-    assert_eq!(
-        read(30).header.tier,
-        Tier::ShortTerm,
-        "third read within the hour"
-    );
-    assert_eq!(
-        read(40).header.tier,
-        Tier::ShortTerm,
-        "needs three fresh reads"
-    );
+    assert_eq!(read(30).header.tier, Tier::ShortTerm, "third read within the hour");
+    assert_eq!(read(40).header.tier, Tier::ShortTerm, "needs three fresh reads");
     // Reads spread wider than the window never add up to three.
     let hour = 3_600_000;
     assert_eq!(read(40 + hour).header.tier, Tier::ShortTerm);
@@ -137,22 +87,11 @@ fn frequent_reads_promote_one_tier_at_a_time() {
 fn important_memories_promote_on_any_read() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), small_config());
-    let raw = RawMemory {
-        importance: Some(0.9),
-        ..common::item("vip", 4)
-    };
+    let raw = RawMemory { importance: Some(0.9), ..common::item("vip", 4) };
     e.put_many("ns", vec![raw], 1, true).unwrap();
-    let m = e
-        .get_many("ns", &keys(&["vip"]), 2, true)
-        .unwrap()
-        .remove(0)
-        .unwrap();
+    let m = e.get_many("ns", &keys(&["vip"]), 2, true).unwrap().remove(0).unwrap();
     assert_eq!(m.header.tier, Tier::LongTerm);
-    assert_eq!(
-        m.value,
-        "vip".repeat(20).into_bytes(),
-        "decompressed on the way out"
-    );
+    assert_eq!(m.value, "vip".repeat(20).into_bytes(), "decompressed on the way out");
 }
 
 #[test]
@@ -162,10 +101,7 @@ fn promotion_into_a_full_tier_demotes_its_victim() {
     for (i, k) in ["w1", "w2", "w3"].iter().enumerate() {
         put(&e, k, 1, i as u64 + 1);
     }
-    let raw = RawMemory {
-        importance: Some(0.95),
-        ..common::item("hot", 2)
-    };
+    let raw = RawMemory { importance: Some(0.95), ..common::item("hot", 2) };
     e.put_many("ns", vec![raw], 10, true).unwrap();
     e.get_many("ns", &keys(&["hot"]), 20, true).unwrap();
     let l = layout(&e, 20);
@@ -186,9 +122,5 @@ fn eviction_order_survives_a_restart() {
     }
     let e = open(dir.path(), small_config());
     put(&e, "d", 1, 300);
-    assert_eq!(
-        layout(&e, 300)[1],
-        keys(&["b"]),
-        "a's read was flushed at close"
-    );
+    assert_eq!(layout(&e, 300)[1], keys(&["b"]), "a's read was flushed at close");
 }

@@ -22,25 +22,13 @@ pub enum Promotion {
 #[derive(Debug)]
 pub enum Op {
     /// Store validated items `(index in the caller's batch, item)`.
-    Put {
-        ns: String,
-        items: Vec<(usize, NewMemory)>,
-        now_ms: u64,
-        atomic: bool,
-    },
-    /// Delete keys.
-    Delete { ns: String, keys: Vec<String> },
+    Put { ns: String, items: Vec<(usize, NewMemory)>, now_ms: u64, atomic: bool },
+    /// Delete keys (expired ones are removed too, but reported as absent).
+    Delete { ns: String, keys: Vec<String>, now_ms: u64 },
     /// Move memories one tier warmer if they are still in the given tier.
-    Promote {
-        ns: String,
-        keys: Vec<(String, Tier, Promotion)>,
-    },
+    Promote { ns: String, keys: Vec<(String, Tier, Promotion)> },
     /// Remove memories a read found expired (if they still are).
-    Expire {
-        ns: String,
-        keys: Vec<String>,
-        now_ms: u64,
-    },
+    Expire { ns: String, keys: Vec<String>, now_ms: u64 },
     /// Remove up to `max` expired memories.
     Sweep { now_ms: u64, max: usize },
     /// Delete a namespace.
@@ -70,13 +58,8 @@ pub enum Reply {
 /// Applies one op.
 pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
     match op {
-        Op::Put {
-            ns,
-            items,
-            now_ms,
-            atomic,
-        } => put(txn, keygen, ns, items, *now_ms, *atomic),
-        Op::Delete { ns, keys } => delete(txn, ns, keys),
+        Op::Put { ns, items, now_ms, atomic } => put(txn, keygen, ns, items, *now_ms, *atomic),
+        Op::Delete { ns, keys, now_ms } => delete(txn, ns, keys, *now_ms),
         Op::Promote { ns, keys } => promote(txn, ns, keys),
         Op::Expire { ns, keys, now_ms } => expire(txn, ns, keys, *now_ms),
         Op::Sweep { now_ms, max } => sweep(txn, *now_ms, *max),
@@ -140,11 +123,7 @@ fn put(
             outcomes.push(Err(e));
             continue;
         }
-        let key = if item.key.is_empty() {
-            keygen.next(now_ms)
-        } else {
-            item.key.clone()
-        };
+        let key = if item.key.is_empty() { keygen.next(now_ms) } else { item.key.clone() };
         let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms)?;
         outcomes.push(Ok((key, version)));
     }
@@ -165,15 +144,9 @@ fn put_one(
         None => None,
     };
     let old_meta = txn.state.remove(ns_id, &key).map(|(_, meta)| meta);
-    let tier = item
-        .tier
-        .or(old.as_ref().map(|h| h.tier))
-        .unwrap_or(txn.cfg.default_tier);
+    let tier = item.tier.or(old.as_ref().map(|h| h.tier)).unwrap_or(txn.cfg.default_tier);
     let ttl_ms = item.ttl_ms.unwrap_or(txn.cfg.tier(tier).default_ttl_ms);
-    let importance = item
-        .importance
-        .or(old.as_ref().map(|h| h.importance))
-        .unwrap_or(0.5);
+    let importance = item.importance.or(old.as_ref().map(|h| h.importance)).unwrap_or(0.5);
     let access_count = match (&old, &old_meta) {
         (Some(h), Some(meta)) => meta.access_count.max(h.access_count),
         (Some(h), None) => h.access_count,
@@ -190,11 +163,7 @@ fn put_one(
         last_access_ms: now_ms,
         access_count,
         version: old.as_ref().map_or(0, |h| h.version) + 1,
-        expires_at_ms: if ttl_ms == 0 {
-            0
-        } else {
-            now_ms.saturating_add(ttl_ms)
-        },
+        expires_at_ms: if ttl_ms == 0 { 0 } else { now_ms.saturating_add(ttl_ms) },
         ttl_ms,
     };
     let version = header.version;
@@ -217,17 +186,25 @@ fn namespace_id(txn: &Txn, ns: &str) -> Option<u32> {
     txn.state.namespace(ns).map(|s| s.id)
 }
 
-fn delete(txn: &mut Txn, ns: &str, keys: &[String]) -> Result<Reply> {
+fn delete(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply> {
     let Some(ns_id) = namespace_id(txn, ns) else {
         return Ok(Reply::Deleted(vec![false; keys.len()]));
     };
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         let removed = txn.delete(ns_id, key)?;
+        // An expired memory is already gone as far as clients can tell: remove it,
+        // count it as expired, and report that nothing live was deleted.
+        let live = removed.as_ref().is_some_and(|m| !m.is_expired(now_ms));
         if let Some(meta) = &removed {
-            txn.state.by_id(ns_id).counters(meta.tier).deleted += 1;
+            let counters = txn.state.by_id(ns_id).counters(meta.tier);
+            if live {
+                counters.deleted += 1;
+            } else {
+                counters.expired_lazy += 1;
+            }
         }
-        out.push(removed.is_some());
+        out.push(live);
     }
     Ok(Reply::Deleted(out))
 }
@@ -238,10 +215,7 @@ fn promote(txn: &mut Txn, ns: &str, keys: &[(String, Tier, Promotion)]) -> Resul
     };
     let mut out = Vec::with_capacity(keys.len());
     for (key, from, why) in keys {
-        let still_there = txn
-            .state
-            .meta_mut(ns_id, key)
-            .is_some_and(|m| m.tier == *from);
+        let still_there = txn.state.meta_mut(ns_id, key).is_some_and(|m| m.tier == *from);
         let Some(to) = from.warmer().filter(|_| still_there) else {
             out.push(None);
             continue;
@@ -296,17 +270,12 @@ fn sweep(txn: &mut Txn, now_ms: u64, max: usize) -> Result<Reply> {
 
 fn drop_namespace(txn: &mut Txn, ns: &str) -> Result<Reply> {
     if txn.state.namespace(ns).is_none() {
-        return Err(CoreError::NotFound(format!(
-            "namespace {ns:?} does not exist"
-        )));
+        return Err(CoreError::NotFound(format!("namespace {ns:?} does not exist")));
     }
     let start = keys::namespace_prefix(ns);
     let mut end = ns.as_bytes().to_vec();
     end.push(1);
-    let range = (
-        Bound::Included(start.as_slice()),
-        Bound::Excluded(end.as_slice()),
-    );
+    let range = (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice()));
     let removed = txn.store.memories.delete_range(txn.wtxn, &range)?;
     txn.store.namespaces.delete(txn.wtxn, ns.as_bytes())?;
     txn.state.drop_namespace(ns);

@@ -39,13 +39,9 @@ impl Shared {
     fn submit(&self, op: Op) -> Result<Reply> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.tx
-            .send(Msg::Job(Job {
-                op,
-                reply: Some(tx),
-            }))
+            .send(Msg::Job(Job { op, reply: Some(tx) }))
             .map_err(|_| CoreError::Closed("the engine is closed".into()))?;
-        rx.recv()
-            .map_err(|_| CoreError::Closed("the engine closed during the call".into()))?
+        rx.recv().map_err(|_| CoreError::Closed("the engine closed during the call".into()))?
     }
 
     /// Sends a job without waiting (best-effort housekeeping such as lazy expiry).
@@ -82,12 +78,7 @@ impl Engine {
         let store = Store::open(path, &cfg)?;
         let state = State::load(&store)?;
         let (tx, rx) = mpsc::channel();
-        let shared = Arc::new(Shared {
-            store,
-            cfg,
-            state: Mutex::new(state),
-            tx,
-        });
+        let shared = Arc::new(Shared { store, cfg, state: Mutex::new(state), tx });
         let for_writer = shared.clone();
         let writer = std::thread::Builder::new()
             .name("memd-writer".into())
@@ -112,9 +103,7 @@ impl Engine {
             ));
         }
         let guard = self.shared.read().expect("engine lock");
-        guard
-            .clone()
-            .ok_or_else(|| CoreError::Closed("the engine is closed".into()))
+        guard.clone().ok_or_else(|| CoreError::Closed("the engine is closed".into()))
     }
 
     /// Stores a batch; see `_core.pyi` for the `atomic` contract.
@@ -129,10 +118,8 @@ impl Engine {
         let limits = &shared.cfg.limits;
         validate::namespace(ns, limits)?;
         validate::batch_len(items.len(), limits)?;
-        let checked: Vec<Result<_>> = items
-            .into_iter()
-            .map(|raw| validate::item(raw, limits))
-            .collect();
+        let checked: Vec<Result<_>> =
+            items.into_iter().map(|raw| validate::item(raw, limits)).collect();
         let mut results: Vec<PutResult> = Vec::with_capacity(checked.len());
         let mut valid = Vec::with_capacity(checked.len());
         for (index, item) in checked.into_iter().enumerate() {
@@ -149,23 +136,11 @@ impl Engine {
                     continue;
                 }
             }
-            results.push(PutResult {
-                key: String::new(),
-                version: 0,
-                tier: None,
-                error: None,
-            });
+            results.push(PutResult { key: String::new(), version: 0, tier: None, error: None });
         }
         let indices: Vec<usize> = valid.iter().map(|(i, _)| *i).collect();
-        let op = Op::Put {
-            ns: ns.to_owned(),
-            items: valid,
-            now_ms,
-            atomic,
-        };
-        let Reply::Put(outcomes) = shared.submit(op)? else {
-            unreachable!("put replies Put")
-        };
+        let op = Op::Put { ns: ns.to_owned(), items: valid, now_ms, atomic };
+        let Reply::Put(outcomes) = shared.submit(op)? else { unreachable!("put replies Put") };
         let state = shared.state.lock().expect("state lock");
         let space = state.namespace(ns);
         for (index, outcome) in indices.into_iter().zip(outcomes) {
@@ -194,18 +169,15 @@ impl Engine {
         read::get_many(&*self.shared()?, ns, keys, now_ms, count_access)
     }
 
-    /// Deletes a batch; `true` where a memory was removed.
-    pub fn delete_many(&self, ns: &str, keys: &[String]) -> Result<Vec<bool>> {
+    /// Deletes a batch; `true` where a live memory was removed.
+    pub fn delete_many(&self, ns: &str, keys: &[String], now_ms: u64) -> Result<Vec<bool>> {
         let shared = self.shared()?;
         validate::namespace(ns, &shared.cfg.limits)?;
         validate::batch_len(keys.len(), &shared.cfg.limits)?;
         for key in keys {
             validate::key(key, &shared.cfg.limits, false)?;
         }
-        let op = Op::Delete {
-            ns: ns.to_owned(),
-            keys: keys.to_vec(),
-        };
+        let op = Op::Delete { ns: ns.to_owned(), keys: keys.to_vec(), now_ms };
         let Reply::Deleted(out) = shared.submit(op)? else {
             unreachable!("delete replies Deleted")
         };
@@ -237,11 +209,7 @@ impl Engine {
     pub fn namespaces(&self) -> Result<Vec<String>> {
         let shared = self.shared()?;
         let state = shared.state.lock().expect("state lock");
-        Ok(state
-            .namespaces()
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect())
+        Ok(state.namespaces().iter().map(|s| s.name.to_string()).collect())
     }
 
     /// Deletes a namespace; returns how many memories it held.
@@ -276,10 +244,7 @@ impl Engine {
     /// LMDB map size and bytes in use.
     pub fn map_info(&self) -> Result<MapInfo> {
         let (map_size, used_bytes) = self.shared()?.store.map_usage();
-        Ok(MapInfo {
-            map_size: map_size as u64,
-            used_bytes,
-        })
+        Ok(MapInfo { map_size: map_size as u64, used_bytes })
     }
 
     /// Flushes access statistics, stops the writer and closes LMDB, waiting for
@@ -290,9 +255,7 @@ impl Engine {
         };
         let _ = shared.tx.send(Msg::Shutdown);
         if let Some(handle) = self.writer.lock().expect("writer lock").take() {
-            handle
-                .join()
-                .map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
+            handle.join().map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
         }
         let env = shared.store.env.clone();
         drop(shared);

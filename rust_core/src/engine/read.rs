@@ -63,26 +63,14 @@ pub(super) fn get_many(
     }
     let promote = record_access(shared, ns, &mut out, now_ms, count_access);
     if !expired.is_empty() {
-        shared.submit_detached(Op::Expire {
-            ns: ns.to_owned(),
-            keys: expired,
-            now_ms,
-        });
+        shared.submit_detached(Op::Expire { ns: ns.to_owned(), keys: expired, now_ms });
     }
     if !promote.is_empty() {
         let moved: Vec<String> = promote.iter().map(|(key, _, _)| key.clone()).collect();
-        let op = Op::Promote {
-            ns: ns.to_owned(),
-            keys: promote,
-        };
-        let Reply::Promoted(tiers) = shared.submit(op)? else {
-            unreachable!("promote")
-        };
-        let new_tier: HashMap<String, Tier> = moved
-            .into_iter()
-            .zip(tiers)
-            .filter_map(|(k, t)| Some((k, t?)))
-            .collect();
+        let op = Op::Promote { ns: ns.to_owned(), keys: promote };
+        let Reply::Promoted(tiers) = shared.submit(op)? else { unreachable!("promote") };
+        let new_tier: HashMap<String, Tier> =
+            moved.into_iter().zip(tiers).filter_map(|(k, t)| Some((k, t?))).collect();
         for m in out.iter_mut().flatten() {
             if let Some(&tier) = new_tier.get(&m.key) {
                 m.header.tier = tier;
@@ -111,23 +99,19 @@ fn record_access(
     let reads_kept = shared.cfg.promote_min_reads as usize;
     for m in out.iter_mut().flatten() {
         state.by_id(ns_id).counters(m.header.tier).hits += 1;
-        if !count_access {
-            continue;
+        if count_access {
+            state.touch(ns_id, &m.key, now_ms, reads_kept, shared.cfg.promote_window_ms);
         }
-        state.touch(
-            ns_id,
-            &m.key,
-            now_ms,
-            reads_kept,
-            shared.cfg.promote_window_ms,
-        );
         let Some(meta) = state.meta_mut(ns_id, &m.key) else {
             continue;
         };
+        // The record on disk may lag the in-memory statistics until the next flush.
         m.header.last_access_ms = meta.last_access_ms;
         m.header.access_count = meta.access_count;
-        if let Some(why) = promotion(meta, shared) {
-            promote.push((m.key.clone(), meta.tier, why));
+        if count_access {
+            if let Some(why) = promotion(meta, shared) {
+                promote.push((m.key.clone(), meta.tier, why));
+            }
         }
     }
     promote
@@ -164,9 +148,7 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
     validate::namespace(&q.ns, &shared.cfg.limits)?;
     validate::key(&q.cursor, &shared.cfg.limits, true)?;
     if q.limit == 0 || q.limit > MAX_PAGE {
-        return Err(CoreError::invalid(format!(
-            "limit must be in 1..={MAX_PAGE}"
-        )));
+        return Err(CoreError::invalid(format!("limit must be in 1..={MAX_PAGE}")));
     }
     let prefix = keys::namespace_prefix(&q.ns);
     let cursor = keys::db_key(&q.ns, &q.cursor);
@@ -177,27 +159,14 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
     } else {
         Bound::Excluded(&cursor[..])
     };
-    let before = if q.cursor.is_empty() {
-        Bound::Excluded(&end[..])
-    } else {
-        Bound::Excluded(&cursor[..])
-    };
+    let before =
+        if q.cursor.is_empty() { Bound::Excluded(&end[..]) } else { Bound::Excluded(&cursor[..]) };
     let name: Arc<str> = Arc::from(q.ns.as_str());
     let rtxn = shared.store.env.read_txn()?;
     let iter: RecordIter<'_> = if q.reverse {
-        Box::new(
-            shared
-                .store
-                .memories
-                .rev_range(&rtxn, &(Bound::Included(&prefix[..]), before))?,
-        )
+        Box::new(shared.store.memories.rev_range(&rtxn, &(Bound::Included(&prefix[..]), before))?)
     } else {
-        Box::new(
-            shared
-                .store
-                .memories
-                .range(&rtxn, &(after, Bound::Excluded(&end[..])))?,
-        )
+        Box::new(shared.store.memories.range(&rtxn, &(after, Bound::Excluded(&end[..])))?)
     };
     let mut items = Vec::new();
     let mut more = false;
@@ -218,10 +187,7 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
         let (_, key) = keys::split(db_key).ok_or_else(|| CoreError::Internal("bad key".into()))?;
         items.push(codec::decode(name.clone(), key.to_owned(), record)?);
     }
-    let next = if more {
-        items.last().map(|m| m.key.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next =
+        if more { items.last().map(|m| m.key.clone()).unwrap_or_default() } else { String::new() };
     Ok((items, next))
 }

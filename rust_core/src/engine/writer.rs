@@ -134,12 +134,8 @@ fn try_commit(
     let mut wtxn = shared.store.env.write_txn()?;
     let replies = {
         let mut state = shared.state.lock().expect("state lock");
-        let mut txn = Txn {
-            store: &shared.store,
-            wtxn: &mut wtxn,
-            state: &mut state,
-            cfg: &shared.cfg,
-        };
+        let mut txn =
+            Txn { store: &shared.store, wtxn: &mut wtxn, state: &mut state, cfg: &shared.cfg };
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             let reply = apply::apply(&mut txn, keygen, &job.op);

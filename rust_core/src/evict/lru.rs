@@ -53,10 +53,7 @@ impl LruPolicy {
     /// Moves a memory from `old` to its new access time.
     pub fn touch(&mut self, old: &LruEntry, last_access_ms: u64) {
         self.order.remove(old);
-        self.order.insert(LruEntry {
-            last_access_ms,
-            ..old.clone()
-        });
+        self.order.insert(LruEntry { last_access_ms, ..old.clone() });
     }
 
     /// The memory eviction takes next, without removing it.
@@ -87,11 +84,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn e(priority: i32, t: u64, key: &str) -> LruEntry {
-        LruEntry {
-            priority,
-            last_access_ms: t,
-            key: Arc::from(key),
-        }
+        LruEntry { priority, last_access_ms: t, key: Arc::from(key) }
     }
 
     #[test]

@@ -72,9 +72,8 @@ impl PyEngine {
         now_ms: u64,
         count_access: bool,
     ) -> PyResult<Vec<Option<PyMemory>>> {
-        let found = enter_core(py, || {
-            self.engine.get_many(namespace, &keys, now_ms, count_access)
-        })?;
+        let found =
+            enter_core(py, || self.engine.get_many(namespace, &keys, now_ms, count_access))?;
         Ok(found.into_iter().map(|m| m.map(PyMemory)).collect())
     }
 
@@ -86,8 +85,7 @@ impl PyEngine {
         keys: Vec<String>,
         now_ms: u64,
     ) -> PyResult<Vec<bool>> {
-        let _ = now_ms; // deletes are unconditional; kept for a uniform signature
-        enter_core(py, || self.engine.delete_many(namespace, &keys))
+        enter_core(py, || self.engine.delete_many(namespace, &keys, now_ms))
     }
 
     #[pyo3(signature = (
@@ -118,10 +116,8 @@ impl PyEngine {
             created_before_ms: non_negative("created_before_ms", created_before_ms)?,
         };
         let (items, next_cursor) = enter_core(py, || self.engine.list(&query))?;
-        let items = items
-            .into_iter()
-            .map(|m| Py::new(py, PyMemory(m)))
-            .collect::<PyResult<Vec<_>>>()?;
+        let items =
+            items.into_iter().map(|m| Py::new(py, PyMemory(m))).collect::<PyResult<Vec<_>>>()?;
         Ok(PyListPage { items, next_cursor })
     }
 

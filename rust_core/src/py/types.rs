@@ -79,14 +79,10 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
         let tiers: Vec<TierConfig> = o
             .tiers
             .iter()
-            .map(|t| TierConfig {
-                capacity: t.capacity,
-                default_ttl_ms: t.default_ttl_ms,
-            })
+            .map(|t| TierConfig { capacity: t.capacity, default_ttl_ms: t.default_ttl_ms })
             .collect();
-        let tiers: [TierConfig; 4] = tiers
-            .try_into()
-            .map_err(|_| CoreError::invalid("tiers must have 4 entries"))?;
+        let tiers: [TierConfig; 4] =
+            tiers.try_into().map_err(|_| CoreError::invalid("tiers must have 4 entries"))?;
         let default_tier = Tier::from_number(o.default_tier)
             .ok_or_else(|| CoreError::invalid(format!("unknown tier {}", o.default_tier)))?;
         Ok(EngineConfig {

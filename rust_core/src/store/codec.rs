@@ -148,28 +148,12 @@ pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
         None
     } else {
         let raw = r.take(header.dim as usize * 4)?;
-        Some(
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+        Some(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     };
-    let tags = (0..r.u32()?)
-        .map(|_| r.string())
-        .collect::<Result<Vec<_>>>()?;
-    let metadata = (0..r.u32()?)
-        .map(|_| Ok((r.string()?, r.string()?)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Memory {
-        namespace,
-        key,
-        header,
-        text,
-        value,
-        embedding,
-        tags,
-        metadata,
-    })
+    let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
+    let metadata =
+        (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
+    Ok(Memory { namespace, key, header, text, value, embedding, tags, metadata })
 }
 
 /// A copy of `record` with its access statistics replaced, without re-encoding the body.
@@ -218,13 +202,7 @@ mod tests {
             let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
             assert_eq!(back.header.compressed, tier == Tier::Archive);
             assert_eq!(back.value, m.value);
-            assert_eq!(
-                Memory {
-                    header: m.header.clone(),
-                    ..back
-                },
-                m
-            );
+            assert_eq!(Memory { header: m.header.clone(), ..back }, m);
         }
     }
 

@@ -48,11 +48,7 @@ impl Store {
         let memories = env.create_database(&mut wtxn, Some(MEMORIES_DB))?;
         let namespaces = env.create_database(&mut wtxn, Some(NAMESPACES_DB))?;
         wtxn.commit()?;
-        Ok(Store {
-            env,
-            memories,
-            namespaces,
-        })
+        Ok(Store { env, memories, namespaces })
     }
 
     /// Reads a namespace's stored dimension.
@@ -66,9 +62,7 @@ impl Store {
 
     /// Records a namespace (and its dimension).
     pub fn put_namespace(&self, txn: &mut RwTxn, namespace: &str, dim: u32) -> Result<()> {
-        Ok(self
-            .namespaces
-            .put(txn, namespace.as_bytes(), &dim.to_le_bytes())?)
+        Ok(self.namespaces.put(txn, namespace.as_bytes(), &dim.to_le_bytes())?)
     }
 
     /// (map size, bytes in use).
@@ -83,10 +77,7 @@ impl Store {
     pub fn backup(&self, dir: &Path) -> Result<()> {
         let target = dir.join("data.mdb");
         if target.exists() {
-            return Err(CoreError::invalid(format!(
-                "{} already exists",
-                target.display()
-            )));
+            return Err(CoreError::invalid(format!("{} already exists", target.display())));
         }
         self.env.copy_to_path(target, CompactionOption::Enabled)?;
         Ok(())

@@ -45,12 +45,7 @@ pub struct KeyGen {
 
 impl Default for KeyGen {
     fn default() -> Self {
-        Self {
-            last_ms: 0,
-            last_rand: 0,
-            seed: RandomState::new(),
-            counter: 0,
-        }
+        Self { last_ms: 0, last_rand: 0, seed: RandomState::new(), counter: 0 }
     }
 }
 
@@ -75,10 +70,7 @@ impl KeyGen {
             self.last_rand += 1;
         }
         let value = (u128::from(self.last_ms & 0xFFFF_FFFF_FFFF) << 80) | self.last_rand;
-        (0..26)
-            .rev()
-            .map(|i| CROCKFORD[((value >> (i * 5)) & 31) as usize] as char)
-            .collect()
+        (0..26).rev().map(|i| CROCKFORD[((value >> (i * 5)) & 31) as usize] as char).collect()
     }
 }
 

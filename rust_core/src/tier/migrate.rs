@@ -36,9 +36,7 @@ impl Txn<'_, '_> {
     /// Writes a record and registers it in the state (the key must not be registered).
     pub fn write(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
         let bytes = codec::encode(m);
-        self.store
-            .memories
-            .put(self.wtxn, &keys::db_key(&m.namespace, &m.key), &bytes)?;
+        self.store.memories.put(self.wtxn, &keys::db_key(&m.namespace, &m.key), &bytes)?;
         let meta = KeyMeta::from_header(&m.header, bytes.len());
         self.state.insert(ns_id, Arc::from(m.key.as_str()), meta);
         Ok(())
@@ -47,9 +45,7 @@ impl Txn<'_, '_> {
     /// Deletes a record and unregisters it; returns its metadata if it existed.
     pub fn delete(&mut self, ns_id: u32, key: &str) -> Result<Option<KeyMeta>> {
         let name = self.state.by_id(ns_id).name.clone();
-        self.store
-            .memories
-            .delete(self.wtxn, &keys::db_key(&name, key))?;
+        self.store.memories.delete(self.wtxn, &keys::db_key(&name, key))?;
         Ok(self.state.remove(ns_id, key).map(|(_, meta)| meta))
     }
 
@@ -72,9 +68,7 @@ impl Txn<'_, '_> {
         let moved = self.state.meta_mut(ns_id, key).expect("just written");
         moved.reads = meta.reads;
         if moved.last_access_ms != meta.last_access_ms || moved.access_count != meta.access_count {
-            return Err(CoreError::Internal(
-                "access statistics lost in a move".into(),
-            ));
+            return Err(CoreError::Internal("access statistics lost in a move".into()));
         }
         self.state.dirty.remove(&(ns_id, Arc::from(key)));
         Ok(())

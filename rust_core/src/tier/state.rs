@@ -51,12 +51,13 @@ impl KeyMeta {
         }
     }
 
+    /// True when the memory must no longer be returned.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms != 0 && self.expires_at_ms <= now_ms
+    }
+
     fn lru_entry(&self, key: &Arc<str>) -> LruEntry {
-        LruEntry {
-            priority: self.priority,
-            last_access_ms: self.last_access_ms,
-            key: key.clone(),
-        }
+        LruEntry { priority: self.priority, last_access_ms: self.last_access_ms, key: key.clone() }
     }
 }
 
@@ -156,12 +157,8 @@ impl State {
         let rtxn = store.env.read_txn()?;
         for entry in store.namespaces.iter(&rtxn)? {
             let (name, dim) = entry?;
-            let dim = dim
-                .get(..4)
-                .map_or(0, |d| u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
-            state
-                .ensure(std::str::from_utf8(name).unwrap_or_default())
-                .dim = dim;
+            let dim = dim.get(..4).map_or(0, |d| u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
+            state.ensure(std::str::from_utf8(name).unwrap_or_default()).dim = dim;
         }
         for entry in store.memories.iter(&rtxn)? {
             let (db_key, record) = entry?;
@@ -170,11 +167,7 @@ impl State {
             };
             let header = codec::decode_header(record)?;
             let id = state.ensure(ns).id;
-            state.insert(
-                id,
-                Arc::from(key),
-                KeyMeta::from_header(&header, record.len()),
-            );
+            state.insert(id, Arc::from(key), KeyMeta::from_header(&header, record.len()));
         }
         Ok(state)
     }
@@ -212,9 +205,7 @@ impl State {
 
     /// Mutable namespace by id.
     pub fn by_id(&mut self, id: u32) -> &mut Namespace {
-        self.spaces
-            .get_mut(&id)
-            .expect("namespace ids are never dangling")
+        self.spaces.get_mut(&id).expect("namespace ids are never dangling")
     }
 
     /// The namespace called `name`, created empty if missing.
@@ -252,10 +243,7 @@ impl State {
 
     /// Adds a memory to every index. The key must not be present.
     pub fn insert(&mut self, ns: u32, key: Arc<str>, meta: KeyMeta) {
-        let space = self
-            .spaces
-            .get_mut(&ns)
-            .expect("namespace ids are never dangling");
+        let space = self.spaces.get_mut(&ns).expect("namespace ids are never dangling");
         let tier = &mut space.tiers[meta.tier.index()];
         tier.lru.insert(meta.lru_entry(&key));
         tier.bytes += u64::from(meta.bytes);

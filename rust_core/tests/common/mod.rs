@@ -6,10 +6,7 @@ use std::path::Path;
 
 /// Capacities 3 / 5 / 8 / unbounded, no TTLs.
 pub fn small_config() -> EngineConfig {
-    let tier = |capacity| TierConfig {
-        capacity,
-        default_ttl_ms: 0,
-    };
+    let tier = |capacity| TierConfig { capacity, default_ttl_ms: 0 };
     EngineConfig {
         map_size: 64 << 20,
         tiers: [tier(3), tier(5), tier(8), tier(0)],
@@ -32,21 +29,15 @@ pub fn item(key: &str, tier: i64) -> RawMemory {
 }
 
 pub fn put(e: &Engine, key: &str, tier: i64, now: u64) {
-    let r = e
-        .put_many("ns", vec![item(key, tier)], now, true)
-        .expect("put");
+    let r = e.put_many("ns", vec![item(key, tier)], now, true).expect("put");
     assert!(r[0].error.is_none());
 }
 
 /// Keys per tier (WORKING..ARCHIVE), each sorted.
 pub fn layout(e: &Engine, now: u64) -> Vec<Vec<String>> {
     let mut tiers = vec![Vec::new(); 4];
-    let q = memd_core::ListQuery {
-        ns: "ns".into(),
-        now_ms: now,
-        limit: 10_000,
-        ..Default::default()
-    };
+    let q =
+        memd_core::ListQuery { ns: "ns".into(), now_ms: now, limit: 10_000, ..Default::default() };
     for m in e.list(&q).expect("list").0 {
         tiers[m.header.tier.index()].push(m.key);
     }
