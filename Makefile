@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test test serve bench clean
+.PHONY: help install build-dev format lint rust-test py-test test serve bench clean proto proto-check
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ format: install ## Format Python and Rust
 	$(BIN)/ruff check --fix memd tests bench
 	cargo fmt --all
 
-lint: install ## ruff, mypy (+ stubtest of memd._core), rustfmt, clippy
+lint: install proto-check ## ruff, mypy (+ stubtest of memd._core), proto drift, rustfmt, clippy
 	$(BIN)/ruff check memd tests bench
 	$(BIN)/ruff format --check memd tests bench
 	$(BIN)/mypy memd
@@ -39,6 +39,14 @@ lint: install ## ruff, mypy (+ stubtest of memd._core), rustfmt, clippy
 	cargo fmt --all --check
 	cargo clippy --release --all-targets --no-default-features -- -D warnings
 	cargo clippy --release --all-targets -- -D warnings
+
+proto: install ## Regenerate memd/_pb from proto/memd/v1 (commit the result)
+	PY=$(abspath $(PY)) bash proto/generate.sh memd/_pb
+
+proto-check: install ## Fail if memd/_pb differs from what proto/ generates
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	PY=$(abspath $(PY)) bash proto/generate.sh "$$tmp" && \
+	diff -r -x __pycache__ memd/_pb "$$tmp" && echo "memd/_pb matches proto/"
 
 rust-test: ## Rust unit, property and integration tests (no libpython needed)
 	cargo test --release --no-default-features

@@ -10,7 +10,15 @@ from memd.errors import (
     NotFound,
     StorageError,
 )
-from memd.types import EngineOptions, NewMemory, Tier, TierOptions
+from memd.types import (
+    EngineOptions,
+    NewMemory,
+    SearchFilter,
+    SearchQuery,
+    SearchWeights,
+    Tier,
+    TierOptions,
+)
 
 __all__ = [
     "CapacityExceeded",
@@ -22,6 +30,9 @@ __all__ = [
     "MemdError",
     "NewMemory",
     "NotFound",
+    "SearchFilter",
+    "SearchQuery",
+    "SearchWeights",
     "StorageError",
     "Tier",
     "TierOptions",

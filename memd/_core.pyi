@@ -9,10 +9,11 @@ import builtins
 from collections.abc import Sequence
 from typing import final
 
-from memd.types import EngineOptions, NewMemory
+from memd.types import EngineOptions, NewMemory, SearchQuery
 
 __all__ = [
     "Engine",
+    "Hit",
     "ListPage",
     "MapInfo",
     "Memory",
@@ -154,6 +155,30 @@ class MapInfo:
     def used_bytes(self) -> int: ...
 
 @final
+class Hit:
+    """One search result, with the breakdown of its score."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def score(self) -> float:
+        """The final score: the sum of the four ``*_part`` entries of ``explain``."""
+    @property
+    def memory(self) -> Memory:
+        """The memory as stored, with access statistics as of the search."""
+    @property
+    def explain(self) -> dict[str, float]:
+        """How the score was made.
+
+        ``relevance`` (fused, [0, 1]), ``bm25`` (raw), ``keyword`` (BM25 / the query
+        terms' idf sum, capped at 1), ``cosine``, ``keyword_rank`` and
+        ``semantic_rank`` (1-based ranks used by RRF fusion; 0 when not ranked),
+        ``recency``, ``frequency``, ``importance`` (each in [0, 1]), the four
+        weighted components ``relevance_part``, ``recency_part``,
+        ``frequency_part``, ``importance_part`` (they sum to ``score``), and ``score``.
+        """
+
+@final
 class Engine:
     """A tiered memory store on one LMDB environment (one per directory)."""
 
@@ -195,6 +220,14 @@ class Engine:
         created_before_ms: int = 0,
     ) -> ListPage:
         """Live memories in key order (time order for server-made keys), paginated."""
+    def search(self, query: SearchQuery, now_ms: int) -> builtins.list[Hit]:
+        """The best ``query.k`` memories of ``query.namespace``, best first.
+
+        Raises ``InvalidArgument`` (and changes nothing) for a query without text or
+        vector for its mode, a vector of the wrong dimension or with NaN/inf, ``k``
+        outside 1..10 000, an unknown tier, mode or fusion, or negative times. An
+        unknown namespace has no hits.
+        """
     def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
         """Remove at most ``max_items`` expired memories, oldest expiry first."""
     def stats(self, namespace: str | None = None) -> builtins.list[NamespaceStats]:
@@ -209,5 +242,20 @@ class Engine:
     def backup(self, path: str) -> None:
         """Hot, consistent, compacted copy of the store into directory ``path``."""
     def map_info(self) -> MapInfo: ...
+    def store_encoded(
+        self, request: bytes, now_ms: int, max_items: int = 100_000
+    ) -> tuple[bytes, int]:
+        """Store a serialized ``memd.v1.StoreRequest``.
+
+        More than ``max_items`` items raise ``CapacityExceeded`` (nothing stored).
+        Returns the serialized ``memd.v1.StoreResponse`` and the number of items.
+        """
+    def retrieve_encoded(
+        self, request: bytes, now_ms: int, max_items: int = 100_000
+    ) -> tuple[bytes, int]:
+        """Read a serialized ``memd.v1.RetrieveRequest``.
+
+        Returns the serialized ``memd.v1.RetrieveResponse`` and the number of keys.
+        """
     def close(self) -> None:
         """Flush access statistics, stop the writer and close LMDB. Idempotent."""

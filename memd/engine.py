@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from memd import _core
-from memd.types import EngineOptions, NewMemory
+from memd.types import EngineOptions, NewMemory, SearchQuery
 
 Clock = Callable[[], int]
 """Returns milliseconds since the Unix epoch."""
@@ -107,6 +107,10 @@ class Engine:
             created_before_ms,
         )
 
+    def search(self, query: SearchQuery) -> builtins.list[_core.Hit]:
+        """The best ``query.k`` memories for a query, best first; see ``SearchQuery``."""
+        return self._core.search(query, self._clock())
+
     def sweep(self, max_items: int = 1000) -> _core.SweepResult:
         """Remove at most ``max_items`` expired memories."""
         return self._core.sweep(self._clock(), max_items)
@@ -139,6 +143,17 @@ class Engine:
     def map_info(self) -> _core.MapInfo:
         """LMDB map size and bytes in use."""
         return self._core.map_info()
+
+    def store_encoded(self, request: bytes, max_items: int = 100_000) -> tuple[bytes, int]:
+        """Store a serialized ``memd.v1.StoreRequest``; see ``_core.Engine.store_encoded``.
+
+        The gRPC fast path: protobuf decoding and encoding happen in Rust.
+        """
+        return self._core.store_encoded(request, self._clock(), max_items)
+
+    def retrieve_encoded(self, request: bytes, max_items: int = 100_000) -> tuple[bytes, int]:
+        """Read a serialized ``memd.v1.RetrieveRequest``; returns the encoded response."""
+        return self._core.retrieve_encoded(request, self._clock(), max_items)
 
     def close(self) -> None:
         """Flush, stop the writer and close LMDB. Idempotent."""

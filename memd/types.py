@@ -114,3 +114,101 @@ class EngineOptions:
     max_value_bytes: int = 1 << 20
     max_text_bytes: int = 256 << 10
     max_embedding_dim: int = 4_096
+
+
+SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "phrase"]
+"""``auto`` is keyword with text, semantic with a vector, hybrid with both."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchWeights:
+    """Weights of the final score's components (each component is in [0, 1]).
+
+    ``score = relevance * r + recency * t + frequency * f + importance * i``.
+    """
+
+    relevance: float = 0.4
+    recency: float = 0.3
+    frequency: float = 0.2
+    importance: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """Which memories a search may return; empty fields restrict nothing.
+
+    Time bounds are ms since the epoch: ``*_after_ms`` inclusive, ``*_before_ms``
+    exclusive, 0 unbounded. Filters are applied inside the index scan, so a selective
+    filter still returns ``k`` hits when ``k`` match.
+
+    Attributes:
+        tiers: Only memories in these tiers (``Tier`` numbers 1..4).
+        tags_all: Memories carrying every one of these tags.
+        tags_any: Memories carrying at least one of these tags.
+        metadata: Entries that must be present with exactly this value
+            (``{"type": "fact"}``, ``{"category": "preference"}``).
+        importance_min: Importance at least this.
+        importance_max: Importance at most this.
+        created_after_ms: Created at or after.
+        created_before_ms: Created before.
+        accessed_after_ms: Last read or written at or after.
+        accessed_before_ms: Last read or written before.
+    """
+
+    tiers: Sequence[int] = ()
+    tags_all: Sequence[str] = ()
+    tags_any: Sequence[str] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    importance_min: float = 0.0
+    importance_max: float = 1.0
+    created_after_ms: int = 0
+    created_before_ms: int = 0
+    accessed_after_ms: int = 0
+    accessed_before_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A scored search over one namespace (see ``docs/search.md``).
+
+    Attributes:
+        namespace: The namespace searched.
+        text: Query text for BM25 (and phrase mode); may be empty with a vector.
+        vector: Packed little-endian float32 query vector of the namespace's
+            dimension (``memd.pack_embedding``), or ``None``.
+        k: Results wanted, 1..10 000.
+        mode: Which relevance to use; see ``SearchMode``. ``phrase`` is keyword
+            search restricted to memories containing the text as consecutive words.
+            Keyword and phrase modes ignore the vector, semantic mode the text.
+        weights: Final score weights.
+        half_life_ms: Recency halves every ``half_life_ms`` (default one day).
+        recency_from: Age measured from the ``last_access`` or from ``created``.
+        fusion: Hybrid fusion: ``weighted`` (the default, chosen on
+            ``bench/search_quality.py``) or ``rrf`` (reciprocal rank fusion). ``weighted`` is
+            ``keyword_weight * keyword + (1 - keyword_weight) * cosine``, where
+            ``keyword`` is BM25 over the query terms' idf sum, capped at 1.
+        keyword_weight: The keyword share of ``weighted`` fusion, in [0, 1].
+        frequency_saturation: Access count at which the frequency component reaches 1
+            (it grows with ``log(1 + accesses)``).
+        bm25_k1: BM25 term-frequency saturation.
+        bm25_b: BM25 length normalisation, in [0, 1].
+        filter: Which memories may be returned.
+        count_access: Count each hit as a read (LRU recency, access count,
+            promotion), like ``get_many``.
+    """
+
+    namespace: str
+    text: str = ""
+    vector: bytes | None = None
+    k: int = 10
+    mode: SearchMode = "auto"
+    weights: SearchWeights = field(default_factory=SearchWeights)
+    half_life_ms: int = 86_400_000
+    recency_from: Literal["last_access", "created"] = "last_access"
+    fusion: Literal["rrf", "weighted"] = "weighted"
+    keyword_weight: float = 0.2
+    frequency_saturation: int = 100
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    filter: SearchFilter = field(default_factory=SearchFilter)
+    count_access: bool = False

@@ -1,5 +1,5 @@
 //! memd's engine: a tiered memory store on LMDB with LRU/TTL eviction, promotion
-//! and (later) scored search. Pure Rust; the Python bindings live in `py/` behind
+//! and scored search. Pure Rust; the Python bindings live in `py/` behind
 //! the `python` feature, so `cargo test --no-default-features` needs no libpython.
 #![warn(missing_docs)]
 
@@ -9,9 +9,11 @@ pub mod engine;
 pub mod error;
 pub mod evict;
 pub mod model;
+pub mod search;
 pub mod store;
 pub mod tier;
 pub mod validate;
+pub mod wire;
 
 #[cfg(feature = "python")]
 mod py;
@@ -20,3 +22,4 @@ pub use config::{Durability, EngineConfig, Limits, TierConfig};
 pub use engine::{Engine, ListQuery, PutResult};
 pub use error::{CoreError, Result};
 pub use model::{Memory, RawMemory, Tier};
+pub use search::{Hit, SearchQuery};

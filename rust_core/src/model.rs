@@ -152,12 +152,12 @@ pub struct RawMemory {
     pub metadata: Vec<(String, String)>,
     /// Importance, unchecked.
     pub importance: Option<f64>,
-    /// Priority.
-    pub priority: i32,
-    /// TTL, unchecked (negative is invalid).
-    pub ttl_ms: Option<i64>,
+    /// Priority, unchecked (must fit an i32).
+    pub priority: i128,
+    /// TTL, unchecked (must be in 0..=u64::MAX).
+    pub ttl_ms: Option<i128>,
     /// Tier number, unchecked (0 = unspecified).
-    pub tier: i64,
+    pub tier: i128,
 }
 
 #[cfg(test)]

@@ -122,13 +122,24 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
     };
     let ttl_ms = match raw.ttl_ms {
         None => None,
-        Some(t) if t >= 0 => Some(t as u64),
-        Some(t) => return Err(CoreError::invalid(format!("ttl_ms {t} is negative"))),
+        // 2^63 - 1 as the proto documents: far beyond any real TTL, and safe to
+        // add to a timestamp.
+        Some(t) => Some(
+            u64::try_from(t)
+                .ok()
+                .filter(|&t| i64::try_from(t).is_ok())
+                .ok_or_else(|| CoreError::invalid(format!("ttl_ms {t} is not in 0..=2^63-1")))?,
+        ),
     };
+    let priority = i32::try_from(raw.priority).map_err(|_| {
+        CoreError::invalid(format!("priority {} does not fit a 32-bit integer", raw.priority))
+    })?;
     let tier = match raw.tier {
         0 => None,
         n => Some(
-            Tier::from_number(n)
+            i64::try_from(n)
+                .ok()
+                .and_then(Tier::from_number)
                 .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 1..4)")))?,
         ),
     };
@@ -142,7 +153,7 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
         tags: raw.tags,
         metadata,
         importance,
-        priority: raw.priority,
+        priority,
         ttl_ms,
         tier,
     })
@@ -170,6 +181,8 @@ mod tests {
             RawMemory { importance: Some(1.5), ..raw() },
             RawMemory { importance: Some(f64::NAN), ..raw() },
             RawMemory { ttl_ms: Some(-1), ..raw() },
+            RawMemory { ttl_ms: Some(1 << 63), ..raw() },
+            RawMemory { priority: 1 << 40, ..raw() },
             RawMemory { tier: 9, ..raw() },
             RawMemory { key: "a\0b".into(), ..raw() },
             RawMemory { key: "k".repeat(257), ..raw() },

@@ -6,7 +6,7 @@ mod common;
 use common::{keys, open, small_config};
 use memd_core::{RawMemory, TierConfig};
 
-fn with_ttl(key: &str, ttl: i64) -> RawMemory {
+fn with_ttl(key: &str, ttl: i128) -> RawMemory {
     RawMemory { ttl_ms: Some(ttl), ..common::item(key, 2) }
 }
 

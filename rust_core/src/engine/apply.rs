@@ -138,12 +138,16 @@ fn put_one(
     item: &NewMemory,
     now_ms: u64,
 ) -> Result<u64> {
-    let db_key = keys::db_key(name, &key);
-    let old = match txn.store.memories.get(txn.wtxn, &db_key)? {
-        Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
+    let old_meta = txn.state.remove(ns_id, &key).map(|(_, meta)| meta);
+    // The state mirrors every stored key, so a key it does not know has no record:
+    // new memories (the common case) skip the B-tree lookup.
+    let old = match old_meta {
+        Some(_) => match txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))? {
+            Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
+            None => None,
+        },
         None => None,
     };
-    let old_meta = txn.state.remove(ns_id, &key).map(|(_, meta)| meta);
     let tier = item.tier.or(old.as_ref().map(|h| h.tier)).unwrap_or(txn.cfg.default_tier);
     let ttl_ms = item.ttl_ms.unwrap_or(txn.cfg.tier(tier).default_ttl_ms);
     let importance = item.importance.or(old.as_ref().map(|h| h.importance)).unwrap_or(0.5);

@@ -3,7 +3,9 @@
 //! after their group commit. All methods take the time (`now_ms`) from the caller.
 
 pub(crate) mod apply;
+mod encoded;
 mod read;
+mod search;
 mod stats;
 mod writer;
 
@@ -30,7 +32,9 @@ pub(crate) struct Shared {
     /// Configuration.
     pub cfg: EngineConfig,
     /// In-memory view (LRU, TTL, counts, access statistics).
-    pub state: Mutex<State>,
+    /// A read-write lock: searches scan under a read lock, concurrently; the
+    /// writer, and reads recording accesses, take the write lock briefly.
+    pub state: RwLock<State>,
     tx: Sender<Msg>,
 }
 
@@ -78,7 +82,7 @@ impl Engine {
         let store = Store::open(path, &cfg)?;
         let state = State::load(&store)?;
         let (tx, rx) = mpsc::channel();
-        let shared = Arc::new(Shared { store, cfg, state: Mutex::new(state), tx });
+        let shared = Arc::new(Shared { store, cfg, state: RwLock::new(state), tx });
         let for_writer = shared.clone();
         let writer = std::thread::Builder::new()
             .name("memd-writer".into())
@@ -138,10 +142,14 @@ impl Engine {
             }
             results.push(PutResult { key: String::new(), version: 0, tier: None, error: None });
         }
+        if valid.is_empty() {
+            // Nothing to write: in particular, no namespace is created.
+            return Ok(results);
+        }
         let indices: Vec<usize> = valid.iter().map(|(i, _)| *i).collect();
         let op = Op::Put { ns: ns.to_owned(), items: valid, now_ms, atomic };
         let Reply::Put(outcomes) = shared.submit(op)? else { unreachable!("put replies Put") };
-        let state = shared.state.lock().expect("state lock");
+        let state = shared.state.read().expect("state lock");
         let space = state.namespace(ns);
         for (index, outcome) in indices.into_iter().zip(outcomes) {
             let slot = &mut results[index];
@@ -189,6 +197,12 @@ impl Engine {
         read::list(&*self.shared()?, query)
     }
 
+    /// The best `query.k` memories of a namespace for a query, best first; see
+    /// `crate::search`. An unknown namespace has no hits.
+    pub fn search(&self, query: &crate::search::SearchQuery) -> Result<Vec<crate::search::Hit>> {
+        search::search(&*self.shared()?, query)
+    }
+
     /// Removes at most `max` expired memories: (removed, more expired remain).
     pub fn sweep(&self, now_ms: u64, max: usize) -> Result<(u64, bool)> {
         if max == 0 {
@@ -208,7 +222,7 @@ impl Engine {
     /// Names of all namespaces.
     pub fn namespaces(&self) -> Result<Vec<String>> {
         let shared = self.shared()?;
-        let state = shared.state.lock().expect("state lock");
+        let state = shared.state.read().expect("state lock");
         Ok(state.namespaces().iter().map(|s| s.name.to_string()).collect())
     }
 

@@ -61,10 +61,24 @@ pub(super) fn get_many(
             out.push(found);
         }
     }
-    let promote = record_access(shared, ns, &mut out, now_ms, count_access);
     if !expired.is_empty() {
         shared.submit_detached(Op::Expire { ns: ns.to_owned(), keys: expired, now_ms });
     }
+    account(shared, ns, &mut out, now_ms, count_access)?;
+    Ok(out)
+}
+
+/// Records the hits of a read (or a search) in `out`: hit and miss counters, and
+/// with `count_access` their access statistics, then promotes the hits that earned
+/// it (waiting for the writer) and updates their tier in `out`.
+pub(super) fn account(
+    shared: &Shared,
+    ns: &str,
+    out: &mut [Option<Memory>],
+    now_ms: u64,
+    count_access: bool,
+) -> Result<()> {
+    let promote = record_access(shared, ns, out, now_ms, count_access);
     if !promote.is_empty() {
         let moved: Vec<String> = promote.iter().map(|(key, _, _)| key.clone()).collect();
         let op = Op::Promote { ns: ns.to_owned(), keys: promote };
@@ -77,7 +91,7 @@ pub(super) fn get_many(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Counts hits and misses, records accesses, and returns the promotion candidates
@@ -90,7 +104,7 @@ fn record_access(
     count_access: bool,
 ) -> Vec<(String, Tier, Promotion)> {
     let mut promote = Vec::new();
-    let mut state = shared.state.lock().expect("state lock");
+    let mut state = shared.state.write().expect("state lock");
     let Some(ns_id) = state.namespace(ns).map(|s| s.id) else {
         return promote;
     };

@@ -63,7 +63,7 @@ fn of(space: &Namespace, shared: &Shared) -> NamespaceStats {
 }
 
 pub(super) fn collect(shared: &Shared, ns: Option<&str>) -> Vec<NamespaceStats> {
-    let state = shared.state.lock().expect("state lock");
+    let state = shared.state.read().expect("state lock");
     match ns {
         Some(name) => state.namespace(name).map(|s| of(s, shared)).into_iter().collect(),
         None => state.namespaces().into_iter().map(|s| of(s, shared)).collect(),

@@ -72,7 +72,7 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
         if flush {
             last_flush = clock::monotonic();
         }
-        let has_dirty = flush && !shared.state.lock().expect("state lock").dirty.is_empty();
+        let has_dirty = flush && !shared.state.read().expect("state lock").dirty.is_empty();
         if !jobs.is_empty() || has_dirty {
             commit_group(shared, &mut keygen, jobs, flush);
             unsynced = true;
@@ -133,7 +133,7 @@ fn try_commit(
 ) -> Result<Vec<Result<Reply>>> {
     let mut wtxn = shared.store.env.write_txn()?;
     let replies = {
-        let mut state = shared.state.lock().expect("state lock");
+        let mut state = shared.state.write().expect("state lock");
         let mut txn =
             Txn { store: &shared.store, wtxn: &mut wtxn, state: &mut state, cfg: &shared.cfg };
         let mut replies = Vec::with_capacity(jobs.len());
@@ -158,11 +158,13 @@ fn try_commit(
 
 /// Rebuilds the in-memory view after an aborted transaction.
 fn rebuild(shared: &Arc<Shared>) {
-    let mut state = shared.state.lock().expect("state lock");
-    // If even reading fails, the old view stays; a reopen rebuilds it.
-    if let Ok(mut fresh) = State::load(&shared.store) {
-        let old = std::mem::take(&mut *state);
-        fresh.carry_over(old);
-        *state = fresh;
-    }
+    // Loading (which re-indexes every record for search) runs without the lock:
+    // only this thread writes, so LMDB cannot change meanwhile, and accesses
+    // recorded until the swap are carried over. If even reading fails, the old
+    // view stays; a reopen rebuilds it.
+    let Ok(mut fresh) = State::load(&shared.store) else { return };
+    let mut state = shared.state.write().expect("state lock");
+    let old = std::mem::take(&mut *state);
+    fresh.carry_over(old);
+    *state = fresh;
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 use super::gil::enter_core;
+use super::search::{PyHit, PySearchQuery};
 use super::types::{
     PyEngineOptions, PyListPage, PyMapInfo, PyMemory, PyNamespaceStats, PyNewMemory, PyPutResult,
     PySweepResult,
@@ -14,6 +15,7 @@ use crate::engine::{Engine, ListQuery};
 use crate::error::CoreError;
 use crate::model::{RawMemory, Tier};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
 /// A tiered memory store on one LMDB directory.
@@ -121,6 +123,12 @@ impl PyEngine {
         Ok(PyListPage { items, next_cursor })
     }
 
+    fn search(&self, py: Python<'_>, query: PySearchQuery, now_ms: u64) -> PyResult<Vec<PyHit>> {
+        let query = query.into_query(now_ms)?;
+        let hits = enter_core(py, || self.engine.search(&query))?;
+        hits.into_iter().map(|h| PyHit::new(py, h)).collect()
+    }
+
     #[pyo3(signature = (now_ms, max_items = 1000))]
     fn sweep(&self, py: Python<'_>, now_ms: u64, max_items: i64) -> PyResult<PySweepResult> {
         let max = usize::try_from(max_items).unwrap_or(0);
@@ -156,6 +164,30 @@ impl PyEngine {
 
     fn map_info(&self, py: Python<'_>) -> PyResult<PyMapInfo> {
         enter_core(py, || self.engine.map_info()).map(PyMapInfo)
+    }
+
+    #[pyo3(signature = (request, now_ms, max_items = 100_000))]
+    fn store_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        request: &[u8],
+        now_ms: u64,
+        max_items: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let (reply, n) = enter_core(py, || self.engine.store_encoded(request, now_ms, max_items))?;
+        Ok((PyBytes::new(py, &reply), n))
+    }
+
+    #[pyo3(signature = (request, now_ms, max_items = 100_000))]
+    fn retrieve_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        request: &[u8],
+        now_ms: u64,
+        max_items: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let (reply, n) = enter_core(py, || self.engine.retrieve_encoded(request, now_ms, max_items))?;
+        Ok((PyBytes::new(py, &reply), n))
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -4,6 +4,7 @@
 mod engine;
 mod errors;
 mod gil;
+mod search;
 mod types;
 
 use pyo3::prelude::*;
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyTierStats>()?;
     m.add_class::<types::PyNamespaceStats>()?;
     m.add_class::<types::PyMapInfo>()?;
+    m.add_class::<search::PyHit>()?;
     Ok(())
 }

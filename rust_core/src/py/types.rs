@@ -21,9 +21,11 @@ pub struct PyNewMemory {
     tags: Vec<String>,
     metadata: HashMap<String, String>,
     importance: Option<f64>,
-    priority: i32,
-    ttl_ms: Option<i64>,
-    tier: i64,
+    // Wide integers, so out-of-range values become a per-item InvalidArgument
+    // (in `validate.rs`) instead of failing the whole batch's conversion.
+    priority: i128,
+    ttl_ms: Option<i128>,
+    tier: i128,
 }
 
 impl From<PyNewMemory> for RawMemory {

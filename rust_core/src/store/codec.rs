@@ -156,6 +156,41 @@ pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
     Ok(Memory { namespace, key, header, text, value, embedding, tags, metadata })
 }
 
+/// The searchable parts of a record, for rebuilding the search index at open
+/// without copying or decompressing the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Searchable<'a> {
+    /// Text.
+    pub text: &'a str,
+    /// Embedding, if any.
+    pub embedding: Option<Vec<f32>>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Metadata, in key order.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Decodes the searchable parts of a record (see `Searchable`).
+pub fn decode_searchable(b: &[u8]) -> Result<Searchable<'_>> {
+    let header = decode_header(b)?;
+    let mut r = Reader { b, at: HEADER_LEN };
+    let text = std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("utf-8"))?;
+    r.bytes()?;
+    let embedding = match header.dim {
+        0 => None,
+        dim => Some(
+            r.take(dim as usize * 4)?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+    };
+    let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
+    let metadata =
+        (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
+    Ok(Searchable { text, embedding, tags, metadata })
+}
+
 /// A copy of `record` with its access statistics replaced, without re-encoding the body.
 pub fn with_access(record: &[u8], last_access_ms: u64, access_count: u64) -> Vec<u8> {
     let mut out = record.to_vec();
@@ -211,6 +246,18 @@ mod tests {
         let bytes = encode(&sample(Tier::Working));
         let h = decode_header(&with_access(&bytes, 99, 100)).unwrap();
         assert_eq!((h.last_access_ms, h.access_count, h.version), (99, 100, 5));
+    }
+
+    #[test]
+    fn searchable_view_matches_full_decode() {
+        for tier in [Tier::Working, Tier::Archive] {
+            let m = sample(tier);
+            let bytes = encode(&m);
+            let s = decode_searchable(&bytes).unwrap();
+            assert_eq!(s.text, m.text);
+            assert_eq!(s.embedding, m.embedding);
+            assert_eq!((s.tags, s.metadata), (m.tags, m.metadata));
+        }
     }
 
     #[test]

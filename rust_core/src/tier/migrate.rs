@@ -4,6 +4,7 @@
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};
 use crate::model::{Memory, Tier};
+use crate::search::DocInput;
 use crate::store::{codec, keys, Store};
 use crate::tier::state::{KeyMeta, State};
 use heed::RwTxn;
@@ -38,7 +39,10 @@ impl Txn<'_, '_> {
         let bytes = codec::encode(m);
         self.store.memories.put(self.wtxn, &keys::db_key(&m.namespace, &m.key), &bytes)?;
         let meta = KeyMeta::from_header(&m.header, bytes.len());
-        self.state.insert(ns_id, Arc::from(m.key.as_str()), meta);
+        let key: Arc<str> = Arc::from(m.key.as_str());
+        // Unchanged content (a tier move) only updates the indexed attributes.
+        self.state.by_id(ns_id).index.upsert(&key, &DocInput::of(m));
+        self.state.insert(ns_id, key, meta);
         Ok(())
     }
 
@@ -46,6 +50,7 @@ impl Txn<'_, '_> {
     pub fn delete(&mut self, ns_id: u32, key: &str) -> Result<Option<KeyMeta>> {
         let name = self.state.by_id(ns_id).name.clone();
         self.store.memories.delete(self.wtxn, &keys::db_key(&name, key))?;
+        self.state.by_id(ns_id).index.remove(key);
         Ok(self.state.remove(ns_id, key).map(|(_, meta)| meta))
     }
 

@@ -18,7 +18,7 @@ pub fn open(dir: &Path, cfg: EngineConfig) -> Engine {
     Engine::open(dir, cfg).expect("open")
 }
 
-pub fn item(key: &str, tier: i64) -> RawMemory {
+pub fn item(key: &str, tier: i128) -> RawMemory {
     RawMemory {
         key: key.into(),
         text: format!("text of {key}"),
@@ -28,7 +28,7 @@ pub fn item(key: &str, tier: i64) -> RawMemory {
     }
 }
 
-pub fn put(e: &Engine, key: &str, tier: i64, now: u64) {
+pub fn put(e: &Engine, key: &str, tier: i128, now: u64) {
     let r = e.put_many("ns", vec![item(key, tier)], now, true).expect("put");
     assert!(r[0].error.is_none());
 }

@@ -1,0 +1,7 @@
+"""``python -m memd``: the same as the ``memd`` script."""
+
+import sys
+
+from memd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,251 @@
+from memd._pb.v1 import memory_pb2 as _memory_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StoreRequest(_message.Message):
+    __slots__ = ("namespace", "memories", "atomic", "batch_id")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    MEMORIES_FIELD_NUMBER: _ClassVar[int]
+    ATOMIC_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    memories: _containers.RepeatedCompositeFieldContainer[_memory_pb2.NewMemory]
+    atomic: bool
+    batch_id: int
+    def __init__(self, namespace: _Optional[str] = ..., memories: _Optional[_Iterable[_Union[_memory_pb2.NewMemory, _Mapping]]] = ..., atomic: _Optional[bool] = ..., batch_id: _Optional[int] = ...) -> None: ...
+
+class StoreResponse(_message.Message):
+    __slots__ = ("keys", "versions", "tiers", "errors", "batch_id")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    tiers: _containers.RepeatedScalarFieldContainer[_memory_pb2.Tier]
+    errors: _containers.RepeatedCompositeFieldContainer[_memory_pb2.ItemError]
+    batch_id: int
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., versions: _Optional[_Iterable[int]] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., errors: _Optional[_Iterable[_Union[_memory_pb2.ItemError, _Mapping]]] = ..., batch_id: _Optional[int] = ...) -> None: ...
+
+class RetrieveRequest(_message.Message):
+    __slots__ = ("namespace", "keys", "peek")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    PEEK_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    peek: bool
+    def __init__(self, namespace: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., peek: _Optional[bool] = ...) -> None: ...
+
+class RetrieveResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[_memory_pb2.RetrieveResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[_memory_pb2.RetrieveResult, _Mapping]]] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ("namespace", "keys")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ("deleted", "deleted_count")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    deleted: _containers.RepeatedScalarFieldContainer[bool]
+    deleted_count: int
+    def __init__(self, deleted: _Optional[_Iterable[bool]] = ..., deleted_count: _Optional[int] = ...) -> None: ...
+
+class ListRequest(_message.Message):
+    __slots__ = ("namespace", "tier", "page_size", "page_token", "reverse", "created_after_ms", "created_before_ms")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    tier: _memory_pb2.Tier
+    page_size: int
+    page_token: str
+    reverse: bool
+    created_after_ms: int
+    created_before_ms: int
+    def __init__(self, namespace: _Optional[str] = ..., tier: _Optional[_Union[_memory_pb2.Tier, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., reverse: _Optional[bool] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ...) -> None: ...
+
+class ListResponse(_message.Message):
+    __slots__ = ("memories", "next_page_token")
+    MEMORIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    memories: _containers.RepeatedCompositeFieldContainer[_memory_pb2.Memory]
+    next_page_token: str
+    def __init__(self, memories: _Optional[_Iterable[_Union[_memory_pb2.Memory, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StatsRequest(_message.Message):
+    __slots__ = ("namespace",)
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    def __init__(self, namespace: _Optional[str] = ...) -> None: ...
+
+class StatsResponse(_message.Message):
+    __slots__ = ("namespaces", "map_size_bytes", "map_used_bytes")
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    MAP_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAP_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    namespaces: _containers.RepeatedCompositeFieldContainer[_memory_pb2.NamespaceStats]
+    map_size_bytes: int
+    map_used_bytes: int
+    def __init__(self, namespaces: _Optional[_Iterable[_Union[_memory_pb2.NamespaceStats, _Mapping]]] = ..., map_size_bytes: _Optional[int] = ..., map_used_bytes: _Optional[int] = ...) -> None: ...
+
+class SweepRequest(_message.Message):
+    __slots__ = ("max_items",)
+    MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    max_items: int
+    def __init__(self, max_items: _Optional[int] = ...) -> None: ...
+
+class SweepResponse(_message.Message):
+    __slots__ = ("expired", "more")
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    expired: int
+    more: bool
+    def __init__(self, expired: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class BackupRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class BackupResponse(_message.Message):
+    __slots__ = ("path", "bytes")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    bytes: int
+    def __init__(self, path: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class ListNamespacesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListNamespacesResponse(_message.Message):
+    __slots__ = ("namespaces",)
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    namespaces: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespaces: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DropNamespaceRequest(_message.Message):
+    __slots__ = ("namespace",)
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    def __init__(self, namespace: _Optional[str] = ...) -> None: ...
+
+class DropNamespaceResponse(_message.Message):
+    __slots__ = ("removed",)
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    removed: int
+    def __init__(self, removed: _Optional[int] = ...) -> None: ...
+
+class ScoreWeights(_message.Message):
+    __slots__ = ("relevance", "recency", "frequency", "importance")
+    RELEVANCE_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    relevance: float
+    recency: float
+    frequency: float
+    importance: float
+    def __init__(self, relevance: _Optional[float] = ..., recency: _Optional[float] = ..., frequency: _Optional[float] = ..., importance: _Optional[float] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_ALL_FIELD_NUMBER: _ClassVar[int]
+    TAGS_ANY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    MIN_IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    ACCESSED_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    ACCESSED_BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_HALF_LIFE_MS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_ACCESS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    query: str
+    phrase: str
+    embedding: bytes
+    limit: int
+    tiers: _containers.RepeatedScalarFieldContainer[_memory_pb2.Tier]
+    tags_all: _containers.RepeatedScalarFieldContainer[str]
+    tags_any: _containers.RepeatedScalarFieldContainer[str]
+    metadata: _containers.ScalarMap[str, str]
+    min_importance: float
+    max_importance: float
+    created_after_ms: int
+    created_before_ms: int
+    accessed_after_ms: int
+    accessed_before_ms: int
+    weights: ScoreWeights
+    recency_half_life_ms: int
+    count_access: bool
+    explain: bool
+    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class ScoreExplain(_message.Message):
+    __slots__ = ("relevance", "recency", "frequency", "importance", "bm25", "cosine")
+    RELEVANCE_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    BM25_FIELD_NUMBER: _ClassVar[int]
+    COSINE_FIELD_NUMBER: _ClassVar[int]
+    relevance: float
+    recency: float
+    frequency: float
+    importance: float
+    bm25: float
+    cosine: float
+    def __init__(self, relevance: _Optional[float] = ..., recency: _Optional[float] = ..., frequency: _Optional[float] = ..., importance: _Optional[float] = ..., bm25: _Optional[float] = ..., cosine: _Optional[float] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("memory", "score", "explain")
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    memory: _memory_pb2.Memory
+    score: float
+    explain: ScoreExplain
+    def __init__(self, memory: _Optional[_Union[_memory_pb2.Memory, _Mapping]] = ..., score: _Optional[float] = ..., explain: _Optional[_Union[ScoreExplain, _Mapping]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits",)
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,207 @@
+"""Daemon configuration: one table of options, four layers, one precedence.
+
+Every option has a dotted key (its place in the TOML file), and from it a flag and an
+environment variable are derived mechanically: ``tiers.working.capacity`` is
+``[tiers.working] capacity = 100`` in TOML, ``--tiers-working-capacity`` on the command
+line and ``MEMD_TIERS_WORKING_CAPACITY`` in the environment; ``data_dir`` is
+``data_dir``, ``--data-dir`` and ``MEMD_DATA_DIR``.
+
+Precedence, highest first: command-line flags > ``MEMD_*`` environment variables >
+the TOML file (``--config`` / ``MEMD_CONFIG``) > built-in defaults. A list option
+(``listen``) is replaced as a whole by the highest layer that sets it; in the
+environment it is comma-separated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from memd.config_options import OPTIONS, OPTIONS_BY_KEY, ConfigError, Option
+from memd.types import EngineOptions, TierOptions
+
+__all__ = ["Config", "ConfigError", "add_arguments", "load_config"]
+
+TIER_NAMES = ("working", "short_term", "long_term", "archive")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The resolved daemon configuration. See ``memd serve --help`` for each field.
+
+    Attributes:
+        listen: gRPC addresses: ``host:port`` or ``unix:///path.sock``.
+        data_dir: LMDB directory.
+        metrics_listen: ``host:port`` of the Prometheus endpoint; empty disables it.
+        log_level: ``debug``, ``info``, ``warning`` or ``error``.
+        log_format: ``text`` or ``json``.
+        workers: Threads serving RPCs (each open stream holds one).
+        max_concurrent_rpcs: RPCs in flight before new ones get RESOURCE_EXHAUSTED;
+            0: no limit (excess RPCs wait for a free worker).
+        max_message_bytes: Largest request or response message.
+        max_batch_items: Most memories or keys in one request message.
+        grace_s: Seconds in-flight RPCs get to finish on shutdown.
+        sweep_interval_s: Seconds between background TTL sweeps; 0 disables them.
+        sweep_max_items: Most expired memories one sweep removes.
+        engine: How the store is opened.
+    """
+
+    # No defaults here: they live in the option table (memd.config_options), once.
+    listen: tuple[str, ...]
+    data_dir: str
+    metrics_listen: str
+    log_level: str
+    log_format: str
+    workers: int
+    max_concurrent_rpcs: int
+    max_message_bytes: int
+    max_batch_items: int
+    grace_s: float
+    sweep_interval_s: float
+    sweep_max_items: int
+    engine: EngineOptions
+
+    @classmethod
+    def defaults(cls, **overrides: Any) -> Config:
+        """The built-in defaults (no file, no environment), with ``overrides`` applied."""
+        values: dict[str, Any] = {opt.key: opt.default for opt in OPTIONS}
+        return replace(_build(values), **overrides)
+
+    def to_json(self) -> str:
+        """The configuration as JSON (what ``memd serve --print-config`` prints)."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config`` and one flag per option to ``parser``.
+
+    Flags default to ``argparse.SUPPRESS`` so that only the ones given on the command
+    line reach ``load_config`` and lower layers show through.
+    """
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="TOML configuration file (env MEMD_CONFIG). Keys are the dotted option keys "
+        "below, as TOML tables: e.g. [engine] durability = 'nosync'.",
+    )
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for opt in OPTIONS:
+        group = groups.get(opt.group)
+        if group is None:
+            group = groups[opt.group] = parser.add_argument_group(opt.group)
+        help_text = f"{opt.help} (env {opt.env}; default {opt.default_text})"
+        group.add_argument(
+            opt.flag,
+            dest=opt.dest,
+            metavar=opt.metavar,
+            action="append" if opt.repeatable else "store",
+            type=opt.parse,
+            default=argparse.SUPPRESS,
+            help=help_text.replace("%", "%%"),
+        )
+
+
+def load_config(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
+    """Merge defaults, the TOML file, ``MEMD_*`` variables and flags into a Config.
+
+    Args:
+        args: Parsed flags (from a parser prepared by ``add_arguments``).
+        environ: Environment to read; ``os.environ`` by default.
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type or out of range.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {opt.key: opt.default for opt in OPTIONS}
+    path = getattr(args, "config", None) or env.get("MEMD_CONFIG")
+    if path:
+        values.update(_read_toml(path))
+    for opt in OPTIONS:
+        if opt.env in env:
+            values[opt.key] = opt.parse_env(env[opt.env])
+    for opt in OPTIONS:
+        if hasattr(args, opt.dest):
+            values[opt.key] = getattr(args, opt.dest)
+    return _build(values)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    flat: dict[str, Any] = {}
+    _flatten(doc, "", flat)
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        opt = OPTIONS_BY_KEY.get(key)
+        if opt is None:
+            raise ConfigError(f"{path}: unknown option {key!r}")
+        out[key] = opt.check_toml(value, path)
+    return out
+
+
+def _flatten(doc: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    for key, value in doc.items():
+        dotted = f"{prefix}{key}"
+        # A table is descended into unless it names an option itself.
+        if isinstance(value, dict) and dotted not in OPTIONS_BY_KEY:
+            _flatten(value, dotted + ".", out)
+        else:
+            out[dotted] = value
+
+
+def _build(v: Mapping[str, Any]) -> Config:
+    tiers = tuple(
+        TierOptions(
+            capacity=v[f"tiers.{name}.capacity"],
+            default_ttl_ms=v[f"tiers.{name}.default_ttl_ms"],
+        )
+        for name in TIER_NAMES
+    )
+    engine = EngineOptions(
+        map_size_bytes=v["engine.map_size_bytes"],
+        durability=v["engine.durability"],
+        sync_interval_ms=v["engine.sync_interval_ms"],
+        flush_interval_ms=v["engine.flush_interval_ms"],
+        tiers=(tiers[0], tiers[1], tiers[2], tiers[3]),
+        default_tier=v["engine.default_tier"],
+        promote_min_reads=v["engine.promote_min_reads"],
+        promote_window_ms=v["engine.promote_window_ms"],
+        promote_importance=v["engine.promote_importance"],
+        max_value_bytes=v["engine.max_value_bytes"],
+        max_text_bytes=v["engine.max_text_bytes"],
+        max_embedding_dim=v["engine.max_embedding_dim"],
+    )
+    listen = tuple(v["listen"])
+    if not listen:
+        raise ConfigError("listen: at least one address is required")
+    return Config(
+        listen=listen,
+        data_dir=v["data_dir"],
+        metrics_listen=v["metrics_listen"],
+        log_level=v["log_level"],
+        log_format=v["log_format"],
+        workers=v["workers"],
+        max_concurrent_rpcs=v["max_concurrent_rpcs"],
+        max_message_bytes=v["max_message_bytes"],
+        max_batch_items=v["max_batch_items"],
+        grace_s=v["grace_s"],
+        sweep_interval_s=v["sweep_interval_s"],
+        sweep_max_items=v["sweep_max_items"],
+        engine=engine,
+    )
+
+
+def describe_options() -> list[Option]:
+    """Every option, in ``--help`` order (used to generate the docs table)."""
+    return list(OPTIONS)

@@ -1,0 +1,1 @@
+"""The gRPC daemon: server assembly, servicer, conversions, status mapping, metrics hooks."""

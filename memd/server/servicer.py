@@ -1,0 +1,182 @@
+"""memd.v1.MemoryService handlers: validate, convert, one engine call, convert.
+
+Handlers run on the server's worker threads (the sync grpcio server, chosen by
+measurement: docs/daemon.md), so the engine call is made right here; the engine
+releases the GIL, so other workers keep decoding and encoding meanwhile, and concurrent
+Stores reach the engine together and are group-committed. Handlers raise
+``memd.errors`` exceptions and never touch the status: the interceptor maps them with
+the one table in ``status.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
+from memd.engine import Engine
+from memd.errors import CapacityExceeded, InvalidArgument
+from memd.metrics import Metrics
+from memd.server import convert
+from memd.server.status import DrainState, ServerDraining, Unimplemented
+
+DEFAULT_PAGE, MAX_PAGE = 100, 1_000
+DEFAULT_SWEEP, MAX_SWEEP = 1_000, 100_000
+_DRAINING = "the server is shutting down; batches after the last acknowledged one were not applied"
+
+
+class MemoryServicer(pb_grpc.MemoryServiceServicer):
+    """The gRPC face of one ``Engine``.
+
+    Args:
+        engine: The store.
+        metrics: Where to count items per batch.
+        drain: Shared shutdown flag; streams end at a message boundary once it is set.
+        max_batch_items: Most memories or keys per request message.
+    """
+
+    def __init__(
+        self, engine: Engine, metrics: Metrics, drain: DrainState, max_batch_items: int
+    ) -> None:
+        self._engine = engine
+        self._drain = drain
+        self._max_items = max_batch_items
+        items = metrics.batch_items
+        self._items = {m: items.labels(m) for m in ("Store", "Retrieve", "Delete")}
+
+    def _batch(self, method: str, n: int) -> None:
+        if n > self._max_items:
+            raise CapacityExceeded(
+                f"{n} items in one message; the limit is {self._max_items} (--max-batch-items)"
+            )
+        self._items[method].observe(n)
+
+    # Store and Retrieve take and return serialized messages (see `add_to_server`):
+    # the engine decodes and encodes them in Rust, so Python does no per-item work.
+
+    def Store(self, request: bytes, context: Any) -> bytes:
+        """Store one ``StoreRequest`` batch; reply once it is committed."""
+        reply, n = self._engine.store_encoded(request, self._max_items)
+        self._items["Store"].observe(n)
+        return reply
+
+    def StoreStream(self, request_iterator: Iterator[bytes], context: Any) -> Iterator[bytes]:
+        """Store each batch of the stream; ack each after its commit, in order."""
+        for request in request_iterator:
+            if self._drain.draining:
+                raise ServerDraining(_DRAINING)
+            yield self.Store(request, context)
+
+    def Retrieve(self, request: bytes, context: Any) -> bytes:
+        """Read a ``RetrieveRequest``; missing and expired keys are reported per key."""
+        reply, n = self._engine.retrieve_encoded(request, self._max_items)
+        self._items["Retrieve"].observe(n)
+        return reply
+
+    def RetrieveStream(self, request_iterator: Iterator[bytes], context: Any) -> Iterator[bytes]:
+        """Answer each key batch of the stream, in order."""
+        for request in request_iterator:
+            if self._drain.draining:
+                raise ServerDraining(_DRAINING)
+            yield self.Retrieve(request, context)
+
+    def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
+        """Not implemented yet (the search engine lands in a later release)."""
+        raise Unimplemented("Search is not implemented by this server yet")
+
+    def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.DeleteResponse:
+        """Delete a batch of keys."""
+        self._batch("Delete", len(request.keys))
+        deleted = self._engine.delete_many(request.namespace, request.keys)
+        return pb.DeleteResponse(deleted=deleted, deleted_count=sum(deleted))
+
+    def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:
+        """One page of live memories in key order."""
+        page = self._engine.list(
+            request.namespace,
+            tier=request.tier,
+            cursor=request.page_token,
+            limit=min(request.page_size or DEFAULT_PAGE, MAX_PAGE),
+            reverse=request.reverse,
+            created_after_ms=request.created_after_ms,
+            created_before_ms=request.created_before_ms,
+        )
+        memories = [convert.memory(m) for m in page.items]
+        return pb.ListResponse(memories=memories, next_page_token=page.next_cursor)
+
+    def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
+        """Statistics of one namespace or all, and LMDB map usage."""
+        stats = self._engine.stats(request.namespace or None)
+        return convert.stats_response(stats, self._engine.map_info())
+
+    def Sweep(self, request: pb.SweepRequest, context: Any) -> pb.SweepResponse:
+        """Remove expired memories now, at most ``max_items``."""
+        result = self._engine.sweep(min(request.max_items or DEFAULT_SWEEP, MAX_SWEEP))
+        return pb.SweepResponse(expired=result.expired, more=result.more)
+
+    def Backup(self, request: pb.BackupRequest, context: Any) -> pb.BackupResponse:
+        """Hot copy of the store into an empty directory on the server."""
+        target = Path(request.path)
+        if not target.is_absolute():
+            raise InvalidArgument(f"backup path must be absolute, got {request.path!r}")
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise InvalidArgument(
+                f"backup path {request.path} exists and is not an empty directory"
+            )
+        self._engine.backup(target)
+        size = sum(os.path.getsize(p) for p in target.rglob("*") if p.is_file())
+        return pb.BackupResponse(path=str(target), bytes=size)
+
+    def ListNamespaces(
+        self, request: pb.ListNamespacesRequest, context: Any
+    ) -> pb.ListNamespacesResponse:
+        """Namespaces that hold memories."""
+        return pb.ListNamespacesResponse(namespaces=self._engine.namespaces())
+
+    def DropNamespace(
+        self, request: pb.DropNamespaceRequest, context: Any
+    ) -> pb.DropNamespaceResponse:
+        """Delete a namespace with all its memories."""
+        return pb.DropNamespaceResponse(removed=self._engine.drop_namespace(request.namespace))
+
+
+SERVICE: str = pb.DESCRIPTOR.services_by_name["MemoryService"].full_name
+
+RAW_METHODS = frozenset({"Store", "StoreStream", "Retrieve", "RetrieveStream"})
+"""Methods whose handlers get and return serialized messages (decoded in Rust)."""
+
+
+class _HandlerCapture:
+    """Stands in for a server to collect the generated code's method handlers."""
+
+    handlers: dict[str, grpc.RpcMethodHandler]
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self.handlers = handlers
+
+
+def add_to_server(servicer: MemoryServicer, server: grpc.Server) -> None:
+    """Register ``servicer`` as the generated code does, but with raw ``RAW_METHODS``.
+
+    Their handlers receive and return serialized messages (no Python protobuf work).
+    """
+    capture = _HandlerCapture()
+    pb_grpc.add_MemoryServiceServicer_to_server(servicer, capture)  # type: ignore[no-untyped-call]
+    handlers = {
+        name: handler._replace(request_deserializer=None, response_serializer=None)
+        if name in RAW_METHODS
+        else handler
+        for name, handler in capture.handlers.items()
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)

@@ -1,0 +1,185 @@
+//! `Engine::search`: validates a `SearchQuery`, runs it on the namespace's
+//! `SearchIndex` under the state's read lock, then reads the winning records.
+//!
+//! Validation happens before anything else, so a bad request changes nothing. The
+//! scan holds the read lock (concurrent searches run in parallel; the writer waits
+//! for a running scan, at most one scan's time). Phrase verification reads
+//! candidate records inside the scan from one LMDB read transaction. Records are
+//! decoded after the lock is released. With `count_access`, the hits are then
+//! recorded exactly like a `get_many` of their keys (LRU recency, access count,
+//! promotion), after the ranking, so a search never ranks on its own accesses.
+
+use crate::engine::{read, Shared};
+use crate::error::{CoreError, Result};
+use crate::model::Memory;
+use crate::search::score::Scorer;
+use crate::search::tokenize::{contains_phrase, tokens};
+use crate::search::{vector, Hit, Mode, Plan, SearchQuery, MAX_K};
+use crate::store::{codec, keys};
+use crate::validate;
+use std::sync::Arc;
+
+fn check(ok: bool, msg: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(msg))
+    }
+}
+
+/// Checks everything that does not depend on the namespace's contents.
+fn validate_query(q: &SearchQuery, shared: &Shared) -> Result<()> {
+    let limits = &shared.cfg.limits;
+    validate::namespace(&q.namespace, limits)?;
+    if q.k == 0 || q.k > MAX_K {
+        return Err(CoreError::invalid(format!("k must be in 1..={MAX_K}, got {}", q.k)));
+    }
+    if q.text.len() > limits.max_text_bytes {
+        return Err(CoreError::invalid(format!(
+            "query text is {} bytes; the limit is {}",
+            q.text.len(),
+            limits.max_text_bytes
+        )));
+    }
+    let w = &q.weights;
+    let ws = [w.relevance, w.recency, w.frequency, w.importance];
+    check(ws.iter().all(|x| x.is_finite() && *x >= 0.0), "weights must be finite and >= 0")?;
+    check(ws.iter().sum::<f32>() > 0.0, "at least one weight must be > 0")?;
+    check(q.half_life_ms > 0, "half_life_ms must be > 0")?;
+    check(q.frequency_saturation > 0, "frequency_saturation must be > 0")?;
+    check((0.0..=1.0).contains(&q.keyword_weight), "keyword_weight must be in [0, 1]")?;
+    check(q.bm25.k1.is_finite() && q.bm25.k1 >= 0.0, "bm25_k1 must be finite and >= 0")?;
+    check((0.0..=1.0).contains(&q.bm25.b), "bm25_b must be in [0, 1]")?;
+    let f = &q.filter;
+    check(
+        f.importance_min.is_finite() && f.importance_max.is_finite(),
+        "importance bounds must be finite",
+    )?;
+    check(f.importance_min <= f.importance_max, "importance_min must be <= importance_max")?;
+    if let Some(v) = &q.vector {
+        check(!v.is_empty(), "vector must not be empty")?;
+        check(v.len() <= limits.max_embedding_dim, "vector has too many dimensions")?;
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(CoreError::invalid(format!("vector[{i}] is not finite")));
+        }
+        check(vector::unit(v).is_some(), "vector must not be all zeros")?;
+    }
+    Ok(())
+}
+
+/// Turns a validated query into a plan for a namespace of dimension `dim`.
+fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
+    let toks = tokens(&q.text);
+    let mut terms = toks.clone();
+    terms.sort();
+    terms.dedup();
+    let (use_text, use_vector) = match q.mode {
+        Mode::Auto => (!terms.is_empty(), q.vector.is_some()),
+        Mode::Keyword | Mode::Phrase => (true, false),
+        Mode::Semantic => (false, true),
+        Mode::Hybrid => (true, true),
+    };
+    if use_text && terms.is_empty() {
+        let why = if q.text.trim().is_empty() { "is empty" } else { "has no searchable words" };
+        return Err(CoreError::invalid(format!(
+            "the query text {why}; this mode needs text{}",
+            if q.mode == Mode::Auto { " or a vector" } else { "" }
+        )));
+    }
+    if !use_text && !use_vector {
+        return Err(CoreError::invalid("the query needs text or a vector"));
+    }
+    let vector = if use_vector {
+        let v = q.vector.as_ref().ok_or_else(|| CoreError::invalid("this mode needs a vector"))?;
+        if dim != 0 && v.len() != dim as usize {
+            return Err(CoreError::invalid(format!(
+                "vector has {} dimensions; this namespace uses {dim}",
+                v.len()
+            )));
+        }
+        vector::unit(v)
+    } else {
+        None
+    };
+    Ok(Plan {
+        terms: if use_text { terms } else { Vec::new() },
+        phrase: (q.mode == Mode::Phrase).then_some(toks),
+        vector,
+        k: q.k,
+        fusion: q.fusion,
+        keyword_weight: q.keyword_weight,
+        bm25: q.bm25,
+        scorer: Scorer::new(
+            q.weights,
+            q.half_life_ms,
+            q.recency_from,
+            q.frequency_saturation,
+            q.now_ms,
+        ),
+        filter: q.filter.clone(),
+    })
+}
+
+/// Runs a search; see the module documentation.
+pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
+    validate_query(q, shared)?;
+    let ns = q.namespace.as_str();
+    let prefix = keys::namespace_prefix(ns);
+    let ranked = {
+        let state = shared.state.read().expect("state lock");
+        let Some(space) = state.namespace(ns) else {
+            // Still reject what could never be valid, e.g. a mode without its input.
+            plan(q, 0)?;
+            return Ok(Vec::new());
+        };
+        let plan = plan(q, space.dim)?;
+        let rtxn = shared.store.env.read_txn()?;
+        let verify = |key: &str| {
+            let phrase = plan.phrase.as_deref().unwrap_or_default();
+            let mut db_key = prefix.clone();
+            db_key.extend_from_slice(key.as_bytes());
+            match shared.store.memories.get(&rtxn, &db_key) {
+                Ok(Some(record)) => codec::decode_searchable(record)
+                    .is_ok_and(|body| contains_phrase(body.text, phrase)),
+                _ => false,
+            }
+        };
+        let ranked = space.index.search(&plan, verify);
+        drop(rtxn);
+        // Access statistics as of the ranking (the records may lag until a flush).
+        ranked
+            .into_iter()
+            .map(|r| {
+                let m = space.index.meta_of(&r.key).cloned().unwrap_or_default();
+                (r, m.last_access_ms, m.access_count)
+            })
+            .collect::<Vec<_>>()
+    };
+    let name: Arc<str> = Arc::from(ns);
+    let mut found: Vec<Option<Memory>> = Vec::with_capacity(ranked.len());
+    {
+        let rtxn = shared.store.env.read_txn()?;
+        for (r, last_access_ms, access_count) in &ranked {
+            let db_key = keys::db_key(ns, &r.key);
+            // A memory deleted since the scan is left out.
+            let m = match shared.store.memories.get(&rtxn, &db_key)? {
+                Some(record) => {
+                    let mut m = codec::decode(name.clone(), r.key.to_string(), record)?;
+                    m.header.last_access_ms = m.header.last_access_ms.max(*last_access_ms);
+                    m.header.access_count = m.header.access_count.max(*access_count);
+                    Some(m)
+                }
+                None => None,
+            };
+            found.push(m);
+        }
+    }
+    if q.count_access {
+        read::account(shared, ns, &mut found, q.now_ms, true)?;
+    }
+    Ok(ranked
+        .into_iter()
+        .zip(found)
+        .filter_map(|((r, _, _), m)| Some(Hit { memory: m?, explain: r.explain }))
+        .collect())
+}

@@ -1,0 +1,259 @@
+//! `SearchIndex`: everything search needs about one namespace, kept in memory and in
+//! step with the store by `Txn::write` / `Txn::delete` (see `tier/migrate.rs`).
+//!
+//! # Layout
+//!
+//! Every memory gets a dense `u32` slot. Per-slot arrays hold its key, the attributes
+//! filters and scoring read (`DocMeta`), its label ids and a content fingerprint;
+//! the text index and the vector matrix are addressed by the same slot, so a scan
+//! reads contiguous memory and never hashes a key.
+//!
+//! A removed memory's slot is tombstoned (its key cleared); its postings are dropped
+//! and the slot reused only at the next purge, which runs once a quarter of the
+//! slots (and at least `PURGE_MIN`) are tombstones. Rewriting a memory whose text,
+//! embedding, tags and metadata are unchanged (a tier move, or a put of the same
+//! content) keeps its slot and only updates its attributes.
+
+use super::filter::{DocMeta, Labels, Maxima};
+use super::text::TextIndex;
+use super::vector::{ExactIndex, VectorIndex};
+use crate::model::Memory;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Fewest tombstones that trigger a purge.
+const PURGE_MIN: usize = 1024;
+
+/// What the index needs of a memory.
+#[derive(Clone, Debug)]
+pub struct DocInput<'a> {
+    /// Searchable text.
+    pub text: &'a str,
+    /// Embedding, if any.
+    pub embedding: Option<&'a [f32]>,
+    /// Tags.
+    pub tags: &'a [String],
+    /// Metadata entries.
+    pub metadata: &'a [(String, String)],
+    /// Filter and scoring attributes.
+    pub meta: DocMeta,
+}
+
+impl<'a> DocInput<'a> {
+    /// The index's view of a memory.
+    pub fn of(m: &'a Memory) -> DocInput<'a> {
+        DocInput {
+            text: &m.text,
+            embedding: m.embedding.as_deref(),
+            tags: &m.tags,
+            metadata: &m.metadata,
+            meta: DocMeta::from_header(&m.header),
+        }
+    }
+}
+
+/// The search index of one namespace.
+#[derive(Clone, Default)]
+pub struct SearchIndex {
+    pub(super) slots: Map<Arc<str>, u32>,
+    pub(super) keys: Vec<Option<Arc<str>>>,
+    /// One bit per slot: live. Scans test it for every posting; 128 KiB per million
+    /// slots stays in cache where `keys` would not.
+    live: Vec<u64>,
+    pub(super) meta: Vec<DocMeta>,
+    pub(super) doc_labels: Vec<Box<[u32]>>,
+    fingerprints: Vec<u64>,
+    free: Vec<u32>,
+    dead: Vec<u32>,
+    pub(super) labels: Labels,
+    pub(super) maxima: Maxima,
+    pub(super) text: TextIndex,
+    pub(super) vectors: ExactIndex,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("docs", &self.slots.len())
+            .field("slots", &self.keys.len())
+            .field("terms", &self.text.term_count())
+            .finish_non_exhaustive()
+    }
+}
+
+fn fingerprint(doc: &DocInput) -> u64 {
+    let mut h = foldhash::quality::FixedState::with_seed(0x6d65_6d64).build_hasher();
+    doc.text.hash(&mut h);
+    for x in doc.embedding.unwrap_or_default() {
+        x.to_bits().hash(&mut h);
+    }
+    doc.embedding.map(<[f32]>::len).hash(&mut h);
+    doc.tags.hash(&mut h);
+    doc.metadata.hash(&mut h);
+    h.finish()
+}
+
+impl SearchIndex {
+    /// Live documents.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when no document is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// True when `key` is indexed.
+    pub fn contains(&self, key: &str) -> bool {
+        self.slots.contains_key(key)
+    }
+
+    /// Attributes of `key`, if indexed.
+    pub fn meta_of(&self, key: &str) -> Option<&DocMeta> {
+        self.slots.get(key).map(|&s| &self.meta[s as usize])
+    }
+
+    /// Approximate heap bytes held (for memory reports).
+    pub fn heap_bytes(&self) -> usize {
+        let per_slot = std::mem::size_of::<DocMeta>() + 16 + 16 + 8 + 40;
+        let labels: usize = self.doc_labels.iter().map(|l| l.len() * 4).sum();
+        self.keys.capacity() * per_slot
+            + labels
+            + self.slots.keys().map(|k| k.len() + 16).sum::<usize>()
+            + self.text.heap_bytes()
+            + self.vectors.heap_bytes()
+    }
+
+    /// Indexes `key`, replacing what it held. Unchanged content keeps its slot.
+    pub fn upsert(&mut self, key: &Arc<str>, doc: &DocInput) {
+        let print = fingerprint(doc);
+        self.maxima.cover(&doc.meta);
+        if let Some(&slot) = self.slots.get(key) {
+            let at = slot as usize;
+            if self.fingerprints[at] == print {
+                self.meta[at] = doc.meta.clone();
+                return;
+            }
+            self.remove(key);
+        }
+        let slot = self.free.pop().unwrap_or(self.keys.len() as u32);
+        let at = slot as usize;
+        if at == self.keys.len() {
+            self.keys.push(None);
+            self.meta.push(DocMeta::default());
+            self.doc_labels.push(Box::default());
+            self.fingerprints.push(0);
+        }
+        let labels = self.labels.acquire(doc.tags, doc.metadata);
+        self.labels.add_refs(&labels, slot);
+        self.keys[at] = Some(key.clone());
+        self.set_live(slot, true);
+        self.meta[at] = doc.meta.clone();
+        self.doc_labels[at] = labels;
+        self.fingerprints[at] = print;
+        self.text.insert(slot, doc.text);
+        if let Some(e) = doc.embedding {
+            self.vectors.insert(slot, e);
+        }
+        self.slots.insert(key.clone(), slot);
+    }
+
+    /// Removes `key`; returns whether it was indexed.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let Some(slot) = self.slots.remove(key) else {
+            return false;
+        };
+        let at = slot as usize;
+        self.keys[at] = None;
+        self.set_live(slot, false);
+        let ids = std::mem::take(&mut self.doc_labels[at]);
+        let doc_labels = &self.doc_labels;
+        self.labels.release(&ids, |s, id| doc_labels[s as usize].binary_search(&id).is_ok());
+        self.text.remove(slot);
+        self.vectors.remove(slot);
+        self.dead.push(slot);
+        if self.dead.len() >= PURGE_MIN && self.dead.len() * 4 >= self.keys.len() {
+            self.purge();
+        }
+        true
+    }
+
+    /// Drops tombstoned postings and makes their slots reusable.
+    pub fn purge(&mut self) {
+        let live = &self.live;
+        self.text.purge(|slot| live[slot as usize / 64] >> (slot % 64) & 1 == 1);
+        self.free.append(&mut self.dead);
+    }
+
+    /// Records new access statistics of `key`.
+    pub fn set_access(&mut self, key: &str, last_access_ms: u64, access_count: u64) {
+        if let Some(&slot) = self.slots.get(key) {
+            let m = &mut self.meta[slot as usize];
+            m.set_access(last_access_ms, access_count);
+            self.maxima.cover(m);
+        }
+    }
+
+    /// Whether the slot holds a live document.
+    #[inline]
+    pub(super) fn alive(&self, slot: u32) -> bool {
+        self.live[slot as usize / 64] >> (slot % 64) & 1 == 1
+    }
+
+    fn set_live(&mut self, slot: u32, live: bool) {
+        let word = slot as usize / 64;
+        if self.live.len() <= word {
+            self.live.resize(word + 1, 0);
+        }
+        let bit = 1u64 << (slot % 64);
+        if live {
+            self.live[word] |= bit;
+        } else {
+            self.live[word] &= !bit;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc<'a>(text: &'a str, tags: &'a [String]) -> DocInput<'a> {
+        DocInput { text, embedding: None, tags, metadata: &[], meta: DocMeta::default() }
+    }
+
+    #[test]
+    fn same_content_keeps_the_slot_new_content_moves_it() {
+        let mut ix = SearchIndex::default();
+        let k: Arc<str> = Arc::from("k");
+        ix.upsert(&k, &doc("hello", &[]));
+        let slot = ix.slots["k"];
+        let mut moved = doc("hello", &[]);
+        moved.meta.tier = 3;
+        ix.upsert(&k, &moved);
+        assert_eq!((ix.slots["k"], ix.meta_of("k").unwrap().tier), (slot, 3));
+        ix.upsert(&k, &doc("bye", &[]));
+        assert_ne!(ix.slots["k"], slot);
+        assert_eq!(ix.len(), 1);
+    }
+
+    #[test]
+    fn purge_recycles_slots() {
+        let mut ix = SearchIndex::default();
+        let keys: Vec<Arc<str>> = (0..PURGE_MIN * 2).map(|i| Arc::from(i.to_string())).collect();
+        for k in &keys {
+            ix.upsert(k, &doc("word", &[]));
+        }
+        for k in &keys[..PURGE_MIN] {
+            assert!(ix.remove(k));
+        }
+        assert!(ix.dead.is_empty() && ix.free.len() == PURGE_MIN);
+        ix.upsert(&keys[0], &doc("word", &[]));
+        assert_eq!(ix.keys.len(), PURGE_MIN * 2, "a freed slot was reused");
+        assert!(!ix.remove("nope"));
+    }
+}

@@ -1,0 +1,131 @@
+//! Scored search: BM25 over `text`, cosine over embeddings, both fused, blended
+//! with recency, frequency and importance, under filters. Pure Rust, no pyo3.
+//!
+//! Each namespace owns a `SearchIndex` (in `tier::state::Namespace`), updated by
+//! every write and delete in the same place the LRU and TTL indexes are, and
+//! rebuilt from the records at open. `Engine::search` (`engine/search.rs`) validates
+//! a `SearchQuery` into a `Plan`, runs it under the state's read lock, then reads
+//! the winning records. See `docs/search.md` for the choices and measurements.
+//!
+//! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams).
+//! - `text`: the inverted index and BM25.
+//! - `vector`: the vector index trait and the exact SIMD cosine scan.
+//! - `filter`: filters and the per-document attributes they test.
+//! - `labels`: interned tags and metadata entries, with the slots holding each.
+//! - `score`: the final score, its explanation and the top-k heap.
+//! - `index`: the per-namespace index and its maintenance.
+//! - `query`: the search pipeline; `fusion`: hybrid fusion.
+
+pub mod filter;
+pub mod fusion;
+pub mod index;
+pub mod labels;
+pub mod query;
+pub mod score;
+pub mod text;
+pub mod tokenize;
+pub mod vector;
+
+pub use filter::{DocMeta, Filter};
+pub use index::{DocInput, SearchIndex};
+pub use query::Plan;
+pub use score::{Explain, RecencyFrom, Weights};
+pub use text::Bm25;
+
+use crate::model::Memory;
+
+/// Most results one search may ask for.
+pub const MAX_K: usize = 10_000;
+
+/// Which relevance a search uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Keyword with text, semantic with a vector, hybrid with both.
+    #[default]
+    Auto,
+    /// BM25 over the text only.
+    Keyword,
+    /// Cosine over the vector only.
+    Semantic,
+    /// Both, fused.
+    Hybrid,
+    /// Keyword, restricted to memories containing the text as an exact phrase.
+    Phrase,
+}
+
+/// How hybrid search fuses keyword and vector relevance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fusion {
+    /// Reciprocal rank fusion.
+    Rrf,
+    /// `a * keyword + (1 - a) * cosine`, each in [0, 1]: the default, as it ranks
+    /// better than RRF on `bench/search_quality.py` (see `docs/search.md`).
+    #[default]
+    Weighted,
+}
+
+/// A search request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    /// Namespace searched (required).
+    pub namespace: String,
+    /// Query text; may be empty when a vector is given.
+    pub text: String,
+    /// Query vector, the namespace's dimension.
+    pub vector: Option<Vec<f32>>,
+    /// Results wanted, 1..=`MAX_K`.
+    pub k: usize,
+    /// Relevance mode.
+    pub mode: Mode,
+    /// Final score weights.
+    pub weights: Weights,
+    /// Recency half-life (ms, > 0).
+    pub half_life_ms: u64,
+    /// Recency measured from the last access or creation.
+    pub recency_from: RecencyFrom,
+    /// Access count at which frequency reaches 1.
+    pub frequency_saturation: u64,
+    /// Hybrid fusion.
+    pub fusion: Fusion,
+    /// `Weighted` fusion's keyword share, in [0, 1].
+    pub keyword_weight: f32,
+    /// BM25 parameters.
+    pub bm25: Bm25,
+    /// Filters.
+    pub filter: Filter,
+    /// Count each hit as an access (LRU recency, access count, promotion).
+    pub count_access: bool,
+    /// The request's time.
+    pub now_ms: u64,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            namespace: String::new(),
+            text: String::new(),
+            vector: None,
+            k: 10,
+            mode: Mode::Auto,
+            weights: Weights::default(),
+            half_life_ms: 24 * 3_600_000,
+            recency_from: RecencyFrom::LastAccess,
+            frequency_saturation: 100,
+            fusion: Fusion::Weighted,
+            keyword_weight: 0.2,
+            bm25: Bm25::default(),
+            filter: Filter { importance_max: 1.0, ..Filter::default() },
+            count_access: false,
+            now_ms: 0,
+        }
+    }
+}
+
+/// One result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// The memory, as stored (access statistics as of the search).
+    pub memory: Memory,
+    /// Its score and how it was made.
+    pub explain: Explain,
+}

@@ -1,0 +1,260 @@
+//! `TextIndex`: one namespace's inverted index over `text`, scored with BM25.
+//!
+//! # Algorithm
+//!
+//! Each term has a posting list of `(slot, term frequency)`, in no particular order.
+//! Adding a document appends one posting per distinct term. Removing one is O(1):
+//! the owner (`SearchIndex`) tombstones the slot and its postings stay until the
+//! next `purge`, which drops dead postings from every list in one pass and only
+//! then lets the slots be reused. Purging when a quarter of the slots are dead
+//! keeps deletes amortised O(postings per document) without per-document term lists,
+//! and it is the only reason the index never needs to be rebuilt.
+//!
+//! Scoring is term-at-a-time into a dense accumulator (one f32 per slot): for every
+//! distinct query term, one pass counts its live postings (its document frequency)
+//! and a second adds `idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen))`,
+//! with `idf = ln(1 + (N - df + 0.5) / (df + 0.5))` (the always-positive idf of
+//! Lucene and tantivy). `N`, `df` and the average length count live documents of
+//! the whole namespace, so a filter changes which documents are returned, never
+//! their relevance.
+
+use super::tokenize::for_each_token;
+use std::collections::HashMap;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// BM25 parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bm25 {
+    /// Term-frequency saturation (default 1.2).
+    pub k1: f32,
+    /// Length normalisation, 0..=1 (default 0.75).
+    pub b: f32,
+}
+
+impl Default for Bm25 {
+    fn default() -> Self {
+        Bm25 { k1: 1.2, b: 0.75 }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Posting {
+    slot: u32,
+    tf: u32,
+}
+
+thread_local! {
+    /// One accumulator per thread, reused: zeroing a dense array per query would
+    /// cost more than scoring a short posting list (4 MiB at a million slots).
+    static SCRATCH: std::cell::RefCell<Accumulator> = std::cell::RefCell::default();
+}
+
+/// Per-query scratch space: BM25 per slot and the slots that got any.
+#[derive(Debug, Default)]
+pub struct Accumulator {
+    /// BM25 so far, by slot.
+    pub scores: Vec<f32>,
+    /// Distinct query terms matched, by slot.
+    pub matched: Vec<u16>,
+    /// Slots with `matched > 0`, in first-match order.
+    pub touched: Vec<u32>,
+}
+
+impl Accumulator {
+    /// This thread's accumulator (all zero), or a new one.
+    pub fn take() -> Accumulator {
+        SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    }
+
+    /// Zeroes what a query touched and keeps the buffers for this thread's next query.
+    pub fn recycle(mut self) {
+        for &slot in &self.touched {
+            self.scores[slot as usize] = 0.0;
+            self.matched[slot as usize] = 0;
+        }
+        self.touched.clear();
+        SCRATCH.with(|s| *s.borrow_mut() = self);
+    }
+}
+
+/// The inverted index of one namespace.
+#[derive(Clone, Debug, Default)]
+pub struct TextIndex {
+    terms: Map<Box<str>, u32>,
+    postings: Vec<Vec<Posting>>,
+    free_terms: Vec<u32>,
+    lens: Vec<u32>,
+    total_len: u64,
+}
+
+impl TextIndex {
+    /// Indexes `text` under `slot` (which must hold no live document).
+    pub fn insert(&mut self, slot: u32, text: &str) {
+        // Term ids of every token, then counted by sorting: one hash lookup per
+        // token and no allocation except for terms never seen before.
+        let mut ids: Vec<u32> = Vec::new();
+        for_each_token(text, |t| {
+            let id = match self.terms.get(t) {
+                Some(&id) => id,
+                None => self.new_term(t.into()),
+            };
+            ids.push(id);
+        });
+        let len = ids.len() as u32;
+        ids.sort_unstable();
+        for run in ids.chunk_by(|a, b| a == b) {
+            let tf = run.len() as u32;
+            self.postings[run[0] as usize].push(Posting { slot, tf });
+        }
+        let at = slot as usize;
+        if self.lens.len() <= at {
+            self.lens.resize(at + 1, 0);
+        }
+        self.lens[at] = len;
+        self.total_len += u64::from(len);
+    }
+
+    fn new_term(&mut self, term: Box<str>) -> u32 {
+        let id = if let Some(id) = self.free_terms.pop() {
+            id
+        } else {
+            self.postings.push(Vec::new());
+            (self.postings.len() - 1) as u32
+        };
+        self.terms.insert(term, id);
+        id
+    }
+
+    /// Forgets the length of a removed document; its postings stay until `purge`.
+    pub fn remove(&mut self, slot: u32) {
+        if let Some(len) = self.lens.get_mut(slot as usize) {
+            self.total_len -= u64::from(*len);
+            *len = 0;
+        }
+    }
+
+    /// Drops the postings of dead slots and the terms left without postings.
+    pub fn purge(&mut self, alive: impl Fn(u32) -> bool) {
+        let mut empty = Vec::new();
+        for (term, &id) in &self.terms {
+            let list = &mut self.postings[id as usize];
+            list.retain(|p| alive(p.slot));
+            if list.is_empty() {
+                empty.push(term.clone());
+            }
+        }
+        for term in empty {
+            if let Some(id) = self.terms.remove(&term) {
+                self.postings[id as usize] = Vec::new();
+                self.free_terms.push(id);
+            }
+        }
+    }
+
+    /// Number of tokens in the document at `slot`.
+    pub fn len_of(&self, slot: u32) -> u32 {
+        self.lens.get(slot as usize).copied().unwrap_or(0)
+    }
+
+    /// Number of distinct terms (for memory reports).
+    pub fn term_count(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Bytes held by postings and lengths (approximate, for memory reports).
+    pub fn heap_bytes(&self) -> usize {
+        let postings: usize = self.postings.iter().map(|p| p.capacity() * 8 + 24).sum();
+        let terms: usize = self.terms.keys().map(|t| t.len() + 32).sum();
+        postings + terms + self.lens.capacity() * 4
+    }
+
+    /// Adds the BM25 of every live document matching any of `terms` (distinct) into
+    /// `acc`. `n_docs` is the number of live documents in the namespace. Returns the
+    /// sum of the idf of the terms present: the BM25 of a document of average length
+    /// containing each of them once.
+    pub fn score(
+        &self,
+        terms: &[String],
+        params: Bm25,
+        n_docs: u32,
+        alive: impl Fn(u32) -> bool,
+        acc: &mut Accumulator,
+    ) -> f32 {
+        let mut idf_sum = 0.0;
+        if n_docs == 0 {
+            return idf_sum;
+        }
+        let n = n_docs as f32;
+        let avg_len = (self.total_len as f32 / n).max(f32::MIN_POSITIVE);
+        if acc.scores.len() < self.lens.len() {
+            acc.scores.resize(self.lens.len(), 0.0);
+            acc.matched.resize(self.lens.len(), 0);
+        }
+        for term in terms {
+            let Some(&id) = self.terms.get(term.as_str()) else {
+                continue;
+            };
+            let list = &self.postings[id as usize];
+            let df = list.iter().filter(|p| alive(p.slot)).count() as f32;
+            if df == 0.0 {
+                continue;
+            }
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            idf_sum += idf;
+            let k1 = params.k1;
+            let norm = k1 * (1.0 - params.b);
+            let per_len = k1 * params.b / avg_len;
+            for p in list.iter().filter(|p| alive(p.slot)) {
+                let at = p.slot as usize;
+                let tf = p.tf as f32;
+                let len = self.lens[at] as f32;
+                acc.scores[at] += idf * tf * (k1 + 1.0) / (tf + norm + per_len * len);
+                if acc.matched[at] == 0 {
+                    acc.touched.push(p.slot);
+                }
+                acc.matched[at] += 1;
+            }
+        }
+        idf_sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scored(ix: &TextIndex, q: &[&str], n: u32, alive: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+        let terms: Vec<String> = q.iter().map(|s| (*s).to_owned()).collect();
+        let mut acc = Accumulator::default();
+        ix.score(&terms, Bm25::default(), n, alive, &mut acc);
+        acc.touched.iter().map(|&s| (s, acc.scores[s as usize])).collect()
+    }
+
+    #[test]
+    fn rarer_terms_and_shorter_docs_score_higher() {
+        let mut ix = TextIndex::default();
+        ix.insert(0, "the cat sat");
+        ix.insert(1, "the dog sat on the long mat today");
+        ix.insert(2, "the cat");
+        let hits = scored(&ix, &["cat"], 3, |_| true);
+        assert_eq!(hits.len(), 2);
+        let s = |slot| hits.iter().find(|h| h.0 == slot).unwrap().1;
+        assert!(s(2) > s(0), "shorter document first");
+        let the = scored(&ix, &["the"], 3, |_| true);
+        assert!(the.iter().all(|h| h.1 < s(0)), "common term weighs less");
+    }
+
+    #[test]
+    fn dead_slots_do_not_count_and_purge_frees_terms() {
+        let mut ix = TextIndex::default();
+        ix.insert(0, "alpha beta");
+        ix.insert(1, "alpha");
+        ix.remove(0);
+        assert_eq!(scored(&ix, &["beta"], 1, |s| s == 1), vec![]);
+        ix.purge(|s| s == 1);
+        assert_eq!(ix.term_count(), 1);
+        ix.insert(0, "gamma");
+        assert_eq!(scored(&ix, &["gamma"], 2, |_| true).len(), 1);
+    }
+}

@@ -1,0 +1,248 @@
+//! The `memd.v1` messages of the batch hot paths (Store, Retrieve), decoded and
+//! encoded in Rust so that the Python servicer does no per-item work: gRPC hands the
+//! request bytes to the engine and the engine's reply bytes back to gRPC.
+//!
+//! Field numbers and types mirror `proto/memd/v1/*.proto`; `tests/unit/test_wire.py`
+//! checks byte compatibility against the classes generated from the same files.
+
+use crate::error::CoreError;
+use crate::model::{Memory, RawMemory};
+use prost::Message;
+use std::collections::HashMap;
+
+/// `memd.v1.NewMemory`.
+#[derive(Clone, PartialEq, Message)]
+pub struct NewMemory {
+    /// Key (empty: server-made).
+    #[prost(string, tag = "1")]
+    pub key: String,
+    /// Text.
+    #[prost(string, tag = "2")]
+    pub text: String,
+    /// Value.
+    #[prost(bytes = "vec", tag = "3")]
+    pub value: Vec<u8>,
+    /// Packed little-endian float32; empty = none.
+    #[prost(bytes = "vec", tag = "4")]
+    pub embedding: Vec<u8>,
+    /// Tags.
+    #[prost(string, repeated, tag = "5")]
+    pub tags: Vec<String>,
+    /// Metadata.
+    #[prost(map = "string, string", tag = "6")]
+    pub metadata: HashMap<String, String>,
+    /// Importance (unset: default or existing).
+    #[prost(double, optional, tag = "7")]
+    pub importance: Option<f64>,
+    /// Eviction class.
+    #[prost(int32, tag = "8")]
+    pub priority: i32,
+    /// TTL (unset: tier default).
+    #[prost(uint64, optional, tag = "9")]
+    pub ttl_ms: Option<u64>,
+    /// `memd.v1.Tier` number.
+    #[prost(int32, tag = "10")]
+    pub tier: i32,
+}
+
+/// `memd.v1.StoreRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct StoreRequest {
+    /// Namespace.
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    /// The batch.
+    #[prost(message, repeated, tag = "2")]
+    pub memories: Vec<NewMemory>,
+    /// All or nothing.
+    #[prost(bool, tag = "3")]
+    pub atomic: bool,
+    /// Echoed in the response.
+    #[prost(uint64, tag = "4")]
+    pub batch_id: u64,
+}
+
+/// `memd.v1.ItemError`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ItemError {
+    /// Index in the request.
+    #[prost(uint32, tag = "1")]
+    pub index: u32,
+    /// gRPC status code number.
+    #[prost(int32, tag = "2")]
+    pub code: i32,
+    /// Reason.
+    #[prost(string, tag = "3")]
+    pub message: String,
+}
+
+/// `memd.v1.StoreResponse` (columnar).
+#[derive(Clone, PartialEq, Message)]
+pub struct StoreResponse {
+    /// Keys, per item.
+    #[prost(string, repeated, tag = "1")]
+    pub keys: Vec<String>,
+    /// Versions, per item (0 = failed).
+    #[prost(uint64, repeated, tag = "2")]
+    pub versions: Vec<u64>,
+    /// Tiers, per item (0 = failed).
+    #[prost(int32, repeated, tag = "3")]
+    pub tiers: Vec<i32>,
+    /// Failed items.
+    #[prost(message, repeated, tag = "4")]
+    pub errors: Vec<ItemError>,
+    /// The request's `batch_id`.
+    #[prost(uint64, tag = "5")]
+    pub batch_id: u64,
+}
+
+/// `memd.v1.RetrieveRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct RetrieveRequest {
+    /// Namespace.
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    /// Keys.
+    #[prost(string, repeated, tag = "2")]
+    pub keys: Vec<String>,
+    /// Read without counting an access.
+    #[prost(bool, tag = "3")]
+    pub peek: bool,
+}
+
+/// `memd.v1.Memory`.
+#[derive(Clone, PartialEq, Message)]
+pub struct MemoryPb {
+    /// Key.
+    #[prost(string, tag = "1")]
+    pub key: String,
+    /// Text.
+    #[prost(string, tag = "2")]
+    pub text: String,
+    /// Value.
+    #[prost(bytes = "vec", tag = "3")]
+    pub value: Vec<u8>,
+    /// Packed little-endian float32.
+    #[prost(bytes = "vec", tag = "4")]
+    pub embedding: Vec<u8>,
+    /// Tags.
+    #[prost(string, repeated, tag = "5")]
+    pub tags: Vec<String>,
+    /// Metadata.
+    #[prost(map = "string, string", tag = "6")]
+    pub metadata: HashMap<String, String>,
+    /// Importance.
+    #[prost(double, tag = "7")]
+    pub importance: f64,
+    /// Priority.
+    #[prost(int32, tag = "8")]
+    pub priority: i32,
+    /// TTL.
+    #[prost(uint64, tag = "9")]
+    pub ttl_ms: u64,
+    /// Tier number.
+    #[prost(int32, tag = "10")]
+    pub tier: i32,
+    /// Namespace.
+    #[prost(string, tag = "11")]
+    pub namespace: String,
+    /// Expiry (0 = never).
+    #[prost(uint64, tag = "12")]
+    pub expires_at_ms: u64,
+    /// Creation.
+    #[prost(uint64, tag = "13")]
+    pub created_ms: u64,
+    /// Last write.
+    #[prost(uint64, tag = "14")]
+    pub updated_ms: u64,
+    /// Last access.
+    #[prost(uint64, tag = "15")]
+    pub last_access_ms: u64,
+    /// Accesses.
+    #[prost(uint64, tag = "16")]
+    pub access_count: u64,
+    /// Version.
+    #[prost(uint64, tag = "17")]
+    pub version: u64,
+}
+
+/// `memd.v1.RetrieveResult`.
+#[derive(Clone, PartialEq, Message)]
+pub struct RetrieveResult {
+    /// The key asked for.
+    #[prost(string, tag = "1")]
+    pub key: String,
+    /// Present and not expired.
+    #[prost(bool, tag = "2")]
+    pub found: bool,
+    /// The memory, when found.
+    #[prost(message, optional, tag = "3")]
+    pub memory: Option<MemoryPb>,
+}
+
+/// `memd.v1.RetrieveResponse`.
+#[derive(Clone, PartialEq, Message)]
+pub struct RetrieveResponse {
+    /// One per requested key, in order.
+    #[prost(message, repeated, tag = "1")]
+    pub results: Vec<RetrieveResult>,
+}
+
+/// Decodes a message, mapping malformed bytes to `InvalidArgument`.
+pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, CoreError> {
+    M::decode(bytes).map_err(|e| CoreError::invalid(format!("malformed request: {e}")))
+}
+
+/// The gRPC status code of an error reported per item. Must agree with the table in
+/// `memd/server/status.py` (checked by `tests/unit/test_wire.py`).
+pub fn grpc_code(err: &CoreError) -> i32 {
+    match err {
+        CoreError::InvalidArgument(_) => 3,
+        CoreError::NotFound(_) => 5,
+        CoreError::Capacity(_) => 8,
+        CoreError::Closed(_) => 9,
+        CoreError::Storage(_) | CoreError::Internal(_) => 13,
+    }
+}
+
+impl From<NewMemory> for RawMemory {
+    fn from(m: NewMemory) -> RawMemory {
+        RawMemory {
+            key: m.key,
+            text: m.text,
+            value: m.value,
+            embedding: (!m.embedding.is_empty()).then_some(m.embedding),
+            tags: m.tags,
+            metadata: m.metadata.into_iter().collect(),
+            importance: m.importance,
+            priority: i128::from(m.priority),
+            ttl_ms: m.ttl_ms.map(i128::from),
+            tier: i128::from(m.tier),
+        }
+    }
+}
+
+impl From<Memory> for MemoryPb {
+    fn from(m: Memory) -> MemoryPb {
+        let h = m.header;
+        MemoryPb {
+            key: m.key,
+            text: m.text,
+            value: m.value,
+            embedding: m.embedding.iter().flatten().flat_map(|x| x.to_le_bytes()).collect(),
+            tags: m.tags,
+            metadata: m.metadata.into_iter().collect(),
+            importance: f64::from(h.importance),
+            priority: h.priority,
+            ttl_ms: h.ttl_ms,
+            tier: i32::from(h.tier.number()),
+            namespace: m.namespace.to_string(),
+            expires_at_ms: h.expires_at_ms,
+            created_ms: h.created_ms,
+            updated_ms: h.updated_ms,
+            last_access_ms: h.last_access_ms,
+            access_count: h.access_count,
+            version: h.version,
+        }
+    }
+}
