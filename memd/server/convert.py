@@ -7,12 +7,15 @@ is written for speed where it is per item: one comprehension per page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Literal, cast
 
 from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.errors import InvalidArgument
+from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
 
 
 def memory(m: _core.Memory) -> mpb.Memory:
@@ -66,3 +69,88 @@ def stats_response(stats: Sequence[_core.NamespaceStats], info: _core.MapInfo) -
         map_size_bytes=info.map_size,
         map_used_bytes=info.used_bytes,
     )
+
+
+_MODES: dict[int, SearchMode] = {
+    pb.SEARCH_MODE_UNSPECIFIED: "auto",
+    pb.SEARCH_MODE_KEYWORD: "keyword",
+    pb.SEARCH_MODE_SEMANTIC: "semantic",
+    pb.SEARCH_MODE_HYBRID: "hybrid",
+}
+_FUSIONS: dict[int, Literal["rrf", "weighted"]] = {
+    pb.FUSION_UNSPECIFIED: "weighted",
+    pb.FUSION_WEIGHTED: "weighted",
+    pb.FUSION_RRF: "rrf",
+}
+MAX_SEARCH_LIMIT = 1_000
+
+
+def search_query(req: pb.SearchRequest) -> SearchQuery:
+    """The engine query for a SearchRequest; InvalidArgument for what the proto forbids."""
+    if req.query and req.phrase:
+        raise InvalidArgument("set query or phrase, not both")
+    if req.limit > MAX_SEARCH_LIMIT:
+        raise InvalidArgument(f"limit {req.limit} is above {MAX_SEARCH_LIMIT}")
+    mode = _MODES.get(req.mode)
+    fusion = _FUSIONS.get(req.fusion)
+    if mode is None or fusion is None:
+        raise InvalidArgument(f"unknown mode {req.mode} or fusion {req.fusion}")
+    w = req.weights
+    weights = (
+        SearchWeights(w.relevance, w.recency, w.frequency, w.importance)
+        if req.HasField("weights")
+        else SearchWeights()
+    )
+    query = SearchQuery(
+        namespace=req.namespace,
+        text=req.phrase or req.query,
+        vector=req.embedding or None,
+        k=req.limit or 10,
+        mode="phrase" if req.phrase else mode,
+        weights=weights,
+        recency_from="created" if req.recency_from_created else "last_access",
+        fusion=fusion,
+        filter=SearchFilter(
+            tiers=tuple(req.tiers),
+            tags_all=tuple(req.tags_all),
+            tags_any=tuple(req.tags_any),
+            metadata=dict(req.metadata),
+            importance_min=req.min_importance if req.HasField("min_importance") else 0.0,
+            importance_max=req.max_importance if req.HasField("max_importance") else 1.0,
+            created_after_ms=req.created_after_ms,
+            created_before_ms=req.created_before_ms,
+            accessed_after_ms=req.accessed_after_ms,
+            accessed_before_ms=req.accessed_before_ms,
+        ),
+        count_access=req.count_access,
+    )
+    if req.recency_half_life_ms:
+        query = replace(query, half_life_ms=req.recency_half_life_ms)
+    return query
+
+
+def search_pages(
+    hits: Sequence[_core.Hit], explain: bool, page: int = 100
+) -> Iterator[pb.SearchResponse]:
+    """SearchResponse pages of at most ``page`` hits, best first."""
+    for start in range(0, len(hits), page):
+        out = []
+        for h in hits[start : start + page]:
+            parts = h.explain if explain else None
+            out.append(
+                pb.SearchHit(
+                    memory=memory(h.memory),
+                    score=h.score,
+                    explain=pb.ScoreExplain(
+                        relevance=parts["relevance"],
+                        recency=parts["recency"],
+                        frequency=parts["frequency"],
+                        importance=parts["importance"],
+                        bm25=parts["bm25"],
+                        cosine=parts["cosine"],
+                    )
+                    if parts is not None
+                    else None,
+                )
+            )
+        yield pb.SearchResponse(hits=out)

@@ -23,7 +23,7 @@ from memd.engine import Engine
 from memd.errors import CapacityExceeded, InvalidArgument
 from memd.metrics import Metrics
 from memd.server import convert
-from memd.server.status import DrainState, ServerDraining, Unimplemented
+from memd.server.status import DrainState, ServerDraining
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1_000
 DEFAULT_SWEEP, MAX_SWEEP = 1_000, 100_000
@@ -86,8 +86,9 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
             yield self.Retrieve(request, context)
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
-        """Not implemented yet (the search engine lands in a later release)."""
-        raise Unimplemented("Search is not implemented by this server yet")
+        """Stream the best hits in pages, best first."""
+        hits = self._engine.search(convert.search_query(request))
+        yield from convert.search_pages(hits, request.explain)
 
     def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.DeleteResponse:
         """Delete a batch of keys."""

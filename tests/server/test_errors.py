@@ -123,9 +123,21 @@ BAD_REQUESTS = [
     ),
     pytest.param(
         "Search",
-        pb.SearchRequest(namespace="seed", query="s"),
-        Code.UNIMPLEMENTED,
-        id="search-not-implemented-yet",
+        pb.SearchRequest(namespace="seed"),
+        Code.INVALID_ARGUMENT,
+        id="search-without-query-or-vector",
+    ),
+    pytest.param(
+        "Search",
+        pb.SearchRequest(namespace="seed", query="s", limit=1_001),
+        Code.INVALID_ARGUMENT,
+        id="search-limit-too-large",
+    ),
+    pytest.param(
+        "Search",
+        pb.SearchRequest(namespace="seed", embedding=b"\x00\x00\x80\x7f"),
+        Code.INVALID_ARGUMENT,
+        id="search-infinite-vector",
     ),
 ]
 

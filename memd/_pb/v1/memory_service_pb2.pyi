@@ -1,11 +1,32 @@
 from memd._pb.v1 import memory_pb2 as _memory_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_MODE_UNSPECIFIED: _ClassVar[SearchMode]
+    SEARCH_MODE_KEYWORD: _ClassVar[SearchMode]
+    SEARCH_MODE_SEMANTIC: _ClassVar[SearchMode]
+    SEARCH_MODE_HYBRID: _ClassVar[SearchMode]
+
+class Fusion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FUSION_UNSPECIFIED: _ClassVar[Fusion]
+    FUSION_WEIGHTED: _ClassVar[Fusion]
+    FUSION_RRF: _ClassVar[Fusion]
+SEARCH_MODE_UNSPECIFIED: SearchMode
+SEARCH_MODE_KEYWORD: SearchMode
+SEARCH_MODE_SEMANTIC: SearchMode
+SEARCH_MODE_HYBRID: SearchMode
+FUSION_UNSPECIFIED: Fusion
+FUSION_WEIGHTED: Fusion
+FUSION_RRF: Fusion
 
 class StoreRequest(_message.Message):
     __slots__ = ("namespace", "memories", "atomic", "batch_id")
@@ -170,7 +191,7 @@ class ScoreWeights(_message.Message):
     def __init__(self, relevance: _Optional[float] = ..., recency: _Optional[float] = ..., frequency: _Optional[float] = ..., importance: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain")
+    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +218,9 @@ class SearchRequest(_message.Message):
     RECENCY_HALF_LIFE_MS_FIELD_NUMBER: _ClassVar[int]
     COUNT_ACCESS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FROM_CREATED_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     query: str
     phrase: str
@@ -216,7 +240,10 @@ class SearchRequest(_message.Message):
     recency_half_life_ms: int
     count_access: bool
     explain: bool
-    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ...) -> None: ...
+    mode: SearchMode
+    fusion: Fusion
+    recency_from_created: bool
+    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ...) -> None: ...
 
 class ScoreExplain(_message.Message):
     __slots__ = ("relevance", "recency", "frequency", "importance", "bm25", "cosine")

@@ -131,8 +131,8 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Search(self, request, context):
-        """Ranks memories by relevance, recency, frequency and importance; best hits first.
-        Not implemented yet: returns UNIMPLEMENTED.
+        """Ranks memories by relevance, recency, frequency and importance; best hits first,
+        in pages of at most 100 hits.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
