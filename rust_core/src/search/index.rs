@@ -198,6 +198,13 @@ impl SearchIndex {
         }
     }
 
+    /// Records that `key` moved to tier `tier` (its content is unchanged).
+    pub fn set_tier(&mut self, key: &str, tier: u8) {
+        if let Some(&slot) = self.slots.get(key) {
+            self.meta[slot as usize].tier = tier;
+        }
+    }
+
     /// Whether the slot holds a live document.
     #[inline]
     pub(super) fn alive(&self, slot: u32) -> bool {

@@ -191,6 +191,15 @@ pub fn decode_searchable(b: &[u8]) -> Result<Searchable<'_>> {
     Ok(Searchable { text, embedding, tags, metadata })
 }
 
+/// A copy of `record` moved to `tier` with its access statistics replaced, without
+/// re-encoding the body. Only valid when the body does not change, i.e. unless the
+/// move enters or leaves ARCHIVE (whose values are compressed).
+pub fn with_tier(record: &[u8], tier: Tier, last_access_ms: u64, access_count: u64) -> Vec<u8> {
+    let mut out = with_access(record, last_access_ms, access_count);
+    out[1] = tier.number();
+    out
+}
+
 /// A copy of `record` with its access statistics replaced, without re-encoding the body.
 pub fn with_access(record: &[u8], last_access_ms: u64, access_count: u64) -> Vec<u8> {
     let mut out = record.to_vec();
@@ -239,6 +248,15 @@ mod tests {
             assert_eq!(back.value, m.value);
             assert_eq!(Memory { header: m.header.clone(), ..back }, m);
         }
+    }
+
+    #[test]
+    fn tier_patch_equals_a_full_reencode_outside_archive() {
+        let bytes = encode(&sample(Tier::Working));
+        let mut moved = sample(Tier::LongTerm);
+        moved.header.last_access_ms = 50;
+        moved.header.access_count = 9;
+        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved));
     }
 
     #[test]

@@ -54,27 +54,36 @@ impl Txn<'_, '_> {
         Ok(self.state.remove(ns_id, key).map(|(_, meta)| meta))
     }
 
-    /// Rewrites a memory into tier `to`, keeping its in-memory access statistics
-    /// and read history. Entering ARCHIVE compresses the value; leaving it
-    /// decompresses (both in `codec::encode`).
+    /// Rewrites a memory into tier `to`, persisting its in-memory access statistics
+    /// and keeping its read history. Entering ARCHIVE compresses the value and leaving
+    /// it decompresses (a full re-encode); every other move patches the fixed header
+    /// of the stored record, and the search index only learns the new tier.
     pub fn move_to(&mut self, ns_id: u32, key: &str, to: Tier) -> Result<()> {
         let name = self.state.by_id(ns_id).name.clone();
-        let mut m = self
-            .read(&name, key)?
-            .ok_or_else(|| CoreError::Internal(format!("{name}/{key} indexed but not stored")))?;
-        let (_, meta) = self
+        let (last, count) = self
             .state
-            .remove(ns_id, key)
+            .meta_mut(ns_id, key)
+            .map(|m| (m.last_access_ms, m.access_count))
             .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
-        m.header.tier = to;
-        m.header.last_access_ms = meta.last_access_ms;
-        m.header.access_count = meta.access_count;
-        self.write(ns_id, &m)?;
-        let moved = self.state.meta_mut(ns_id, key).expect("just written");
-        moved.reads = meta.reads;
-        if moved.last_access_ms != meta.last_access_ms || moved.access_count != meta.access_count {
-            return Err(CoreError::Internal("access statistics lost in a move".into()));
-        }
+        let db_key = keys::db_key(&name, key);
+        let record =
+            self.store.memories.get(self.wtxn, &db_key)?.ok_or_else(|| {
+                CoreError::Internal(format!("{name}/{key} indexed but not stored"))
+            })?;
+        let from = codec::decode_header(record)?.tier;
+        let bytes = if (from == Tier::Archive) == (to == Tier::Archive) {
+            codec::with_tier(record, to, last, count)
+        } else {
+            let mut m = codec::decode(name.clone(), key.to_owned(), record)?;
+            m.header.tier = to;
+            m.header.last_access_ms = last;
+            m.header.access_count = count;
+            codec::encode(&m)
+        };
+        self.store.memories.put(self.wtxn, &db_key, &bytes)?;
+        self.state.set_tier(ns_id, key, to, bytes.len());
+        self.state.by_id(ns_id).index.set_tier(key, to.number());
+        // The access statistics were just written with the record.
         self.state.dirty.remove(&(ns_id, Arc::from(key)));
         Ok(())
     }

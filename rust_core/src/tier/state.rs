@@ -347,6 +347,24 @@ impl State {
         self.dirty.insert((ns, key));
     }
 
+    /// Moves a memory to `tier` (at the same LRU position within its priority class
+    /// and access time) with a new encoded size.
+    pub fn set_tier(&mut self, ns: u32, key: &str, tier: Tier, bytes: usize) {
+        let Some(space) = self.spaces.get_mut(&ns) else { return };
+        let Some((key, meta)) = space.keys.get_key_value(key) else { return };
+        let entry = meta.lru_entry(key);
+        let (old_tier, old_bytes) = (meta.tier, meta.bytes);
+        let from = &mut space.tiers[old_tier.index()];
+        from.lru.remove(&entry);
+        from.bytes -= u64::from(old_bytes);
+        let to = &mut space.tiers[tier.index()];
+        to.lru.insert(entry.clone());
+        to.bytes += bytes as u64;
+        let meta = space.keys.get_mut(&entry.key).expect("just found");
+        meta.tier = tier;
+        meta.bytes = bytes as u32;
+    }
+
     /// Removes a namespace and all its index entries.
     pub fn drop_namespace(&mut self, name: &str) -> Option<Namespace> {
         let id = self.ids.remove(name)?;
