@@ -154,7 +154,7 @@ pub struct RawMemory {
     pub importance: Option<f64>,
     /// Priority, unchecked (must fit an i32).
     pub priority: i128,
-    /// TTL, unchecked (must be in 0..=u64::MAX).
+    /// TTL, unchecked (must be in `0..=i64::MAX`).
     pub ttl_ms: Option<i128>,
     /// Tier number, unchecked (0 = unspecified).
     pub tier: i128,
