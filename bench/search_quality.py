@@ -7,8 +7,9 @@ among distractors and chit-chat, and later asked for. Two kinds of facts:
 - 20 personal facts asked with a paraphrase ("my sister moved to Lisbon" / "where does
   my sibling live now?"), each with two distractors that share its words, not its
   meaning: the semantic side's job;
-- 18 look-alike facts that differ by an identifier ("Incident INC-4821 was caused by a
-  full disk" among five other incidents), asked by identifier: the keyword side's job.
+- 24 look-alike facts that differ by an identifier or a made-up code name ("Incident
+  INC-4821 was caused by a full disk" among five other incidents), asked by it: the
+  keyword side's job (MiniLM turns out to handle most of them too).
 
 Exactly one memory answers each question.
 

@@ -224,9 +224,9 @@ class Engine:
         """The best ``query.k`` memories of ``query.namespace``, best first.
 
         Raises ``InvalidArgument`` (and changes nothing) for a query without text or
-        vector for its mode, a vector of the wrong dimension or with NaN/inf, ``k``
-        outside 1..10 000, an unknown tier, mode or fusion, or negative times. An
-        unknown namespace has no hits.
+        vector for its mode, text of more than 1 024 distinct words, a vector of the
+        wrong dimension or with NaN/inf, ``k`` outside 1..10 000, an unknown tier,
+        mode or fusion, or negative times. An unknown namespace has no hits.
         """
     def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
         """Remove at most ``max_items`` expired memories, oldest expiry first."""

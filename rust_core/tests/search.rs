@@ -173,7 +173,7 @@ fn brute_force(docs: &[Memory], q: &SearchQuery) -> Vec<(String, f32)> {
             && bm25[i] > 0.0
             && (q.mode != Mode::Phrase || contains_phrase(&docs[i].text, &phrase))
     };
-    let vec_ok = |i: usize| use_vec && cos[i].is_some_and(|c| c > 0.0);
+    let vec_ok = |i: usize| use_vec && cos[i].is_some();
     let eligible: Vec<usize> = (0..docs.len()).filter(|&i| passes(&docs[i])).collect();
     let kwn = |i: usize| if kw_ok(i) { (bm25[i] / norm).min(1.0) } else { 0.0 };
     let rank_of = |score: &dyn Fn(usize) -> Option<f32>| -> HashMap<usize, usize> {
@@ -191,7 +191,7 @@ fn brute_force(docs: &[Memory], q: &SearchQuery) -> Vec<(String, f32)> {
     for &i in &eligible {
         let relevance = match (use_text, use_vec) {
             (true, false) if kw_ok(i) => kwn(i),
-            (false, true) if vec_ok(i) => cos[i].unwrap().min(1.0),
+            (false, true) if vec_ok(i) => cos[i].unwrap().clamp(0.0, 1.0),
             (true, true) if q.fusion == Fusion::Rrf => {
                 let part = |r: Option<&usize>| r.map_or(0.0, |&r| 1.0 / (60.0 + r as f32));
                 if kw_rank.contains_key(&i) || vec_rank.contains_key(&i) {
@@ -328,4 +328,31 @@ fn selective_filters_scan_only_their_label_lists() {
     check(&e, &queries).unwrap();
     assert!(queries.iter().all(|q| !e.search(q).unwrap().is_empty()));
     assert_eq!(e.search(&queries[4]).unwrap().len(), 5, "hybrid: keyword matches too");
+}
+
+#[test]
+fn a_failed_commit_leaves_the_index_as_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.map_size = 1 << 20;
+    cfg.tiers[1].capacity = 0;
+    let e = common::open(dir.path(), cfg);
+    let text = |key: &str, text: &str| RawMemory { text: text.into(), ..common::item(key, 2) };
+    e.put_many(NS, vec![text("kept", "kept words")], 1, true).unwrap();
+    let big = |i: usize| RawMemory { value: vec![7u8; 100_000], ..text(&format!("b{i}"), "lost") };
+    let err = e.put_many(NS, (0..20).map(big).collect(), 2, true).unwrap_err();
+    assert_eq!(err.kind(), "CapacityExceeded");
+    let found = |word: &str| -> Vec<String> {
+        let q = SearchQuery {
+            namespace: NS.into(),
+            text: word.into(),
+            now_ms: 3,
+            ..SearchQuery::default()
+        };
+        e.search(&q).unwrap().into_iter().map(|h| h.memory.key).collect()
+    };
+    assert!(found("lost").is_empty(), "the aborted batch is not searchable");
+    assert_eq!(found("words"), ["kept"]);
+    e.put_many(NS, vec![text("after", "after words")], 4, true).unwrap();
+    assert_eq!(found("after"), ["after"]);
 }

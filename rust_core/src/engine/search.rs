@@ -14,7 +14,7 @@ use crate::error::{CoreError, Result};
 use crate::model::Memory;
 use crate::search::score::Scorer;
 use crate::search::tokenize::{contains_phrase, tokens};
-use crate::search::{vector, Hit, Mode, Plan, SearchQuery, MAX_K};
+use crate::search::{vector, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS};
 use crate::store::{codec, keys};
 use crate::validate;
 use std::sync::Arc;
@@ -73,6 +73,12 @@ fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
     let mut terms = toks.clone();
     terms.sort();
     terms.dedup();
+    if terms.len() > MAX_QUERY_TERMS {
+        return Err(CoreError::invalid(format!(
+            "the query text has {} distinct words; the limit is {MAX_QUERY_TERMS}",
+            terms.len()
+        )));
+    }
     let (use_text, use_vector) = match q.mode {
         Mode::Auto => (!terms.is_empty(), q.vector.is_some()),
         Mode::Keyword | Mode::Phrase => (true, false),
@@ -133,12 +139,13 @@ pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
             return Ok(Vec::new());
         };
         let plan = plan(q, space.dim)?;
-        let rtxn = shared.store.env.read_txn()?;
+        // Phrase mode reads candidates' text; other modes never call `verify`.
+        let rtxn = if plan.phrase.is_some() { Some(shared.store.env.read_txn()?) } else { None };
         let verify = |key: &str| {
-            let phrase = plan.phrase.as_deref().unwrap_or_default();
+            let (Some(rtxn), Some(phrase)) = (&rtxn, &plan.phrase) else { return true };
             let mut db_key = prefix.clone();
             db_key.extend_from_slice(key.as_bytes());
-            match shared.store.memories.get(&rtxn, &db_key) {
+            match shared.store.memories.get(rtxn, &db_key) {
                 Ok(Some(record)) => codec::decode_searchable(record)
                     .is_ok_and(|body| contains_phrase(body.text, phrase)),
                 _ => false,

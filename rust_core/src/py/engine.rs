@@ -186,7 +186,8 @@ impl PyEngine {
         now_ms: u64,
         max_items: usize,
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
-        let (reply, n) = enter_core(py, || self.engine.retrieve_encoded(request, now_ms, max_items))?;
+        let (reply, n) =
+            enter_core(py, || self.engine.retrieve_encoded(request, now_ms, max_items))?;
         Ok((PyBytes::new(py, &reply), n))
     }
 

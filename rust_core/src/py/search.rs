@@ -5,7 +5,7 @@ use super::types::PyMemory;
 use crate::error::CoreError;
 use crate::model::Tier;
 use crate::search::score::{Explain, RecencyFrom, Weights};
-use crate::search::{Bm25, Filter, Fusion, Hit, Mode, SearchQuery};
+use crate::search::{Bm25, Filter, Fusion, Hit, Mode, SearchQuery, MAX_K};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
@@ -95,7 +95,9 @@ impl PySearchQuery {
             namespace: self.namespace,
             text: self.text,
             vector: self.vector.as_deref().map(vector).transpose()?,
-            k: usize::try_from(self.k).unwrap_or(0),
+            k: usize::try_from(self.k).map_err(|_| {
+                CoreError::invalid(format!("k must be in 1..={MAX_K}, got {}", self.k))
+            })?,
             mode: choice(
                 "mode",
                 &self.mode,

@@ -29,11 +29,8 @@ impl SearchIndex {
         ok: impl Fn(u32) -> bool + Sync,
     ) -> Vec<Ranked> {
         let a = plan.keyword_weight;
+        let w = plan.scorer.weights.relevance;
         let mut top = TopK::new(plan.k);
-        let bm25_of = |slot: u32| {
-            let at = slot as usize;
-            (kw.acc.matched.get(at).copied().unwrap_or(0) > 0).then(|| kw.acc.scores[at])
-        };
         let explain = |bm25: f32, cos: f32| {
             let mut e = keyword_explain(bm25, kw.norm);
             e.cosine = cos;
@@ -41,10 +38,15 @@ impl SearchIndex {
             e
         };
         self.scan(scan, &ok, |slot, cos| {
-            let bm25 = bm25_of(slot).unwrap_or(0.0);
-            if bm25 > 0.0 || cos > 0.0 {
-                self.offer(&mut top, &plan.scorer, scan.rest, slot, explain(bm25, cos));
+            // The accumulator is zero where no query term matched.
+            let bm25 = kw.acc.scores.get(slot as usize).copied().unwrap_or(0.0);
+            // Every vector is visited: test the floor before building an explanation.
+            let keyword = keyword_explain(bm25, kw.norm).keyword;
+            let relevance = a * keyword + (1.0 - a) * cos.clamp(0.0, 1.0);
+            if top.threshold().is_some_and(|f| w * relevance + scan.rest < f) {
+                return;
             }
+            self.offer(&mut top, &plan.scorer, scan.rest, slot, explain(bm25, cos));
         });
         for &(slot, bm25) in &kw.cands {
             if !self.vectors.contains(slot) && ok(slot) {
@@ -71,7 +73,7 @@ impl SearchIndex {
         }
         let mut vec_top = TopK::new(depth);
         self.scan(scan, ok, |slot, cos| {
-            if cos > 0.0 && vec_top.threshold().is_none_or(|t| cos >= t) {
+            if vec_top.threshold().is_none_or(|t| cos >= t) {
                 vec_top.push(bare(cos, key(slot), slot));
             }
         });
@@ -92,8 +94,7 @@ impl SearchIndex {
             e.relevance = (part(e.keyword_rank) + part(e.semantic_rank)) * (RRF_K + 1.0) / 2.0;
             if e.keyword_rank == 0 {
                 let bm25 = kw.acc.scores.get(slot as usize).copied().unwrap_or(0.0);
-                let matched = kw.acc.matched.get(slot as usize).is_some_and(|m| *m > 0);
-                if matched {
+                if bm25 > 0.0 {
                     e.bm25 = bm25;
                     e.keyword = keyword_explain(bm25, kw.norm).keyword;
                 }

@@ -11,8 +11,8 @@
 //! A removed memory's slot is tombstoned (its key cleared); its postings are dropped
 //! and the slot reused only at the next purge, which runs once a quarter of the
 //! slots (and at least `PURGE_MIN`) are tombstones. Rewriting a memory whose text,
-//! embedding, tags and metadata are unchanged (a tier move, or a put of the same
-//! content) keeps its slot and only updates its attributes.
+//! embedding, tags and metadata are unchanged (a put of the same content) keeps its
+//! slot and only updates its attributes; a tier move only calls `set_tier`.
 
 use super::filter::{DocMeta, Labels, Maxima};
 use super::text::TextIndex;
@@ -203,6 +203,11 @@ impl SearchIndex {
         if let Some(&slot) = self.slots.get(key) {
             self.meta[slot as usize].tier = tier;
         }
+    }
+
+    /// Whether some postings may belong to removed documents (until the next purge).
+    pub(super) fn has_tombstones(&self) -> bool {
+        !self.dead.is_empty()
     }
 
     /// Whether the slot holds a live document.

@@ -37,6 +37,10 @@ use crate::model::Memory;
 /// Most results one search may ask for.
 pub const MAX_K: usize = 10_000;
 
+/// Most distinct words in a query: a query is a question, not a document (and the
+/// per-document match counter is 16 bits).
+pub const MAX_QUERY_TERMS: usize = 1024;
+
 /// Which relevance a search uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {

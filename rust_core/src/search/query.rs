@@ -5,7 +5,9 @@
 //! 1. The filter is compiled against the namespace's labels; a filter nothing can
 //!    match returns at once. From then on a document is *eligible* when it is live,
 //!    not expired and passes the filter; eligibility is tested inside each scan, so
-//!    the top k is always taken among eligible documents.
+//!    the top k is always taken among eligible documents. When a tag or metadata
+//!    entry makes the filter selective, its slot list (`Compiled::driver`) replaces
+//!    the full scan.
 //! 2. Keyword part: BM25 of every live document containing a query term
 //!    (`TextIndex::score`); candidates are the eligible ones (in phrase mode: those
 //!    containing every term). Keyword relevance = `min(1, BM25 / sum of the query
@@ -15,16 +17,21 @@
 //!    "the") stays low instead of being scaled up to 1, and a document's relevance
 //!    does not depend on which others the filter admits.
 //! 3. Vector part: cosine of every eligible document with a vector
-//!    (`VectorIndex::visit`); candidates are those with cosine > 0.
+//!    (`VectorIndex::visit`); all of them are candidates, as in any nearest-neighbour
+//!    search (k hits whenever k eligible memories have vectors); relevance is the
+//!    cosine clamped to [0, 1], so dissimilar ones rank only on the other components.
 //! 4. Relevance: keyword or cosine alone, or fused:
 //!    - `Rrf` (reciprocal rank fusion): each list is ranked (ties by key) and cut to
 //!      its best `R = max(10k, 100)`; relevance = `sum 1/(60 + rank)` over the lists
 //!      a document is in, divided by `2/61` so a document first in both scores 1.
 //!    - `Weighted`: `a * keyword + (1 - a) * max(cosine, 0)`, `a` = `keyword_weight`.
-//! 5. Each candidate's final score (`score.rs`) goes through a k-sized heap. In
-//!    phrase mode candidates are verified against their stored text (`verify`)
-//!    lazily, best first, until k pass. Verification reads records, so it runs
-//!    only on the few documents that can still reach the result.
+//! 5. Each candidate's final score (`score.rs`) goes through a k-sized heap. Once
+//!    the heap is full, a candidate whose relevance plus the most recency, frequency
+//!    and importance could add (from the namespace's `Maxima`) cannot beat its
+//!    floor is skipped unread; keyword candidates go best BM25 first, so the loop
+//!    stops there. In phrase mode candidates are verified against their stored text
+//!    (`verify`) lazily, best first, until k pass. Verification reads records, so
+//!    it runs only on the few documents that can still reach the result.
 
 use super::filter::Compiled;
 use super::index::SearchIndex;
@@ -110,11 +117,9 @@ impl SearchIndex {
             (None, Some(_)) => {
                 let mut top = TopK::new(plan.k);
                 self.scan(scan, ok, |slot, cos| {
-                    if cos > 0.0 {
-                        let e =
-                            Explain { cosine: cos, relevance: cos.min(1.0), ..Explain::default() };
-                        self.offer(&mut top, &plan.scorer, scan.rest, slot, e);
-                    }
+                    let relevance = cos.clamp(0.0, 1.0);
+                    let e = Explain { cosine: cos, relevance, ..Explain::default() };
+                    self.offer(&mut top, &plan.scorer, scan.rest, slot, e);
                 });
                 top.into_sorted()
             }
@@ -220,12 +225,14 @@ impl SearchIndex {
     fn keyword(&self, plan: &Plan, driver: Option<&[u32]>) -> Keyword {
         let mut acc = Accumulator::take();
         let n = self.len() as u32;
-        let norm = self.text.score(&plan.terms, plan.bm25, n, |s| self.alive(s), &mut acc);
-        let need = if plan.phrase.is_some() { plan.terms.len() } else { 1 };
+        let live = (self.has_tombstones(), |s| self.alive(s));
+        let phrase = plan.phrase.is_some();
+        let norm = self.text.score(&plan.terms, plan.bm25, n, live, phrase, &mut acc);
+        let need = plan.terms.len();
         let cands: Vec<(u32, f32)> = acc
             .touched
             .iter()
-            .filter(|&&s| usize::from(acc.matched[s as usize]) >= need)
+            .filter(|&&s| !phrase || usize::from(acc.matched[s as usize]) >= need)
             .filter(|s| driver.is_none_or(|d| d.binary_search(s).is_ok()))
             .map(|&s| (s, acc.scores[s as usize]))
             .collect();

@@ -2,7 +2,9 @@
 //!
 //! # Algorithm
 //!
-//! Each term has a posting list of `(slot, term frequency)`, in no particular order.
+//! Each term has a posting list of `(slot, term frequency, document length)`, in no
+//! particular order (the length rides in the posting so scoring touches no
+//! per-document array).
 //! Adding a document appends one posting per distinct term. Removing one is O(1):
 //! the owner (`SearchIndex`) tombstones the slot and its postings stay until the
 //! next `purge`, which drops dead postings from every list in one pass and only
@@ -11,8 +13,9 @@
 //! and it is the only reason the index never needs to be rebuilt.
 //!
 //! Scoring is term-at-a-time into a dense accumulator (one f32 per slot): for every
-//! distinct query term, one pass counts its live postings (its document frequency)
-//! and a second adds `idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen))`,
+//! distinct query term, one pass counts its live postings (its document frequency;
+//! skipped when no slot is tombstoned, as the list length is then exact) and a
+//! second adds `idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen))`,
 //! with `idf = ln(1 + (N - df + 0.5) / (df + 0.5))` (the always-positive idf of
 //! Lucene and tantivy). `N`, `df` and the average length count live documents of
 //! the whole namespace, so a filter changes which documents are returned, never
@@ -38,10 +41,33 @@ impl Default for Bm25 {
     }
 }
 
+/// Term frequency bits in `Posting::packed`; the rest hold the document length.
+const TF_BITS: u32 = 12;
+const TF_MAX: u32 = (1 << TF_BITS) - 1;
+const LEN_MAX: u32 = (1 << (32 - TF_BITS)) - 1;
+
+/// A document containing a term. The document's length rides along with the term
+/// frequency (tf saturating at 4 095, length at 1 048 575 tokens, far beyond any
+/// text the default limits admit), so scoring reads no per-document array.
 #[derive(Clone, Copy, Debug)]
 struct Posting {
     slot: u32,
-    tf: u32,
+    packed: u32,
+}
+
+impl Posting {
+    fn new(slot: u32, tf: usize, len: u32) -> Posting {
+        let tf = (tf as u32).min(TF_MAX);
+        Posting { slot, packed: len.min(LEN_MAX) << TF_BITS | tf }
+    }
+
+    fn tf(self) -> f32 {
+        (self.packed & TF_MAX) as f32
+    }
+
+    fn len(self) -> f32 {
+        (self.packed >> TF_BITS) as f32
+    }
 }
 
 thread_local! {
@@ -55,9 +81,9 @@ thread_local! {
 pub struct Accumulator {
     /// BM25 so far, by slot.
     pub scores: Vec<f32>,
-    /// Distinct query terms matched, by slot.
+    /// Distinct query terms matched, by slot (counted only for phrase queries).
     pub matched: Vec<u16>,
-    /// Slots with `matched > 0`, in first-match order.
+    /// Slots with a score, in first-match order.
     pub touched: Vec<u32>,
 }
 
@@ -71,7 +97,9 @@ impl Accumulator {
     pub fn recycle(mut self) {
         for &slot in &self.touched {
             self.scores[slot as usize] = 0.0;
-            self.matched[slot as usize] = 0;
+            if let Some(m) = self.matched.get_mut(slot as usize) {
+                *m = 0;
+            }
         }
         self.touched.clear();
         SCRATCH.with(|s| *s.borrow_mut() = self);
@@ -104,8 +132,7 @@ impl TextIndex {
         let len = ids.len() as u32;
         ids.sort_unstable();
         for run in ids.chunk_by(|a, b| a == b) {
-            let tf = run.len() as u32;
-            self.postings[run[0] as usize].push(Posting { slot, tf });
+            self.postings[run[0] as usize].push(Posting::new(slot, run.len(), len));
         }
         let at = slot as usize;
         if self.lens.len() <= at {
@@ -170,7 +197,9 @@ impl TextIndex {
     }
 
     /// Adds the BM25 of every live document matching any of `terms` (distinct) into
-    /// `acc`. `n_docs` is the number of live documents in the namespace. Returns the
+    /// `acc`, counting matched terms per document in `acc.matched` if `count_matches`. `n_docs` is the number of live documents in the namespace; `alive`
+    /// tells live slots, and is only asked when `tombstones` says some postings may
+    /// be dead (otherwise a list's length is its document frequency). Returns the
     /// sum of the idf of the terms present: the BM25 of a document of average length
     /// containing each of them once.
     pub fn score(
@@ -178,7 +207,8 @@ impl TextIndex {
         terms: &[String],
         params: Bm25,
         n_docs: u32,
-        alive: impl Fn(u32) -> bool,
+        (tombstones, alive): (bool, impl Fn(u32) -> bool),
+        count_matches: bool,
         acc: &mut Accumulator,
     ) -> f32 {
         let mut idf_sum = 0.0;
@@ -189,6 +219,8 @@ impl TextIndex {
         let avg_len = (self.total_len as f32 / n).max(f32::MIN_POSITIVE);
         if acc.scores.len() < self.lens.len() {
             acc.scores.resize(self.lens.len(), 0.0);
+        }
+        if count_matches && acc.matched.len() < self.lens.len() {
             acc.matched.resize(self.lens.len(), 0);
         }
         for term in terms {
@@ -196,7 +228,8 @@ impl TextIndex {
                 continue;
             };
             let list = &self.postings[id as usize];
-            let df = list.iter().filter(|p| alive(p.slot)).count() as f32;
+            let live = |p: &&Posting| !tombstones || alive(p.slot);
+            let df = if tombstones { list.iter().filter(live).count() } else { list.len() } as f32;
             if df == 0.0 {
                 continue;
             }
@@ -205,15 +238,18 @@ impl TextIndex {
             let k1 = params.k1;
             let norm = k1 * (1.0 - params.b);
             let per_len = k1 * params.b / avg_len;
-            for p in list.iter().filter(|p| alive(p.slot)) {
+            for p in list.iter().filter(live) {
                 let at = p.slot as usize;
-                let tf = p.tf as f32;
-                let len = self.lens[at] as f32;
-                acc.scores[at] += idf * tf * (k1 + 1.0) / (tf + norm + per_len * len);
-                if acc.matched[at] == 0 {
+                let (tf, len) = (p.tf(), p.len());
+                let score = &mut acc.scores[at];
+                // Every contribution is > 0, so a zero score means a first match.
+                if *score == 0.0 {
                     acc.touched.push(p.slot);
                 }
-                acc.matched[at] += 1;
+                *score += idf * tf * (k1 + 1.0) / (tf + norm + per_len * len);
+                if count_matches {
+                    acc.matched[at] += 1;
+                }
             }
         }
         idf_sum
@@ -227,7 +263,7 @@ mod tests {
     fn scored(ix: &TextIndex, q: &[&str], n: u32, alive: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
         let terms: Vec<String> = q.iter().map(|s| (*s).to_owned()).collect();
         let mut acc = Accumulator::default();
-        ix.score(&terms, Bm25::default(), n, alive, &mut acc);
+        ix.score(&terms, Bm25::default(), n, (true, alive), false, &mut acc);
         acc.touched.iter().map(|&s| (s, acc.scores[s as usize])).collect()
     }
 
@@ -243,6 +279,14 @@ mod tests {
         assert!(s(2) > s(0), "shorter document first");
         let the = scored(&ix, &["the"], 3, |_| true);
         assert!(the.iter().all(|h| h.1 < s(0)), "common term weighs less");
+    }
+
+    #[test]
+    fn postings_pack_tf_and_length_saturating() {
+        let p = Posting::new(7, 3, 250);
+        assert_eq!((p.slot, p.tf(), p.len()), (7, 3.0, 250.0));
+        let big = Posting::new(7, 1 << 20, u32::MAX);
+        assert_eq!((big.tf(), big.len()), (TF_MAX as f32, LEN_MAX as f32));
     }
 
     #[test]

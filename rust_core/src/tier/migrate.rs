@@ -40,7 +40,8 @@ impl Txn<'_, '_> {
         self.store.memories.put(self.wtxn, &keys::db_key(&m.namespace, &m.key), &bytes)?;
         let meta = KeyMeta::from_header(&m.header, bytes.len());
         let key: Arc<str> = Arc::from(m.key.as_str());
-        // Unchanged content (a tier move) only updates the indexed attributes.
+        // Unchanged content (a rewrite of the same memory) only updates the indexed
+        // attributes.
         self.state.by_id(ns_id).index.upsert(&key, &DocInput::of(m));
         self.state.insert(ns_id, key, meta);
         Ok(())
