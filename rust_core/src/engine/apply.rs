@@ -292,9 +292,11 @@ pub fn flush_access(txn: &mut Txn) -> Result<u64> {
     let dirty = std::mem::take(&mut txn.state.dirty);
     let mut n = 0;
     for (ns_id, key) in dirty {
-        let Some(meta) = txn.state.meta_mut(ns_id, &key) else {
+        // Gone, or rewritten with its statistics since it was listed.
+        let Some(meta) = txn.state.meta_mut(ns_id, &key).filter(|m| m.dirty) else {
             continue;
         };
+        meta.dirty = false;
         let (last, count) = (meta.last_access_ms, meta.access_count);
         let db_key = keys::db_key(&txn.state.by_id(ns_id).name, &key);
         let Some(record) = txn.store.memories.get(txn.wtxn, &db_key)? else {

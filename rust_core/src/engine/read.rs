@@ -113,10 +113,12 @@ fn record_access(
     let reads_kept = shared.cfg.promote_min_reads as usize;
     for m in out.iter_mut().flatten() {
         state.by_id(ns_id).counters(m.header.tier).hits += 1;
-        if count_access {
-            state.touch(ns_id, &m.key, now_ms, reads_kept, shared.cfg.promote_window_ms);
-        }
-        let Some(meta) = state.meta_mut(ns_id, &m.key) else {
+        let meta = if count_access {
+            state.touch(ns_id, &m.key, now_ms, reads_kept, shared.cfg.promote_window_ms)
+        } else {
+            state.meta_mut(ns_id, &m.key).map(|meta| &*meta)
+        };
+        let Some(meta) = meta else {
             continue;
         };
         // The record on disk may lag the in-memory statistics until the next flush.

@@ -85,7 +85,9 @@ impl Txn<'_, '_> {
         self.state.set_tier(ns_id, key, to, bytes.len());
         self.state.by_id(ns_id).index.set_tier(key, to.number());
         // The access statistics were just written with the record.
-        self.state.dirty.remove(&(ns_id, Arc::from(key)));
+        if let Some(meta) = self.state.meta_mut(ns_id, key) {
+            meta.dirty = false;
+        }
         Ok(())
     }
 

@@ -12,8 +12,9 @@ use crate::store::{codec, keys, Store};
 // foldhash: several times faster than SipHash on short keys, and randomly seeded
 // per map, so clients choosing keys cannot force collisions the way they could
 // with an unseeded hash.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+// hashbrown (the map behind std's) for `get_key_value_mut`: a touch finds the key's
+// shared name and its metadata in one lookup.
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// What the engine keeps in memory per memory.
@@ -35,6 +36,8 @@ pub struct KeyMeta {
     pub bytes: u32,
     /// Recent read times, newest last, at most `promote_min_reads` of them.
     pub reads: Vec<u64>,
+    /// Access statistics are newer than the stored record (listed in `State::dirty`).
+    pub dirty: bool,
 }
 
 impl KeyMeta {
@@ -49,6 +52,7 @@ impl KeyMeta {
             expires_at_ms: h.expires_at_ms,
             bytes: bytes as u32,
             reads: Vec::new(),
+            dirty: false,
         }
     }
 
@@ -172,8 +176,11 @@ pub struct State {
     next_id: u32,
     /// Expiry order across namespaces.
     pub ttl: TtlIndex,
-    /// Memories whose access statistics changed since the last flush.
-    pub dirty: HashSet<(u32, Arc<str>)>,
+    /// Memories whose access statistics changed since the last flush, each listed
+    /// once (its `KeyMeta::dirty` is set). An entry whose memory was since removed or
+    /// rewritten (flag cleared) is skipped by the flush: a flag and a list make the
+    /// per-read bookkeeping a bool test instead of a hash-set insert.
+    pub dirty: Vec<(u32, Arc<str>)>,
 }
 
 impl State {
@@ -315,28 +322,29 @@ impl State {
         tier.lru.remove(&meta.lru_entry(&key));
         tier.bytes -= u64::from(meta.bytes);
         self.ttl.remove(meta.expires_at_ms, ns, &key);
-        self.dirty.remove(&(ns, key.clone()));
         Some((key, meta))
     }
 
     /// Records an access at `now_ms`: moves the memory to the recent end of its
     /// tier's LRU order and, with `reads_kept > 0`, remembers the read time for
-    /// promotion (dropping reads older than `window_ms`).
-    pub fn touch(&mut self, ns: u32, key: &str, now_ms: u64, reads_kept: usize, window_ms: u64) {
-        let Some(space) = self.spaces.get_mut(&ns) else {
-            return;
-        };
-        let Some((key, _)) = space.keys.get_key_value(key) else {
-            return;
-        };
-        let key = key.clone();
-        let meta = space.keys.get_mut(&key).expect("just found");
-        let old = meta.lru_entry(&key);
+    /// promotion (dropping reads older than `window_ms`). Returns the updated
+    /// metadata, or `None` for an unknown key. One hash lookup in all.
+    pub fn touch(
+        &mut self,
+        ns: u32,
+        key: &str,
+        now_ms: u64,
+        reads_kept: usize,
+        window_ms: u64,
+    ) -> Option<&KeyMeta> {
+        let space = self.spaces.get_mut(&ns)?;
+        let (key, meta) = space.keys.get_key_value_mut(key)?;
+        let old = meta.lru_entry(key);
         let now_ms = now_ms.max(meta.last_access_ms);
         space.tiers[meta.tier.index()].lru.touch(&old, now_ms);
         meta.last_access_ms = now_ms;
         meta.access_count += 1;
-        space.index.set_access(&key, now_ms, meta.access_count);
+        space.index.set_access(key, now_ms, meta.access_count);
         if reads_kept > 0 {
             meta.reads.retain(|&t| t.saturating_add(window_ms) > now_ms);
             if meta.reads.len() == reads_kept {
@@ -344,7 +352,11 @@ impl State {
             }
             meta.reads.push(now_ms);
         }
-        self.dirty.insert((ns, key));
+        if !meta.dirty {
+            meta.dirty = true;
+            self.dirty.push((ns, key.clone()));
+        }
+        Some(meta)
     }
 
     /// Moves a memory to `tier` (at the same LRU position within its priority class
@@ -372,7 +384,6 @@ impl State {
         for (key, meta) in &space.keys {
             self.ttl.remove(meta.expires_at_ms, id, key);
         }
-        self.dirty.retain(|(ns, _)| *ns != id);
         Some(space)
     }
 }
