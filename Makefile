@@ -27,14 +27,14 @@ build-dev: install ## Rebuild the Rust extension into the source tree after Rust
 	$(BIN)/maturin develop --release --quiet
 
 format: install ## Format Python and Rust
-	$(BIN)/ruff format memd tests bench
-	$(BIN)/ruff check --fix memd tests bench
+	$(BIN)/ruff format memd tests bench clients/python
+	$(BIN)/ruff check --fix memd tests bench clients/python
 	cargo fmt --all
 
 lint: install proto-check ## ruff, mypy (+ stubtest of memd._core), proto drift, rustfmt, clippy
-	$(BIN)/ruff check memd tests bench
-	$(BIN)/ruff format --check memd tests bench
-	$(BIN)/mypy memd
+	$(BIN)/ruff check memd tests bench clients/python
+	$(BIN)/ruff format --check memd tests bench clients/python
+	$(BIN)/mypy memd clients/python/memd_client
 	$(PY) -m mypy.stubtest memd._core
 	cargo fmt --all --check
 	cargo clippy --release --all-targets --no-default-features -- -D warnings

@@ -1,0 +1,71 @@
+"""memd_client: sync and asyncio Python clients of the memd daemon (memd.v1 over gRPC)."""
+
+from memd.errors import (
+    CapacityExceeded,
+    EngineClosed,
+    InternalError,
+    InvalidArgument,
+    MemdError,
+    NotFound,
+    StorageError,
+)
+from memd.types import Tier
+from memd_client._errors import (
+    ERROR_OF,
+    Cancelled,
+    DeadlineExceeded,
+    RpcFailed,
+    Unavailable,
+    Unimplemented,
+)
+from memd_client._types import (
+    NO_RETRY,
+    BulkResult,
+    Hit,
+    ItemError,
+    Memory,
+    NamespaceStats,
+    NewMemory,
+    RetryPolicy,
+    Stats,
+    StoreResult,
+    TierStats,
+    pack_embedding,
+    unpack_embedding,
+)
+from memd_client.aio import AsyncClient, AsyncHitStream
+from memd_client.client import Client, HitStream
+
+__all__ = [
+    "ERROR_OF",
+    "NO_RETRY",
+    "AsyncClient",
+    "AsyncHitStream",
+    "BulkResult",
+    "Cancelled",
+    "CapacityExceeded",
+    "Client",
+    "DeadlineExceeded",
+    "EngineClosed",
+    "Hit",
+    "HitStream",
+    "InternalError",
+    "InvalidArgument",
+    "ItemError",
+    "MemdError",
+    "Memory",
+    "NamespaceStats",
+    "NewMemory",
+    "NotFound",
+    "RetryPolicy",
+    "RpcFailed",
+    "Stats",
+    "StorageError",
+    "StoreResult",
+    "Tier",
+    "TierStats",
+    "Unavailable",
+    "Unimplemented",
+    "pack_embedding",
+    "unpack_embedding",
+]

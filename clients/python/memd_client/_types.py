@@ -1,0 +1,466 @@
+"""The client's own types, their conversion to and from memd.v1 messages, and retries."""
+
+from __future__ import annotations
+
+import array
+import random
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import grpc
+
+from memd._pb.v1 import memory_pb2 as mpb
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.errors import MemdError
+from memd.types import Tier
+from memd_client._errors import from_code_number
+
+Embedding = Sequence[float] | bytes
+"""A vector: floats (packed for you) or already packed little-endian float32 bytes."""
+
+SearchMode = Literal["auto", "keyword", "semantic", "hybrid"]
+Fusion = Literal["default", "weighted", "rrf"]
+
+_MODES: dict[str, int] = {
+    "auto": pb.SEARCH_MODE_UNSPECIFIED,
+    "keyword": pb.SEARCH_MODE_KEYWORD,
+    "semantic": pb.SEARCH_MODE_SEMANTIC,
+    "hybrid": pb.SEARCH_MODE_HYBRID,
+}
+_FUSIONS: dict[str, int] = {
+    "default": pb.FUSION_UNSPECIFIED,
+    "weighted": pb.FUSION_WEIGHTED,
+    "rrf": pb.FUSION_RRF,
+}
+
+
+def pack_embedding(vector: Iterable[float]) -> bytes:
+    """Floats as packed little-endian float32, the wire format of embeddings."""
+    packed = array.array("f", vector)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack_embedding(data: bytes) -> list[float]:
+    """The floats of a packed little-endian float32 embedding."""
+    values = array.array("f")
+    values.frombytes(data)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values.tolist()
+
+
+@dataclass(slots=True)
+class NewMemory:
+    """A memory to store; a plain dict with these keys works too.
+
+    Attributes:
+        text: Searchable content.
+        key: Unique within the namespace; empty asks the server for a time-ordered key.
+        value: Opaque payload returned exactly as stored.
+        embedding: Floats, or packed little-endian float32 bytes; None for none.
+        tags: Labels used by search filters.
+        metadata: String map (``type`` and ``category`` are used by search filters).
+        importance: In [0, 1]; None keeps the server's default (0.5, or the stored value).
+        priority: Eviction class; lower is evicted first.
+        ttl_ms: Time to live in ms; None uses the tier's default, 0 never expires.
+        tier: Tier to store into; UNSPECIFIED uses the server's default.
+    """
+
+    text: str = ""
+    key: str = ""
+    value: bytes = b""
+    embedding: Embedding | None = None
+    tags: Sequence[str] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    importance: float | None = None
+    priority: int = 0
+    ttl_ms: int | None = None
+    tier: Tier | int = Tier.UNSPECIFIED
+
+
+MemoryLike = NewMemory | Mapping[str, Any]
+"""What ``store`` accepts per item: a ``NewMemory`` or a dict of its fields."""
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """A stored memory as read back (see ``Memory`` in proto/memd/v1/memory.proto)."""
+
+    key: str
+    text: str
+    value: bytes
+    embedding: list[float]
+    tags: list[str]
+    metadata: dict[str, str]
+    importance: float
+    priority: int
+    ttl_ms: int
+    tier: Tier
+    namespace: str
+    expires_at_ms: int
+    created_ms: int
+    updated_ms: int
+    last_access_ms: int
+    access_count: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search hit; ``explain`` holds the score's parts when asked for."""
+
+    memory: Memory
+    score: float
+    explain: dict[str, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """Why one item of a store batch was rejected (the others were stored)."""
+
+    index: int
+    code: int
+    message: str
+
+    def exception(self) -> MemdError:
+        """The exception this error would be as an RPC error."""
+        return from_code_number(self.code, f"item {self.index}: {self.message}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """The acknowledgement of a store: the batch is committed.
+
+    Attributes:
+        keys: Per item, the stored key (server-made for an empty key).
+        versions: Per item, the version after this store; 0 for a rejected item.
+        tiers: Per item, the tier after the batch; UNSPECIFIED for a rejected item.
+        errors: The rejected items (only with ``atomic=False``), by index.
+    """
+
+    keys: list[str]
+    versions: list[int]
+    tiers: list[Tier]
+    errors: list[ItemError]
+
+    @property
+    def ok(self) -> bool:
+        """True when every item was stored."""
+        return not self.errors
+
+    def raise_for_errors(self) -> StoreResult:
+        """Raise the first rejected item's error as an exception; else return self."""
+        if self.errors:
+            raise self.errors[0].exception()
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What ``bulk_store`` did: every batch was acknowledged (committed)."""
+
+    batches: int
+    stored: int
+    keys: list[str]
+    errors: list[ItemError]
+
+
+@dataclass(frozen=True, slots=True)
+class TierStats:
+    """Counts of one tier of one namespace."""
+
+    tier: Tier
+    count: int
+    capacity: int
+    bytes: int
+    counters: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceStats:
+    """Statistics of one namespace; ``tiers`` hottest first."""
+
+    namespace: str
+    dimension: int
+    misses: int
+    tiers: list[TierStats]
+
+    @property
+    def count(self) -> int:
+        """Live memories over all tiers."""
+        return sum(t.count for t in self.tiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Statistics of the store: per namespace, and LMDB map usage."""
+
+    namespaces: dict[str, NamespaceStats]
+    map_size_bytes: int
+    map_used_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries of calls that failed with UNAVAILABLE, with bounded exponential backoff.
+
+    Attempt ``n`` (from 1) waits ``min(max_backoff_s, initial_backoff_s * multiplier **
+    (n - 1))`` seconds, randomised by +-``jitter``, before the next one. ``max_attempts``
+    counts the first call: 1 disables retries. The call's deadline is per attempt.
+    """
+
+    max_attempts: int = 4
+    initial_backoff_s: float = 0.05
+    max_backoff_s: float = 2.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def backoffs(self) -> Iterator[float]:
+        """The waits before attempts 2..max_attempts."""
+        delay = self.initial_backoff_s
+        for _ in range(self.max_attempts - 1):
+            wait = min(self.max_backoff_s, delay)
+            yield max(0.0, wait * (1 + random.uniform(-self.jitter, self.jitter)))
+            delay *= self.multiplier
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def is_retryable(err: grpc.RpcError) -> bool:
+    """Whether a failed call may be retried: only UNAVAILABLE (nothing was done)."""
+    code = err.code() if callable(getattr(err, "code", None)) else None
+    return bool(code == grpc.StatusCode.UNAVAILABLE)
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def new_memory(item: MemoryLike) -> mpb.NewMemory:
+    """The NewMemory message of a ``NewMemory`` or a dict of its fields."""
+    m = item if isinstance(item, NewMemory) else NewMemory(**item)
+    emb = m.embedding
+    return mpb.NewMemory(
+        key=m.key,
+        text=m.text,
+        value=m.value,
+        embedding=b"" if emb is None else emb if isinstance(emb, bytes) else pack_embedding(emb),
+        tags=list(m.tags) or None,
+        metadata=dict(m.metadata) or None,
+        importance=m.importance,
+        priority=m.priority,
+        ttl_ms=m.ttl_ms,
+        tier=int(m.tier),  # type: ignore[arg-type]
+    )
+
+
+def store_request(
+    namespace: str, memories: Iterable[MemoryLike], atomic: bool, batch_id: int = 0
+) -> pb.StoreRequest:
+    """A StoreRequest for a batch."""
+    return pb.StoreRequest(
+        namespace=namespace,
+        memories=[new_memory(m) for m in memories],
+        atomic=atomic,
+        batch_id=batch_id,
+    )
+
+
+def store_result(resp: pb.StoreResponse) -> StoreResult:
+    """The StoreResult of a StoreResponse."""
+    return StoreResult(
+        keys=list(resp.keys),
+        versions=list(resp.versions),
+        tiers=[Tier(t) for t in resp.tiers],
+        errors=[ItemError(e.index, e.code, e.message) for e in resp.errors],
+    )
+
+
+def memory(m: mpb.Memory) -> Memory:
+    """The client Memory of a Memory message."""
+    return Memory(
+        key=m.key,
+        text=m.text,
+        value=m.value,
+        embedding=unpack_embedding(m.embedding) if m.embedding else [],
+        tags=list(m.tags),
+        metadata=dict(m.metadata),
+        importance=m.importance,
+        priority=m.priority,
+        ttl_ms=m.ttl_ms,
+        tier=Tier(m.tier),
+        namespace=m.namespace,
+        expires_at_ms=m.expires_at_ms,
+        created_ms=m.created_ms,
+        updated_ms=m.updated_ms,
+        last_access_ms=m.last_access_ms,
+        access_count=m.access_count,
+        version=m.version,
+    )
+
+
+def hit(h: pb.SearchHit) -> Hit:
+    """The client Hit of a SearchHit message."""
+    explain = None
+    if h.HasField("explain"):
+        e = h.explain
+        explain = {
+            "relevance": e.relevance,
+            "recency": e.recency,
+            "frequency": e.frequency,
+            "importance": e.importance,
+            "bm25": e.bm25,
+            "cosine": e.cosine,
+        }
+    return Hit(memory=memory(h.memory), score=h.score, explain=explain)
+
+
+def search_request(
+    namespace: str,
+    *,
+    query: str = "",
+    phrase: str = "",
+    embedding: Embedding | None = None,
+    limit: int = 10,
+    tiers: Iterable[Tier | int] = (),
+    tags_all: Iterable[str] = (),
+    tags_any: Iterable[str] = (),
+    metadata: Mapping[str, str] | None = None,
+    min_importance: float | None = None,
+    max_importance: float | None = None,
+    created_after_ms: int = 0,
+    created_before_ms: int = 0,
+    accessed_after_ms: int = 0,
+    accessed_before_ms: int = 0,
+    weights: Mapping[str, float] | None = None,
+    recency_half_life_ms: int = 0,
+    recency_from_created: bool = False,
+    count_access: bool = False,
+    explain: bool = False,
+    mode: SearchMode = "auto",
+    fusion: Fusion = "default",
+) -> pb.SearchRequest:
+    """A SearchRequest; see ``Client.search`` for the arguments."""
+    if mode not in _MODES or fusion not in _FUSIONS:
+        raise ValueError(f"unknown mode {mode!r} or fusion {fusion!r}")
+    emb = b"" if embedding is None else embedding
+    return pb.SearchRequest(
+        namespace=namespace,
+        query=query,
+        phrase=phrase,
+        embedding=emb if isinstance(emb, bytes) else pack_embedding(emb),
+        limit=limit,
+        tiers=[int(t) for t in tiers],  # type: ignore[misc]
+        tags_all=list(tags_all),
+        tags_any=list(tags_any),
+        metadata=dict(metadata or {}),
+        min_importance=min_importance,
+        max_importance=max_importance,
+        created_after_ms=created_after_ms,
+        created_before_ms=created_before_ms,
+        accessed_after_ms=accessed_after_ms,
+        accessed_before_ms=accessed_before_ms,
+        weights=pb.ScoreWeights(**weights) if weights is not None else None,
+        recency_half_life_ms=recency_half_life_ms,
+        recency_from_created=recency_from_created,
+        count_access=count_access,
+        explain=explain,
+        mode=_MODES[mode],  # type: ignore[arg-type]
+        fusion=_FUSIONS[fusion],  # type: ignore[arg-type]
+    )
+
+
+def list_request(
+    namespace: str,
+    tier: Tier | int,
+    page_size: int,
+    page_token: str,
+    reverse: bool,
+    created_after_ms: int,
+    created_before_ms: int,
+) -> pb.ListRequest:
+    """A ListRequest for one page."""
+    return pb.ListRequest(
+        namespace=namespace,
+        tier=int(tier),  # type: ignore[arg-type]
+        page_size=page_size,
+        page_token=page_token,
+        reverse=reverse,
+        created_after_ms=created_after_ms,
+        created_before_ms=created_before_ms,
+    )
+
+
+def stats(resp: pb.StatsResponse) -> Stats:
+    """The client Stats of a StatsResponse."""
+    return Stats(
+        namespaces={
+            n.namespace: NamespaceStats(
+                namespace=n.namespace,
+                dimension=n.dimension,
+                misses=n.misses,
+                tiers=[
+                    TierStats(Tier(t.tier), t.count, t.capacity, t.bytes, dict(t.counters))
+                    for t in n.tiers
+                ],
+            )
+            for n in resp.namespaces
+        },
+        map_size_bytes=resp.map_size_bytes,
+        map_used_bytes=resp.map_used_bytes,
+    )
+
+
+def batches(
+    namespace: str, memories: Iterable[MemoryLike], batch_size: int, atomic: bool
+) -> Iterator[pb.StoreRequest]:
+    """StoreRequests of at most ``batch_size`` memories, batch_id 0, 1, 2, ..."""
+    if not 1 <= batch_size <= 10_000:
+        raise ValueError(f"batch_size must be in [1, 10000], got {batch_size}")
+    batch: list[mpb.NewMemory] = []
+    batch_id = 0
+    for item in memories:
+        batch.append(new_memory(item))
+        if len(batch) == batch_size:
+            yield pb.StoreRequest(
+                namespace=namespace, memories=batch, atomic=atomic, batch_id=batch_id
+            )
+            batch, batch_id = [], batch_id + 1
+    if batch:
+        yield pb.StoreRequest(namespace=namespace, memories=batch, atomic=atomic, batch_id=batch_id)
+
+
+class BulkAcks:
+    """Collects the acknowledgements of a StoreStream into a BulkResult."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.keys: list[str] = []
+        self.errors: list[ItemError] = []
+        self._offset = 0
+
+    def add(self, resp: pb.StoreResponse) -> None:
+        """Account one acknowledged batch; item indexes become stream-wide."""
+        self.keys.extend(resp.keys)
+        self.errors.extend(
+            ItemError(self._offset + e.index, e.code, e.message) for e in resp.errors
+        )
+        self._offset += len(resp.keys)  # one key per item, stored or not
+        self.batches += 1
+
+    def result(self) -> BulkResult:
+        """The totals."""
+        return BulkResult(
+            batches=self.batches,
+            stored=len(self.keys) - len(self.errors),
+            keys=self.keys,
+            errors=self.errors,
+        )

@@ -1,0 +1,284 @@
+"""The asyncio client (grpc.aio): same methods as ``Client``, awaited."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.types import Tier
+from memd_client import _types as t
+from memd_client._errors import from_rpc_error
+from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
+
+
+class AsyncHitStream(AsyncIterator[t.Hit]):
+    """The hits of a search, best first: ``async for hit in client.search(...)``.
+
+    Leaving an ``async with`` block, or ``cancel()``, cancels the call; iteration then
+    ends. A search that fails with UNAVAILABLE before its first page is retried.
+    """
+
+    def __init__(self, start: Callable[[], Any], retry: t.RetryPolicy) -> None:
+        self._start = start
+        self._retry = retry
+        self._call: Any = None
+        self._page: Iterator[pb.SearchHit] = iter(())
+        self._received = False
+        self._cancelled = False
+
+    def __aiter__(self) -> AsyncHitStream:
+        return self
+
+    async def __anext__(self) -> t.Hit:
+        while True:
+            h = next(self._page, None)
+            if h is not None:
+                return t.hit(h)
+            self._page = iter((await self._next_page()).hits)
+
+    async def _next_page(self) -> pb.SearchResponse:
+        backoffs = self._retry.backoffs()
+        while True:
+            if self._cancelled:
+                raise StopAsyncIteration
+            if self._call is None:
+                self._call = self._start()
+            try:
+                page = await self._call.read()
+            except grpc.RpcError as err:
+                if self._cancelled:
+                    raise StopAsyncIteration from None
+                if not self._received and t.is_retryable(err):
+                    wait = next(backoffs, None)
+                    if wait is not None:
+                        await asyncio.sleep(wait)
+                        self._call = None
+                        continue
+                raise from_rpc_error(err) from err
+            except asyncio.CancelledError:
+                if self._cancelled:  # the call (not this task) was cancelled
+                    raise StopAsyncIteration from None
+                raise
+            if page is grpc.aio.EOF:
+                raise StopAsyncIteration
+            self._received = True
+            result: pb.SearchResponse = page
+            return result
+
+    def cancel(self) -> None:
+        """Stop the search: the server stops sending and iteration ends."""
+        self._cancelled = True
+        self._page = iter(())
+        if self._call is not None:
+            self._call.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once ``cancel()`` was called."""
+        return self._cancelled
+
+    async def __aenter__(self) -> AsyncHitStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+async def _aiter(items: Iterable[t.MemoryLike] | AsyncIterable[t.MemoryLike]) -> Any:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+class AsyncClient:
+    """An asyncio memd client over one ``grpc.aio`` channel; create it inside the loop.
+
+    Same arguments as ``Client``: ``target`` is ``host:port`` or ``unix:///path``,
+    ``timeout`` the default deadline per call (not ``bulk_store``), ``retry`` the
+    retries on UNAVAILABLE.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        retry: t.RetryPolicy | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        options: Sequence[tuple[str, Any]] = (),
+        credentials: Any = None,
+    ) -> None:
+        opts = [*channel_options(max_message_bytes), *options]
+        self._channel: Any = (
+            grpc.aio.secure_channel(target, credentials, options=opts)
+            if credentials is not None
+            else grpc.aio.insecure_channel(target, options=opts)
+        )
+        self._calls = multicallables(self._channel)
+        self._timeout = timeout
+        self._retry = retry if retry is not None else t.RetryPolicy()
+        self.target = target
+
+    async def close(self) -> None:
+        """Close the channel; calls in flight are cancelled."""
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return self._timeout if timeout is None else timeout
+
+    async def _unary(self, method: str, request: Any, timeout: float | None) -> Any:
+        call = self._calls[method]
+        deadline = self._deadline(timeout)
+        backoffs = self._retry.backoffs()
+        while True:
+            try:
+                return await call(request, timeout=deadline)
+            except grpc.RpcError as err:
+                if t.is_retryable(err):
+                    wait = next(backoffs, None)
+                    if wait is not None:
+                        await asyncio.sleep(wait)
+                        continue
+                raise from_rpc_error(err) from err
+
+    async def store(
+        self,
+        namespace: str,
+        memories: Iterable[t.MemoryLike],
+        *,
+        atomic: bool = False,
+        timeout: float | None = None,
+    ) -> t.StoreResult:
+        """Store one batch; see ``Client.store``."""
+        request = t.store_request(namespace, memories, atomic)
+        return t.store_result(await self._unary("Store", request, timeout))
+
+    async def get(
+        self,
+        namespace: str,
+        keys: Iterable[str],
+        *,
+        peek: bool = False,
+        timeout: float | None = None,
+    ) -> dict[str, t.Memory | None]:
+        """Read keys: key -> Memory, or None for a missing or expired key."""
+        request = pb.RetrieveRequest(namespace=namespace, keys=list(keys), peek=peek)
+        response: pb.RetrieveResponse = await self._unary("Retrieve", request, timeout)
+        return {r.key: t.memory(r.memory) if r.found else None for r in response.results}
+
+    def search(
+        self,
+        namespace: str,
+        query: str = "",
+        *,
+        embedding: t.Embedding | None = None,
+        limit: int = 10,
+        timeout: float | None = None,
+        **filters: Any,
+    ) -> AsyncHitStream:
+        """Search (not awaited): ``async for hit in client.search(...)``; see ``Client``."""
+        request = t.search_request(
+            namespace, query=query, embedding=embedding, limit=limit, **filters
+        )
+        call = self._calls["Search"]
+        deadline = self._deadline(timeout)
+        return AsyncHitStream(lambda: call(request, timeout=deadline), self._retry)
+
+    async def delete(
+        self, namespace: str, keys: Iterable[str], *, timeout: float | None = None
+    ) -> int:
+        """Delete keys; returns how many memories were removed."""
+        request = pb.DeleteRequest(namespace=namespace, keys=list(keys))
+        response: pb.DeleteResponse = await self._unary("Delete", request, timeout)
+        return response.deleted_count
+
+    async def list(
+        self,
+        namespace: str,
+        *,
+        tier: Tier | int = Tier.UNSPECIFIED,
+        page_size: int = 100,
+        reverse: bool = False,
+        created_after_ms: int = 0,
+        created_before_ms: int = 0,
+        timeout: float | None = None,
+    ) -> AsyncIterator[t.Memory]:
+        """Every live memory of a namespace in key order (``async for``), page by page."""
+        token = ""
+        while True:
+            request = t.list_request(
+                namespace, tier, page_size, token, reverse, created_after_ms, created_before_ms
+            )
+            page: pb.ListResponse = await self._unary("List", request, timeout)
+            for m in page.memories:
+                yield t.memory(m)
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def stats(self, namespace: str | None = None, *, timeout: float | None = None) -> t.Stats:
+        """Statistics of one namespace (absent when unknown) or of all."""
+        request = pb.StatsRequest(namespace=namespace or "")
+        return t.stats(await self._unary("Stats", request, timeout))
+
+    async def bulk_store(
+        self,
+        namespace: str,
+        memories: Iterable[t.MemoryLike] | AsyncIterable[t.MemoryLike],
+        *,
+        batch_size: int = 1000,
+        atomic: bool = False,
+        timeout: float | None = None,
+    ) -> t.BulkResult:
+        """Store any number of memories over one StoreStream; see ``Client.bulk_store``.
+
+        ``memories`` may be an async iterable.
+        """
+        if not 1 <= batch_size <= 10_000:
+            raise ValueError(f"batch_size must be in [1, 10000], got {batch_size}")
+        failure: list[Exception] = []
+
+        async def requests() -> AsyncIterator[pb.StoreRequest]:
+            batch: list[t.MemoryLike] = []
+            batch_id = 0
+            try:
+                async for item in _aiter(memories):
+                    batch.append(item)
+                    if len(batch) == batch_size:
+                        yield t.store_request(namespace, batch, atomic, batch_id)
+                        batch, batch_id = [], batch_id + 1
+                if batch:
+                    yield t.store_request(namespace, batch, atomic, batch_id)
+            except Exception as exc:  # bad input: end the stream, raise it below
+                failure.append(exc)
+
+        acks = t.BulkAcks()
+        call = self._calls["StoreStream"](requests(), timeout=timeout)
+        try:
+            async for response in call:
+                acks.add(response)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        if failure:
+            raise failure[0]
+        return acks.result()

@@ -1,0 +1,290 @@
+"""The synchronous client: ``Client("host:port")`` or ``Client("unix:///path.sock")``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.types import Tier
+from memd_client import _types as t
+from memd_client._errors import from_rpc_error
+from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
+
+
+class HitStream(Iterator[t.Hit]):
+    """The hits of a search, best first, fetched page by page as you iterate.
+
+    Leaving a ``with`` block, or ``cancel()``, cancels the call; iteration then ends.
+    A search that fails with UNAVAILABLE before its first page is retried.
+    """
+
+    def __init__(self, start: Callable[[], Any], retry: t.RetryPolicy) -> None:
+        self._start = start
+        self._retry = retry
+        self._call: Any = None
+        self._page: Iterator[pb.SearchHit] = iter(())
+        self._received = False
+        self._cancelled = False
+
+    def __iter__(self) -> HitStream:
+        return self
+
+    def __next__(self) -> t.Hit:
+        while True:
+            h = next(self._page, None)
+            if h is not None:
+                return t.hit(h)
+            self._page = iter(self._next_page().hits)
+
+    def _next_page(self) -> pb.SearchResponse:
+        backoffs = self._retry.backoffs()
+        while True:
+            if self._cancelled:
+                raise StopIteration
+            if self._call is None:
+                self._call = self._start()
+            try:
+                page: pb.SearchResponse = next(self._call)
+            except grpc.RpcError as err:
+                if self._cancelled:
+                    raise StopIteration from None
+                if not self._received and t.is_retryable(err):
+                    wait = next(backoffs, None)
+                    if wait is not None:
+                        time.sleep(wait)
+                        self._call = None
+                        continue
+                raise from_rpc_error(err) from err
+            self._received = True
+            return page
+
+    def cancel(self) -> None:
+        """Stop the search: the server stops sending and iteration ends."""
+        self._cancelled = True
+        self._page = iter(())
+        if self._call is not None:
+            self._call.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once ``cancel()`` was called."""
+        return self._cancelled
+
+    def __enter__(self) -> HitStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+class Client:
+    """A blocking memd client over one gRPC channel; safe to share between threads.
+
+    Args:
+        target: ``host:port`` or ``unix:///path/to/memd.sock``.
+        timeout: Default deadline in seconds of every call except ``bulk_store``
+            (per attempt; None: no deadline). Each method takes ``timeout=`` too.
+        retry: Retries of calls failing with UNAVAILABLE (``NO_RETRY`` disables them).
+        max_message_bytes: Largest message sent or received.
+        options: Extra grpc channel options.
+        credentials: ``grpc.ssl_channel_credentials(...)`` for TLS; None: plaintext.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        retry: t.RetryPolicy | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        options: Sequence[tuple[str, Any]] = (),
+        credentials: Any = None,
+    ) -> None:
+        opts = [*channel_options(max_message_bytes), *options]
+        self._channel: Any = (
+            grpc.secure_channel(target, credentials, options=opts)
+            if credentials is not None
+            else grpc.insecure_channel(target, options=opts)
+        )
+        self._calls = multicallables(self._channel)
+        self._timeout = timeout
+        self._retry = retry if retry is not None else t.RetryPolicy()
+        self.target = target
+
+    def close(self) -> None:
+        """Close the channel; calls in flight are cancelled."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return self._timeout if timeout is None else timeout
+
+    def _unary(self, method: str, request: Any, timeout: float | None) -> Any:
+        call = self._calls[method]
+        deadline = self._deadline(timeout)
+        backoffs = self._retry.backoffs()
+        while True:
+            try:
+                return call(request, timeout=deadline)
+            except grpc.RpcError as err:
+                if t.is_retryable(err):
+                    wait = next(backoffs, None)
+                    if wait is not None:
+                        time.sleep(wait)
+                        continue
+                raise from_rpc_error(err) from err
+
+    def store(
+        self,
+        namespace: str,
+        memories: Iterable[t.MemoryLike],
+        *,
+        atomic: bool = False,
+        timeout: float | None = None,
+    ) -> t.StoreResult:
+        """Store one batch (at most the server's ``--max-batch-items``, default 10 000).
+
+        Returns once it is committed. With ``atomic=False`` invalid items are reported
+        in ``StoreResult.errors`` and the rest is stored; ``atomic=True`` raises
+        ``InvalidArgument`` and stores nothing. A retried Store (after UNAVAILABLE) of
+        memories without a key may store them twice if the first attempt committed just
+        before the connection broke; give keys when that matters.
+        """
+        request = t.store_request(namespace, memories, atomic)
+        return t.store_result(self._unary("Store", request, timeout))
+
+    def get(
+        self,
+        namespace: str,
+        keys: Iterable[str],
+        *,
+        peek: bool = False,
+        timeout: float | None = None,
+    ) -> dict[str, t.Memory | None]:
+        """Read keys: key -> Memory, or None for a missing or expired key.
+
+        ``peek=True`` reads without counting an access (no promotion, no LRU touch).
+        """
+        request = pb.RetrieveRequest(namespace=namespace, keys=list(keys), peek=peek)
+        response: pb.RetrieveResponse = self._unary("Retrieve", request, timeout)
+        return {r.key: t.memory(r.memory) if r.found else None for r in response.results}
+
+    def search(
+        self,
+        namespace: str,
+        query: str = "",
+        *,
+        embedding: t.Embedding | None = None,
+        limit: int = 10,
+        timeout: float | None = None,
+        **filters: Any,
+    ) -> HitStream:
+        """Search; iterate the result for hits, best first.
+
+        Args:
+            namespace: Where to search.
+            query: Keywords (BM25 over ``text``).
+            embedding: Query vector (floats or packed bytes); with ``query``: hybrid.
+            limit: Most hits (server maximum 1 000).
+            timeout: Deadline of the whole stream.
+            **filters: Any other ``SearchRequest`` field: ``phrase``, ``tiers``,
+                ``tags_all``, ``tags_any``, ``metadata``, ``min_importance``,
+                ``max_importance``, ``created_after_ms``, ``created_before_ms``,
+                ``accessed_after_ms``, ``accessed_before_ms``, ``weights`` (a dict of
+                relevance/recency/frequency/importance), ``recency_half_life_ms``,
+                ``recency_from_created``, ``count_access``, ``explain``, ``mode``
+                ("auto", "keyword", "semantic", "hybrid"), ``fusion`` ("weighted", "rrf").
+        """
+        request = t.search_request(
+            namespace, query=query, embedding=embedding, limit=limit, **filters
+        )
+        call = self._calls["Search"]
+        deadline = self._deadline(timeout)
+        return HitStream(lambda: call(request, timeout=deadline), self._retry)
+
+    def delete(self, namespace: str, keys: Iterable[str], *, timeout: float | None = None) -> int:
+        """Delete keys; returns how many memories were removed (unknown keys are fine)."""
+        request = pb.DeleteRequest(namespace=namespace, keys=list(keys))
+        response: pb.DeleteResponse = self._unary("Delete", request, timeout)
+        return response.deleted_count
+
+    def list(
+        self,
+        namespace: str,
+        *,
+        tier: Tier | int = Tier.UNSPECIFIED,
+        page_size: int = 100,
+        reverse: bool = False,
+        created_after_ms: int = 0,
+        created_before_ms: int = 0,
+        timeout: float | None = None,
+    ) -> Iterator[t.Memory]:
+        """Every live memory of a namespace in key order, fetched a page at a time."""
+        token = ""
+        while True:
+            request = t.list_request(
+                namespace, tier, page_size, token, reverse, created_after_ms, created_before_ms
+            )
+            page: pb.ListResponse = self._unary("List", request, timeout)
+            for m in page.memories:
+                yield t.memory(m)
+            token = page.next_page_token
+            if not token:
+                return
+
+    def stats(self, namespace: str | None = None, *, timeout: float | None = None) -> t.Stats:
+        """Statistics of one namespace (absent when unknown) or of all."""
+        request = pb.StatsRequest(namespace=namespace or "")
+        return t.stats(self._unary("Stats", request, timeout))
+
+    def bulk_store(
+        self,
+        namespace: str,
+        memories: Iterable[t.MemoryLike],
+        *,
+        batch_size: int = 1000,
+        atomic: bool = False,
+        timeout: float | None = None,
+    ) -> t.BulkResult:
+        """Store any number of memories over one StoreStream, ``batch_size`` per batch.
+
+        Returns after every batch is acknowledged (committed). ``atomic`` applies per
+        batch. ``timeout`` bounds the whole stream (default: none). Not retried: on an
+        error, the batches acknowledged before it stay committed and the exception is
+        raised; item errors (``atomic=False``) come back with stream-wide indexes.
+        """
+        if not 1 <= batch_size <= 10_000:
+            raise ValueError(f"batch_size must be in [1, 10000], got {batch_size}")
+        failure: list[Exception] = []
+
+        def requests() -> Iterator[pb.StoreRequest]:
+            try:
+                yield from t.batches(namespace, memories, batch_size, atomic)
+            except Exception as exc:  # bad input: end the stream, raise it below
+                failure.append(exc)
+
+        acks = t.BulkAcks()
+        responses = self._calls["StoreStream"](requests(), timeout=timeout)
+        try:
+            for response in responses:
+                acks.add(response)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        if failure:
+            raise failure[0]
+        return acks.result()
