@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps clean proto proto-check
+.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps clean proto proto-check go-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,7 +54,10 @@ rust-test: ## Rust unit, property and integration tests (no libpython needed)
 py-test: build-dev ## pytest: engine API, property, crash and server end-to-end tests
 	$(BIN)/pytest
 
-test: build-dev lint rust-test py-test ## Everything CI runs: build, lint, Rust tests, Python tests
+go-test: build-dev ## Go client: generated code matches proto/, vet, gofmt, tests against a real daemon
+	cd clients/go && bash generate.sh --check && go vet ./... && test -z "$$(gofmt -l .)" && go test ./...
+
+test: build-dev lint rust-test py-test go-test ## Everything CI runs: build, lint, Rust/Python/Go tests
 
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve
