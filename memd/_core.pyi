@@ -257,5 +257,13 @@ class Engine:
 
         Returns the serialized ``memd.v1.RetrieveResponse`` and the number of keys.
         """
+    def list_encoded(
+        self, request: bytes, now_ms: int, default_page: int = 100, max_page: int = 1_000
+    ) -> tuple[bytes, int]:
+        """List from a serialized ``memd.v1.ListRequest``.
+
+        A page size of 0 means ``default_page``; larger ones are capped at ``max_page``.
+        Returns the serialized ``memd.v1.ListResponse`` and the page length.
+        """
     def close(self) -> None:
         """Flush access statistics, stop the writer and close LMDB. Idempotent."""

@@ -155,6 +155,12 @@ class Engine:
         """Read a serialized ``memd.v1.RetrieveRequest``; returns the encoded response."""
         return self._core.retrieve_encoded(request, self._clock(), max_items)
 
+    def list_encoded(
+        self, request: bytes, default_page: int = 100, max_page: int = 1_000
+    ) -> tuple[bytes, int]:
+        """List from a serialized ``memd.v1.ListRequest``; returns the encoded response."""
+        return self._core.list_encoded(request, self._clock(), default_page, max_page)
+
     def close(self) -> None:
         """Flush, stop the writer and close LMDB. Idempotent."""
         self._core.close()

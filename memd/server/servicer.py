@@ -56,7 +56,7 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
             )
         self._items[method].observe(n)
 
-    # Store and Retrieve take and return serialized messages (see `add_to_server`):
+    # Store, Retrieve and List take and return serialized messages (see `add_to_server`):
     # the engine decodes and encodes them in Rust, so Python does no per-item work.
 
     def Store(self, request: bytes, context: Any) -> bytes:
@@ -96,19 +96,10 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         deleted = self._engine.delete_many(request.namespace, request.keys)
         return pb.DeleteResponse(deleted=deleted, deleted_count=sum(deleted))
 
-    def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:
-        """One page of live memories in key order."""
-        page = self._engine.list(
-            request.namespace,
-            tier=request.tier,
-            cursor=request.page_token,
-            limit=min(request.page_size or DEFAULT_PAGE, MAX_PAGE),
-            reverse=request.reverse,
-            created_after_ms=request.created_after_ms,
-            created_before_ms=request.created_before_ms,
-        )
-        memories = [convert.memory(m) for m in page.items]
-        return pb.ListResponse(memories=memories, next_page_token=page.next_cursor)
+    def List(self, request: bytes, context: Any) -> bytes:
+        """One page of a ``ListRequest``: live memories in key order."""
+        reply, _ = self._engine.list_encoded(request, DEFAULT_PAGE, MAX_PAGE)
+        return reply
 
     def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
         """Statistics of one namespace or all, and LMDB map usage."""
@@ -148,7 +139,7 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
 
 SERVICE: str = pb.DESCRIPTOR.services_by_name["MemoryService"].full_name
 
-RAW_METHODS = frozenset({"Store", "StoreStream", "Retrieve", "RetrieveStream"})
+RAW_METHODS = frozenset({"Store", "StoreStream", "Retrieve", "RetrieveStream", "List"})
 """Methods whose handlers get and return serialized messages (decoded in Rust)."""
 
 

@@ -188,6 +188,43 @@ pub struct RetrieveResponse {
     pub results: Vec<RetrieveResult>,
 }
 
+/// `memd.v1.ListRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ListRequest {
+    /// Namespace.
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    /// Only this tier (0: all).
+    #[prost(int32, tag = "2")]
+    pub tier: i32,
+    /// Page size (0: the server's default).
+    #[prost(uint32, tag = "3")]
+    pub page_size: u32,
+    /// Continue after this key.
+    #[prost(string, tag = "4")]
+    pub page_token: String,
+    /// Largest key first.
+    #[prost(bool, tag = "5")]
+    pub reverse: bool,
+    /// Created at or after (0: no bound).
+    #[prost(uint64, tag = "6")]
+    pub created_after_ms: u64,
+    /// Created before (0: no bound).
+    #[prost(uint64, tag = "7")]
+    pub created_before_ms: u64,
+}
+
+/// `memd.v1.ListResponse`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ListResponse {
+    /// The page.
+    #[prost(message, repeated, tag = "1")]
+    pub memories: Vec<MemoryPb>,
+    /// Next page's token; empty at the end.
+    #[prost(string, tag = "2")]
+    pub next_page_token: String,
+}
+
 /// Decodes a message, mapping malformed bytes to `InvalidArgument`.
 pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, CoreError> {
     M::decode(bytes).map_err(|e| CoreError::invalid(format!("malformed request: {e}")))

@@ -104,3 +104,23 @@ def test_malformed_bytes_are_invalid_argument(engine):
 def test_rust_item_codes_match_the_status_table(exc, code):
     # wire.rs's grpc_code() hard-codes these numbers; status.py is the one table.
     assert status.STATUS_OF[exc].value[0] == code
+
+
+def test_list_pages_through_the_rust_codec(engine):
+    store(
+        engine, [mpb.NewMemory(key=f"k{i}", tier=Tier.LONG_TERM if i % 2 else 0) for i in range(5)]
+    )
+
+    def page(**kw):
+        raw, n = engine.list_encoded(spb.ListRequest(namespace=NS, **kw).SerializeToString())
+        resp = spb.ListResponse.FromString(raw)
+        assert n == len(resp.memories)
+        return [m.key for m in resp.memories], resp.next_page_token
+
+    assert page(page_size=2) == (["k0", "k1"], "k1")
+    assert page(page_size=2, page_token="k1") == (["k2", "k3"], "k3")
+    assert page(page_size=10, page_token="k3") == (["k4"], "")
+    assert page(tier=Tier.LONG_TERM) == (["k1", "k3"], "")
+    assert page(reverse=True, page_size=1) == (["k4"], "k4")
+    with pytest.raises(InvalidArgument, match="unknown tier"):
+        page(tier=7)

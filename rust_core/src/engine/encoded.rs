@@ -2,9 +2,9 @@
 //! servicer passes the request bytes through untouched and returns the reply bytes,
 //! so a 1 000-memory batch costs Python one call instead of a thousand conversions.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, ListQuery};
 use crate::error::{CoreError, Result};
-use crate::model::RawMemory;
+use crate::model::{RawMemory, Tier};
 use crate::wire::{self, ItemError, RetrieveResult, StoreResponse};
 use prost::Message;
 
@@ -69,6 +69,46 @@ impl Engine {
             })
             .collect();
         Ok((wire::RetrieveResponse { results }.encode_to_vec(), n))
+    }
+}
+
+impl Engine {
+    /// Decodes a `ListRequest` and returns the encoded `ListResponse` and the page
+    /// length. A page size of 0 means `default_page`; larger ones are capped at
+    /// `max_page`.
+    pub fn list_encoded(
+        &self,
+        request: &[u8],
+        now_ms: u64,
+        default_page: usize,
+        max_page: usize,
+    ) -> Result<(Vec<u8>, usize)> {
+        let req: wire::ListRequest = wire::decode(request)?;
+        let tier = match req.tier {
+            0 => None,
+            n => Some(
+                Tier::from_number(i64::from(n))
+                    .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 0..4)")))?,
+            ),
+        };
+        let page = match req.page_size as usize {
+            0 => default_page,
+            n => n.min(max_page),
+        };
+        let query = ListQuery {
+            ns: req.namespace,
+            now_ms,
+            tier,
+            cursor: req.page_token,
+            limit: page,
+            reverse: req.reverse,
+            created_after_ms: req.created_after_ms,
+            created_before_ms: req.created_before_ms,
+        };
+        let (items, next_page_token) = self.list(&query)?;
+        let n = items.len();
+        let memories = items.into_iter().map(wire::MemoryPb::from).collect();
+        Ok((wire::ListResponse { memories, next_page_token }.encode_to_vec(), n))
     }
 }
 

@@ -191,6 +191,20 @@ impl PyEngine {
         Ok((PyBytes::new(py, &reply), n))
     }
 
+    #[pyo3(signature = (request, now_ms, default_page = 100, max_page = 1_000))]
+    fn list_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        request: &[u8],
+        now_ms: u64,
+        default_page: usize,
+        max_page: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let (reply, n) =
+            enter_core(py, || self.engine.list_encoded(request, now_ms, default_page, max_page))?;
+        Ok((PyBytes::new(py, &reply), n))
+    }
+
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         enter_core(py, || self.engine.close())
     }
