@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps clean proto proto-check go-test
+.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps clean proto proto-check go-test ts-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,10 @@ py-test: build-dev ## pytest: engine API, property, crash and server end-to-end 
 go-test: build-dev ## Go client: generated code matches proto/, vet, gofmt, tests against a real daemon
 	cd clients/go && bash generate.sh --check && go vet ./... && test -z "$$(gofmt -l .)" && go test ./...
 
-test: build-dev lint rust-test py-test go-test ## Everything CI runs: build, lint, Rust/Python/Go tests
+ts-test: build-dev ## TypeScript client: generated code matches proto/, type-check, tests against a real daemon
+	cd clients/typescript && npm ci --no-audit --no-fund && npm run generate:check && npm test
+
+test: build-dev lint rust-test py-test go-test ts-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests
 
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve

@@ -1,0 +1,550 @@
+import {
+  credentials as grpcCredentials,
+  Metadata,
+  status,
+  type CallOptions as GrpcCallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientReadableStream,
+} from "@grpc/grpc-js";
+
+import {
+  Memory,
+  NewMemory,
+  Tier,
+  type ItemError as PbItemError,
+} from "../gen/memd/v1/memory";
+import {
+  Fusion,
+  ListRequest,
+  MemoryServiceClient,
+  SearchMode,
+  SearchRequest,
+  StoreRequest,
+  type ScoreWeights,
+  type SearchHit,
+  type SearchResponse,
+  type StatsResponse,
+  type StoreResponse,
+} from "../gen/memd/v1/memory_service";
+import { memdError, MemdError, toMemdError } from "./errors";
+
+/** An embedding: numbers (packed to little-endian float32 for you) or packed bytes. */
+export type EmbeddingInput = readonly number[] | Float32Array | Uint8Array;
+
+/** A memory to store: the fields of `NewMemory`, all optional, with friendlier types. */
+export interface MemoryInput {
+  key?: string;
+  text?: string;
+  /** Opaque payload; a string is stored as its UTF-8 bytes. */
+  value?: Uint8Array | string;
+  embedding?: EmbeddingInput;
+  tags?: readonly string[];
+  metadata?: Readonly<Record<string, string>>;
+  /** In [0, 1]; unset: 0.5 for a new memory, the stored value on update. */
+  importance?: number;
+  priority?: number;
+  /** Time to live in ms; 0 never expires; unset: the tier's default. */
+  ttlMs?: number | bigint;
+  tier?: Tier;
+}
+
+/** Options of every call. */
+export interface CallOptions {
+  /** Deadline of the call in milliseconds (for search: of the whole stream). */
+  timeoutMs?: number;
+  /** Cancels the call; it then rejects with CancelledError. */
+  signal?: AbortSignal;
+}
+
+export interface MemdClientOptions {
+  /** Default deadline of unary calls and searches, ms; default 30 000. 0: none. */
+  timeoutMs?: number;
+  /** Default: insecure (plaintext). */
+  credentials?: ChannelCredentials;
+  /** Extra grpc-js channel options (override the defaults). */
+  channelOptions?: ChannelOptions;
+}
+
+/** Per-item failure of a batch while the rest were stored. */
+export interface ItemError {
+  /** Position of the item in the input (for bulkStore: in the whole input). */
+  index: number;
+  /** gRPC status code number, e.g. `grpc.status.INVALID_ARGUMENT` (3). */
+  code: status;
+  message: string;
+}
+
+/** Outcome of store/bulkStore, per item in input order. */
+export interface StoreResult {
+  /** Stored keys (server-made for an empty key); for a failed item, the key as sent. */
+  keys: string[];
+  /** Versions after the store (1 for a new memory); 0n for a failed item. */
+  versions: bigint[];
+  /** Tiers the memories are in; TIER_UNSPECIFIED for a failed item. */
+  tiers: Tier[];
+  /** The failed items only, in index order; empty when every item was stored. */
+  errors: ItemError[];
+}
+
+export interface StoreOptions extends CallOptions {
+  /** All or nothing: one invalid item rejects with InvalidArgumentError. */
+  atomic?: boolean;
+}
+
+export interface BulkStoreOptions {
+  /** Memories per streamed batch; default 1 000 (server limit: --max-batch-items). */
+  batchSize?: number;
+  /** Batches sent ahead of their acknowledgement; default 4. */
+  window?: number;
+  /** Deadline of the whole stream, ms; default none. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface GetOptions extends CallOptions {
+  /** Read only: do not count as an access. */
+  peek?: boolean;
+}
+
+/** Search filters and options: the SearchRequest fields, all optional. */
+export interface SearchOptions extends CallOptions {
+  query?: string;
+  phrase?: string;
+  embedding?: EmbeddingInput;
+  /** Hits to return: default 10, at most 1 000. */
+  limit?: number;
+  tiers?: Tier[];
+  tagsAll?: string[];
+  tagsAny?: string[];
+  metadata?: Record<string, string>;
+  minImportance?: number;
+  maxImportance?: number;
+  createdAfterMs?: number | bigint;
+  createdBeforeMs?: number | bigint;
+  accessedAfterMs?: number | bigint;
+  accessedBeforeMs?: number | bigint;
+  weights?: Partial<ScoreWeights>;
+  recencyHalfLifeMs?: number | bigint;
+  countAccess?: boolean;
+  explain?: boolean;
+  mode?: SearchMode;
+  fusion?: Fusion;
+  recencyFromCreated?: boolean;
+}
+
+export interface ListOptions extends CallOptions {
+  /** Only this tier; default all. */
+  tier?: Tier;
+  /** Memories per page (per RPC): default 100, at most 1 000. */
+  pageSize?: number;
+  reverse?: boolean;
+  createdAfterMs?: number | bigint;
+  createdBeforeMs?: number | bigint;
+  /** Start from this page token (from a previous listPage). */
+  pageToken?: string;
+}
+
+export interface ListPage {
+  memories: Memory[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Largest response accepted by default (the server allows 16 MiB messages). */
+export const DEFAULT_MAX_RECEIVE_BYTES = 64 << 20;
+
+/** Packs an embedding as memd expects it: little-endian float32, 4 bytes per value. */
+export function packEmbedding(v: EmbeddingInput): Buffer {
+  if (v instanceof Uint8Array && !(v instanceof Float32Array)) return Buffer.from(v);
+  const b = Buffer.alloc(4 * v.length);
+  for (let i = 0; i < v.length; i++) b.writeFloatLE(v[i] as number, 4 * i);
+  return b;
+}
+
+/** Unpacks `Memory.embedding` into numbers (empty for no embedding). */
+export function unpackEmbedding(b: Uint8Array): number[] {
+  if (b.length % 4 !== 0) throw new RangeError(`embedding of ${b.length} bytes is not float32`);
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Array<number>(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(4 * i);
+  return out;
+}
+
+function toNewMemory(m: MemoryInput): NewMemory {
+  return NewMemory.fromPartial({
+    key: m.key ?? "",
+    text: m.text ?? "",
+    value: typeof m.value === "string" ? Buffer.from(m.value, "utf8") : m.value ? Buffer.from(m.value) : Buffer.alloc(0),
+    embedding: m.embedding ? packEmbedding(m.embedding) : Buffer.alloc(0),
+    tags: m.tags ? [...m.tags] : [],
+    metadata: m.metadata ? { ...m.metadata } : {},
+    importance: m.importance,
+    priority: m.priority ?? 0,
+    ttlMs: m.ttlMs === undefined ? undefined : BigInt(m.ttlMs),
+    tier: m.tier ?? Tier.TIER_UNSPECIFIED,
+  });
+}
+
+function itemErrors(errors: PbItemError[], offset: number): ItemError[] {
+  return errors.map((e) => ({ index: offset + e.index, code: e.code as status, message: e.message }));
+}
+
+function big(v: number | bigint | undefined): bigint {
+  return v === undefined ? 0n : BigInt(v);
+}
+
+/**
+ * A search in progress: iterate it (`for await`) for hits, best first. Leaving the
+ * loop early (`break`) or calling `cancel()` cancels the RPC; an AbortSignal passed in
+ * the options makes the iteration reject with CancelledError.
+ */
+export class SearchStream implements AsyncIterable<SearchHit> {
+  private cancelled = false;
+  private finished = false;
+
+  constructor(private readonly call: ClientReadableStream<SearchResponse>) {}
+
+  /** Stops the search; the iteration then ends without an error. Idempotent. */
+  cancel(): void {
+    if (!this.finished && !this.cancelled) {
+      this.cancelled = true;
+      this.call.cancel();
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SearchHit> {
+    try {
+      for await (const page of this.call as AsyncIterable<SearchResponse>) {
+        for (const hit of page.hits) {
+          if (this.cancelled) return;
+          yield hit;
+        }
+      }
+      this.finished = true;
+    } catch (e) {
+      this.finished = true;
+      if (this.cancelled) return;
+      throw toMemdError("search", e);
+    } finally {
+      this.cancel();
+    }
+  }
+
+  /** Collects every hit. */
+  async toArray(): Promise<SearchHit[]> {
+    const out: SearchHit[] = [];
+    for await (const h of this) out.push(h);
+    return out;
+  }
+}
+
+/**
+ * A connection to one memd daemon, promise-based. Safe for concurrent use.
+ *
+ *     const memd = new MemdClient("127.0.0.1:50051"); // or "unix:///run/memd/memd.sock"
+ *     const { keys } = await memd.store("agent:demo", [{ text: "the user likes tea" }]);
+ *     const m = await memd.get("agent:demo", keys[0]!);
+ *     memd.close();
+ */
+export class MemdClient {
+  /** The generated grpc-js client, for RPCs the wrapper does not cover. */
+  readonly raw: MemoryServiceClient;
+  private readonly timeoutMs: number;
+
+  constructor(target: string, options: MemdClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.raw = new MemoryServiceClient(target, options.credentials ?? grpcCredentials.createInsecure(), {
+      "grpc.max_receive_message_length": DEFAULT_MAX_RECEIVE_BYTES,
+      ...options.channelOptions,
+    });
+  }
+
+  /** Creates a client and waits until it is connected; rejects with UnavailableError. */
+  static async connect(target: string, options: MemdClientOptions & { connectTimeoutMs?: number } = {}): Promise<MemdClient> {
+    const c = new MemdClient(target, options);
+    try {
+      await c.waitForReady(options.connectTimeoutMs ?? 10_000);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  /** Waits until the channel is connected; rejects with UnavailableError after timeoutMs. */
+  waitForReady(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.raw.waitForReady(Date.now() + timeoutMs, (err) => {
+        if (err) reject(memdError("connect", status.UNAVAILABLE, err.message, err));
+        else resolve();
+      });
+    });
+  }
+
+  /** Closes the channel; calls in flight fail. */
+  close(): void {
+    this.raw.close();
+  }
+
+  private opts(o: CallOptions | undefined, useDefault = true): Partial<GrpcCallOptions> {
+    const t = o?.timeoutMs ?? (useDefault ? this.timeoutMs : 0);
+    return t > 0 ? { deadline: Date.now() + t } : {};
+  }
+
+  /** Runs a unary call as a promise, honouring options.signal. */
+  private unary<Req, Res>(
+    op: string,
+    fn: (req: Req, md: Metadata, o: Partial<GrpcCallOptions>, cb: (e: Error | null, r: Res) => void) => { cancel(): void },
+    req: Req,
+    o: CallOptions | undefined,
+  ): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      if (o?.signal?.aborted) {
+        reject(memdError(op, status.CANCELLED, "aborted before the call"));
+        return;
+      }
+      const onAbort = () => call.cancel();
+      const call = fn.call(this.raw, req, new Metadata(), this.opts(o), (err, res) => {
+        o?.signal?.removeEventListener("abort", onAbort);
+        if (err) reject(toMemdError(op, err));
+        else resolve(res);
+      });
+      o?.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Stores one batch (keep it to a few thousand items; use bulkStore for more). Invalid
+   * items are reported in `errors` while the valid ones are stored, unless `atomic`.
+   */
+  async store(namespace: string, memories: Iterable<MemoryInput>, options?: StoreOptions): Promise<StoreResult> {
+    const mems = Array.from(memories, toNewMemory);
+    const req = StoreRequest.fromPartial({ namespace, memories: mems, atomic: options?.atomic ?? false });
+    const res = await this.unary<StoreRequest, StoreResponse>("store", this.raw.store, req, options);
+    return {
+      keys: res.keys,
+      versions: res.versions,
+      tiers: res.tiers,
+      errors: itemErrors(res.errors, 0),
+    };
+  }
+
+  /** Reads one memory; a missing or expired key rejects with NotFoundError. */
+  async get(namespace: string, key: string, options?: GetOptions): Promise<Memory> {
+    const [m] = await this.getMany(namespace, [key], options);
+    if (m === undefined) {
+      throw memdError("get", status.NOT_FOUND, `key ${JSON.stringify(key)} not found in namespace ${JSON.stringify(namespace)}`);
+    }
+    return m;
+  }
+
+  /** Reads a batch of keys: one entry per key, in order, undefined where missing. */
+  async getMany(namespace: string, keys: readonly string[], options?: GetOptions): Promise<(Memory | undefined)[]> {
+    const res = await this.unary("get", this.raw.retrieve, { namespace, keys: [...keys], peek: options?.peek ?? false }, options);
+    return keys.map((_, i) => {
+      const r = res.results[i];
+      return r?.found ? r.memory : undefined;
+    });
+  }
+
+  /** Deletes keys; resolves to how many memories were removed (unknown keys are fine). */
+  async delete(namespace: string, keys: string | readonly string[], options?: CallOptions): Promise<number> {
+    const ks = typeof keys === "string" ? [keys] : [...keys];
+    const res = await this.unary("delete", this.raw.delete, { namespace, keys: ks }, options);
+    return res.deletedCount;
+  }
+
+  /** One page of the live memories of a namespace, in key order. */
+  async listPage(namespace: string, options: ListOptions = {}): Promise<ListPage> {
+    const req = ListRequest.fromPartial({
+      namespace,
+      tier: options.tier ?? Tier.TIER_UNSPECIFIED,
+      pageSize: options.pageSize ?? 0,
+      pageToken: options.pageToken ?? "",
+      reverse: options.reverse ?? false,
+      createdAfterMs: big(options.createdAfterMs),
+      createdBeforeMs: big(options.createdBeforeMs),
+    });
+    const res = await this.unary("list", this.raw.list, req, options);
+    return { memories: res.memories, nextPageToken: res.nextPageToken };
+  }
+
+  /** Every live memory of a namespace, in key order, fetched page by page (timeoutMs is per page). */
+  async *list(namespace: string, options: ListOptions = {}): AsyncGenerator<Memory, void, undefined> {
+    let token = options.pageToken ?? "";
+    for (;;) {
+      const page = await this.listPage(namespace, { ...options, pageToken: token });
+      yield* page.memories;
+      if (page.nextPageToken === "") return;
+      token = page.nextPageToken;
+    }
+  }
+
+  /** Counts, sizes and counters of one namespace, or of all when namespace is omitted. */
+  stats(namespace = "", options?: CallOptions): Promise<StatsResponse> {
+    return this.unary("stats", this.raw.stats, { namespace }, options);
+  }
+
+  /**
+   * Starts a search (a string is a keyword query). Hits arrive page by page as the
+   * returned stream is iterated; request errors (e.g. no query and no embedding) reject
+   * the first iteration with InvalidArgumentError.
+   */
+  search(namespace: string, query: string | SearchOptions): SearchStream {
+    const o: SearchOptions = typeof query === "string" ? { query } : query;
+    const req = SearchRequest.fromPartial({
+      namespace,
+      query: o.query ?? "",
+      phrase: o.phrase ?? "",
+      embedding: o.embedding ? packEmbedding(o.embedding) : Buffer.alloc(0),
+      limit: o.limit ?? 0,
+      tiers: o.tiers ?? [],
+      tagsAll: o.tagsAll ?? [],
+      tagsAny: o.tagsAny ?? [],
+      metadata: o.metadata ?? {},
+      minImportance: o.minImportance,
+      maxImportance: o.maxImportance,
+      createdAfterMs: big(o.createdAfterMs),
+      createdBeforeMs: big(o.createdBeforeMs),
+      accessedAfterMs: big(o.accessedAfterMs),
+      accessedBeforeMs: big(o.accessedBeforeMs),
+      weights: o.weights,
+      recencyHalfLifeMs: big(o.recencyHalfLifeMs),
+      countAccess: o.countAccess ?? false,
+      explain: o.explain ?? false,
+      mode: o.mode ?? SearchMode.SEARCH_MODE_UNSPECIFIED,
+      fusion: o.fusion ?? Fusion.FUSION_UNSPECIFIED,
+      recencyFromCreated: o.recencyFromCreated ?? false,
+    });
+    const call = this.raw.search(req, new Metadata(), this.opts(o));
+    const stream = new SearchStream(call);
+    if (o.signal) {
+      if (o.signal.aborted) call.cancel();
+      else o.signal.addEventListener("abort", () => call.cancel(), { once: true });
+    }
+    return stream;
+  }
+
+  /**
+   * Stores memories from a (sync or async) iterable over one StoreStream RPC, in
+   * batches of `batchSize`, up to `window` batches in flight; resolves once every
+   * batch is acknowledged (committed). Failed items are in `errors`, indexed into the
+   * whole input. On an error, the rejection's `acked` tells how many leading items
+   * were committed.
+   */
+  async bulkStore(
+    namespace: string,
+    memories: Iterable<MemoryInput> | AsyncIterable<MemoryInput>,
+    options: BulkStoreOptions = {},
+  ): Promise<StoreResult & { acked: number }> {
+    const size = options.batchSize ?? 1000;
+    const window = options.window ?? 4;
+    if (!(size >= 1) || !(window >= 1)) throw new RangeError("batchSize and window must be at least 1");
+    const result: StoreResult & { acked: number } = { keys: [], versions: [], tiers: [], errors: [], acked: 0 };
+    const call = this.raw.storeStream(new Metadata(), this.opts(options, false));
+    const sizes: number[] = []; // items per sent batch
+    let ackedBatches = 0;
+    let failure: unknown;
+    let readerDone = false;
+    let wake: (() => void) | undefined;
+    const wakeUp = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const onAbort = () => call.cancel();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) call.cancel();
+    // grpc-js reports a status only as an 'error' event: keep one listener so a failed
+    // stream never throws out of an emitter while nobody is reading.
+    call.on("error", () => {});
+
+    const reader = async () => {
+      try {
+        for await (const resp of call as AsyncIterable<StoreResponse>) {
+          const i = ackedBatches;
+          const n = sizes[i];
+          if (n === undefined || resp.batchId !== BigInt(i) || resp.keys.length !== n) {
+            throw memdError("bulkStore", status.INTERNAL,
+              `acknowledgement ${i} is for batch ${resp.batchId} with ${resp.keys.length} keys`);
+          }
+          result.keys.push(...resp.keys);
+          result.versions.push(...resp.versions);
+          result.tiers.push(...resp.tiers);
+          result.errors.push(...itemErrors(resp.errors, result.acked));
+          result.acked += n;
+          ackedBatches++;
+          wakeUp();
+        }
+        readerDone = true;
+      } catch (e) {
+        failure ??= e;
+        call.cancel();
+        throw e;
+      } finally {
+        wakeUp();
+      }
+    };
+
+    const send = async (batch: NewMemory[]) => {
+      while (sizes.length - ackedBatches >= window && failure === undefined && !readerDone) {
+        await new Promise<void>((r) => (wake = r));
+      }
+      if (failure === undefined && readerDone) {
+        failure = memdError("bulkStore", status.INTERNAL, "the server ended the stream before the input was sent");
+      }
+      if (failure !== undefined) throw failure;
+      const id = sizes.length;
+      sizes.push(batch.length);
+      const ok = call.write(StoreRequest.fromPartial({ namespace, memories: batch, batchId: BigInt(id) }));
+      if (!ok && failure === undefined) {
+        await new Promise<void>((r) => {
+          call.once("drain", r);
+          const t = setInterval(() => {
+            if (failure !== undefined) {
+              clearInterval(t);
+              r();
+            }
+          }, 50);
+          call.once("drain", () => clearInterval(t));
+        });
+      }
+    };
+
+    const writer = async () => {
+      try {
+        let batch: NewMemory[] = [];
+        for await (const m of memories as AsyncIterable<MemoryInput>) {
+          batch.push(toNewMemory(m));
+          if (batch.length >= size) {
+            await send(batch);
+            batch = [];
+          }
+        }
+        if (batch.length > 0) await send(batch);
+        call.end();
+      } catch (e) {
+        failure ??= e;
+        call.cancel();
+        throw e;
+      }
+    };
+
+    try {
+      const [w, r] = await Promise.allSettled([writer(), reader()]);
+      if (w.status === "rejected" || r.status === "rejected") throw failure;
+      if (ackedBatches !== sizes.length) {
+        throw memdError("bulkStore", status.INTERNAL,
+          `stream ended after ${ackedBatches} of ${sizes.length} acknowledgements`);
+      }
+      return result;
+    } catch (e) {
+      const err = e instanceof MemdError ? e : toMemdError("bulkStore", e);
+      err.acked = result.acked;
+      throw err;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}

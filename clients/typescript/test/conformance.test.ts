@@ -1,0 +1,286 @@
+// The shared conformance scenarios of issue 5, against a real daemon.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  MemdClient,
+  MemdError,
+  NotFoundError,
+  ResourceExhaustedError,
+  Tier,
+  UnavailableError,
+  packEmbedding,
+  unpackEmbedding,
+  type MemoryInput,
+} from "../src/index";
+import { daemonPython, startDaemon, type Daemon } from "./daemon";
+import { status } from "@grpc/grpc-js";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+
+const skip = daemonPython() === undefined ? "no .venv/bin/python (run `make install`)" : false;
+
+describe("memd TypeScript client", { skip }, () => {
+  let d: Daemon;
+  let c: MemdClient;
+
+  before(async () => {
+    d = await startDaemon();
+    c = await MemdClient.connect(d.tcp);
+  });
+  after(async () => {
+    c?.close();
+    await d?.stop();
+  });
+
+  const countOf = async (ns: string): Promise<bigint> => {
+    const st = await c.stats(ns);
+    let n = 0n;
+    for (const s of st.namespaces) for (const t of s.tiers) n += t.count;
+    return n;
+  };
+
+  test("store -> get -> search -> list -> delete round trip", async () => {
+    const ns = "ts-test:roundtrip";
+    const res = await c.store(ns, [
+      { key: "pref-1", text: "the user likes green tea", tags: ["pref"], importance: 0.75, value: '{"v":1}' },
+      { text: "the meeting is on Tuesday", metadata: { type: "event" } },
+      { text: "coffee makes the user nervous", embedding: [1, 0, 0] },
+    ]);
+    assert.deepEqual(res.errors, []);
+    assert.equal(res.keys[0], "pref-1");
+    assert.equal(res.keys[1]?.length, 26);
+    assert.deepEqual(res.versions, [1n, 1n, 1n]);
+    assert.deepEqual(res.tiers, [Tier.TIER_SHORT_TERM, Tier.TIER_SHORT_TERM, Tier.TIER_SHORT_TERM]);
+
+    const m = await c.get(ns, "pref-1");
+    assert.equal(m.text, "the user likes green tea");
+    assert.equal(Buffer.from(m.value).toString(), '{"v":1}');
+    assert.equal(m.importance, 0.75);
+    assert.equal(m.namespace, ns);
+    assert.equal(m.version, 1n);
+    assert.deepEqual(m.tags, ["pref"]);
+
+    const [coffee, meeting] = await c.getMany(ns, [res.keys[2]!, res.keys[1]!], { peek: true });
+    assert.equal(coffee?.text, "coffee makes the user nervous");
+    assert.deepEqual(unpackEmbedding(coffee!.embedding), [1, 0, 0]);
+    assert.equal(meeting?.metadata["type"], "event");
+
+    const hits = await c.search(ns, { query: "tea", explain: true }).toArray();
+    assert.equal(hits.length, 1);
+    assert.equal(hits[0]?.memory?.key, "pref-1");
+    assert.ok((hits[0]?.explain?.bm25 ?? 0) > 0);
+
+    const sem = await c.search(ns, { embedding: [0.9, 0.1, 0] }).toArray();
+    assert.deepEqual(sem.map((h) => h.memory?.key), [res.keys[2]]);
+
+    const listed: string[] = [];
+    for await (const mem of c.list(ns, { pageSize: 2 })) listed.push(mem.key);
+    assert.deepEqual(listed, [...res.keys].sort());
+    const page = await c.listPage(ns, { pageSize: 2 });
+    assert.equal(page.memories.length, 2);
+    assert.notEqual(page.nextPageToken, "");
+
+    const st = await c.stats(ns);
+    assert.equal(st.namespaces.length, 1);
+    assert.equal(st.namespaces[0]?.dimension, 3);
+    assert.equal(await countOf(ns), 3n);
+
+    assert.equal(await c.delete(ns, res.keys), 3);
+    await assert.rejects(c.get(ns, "pref-1"), NotFoundError);
+    assert.equal((await c.listPage(ns)).memories.length, 0);
+  });
+
+  test("bulk store of 10 000 memories in batches", async () => {
+    const ns = "ts-test:bulk";
+    const total = 10_000;
+    const key = (i: number) => `k${String(i).padStart(5, "0")}`;
+    function* gen(): Generator<MemoryInput> {
+      for (let i = 0; i < total; i++) {
+        yield { key: key(i), text: `memory number ${i} about topic ${i % 17}`, tier: Tier.TIER_LONG_TERM };
+      }
+    }
+    const res = await c.bulkStore(ns, gen(), { batchSize: 500, window: 3 });
+    assert.equal(res.acked, total);
+    assert.deepEqual(res.errors, []);
+    assert.equal(res.keys.length, total);
+    for (let i = 0; i < total; i++) {
+      if (res.keys[i] !== key(i) || res.versions[i] !== 1n || res.tiers[i] !== Tier.TIER_LONG_TERM) {
+        assert.fail(`item ${i}: ${res.keys[i]} ${res.versions[i]} ${res.tiers[i]}`);
+      }
+    }
+    assert.equal(await countOf(ns), BigInt(total));
+    let seen = 0;
+    for await (const m of c.list(ns, { pageSize: 1000 })) {
+      if (m.key !== key(seen)) assert.fail(`listed ${m.key} at ${seen}`);
+      seen++;
+    }
+    assert.equal(seen, total);
+    const ms = await c.getMany(ns, ["k00000", "k04999", "k09999"]);
+    assert.ok(ms.every((m) => m !== undefined));
+
+    // Server-made keys, default batch size, from an async iterable, with a failed item.
+    async function* agen(): AsyncGenerator<MemoryInput> {
+      for (let i = 0; i < 2500; i++) {
+        yield i === 1700 ? { text: "bad", embedding: [NaN, 1] } : { text: "auto", tier: Tier.TIER_LONG_TERM };
+      }
+    }
+    const res2 = await c.bulkStore(ns + "/auto", agen());
+    assert.equal(res2.acked, 2500);
+    assert.equal(new Set(res2.keys.filter((k) => k !== "")).size, 2499);
+    assert.equal(res2.errors.length, 1);
+    assert.equal(res2.errors[0]?.index, 1700);
+    assert.equal(res2.errors[0]?.code, status.INVALID_ARGUMENT);
+    assert.equal(res2.versions[1700], 0n);
+  });
+
+  test("a missing key", async () => {
+    const ns = "ts-test:missing";
+    const err = await c.get(ns, "no-such-key").then(
+      () => assert.fail("resolved"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof NotFoundError);
+    assert.ok(err instanceof MemdError);
+    assert.ok(!(err instanceof InvalidArgumentError));
+    assert.equal(err.code, status.NOT_FOUND);
+    assert.deepEqual(await c.getMany(ns, ["a", "b"]), [undefined, undefined]);
+    assert.equal(await c.delete(ns, "no-such-key"), 0);
+  });
+
+  test("invalid requests get the right error class", async () => {
+    const ns = "ts-test:invalid";
+    const invalid = (e: unknown) => e instanceof InvalidArgumentError && e.code === status.INVALID_ARGUMENT;
+    await assert.rejects(c.store("", [{ text: "x" }]), invalid);
+    await assert.rejects(c.get("n".repeat(200), "k"), invalid);
+
+    const res = await c.store(ns, [{ key: "good", text: "ok" }, { key: "bad", embedding: [NaN, 1] }]);
+    assert.equal(res.errors.length, 1);
+    assert.equal(res.errors[0]?.index, 1);
+    assert.equal(res.errors[0]?.code, status.INVALID_ARGUMENT);
+    assert.deepEqual(res.versions, [1n, 0n]);
+
+    await assert.rejects(c.store(ns, [{ key: "a1", text: "ok" }, { key: "a2", embedding: [NaN, 1] }], { atomic: true }), invalid);
+    await assert.rejects(c.get(ns, "a1"), NotFoundError);
+
+    await assert.rejects(c.search(ns, {}).toArray(), invalid);
+
+    // More items in one streamed message than --max-batch-items (10 000).
+    const big = Array.from({ length: 10_001 }, () => ({ text: "x" }));
+    const err = await c.bulkStore(ns, big, { batchSize: big.length }).then(
+      () => assert.fail("resolved"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ResourceExhaustedError, String(err));
+    assert.equal(err.acked, 0);
+  });
+
+  test("a server-streamed search consumed fully and cancelled midway", async () => {
+    const ns = "ts-test:search";
+    const total = 450; // five pages of at most 100 hits
+    const mems = Array.from({ length: total }, (_, i) => ({
+      key: `s${String(i).padStart(3, "0")}`,
+      text: "apple " + "pie ".repeat(i % 7) + i,
+      tier: Tier.TIER_LONG_TERM,
+    }));
+    await c.bulkStore(ns, mems);
+    const req = { query: "apple", limit: 1000 };
+
+    // Consumed fully: every hit, best first.
+    let n = 0;
+    let last = Infinity;
+    const seen = new Set<string>();
+    for await (const h of c.search(ns, req)) {
+      assert.ok(h.score <= last, `hit ${n} score ${h.score} after ${last}`);
+      last = h.score;
+      seen.add(h.memory!.key);
+      n++;
+    }
+    assert.equal(n, total);
+    assert.equal(seen.size, total);
+
+    // Left midway with break: the RPC is cancelled, no error.
+    n = 0;
+    for await (const _ of c.search(ns, req)) if (++n === 150) break;
+    assert.equal(n, 150);
+
+    // Stopped midway with cancel(): the iteration ends quietly.
+    const s = c.search(ns, req);
+    n = 0;
+    for await (const _ of s) if (++n === 150) s.cancel();
+    assert.ok(n >= 150 && n < total, `${n} hits after cancel()`);
+
+    // Cancelled midway through an AbortSignal: rejects with CancelledError.
+    const ac = new AbortController();
+    n = 0;
+    const err = await (async () => {
+      for await (const _ of c.search(ns, { ...req, signal: ac.signal })) if (++n === 150) ac.abort();
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof CancelledError, String(err));
+    assert.ok(n < total);
+
+    // The connection still works.
+    assert.equal((await c.search(ns, { query: "apple", limit: 5 }).toArray()).length, 5);
+  });
+
+  test("per-call deadlines", async () => {
+    const ns = "ts-test:deadline";
+    await c.store(ns, [{ text: "apple" }]);
+    assert.equal((await c.stats(ns, { timeoutMs: 5000 })).namespaces.length, 1);
+    assert.equal((await c.search(ns, { query: "apple", timeoutMs: 5000 }).toArray()).length, 1);
+    // A peer that accepts TCP but never speaks HTTP/2: only the deadline ends the call.
+    const sockets = new Set<Socket>();
+    const silent = createServer((sock) => {
+      sockets.add(sock);
+      sock.on("error", () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as AddressInfo).port;
+    const b = new MemdClient(`127.0.0.1:${port}`);
+    try {
+      const t0 = Date.now();
+      await assert.rejects(b.stats(ns, { timeoutMs: 300 }), DeadlineExceededError);
+      assert.ok(Date.now() - t0 < 5000);
+      await assert.rejects(b.search(ns, { query: "apple", timeoutMs: 300 }).toArray(), DeadlineExceededError);
+      await assert.rejects(b.bulkStore(ns, [{ text: "x" }], { timeoutMs: 300 }), DeadlineExceededError);
+    } finally {
+      b.close();
+      for (const sock of sockets) sock.destroy();
+      silent.close();
+    }
+  });
+
+  test("unix socket", async (t) => {
+    if (d.unix === "") return t.skip("daemon reported no unix socket");
+    const u = await MemdClient.connect(d.unix);
+    try {
+      const { keys } = await u.store("ts-test:unix", [{ text: "over a unix socket" }]);
+      assert.equal((await u.get("ts-test:unix", keys[0]!)).text, "over a unix socket");
+    } finally {
+      u.close();
+    }
+  });
+
+  test("embedding packing", () => {
+    const b = packEmbedding([1, -2.5, 0.1]);
+    assert.equal(b.length, 12);
+    assert.equal(b.readFloatLE(4), -2.5);
+    assert.deepEqual(unpackEmbedding(b).slice(0, 2), [1, -2.5]);
+    assert.deepEqual(packEmbedding(new Float32Array([1, 2])), packEmbedding([1, 2]));
+  });
+});
+
+test("connect to a closed port rejects with UnavailableError", async () => {
+  await assert.rejects(MemdClient.connect("127.0.0.1:1", { connectTimeoutMs: 2000 }), UnavailableError);
+  const c = new MemdClient("127.0.0.1:1");
+  try {
+    await assert.rejects(c.stats("", { timeoutMs: 5000 }), (e: unknown) => e instanceof UnavailableError || e instanceof DeadlineExceededError);
+  } finally {
+    c.close();
+  }
+});
