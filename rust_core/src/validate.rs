@@ -41,6 +41,19 @@ pub fn key(key: &str, limits: &Limits, allow_empty: bool) -> Result<()> {
     Ok(())
 }
 
+/// A tier number where 0 means "none given" (a put's default tier, a list of all
+/// tiers); 1..=4 are the tiers.
+pub fn optional_tier(n: i128) -> Result<Option<Tier>> {
+    match n {
+        0 => Ok(None),
+        n => i64::try_from(n)
+            .ok()
+            .and_then(Tier::from_number)
+            .map(Some)
+            .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 0..4)"))),
+    }
+}
+
 /// Checks the size of a batch.
 pub fn batch_len(len: usize, limits: &Limits) -> Result<()> {
     if len > limits.max_batch {
@@ -134,15 +147,7 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
     let priority = i32::try_from(raw.priority).map_err(|_| {
         CoreError::invalid(format!("priority {} does not fit a 32-bit integer", raw.priority))
     })?;
-    let tier = match raw.tier {
-        0 => None,
-        n => Some(
-            i64::try_from(n)
-                .ok()
-                .and_then(Tier::from_number)
-                .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 1..4)")))?,
-        ),
-    };
+    let tier = optional_tier(raw.tier)?;
     let embedding = raw.embedding.as_deref().map(|b| embedding(b, limits)).transpose()?;
     let metadata = labels(&raw, limits)?;
     Ok(NewMemory {

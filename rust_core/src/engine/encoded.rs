@@ -4,7 +4,8 @@
 
 use crate::engine::{Engine, ListQuery};
 use crate::error::{CoreError, Result};
-use crate::model::{RawMemory, Tier};
+use crate::model::RawMemory;
+use crate::validate;
 use crate::wire::{self, ItemError, RetrieveResult, StoreResponse};
 use prost::Message;
 
@@ -84,13 +85,7 @@ impl Engine {
         max_page: usize,
     ) -> Result<(Vec<u8>, usize)> {
         let req: wire::ListRequest = wire::decode(request)?;
-        let tier = match req.tier {
-            0 => None,
-            n => Some(
-                Tier::from_number(i64::from(n))
-                    .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 0..4)")))?,
-            ),
-        };
+        let tier = validate::optional_tier(i128::from(req.tier))?;
         let page = match req.page_size as usize {
             0 => default_page,
             n => n.min(max_page),

@@ -13,7 +13,8 @@ use super::types::{
 use crate::config::EngineConfig;
 use crate::engine::{Engine, ListQuery};
 use crate::error::CoreError;
-use crate::model::{RawMemory, Tier};
+use crate::model::RawMemory;
+use crate::validate;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::PathBuf;
@@ -22,15 +23,6 @@ use std::path::PathBuf;
 #[pyclass(frozen, name = "Engine", module = "memd._core")]
 pub struct PyEngine {
     engine: Engine,
-}
-
-fn tier_filter(tier: i64) -> Result<Option<Tier>, CoreError> {
-    match tier {
-        0 => Ok(None),
-        n => Tier::from_number(n)
-            .map(Some)
-            .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 0..4)"))),
-    }
 }
 
 fn non_negative(name: &str, v: i64) -> Result<u64, CoreError> {
@@ -110,7 +102,7 @@ impl PyEngine {
         let query = ListQuery {
             ns: namespace,
             now_ms,
-            tier: tier_filter(tier)?,
+            tier: validate::optional_tier(i128::from(tier))?,
             cursor: cursor.to_owned(),
             limit: usize::try_from(limit).unwrap_or(0),
             reverse,
