@@ -122,25 +122,16 @@ impl Engine {
         let limits = &shared.cfg.limits;
         validate::namespace(ns, limits)?;
         validate::batch_len(items.len(), limits)?;
-        let checked: Vec<Result<_>> =
-            items.into_iter().map(|raw| validate::item(raw, limits)).collect();
-        let mut results: Vec<PutResult> = Vec::with_capacity(checked.len());
-        let mut valid = Vec::with_capacity(checked.len());
-        for (index, item) in checked.into_iter().enumerate() {
-            match item {
+        let mut results = Vec::with_capacity(items.len());
+        let mut valid = Vec::with_capacity(items.len());
+        for (index, raw) in items.into_iter().enumerate() {
+            let mut result = PutResult { key: String::new(), version: 0, tier: None, error: None };
+            match validate::item(raw, limits) {
                 Ok(item) => valid.push((index, item)),
                 Err(e) if atomic => return Err(item_error(index, &e)),
-                Err(e) => {
-                    results.push(PutResult {
-                        key: String::new(),
-                        version: 0,
-                        tier: None,
-                        error: Some(item_error(index, &e)),
-                    });
-                    continue;
-                }
+                Err(e) => result.error = Some(item_error(index, &e)),
             }
-            results.push(PutResult { key: String::new(), version: 0, tier: None, error: None });
+            results.push(result);
         }
         if valid.is_empty() {
             // Nothing to write: in particular, no namespace is created.
