@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	memdv1 "github.com/memd-dev/memd/clients/go/gen/memd/v1"
@@ -63,13 +62,11 @@ type Client struct {
 // Dial connects to a memd daemon at target, "host:port" or "unix:///path/to/memd.sock",
 // and waits until the connection is ready, ctx is done, or the first attempt fails
 // (an *Error with codes.Unavailable, matching ErrUnavailable). The connection is
-// plaintext unless opts supply transport credentials; opts are passed to grpc.NewClient
-// after the defaults, so they override them.
+// plaintext unless opts supply transport credentials, and retries calls failing with
+// UNAVAILABLE per DefaultRetryPolicy (WithRetry tunes it, WithoutRetry turns it off).
+// opts are passed to grpc.NewClient after DefaultDialOptions, so they override them.
 func Dial(ctx context.Context, target string, opts ...grpc.DialOption) (*Client, error) {
-	all := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvBytes)),
-	}, opts...)
+	all := append(DefaultDialOptions(), opts...)
 	conn, err := grpc.NewClient(target, all...)
 	if err != nil {
 		return nil, fmt.Errorf("memd: Dial %q: %w", target, err)

@@ -200,7 +200,8 @@ func TestBulkStore10k(t *testing.T) {
 	// Server-made keys and the default options (batches of 1 000) in a second namespace.
 	fresh := make([]*memd.NewMemory, 2500)
 	for i := range fresh {
-		fresh[i] = &memd.NewMemory{Text: "auto", Tier: memd.TierLongTerm}
+		// Distinct texts: the daemon merges identical ones (dedup.exact).
+		fresh[i] = &memd.NewMemory{Text: fmt.Sprintf("auto %d", i), Tier: memd.TierLongTerm}
 	}
 	res, acked, err = c.BulkStore(ctx, ns+"/auto", fresh, nil)
 	if err != nil || acked != len(fresh) {
@@ -406,7 +407,7 @@ func TestBulkStoreDrain(t *testing.T) {
 	const total = 400_000
 	mems := make([]*memd.NewMemory, total)
 	for i := range mems {
-		mems[i] = &memd.NewMemory{Key: fmt.Sprintf("d%06d", i), Text: "x", Tier: memd.TierArchive}
+		mems[i] = &memd.NewMemory{Key: fmt.Sprintf("d%06d", i), Text: fmt.Sprintf("x%d", i), Tier: memd.TierArchive}
 	}
 	type outcome struct {
 		acked int

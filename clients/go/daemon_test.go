@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,23 +15,31 @@ import (
 	"time"
 )
 
-// A real `python -m memd serve` for the whole test binary, started like
-// tests/server/daemon.py does: ephemeral ports, JSON logs on stderr, and the bound
-// addresses read from the "listening" event. One daemon serves every test; each test
-// uses its own namespace.
+// A real memd daemon for the tests, started by the launcher shared with the Python and
+// TypeScript tests (tests/daemon_launcher.py, run with the repository's .venv Python):
+// it starts `memd serve` on ephemeral ports and a Unix socket, prints the bound
+// addresses as one JSON line, and stops the daemon when its stdin closes. One daemon
+// serves most tests; each test uses its own namespace.
 
-const startTimeout = 60 * time.Second
+const startTimeout = 90 * time.Second
 
 type daemon struct {
 	cmd     *exec.Cmd
+	stdin   io.WriteCloser
 	tcp     string // host:port
 	unix    string // unix:///path
-	dir     string
 	logMu   sync.Mutex
 	log     []string
 	done    chan struct{}
 	skipMsg string
 	err     error
+}
+
+// ready is the launcher's JSON line.
+type ready struct {
+	Event string `json:"event"`
+	TCP   string `json:"tcp"`
+	Unix  string `json:"unix"`
 }
 
 var (
@@ -58,9 +67,10 @@ func getDaemon(t testing.TB) *daemon {
 	return shared
 }
 
-// startDaemon starts a daemon on dataDir, or on a new temporary directory (removed by
-// stop) when dataDir is empty.
-func startDaemon(dataDir string) *daemon {
+// startDaemon runs the launcher: the daemon's store is dataDir, or a new temporary
+// directory (removed at stop) when dataDir is empty; serveFlags are extra `memd serve`
+// flags (a --listen among them replaces the default listeners).
+func startDaemon(dataDir string, serveFlags ...string) *daemon {
 	d := &daemon{done: make(chan struct{})}
 	py := os.Getenv("MEMD_TEST_PYTHON")
 	if py == "" {
@@ -71,27 +81,23 @@ func startDaemon(dataDir string) *daemon {
 			"(run `make install` at the repository root, or set MEMD_TEST_PYTHON)", py)
 		return d
 	}
-	dir, err := os.MkdirTemp("", "memd-go-test-")
+	args := []string{filepath.Join(repoRoot(), "tests", "daemon_launcher.py")}
+	if dataDir != "" {
+		args = append(args, "--data-dir", dataDir)
+	}
+	args = append(append(args, "--"), serveFlags...)
+	d.cmd = exec.Command(py, args...)
+	d.cmd.Dir = repoRoot()
+	stdin, err := d.cmd.StdinPipe()
 	if err != nil {
 		d.err = err
 		return d
 	}
-	d.dir = dir
-	if dataDir == "" {
-		dataDir = filepath.Join(dir, "data")
-	}
-	d.cmd = exec.Command(py, "-m", "memd", "serve",
-		"--data-dir", dataDir,
-		"--listen", "127.0.0.1:0",
-		"--listen", "unix://"+filepath.Join(dir, "memd.sock"),
-		"--metrics-listen", "off",
-		"--log-format", "json",
-	)
-	d.cmd.Dir = repoRoot()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MEMD_") {
-			d.cmd.Env = append(d.cmd.Env, kv)
-		}
+	d.stdin = stdin
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		d.err = err
+		return d
 	}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
@@ -99,46 +105,41 @@ func startDaemon(dataDir string) *daemon {
 		return d
 	}
 	if err := d.cmd.Start(); err != nil {
-		d.err = fmt.Errorf("start memd: %w", err)
+		d.err = fmt.Errorf("start the daemon launcher: %w", err)
 		return d
 	}
-	ready := make(chan []string, 1)
-	go func() {
-		defer close(d.done)
+	logged := make(chan struct{})
+	go func() { // the daemon's log, for error messages
+		defer close(logged)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			line := sc.Text()
 			d.logMu.Lock()
-			d.log = append(d.log, line)
+			d.log = append(d.log, sc.Text())
 			d.logMu.Unlock()
-			var ev struct {
-				Event string   `json:"event"`
-				GRPC  []string `json:"grpc"`
-			}
-			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "listening" {
-				select {
-				case ready <- ev.GRPC:
-				default:
-				}
+		}
+	}()
+	readyc := make(chan ready, 1)
+	go func() {
+		defer close(d.done)
+		sc := bufio.NewScanner(stdout)
+		for first := true; sc.Scan(); first = false {
+			var r ready
+			if first && json.Unmarshal(sc.Bytes(), &r) == nil && r.Event == "ready" {
+				readyc <- r
 			}
 		}
+		<-logged
 		d.cmd.Wait()
 	}()
 	select {
-	case addrs := <-ready:
-		for _, a := range addrs {
-			if strings.HasPrefix(a, "unix:") {
-				d.unix = a
-			} else {
-				d.tcp = a
-			}
-		}
+	case r := <-readyc:
+		d.tcp, d.unix = r.TCP, r.Unix
 	case <-d.done:
-		d.err = fmt.Errorf("memd exited before listening; log:\n%s", d.logText())
+		d.err = fmt.Errorf("memd did not start; log:\n%s", d.logText())
 	case <-time.After(startTimeout):
 		d.stop()
-		d.err = fmt.Errorf("memd did not log \"listening\" in %s; log:\n%s", startTimeout, d.logText())
+		d.err = fmt.Errorf("memd was not ready in %s; log:\n%s", startTimeout, d.logText())
 	}
 	return d
 }
@@ -149,20 +150,18 @@ func (d *daemon) logText() string {
 	return strings.Join(d.log, "\n")
 }
 
-// stop sends SIGTERM, waits for the exit (SIGKILL after 30 s) and removes the
-// temporary directory (socket, and data unless startDaemon was given a data dir).
+// stop closes the launcher's stdin, which stops the daemon gracefully (SIGTERM, then
+// SIGKILL after 30 s) and removes its temporary directory, and waits for it. Idempotent.
 func (d *daemon) stop() {
-	if d.cmd != nil && d.cmd.Process != nil {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(30 * time.Second):
-			d.cmd.Process.Kill()
-			<-d.done
-		}
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
 	}
-	if d.dir != "" {
-		os.RemoveAll(d.dir)
+	d.stdin.Close()
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		d.cmd.Process.Signal(syscall.SIGKILL)
+		<-d.done
 	}
 }
 

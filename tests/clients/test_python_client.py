@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from daemon_launcher import Daemon, sample
 from memd_client import (
     NO_RETRY,
     AsyncClient,
@@ -27,7 +28,6 @@ from memd_client import (
     Unavailable,
 )
 from memd_client._errors import ERROR_OF, from_rpc_error
-from server.daemon import Daemon, sample
 
 README = Path(__file__).resolve().parents[2] / "clients" / "python" / "README.md"
 N_BULK = 10_000

@@ -62,8 +62,64 @@ export interface MemdClientOptions {
   timeoutMs?: number;
   /** Default: insecure (plaintext). */
   credentials?: ChannelCredentials;
+  /** Retries of calls failing with UNAVAILABLE; default DEFAULT_RETRY_POLICY. `false`: none. */
+  retry?: RetryPolicy | false;
   /** Extra grpc-js channel options (override the defaults). */
   channelOptions?: ChannelOptions;
+}
+
+/**
+ * How calls failing with UNAVAILABLE (server unreachable or draining) are retried. It
+ * becomes the channel's default gRPC service config, so grpc-js does the retrying:
+ * attempt n+1 starts after a random delay in
+ * [0, min(initialBackoffMs * backoffMultiplier^(n-1), maxBackoffMs)).
+ *
+ * Every RPC is retried except StoreStream (bulkStore: on an error the acknowledged
+ * batches stay committed and `err.acked` counts them). A search is retried only before
+ * its first page. The call's deadline bounds all its attempts together. A retried store
+ * of memories without keys can store them twice if the first attempt committed just
+ * before the connection broke: give keys when that matters.
+ */
+export interface RetryPolicy {
+  /** Attempts including the first; grpc-js caps it at 5. */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  backoffMultiplier: number;
+}
+
+/** The default retry policy (the same as the Python and Go clients'). */
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  maxAttempts: 4,
+  initialBackoffMs: 50,
+  maxBackoffMs: 2_000,
+  backoffMultiplier: 2,
+});
+
+/** The gRPC service of memd's API. */
+export const SERVICE_NAME = "memd.v1.MemoryService";
+
+/**
+ * The gRPC service config (JSON) applying `policy` to every memd RPC but StoreStream.
+ * grpc-js uses the first entry whose name matches, so StoreStream's comes first.
+ */
+export function retryServiceConfig(policy: RetryPolicy): string {
+  const seconds = (ms: number) => `${Math.max(ms, 1) / 1000}s`;
+  return JSON.stringify({
+    methodConfig: [
+      { name: [{ service: SERVICE_NAME, method: "StoreStream" }] },
+      {
+        name: [{ service: SERVICE_NAME }],
+        retryPolicy: {
+          maxAttempts: policy.maxAttempts,
+          initialBackoff: seconds(policy.initialBackoffMs),
+          maxBackoff: seconds(policy.maxBackoffMs),
+          backoffMultiplier: policy.backoffMultiplier,
+          retryableStatusCodes: ["UNAVAILABLE"],
+        },
+      },
+    ],
+  });
 }
 
 /** Per-item failure of a batch while the rest were stored. */
@@ -254,8 +310,12 @@ export class MemdClient {
 
   constructor(target: string, options: MemdClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    const retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.raw = new MemoryServiceClient(target, options.credentials ?? grpcCredentials.createInsecure(), {
       "grpc.max_receive_message_length": DEFAULT_MAX_RECEIVE_BYTES,
+      ...(retry === false || retry.maxAttempts < 2
+        ? { "grpc.enable_retries": 0 }
+        : { "grpc.service_config": retryServiceConfig(retry) }),
       ...options.channelOptions,
     });
   }

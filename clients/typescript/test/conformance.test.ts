@@ -19,6 +19,11 @@ import {
 import { daemonPython, startDaemon, type Daemon } from "./daemon";
 import { status } from "@grpc/grpc-js";
 import { createServer, type AddressInfo, type Socket } from "node:net";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 
 const skip = daemonPython() === undefined ? "no .venv/bin/python (run `make install`)" : false;
 
@@ -124,7 +129,8 @@ describe("memd TypeScript client", { skip }, () => {
     // Server-made keys, default batch size, from an async iterable, with a failed item.
     async function* agen(): AsyncGenerator<MemoryInput> {
       for (let i = 0; i < 2500; i++) {
-        yield i === 1700 ? { text: "bad", embedding: [NaN, 1] } : { text: "auto", tier: Tier.TIER_LONG_TERM };
+        // Distinct texts: the daemon merges identical ones (dedup.exact).
+        yield i === 1700 ? { text: "bad", embedding: [NaN, 1] } : { text: `auto ${i}`, tier: Tier.TIER_LONG_TERM };
       }
     }
     const res2 = await c.bulkStore(ns + "/auto", agen());
@@ -263,6 +269,54 @@ describe("memd TypeScript client", { skip }, () => {
       assert.equal((await u.get("ts-test:unix", keys[0]!)).text, "over a unix socket");
     } finally {
       u.close();
+    }
+  });
+
+  test("a call failing with UNAVAILABLE is retried with backoff until the daemon is reachable", async () => {
+    assert.notEqual(d.unix, "", "the daemon reported no unix socket");
+    const dir = mkdtempSync(join(tmpdir(), "memd-ts-retry-"));
+    // Reconnect quickly after a failed connection (grpc-js waits 1 s by default).
+    const channelOptions = { "grpc.initial_reconnect_backoff_ms": 50, "grpc.max_reconnect_backoff_ms": 100 };
+    const none = new MemdClient(`unix://${join(dir, "none.sock")}`, { retry: false, channelOptions });
+    const sock = join(dir, "late.sock");
+    // Full-jitter delays with these bounds: the four retries span far more than 300 ms.
+    const retry = { maxAttempts: 5, initialBackoffMs: 1000, maxBackoffMs: 2000, backoffMultiplier: 2 };
+    const late = new MemdClient(`unix://${sock}`, { retry, channelOptions });
+    try {
+      await assert.rejects(none.stats("", { timeoutMs: 10_000 }), UnavailableError); // nothing there, no retries
+      const t0 = Date.now();
+      // The daemon's socket appears 300 ms after the call starts (a link to the test daemon's).
+      const linked = new Promise<void>((r) => setTimeout(() => r(symlinkSync(d.unix.slice("unix://".length), sock)), 300));
+      const st = await late.stats("", { timeoutMs: 20_000 });
+      await linked;
+      assert.ok(Date.now() - t0 >= 300, `succeeded after ${Date.now() - t0} ms, before the daemon was reachable`);
+      assert.ok(Array.isArray(st.namespaces));
+    } finally {
+      none.close();
+      late.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the README example runs as written", async () => {
+    // The ```ts block of README.md, with only the address changed, as an ES module in a
+    // directory where `@memd/client` resolves to this package (node_modules link).
+    const pkg = resolve(__dirname, "..", "..");
+    const readme = readFileSync(join(pkg, "README.md"), "utf8");
+    const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, "README.md has no ```ts block");
+    assert.equal(block.split('"127.0.0.1:50051"').length, 2, "the example names the address once");
+    const dir = mkdtempSync(join(tmpdir(), "memd-ts-readme-"));
+    try {
+      mkdirSync(join(dir, "node_modules", "@memd"), { recursive: true });
+      symlinkSync(pkg, join(dir, "node_modules", "@memd", "client"), "dir");
+      writeFileSync(join(dir, "example.mjs"), block.replace('"127.0.0.1:50051"', JSON.stringify(d.tcp)));
+      const { stdout } = await promisify(execFile)(process.execPath, ["example.mjs"], { cwd: dir, timeout: 60_000 });
+      const lines = stdout.trim().split("\n");
+      assert.equal(lines[0], "the user likes green tea");
+      assert.match(lines[1] ?? "", /^[0-9.e-]+ tea$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

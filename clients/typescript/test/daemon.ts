@@ -1,18 +1,19 @@
-// A real `python -m memd serve` for the tests, started like clients/go/daemon_test.go
-// and tests/server/daemon.py: ephemeral ports, JSON logs on stderr, and the bound
-// addresses read from the "listening" event.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// A real memd daemon for the tests, started by the launcher shared with the Python and
+// Go tests (tests/daemon_launcher.py, run with the repository's .venv Python): it starts
+// `memd serve` on ephemeral ports and a Unix socket, prints the bound addresses as one
+// JSON line, and stops the daemon (and removes its temporary directory) when its stdin
+// closes.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 90_000;
 
 export interface Daemon {
   tcp: string; // host:port
   unix: string; // unix:///path, or "" when none was reported
-  log: string[];
+  log: string[]; // the daemon's log lines so far
   stop(): Promise<void>;
 }
 
@@ -21,61 +22,49 @@ export function repoRoot(): string {
   return resolve(__dirname, "..", "..", "..", "..");
 }
 
-/** The Python that runs the daemon, or undefined when there is none (tests then skip). */
+/** The Python that runs the launcher, or undefined when there is none (tests then skip). */
 export function daemonPython(): string | undefined {
   const py = process.env.MEMD_TEST_PYTHON || join(repoRoot(), ".venv", "bin", "python");
   return existsSync(py) ? py : undefined;
 }
 
-export async function startDaemon(): Promise<Daemon> {
+/** Starts a daemon; `serveFlags` are extra `memd serve` flags (a --listen replaces the defaults). */
+export async function startDaemon(...serveFlags: string[]): Promise<Daemon> {
   const py = daemonPython();
   if (py === undefined) throw new Error("no .venv/bin/python: run `make install` at the repository root");
-  const dir = mkdtempSync(join(tmpdir(), "memd-ts-test-"));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MEMD_")) env[k] = v;
-  const child: ChildProcess = spawn(
-    py,
-    ["-m", "memd", "serve", "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0",
-      "--listen", "unix://" + join(dir, "memd.sock"), "--metrics-listen", "off", "--log-format", "json"],
-    { cwd: repoRoot(), env, stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const child = spawn(py, [join(repoRoot(), "tests", "daemon_launcher.py"), "--", ...serveFlags], {
+    cwd: repoRoot(),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const log: string[] = [];
+  createInterface({ input: child.stderr }).on("line", (line) => log.push(line));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.stdin.end(); // the launcher stops the daemon gracefully
+      const t = setTimeout(() => child.kill("SIGKILL"), 60_000);
       await exited;
       clearTimeout(t);
     }
-    rmSync(dir, { recursive: true, force: true });
   };
-  const addrs = await new Promise<string[]>((resolveAddrs, reject) => {
-    const timer = setTimeout(() => reject(new Error(`memd did not log "listening" in ${START_TIMEOUT_MS} ms:\n${log.join("\n")}`)), START_TIMEOUT_MS);
-    createInterface({ input: child.stderr! }).on("line", (line) => {
-      log.push(line);
+  const ready = await new Promise<{ tcp: string; unix: string }>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`memd was not ready in ${START_TIMEOUT_MS} ms:\n${log.join("\n")}`)), START_TIMEOUT_MS);
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      clearTimeout(timer);
       try {
-        const ev = JSON.parse(line) as { event?: string; grpc?: string[] };
-        if (ev.event === "listening") {
-          clearTimeout(timer);
-          resolveAddrs(ev.grpc ?? []);
-        }
-      } catch {
-        // not JSON
+        resolveReady(JSON.parse(line) as { tcp: string; unix: string });
+      } catch (e) {
+        reject(new Error(`the launcher printed ${JSON.stringify(line)}: ${String(e)}`));
       }
     });
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`memd exited before listening:\n${log.join("\n")}`));
+      // Let the last log lines arrive before reporting them.
+      setTimeout(() => reject(new Error(`memd did not start:\n${log.join("\n")}`)), 100);
     });
   }).catch(async (e: unknown) => {
     await stop();
     throw e;
   });
-  const d: Daemon = { tcp: "", unix: "", log, stop };
-  for (const a of addrs) {
-    if (a.startsWith("unix:")) d.unix = a;
-    else d.tcp = a;
-  }
-  return d;
+  return { tcp: ready.tcp, unix: ready.unix, log, stop };
 }

@@ -1,0 +1,317 @@
+"""Start a real ``memd serve`` for tests: the one launcher of the Python, Go and TypeScript tests.
+
+The daemon listens on ephemeral ports (127.0.0.1:0, metrics too) and reports what it
+bound in its JSON "listening" log event, which is how the launcher finds the addresses:
+no port is guessed, so no two tests (or a stale daemon) can collide. The server never
+sets SO_REUSEPORT, so a port in use fails the bind instead of being shared.
+
+Python tests use the ``Daemon`` class (``tests/server/daemon.py`` re-exports it). Other
+languages run this file as a program, with the repository's ``.venv/bin/python``::
+
+    python tests/daemon_launcher.py [--data-dir DIR] [--no-unix] [-- MEMD_SERVE_FLAGS...]
+
+It starts ``python -m memd serve`` on a fresh temporary directory (the data in
+``DIR/data`` unless ``--data-dir`` is given, a Unix socket ``DIR/memd.sock`` next to
+127.0.0.1:0 unless ``--no-unix``; the flags after ``--`` are passed on and a ``--listen``
+among them replaces the default listeners), waits until the daemon logs "listening"
+and its health is SERVING, and prints one JSON line on stdout::
+
+    {"event": "ready", "pid": 123, "tcp": "127.0.0.1:41234", "unix": "unix:///tmp/.../memd.sock",
+     "grpc": [...], "metrics": "127.0.0.1:41235", "data_dir": "...", "tmp_dir": "..."}
+
+(``tcp`` or ``unix`` is ``""`` when the daemon has no such listener). The daemon's log
+(JSON lines) is copied to stderr as it comes. The launcher then runs until its stdin
+closes (so the daemon goes away with the test process that started it) or it gets
+SIGTERM or SIGINT; then it stops the daemon gracefully (SIGTERM; SIGKILL after
+``--grace`` seconds), removes the temporary directory (never a ``--data-dir``), prints
+``{"event": "exited", "code": N}`` and exits 0 when the daemon exited 0. When the daemon
+fails to start it prints nothing on stdout, the reason and the log on stderr, and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+
+from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without MEMD_* settings, plus ``extra``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MEMD_")}
+    return {**base, **(extra or {})}
+
+
+class Daemon:
+    """One ``python -m memd serve`` child process, ready (listening and SERVING) once built.
+
+    Args:
+        data_dir: The store directory.
+        *args: Extra ``memd serve`` flags. Without a ``--listen`` among them the daemon
+            listens on 127.0.0.1:0; without ``--metrics-listen``, metrics on 127.0.0.1:0.
+        env: Extra environment variables (MEMD_* from the outer environment are dropped).
+        echo: Also copy every daemon log line to this stream (the launcher: stderr).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        echo: TextIO | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.args = list(args)
+        self.events: list[dict[str, Any]] = []
+        self.lines: list[str] = []
+        self._echo = echo
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        listen = [] if "--listen" in self.args else ["--listen", "127.0.0.1:0"]
+        metrics = [] if "--metrics-listen" in self.args else ["--metrics-listen", "127.0.0.1:0"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "memd",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--log-format",
+            "json",
+            *listen,
+            *metrics,
+            *self.args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=clean_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read_logs, daemon=True)
+        self._reader.start()
+        try:
+            ready = self.wait_event("listening")
+        except AssertionError:
+            self.close()
+            raise
+        self.grpc_addresses: list[str] = ready["grpc"]
+        self.metrics_address: str = ready.get("metrics") or ""
+        self.tcp = next((a for a in self.grpc_addresses if not a.startswith("unix:")), "")
+        self.unix = next((a for a in self.grpc_addresses if a.startswith("unix:")), "")
+        self.address = self.tcp or self.unix
+        self.channel = grpc.insecure_channel(self.address)
+        self.stub = pb_grpc.MemoryServiceStub(self.channel)
+        try:
+            self.wait_serving()
+        except AssertionError:
+            self.close()
+            raise
+
+    def _read_logs(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            if self._echo is not None:
+                self._echo.write(line)
+                self._echo.flush()
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue  # asserted by tests that check the log format
+            self.events.append(doc)
+            self._queue.put(doc)
+        self._queue.put(None)
+
+    def wait_event(self, name: str, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
+        """Wait for log event ``name``; fails if the process exits first."""
+        for doc in self.events:
+            if doc.get("event") == name:
+                return doc
+        while True:
+            try:
+                doc = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no {name!r} event; log:\n" + self.log()) from None
+            if doc is None:
+                raise AssertionError(f"daemon exited before {name!r}; log:\n" + self.log())
+            if doc.get("event") == name:
+                return doc
+
+    def wait_serving(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Wait until the gRPC health check (service "") answers SERVING."""
+        health = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            reply = health.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout, wait_for_ready=True
+            )
+        except grpc.RpcError as exc:
+            raise AssertionError(f"health check failed: {exc}; log:\n" + self.log()) from None
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            raise AssertionError(f"health is {reply.status}, not SERVING; log:\n" + self.log())
+
+    def log(self) -> str:
+        """Everything the daemon wrote to stderr so far."""
+        return "\n".join(self.lines)
+
+    def metrics(self) -> dict[str, list[Any]]:
+        """Scrape /metrics and parse it: family name -> samples."""
+        with urllib.request.urlopen(f"http://{self.metrics_address}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        """Send ``sig`` and wait for the exit code."""
+        self._close_channel()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._reap()
+        return code
+
+    def _close_channel(self) -> None:
+        channel = getattr(self, "channel", None)
+        if channel is not None:
+            channel.close()
+
+    def _reap(self) -> None:
+        # The reader ends at EOF once the process is gone; then the pipe can be closed.
+        self._reader.join(10)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def close(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """Make sure the process is gone (teardown): SIGTERM, then SIGKILL after ``timeout``.
+
+        Returns:
+            The exit code (negative: the signal that ended it).
+        """
+        self._close_channel()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reap()
+        return self.proc.returncode
+
+
+def sample(families: dict[str, list[Any]], name: str, **labels: str) -> float:
+    """The value of the sample ``name`` whose labels include ``labels`` (0 if none)."""
+    candidates = {name, name.removesuffix("_total")}
+    for suffix in ("_count", "_sum", "_bucket"):
+        candidates.add(name.removesuffix(suffix))
+    total = 0.0
+    for family in candidates:
+        for s in families.get(family, []):
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+StartDaemon = Callable[..., Daemon]
+"""``start_daemon(*flags, data_dir=None, env=None) -> Daemon`` (the fixture's type)."""
+
+
+# --- the program ----------------------------------------------------------------------------
+
+
+def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    argv = list(argv)
+    flags: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, flags = argv[:at], argv[at + 1 :]
+    parser = argparse.ArgumentParser(
+        prog="daemon_launcher.py",
+        description="Start memd serve for a test; print its addresses as one JSON line.",
+        epilog="Flags after -- are passed to `memd serve`.",
+    )
+    parser.add_argument("--data-dir", type=Path, help="the store (default: a new temp dir)")
+    parser.add_argument("--no-unix", action="store_true", help="TCP only, no Unix socket")
+    parser.add_argument(
+        "--grace", type=float, default=STOP_TIMEOUT_S, help="seconds from SIGTERM to SIGKILL"
+    )
+    return parser.parse_args(argv), flags
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the launcher program (see the module docstring)."""
+    opts, flags = _parse(sys.argv[1:] if argv is None else argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tmp = Path(tempfile.mkdtemp(prefix="memd-test-"))
+    try:
+        data_dir = opts.data_dir.resolve() if opts.data_dir else tmp / "data"
+        if "--listen" not in flags:
+            flags = ["--listen", "127.0.0.1:0", *flags]
+            if not opts.no_unix:
+                flags += ["--listen", f"unix://{tmp / 'memd.sock'}"]
+        try:
+            daemon = Daemon(data_dir, *flags, echo=sys.stderr)
+        except AssertionError as exc:
+            print(f"daemon_launcher: memd did not start: {exc}", file=sys.stderr)
+            return 1
+        ready = {
+            "event": "ready",
+            "pid": daemon.proc.pid,
+            "tcp": daemon.tcp,
+            "unix": daemon.unix,
+            "grpc": daemon.grpc_addresses,
+            "metrics": daemon.metrics_address,
+            "data_dir": str(data_dir),
+            "tmp_dir": str(tmp),
+        }
+        print(json.dumps(ready), flush=True)
+
+        def watch_stdin() -> None:
+            for _ in sys.stdin:
+                pass
+            stop.set()
+
+        def watch_daemon() -> None:
+            daemon.proc.wait()
+            stop.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+        threading.Thread(target=watch_daemon, daemon=True).start()
+        while not stop.wait(0.5):
+            pass
+        code = daemon.close(opts.grace)
+        print(json.dumps({"event": "exited", "code": code}), flush=True)
+        return 0 if code == 0 else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
