@@ -11,8 +11,11 @@ from memd.errors import (
     StorageError,
 )
 from memd.types import (
+    CategoryOptions,
     EngineOptions,
+    LifecycleOptions,
     NewMemory,
+    PolicyOptions,
     SearchFilter,
     SearchQuery,
     SearchWeights,
@@ -22,14 +25,17 @@ from memd.types import (
 
 __all__ = [
     "CapacityExceeded",
+    "CategoryOptions",
     "Engine",
     "EngineClosed",
     "EngineOptions",
     "InternalError",
     "InvalidArgument",
+    "LifecycleOptions",
     "MemdError",
     "NewMemory",
     "NotFound",
+    "PolicyOptions",
     "SearchFilter",
     "SearchQuery",
     "SearchWeights",

@@ -14,6 +14,8 @@ from memd.types import EngineOptions, NewMemory, SearchQuery
 __all__ = [
     "Engine",
     "Hit",
+    "LifecycleAction",
+    "LifecycleReport",
     "ListPage",
     "MapInfo",
     "Memory",
@@ -85,6 +87,15 @@ class PutResult:
     @property
     def error_kind(self) -> str | None:
         """Name of the ``memd.errors`` class that describes ``error``."""
+    @property
+    def merged_into(self) -> str:
+        """Key of the existing memory this item was merged into (dedup); empty if none.
+
+        When set, ``key`` is that same key and ``version`` its new version.
+        """
+    @property
+    def similar_to(self) -> str:
+        """Key of a near-duplicate found in ``flag`` mode (the item was stored anyway)."""
 
 @final
 class ListPage:
@@ -122,11 +133,29 @@ class TierStats:
     def bytes(self) -> int:
         """Encoded size of the tier's records (after compression)."""
     @property
+    def value_bytes(self) -> int:
+        """Size of the tier's values as stored by clients (before compression)."""
+    @property
+    def stored_value_bytes(self) -> int:
+        """Size of the tier's values on disk (after compression)."""
+    @property
+    def compressed(self) -> int:
+        """Memories whose value is stored compressed."""
+    @property
+    def importance_avg(self) -> float:
+        """Mean importance (0 when empty)."""
+    @property
+    def created_avg_ms(self) -> int:
+        """Mean creation time (0 when empty); ``now - created_avg_ms`` is the mean age."""
+    @property
     def counters(self) -> dict[str, int]:
         """Events since open, by name.
 
         Names: ``hits``, ``expired.lazy``, ``expired.sweep``, ``evicted.capacity``,
-        ``demoted.capacity``, ``promoted.frequency``, ``promoted.importance``, ``deleted``.
+        ``demoted.capacity``, ``promoted.frequency``, ``promoted.importance``, ``deleted``,
+        ``consolidated``, ``policy.archived``, ``policy.demoted``, ``policy.deleted``,
+        ``policy.refreshed``, ``dedup.merged``, ``dedup.flagged``. Each counts in the
+        tier the memory was in when it happened.
         """
 
 @final
@@ -176,6 +205,52 @@ class Hit:
         ``recency``, ``frequency``, ``importance`` (each in [0, 1]), the four
         weighted components ``relevance_part``, ``recency_part``,
         ``frequency_part``, ``importance_part`` (they sum to ``score``), and ``score``.
+        """
+
+@final
+class LifecycleAction:
+    """One thing a lifecycle pass did (or, in a dry run, would do) to one memory."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def rule(self) -> str:
+        """``consolidate`` or the name of the policy that matched."""
+    @property
+    def action(self) -> str:
+        """``consolidate``, ``archive``, ``demote``, ``delete`` or ``refresh``."""
+    @property
+    def from_tier(self) -> int: ...
+    @property
+    def to_tier(self) -> int:
+        """Tier after the action; 0 for ``delete``."""
+    @property
+    def retention(self) -> float:
+        """The memory's retention score when it was evaluated."""
+
+@final
+class LifecycleReport:
+    """What one lifecycle pass did."""
+
+    @property
+    def actions(self) -> builtins.list[LifecycleAction]:
+        """Applied actions (planned ones in a dry run), in namespace and key order."""
+    @property
+    def scanned(self) -> int:
+        """Live memories evaluated."""
+    @property
+    def skipped(self) -> int:
+        """Planned actions not applied because the memory changed in between."""
+    @property
+    def more(self) -> bool:
+        """True when ``max_actions`` was reached before the scan ended (run again)."""
+    @property
+    def demoted_by_capacity(self) -> int:
+        """Other memories that capacity moved or deleted as a consequence.
+
+        A consolidation that fills LONG_TERM demotes its LRU victims, for example.
         """
 
 @final
@@ -242,6 +317,23 @@ class Engine:
     def backup(self, path: str) -> None:
         """Hot, consistent, compacted copy of the store into directory ``path``."""
     def map_info(self) -> MapInfo: ...
+    def lifecycle(
+        self,
+        now_ms: int,
+        namespace: str | None = None,
+        consolidate: bool = True,
+        policies: bool = True,
+        dry_run: bool = False,
+        max_actions: int = 10_000,
+    ) -> LifecycleReport:
+        """Run one lifecycle pass over one namespace (or all).
+
+        Evaluates the configured policies (``policies``) and consolidation
+        (``consolidate``) on every live memory, in bounded batches: each batch is
+        planned under a read lock, then applied in one write transaction that first
+        re-checks each memory (one that changed since is skipped). ``dry_run`` plans
+        without applying. Stops after ``max_actions`` actions (``more`` is then set).
+        """
     def store_encoded(
         self, request: bytes, now_ms: int, max_items: int = 100_000
     ) -> tuple[bytes, int]:

@@ -10,6 +10,10 @@ Precedence, highest first: command-line flags > ``MEMD_*`` environment variables
 the TOML file (``--config`` / ``MEMD_CONFIG``) > built-in defaults. A list option
 (``listen``) is replaced as a whole by the highest layer that sets it; in the
 environment it is comma-separated.
+
+Two options are lists of tables and exist only in the TOML file:
+``[[lifecycle.policies]]`` and ``[lifecycle.categories.<name>]``
+(``memd.config_options.TABLE_OPTIONS``; see docs/lifecycle.md).
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from memd.config_options import OPTIONS, OPTIONS_BY_KEY, ConfigError, Option
-from memd.types import EngineOptions, TierOptions
+from memd.config_options import (
+    OPTIONS,
+    OPTIONS_BY_KEY,
+    TABLE_OPTIONS,
+    ConfigError,
+    Option,
+    TableOption,
+)
+from memd.types import EngineOptions, LifecycleOptions, TierOptions
 
 __all__ = ["Config", "ConfigError", "add_arguments", "load_config"]
 
@@ -48,7 +59,12 @@ class Config:
         grace_s: Seconds in-flight RPCs get to finish on shutdown.
         sweep_interval_s: Seconds between background TTL sweeps; 0 disables them.
         sweep_max_items: Most expired memories one sweep removes.
-        engine: How the store is opened.
+        lifecycle_interval_s: Seconds between full lifecycle passes; 0 disables them.
+        lifecycle_max_actions: Most actions one scheduled lifecycle pass takes.
+        lifecycle_capacity_check_s: Seconds between SHORT_TERM fill checks; 0 disables.
+        lifecycle_consolidate_at: SHORT_TERM fill (count / capacity) at which a
+            namespace is consolidated.
+        engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
     # No defaults here: they live in the option table (memd.config_options), once.
@@ -64,13 +80,16 @@ class Config:
     grace_s: float
     sweep_interval_s: float
     sweep_max_items: int
+    lifecycle_interval_s: float
+    lifecycle_max_actions: int
+    lifecycle_capacity_check_s: float
+    lifecycle_consolidate_at: float
     engine: EngineOptions
 
     @classmethod
     def defaults(cls, **overrides: Any) -> Config:
         """The built-in defaults (no file, no environment), with ``overrides`` applied."""
-        values: dict[str, Any] = {opt.key: opt.default for opt in OPTIONS}
-        return replace(_build(values), **overrides)
+        return replace(_build(_defaults()), **overrides)
 
     def to_json(self) -> str:
         """The configuration as JSON (what ``memd serve --print-config`` prints)."""
@@ -118,7 +137,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] | None = No
         ConfigError: An unknown key, a value of the wrong type or out of range.
     """
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {opt.key: opt.default for opt in OPTIONS}
+    values = _defaults()
     path = getattr(args, "config", None) or env.get("MEMD_CONFIG")
     if path:
         values.update(_read_toml(path))
@@ -129,6 +148,12 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str] | None = No
         if hasattr(args, opt.dest):
             values[opt.key] = getattr(args, opt.dest)
     return _build(values)
+
+
+def _defaults() -> dict[str, Any]:
+    values: dict[str, Any] = {opt.key: opt.default for opt in OPTIONS}
+    values.update({t.key: t.default for t in TABLE_OPTIONS.values()})
+    return values
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -143,6 +168,10 @@ def _read_toml(path: str) -> dict[str, Any]:
     _flatten(doc, "", flat)
     out: dict[str, Any] = {}
     for key, value in flat.items():
+        table: TableOption | None = TABLE_OPTIONS.get(key)
+        if table is not None:
+            out[key] = table.parse(value, path)
+            continue
         opt = OPTIONS_BY_KEY.get(key)
         if opt is None:
             raise ConfigError(f"{path}: unknown option {key!r}")
@@ -154,7 +183,7 @@ def _flatten(doc: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
     for key, value in doc.items():
         dotted = f"{prefix}{key}"
         # A table is descended into unless it names an option itself.
-        if isinstance(value, dict) and dotted not in OPTIONS_BY_KEY:
+        if isinstance(value, dict) and dotted not in OPTIONS_BY_KEY and dotted not in TABLE_OPTIONS:
             _flatten(value, dotted + ".", out)
         else:
             out[dotted] = value
@@ -181,6 +210,18 @@ def _build(v: Mapping[str, Any]) -> Config:
         max_value_bytes=v["engine.max_value_bytes"],
         max_text_bytes=v["engine.max_text_bytes"],
         max_embedding_dim=v["engine.max_embedding_dim"],
+        lifecycle=LifecycleOptions(
+            consolidate_min_importance=v["lifecycle.consolidate_min_importance"],
+            consolidate_min_access_count=v["lifecycle.consolidate_min_access_count"],
+            consolidate_min_age_ms=v["lifecycle.consolidate_min_age_ms"],
+            policies=tuple(v["lifecycle.policies"]),
+            categories=tuple(v["lifecycle.categories"]),
+            dedup_exact=v["dedup.exact"],
+            dedup_near_threshold=v["dedup.near_threshold"],
+            dedup_near_action=v["dedup.near_action"],
+            compress_from_tier=v["compression.from_tier"],
+            compress_min_bytes=v["compression.min_bytes"],
+        ),
     )
     listen = tuple(v["listen"])
     if not listen:
@@ -198,6 +239,10 @@ def _build(v: Mapping[str, Any]) -> Config:
         grace_s=v["grace_s"],
         sweep_interval_s=v["sweep_interval_s"],
         sweep_max_items=v["sweep_max_items"],
+        lifecycle_interval_s=v["lifecycle.interval_s"],
+        lifecycle_max_actions=v["lifecycle.max_actions"],
+        lifecycle_capacity_check_s=v["lifecycle.capacity_check_s"],
+        lifecycle_consolidate_at=v["lifecycle.consolidate_at"],
         engine=engine,
     )
 
@@ -205,3 +250,8 @@ def _build(v: Mapping[str, Any]) -> Config:
 def describe_options() -> list[Option]:
     """Every option, in ``--help`` order (used to generate the docs table)."""
     return list(OPTIONS)
+
+
+def describe_table_options() -> list[TableOption]:
+    """The TOML-only options (lists of tables), for the docs."""
+    return list(TABLE_OPTIONS.values())

@@ -115,6 +115,20 @@ class Engine:
         """Remove at most ``max_items`` expired memories."""
         return self._core.sweep(self._clock(), max_items)
 
+    def lifecycle(
+        self,
+        namespace: str | None = None,
+        *,
+        consolidate: bool = True,
+        policies: bool = True,
+        dry_run: bool = False,
+        max_actions: int = 10_000,
+    ) -> _core.LifecycleReport:
+        """One lifecycle pass (consolidation and policies); see ``_core.Engine.lifecycle``."""
+        return self._core.lifecycle(
+            self._clock(), namespace, consolidate, policies, dry_run, max_actions
+        )
+
     def stats(self, namespace: str | None = None) -> builtins.list[_core.NamespaceStats]:
         """Statistics of one namespace or of all."""
         return self._core.stats(namespace)

@@ -5,11 +5,15 @@ Two kinds:
   go-grpc-prometheus / py-grpc-prometheus, so stock dashboards work), items per batch,
   search latency and background-job runs. Children are bound once per method and code,
   so an RPC costs two dict lookups and two updates.
+- Lifecycle metrics (``observe_lifecycle``): every action of a lifecycle pass that
+  changed something (scheduled or RPC; dry runs change nothing and are not counted), by
+  rule and action, and the pass durations by trigger.
 - Engine metrics read at scrape time from ``engine.stats()`` and ``engine.map_info()``
-  by a custom collector: memories and bytes per tier, hits, misses, expiries,
-  evictions, promotions and demotions by reason, LMDB map usage. They are summed over
-  namespaces: a namespace label would give one series per agent or user, which
-  Prometheus cannot afford; the Stats RPC has the per-namespace detail.
+  by a custom collector: memories and bytes per tier, raw and stored value bytes and the
+  compression ratio, hits, misses, expiries, evictions, promotions and demotions by
+  reason, consolidations, policy actions and dedup merges by tier, LMDB map usage. They
+  are summed over namespaces: a namespace label would give one series per agent or user,
+  which Prometheus cannot afford; the Stats RPC has the per-namespace detail.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from memd import _core
 from memd.engine import Engine
 from memd.errors import MemdError
 from memd.types import Tier
@@ -52,6 +57,8 @@ _LATENCY = (
     10.0,
 )
 _ITEMS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+# A lifecycle pass spans milliseconds (one small namespace) to minutes (a million memories).
+_PASS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _TIERS = {int(t): t.name.lower() for t in Tier if t is not Tier.UNSPECIFIED}
 # Engine counter "<kind>.<reason>" -> metric; other names land in memd_engine_events.
 _BY_REASON = {
@@ -59,6 +66,12 @@ _BY_REASON = {
     "evicted": "memd_evicted",
     "demoted": "memd_demoted",
     "promoted": "memd_promoted",
+}
+# Lifecycle engine counters: "<kind>.<label>" (or a bare kind) -> metric, help, label.
+_LIFECYCLE_COUNTERS = {
+    "consolidated": ("memd_consolidated", "Memories consolidated (SHORT_TERM to LONG_TERM).", ""),
+    "policy": ("memd_policy_actions", "Memories acted on by lifecycle policies.", "action"),
+    "dedup": ("memd_dedup", "Stored items that were duplicates, by outcome.", "outcome"),
 }
 
 
@@ -154,6 +167,41 @@ class Metrics:
             ("job",),
             registry=r,
         )
+        self.lifecycle_actions = Counter(
+            "memd_lifecycle_actions_total",
+            "Lifecycle actions applied (not dry runs), by rule (policy name or consolidate) "
+            "and action.",
+            ("rule", "action"),
+            registry=r,
+        )
+        self.lifecycle_runs = Counter(
+            "memd_lifecycle_runs_total",
+            "Lifecycle passes by trigger (interval, capacity, rpc) and dry_run.",
+            ("trigger", "dry_run"),
+            registry=r,
+        )
+        self.lifecycle_seconds = Histogram(
+            "memd_lifecycle_pass_seconds",
+            "Duration of lifecycle passes by trigger.",
+            ("trigger",),
+            buckets=_PASS,
+            registry=r,
+        )
+        self.lifecycle_scanned = Counter(
+            "memd_lifecycle_scanned_total",
+            "Memories evaluated by lifecycle passes.",
+            registry=r,
+        )
+        self.lifecycle_skipped = Counter(
+            "memd_lifecycle_skipped_total",
+            "Planned lifecycle actions not applied because the memory changed meanwhile.",
+            registry=r,
+        )
+        self.lifecycle_cascade = Counter(
+            "memd_lifecycle_demoted_by_capacity_total",
+            "Other memories that capacity moved as a consequence of lifecycle actions.",
+            registry=r,
+        )
         self.draining = Gauge("memd_draining", "1 while the server is shutting down.", registry=r)
         build = Gauge("memd_build_info", "Version of the running memd.", ("version",), registry=r)
         build.labels(_memd_version()).set(1)
@@ -162,9 +210,31 @@ class Metrics:
         """Bound metrics of one RPC method."""
         return MethodMetrics(self, grpc_type, service, method)
 
+    def observe_lifecycle(
+        self, report: _core.LifecycleReport, trigger: str, dry_run: bool, seconds: float
+    ) -> None:
+        """Count one lifecycle pass; its actions only when it applied them."""
+        self.lifecycle_runs.labels(trigger, "true" if dry_run else "false").inc()
+        self.lifecycle_seconds.labels(trigger).observe(seconds)
+        self.lifecycle_scanned.inc(report.scanned)
+        if dry_run:
+            return
+        for (rule, action), n in count_actions(report.actions).items():
+            self.lifecycle_actions.labels(rule, action).inc(n)
+        self.lifecycle_skipped.inc(report.skipped)
+        self.lifecycle_cascade.inc(report.demoted_by_capacity)
+
     def watch_engine(self, engine: Engine) -> None:
         """Export ``engine``'s statistics at every scrape."""
         self.registry.register(EngineCollector(engine))
+
+
+def count_actions(actions: list[_core.LifecycleAction]) -> dict[tuple[str, str], int]:
+    """Actions counted by ``(rule, action)``, sorted."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for a in actions:
+        counts[(a.rule, a.action)] += 1
+    return dict(sorted(counts.items()))
 
 
 class EngineCollector(Collector):
@@ -201,23 +271,53 @@ class EngineCollector(Collector):
             )
             for kind, name in _BY_REASON.items()
         }
+        lifecycle = {
+            kind: CounterMetricFamily(name, text, labels=["tier", label] if label else ["tier"])
+            for kind, (name, text, label) in _LIFECYCLE_COUNTERS.items()
+        }
         other = CounterMetricFamily(
             "memd_engine_events", "Other engine counters.", labels=["tier", "event"]
+        )
+        value_bytes = GaugeMetricFamily(
+            "memd_value_bytes", "Bytes of values as clients stored them, by tier.", labels=["tier"]
+        )
+        stored_value_bytes = GaugeMetricFamily(
+            "memd_stored_value_bytes",
+            "Bytes of values on disk (after compression), by tier.",
+            labels=["tier"],
+        )
+        compressed = GaugeMetricFamily(
+            "memd_compressed_memories", "Memories whose value is compressed.", labels=["tier"]
+        )
+        ratio = GaugeMetricFamily(
+            "memd_compression_ratio",
+            "Value bytes stored by clients / value bytes on disk, by tier (1 when empty).",
+            labels=["tier"],
         )
         totals: dict[tuple[int, str], int] = defaultdict(int)
         count: dict[int, int] = defaultdict(int)
         nbytes: dict[int, int] = defaultdict(int)
+        raw: dict[int, int] = defaultdict(int)
+        stored: dict[int, int] = defaultdict(int)
+        ncompressed: dict[int, int] = defaultdict(int)
         misses = 0
         for ns in stats:
             misses += ns.misses
             for ts in ns.tiers:
                 count[ts.tier] += ts.count
                 nbytes[ts.tier] += ts.bytes
+                raw[ts.tier] += ts.value_bytes
+                stored[ts.tier] += ts.stored_value_bytes
+                ncompressed[ts.tier] += ts.compressed
                 for name, value in ts.counters.items():
                     totals[(ts.tier, name)] += value
         for tier, name in _TIERS.items():
             memories.add_metric([name], count[tier])
             size.add_metric([name], nbytes[tier])
+            value_bytes.add_metric([name], raw[tier])
+            stored_value_bytes.add_metric([name], stored[tier])
+            compressed.add_metric([name], ncompressed[tier])
+            ratio.add_metric([name], raw[tier] / stored[tier] if stored[tier] else 1.0)
         for (tier, event), value in sorted(totals.items()):
             tier_name = _TIERS.get(tier, str(tier))
             kind, _, reason = event.partition(".")
@@ -227,9 +327,12 @@ class EngineCollector(Collector):
                 deleted.add_metric([tier_name], value)
             elif kind in by_reason and reason:
                 by_reason[kind].add_metric([tier_name, reason], value)
+            elif kind in lifecycle and bool(reason) == bool(_LIFECYCLE_COUNTERS[kind][2]):
+                lifecycle[kind].add_metric([tier_name, reason] if reason else [tier_name], value)
             else:
                 other.add_metric([tier_name, event], value)
-        yield from (memories, size, hits, deleted, *by_reason.values(), other)
+        yield from (memories, size, hits, deleted, *by_reason.values(), *lifecycle.values(), other)
+        yield from (value_bytes, stored_value_bytes, compressed, ratio)
         yield CounterMetricFamily("memd_misses", "Reads of missing or expired keys.", value=misses)
         yield GaugeMetricFamily("memd_namespaces", "Namespaces holding memories.", len(stats))
         yield GaugeMetricFamily(

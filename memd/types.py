@@ -77,6 +77,92 @@ def _default_tiers() -> tuple[TierOptions, TierOptions, TierOptions, TierOptions
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyOptions:
+    """One lifecycle policy: when every condition holds, do ``action``.
+
+    Policies are evaluated in order; the first that matches a memory acts on it (see
+    ``docs/lifecycle.md``). Unset conditions (``None``, empty) restrict nothing.
+
+    Attributes:
+        name: Reported in stats, metrics and lifecycle reports.
+        action: ``archive`` (move to ARCHIVE), ``demote`` (one tier colder),
+            ``delete``, or ``refresh`` (mark as used now, without counting an access:
+            keeps a memory from decaying in recency, idle rules and LRU eviction).
+        tiers: Only memories in these tiers (``Tier`` numbers).
+        categories: Only memories whose metadata ``category`` is one of these.
+        min_idle_ms: Last read or write at least this long ago.
+        min_age_ms: Created at least this long ago.
+        importance_below: Importance strictly below.
+        importance_above: Importance strictly above.
+        access_count_below: Fewer accesses than this.
+        retention_below: Retention score (``docs/lifecycle.md``) strictly below.
+    """
+
+    name: str
+    action: Literal["archive", "demote", "delete", "refresh"]
+    tiers: Sequence[int] = ()
+    categories: Sequence[str] = ()
+    min_idle_ms: int | None = None
+    min_age_ms: int | None = None
+    importance_below: float | None = None
+    importance_above: float | None = None
+    access_count_below: int | None = None
+    retention_below: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryOptions:
+    """Defaults for memories whose metadata ``category`` is ``name`` (seed 002).
+
+    Attributes:
+        name: The category.
+        retention_ms: Default TTL of the category's memories (an explicit TTL wins;
+            it takes precedence over the tier's default); 0 keeps them forever.
+        importance: Importance of the category's memories stored without one;
+            ``None`` leaves the usual 0.5.
+    """
+
+    name: str
+    retention_ms: int = 0
+    importance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleOptions:
+    """Consolidation, policies, categories, dedup and compression.
+
+    Attributes:
+        consolidate_min_importance: SHORT_TERM memories at least this important are
+            consolidated into LONG_TERM...
+        consolidate_min_access_count: ...and so are those read or written at least
+            this many times.
+        consolidate_min_age_ms: Only memories created at least this long ago.
+        policies: Evaluated in order before consolidation; the first match acts.
+        categories: Per-category retention and default importance.
+        dedup_exact: A stored text identical to a live memory's text in the same
+            namespace updates that memory instead of adding one.
+        dedup_near_threshold: With an embedding, a memory whose cosine to the new one
+            is at least this is a near-duplicate; 0 disables (the check is an exact
+            scan of the namespace's vectors, one per stored memory).
+        dedup_near_action: ``merge`` near-duplicates like exact ones, or ``flag``
+            them (store anyway; the result names the similar memory).
+        compress_from_tier: Values are lz4-compressed in this tier and colder ones...
+        compress_min_bytes: ...when at least this large (and compression shrinks them).
+    """
+
+    consolidate_min_importance: float = 0.7
+    consolidate_min_access_count: int = 3
+    consolidate_min_age_ms: int = 0
+    policies: Sequence[PolicyOptions] = ()
+    categories: Sequence[CategoryOptions] = ()
+    dedup_exact: bool = False
+    dedup_near_threshold: float = 0.0
+    dedup_near_action: Literal["merge", "flag"] = "merge"
+    compress_from_tier: int = Tier.LONG_TERM
+    compress_min_bytes: int = 512
+
+
+@dataclass(frozen=True, slots=True)
 class EngineOptions:
     """How an engine opens its store. Defaults are the daemon's defaults.
 
@@ -98,6 +184,7 @@ class EngineOptions:
         max_value_bytes: Largest accepted value.
         max_text_bytes: Largest accepted text.
         max_embedding_dim: Largest accepted embedding dimension.
+        lifecycle: Consolidation, policies, categories, dedup and compression.
     """
 
     map_size_bytes: int = 64 << 30
@@ -114,6 +201,7 @@ class EngineOptions:
     max_value_bytes: int = 1 << 20
     max_text_bytes: int = 256 << 10
     max_embedding_dim: int = 4_096
+    lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
 
 
 SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "phrase"]

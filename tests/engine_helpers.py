@@ -37,6 +37,13 @@ TIER_COUNTERS = {
     "promoted.frequency",
     "promoted.importance",
     "deleted",
+    "consolidated",
+    "policy.archived",
+    "policy.demoted",
+    "policy.deleted",
+    "policy.refreshed",
+    "dedup.merged",
+    "dedup.flagged",
 }
 
 

@@ -8,8 +8,8 @@ the issue):
   default tier) and touches it (``last_access = now``). An expired memory is gone: a
   put over it starts again at version 1.
 - Eviction: while a tier holds more than its capacity, its victim, the smallest
-  ``(priority, last_access, key)``, is demoted one tier; leaving ARCHIVE deletes.
-  Batches are applied item by item.
+  ``(priority, last_access, retention score, key)``, is demoted one tier; leaving
+  ARCHIVE deletes. Batches are applied item by item.
 - TTL: a memory with ``expires_at <= now`` is never returned. A read that meets one
   removes it (lazy expiry), and so does a delete, which reports False for it; a
   sweep removes up to ``max`` of them, earliest expiry (then key) first. Until then
@@ -30,6 +30,7 @@ which are reasonable, so that the model pins them down rather than guesses.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 TIERS = (1, 2, 3, 4)
@@ -50,6 +51,15 @@ class Rec:
 
     def expired(self, now_ms: int) -> bool:
         return self.expires_at_ms != 0 and self.expires_at_ms <= now_ms
+
+    def retention(self, now_ms: int) -> float:
+        """docs/lifecycle.md's retention score (importance as the stored float32)."""
+        importance = struct.unpack("<f", struct.pack("<f", self.importance))[0]
+        idle_h = max(now_ms - self.last_access_ms, 0) / 3_600_000
+        age_h = max(now_ms - self.created_ms, 0) / 3_600_000
+        recency = 0.3 / (1.0 + idle_h / 24.0)
+        frequency = min(0.2 * self.access_count / max(age_h, 1.0), 0.3)
+        return float(importance) + recency + frequency
 
 
 @dataclass
@@ -89,13 +99,18 @@ class Model:
         return sum(1 for r in self.recs.values() if r.tier == tier)
 
     # --- tier moves ----------------------------------------------------------------
-    def _enforce(self, tier: int) -> None:
+    def _enforce(self, tier: int, now_ms: int) -> None:
         for t in range(tier, 5):
             cap = self.capacities[t - 1]
             while cap and self.count(t) > cap:
                 victim = min(
                     (k for k, r in self.recs.items() if r.tier == t),
-                    key=lambda k: (self.recs[k].priority, self.recs[k].last_access_ms, k),
+                    key=lambda k: (
+                        self.recs[k].priority,
+                        self.recs[k].last_access_ms,
+                        self.recs[k].retention(now_ms),
+                        k,
+                    ),
                 )
                 if t == 4:
                     del self.recs[victim]
@@ -137,7 +152,7 @@ class Model:
             expires_at_ms=now_ms + ttl if ttl else 0,
             access_count=old.access_count if old else 0,
         )
-        self._enforce(tier)  # may push the new memory itself out of ARCHIVE
+        self._enforce(tier, now_ms)  # may push the new memory itself out of ARCHIVE
         return version
 
     def get_many(self, keys: list[str], now_ms: int) -> list[tuple[bytes, int] | None]:
@@ -175,7 +190,7 @@ class Model:
             rec.tier = from_tier - 1
             rec.reads = []
             self.counters.promoted += 1
-            self._enforce(rec.tier)
+            self._enforce(rec.tier, now_ms)
             reported[k] = self.recs[k].tier
         return [(hit[1].value, reported[hit[0]]) if hit else None for hit in found]
 

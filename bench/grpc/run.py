@@ -103,6 +103,9 @@ def start_server(sc: Scenario, port: int, data_dir: Path, pinned: bool) -> subpr
             str(data_dir),
             "--log-level",
             "warning",
+            # The load repeats one text under many keys: measure stores, not dedup merges.
+            "--dedup-exact",
+            "false",
             *sc.flags,
         ]
     else:

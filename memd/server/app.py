@@ -33,7 +33,13 @@ from memd.logs import event
 from memd.metrics import Metrics
 from memd.server.interceptors import ObservabilityInterceptor
 from memd.server.reflection import enable_reflection
-from memd.server.scheduler import Scheduler, ttl_sweep_job
+from memd.server.scheduler import (
+    Job,
+    Scheduler,
+    consolidate_on_capacity_job,
+    lifecycle_job,
+    ttl_sweep_job,
+)
 from memd.server.servicer import MemoryServicer, add_to_server
 from memd.server.status import DrainState
 
@@ -83,9 +89,28 @@ class MemdServer:
         add_to_server(servicer, self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         enable_reflection(self.grpc, [SERVICE_NAME, health.SERVICE_NAME])
-        jobs = []
+        jobs: list[Job] = []
         if cfg.sweep_interval_s > 0:
             jobs.append(ttl_sweep_job(self.engine, cfg.sweep_interval_s, cfg.sweep_max_items))
+        if cfg.lifecycle_interval_s > 0:
+            jobs.append(
+                lifecycle_job(
+                    self.engine,
+                    self.metrics,
+                    cfg.lifecycle_interval_s,
+                    cfg.lifecycle_max_actions,
+                )
+            )
+        if cfg.lifecycle_capacity_check_s > 0:
+            jobs.append(
+                consolidate_on_capacity_job(
+                    self.engine,
+                    self.metrics,
+                    cfg.lifecycle_capacity_check_s,
+                    cfg.lifecycle_consolidate_at,
+                    cfg.lifecycle_max_actions,
+                )
+            )
         self.scheduler = Scheduler(jobs, self.metrics)
 
     def bind(self) -> list[int]:

@@ -8,13 +8,14 @@ is written for speed where it is per item: one comprehension per page.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import InvalidArgument
+from memd.metrics import count_actions
 from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
 
 
@@ -51,6 +52,11 @@ def tier_stats(t: _core.TierStats) -> mpb.TierStats:
         capacity=t.capacity,
         bytes=t.bytes,
         counters=t.counters,
+        value_bytes=t.value_bytes,
+        stored_value_bytes=t.stored_value_bytes,
+        compressed=t.compressed,
+        importance_avg=t.importance_avg,
+        created_avg_ms=t.created_avg_ms,
     )
 
 
@@ -68,6 +74,65 @@ def stats_response(stats: Sequence[_core.NamespaceStats], info: _core.MapInfo) -
         ],
         map_size_bytes=info.map_size,
         map_used_bytes=info.used_bytes,
+    )
+
+
+DEFAULT_LIFECYCLE_ACTIONS, MAX_LIFECYCLE_ACTIONS = 10_000, 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleRun:
+    """The engine arguments of a RunLifecycleRequest."""
+
+    namespace: str | None
+    consolidate: bool
+    policies: bool
+    dry_run: bool
+    max_actions: int
+
+
+def lifecycle_run(req: pb.RunLifecycleRequest) -> LifecycleRun:
+    """The lifecycle pass a request asks for; InvalidArgument for what the proto forbids."""
+    jobs = set(req.jobs)
+    unknown = jobs - {pb.LIFECYCLE_JOB_CONSOLIDATE, pb.LIFECYCLE_JOB_POLICIES}
+    if unknown:
+        raise InvalidArgument(f"unknown lifecycle job {min(unknown)}")
+    if req.max_actions > MAX_LIFECYCLE_ACTIONS:
+        raise InvalidArgument(f"max_actions {req.max_actions} is above {MAX_LIFECYCLE_ACTIONS}")
+    return LifecycleRun(
+        namespace=req.namespace or None,
+        consolidate=not jobs or pb.LIFECYCLE_JOB_CONSOLIDATE in jobs,
+        policies=not jobs or pb.LIFECYCLE_JOB_POLICIES in jobs,
+        dry_run=req.dry_run,
+        max_actions=req.max_actions or DEFAULT_LIFECYCLE_ACTIONS,
+    )
+
+
+def lifecycle_response(report: _core.LifecycleReport, dry_run: bool) -> pb.RunLifecycleResponse:
+    """A lifecycle report as a RunLifecycleResponse."""
+    actions = report.actions
+    return pb.RunLifecycleResponse(
+        actions=[
+            pb.LifecycleAction(
+                namespace=a.namespace,
+                key=a.key,
+                rule=a.rule,
+                action=a.action,
+                from_tier=cast("mpb.Tier", a.from_tier),
+                to_tier=cast("mpb.Tier", a.to_tier),
+                retention=a.retention,
+            )
+            for a in actions
+        ],
+        scanned=report.scanned,
+        skipped=report.skipped,
+        more=report.more,
+        demoted_by_capacity=report.demoted_by_capacity,
+        counts=[
+            pb.LifecycleCount(rule=rule, action=action, count=n)
+            for (rule, action), n in count_actions(actions).items()
+        ],
+        dry_run=dry_run,
     )
 
 

@@ -1,4 +1,4 @@
-"""Background jobs of the daemon: the active TTL sweep now, lifecycle jobs later.
+"""Background jobs of the daemon: the active TTL sweep and the memory lifecycle.
 
 Expiry is both lazy and active, as in Redis: a read never returns an expired memory
 (the engine checks on read), and this scheduler removes expired memories in the
@@ -8,22 +8,47 @@ Each job runs bounded work per run (``sweep(max_items)``) so that it never holds
 engine's writer for long. When a run reports that more work is left, the next run comes
 after ``busy_delay_s`` instead of the full interval: a backlog (after a restart, or a
 burst of short TTLs) drains quickly, but in steps that let client writes interleave.
+
+Lifecycle jobs (docs/lifecycle.md):
+- ``lifecycle``: every ``lifecycle.interval_s``, one full pass over every namespace
+  (policies, then consolidation), at most ``lifecycle.max_actions`` actions per run.
+- ``consolidate_on_capacity``: every ``lifecycle.capacity_check_s``, a consolidation-only
+  pass of each namespace whose SHORT_TERM tier is at least ``consolidate_at`` full.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import monotonic, perf_counter
+from typing import Any
 
+from memd import _core
 from memd.engine import Engine
-from memd.errors import EngineClosed
+from memd.errors import EngineClosed, NotFound
 from memd.logs import event
-from memd.metrics import Metrics
+from memd.metrics import Metrics, count_actions
+from memd.types import Tier
 
 log = logging.getLogger("memd.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one run of a job did.
+
+    Attributes:
+        items: Items processed (memories swept, lifecycle actions applied).
+        more: True when work is left (the next run comes after ``busy_delay_s``).
+        fields: Extra fields for the ``job run`` log line.
+    """
+
+    items: int
+    more: bool
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,23 +59,92 @@ class Job:
         name: Metric label and log name, e.g. ``ttl_sweep``.
         interval_s: Pause between runs when the last run finished its work.
         busy_delay_s: Pause between runs when the last run said there is more.
-        run: Does one bounded run; returns ``(items processed, more work left)``.
+        run: Does one bounded run.
     """
 
     name: str
     interval_s: float
     busy_delay_s: float
-    run: Callable[[], tuple[int, bool]]
+    run: Callable[[], RunResult]
 
 
 def ttl_sweep_job(engine: Engine, interval_s: float, max_items: int) -> Job:
     """The active expiry job: remove at most ``max_items`` expired memories per run."""
 
-    def run() -> tuple[int, bool]:
+    def run() -> RunResult:
         result = engine.sweep(max_items)
-        return result.expired, result.more
+        return RunResult(result.expired, result.more)
 
     return Job("ttl_sweep", interval_s, min(interval_s, 0.05), run)
+
+
+def _action_fields(actions: list[_core.LifecycleAction]) -> dict[str, Any]:
+    """Log fields for lifecycle actions: ``{"actions": {"rule/action": n, ...}}``."""
+    counts = count_actions(actions)
+    return {"actions": {f"{rule}/{action}": n for (rule, action), n in counts.items()}}
+
+
+def lifecycle_job(engine: Engine, metrics: Metrics, interval_s: float, max_actions: int) -> Job:
+    """The full lifecycle pass (policies, then consolidation) over every namespace."""
+
+    def run() -> RunResult:
+        start = perf_counter()
+        report = engine.lifecycle(max_actions=max_actions)
+        metrics.observe_lifecycle(report, "interval", False, perf_counter() - start)
+        fields = _action_fields(report.actions)
+        fields.update(scanned=report.scanned, skipped=report.skipped)
+        fields["demoted_by_capacity"] = report.demoted_by_capacity
+        return RunResult(len(report.actions), report.more, fields)
+
+    return Job("lifecycle", interval_s, min(interval_s, 0.05), run)
+
+
+def consolidate_on_capacity_job(
+    engine: Engine, metrics: Metrics, interval_s: float, threshold: float, max_actions: int
+) -> Job:
+    """Consolidate each namespace whose SHORT_TERM holds >= ``threshold`` x its capacity.
+
+    A namespace that stays over the threshold because nothing in it qualifies for
+    consolidation is not scanned again until its SHORT_TERM statistics change (a write,
+    a read, a move): the full ``lifecycle`` pass covers what time alone changes.
+    """
+    idle: dict[str, tuple[Any, ...]] = {}  # namespace -> SHORT_TERM stats after a no-op pass
+
+    def fingerprint(ts: _core.TierStats) -> tuple[Any, ...]:
+        return (ts.count, ts.bytes, tuple(sorted(ts.counters.items())))
+
+    def run() -> RunResult:
+        done, more = 0, False
+        per_ns: dict[str, int] = defaultdict(int)
+        actions: list[_core.LifecycleAction] = []
+        for ns in engine.stats():
+            short = next((t for t in ns.tiers if t.tier == Tier.SHORT_TERM), None)
+            if short is None or not short.capacity or short.count < threshold * short.capacity:
+                idle.pop(ns.namespace, None)
+                continue
+            if idle.get(ns.namespace) == fingerprint(short):
+                continue
+            start = perf_counter()
+            try:
+                report = engine.lifecycle(
+                    ns.namespace, consolidate=True, policies=False, max_actions=max_actions
+                )
+            except NotFound:  # dropped since the stats were read
+                continue
+            metrics.observe_lifecycle(report, "capacity", False, perf_counter() - start)
+            done += len(report.actions)
+            more = more or report.more
+            actions += report.actions
+            per_ns[ns.namespace] = len(report.actions)
+            if report.actions or report.more:
+                idle.pop(ns.namespace, None)
+            else:
+                idle[ns.namespace] = fingerprint(short)
+        fields = _action_fields(actions)
+        fields["namespaces"] = {k: v for k, v in per_ns.items() if v}
+        return RunResult(done, more, fields)
+
+    return Job("consolidate_on_capacity", interval_s, min(interval_s, 0.05), run)
 
 
 class Scheduler:
@@ -96,7 +190,7 @@ class Scheduler:
         m = self._metrics
         start = perf_counter()
         try:
-            items, more = job.run()
+            result = job.run()
         except EngineClosed:
             return None  # shutting down
         except Exception as exc:
@@ -106,15 +200,16 @@ class Scheduler:
         seconds = perf_counter() - start
         m.job_runs.labels(job.name, "ok").inc()
         m.job_seconds.labels(job.name).observe(seconds)
-        m.job_items.labels(job.name).inc(items)
-        if items:
+        m.job_items.labels(job.name).inc(result.items)
+        if result.items:
             event(
                 log,
                 logging.INFO,
                 "job run",
                 job=job.name,
-                items=items,
-                more=more,
+                items=result.items,
+                more=result.more,
                 ms=round(seconds * 1e3, 2),
+                **result.fields,
             )
-        return job.busy_delay_s if more else job.interval_s
+        return job.busy_delay_s if result.more else job.interval_s

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import grpc
@@ -44,6 +45,7 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         self, engine: Engine, metrics: Metrics, drain: DrainState, max_batch_items: int
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
         self._drain = drain
         self._max_items = max_batch_items
         items = metrics.batch_items
@@ -135,6 +137,22 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
     ) -> pb.DropNamespaceResponse:
         """Delete a namespace with all its memories."""
         return pb.DropNamespaceResponse(removed=self._engine.drop_namespace(request.namespace))
+
+    def RunLifecycle(
+        self, request: pb.RunLifecycleRequest, context: Any
+    ) -> pb.RunLifecycleResponse:
+        """Run one bounded lifecycle pass now (or plan it, with ``dry_run``)."""
+        run = convert.lifecycle_run(request)
+        start = perf_counter()
+        report = self._engine.lifecycle(
+            run.namespace,
+            consolidate=run.consolidate,
+            policies=run.policies,
+            dry_run=run.dry_run,
+            max_actions=run.max_actions,
+        )
+        self._metrics.observe_lifecycle(report, "rpc", run.dry_run, perf_counter() - start)
+        return convert.lifecycle_response(report, run.dry_run)
 
 
 SERVICE: str = pb.DESCRIPTOR.services_by_name["MemoryService"].full_name

@@ -2,6 +2,7 @@
 //! rules and input limits. Mirrors `memd.types.EngineOptions`.
 
 use crate::error::{CoreError, Result};
+use crate::lifecycle::LifecycleConfig;
 use crate::model::Tier;
 
 /// When a commit reaches the disk.
@@ -87,6 +88,8 @@ pub struct EngineConfig {
     pub promote_importance: f32,
     /// Input limits.
     pub limits: Limits,
+    /// Consolidation, policies, categories, dedup, compression.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +106,7 @@ impl Default for EngineConfig {
             promote_window_ms: 3_600_000,
             promote_importance: 0.8,
             limits: Limits::default(),
+            lifecycle: LifecycleConfig::default(),
         }
     }
 }
@@ -128,6 +132,6 @@ impl EngineConfig {
         if self.limits.max_key_bytes + self.limits.max_namespace_bytes + 1 > 511 {
             return Err(CoreError::invalid("namespace + key limits exceed LMDB's 511-byte keys"));
         }
-        Ok(())
+        self.lifecycle.check()
     }
 }

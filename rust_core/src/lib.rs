@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod evict;
+pub mod lifecycle;
 pub mod model;
 pub mod search;
 pub mod store;

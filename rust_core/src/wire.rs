@@ -94,6 +94,12 @@ pub struct StoreResponse {
     /// The request's `batch_id`.
     #[prost(uint64, tag = "5")]
     pub batch_id: u64,
+    /// Per item, the key merged into (dedup); empty when no item merged.
+    #[prost(string, repeated, tag = "6")]
+    pub merged_into: Vec<String>,
+    /// Per item, a near-duplicate's key (flag mode); empty when none was flagged.
+    #[prost(string, repeated, tag = "7")]
+    pub similar_to: Vec<String>,
 }
 
 /// `memd.v1.RetrieveRequest`.

@@ -53,7 +53,8 @@ def test_reflection_resolves_method_names_like_ghz_asks(shared_daemon: Daemon) -
 
 def test_metrics_count_rpcs_items_and_memories(start_daemon: StartDaemon) -> None:
     d = start_daemon("--sweep-interval-s", "0.05")
-    items = [mpb.NewMemory(key=f"k{i}", text="t") for i in range(30)]
+    # Distinct texts: identical ones would be merged by dedup (on by default).
+    items = [mpb.NewMemory(key=f"k{i}", text=f"t{i}") for i in range(30)]
     d.stub.Store(pb.StoreRequest(namespace="m", memories=items))
     d.stub.Store(pb.StoreRequest(namespace="m", memories=items[:10]))
     d.stub.Retrieve(pb.RetrieveRequest(namespace="m", keys=["k1", "k2", "nope"]))

@@ -117,7 +117,7 @@ class RetrieveResult(_message.Message):
     def __init__(self, key: _Optional[str] = ..., found: _Optional[bool] = ..., memory: _Optional[_Union[Memory, _Mapping]] = ...) -> None: ...
 
 class TierStats(_message.Message):
-    __slots__ = ("tier", "count", "capacity", "bytes", "counters")
+    __slots__ = ("tier", "count", "capacity", "bytes", "counters", "value_bytes", "stored_value_bytes", "compressed", "importance_avg", "created_avg_ms")
     class CountersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -130,12 +130,22 @@ class TierStats(_message.Message):
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STORED_VALUE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSED_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_AVG_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AVG_MS_FIELD_NUMBER: _ClassVar[int]
     tier: Tier
     count: int
     capacity: int
     bytes: int
     counters: _containers.ScalarMap[str, int]
-    def __init__(self, tier: _Optional[_Union[Tier, str]] = ..., count: _Optional[int] = ..., capacity: _Optional[int] = ..., bytes: _Optional[int] = ..., counters: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    value_bytes: int
+    stored_value_bytes: int
+    compressed: int
+    importance_avg: float
+    created_avg_ms: int
+    def __init__(self, tier: _Optional[_Union[Tier, str]] = ..., count: _Optional[int] = ..., capacity: _Optional[int] = ..., bytes: _Optional[int] = ..., counters: _Optional[_Mapping[str, int]] = ..., value_bytes: _Optional[int] = ..., stored_value_bytes: _Optional[int] = ..., compressed: _Optional[int] = ..., importance_avg: _Optional[float] = ..., created_avg_ms: _Optional[int] = ...) -> None: ...
 
 class NamespaceStats(_message.Message):
     __slots__ = ("namespace", "dimension", "misses", "tiers")

@@ -8,6 +8,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class LifecycleJob(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LIFECYCLE_JOB_UNSPECIFIED: _ClassVar[LifecycleJob]
+    LIFECYCLE_JOB_CONSOLIDATE: _ClassVar[LifecycleJob]
+    LIFECYCLE_JOB_POLICIES: _ClassVar[LifecycleJob]
+
 class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SEARCH_MODE_UNSPECIFIED: _ClassVar[SearchMode]
@@ -20,6 +26,9 @@ class Fusion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FUSION_UNSPECIFIED: _ClassVar[Fusion]
     FUSION_WEIGHTED: _ClassVar[Fusion]
     FUSION_RRF: _ClassVar[Fusion]
+LIFECYCLE_JOB_UNSPECIFIED: LifecycleJob
+LIFECYCLE_JOB_CONSOLIDATE: LifecycleJob
+LIFECYCLE_JOB_POLICIES: LifecycleJob
 SEARCH_MODE_UNSPECIFIED: SearchMode
 SEARCH_MODE_KEYWORD: SearchMode
 SEARCH_MODE_SEMANTIC: SearchMode
@@ -41,18 +50,22 @@ class StoreRequest(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., memories: _Optional[_Iterable[_Union[_memory_pb2.NewMemory, _Mapping]]] = ..., atomic: _Optional[bool] = ..., batch_id: _Optional[int] = ...) -> None: ...
 
 class StoreResponse(_message.Message):
-    __slots__ = ("keys", "versions", "tiers", "errors", "batch_id")
+    __slots__ = ("keys", "versions", "tiers", "errors", "batch_id", "merged_into", "similar_to")
     KEYS_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     TIERS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    MERGED_INTO_FIELD_NUMBER: _ClassVar[int]
+    SIMILAR_TO_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedScalarFieldContainer[str]
     versions: _containers.RepeatedScalarFieldContainer[int]
     tiers: _containers.RepeatedScalarFieldContainer[_memory_pb2.Tier]
     errors: _containers.RepeatedCompositeFieldContainer[_memory_pb2.ItemError]
     batch_id: int
-    def __init__(self, keys: _Optional[_Iterable[str]] = ..., versions: _Optional[_Iterable[int]] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., errors: _Optional[_Iterable[_Union[_memory_pb2.ItemError, _Mapping]]] = ..., batch_id: _Optional[int] = ...) -> None: ...
+    merged_into: _containers.RepeatedScalarFieldContainer[str]
+    similar_to: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., versions: _Optional[_Iterable[int]] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., errors: _Optional[_Iterable[_Union[_memory_pb2.ItemError, _Mapping]]] = ..., batch_id: _Optional[int] = ..., merged_into: _Optional[_Iterable[str]] = ..., similar_to: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RetrieveRequest(_message.Message):
     __slots__ = ("namespace", "keys", "peek")
@@ -177,6 +190,64 @@ class DropNamespaceResponse(_message.Message):
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     removed: int
     def __init__(self, removed: _Optional[int] = ...) -> None: ...
+
+class RunLifecycleRequest(_message.Message):
+    __slots__ = ("namespace", "jobs", "dry_run", "max_actions")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    jobs: _containers.RepeatedScalarFieldContainer[LifecycleJob]
+    dry_run: bool
+    max_actions: int
+    def __init__(self, namespace: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[LifecycleJob, str]]] = ..., dry_run: _Optional[bool] = ..., max_actions: _Optional[int] = ...) -> None: ...
+
+class LifecycleAction(_message.Message):
+    __slots__ = ("namespace", "key", "rule", "action", "from_tier", "to_tier", "retention")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIER_FIELD_NUMBER: _ClassVar[int]
+    TO_TIER_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    key: str
+    rule: str
+    action: str
+    from_tier: _memory_pb2.Tier
+    to_tier: _memory_pb2.Tier
+    retention: float
+    def __init__(self, namespace: _Optional[str] = ..., key: _Optional[str] = ..., rule: _Optional[str] = ..., action: _Optional[str] = ..., from_tier: _Optional[_Union[_memory_pb2.Tier, str]] = ..., to_tier: _Optional[_Union[_memory_pb2.Tier, str]] = ..., retention: _Optional[float] = ...) -> None: ...
+
+class LifecycleCount(_message.Message):
+    __slots__ = ("rule", "action", "count")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    action: str
+    count: int
+    def __init__(self, rule: _Optional[str] = ..., action: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class RunLifecycleResponse(_message.Message):
+    __slots__ = ("actions", "scanned", "skipped", "more", "demoted_by_capacity", "counts", "dry_run")
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    DEMOTED_BY_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    actions: _containers.RepeatedCompositeFieldContainer[LifecycleAction]
+    scanned: int
+    skipped: int
+    more: bool
+    demoted_by_capacity: int
+    counts: _containers.RepeatedCompositeFieldContainer[LifecycleCount]
+    dry_run: bool
+    def __init__(self, actions: _Optional[_Iterable[_Union[LifecycleAction, _Mapping]]] = ..., scanned: _Optional[int] = ..., skipped: _Optional[int] = ..., more: _Optional[bool] = ..., demoted_by_capacity: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[LifecycleCount, _Mapping]]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class ScoreWeights(_message.Message):
     __slots__ = ("relevance", "recency", "frequency", "importance")

@@ -95,6 +95,11 @@ class MemoryServiceStub:
                 request_serializer=memd_dot_v1_dot_memory__service__pb2.DropNamespaceRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_memory__service__pb2.DropNamespaceResponse.FromString,
                 _registered_method=True)
+        self.RunLifecycle = channel.unary_unary(
+                '/memd.v1.MemoryService/RunLifecycle',
+                request_serializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -189,6 +194,15 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunLifecycle(self, request, context):
+        """Admin: runs the memory lifecycle now (retention policies and consolidation) over
+        one namespace or all, or with `dry_run` reports what it would do. The server also
+        runs it on a schedule (docs/lifecycle.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -251,6 +265,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.DropNamespace,
                     request_deserializer=memd_dot_v1_dot_memory__service__pb2.DropNamespaceRequest.FromString,
                     response_serializer=memd_dot_v1_dot_memory__service__pb2.DropNamespaceResponse.SerializeToString,
+            ),
+            'RunLifecycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunLifecycle,
+                    request_deserializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -578,6 +597,33 @@ class MemoryService:
             '/memd.v1.MemoryService/DropNamespace',
             memd_dot_v1_dot_memory__service__pb2.DropNamespaceRequest.SerializeToString,
             memd_dot_v1_dot_memory__service__pb2.DropNamespaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunLifecycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.MemoryService/RunLifecycle',
+            memd_dot_v1_dot_memory__service__pb2.RunLifecycleRequest.SerializeToString,
+            memd_dot_v1_dot_memory__service__pb2.RunLifecycleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,10 @@
 //! transaction as it found it.
 
 use crate::error::{CoreError, Result};
+use crate::lifecycle::dedup::text_hash;
+use crate::lifecycle::{
+    decide, retention, Decision, Jobs, NearAction, PolicyAction, Rule, Subject, Verdict,
+};
 use crate::model::{Header, Memory, NewMemory, Tier};
 use crate::store::{codec, keys, keys::KeyGen};
 use crate::tier::migrate::Txn;
@@ -26,7 +30,9 @@ pub enum Op {
     /// Delete keys (expired ones are removed too, but reported as absent).
     Delete { ns: String, keys: Vec<String>, now_ms: u64 },
     /// Move memories one tier warmer if they are still in the given tier.
-    Promote { ns: String, keys: Vec<(String, Tier, Promotion)> },
+    Promote { ns: String, keys: Vec<(String, Tier, Promotion)>, now_ms: u64 },
+    /// Apply planned lifecycle decisions that still hold (`engine/lifecycle.rs`).
+    Lifecycle { ns: String, planned: Vec<(String, Decision)>, jobs: Jobs, now_ms: u64 },
     /// Remove memories a read found expired (if they still are).
     Expire { ns: String, keys: Vec<String>, now_ms: u64 },
     /// Remove up to `max` expired memories.
@@ -37,8 +43,31 @@ pub enum Op {
     Flush,
 }
 
-/// Outcome of one put item: `(key, version)` or why it was rejected.
-pub type ItemOutcome = std::result::Result<(String, u64), CoreError>;
+/// A stored put item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The key written (the existing memory's key when merged).
+    pub key: String,
+    /// Its new version.
+    pub version: u64,
+    /// Merged into the existing memory `key` (dedup) instead of adding one.
+    pub merged: bool,
+    /// A near-duplicate found in flag mode.
+    pub similar_to: Option<String>,
+}
+
+/// Outcome of one put item, or why it was rejected.
+pub type ItemOutcome = std::result::Result<Stored, CoreError>;
+
+/// What a lifecycle batch did: per planned item, `(tier before, retention score)`
+/// when applied, and how many other memories capacity moved as a consequence.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Per planned item, in order.
+    pub items: Vec<Option<(Tier, f64)>>,
+    /// Demotions and evictions the moves caused.
+    pub cascaded: u64,
+}
 
 /// Replies, one variant per op.
 #[derive(Debug)]
@@ -53,6 +82,8 @@ pub enum Reply {
     Count(u64),
     /// Sweep: removed, and whether more have expired.
     Swept(u64, bool),
+    /// Lifecycle batch.
+    Lifecycle(Applied),
 }
 
 /// Applies one op.
@@ -60,7 +91,10 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
     match op {
         Op::Put { ns, items, now_ms, atomic } => put(txn, keygen, ns, items, *now_ms, *atomic),
         Op::Delete { ns, keys, now_ms } => delete(txn, ns, keys, *now_ms),
-        Op::Promote { ns, keys } => promote(txn, ns, keys),
+        Op::Promote { ns, keys, now_ms } => promote(txn, ns, keys, *now_ms),
+        Op::Lifecycle { ns, planned, jobs, now_ms } => {
+            lifecycle(txn, ns, planned, *jobs, *now_ms).map(Reply::Lifecycle)
+        }
         Op::Expire { ns, keys, now_ms } => expire(txn, ns, keys, *now_ms),
         Op::Sweep { now_ms, max } => sweep(txn, *now_ms, *max),
         Op::DropNamespace { ns } => drop_namespace(txn, ns),
@@ -123,9 +157,30 @@ fn put(
             outcomes.push(Err(e));
             continue;
         }
-        let key = if item.key.is_empty() { keygen.next(now_ms) } else { item.key.clone() };
-        let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms)?;
-        outcomes.push(Ok((key, version)));
+        let adds = item.key.is_empty()
+            || txn.state.meta_mut(ns_id, &item.key).is_none_or(|m| m.is_expired(now_ms));
+        let duplicate = if adds { find_duplicate(txn, ns_id, &name, item, now_ms)? } else { None };
+        let stored = match duplicate {
+            Some((key, true)) => Stored {
+                version: merge_into(txn, ns_id, &name, &key, item, now_ms)?,
+                key: key.to_string(),
+                merged: true,
+                similar_to: None,
+            },
+            other => {
+                let key = if item.key.is_empty() { keygen.next(now_ms) } else { item.key.clone() };
+                let similar_to = other.map(|(similar, _)| {
+                    let tier = txn.state.meta_mut(ns_id, &similar).map(|m| m.tier);
+                    if let Some(tier) = tier {
+                        txn.state.by_id(ns_id).counters(tier).dedup_flagged += 1;
+                    }
+                    similar.to_string()
+                });
+                let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms)?;
+                Stored { key, version, merged: false, similar_to }
+            }
+        };
+        outcomes.push(Ok(stored));
     }
     Ok(Reply::Put(outcomes))
 }
@@ -149,8 +204,19 @@ fn put_one(
         None => None,
     };
     let tier = item.tier.or(old.as_ref().map(|h| h.tier)).unwrap_or(txn.cfg.default_tier);
-    let ttl_ms = item.ttl_ms.unwrap_or(txn.cfg.tier(tier).default_ttl_ms);
-    let importance = item.importance.or(old.as_ref().map(|h| h.importance)).unwrap_or(0.5);
+    // Category defaults (seed 002) sit between the item's own values and the tier's.
+    let category = item
+        .metadata
+        .iter()
+        .find(|(k, _)| k == "category")
+        .and_then(|(_, v)| txn.cfg.lifecycle.category(v));
+    let category_ttl = category.map(|c| c.retention_ms).filter(|&ms| ms > 0);
+    let ttl_ms = item.ttl_ms.or(category_ttl).unwrap_or(txn.cfg.tier(tier).default_ttl_ms);
+    let importance = item
+        .importance
+        .or(old.as_ref().map(|h| h.importance))
+        .or(category.and_then(|c| c.importance))
+        .unwrap_or(0.5);
     let access_count = match (&old, &old_meta) {
         (Some(h), Some(meta)) => meta.access_count.max(h.access_count),
         (Some(h), None) => h.access_count,
@@ -182,7 +248,75 @@ fn put_one(
         metadata: item.metadata.clone(),
     };
     txn.write(ns_id, &memory)?;
-    txn.enforce_capacity(ns_id, tier)?;
+    txn.enforce_capacity(ns_id, tier, now_ms)?;
+    Ok(version)
+}
+
+/// A live memory that `item` duplicates: `(key, merge)`, where `merge` is false for
+/// a near-duplicate in flag mode. An identical text wins over a similar vector.
+fn find_duplicate(
+    txn: &mut Txn,
+    ns_id: u32,
+    name: &Arc<str>,
+    item: &NewMemory,
+    now_ms: u64,
+) -> Result<Option<(Arc<str>, bool)>> {
+    let cfg = &txn.cfg.lifecycle;
+    if cfg.dedup_exact {
+        let candidates = txn.state.by_id(ns_id).texts.candidates(text_hash(&item.text)).to_vec();
+        for key in candidates {
+            if txn.state.meta_mut(ns_id, &key).is_none_or(|m| m.is_expired(now_ms)) {
+                continue;
+            }
+            // Equal hashes are only candidates: compare the stored text.
+            let record = txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))?;
+            if record.map(codec::text_of).transpose()? == Some(item.text.as_str()) {
+                return Ok(Some((key, true)));
+            }
+        }
+    }
+    let Some(vector) = item.embedding.as_deref().filter(|_| cfg.dedup_near_threshold > 0.0) else {
+        return Ok(None);
+    };
+    let nearest = txn.state.by_id(ns_id).index.nearest(vector, now_ms);
+    Ok(nearest
+        .filter(|(_, sim)| *sim >= cfg.dedup_near_threshold)
+        .map(|(key, _)| (key, cfg.dedup_near_action == NearAction::Merge)))
+}
+
+/// Merges a duplicate store into the existing memory `key`: one more access,
+/// importance the larger of the two, tags merged; text, value, embedding, metadata
+/// and expiry stay as they were. Returns the new version.
+fn merge_into(
+    txn: &mut Txn,
+    ns_id: u32,
+    name: &Arc<str>,
+    key: &str,
+    item: &NewMemory,
+    now_ms: u64,
+) -> Result<u64> {
+    let mut m = txn
+        .read(name, key)?
+        .ok_or_else(|| CoreError::Internal(format!("{name}/{key} indexed but not stored")))?;
+    let (_, meta) = txn
+        .state
+        .remove(ns_id, key)
+        .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
+    let h = &mut m.header;
+    h.access_count = meta.access_count.max(h.access_count) + 1;
+    h.last_access_ms = now_ms.max(meta.last_access_ms);
+    h.updated_ms = now_ms;
+    h.version += 1;
+    h.importance = h.importance.max(item.importance.unwrap_or(0.0));
+    for tag in &item.tags {
+        if !m.tags.contains(tag) {
+            m.tags.push(tag.clone());
+        }
+    }
+    let (tier, version) = (m.header.tier, m.header.version);
+    txn.write(ns_id, &m)?;
+    txn.state.by_id(ns_id).counters(tier).dedup_merged += 1;
+    txn.enforce_capacity(ns_id, tier, now_ms)?;
     Ok(version)
 }
 
@@ -213,7 +347,12 @@ fn delete(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply
     Ok(Reply::Deleted(out))
 }
 
-fn promote(txn: &mut Txn, ns: &str, keys: &[(String, Tier, Promotion)]) -> Result<Reply> {
+fn promote(
+    txn: &mut Txn,
+    ns: &str,
+    keys: &[(String, Tier, Promotion)],
+    now_ms: u64,
+) -> Result<Reply> {
     let Some(ns_id) = namespace_id(txn, ns) else {
         return Ok(Reply::Promoted(vec![None; keys.len()]));
     };
@@ -234,10 +373,86 @@ fn promote(txn: &mut Txn, ns: &str, keys: &[(String, Tier, Promotion)]) -> Resul
         if let Some(meta) = txn.state.meta_mut(ns_id, key) {
             meta.reads.clear();
         }
-        txn.enforce_capacity(ns_id, to)?;
+        txn.enforce_capacity(ns_id, to, now_ms)?;
         out.push(txn.state.meta_mut(ns_id, key).map(|m| m.tier));
     }
     Ok(Reply::Promoted(out))
+}
+
+/// Applies the planned lifecycle decisions that still follow from the memories as
+/// they are now (`lifecycle::decide` again); the others are skipped (`None`).
+fn lifecycle(
+    txn: &mut Txn,
+    ns: &str,
+    planned: &[(String, Decision)],
+    jobs: Jobs,
+    now_ms: u64,
+) -> Result<Applied> {
+    let mut out = Applied::default();
+    let Some(ns_id) = namespace_id(txn, ns) else {
+        out.items = vec![None; planned.len()];
+        return Ok(out);
+    };
+    let cfg = txn.cfg;
+    for (key, plan) in planned {
+        let Some(meta) = txn.state.meta_mut(ns_id, key).filter(|m| !m.is_expired(now_ms)) else {
+            out.items.push(None);
+            continue;
+        };
+        let (from, retention) = (meta.tier, meta.retention());
+        let category = if cfg.lifecycle.uses_categories() {
+            let record = txn
+                .store
+                .memories
+                .get(txn.wtxn, &keys::db_key(&txn.state.by_id(ns_id).name, key))?;
+            record.map(|r| codec::metadata_value(r, "category")).transpose()?.flatten()
+        } else {
+            None
+        };
+        let subject = Subject { tier: from, retention, category };
+        if decide(&cfg.lifecycle, jobs, &subject, now_ms) != Some(*plan) {
+            out.items.push(None);
+            continue;
+        }
+        match plan.verdict {
+            Verdict::Move(to) => {
+                txn.move_to(ns_id, key, to)?;
+                verify_moved(txn, ns_id, key, to)?;
+            }
+            Verdict::Delete => {
+                txn.delete(ns_id, key)?;
+            }
+            Verdict::Refresh => txn.state.refresh(ns_id, key, now_ms),
+        }
+        let counters = txn.state.by_id(ns_id).counters(from);
+        *match plan.rule {
+            Rule::Consolidate => &mut counters.consolidated,
+            Rule::Policy(i) => match cfg.lifecycle.policies[i].action {
+                PolicyAction::Archive => &mut counters.policy_archived,
+                PolicyAction::Demote => &mut counters.policy_demoted,
+                PolicyAction::Delete => &mut counters.policy_deleted,
+                PolicyAction::Refresh => &mut counters.policy_refreshed,
+            },
+        } += 1;
+        if let Verdict::Move(to) = plan.verdict {
+            out.cascaded += txn.enforce_capacity(ns_id, to, now_ms)?;
+        }
+        out.items.push(Some((from, retention::score(&retention, now_ms))));
+    }
+    Ok(out)
+}
+
+/// Reads a moved record back inside the transaction: it must decode and be in `to`
+/// (seed 001's "verify the transfer"). A failure aborts the whole transaction.
+fn verify_moved(txn: &Txn, ns_id: u32, key: &str, to: Tier) -> Result<()> {
+    let name = txn.state.namespace_by_id(ns_id).map(|s| s.name.clone()).unwrap_or_default();
+    match txn.read(&name, key)? {
+        Some(m) if m.header.tier == to => Ok(()),
+        _ => Err(CoreError::Internal(format!(
+            "{name}/{key}: move to tier {} did not verify",
+            to.number()
+        ))),
+    }
 }
 
 fn expire(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply> {

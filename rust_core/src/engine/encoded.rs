@@ -31,7 +31,18 @@ impl Engine {
             tiers: Vec::with_capacity(n),
             errors: Vec::new(),
             batch_id: req.batch_id,
+            merged_into: Vec::new(),
+            similar_to: Vec::new(),
         };
+        // Columns that are almost always empty are sent only when some item has one.
+        if results.iter().any(|r| r.merged_into.is_some()) {
+            resp.merged_into =
+                results.iter().map(|r| r.merged_into.clone().unwrap_or_default()).collect();
+        }
+        if results.iter().any(|r| r.similar_to.is_some()) {
+            resp.similar_to =
+                results.iter().map(|r| r.similar_to.clone().unwrap_or_default()).collect();
+        }
         for (index, r) in results.into_iter().enumerate() {
             if let Some(err) = &r.error {
                 resp.errors.push(ItemError {

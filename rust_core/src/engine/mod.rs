@@ -4,11 +4,13 @@
 
 pub(crate) mod apply;
 mod encoded;
+mod lifecycle;
 mod read;
 mod search;
 mod stats;
 mod writer;
 
+pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
 pub use stats::{MapInfo, NamespaceStats, TierStats};
 
@@ -65,6 +67,10 @@ pub struct PutResult {
     pub tier: Option<Tier>,
     /// Why the item was rejected (`atomic = false` only).
     pub error: Option<CoreError>,
+    /// Dedup merged the item into this existing memory (also `key`).
+    pub merged_into: Option<String>,
+    /// Flag mode: a near-duplicate of this memory (the item was stored anyway).
+    pub similar_to: Option<String>,
 }
 
 /// A tiered memory store over one LMDB environment.
@@ -125,7 +131,14 @@ impl Engine {
         let mut results = Vec::with_capacity(items.len());
         let mut valid = Vec::with_capacity(items.len());
         for (index, raw) in items.into_iter().enumerate() {
-            let mut result = PutResult { key: String::new(), version: 0, tier: None, error: None };
+            let mut result = PutResult {
+                key: String::new(),
+                version: 0,
+                tier: None,
+                error: None,
+                merged_into: None,
+                similar_to: None,
+            };
             match validate::item(raw, limits) {
                 Ok(item) => valid.push((index, item)),
                 Err(e) if atomic => return Err(item_error(index, &e)),
@@ -145,10 +158,12 @@ impl Engine {
         for (index, outcome) in indices.into_iter().zip(outcomes) {
             let slot = &mut results[index];
             match outcome {
-                Ok((key, version)) => {
-                    slot.tier = space.and_then(|s| s.keys.get(key.as_str())).map(|m| m.tier);
-                    slot.key = key;
-                    slot.version = version;
+                Ok(stored) => {
+                    slot.tier = space.and_then(|s| s.keys.get(stored.key.as_str())).map(|m| m.tier);
+                    slot.merged_into = stored.merged.then(|| stored.key.clone());
+                    slot.similar_to = stored.similar_to;
+                    slot.key = stored.key;
+                    slot.version = stored.version;
                 }
                 Err(e) => slot.error = Some(e),
             }

@@ -81,7 +81,7 @@ pub(super) fn account(
     let promote = record_access(shared, ns, out, now_ms, count_access);
     if !promote.is_empty() {
         let moved: Vec<String> = promote.iter().map(|(key, _, _)| key.clone()).collect();
-        let op = Op::Promote { ns: ns.to_owned(), keys: promote };
+        let op = Op::Promote { ns: ns.to_owned(), keys: promote, now_ms };
         let Reply::Promoted(tiers) = shared.submit(op)? else { unreachable!("promote") };
         let new_tier: HashMap<String, Tier> =
             moved.into_iter().zip(tiers).filter_map(|(k, t)| Some((k, t?))).collect();

@@ -5,7 +5,7 @@ use crate::model::Tier;
 use crate::tier::Namespace;
 
 /// One tier of one namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TierStats {
     /// The tier.
     pub tier: Tier,
@@ -15,12 +15,22 @@ pub struct TierStats {
     pub capacity: u64,
     /// Sum of encoded record sizes.
     pub bytes: u64,
+    /// Sum of value sizes as stored by clients.
+    pub value_bytes: u64,
+    /// Sum of value sizes on disk (after compression).
+    pub stored_value_bytes: u64,
+    /// Memories whose value is compressed.
+    pub compressed: u64,
+    /// Mean importance (0 when empty).
+    pub importance_avg: f64,
+    /// Mean creation time (0 when empty).
+    pub created_avg_ms: u64,
     /// Event counters since open, by name.
     pub counters: Vec<(&'static str, u64)>,
 }
 
 /// One namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NamespaceStats {
     /// Name.
     pub namespace: String,
@@ -50,11 +60,21 @@ fn of(space: &Namespace, shared: &Shared) -> NamespaceStats {
             .iter()
             .map(|&tier| {
                 let t = &space.tiers[tier.index()];
+                let n = t.lru.len() as u64;
                 TierStats {
                     tier,
-                    count: t.lru.len() as u64,
+                    count: n,
                     capacity: shared.cfg.tier(tier).capacity,
                     bytes: t.bytes,
+                    value_bytes: t.value_raw,
+                    stored_value_bytes: t.value_stored,
+                    compressed: t.compressed,
+                    importance_avg: if n == 0 {
+                        0.0
+                    } else {
+                        t.importance_micros as f64 / 1e6 / n as f64
+                    },
+                    created_avg_ms: if n == 0 { 0 } else { (t.created_sum / u128::from(n)) as u64 },
                     counters: t.counters.pairs().to_vec(),
                 }
             })

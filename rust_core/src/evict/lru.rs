@@ -5,8 +5,10 @@
 //! The victim of a full tier is the least recently used memory *of the lowest
 //! priority class present*: a memory with priority 0 is never evicted while one with
 //! priority -1 remains, whatever their ages. So the order is the tuple
-//! `(priority, last_access_ms, key)`, smallest first, and the key breaks ties
-//! deterministically (smaller key leaves first).
+//! `(priority, last_access_ms, key)`, smallest first. Memories tied on priority and
+//! access time (a batch is written in one millisecond) are told apart by the
+//! caller with the retention score (`tier::migrate`, `first_ties`), and the key
+//! breaks the remaining ties deterministically (smaller key leaves first).
 //!
 //! Redis approximates LRU by sampling a few keys per eviction because its keyspace
 //! is huge and a precise order would cost memory per key. memd's tiers are bounded
@@ -59,6 +61,16 @@ impl LruPolicy {
     /// The memory eviction takes next, without removing it.
     pub fn victim(&self) -> Option<&LruEntry> {
         self.order.first()
+    }
+
+    /// The victim and up to `max - 1` entries tied with it on priority and access
+    /// time, in order (a batch written in one millisecond ties).
+    pub fn first_ties(&self, max: usize) -> impl Iterator<Item = &LruEntry> {
+        let first = self.order.first().map(|e| (e.priority, e.last_access_ms));
+        self.order
+            .iter()
+            .take_while(move |e| Some((e.priority, e.last_access_ms)) == first)
+            .take(max)
     }
 
     /// Memories in the tier.

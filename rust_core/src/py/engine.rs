@@ -7,12 +7,13 @@
 use super::gil::enter_core;
 use super::search::{PyHit, PySearchQuery};
 use super::types::{
-    PyEngineOptions, PyListPage, PyMapInfo, PyMemory, PyNamespaceStats, PyNewMemory, PyPutResult,
-    PySweepResult,
+    PyEngineOptions, PyLifecycleReport, PyListPage, PyMapInfo, PyMemory, PyNamespaceStats,
+    PyNewMemory, PyPutResult, PySweepResult,
 };
 use crate::config::EngineConfig;
-use crate::engine::{Engine, ListQuery};
+use crate::engine::{Engine, LifecycleRequest, ListQuery};
 use crate::error::CoreError;
+use crate::lifecycle::Jobs;
 use crate::model::RawMemory;
 use crate::validate;
 use pyo3::prelude::*;
@@ -119,6 +120,31 @@ impl PyEngine {
         let query = query.into_query(now_ms)?;
         let hits = enter_core(py, || self.engine.search(&query))?;
         hits.into_iter().map(|h| PyHit::new(py, h)).collect()
+    }
+
+    #[pyo3(signature = (
+        now_ms, namespace = None, consolidate = true, policies = true, dry_run = false,
+        max_actions = 10_000
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn lifecycle(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        namespace: Option<String>,
+        consolidate: bool,
+        policies: bool,
+        dry_run: bool,
+        max_actions: i64,
+    ) -> PyResult<PyLifecycleReport> {
+        let req = LifecycleRequest {
+            namespace,
+            jobs: Jobs { consolidate, policies },
+            dry_run,
+            max_actions: usize::try_from(max_actions).unwrap_or(0),
+            now_ms,
+        };
+        Ok(PyLifecycleReport(enter_core(py, || self.engine.lifecycle(&req))?))
     }
 
     #[pyo3(signature = (now_ms, max_items = 1000))]

@@ -20,6 +20,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyTierStats>()?;
     m.add_class::<types::PyNamespaceStats>()?;
     m.add_class::<types::PyMapInfo>()?;
+    m.add_class::<types::PyLifecycleAction>()?;
+    m.add_class::<types::PyLifecycleReport>()?;
     m.add_class::<search::PyHit>()?;
     Ok(())
 }

@@ -3,8 +3,11 @@
 //! field is turned into a Python object only when it is read).
 
 use crate::config::{Durability, EngineConfig, Limits, TierConfig};
-use crate::engine::{MapInfo, NamespaceStats, PutResult, TierStats};
+use crate::engine::{
+    LifecycleAction, LifecycleReport, MapInfo, NamespaceStats, PutResult, TierStats,
+};
 use crate::error::CoreError;
+use crate::lifecycle::{Category, Conditions, LifecycleConfig, NearAction, Policy, PolicyAction};
 use crate::model::{Memory, RawMemory, Tier};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -52,6 +55,103 @@ pub struct PyTierOptions {
     default_ttl_ms: u64,
 }
 
+/// `memd.types.PolicyOptions`.
+#[derive(FromPyObject)]
+pub struct PyPolicyOptions {
+    name: String,
+    action: String,
+    tiers: Vec<i64>,
+    categories: Vec<String>,
+    min_idle_ms: Option<u64>,
+    min_age_ms: Option<u64>,
+    importance_below: Option<f64>,
+    importance_above: Option<f64>,
+    access_count_below: Option<u64>,
+    retention_below: Option<f64>,
+}
+
+/// `memd.types.CategoryOptions`.
+#[derive(FromPyObject)]
+pub struct PyCategoryOptions {
+    name: String,
+    retention_ms: u64,
+    importance: Option<f64>,
+}
+
+/// `memd.types.LifecycleOptions`.
+#[derive(FromPyObject)]
+pub struct PyLifecycleOptions {
+    consolidate_min_importance: f64,
+    consolidate_min_access_count: u64,
+    consolidate_min_age_ms: u64,
+    policies: Vec<PyPolicyOptions>,
+    categories: Vec<PyCategoryOptions>,
+    dedup_exact: bool,
+    dedup_near_threshold: f64,
+    dedup_near_action: String,
+    compress_from_tier: i64,
+    compress_min_bytes: usize,
+}
+
+fn tier(n: i64) -> Result<Tier, CoreError> {
+    Tier::from_number(n).ok_or_else(|| CoreError::invalid(format!("unknown tier {n}")))
+}
+
+impl TryFrom<PyPolicyOptions> for Policy {
+    type Error = CoreError;
+
+    fn try_from(p: PyPolicyOptions) -> Result<Policy, CoreError> {
+        Ok(Policy {
+            action: PolicyAction::parse(&p.action)?,
+            when: Conditions {
+                tiers: p.tiers.into_iter().map(tier).collect::<Result<_, _>>()?,
+                categories: p.categories,
+                min_idle_ms: p.min_idle_ms,
+                min_age_ms: p.min_age_ms,
+                importance_below: p.importance_below.map(|x| x as f32),
+                importance_above: p.importance_above.map(|x| x as f32),
+                access_count_below: p.access_count_below,
+                retention_below: p.retention_below,
+            },
+            name: p.name,
+        })
+    }
+}
+
+impl TryFrom<PyLifecycleOptions> for LifecycleConfig {
+    type Error = CoreError;
+
+    fn try_from(o: PyLifecycleOptions) -> Result<LifecycleConfig, CoreError> {
+        let near_action = match o.dedup_near_action.as_str() {
+            "merge" => NearAction::Merge,
+            "flag" => NearAction::Flag,
+            other => {
+                return Err(CoreError::invalid(format!("unknown dedup_near_action {other:?}")))
+            }
+        };
+        Ok(LifecycleConfig {
+            consolidate_min_importance: o.consolidate_min_importance as f32,
+            consolidate_min_access_count: o.consolidate_min_access_count,
+            consolidate_min_age_ms: o.consolidate_min_age_ms,
+            policies: o.policies.into_iter().map(Policy::try_from).collect::<Result<_, _>>()?,
+            categories: o
+                .categories
+                .into_iter()
+                .map(|c| Category {
+                    name: c.name,
+                    retention_ms: c.retention_ms,
+                    importance: c.importance.map(|x| x as f32),
+                })
+                .collect(),
+            dedup_exact: o.dedup_exact,
+            dedup_near_threshold: o.dedup_near_threshold as f32,
+            dedup_near_action: near_action,
+            compress_from_tier: tier(o.compress_from_tier)?,
+            compress_min_bytes: o.compress_min_bytes,
+        })
+    }
+}
+
 /// `memd.types.EngineOptions`.
 #[derive(FromPyObject)]
 pub struct PyEngineOptions {
@@ -67,6 +167,7 @@ pub struct PyEngineOptions {
     max_value_bytes: usize,
     max_text_bytes: usize,
     max_embedding_dim: usize,
+    lifecycle: PyLifecycleOptions,
 }
 
 impl TryFrom<PyEngineOptions> for EngineConfig {
@@ -103,6 +204,7 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                 max_embedding_dim: o.max_embedding_dim,
                 ..Limits::default()
             },
+            lifecycle: LifecycleConfig::try_from(o.lifecycle)?,
         })
     }
 }
@@ -225,6 +327,14 @@ impl PyPutResult {
     fn error_kind(&self) -> Option<&'static str> {
         self.0.error.as_ref().map(CoreError::kind)
     }
+    #[getter]
+    fn merged_into(&self) -> &str {
+        self.0.merged_into.as_deref().unwrap_or_default()
+    }
+    #[getter]
+    fn similar_to(&self) -> &str {
+        self.0.similar_to.as_deref().unwrap_or_default()
+    }
     fn __repr__(&self) -> String {
         format!("{:?}", self.0)
     }
@@ -281,6 +391,26 @@ impl PyTierStats {
         self.0.bytes
     }
     #[getter]
+    fn value_bytes(&self) -> u64 {
+        self.0.value_bytes
+    }
+    #[getter]
+    fn stored_value_bytes(&self) -> u64 {
+        self.0.stored_value_bytes
+    }
+    #[getter]
+    fn compressed(&self) -> u64 {
+        self.0.compressed
+    }
+    #[getter]
+    fn importance_avg(&self) -> f64 {
+        self.0.importance_avg
+    }
+    #[getter]
+    fn created_avg_ms(&self) -> u64 {
+        self.0.created_avg_ms
+    }
+    #[getter]
     fn counters(&self) -> HashMap<&'static str, u64> {
         self.0.counters.iter().copied().collect()
     }
@@ -323,5 +453,74 @@ impl PyMapInfo {
     #[getter]
     fn used_bytes(&self) -> u64 {
         self.0.used_bytes
+    }
+}
+
+/// One lifecycle action.
+#[pyclass(frozen, name = "LifecycleAction", module = "memd._core")]
+pub struct PyLifecycleAction(pub LifecycleAction);
+
+#[pymethods]
+impl PyLifecycleAction {
+    #[getter]
+    fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+    #[getter]
+    fn key(&self) -> &str {
+        &self.0.key
+    }
+    #[getter]
+    fn rule(&self) -> &str {
+        &self.0.rule
+    }
+    #[getter]
+    fn action(&self) -> &'static str {
+        self.0.action
+    }
+    // Named after the Python property.
+    #[allow(clippy::wrong_self_convention)]
+    #[getter]
+    fn from_tier(&self) -> u8 {
+        self.0.from.number()
+    }
+    #[getter]
+    fn to_tier(&self) -> u8 {
+        self.0.to.map_or(0, Tier::number)
+    }
+    #[getter]
+    fn retention(&self) -> f64 {
+        self.0.retention
+    }
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+/// What a lifecycle pass did.
+#[pyclass(frozen, name = "LifecycleReport", module = "memd._core")]
+pub struct PyLifecycleReport(pub LifecycleReport);
+
+#[pymethods]
+impl PyLifecycleReport {
+    #[getter]
+    fn actions(&self) -> Vec<PyLifecycleAction> {
+        self.0.actions.iter().cloned().map(PyLifecycleAction).collect()
+    }
+    #[getter]
+    fn scanned(&self) -> u64 {
+        self.0.scanned
+    }
+    #[getter]
+    fn skipped(&self) -> u64 {
+        self.0.skipped
+    }
+    #[getter]
+    fn more(&self) -> bool {
+        self.0.more
+    }
+    #[getter]
+    fn demoted_by_capacity(&self) -> u64 {
+        self.0.demoted_by_capacity
     }
 }

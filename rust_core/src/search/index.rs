@@ -205,6 +205,26 @@ impl SearchIndex {
         }
     }
 
+    /// The live, unexpired memory whose embedding is most similar to `vector`, and
+    /// the cosine (an exact scan; used by near-duplicate detection on store).
+    pub fn nearest(&self, vector: &[f32], now_ms: u64) -> Option<(Arc<str>, f32)> {
+        let query = super::vector::unit(vector)?;
+        let mut best: Option<(u32, f32)> = None;
+        let live = |slot: u32| {
+            self.alive(slot) && {
+                let e = self.meta[slot as usize].expires_at_ms;
+                e == 0 || e > now_ms
+            }
+        };
+        self.vectors.visit(&query, live, |slot, sim| {
+            if best.is_none_or(|(_, b)| sim > b) {
+                best = Some((slot, sim));
+            }
+        });
+        let (slot, sim) = best?;
+        Some((self.keys[slot as usize].clone()?, sim))
+    }
+
     /// Whether some postings may belong to removed documents (until the next purge).
     pub(super) fn has_tombstones(&self) -> bool {
         !self.dead.is_empty()

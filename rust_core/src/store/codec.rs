@@ -60,17 +60,15 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Encodes a memory. The value is lz4-compressed when the memory is in ARCHIVE.
-pub fn encode(m: &Memory) -> Vec<u8> {
+/// Encodes a memory. With `compress`, the value is stored lz4-compressed (its raw
+/// size prepended) if that makes it smaller; the header's flag says which.
+pub fn encode(m: &Memory, compress: bool) -> Vec<u8> {
     let h = &m.header;
-    let compressed = h.tier == Tier::Archive && !m.value.is_empty();
-    let stored;
-    let value: &[u8] = if compressed {
-        stored = lz4_flex::compress_prepend_size(&m.value);
-        &stored
-    } else {
-        &m.value
-    };
+    let packed = (compress && !m.value.is_empty())
+        .then(|| lz4_flex::compress_prepend_size(&m.value))
+        .filter(|c| c.len() < m.value.len());
+    let compressed = packed.is_some();
+    let value: &[u8] = packed.as_deref().unwrap_or(&m.value);
     let dim = m.embedding.as_ref().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(HEADER_LEN + 16 + m.text.len() + value.len() + dim * 4);
     out.extend_from_slice(&[FORMAT, h.tier.number(), u8::from(compressed), 0]);
@@ -156,6 +154,47 @@ pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
     Ok(Memory { namespace, key, header, text, value, embedding, tags, metadata })
 }
 
+/// The text of a record, without decoding the rest.
+pub fn text_of(b: &[u8]) -> Result<&str> {
+    decode_header(b)?;
+    let mut r = Reader { b, at: HEADER_LEN };
+    std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("utf-8"))
+}
+
+/// The value's size as the client stored it and as it is on disk (smaller when
+/// compressed; the raw size is the 4 bytes lz4 prepends).
+pub fn value_sizes(b: &[u8]) -> Result<(u32, u32)> {
+    let header = decode_header(b)?;
+    let mut r = Reader { b, at: HEADER_LEN };
+    r.bytes()?;
+    let stored = r.bytes()?;
+    let raw = if header.compressed {
+        stored.get(..4).map_or(0, |n| u32_at(n, 0))
+    } else {
+        stored.len() as u32
+    };
+    Ok((raw, stored.len() as u32))
+}
+
+/// The value of metadata entry `name` of a record, without decoding text or value.
+pub fn metadata_value<'a>(b: &'a [u8], name: &str) -> Result<Option<&'a str>> {
+    let header = decode_header(b)?;
+    let mut r = Reader { b, at: HEADER_LEN };
+    r.bytes()?;
+    r.bytes()?;
+    r.take(header.dim as usize * 4)?;
+    for _ in 0..r.u32()? {
+        r.bytes()?;
+    }
+    for _ in 0..r.u32()? {
+        let (k, v) = (r.bytes()?, r.bytes()?);
+        if k == name.as_bytes() {
+            return std::str::from_utf8(v).map(Some).map_err(|_| corrupt("utf-8"));
+        }
+    }
+    Ok(None)
+}
+
 /// The searchable parts of a record, for rebuilding the search index at open
 /// without copying or decompressing the value.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,8 +231,8 @@ pub fn decode_searchable(b: &[u8]) -> Result<Searchable<'_>> {
 }
 
 /// A copy of `record` moved to `tier` with its access statistics replaced, without
-/// re-encoding the body. Only valid when the body does not change, i.e. unless the
-/// move enters or leaves ARCHIVE (whose values are compressed).
+/// re-encoding the body. Only valid when the body does not change, i.e. when the
+/// value stays compressed or uncompressed.
 pub fn with_tier(record: &[u8], tier: Tier, last_access_ms: u64, access_count: u64) -> Vec<u8> {
     let mut out = with_access(record, last_access_ms, access_count);
     out[1] = tier.number();
@@ -242,9 +281,13 @@ mod tests {
     fn round_trips_in_every_tier() {
         for tier in Tier::ALL {
             let m = sample(tier);
-            let bytes = encode(&m);
+            let bytes = encode(&m, tier == Tier::Archive);
             let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
             assert_eq!(back.header.compressed, tier == Tier::Archive);
+            let raw = m.value.len() as u32;
+            let (got_raw, stored) = value_sizes(&bytes).unwrap();
+            assert_eq!(got_raw, raw);
+            assert_eq!(stored < raw, tier == Tier::Archive);
             assert_eq!(back.value, m.value);
             assert_eq!(Memory { header: m.header.clone(), ..back }, m);
         }
@@ -252,16 +295,16 @@ mod tests {
 
     #[test]
     fn tier_patch_equals_a_full_reencode_outside_archive() {
-        let bytes = encode(&sample(Tier::Working));
+        let bytes = encode(&sample(Tier::Working), false);
         let mut moved = sample(Tier::LongTerm);
         moved.header.last_access_ms = 50;
         moved.header.access_count = 9;
-        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved));
+        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved, false));
     }
 
     #[test]
     fn access_patch_changes_only_access_fields() {
-        let bytes = encode(&sample(Tier::Working));
+        let bytes = encode(&sample(Tier::Working), false);
         let h = decode_header(&with_access(&bytes, 99, 100)).unwrap();
         assert_eq!((h.last_access_ms, h.access_count, h.version), (99, 100, 5));
     }
@@ -270,8 +313,11 @@ mod tests {
     fn searchable_view_matches_full_decode() {
         for tier in [Tier::Working, Tier::Archive] {
             let m = sample(tier);
-            let bytes = encode(&m);
+            let bytes = encode(&m, tier == Tier::Archive);
             let s = decode_searchable(&bytes).unwrap();
+            assert_eq!(text_of(&bytes).unwrap(), m.text);
+            assert_eq!(metadata_value(&bytes, "category").unwrap(), Some("fact"));
+            assert_eq!(metadata_value(&bytes, "type").unwrap(), None);
             assert_eq!(s.text, m.text);
             assert_eq!(s.embedding, m.embedding);
             assert_eq!((s.tags, s.metadata), (m.tags, m.metadata));
@@ -279,8 +325,17 @@ mod tests {
     }
 
     #[test]
+    fn incompressible_values_stay_raw() {
+        let mut m = sample(Tier::Archive);
+        m.value = (0..64u8).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
+        let bytes = encode(&m, true);
+        assert!(!decode_header(&bytes).unwrap().compressed);
+        assert_eq!(value_sizes(&bytes).unwrap(), (64, 64));
+    }
+
+    #[test]
     fn truncated_record_is_an_error_not_a_panic() {
-        let bytes = encode(&sample(Tier::Working));
+        let bytes = encode(&sample(Tier::Working), false);
         for n in [0, 10, HEADER_LEN, bytes.len() - 1] {
             assert!(decode(Arc::from("ns"), "k".into(), &bytes[..n]).is_err());
         }

@@ -3,12 +3,16 @@
 
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};
+use crate::lifecycle::retention;
 use crate::model::{Memory, Tier};
 use crate::search::DocInput;
 use crate::store::{codec, keys, Store};
 use crate::tier::state::{KeyMeta, State};
 use heed::RwTxn;
 use std::sync::Arc;
+
+/// LRU ties compared by retention score per eviction.
+const TIE_SCAN: usize = 64;
 
 /// A write transaction and the state it updates. State changes made through it are
 /// only valid if the transaction commits; the writer rebuilds the state from LMDB
@@ -36,9 +40,10 @@ impl Txn<'_, '_> {
 
     /// Writes a record and registers it in the state (the key must not be registered).
     pub fn write(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
-        let bytes = codec::encode(m);
+        let compress = self.cfg.lifecycle.compresses(m.header.tier, m.value.len());
+        let bytes = codec::encode(m, compress);
         self.store.memories.put(self.wtxn, &keys::db_key(&m.namespace, &m.key), &bytes)?;
-        let meta = KeyMeta::from_header(&m.header, bytes.len());
+        let meta = KeyMeta::of_record(&codec::decode_header(&bytes)?, &bytes);
         let key: Arc<str> = Arc::from(m.key.as_str());
         // Unchanged content (a rewrite of the same memory) only updates the indexed
         // attributes.
@@ -56,33 +61,36 @@ impl Txn<'_, '_> {
     }
 
     /// Rewrites a memory into tier `to`, persisting its in-memory access statistics
-    /// and keeping its read history. Entering ARCHIVE compresses the value and leaving
-    /// it decompresses (a full re-encode); every other move patches the fixed header
-    /// of the stored record, and the search index only learns the new tier.
+    /// and keeping its read history. When the move changes whether the value should
+    /// be compressed (`LifecycleConfig::compresses`), the record is re-encoded;
+    /// otherwise only its fixed header is patched, and the search index only learns
+    /// the new tier.
     pub fn move_to(&mut self, ns_id: u32, key: &str, to: Tier) -> Result<()> {
         let name = self.state.by_id(ns_id).name.clone();
-        let (last, count) = self
+        let (last, count, raw) = self
             .state
             .meta_mut(ns_id, key)
-            .map(|m| (m.last_access_ms, m.access_count))
+            .map(|m| (m.last_access_ms, m.access_count, m.value_raw))
             .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
         let db_key = keys::db_key(&name, key);
         let record =
             self.store.memories.get(self.wtxn, &db_key)?.ok_or_else(|| {
                 CoreError::Internal(format!("{name}/{key} indexed but not stored"))
             })?;
-        let from = codec::decode_header(record)?.tier;
-        let bytes = if (from == Tier::Archive) == (to == Tier::Archive) {
+        let compressed = codec::decode_header(record)?.compressed;
+        let compress = self.cfg.lifecycle.compresses(to, raw as usize);
+        let bytes = if compress == compressed {
             codec::with_tier(record, to, last, count)
         } else {
             let mut m = codec::decode(name.clone(), key.to_owned(), record)?;
             m.header.tier = to;
             m.header.last_access_ms = last;
             m.header.access_count = count;
-            codec::encode(&m)
+            codec::encode(&m, compress)
         };
         self.store.memories.put(self.wtxn, &db_key, &bytes)?;
-        self.state.set_tier(ns_id, key, to, bytes.len());
+        let (_, stored) = codec::value_sizes(&bytes)?;
+        self.state.set_tier(ns_id, key, to, bytes.len(), stored);
         self.state.by_id(ns_id).index.set_tier(key, to.number());
         // The access statistics were just written with the record.
         if let Some(meta) = self.state.meta_mut(ns_id, key) {
@@ -91,13 +99,33 @@ impl Txn<'_, '_> {
         Ok(())
     }
 
+    /// The memory eviction takes next from tier `t`: the first in LRU order (lowest
+    /// priority class, least recently used), and among the memories tied with it on
+    /// both (a batch written in the same millisecond) the one with the lowest
+    /// retention score, then the smallest key. At most `TIE_SCAN` ties are compared,
+    /// so a huge batch written at once costs a bounded scan per eviction.
+    fn victim(&self, ns_id: u32, t: Tier, now_ms: u64) -> Option<Arc<str>> {
+        let space = self.state.namespace_by_id(ns_id)?;
+        let mut best: Option<(f64, &Arc<str>)> = None;
+        for entry in space.tiers[t.index()].lru.first_ties(TIE_SCAN) {
+            let score = space
+                .keys
+                .get(&entry.key)
+                .map_or(0.0, |m| retention::score(&m.retention(), now_ms));
+            if best.is_none_or(|(s, _)| score < s) {
+                best = Some((score, &entry.key));
+            }
+        }
+        best.map(|(_, key)| key.clone())
+    }
+
     /// Brings `from` and every colder tier back within capacity.
     ///
     /// # Algorithm
     ///
     /// While a tier holds more memories than its capacity (0 = unbounded), its
-    /// victim (see `LruPolicy`: lowest priority class, then least recently used) is
-    /// demoted one tier colder. A demotion can overfill the next tier, so the loop
+    /// victim (see `LruPolicy`: lowest priority class, then least recently used,
+    /// then lowest retention score; `victim`) is demoted one tier colder. A demotion can overfill the next tier, so the loop
     /// then moves on to that tier, down to ARCHIVE, where a victim has nowhere
     /// colder to go and is deleted. Nothing is lost before ARCHIVE.
     ///
@@ -107,17 +135,14 @@ impl Txn<'_, '_> {
     /// next write into that tier, demoting the whole overflow at once.
     ///
     /// Returns the number of memories demoted or deleted.
-    pub fn enforce_capacity(&mut self, ns_id: u32, from: Tier) -> Result<u64> {
+    pub fn enforce_capacity(&mut self, ns_id: u32, from: Tier, now_ms: u64) -> Result<u64> {
         let mut moved = 0;
         let mut tier = Some(from);
         while let Some(t) = tier {
             let capacity = self.cfg.tier(t).capacity;
             while capacity > 0 && self.state.by_id(ns_id).count(t) as u64 > capacity {
-                let victim = self.state.by_id(ns_id).tiers[t.index()]
-                    .lru
-                    .victim()
-                    .map(|v| v.key.clone())
-                    .expect("an over-capacity tier is not empty");
+                let victim =
+                    self.victim(ns_id, t, now_ms).expect("an over-capacity tier is not empty");
                 if let Some(colder) = t.colder() {
                     self.move_to(ns_id, &victim, colder)?;
                     self.state.by_id(ns_id).counters(t).demoted_capacity += 1;

@@ -6,6 +6,8 @@
 use crate::error::Result;
 use crate::evict::lru::LruEntry;
 use crate::evict::{LruPolicy, TtlIndex};
+use crate::lifecycle::dedup::{text_hash, TextHashes};
+use crate::lifecycle::RetentionInput;
 use crate::model::{Header, Tier};
 use crate::search::{DocInput, DocMeta, SearchIndex};
 use crate::store::{codec, keys, Store};
@@ -38,11 +40,20 @@ pub struct KeyMeta {
     pub reads: Vec<u64>,
     /// Access statistics are newer than the stored record (listed in `State::dirty`).
     pub dirty: bool,
+    /// Creation time (for the retention score and mean age).
+    pub created_ms: u64,
+    /// `lifecycle::dedup::text_hash` of the text (0: empty).
+    pub text_hash: u64,
+    /// Value size as stored by the client.
+    pub value_raw: u32,
+    /// Value size on disk (smaller when compressed).
+    pub value_stored: u32,
 }
 
 impl KeyMeta {
-    /// Metadata of a stored record.
-    pub fn from_header(h: &Header, bytes: usize) -> KeyMeta {
+    /// Metadata of a stored record (`h` is its decoded header).
+    pub fn of_record(h: &Header, record: &[u8]) -> KeyMeta {
+        let (value_raw, value_stored) = codec::value_sizes(record).unwrap_or((0, 0));
         KeyMeta {
             tier: h.tier,
             priority: h.priority,
@@ -50,9 +61,23 @@ impl KeyMeta {
             last_access_ms: h.last_access_ms,
             access_count: h.access_count,
             expires_at_ms: h.expires_at_ms,
-            bytes: bytes as u32,
+            bytes: record.len() as u32,
             reads: Vec::new(),
             dirty: false,
+            created_ms: h.created_ms,
+            text_hash: codec::text_of(record).map_or(0, text_hash),
+            value_raw,
+            value_stored,
+        }
+    }
+
+    /// The retention score's inputs.
+    pub fn retention(&self) -> RetentionInput {
+        RetentionInput {
+            importance: self.importance,
+            created_ms: self.created_ms,
+            last_access_ms: self.last_access_ms,
+            access_count: self.access_count,
         }
     }
 
@@ -85,11 +110,25 @@ pub struct Counters {
     pub promoted_importance: u64,
     /// Explicit deletes.
     pub deleted: u64,
+    /// Consolidated into `LONG_TERM` (out of this tier).
+    pub consolidated: u64,
+    /// Archived by a policy (out of this tier).
+    pub policy_archived: u64,
+    /// Demoted by a policy (out of this tier).
+    pub policy_demoted: u64,
+    /// Deleted by a policy.
+    pub policy_deleted: u64,
+    /// Refreshed by a policy.
+    pub policy_refreshed: u64,
+    /// Stores merged into a memory of this tier (exact or near duplicate).
+    pub dedup_merged: u64,
+    /// Stores flagged as near-duplicates of a memory of this tier.
+    pub dedup_flagged: u64,
 }
 
 impl Counters {
     /// (name, value) pairs, as reported in stats.
-    pub fn pairs(&self) -> [(&'static str, u64); 8] {
+    pub fn pairs(&self) -> [(&'static str, u64); 15] {
         [
             ("hits", self.hits),
             ("expired.lazy", self.expired_lazy),
@@ -99,6 +138,13 @@ impl Counters {
             ("promoted.frequency", self.promoted_frequency),
             ("promoted.importance", self.promoted_importance),
             ("deleted", self.deleted),
+            ("consolidated", self.consolidated),
+            ("policy.archived", self.policy_archived),
+            ("policy.demoted", self.policy_demoted),
+            ("policy.deleted", self.policy_deleted),
+            ("policy.refreshed", self.policy_refreshed),
+            ("dedup.merged", self.dedup_merged),
+            ("dedup.flagged", self.dedup_flagged),
         ]
     }
 }
@@ -110,8 +156,42 @@ pub struct TierState {
     pub lru: LruPolicy,
     /// Sum of encoded record sizes.
     pub bytes: u64,
+    /// Sum of value sizes as stored by clients.
+    pub value_raw: u64,
+    /// Sum of value sizes on disk.
+    pub value_stored: u64,
+    /// Memories whose value is stored compressed.
+    pub compressed: u64,
+    /// Sum of importances, in millionths (integers: no drift over adds and removes).
+    pub importance_micros: u64,
+    /// Sum of creation times.
+    pub created_sum: u128,
     /// Events since open.
     pub counters: Counters,
+}
+
+impl TierState {
+    fn add(&mut self, meta: &KeyMeta) {
+        self.bytes += u64::from(meta.bytes);
+        self.value_raw += u64::from(meta.value_raw);
+        self.value_stored += u64::from(meta.value_stored);
+        self.compressed += u64::from(meta.value_stored < meta.value_raw);
+        self.importance_micros += micros(meta.importance);
+        self.created_sum += u128::from(meta.created_ms);
+    }
+
+    fn sub(&mut self, meta: &KeyMeta) {
+        self.bytes -= u64::from(meta.bytes);
+        self.value_raw -= u64::from(meta.value_raw);
+        self.value_stored -= u64::from(meta.value_stored);
+        self.compressed -= u64::from(meta.value_stored < meta.value_raw);
+        self.importance_micros -= micros(meta.importance);
+        self.created_sum -= u128::from(meta.created_ms);
+    }
+}
+
+fn micros(importance: f32) -> u64 {
+    (f64::from(importance.clamp(0.0, 1.0)) * 1e6).round() as u64
 }
 
 /// One namespace.
@@ -131,6 +211,8 @@ pub struct Namespace {
     pub misses: u64,
     /// Text, vector and attribute index for search, kept in step by `Txn`.
     pub index: SearchIndex,
+    /// Keys by text hash, for exact dedup.
+    pub texts: TextHashes,
 }
 
 impl Namespace {
@@ -220,7 +302,7 @@ impl State {
                     // The indexer only stops early if it panicked; join reports that.
                     let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
                 }
-                state.insert(id, key, KeyMeta::from_header(&header, record.len()));
+                state.insert(id, key, KeyMeta::of_record(&header, record));
             }
             let _ = tx.send(batch);
             drop(tx);
@@ -265,6 +347,11 @@ impl State {
         self.ids.get(name).and_then(|id| self.spaces.get(id))
     }
 
+    /// Namespace by id.
+    pub fn namespace_by_id(&self, id: u32) -> Option<&Namespace> {
+        self.spaces.get(&id)
+    }
+
     /// Mutable namespace by id.
     pub fn by_id(&mut self, id: u32) -> &mut Namespace {
         self.spaces.get_mut(&id).expect("namespace ids are never dangling")
@@ -287,6 +374,7 @@ impl State {
             tiers: Default::default(),
             misses: 0,
             index: SearchIndex::default(),
+            texts: TextHashes::default(),
         };
         self.spaces.insert(id, space);
         self.by_id(id)
@@ -309,7 +397,8 @@ impl State {
         let space = self.spaces.get_mut(&ns).expect("namespace ids are never dangling");
         let tier = &mut space.tiers[meta.tier.index()];
         tier.lru.insert(meta.lru_entry(&key));
-        tier.bytes += u64::from(meta.bytes);
+        tier.add(&meta);
+        space.texts.insert(meta.text_hash, &key);
         self.ttl.insert(meta.expires_at_ms, ns, key.clone());
         space.keys.insert(key, meta);
     }
@@ -320,7 +409,8 @@ impl State {
         let (key, meta) = space.keys.remove_entry(key)?;
         let tier = &mut space.tiers[meta.tier.index()];
         tier.lru.remove(&meta.lru_entry(&key));
-        tier.bytes -= u64::from(meta.bytes);
+        tier.sub(&meta);
+        space.texts.remove(meta.text_hash, &key);
         self.ttl.remove(meta.expires_at_ms, ns, &key);
         Some((key, meta))
     }
@@ -360,21 +450,37 @@ impl State {
     }
 
     /// Moves a memory to `tier` (at the same LRU position within its priority class
-    /// and access time) with a new encoded size.
-    pub fn set_tier(&mut self, ns: u32, key: &str, tier: Tier, bytes: usize) {
+    /// and access time) with a new encoded record size and stored value size.
+    pub fn set_tier(&mut self, ns: u32, key: &str, tier: Tier, bytes: usize, value_stored: u32) {
         let Some(space) = self.spaces.get_mut(&ns) else { return };
-        let Some((key, meta)) = space.keys.get_key_value(key) else { return };
+        let Some((key, meta)) = space.keys.get_key_value_mut(key) else { return };
         let entry = meta.lru_entry(key);
-        let (old_tier, old_bytes) = (meta.tier, meta.bytes);
-        let from = &mut space.tiers[old_tier.index()];
+        let from = &mut space.tiers[meta.tier.index()];
         from.lru.remove(&entry);
-        from.bytes -= u64::from(old_bytes);
-        let to = &mut space.tiers[tier.index()];
-        to.lru.insert(entry.clone());
-        to.bytes += bytes as u64;
-        let meta = space.keys.get_mut(&entry.key).expect("just found");
+        from.sub(meta);
         meta.tier = tier;
         meta.bytes = bytes as u32;
+        meta.value_stored = value_stored;
+        let to = &mut space.tiers[tier.index()];
+        to.lru.insert(entry);
+        to.add(meta);
+    }
+
+    /// Marks a memory as used at `now_ms` without counting an access (a policy's
+    /// refresh): it moves to the recent end of its LRU order and its recency resets.
+    pub fn refresh(&mut self, ns: u32, key: &str, now_ms: u64) {
+        let Some(space) = self.spaces.get_mut(&ns) else { return };
+        let Some((key, meta)) = space.keys.get_key_value_mut(key) else { return };
+        if now_ms <= meta.last_access_ms {
+            return;
+        }
+        space.tiers[meta.tier.index()].lru.touch(&meta.lru_entry(key), now_ms);
+        meta.last_access_ms = now_ms;
+        space.index.set_access(key, now_ms, meta.access_count);
+        if !meta.dirty {
+            meta.dirty = true;
+            self.dirty.push((ns, key.clone()));
+        }
     }
 
     /// Removes a namespace and all its index entries.

@@ -571,8 +571,23 @@ type TierStats struct {
 	Bytes uint64 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	// Events since the server started, by name: `hits`, `expired.lazy`, `expired.sweep`,
 	// `evicted.capacity`, `demoted.capacity`, `promoted.frequency`, `promoted.importance`,
-	// `deleted`. New names may be added; clients must ignore unknown ones.
-	Counters      map[string]uint64 `protobuf:"bytes,5,rep,name=counters,proto3" json:"counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// `deleted`, and from the lifecycle (docs/lifecycle.md): `consolidated`,
+	// `policy.archived`, `policy.demoted`, `policy.deleted`, `policy.refreshed`,
+	// `dedup.merged`, `dedup.flagged`. Each counts in the tier the memory was in when it
+	// happened. New names may be added; clients must ignore unknown ones.
+	Counters map[string]uint64 `protobuf:"bytes,5,rep,name=counters,proto3" json:"counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Size of the tier's values as clients stored them (before compression), in bytes.
+	ValueBytes uint64 `protobuf:"varint,6,opt,name=value_bytes,json=valueBytes,proto3" json:"value_bytes,omitempty"`
+	// Size of the tier's values on disk (after compression), in bytes;
+	// value_bytes / stored_value_bytes is the tier's compression ratio.
+	StoredValueBytes uint64 `protobuf:"varint,7,opt,name=stored_value_bytes,json=storedValueBytes,proto3" json:"stored_value_bytes,omitempty"`
+	// Memories whose value is stored compressed.
+	Compressed uint64 `protobuf:"varint,8,opt,name=compressed,proto3" json:"compressed,omitempty"`
+	// Mean importance of the tier's memories; 0 when the tier is empty.
+	ImportanceAvg float64 `protobuf:"fixed64,9,opt,name=importance_avg,json=importanceAvg,proto3" json:"importance_avg,omitempty"`
+	// Mean creation time, ms since the Unix epoch; 0 when the tier is empty. The mean
+	// age is now minus this.
+	CreatedAvgMs  uint64 `protobuf:"varint,10,opt,name=created_avg_ms,json=createdAvgMs,proto3" json:"created_avg_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -640,6 +655,41 @@ func (x *TierStats) GetCounters() map[string]uint64 {
 		return x.Counters
 	}
 	return nil
+}
+
+func (x *TierStats) GetValueBytes() uint64 {
+	if x != nil {
+		return x.ValueBytes
+	}
+	return 0
+}
+
+func (x *TierStats) GetStoredValueBytes() uint64 {
+	if x != nil {
+		return x.StoredValueBytes
+	}
+	return 0
+}
+
+func (x *TierStats) GetCompressed() uint64 {
+	if x != nil {
+		return x.Compressed
+	}
+	return 0
+}
+
+func (x *TierStats) GetImportanceAvg() float64 {
+	if x != nil {
+		return x.ImportanceAvg
+	}
+	return 0
+}
+
+func (x *TierStats) GetCreatedAvgMs() uint64 {
+	if x != nil {
+		return x.CreatedAvgMs
+	}
+	return 0
 }
 
 // Statistics of one namespace.
@@ -771,13 +821,22 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	"\x0eRetrieveResult\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12'\n" +
-	"\x06memory\x18\x03 \x01(\v2\x0f.memd.v1.MemoryR\x06memory\"\xf1\x01\n" +
+	"\x06memory\x18\x03 \x01(\v2\x0f.memd.v1.MemoryR\x06memory\"\xad\x03\n" +
 	"\tTierStats\x12!\n" +
 	"\x04tier\x18\x01 \x01(\x0e2\r.memd.v1.TierR\x04tier\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x1a\n" +
 	"\bcapacity\x18\x03 \x01(\x04R\bcapacity\x12\x14\n" +
 	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12<\n" +
-	"\bcounters\x18\x05 \x03(\v2 .memd.v1.TierStats.CountersEntryR\bcounters\x1a;\n" +
+	"\bcounters\x18\x05 \x03(\v2 .memd.v1.TierStats.CountersEntryR\bcounters\x12\x1f\n" +
+	"\vvalue_bytes\x18\x06 \x01(\x04R\n" +
+	"valueBytes\x12,\n" +
+	"\x12stored_value_bytes\x18\a \x01(\x04R\x10storedValueBytes\x12\x1e\n" +
+	"\n" +
+	"compressed\x18\b \x01(\x04R\n" +
+	"compressed\x12%\n" +
+	"\x0eimportance_avg\x18\t \x01(\x01R\rimportanceAvg\x12$\n" +
+	"\x0ecreated_avg_ms\x18\n" +
+	" \x01(\x04R\fcreatedAvgMs\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x8e\x01\n" +

@@ -46,6 +46,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// A part of the memory lifecycle (docs/lifecycle.md).
+type LifecycleJob int32
+
+const (
+	// Not a job: INVALID_ARGUMENT if sent.
+	LifecycleJob_LIFECYCLE_JOB_UNSPECIFIED LifecycleJob = 0
+	// Consolidation: SHORT_TERM memories that are important or often used move to
+	// LONG_TERM (thresholds: `lifecycle.consolidate_*` in the server's configuration).
+	LifecycleJob_LIFECYCLE_JOB_CONSOLIDATE LifecycleJob = 1
+	// The configured retention policies (archive, demote, delete, refresh), in order.
+	LifecycleJob_LIFECYCLE_JOB_POLICIES LifecycleJob = 2
+)
+
+// Enum value maps for LifecycleJob.
+var (
+	LifecycleJob_name = map[int32]string{
+		0: "LIFECYCLE_JOB_UNSPECIFIED",
+		1: "LIFECYCLE_JOB_CONSOLIDATE",
+		2: "LIFECYCLE_JOB_POLICIES",
+	}
+	LifecycleJob_value = map[string]int32{
+		"LIFECYCLE_JOB_UNSPECIFIED": 0,
+		"LIFECYCLE_JOB_CONSOLIDATE": 1,
+		"LIFECYCLE_JOB_POLICIES":    2,
+	}
+)
+
+func (x LifecycleJob) Enum() *LifecycleJob {
+	p := new(LifecycleJob)
+	*p = x
+	return p
+}
+
+func (x LifecycleJob) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LifecycleJob) Descriptor() protoreflect.EnumDescriptor {
+	return file_memd_v1_memory_service_proto_enumTypes[0].Descriptor()
+}
+
+func (LifecycleJob) Type() protoreflect.EnumType {
+	return &file_memd_v1_memory_service_proto_enumTypes[0]
+}
+
+func (x LifecycleJob) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LifecycleJob.Descriptor instead.
+func (LifecycleJob) EnumDescriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Relevance used by a search.
 type SearchMode int32
 
@@ -87,11 +141,11 @@ func (x SearchMode) String() string {
 }
 
 func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[0].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[1].Descriptor()
 }
 
 func (SearchMode) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[0]
+	return &file_memd_v1_memory_service_proto_enumTypes[1]
 }
 
 func (x SearchMode) Number() protoreflect.EnumNumber {
@@ -100,7 +154,7 @@ func (x SearchMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SearchMode.Descriptor instead.
 func (SearchMode) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{0}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{1}
 }
 
 // Fusion of keyword and semantic relevance in hybrid search.
@@ -140,11 +194,11 @@ func (x Fusion) String() string {
 }
 
 func (Fusion) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[1].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[2].Descriptor()
 }
 
 func (Fusion) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[1]
+	return &file_memd_v1_memory_service_proto_enumTypes[2]
 }
 
 func (x Fusion) Number() protoreflect.EnumNumber {
@@ -153,7 +207,7 @@ func (x Fusion) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Fusion.Descriptor instead.
 func (Fusion) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{1}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{2}
 }
 
 // A batch of memories to store in one namespace. Also one message of StoreStream.
@@ -253,7 +307,14 @@ type StoreResponse struct {
 	// (always empty when atomic).
 	Errors []*ItemError `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
 	// The request's batch_id.
-	BatchId       uint64 `protobuf:"varint,5,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	BatchId uint64 `protobuf:"varint,5,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// Per item: when dedup merged the item into an existing memory (identical text, or
+	// a near-duplicate embedding in `merge` mode), that memory's key, which is also
+	// keys[i]; empty otherwise. Empty list when nothing was merged.
+	MergedInto []string `protobuf:"bytes,6,rep,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	// Per item: in near-duplicate `flag` mode, the key of the most similar existing
+	// memory (the item was stored anyway); empty otherwise. Empty list when none.
+	SimilarTo     []string `protobuf:"bytes,7,rep,name=similar_to,json=similarTo,proto3" json:"similar_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -321,6 +382,20 @@ func (x *StoreResponse) GetBatchId() uint64 {
 		return x.BatchId
 	}
 	return 0
+}
+
+func (x *StoreResponse) GetMergedInto() []string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return nil
+}
+
+func (x *StoreResponse) GetSimilarTo() []string {
+	if x != nil {
+		return x.SimilarTo
+	}
+	return nil
 }
 
 // A batch of keys to read. Also one message of RetrieveStream.
@@ -1193,6 +1268,345 @@ func (x *DropNamespaceResponse) GetRemoved() uint64 {
 	return 0
 }
 
+// Runs one bounded lifecycle pass.
+type RunLifecycleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One namespace, or empty for every namespace. A named namespace that holds no
+	// memories: NOT_FOUND.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// The jobs to run; empty runs both (policies first, then consolidation).
+	// LIFECYCLE_JOB_UNSPECIFIED or an unknown value: INVALID_ARGUMENT.
+	Jobs []LifecycleJob `protobuf:"varint,2,rep,packed,name=jobs,proto3,enum=memd.v1.LifecycleJob" json:"jobs,omitempty"`
+	// true: change nothing, report the actions a real run would take now.
+	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Most actions in this call: 0 means 10 000; larger than 100 000: INVALID_ARGUMENT.
+	// When reached, `more` is set (call again).
+	MaxActions    uint32 `protobuf:"varint,4,opt,name=max_actions,json=maxActions,proto3" json:"max_actions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunLifecycleRequest) Reset() {
+	*x = RunLifecycleRequest{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunLifecycleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunLifecycleRequest) ProtoMessage() {}
+
+func (x *RunLifecycleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunLifecycleRequest.ProtoReflect.Descriptor instead.
+func (*RunLifecycleRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RunLifecycleRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *RunLifecycleRequest) GetJobs() []LifecycleJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *RunLifecycleRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *RunLifecycleRequest) GetMaxActions() uint32 {
+	if x != nil {
+		return x.MaxActions
+	}
+	return 0
+}
+
+// One thing a lifecycle pass did (or, in a dry run, would do) to one memory.
+type LifecycleAction struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Key       string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// `consolidate`, or the name of the policy that matched.
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// `consolidate`, `archive`, `demote`, `delete` or `refresh`.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The memory's tier before the action.
+	FromTier Tier `protobuf:"varint,5,opt,name=from_tier,json=fromTier,proto3,enum=memd.v1.Tier" json:"from_tier,omitempty"`
+	// Its tier after the action; TIER_UNSPECIFIED for `delete`.
+	ToTier Tier `protobuf:"varint,6,opt,name=to_tier,json=toTier,proto3,enum=memd.v1.Tier" json:"to_tier,omitempty"`
+	// The memory's retention score when it was evaluated (formula: docs/lifecycle.md).
+	Retention     float64 `protobuf:"fixed64,7,opt,name=retention,proto3" json:"retention,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LifecycleAction) Reset() {
+	*x = LifecycleAction{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LifecycleAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LifecycleAction) ProtoMessage() {}
+
+func (x *LifecycleAction) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LifecycleAction.ProtoReflect.Descriptor instead.
+func (*LifecycleAction) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LifecycleAction) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *LifecycleAction) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *LifecycleAction) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *LifecycleAction) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *LifecycleAction) GetFromTier() Tier {
+	if x != nil {
+		return x.FromTier
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+func (x *LifecycleAction) GetToTier() Tier {
+	if x != nil {
+		return x.ToTier
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+func (x *LifecycleAction) GetRetention() float64 {
+	if x != nil {
+		return x.Retention
+	}
+	return 0
+}
+
+// How many actions of one kind a pass took.
+type LifecycleCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As in LifecycleAction.
+	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// As in LifecycleAction.
+	Action        string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Count         uint64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LifecycleCount) Reset() {
+	*x = LifecycleCount{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LifecycleCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LifecycleCount) ProtoMessage() {}
+
+func (x *LifecycleCount) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LifecycleCount.ProtoReflect.Descriptor instead.
+func (*LifecycleCount) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LifecycleCount) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *LifecycleCount) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *LifecycleCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// What a lifecycle pass did.
+type RunLifecycleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Applied actions (planned ones in a dry run), in namespace and key order.
+	Actions []*LifecycleAction `protobuf:"bytes,1,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Live memories evaluated.
+	Scanned uint64 `protobuf:"varint,2,opt,name=scanned,proto3" json:"scanned,omitempty"`
+	// Planned actions not applied because the memory changed between planning and
+	// applying (always 0 in a dry run).
+	Skipped uint64 `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// true when `max_actions` was reached before the scan ended (call again).
+	More bool `protobuf:"varint,4,opt,name=more,proto3" json:"more,omitempty"`
+	// Other memories that capacity moved or deleted as a consequence (a consolidation
+	// filling LONG_TERM demotes its least recently used memories to ARCHIVE).
+	DemotedByCapacity uint64 `protobuf:"varint,5,opt,name=demoted_by_capacity,json=demotedByCapacity,proto3" json:"demoted_by_capacity,omitempty"`
+	// `actions` counted by rule and action, sorted by rule then action.
+	Counts []*LifecycleCount `protobuf:"bytes,6,rep,name=counts,proto3" json:"counts,omitempty"`
+	// The request's dry_run: true means nothing was changed.
+	DryRun        bool `protobuf:"varint,7,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunLifecycleResponse) Reset() {
+	*x = RunLifecycleResponse{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunLifecycleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunLifecycleResponse) ProtoMessage() {}
+
+func (x *RunLifecycleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunLifecycleResponse.ProtoReflect.Descriptor instead.
+func (*RunLifecycleResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RunLifecycleResponse) GetActions() []*LifecycleAction {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *RunLifecycleResponse) GetScanned() uint64 {
+	if x != nil {
+		return x.Scanned
+	}
+	return 0
+}
+
+func (x *RunLifecycleResponse) GetSkipped() uint64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *RunLifecycleResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *RunLifecycleResponse) GetDemotedByCapacity() uint64 {
+	if x != nil {
+		return x.DemotedByCapacity
+	}
+	return 0
+}
+
+func (x *RunLifecycleResponse) GetCounts() []*LifecycleCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *RunLifecycleResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 // Weights of the final score; each in [0, 1]. All unset: 0.4 / 0.3 / 0.2 / 0.1.
 type ScoreWeights struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1210,7 +1624,7 @@ type ScoreWeights struct {
 
 func (x *ScoreWeights) Reset() {
 	*x = ScoreWeights{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1636,7 @@ func (x *ScoreWeights) String() string {
 func (*ScoreWeights) ProtoMessage() {}
 
 func (x *ScoreWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1649,7 @@ func (x *ScoreWeights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreWeights.ProtoReflect.Descriptor instead.
 func (*ScoreWeights) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{18}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScoreWeights) GetRelevance() float64 {
@@ -1319,7 +1733,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1745,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1758,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{19}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SearchRequest) GetNamespace() string {
@@ -1519,7 +1933,7 @@ type ScoreExplain struct {
 
 func (x *ScoreExplain) Reset() {
 	*x = ScoreExplain{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1945,7 @@ func (x *ScoreExplain) String() string {
 func (*ScoreExplain) ProtoMessage() {}
 
 func (x *ScoreExplain) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1958,7 @@ func (x *ScoreExplain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreExplain.ProtoReflect.Descriptor instead.
 func (*ScoreExplain) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{20}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ScoreExplain) GetRelevance() float64 {
@@ -1603,7 +2017,7 @@ type SearchHit struct {
 
 func (x *SearchHit) Reset() {
 	*x = SearchHit{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +2029,7 @@ func (x *SearchHit) String() string {
 func (*SearchHit) ProtoMessage() {}
 
 func (x *SearchHit) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +2042,7 @@ func (x *SearchHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHit.ProtoReflect.Descriptor instead.
 func (*SearchHit) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{21}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SearchHit) GetMemory() *Memory {
@@ -1662,7 +2076,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +2088,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +2101,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{22}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SearchResponse) GetHits() []*SearchHit {
@@ -1706,13 +2120,17 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12.\n" +
 	"\bmemories\x18\x02 \x03(\v2\x12.memd.v1.NewMemoryR\bmemories\x12\x16\n" +
 	"\x06atomic\x18\x03 \x01(\bR\x06atomic\x12\x19\n" +
-	"\bbatch_id\x18\x04 \x01(\x04R\abatchId\"\xab\x01\n" +
+	"\bbatch_id\x18\x04 \x01(\x04R\abatchId\"\xeb\x01\n" +
 	"\rStoreResponse\x12\x12\n" +
 	"\x04keys\x18\x01 \x03(\tR\x04keys\x12\x1a\n" +
 	"\bversions\x18\x02 \x03(\x04R\bversions\x12#\n" +
 	"\x05tiers\x18\x03 \x03(\x0e2\r.memd.v1.TierR\x05tiers\x12*\n" +
 	"\x06errors\x18\x04 \x03(\v2\x12.memd.v1.ItemErrorR\x06errors\x12\x19\n" +
-	"\bbatch_id\x18\x05 \x01(\x04R\abatchId\"W\n" +
+	"\bbatch_id\x18\x05 \x01(\x04R\abatchId\x12\x1f\n" +
+	"\vmerged_into\x18\x06 \x03(\tR\n" +
+	"mergedInto\x12\x1d\n" +
+	"\n" +
+	"similar_to\x18\a \x03(\tR\tsimilarTo\"W\n" +
 	"\x0fRetrieveRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\x12\n" +
@@ -1763,7 +2181,33 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x14DropNamespaceRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"1\n" +
 	"\x15DropNamespaceResponse\x12\x18\n" +
-	"\aremoved\x18\x01 \x01(\x04R\aremoved\"\x84\x01\n" +
+	"\aremoved\x18\x01 \x01(\x04R\aremoved\"\x98\x01\n" +
+	"\x13RunLifecycleRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12)\n" +
+	"\x04jobs\x18\x02 \x03(\x0e2\x15.memd.v1.LifecycleJobR\x04jobs\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x1f\n" +
+	"\vmax_actions\x18\x04 \x01(\rR\n" +
+	"maxActions\"\xdf\x01\n" +
+	"\x0fLifecycleAction\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12*\n" +
+	"\tfrom_tier\x18\x05 \x01(\x0e2\r.memd.v1.TierR\bfromTier\x12&\n" +
+	"\ato_tier\x18\x06 \x01(\x0e2\r.memd.v1.TierR\x06toTier\x12\x1c\n" +
+	"\tretention\x18\a \x01(\x01R\tretention\"R\n" +
+	"\x0eLifecycleCount\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x04R\x05count\"\x8c\x02\n" +
+	"\x14RunLifecycleResponse\x122\n" +
+	"\aactions\x18\x01 \x03(\v2\x18.memd.v1.LifecycleActionR\aactions\x12\x18\n" +
+	"\ascanned\x18\x02 \x01(\x04R\ascanned\x12\x18\n" +
+	"\askipped\x18\x03 \x01(\x04R\askipped\x12\x12\n" +
+	"\x04more\x18\x04 \x01(\bR\x04more\x12.\n" +
+	"\x13demoted_by_capacity\x18\x05 \x01(\x04R\x11demotedByCapacity\x12/\n" +
+	"\x06counts\x18\x06 \x03(\v2\x17.memd.v1.LifecycleCountR\x06counts\x12\x17\n" +
+	"\adry_run\x18\a \x01(\bR\x06dryRun\"\x84\x01\n" +
 	"\fScoreWeights\x12\x1c\n" +
 	"\trelevance\x18\x01 \x01(\x01R\trelevance\x12\x18\n" +
 	"\arecency\x18\x02 \x01(\x01R\arecency\x12\x1c\n" +
@@ -1814,7 +2258,11 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12/\n" +
 	"\aexplain\x18\x03 \x01(\v2\x15.memd.v1.ScoreExplainR\aexplain\"8\n" +
 	"\x0eSearchResponse\x12&\n" +
-	"\x04hits\x18\x01 \x03(\v2\x12.memd.v1.SearchHitR\x04hits*t\n" +
+	"\x04hits\x18\x01 \x03(\v2\x12.memd.v1.SearchHitR\x04hits*h\n" +
+	"\fLifecycleJob\x12\x1d\n" +
+	"\x19LIFECYCLE_JOB_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19LIFECYCLE_JOB_CONSOLIDATE\x10\x01\x12\x1a\n" +
+	"\x16LIFECYCLE_JOB_POLICIES\x10\x02*t\n" +
 	"\n" +
 	"SearchMode\x12\x1b\n" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1825,7 +2273,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x12FUSION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFUSION_WEIGHTED\x10\x01\x12\x0e\n" +
 	"\n" +
-	"FUSION_RRF\x10\x022\x90\x06\n" +
+	"FUSION_RRF\x10\x022\xdd\x06\n" +
 	"\rMemoryService\x126\n" +
 	"\x05Store\x12\x15.memd.v1.StoreRequest\x1a\x16.memd.v1.StoreResponse\x12@\n" +
 	"\vStoreStream\x12\x15.memd.v1.StoreRequest\x1a\x16.memd.v1.StoreResponse(\x010\x01\x12?\n" +
@@ -1838,7 +2286,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x05Sweep\x12\x15.memd.v1.SweepRequest\x1a\x16.memd.v1.SweepResponse\x129\n" +
 	"\x06Backup\x12\x16.memd.v1.BackupRequest\x1a\x17.memd.v1.BackupResponse\x12Q\n" +
 	"\x0eListNamespaces\x12\x1e.memd.v1.ListNamespacesRequest\x1a\x1f.memd.v1.ListNamespacesResponse\x12N\n" +
-	"\rDropNamespace\x12\x1d.memd.v1.DropNamespaceRequest\x1a\x1e.memd.v1.DropNamespaceResponseB\x96\x01\n" +
+	"\rDropNamespace\x12\x1d.memd.v1.DropNamespaceRequest\x1a\x1e.memd.v1.DropNamespaceResponse\x12K\n" +
+	"\fRunLifecycle\x12\x1c.memd.v1.RunLifecycleRequest\x1a\x1d.memd.v1.RunLifecycleResponseB\x96\x01\n" +
 	"\vcom.memd.v1B\x12MemoryServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -1853,87 +2302,99 @@ func file_memd_v1_memory_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_memory_service_proto_rawDescData
 }
 
-var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_memd_v1_memory_service_proto_goTypes = []any{
-	(SearchMode)(0),                // 0: memd.v1.SearchMode
-	(Fusion)(0),                    // 1: memd.v1.Fusion
-	(*StoreRequest)(nil),           // 2: memd.v1.StoreRequest
-	(*StoreResponse)(nil),          // 3: memd.v1.StoreResponse
-	(*RetrieveRequest)(nil),        // 4: memd.v1.RetrieveRequest
-	(*RetrieveResponse)(nil),       // 5: memd.v1.RetrieveResponse
-	(*DeleteRequest)(nil),          // 6: memd.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 7: memd.v1.DeleteResponse
-	(*ListRequest)(nil),            // 8: memd.v1.ListRequest
-	(*ListResponse)(nil),           // 9: memd.v1.ListResponse
-	(*StatsRequest)(nil),           // 10: memd.v1.StatsRequest
-	(*StatsResponse)(nil),          // 11: memd.v1.StatsResponse
-	(*SweepRequest)(nil),           // 12: memd.v1.SweepRequest
-	(*SweepResponse)(nil),          // 13: memd.v1.SweepResponse
-	(*BackupRequest)(nil),          // 14: memd.v1.BackupRequest
-	(*BackupResponse)(nil),         // 15: memd.v1.BackupResponse
-	(*ListNamespacesRequest)(nil),  // 16: memd.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil), // 17: memd.v1.ListNamespacesResponse
-	(*DropNamespaceRequest)(nil),   // 18: memd.v1.DropNamespaceRequest
-	(*DropNamespaceResponse)(nil),  // 19: memd.v1.DropNamespaceResponse
-	(*ScoreWeights)(nil),           // 20: memd.v1.ScoreWeights
-	(*SearchRequest)(nil),          // 21: memd.v1.SearchRequest
-	(*ScoreExplain)(nil),           // 22: memd.v1.ScoreExplain
-	(*SearchHit)(nil),              // 23: memd.v1.SearchHit
-	(*SearchResponse)(nil),         // 24: memd.v1.SearchResponse
-	nil,                            // 25: memd.v1.SearchRequest.MetadataEntry
-	(*NewMemory)(nil),              // 26: memd.v1.NewMemory
-	(Tier)(0),                      // 27: memd.v1.Tier
-	(*ItemError)(nil),              // 28: memd.v1.ItemError
-	(*RetrieveResult)(nil),         // 29: memd.v1.RetrieveResult
-	(*Memory)(nil),                 // 30: memd.v1.Memory
-	(*NamespaceStats)(nil),         // 31: memd.v1.NamespaceStats
+	(LifecycleJob)(0),              // 0: memd.v1.LifecycleJob
+	(SearchMode)(0),                // 1: memd.v1.SearchMode
+	(Fusion)(0),                    // 2: memd.v1.Fusion
+	(*StoreRequest)(nil),           // 3: memd.v1.StoreRequest
+	(*StoreResponse)(nil),          // 4: memd.v1.StoreResponse
+	(*RetrieveRequest)(nil),        // 5: memd.v1.RetrieveRequest
+	(*RetrieveResponse)(nil),       // 6: memd.v1.RetrieveResponse
+	(*DeleteRequest)(nil),          // 7: memd.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 8: memd.v1.DeleteResponse
+	(*ListRequest)(nil),            // 9: memd.v1.ListRequest
+	(*ListResponse)(nil),           // 10: memd.v1.ListResponse
+	(*StatsRequest)(nil),           // 11: memd.v1.StatsRequest
+	(*StatsResponse)(nil),          // 12: memd.v1.StatsResponse
+	(*SweepRequest)(nil),           // 13: memd.v1.SweepRequest
+	(*SweepResponse)(nil),          // 14: memd.v1.SweepResponse
+	(*BackupRequest)(nil),          // 15: memd.v1.BackupRequest
+	(*BackupResponse)(nil),         // 16: memd.v1.BackupResponse
+	(*ListNamespacesRequest)(nil),  // 17: memd.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil), // 18: memd.v1.ListNamespacesResponse
+	(*DropNamespaceRequest)(nil),   // 19: memd.v1.DropNamespaceRequest
+	(*DropNamespaceResponse)(nil),  // 20: memd.v1.DropNamespaceResponse
+	(*RunLifecycleRequest)(nil),    // 21: memd.v1.RunLifecycleRequest
+	(*LifecycleAction)(nil),        // 22: memd.v1.LifecycleAction
+	(*LifecycleCount)(nil),         // 23: memd.v1.LifecycleCount
+	(*RunLifecycleResponse)(nil),   // 24: memd.v1.RunLifecycleResponse
+	(*ScoreWeights)(nil),           // 25: memd.v1.ScoreWeights
+	(*SearchRequest)(nil),          // 26: memd.v1.SearchRequest
+	(*ScoreExplain)(nil),           // 27: memd.v1.ScoreExplain
+	(*SearchHit)(nil),              // 28: memd.v1.SearchHit
+	(*SearchResponse)(nil),         // 29: memd.v1.SearchResponse
+	nil,                            // 30: memd.v1.SearchRequest.MetadataEntry
+	(*NewMemory)(nil),              // 31: memd.v1.NewMemory
+	(Tier)(0),                      // 32: memd.v1.Tier
+	(*ItemError)(nil),              // 33: memd.v1.ItemError
+	(*RetrieveResult)(nil),         // 34: memd.v1.RetrieveResult
+	(*Memory)(nil),                 // 35: memd.v1.Memory
+	(*NamespaceStats)(nil),         // 36: memd.v1.NamespaceStats
 }
 var file_memd_v1_memory_service_proto_depIdxs = []int32{
-	26, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
-	27, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
-	28, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
-	29, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
-	27, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
-	30, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
-	31, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
-	27, // 7: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
-	25, // 8: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
-	20, // 9: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
-	0,  // 10: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
-	1,  // 11: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
-	30, // 12: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
-	22, // 13: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
-	23, // 14: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
-	2,  // 15: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
-	2,  // 16: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
-	4,  // 17: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
-	4,  // 18: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
-	21, // 19: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
-	6,  // 20: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
-	8,  // 21: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
-	10, // 22: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
-	12, // 23: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
-	14, // 24: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
-	16, // 25: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
-	18, // 26: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
-	3,  // 27: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
-	3,  // 28: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
-	5,  // 29: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
-	5,  // 30: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
-	24, // 31: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
-	7,  // 32: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
-	9,  // 33: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
-	11, // 34: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
-	13, // 35: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
-	15, // 36: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
-	17, // 37: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
-	19, // 38: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
-	27, // [27:39] is the sub-list for method output_type
-	15, // [15:27] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	31, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
+	32, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
+	33, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
+	34, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
+	32, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
+	35, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
+	36, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
+	0,  // 7: memd.v1.RunLifecycleRequest.jobs:type_name -> memd.v1.LifecycleJob
+	32, // 8: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
+	32, // 9: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
+	22, // 10: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
+	23, // 11: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
+	32, // 12: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
+	30, // 13: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
+	25, // 14: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
+	1,  // 15: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
+	2,  // 16: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
+	35, // 17: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
+	27, // 18: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
+	28, // 19: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
+	3,  // 20: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
+	3,  // 21: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
+	5,  // 22: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
+	5,  // 23: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
+	26, // 24: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
+	7,  // 25: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
+	9,  // 26: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
+	11, // 27: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
+	13, // 28: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
+	15, // 29: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
+	17, // 30: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
+	19, // 31: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
+	21, // 32: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
+	4,  // 33: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
+	4,  // 34: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
+	6,  // 35: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
+	6,  // 36: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
+	29, // 37: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
+	8,  // 38: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
+	10, // 39: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
+	12, // 40: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
+	14, // 41: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
+	16, // 42: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
+	18, // 43: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
+	20, // 44: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
+	24, // 45: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
+	33, // [33:46] is the sub-list for method output_type
+	20, // [20:33] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_memory_service_proto_init() }
@@ -1942,14 +2403,14 @@ func file_memd_v1_memory_service_proto_init() {
 		return
 	}
 	file_memd_v1_memory_proto_init()
-	file_memd_v1_memory_service_proto_msgTypes[19].OneofWrappers = []any{}
+	file_memd_v1_memory_service_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_memory_service_proto_rawDesc), len(file_memd_v1_memory_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   24,
+			NumEnums:      3,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

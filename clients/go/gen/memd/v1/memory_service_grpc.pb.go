@@ -56,6 +56,7 @@ const (
 	MemoryService_Backup_FullMethodName         = "/memd.v1.MemoryService/Backup"
 	MemoryService_ListNamespaces_FullMethodName = "/memd.v1.MemoryService/ListNamespaces"
 	MemoryService_DropNamespace_FullMethodName  = "/memd.v1.MemoryService/DropNamespace"
+	MemoryService_RunLifecycle_FullMethodName   = "/memd.v1.MemoryService/RunLifecycle"
 )
 
 // MemoryServiceClient is the client API for MemoryService service.
@@ -92,6 +93,10 @@ type MemoryServiceClient interface {
 	ListNamespaces(ctx context.Context, in *ListNamespacesRequest, opts ...grpc.CallOption) (*ListNamespacesResponse, error)
 	// Admin: deletes a namespace and every memory in it.
 	DropNamespace(ctx context.Context, in *DropNamespaceRequest, opts ...grpc.CallOption) (*DropNamespaceResponse, error)
+	// Admin: runs the memory lifecycle now (retention policies and consolidation) over
+	// one namespace or all, or with `dry_run` reports what it would do. The server also
+	// runs it on a schedule (docs/lifecycle.md).
+	RunLifecycle(ctx context.Context, in *RunLifecycleRequest, opts ...grpc.CallOption) (*RunLifecycleResponse, error)
 }
 
 type memoryServiceClient struct {
@@ -237,6 +242,16 @@ func (c *memoryServiceClient) DropNamespace(ctx context.Context, in *DropNamespa
 	return out, nil
 }
 
+func (c *memoryServiceClient) RunLifecycle(ctx context.Context, in *RunLifecycleRequest, opts ...grpc.CallOption) (*RunLifecycleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunLifecycleResponse)
+	err := c.cc.Invoke(ctx, MemoryService_RunLifecycle_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MemoryServiceServer is the server API for MemoryService service.
 // All implementations must embed UnimplementedMemoryServiceServer
 // for forward compatibility.
@@ -271,6 +286,10 @@ type MemoryServiceServer interface {
 	ListNamespaces(context.Context, *ListNamespacesRequest) (*ListNamespacesResponse, error)
 	// Admin: deletes a namespace and every memory in it.
 	DropNamespace(context.Context, *DropNamespaceRequest) (*DropNamespaceResponse, error)
+	// Admin: runs the memory lifecycle now (retention policies and consolidation) over
+	// one namespace or all, or with `dry_run` reports what it would do. The server also
+	// runs it on a schedule (docs/lifecycle.md).
+	RunLifecycle(context.Context, *RunLifecycleRequest) (*RunLifecycleResponse, error)
 	mustEmbedUnimplementedMemoryServiceServer()
 }
 
@@ -316,6 +335,9 @@ func (UnimplementedMemoryServiceServer) ListNamespaces(context.Context, *ListNam
 }
 func (UnimplementedMemoryServiceServer) DropNamespace(context.Context, *DropNamespaceRequest) (*DropNamespaceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DropNamespace not implemented")
+}
+func (UnimplementedMemoryServiceServer) RunLifecycle(context.Context, *RunLifecycleRequest) (*RunLifecycleResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RunLifecycle not implemented")
 }
 func (UnimplementedMemoryServiceServer) mustEmbedUnimplementedMemoryServiceServer() {}
 func (UnimplementedMemoryServiceServer) testEmbeddedByValue()                       {}
@@ -525,6 +547,24 @@ func _MemoryService_DropNamespace_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MemoryService_RunLifecycle_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunLifecycleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MemoryServiceServer).RunLifecycle(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MemoryService_RunLifecycle_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MemoryServiceServer).RunLifecycle(ctx, req.(*RunLifecycleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MemoryService_ServiceDesc is the grpc.ServiceDesc for MemoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -567,6 +607,10 @@ var MemoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DropNamespace",
 			Handler:    _MemoryService_DropNamespace_Handler,
+		},
+		{
+			MethodName: "RunLifecycle",
+			Handler:    _MemoryService_RunLifecycle_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -236,9 +236,28 @@ export interface TierStats {
   /**
    * Events since the server started, by name: `hits`, `expired.lazy`, `expired.sweep`,
    * `evicted.capacity`, `demoted.capacity`, `promoted.frequency`, `promoted.importance`,
-   * `deleted`. New names may be added; clients must ignore unknown ones.
+   * `deleted`, and from the lifecycle (docs/lifecycle.md): `consolidated`,
+   * `policy.archived`, `policy.demoted`, `policy.deleted`, `policy.refreshed`,
+   * `dedup.merged`, `dedup.flagged`. Each counts in the tier the memory was in when it
+   * happened. New names may be added; clients must ignore unknown ones.
    */
   counters: { [key: string]: bigint };
+  /** Size of the tier's values as clients stored them (before compression), in bytes. */
+  valueBytes: bigint;
+  /**
+   * Size of the tier's values on disk (after compression), in bytes;
+   * value_bytes / stored_value_bytes is the tier's compression ratio.
+   */
+  storedValueBytes: bigint;
+  /** Memories whose value is stored compressed. */
+  compressed: bigint;
+  /** Mean importance of the tier's memories; 0 when the tier is empty. */
+  importanceAvg: number;
+  /**
+   * Mean creation time, ms since the Unix epoch; 0 when the tier is empty. The mean
+   * age is now minus this.
+   */
+  createdAvgMs: bigint;
 }
 
 export interface TierStats_CountersEntry {
@@ -1309,7 +1328,18 @@ export const RetrieveResult: MessageFns<RetrieveResult> = {
 };
 
 function createBaseTierStats(): TierStats {
-  return { tier: 0, count: 0n, capacity: 0n, bytes: 0n, counters: {} };
+  return {
+    tier: 0,
+    count: 0n,
+    capacity: 0n,
+    bytes: 0n,
+    counters: {},
+    valueBytes: 0n,
+    storedValueBytes: 0n,
+    compressed: 0n,
+    importanceAvg: 0,
+    createdAvgMs: 0n,
+  };
 }
 
 export const TierStats: MessageFns<TierStats> = {
@@ -1338,6 +1368,33 @@ export const TierStats: MessageFns<TierStats> = {
     globalThis.Object.entries(message.counters).forEach(([key, value]: [string, bigint]) => {
       TierStats_CountersEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.valueBytes !== 0n) {
+      if (BigInt.asUintN(64, message.valueBytes) !== message.valueBytes) {
+        throw new globalThis.Error("value provided for field message.valueBytes of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.valueBytes);
+    }
+    if (message.storedValueBytes !== 0n) {
+      if (BigInt.asUintN(64, message.storedValueBytes) !== message.storedValueBytes) {
+        throw new globalThis.Error("value provided for field message.storedValueBytes of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.storedValueBytes);
+    }
+    if (message.compressed !== 0n) {
+      if (BigInt.asUintN(64, message.compressed) !== message.compressed) {
+        throw new globalThis.Error("value provided for field message.compressed of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.compressed);
+    }
+    if (message.importanceAvg !== 0) {
+      writer.uint32(73).double(message.importanceAvg);
+    }
+    if (message.createdAvgMs !== 0n) {
+      if (BigInt.asUintN(64, message.createdAvgMs) !== message.createdAvgMs) {
+        throw new globalThis.Error("value provided for field message.createdAvgMs of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.createdAvgMs);
+    }
     return writer;
   },
 
@@ -1397,6 +1454,46 @@ export const TierStats: MessageFns<TierStats> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.valueBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.storedValueBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.compressed = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.importanceAvg = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.createdAvgMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1429,6 +1526,27 @@ export const TierStats: MessageFns<TierStats> = {
           {},
         )
         : {},
+      valueBytes: isSet(object.valueBytes)
+        ? BigInt(object.valueBytes)
+        : isSet(object.value_bytes)
+        ? BigInt(object.value_bytes)
+        : 0n,
+      storedValueBytes: isSet(object.storedValueBytes)
+        ? BigInt(object.storedValueBytes)
+        : isSet(object.stored_value_bytes)
+        ? BigInt(object.stored_value_bytes)
+        : 0n,
+      compressed: isSet(object.compressed) ? BigInt(object.compressed) : 0n,
+      importanceAvg: isSet(object.importanceAvg)
+        ? globalThis.Number(object.importanceAvg)
+        : isSet(object.importance_avg)
+        ? globalThis.Number(object.importance_avg)
+        : 0,
+      createdAvgMs: isSet(object.createdAvgMs)
+        ? BigInt(object.createdAvgMs)
+        : isSet(object.created_avg_ms)
+        ? BigInt(object.created_avg_ms)
+        : 0n,
     };
   },
 
@@ -1455,6 +1573,21 @@ export const TierStats: MessageFns<TierStats> = {
         });
       }
     }
+    if (message.valueBytes !== 0n) {
+      obj.valueBytes = message.valueBytes.toString();
+    }
+    if (message.storedValueBytes !== 0n) {
+      obj.storedValueBytes = message.storedValueBytes.toString();
+    }
+    if (message.compressed !== 0n) {
+      obj.compressed = message.compressed.toString();
+    }
+    if (message.importanceAvg !== 0) {
+      obj.importanceAvg = floatToJson(message.importanceAvg);
+    }
+    if (message.createdAvgMs !== 0n) {
+      obj.createdAvgMs = message.createdAvgMs.toString();
+    }
     return obj;
   },
 
@@ -1476,6 +1609,19 @@ export const TierStats: MessageFns<TierStats> = {
       },
       {},
     );
+    message.valueBytes = (object.valueBytes !== undefined && object.valueBytes !== null)
+      ? BigInt(object.valueBytes)
+      : 0n;
+    message.storedValueBytes = (object.storedValueBytes !== undefined && object.storedValueBytes !== null)
+      ? BigInt(object.storedValueBytes)
+      : 0n;
+    message.compressed = (object.compressed !== undefined && object.compressed !== null)
+      ? BigInt(object.compressed)
+      : 0n;
+    message.importanceAvg = object.importanceAvg ?? 0;
+    message.createdAvgMs = (object.createdAvgMs !== undefined && object.createdAvgMs !== null)
+      ? BigInt(object.createdAvgMs)
+      : 0n;
     return message;
   },
 };

@@ -55,6 +55,52 @@ export const protobufFileName = "memd/v1/memory_service.proto";
  * grpcurl and ghz work without this file.
  */
 
+/** A part of the memory lifecycle (docs/lifecycle.md). */
+export enum LifecycleJob {
+  /** LIFECYCLE_JOB_UNSPECIFIED - Not a job: INVALID_ARGUMENT if sent. */
+  LIFECYCLE_JOB_UNSPECIFIED = 0,
+  /**
+   * LIFECYCLE_JOB_CONSOLIDATE - Consolidation: SHORT_TERM memories that are important or often used move to
+   * LONG_TERM (thresholds: `lifecycle.consolidate_*` in the server's configuration).
+   */
+  LIFECYCLE_JOB_CONSOLIDATE = 1,
+  /** LIFECYCLE_JOB_POLICIES - The configured retention policies (archive, demote, delete, refresh), in order. */
+  LIFECYCLE_JOB_POLICIES = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function lifecycleJobFromJSON(object: any): LifecycleJob {
+  switch (object) {
+    case 0:
+    case "LIFECYCLE_JOB_UNSPECIFIED":
+      return LifecycleJob.LIFECYCLE_JOB_UNSPECIFIED;
+    case 1:
+    case "LIFECYCLE_JOB_CONSOLIDATE":
+      return LifecycleJob.LIFECYCLE_JOB_CONSOLIDATE;
+    case 2:
+    case "LIFECYCLE_JOB_POLICIES":
+      return LifecycleJob.LIFECYCLE_JOB_POLICIES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LifecycleJob.UNRECOGNIZED;
+  }
+}
+
+export function lifecycleJobToJSON(object: LifecycleJob): string {
+  switch (object) {
+    case LifecycleJob.LIFECYCLE_JOB_UNSPECIFIED:
+      return "LIFECYCLE_JOB_UNSPECIFIED";
+    case LifecycleJob.LIFECYCLE_JOB_CONSOLIDATE:
+      return "LIFECYCLE_JOB_CONSOLIDATE";
+    case LifecycleJob.LIFECYCLE_JOB_POLICIES:
+      return "LIFECYCLE_JOB_POLICIES";
+    case LifecycleJob.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Relevance used by a search. */
 export enum SearchMode {
   /** SEARCH_MODE_UNSPECIFIED - Keyword with a query, semantic with an embedding, hybrid with both. */
@@ -198,6 +244,17 @@ export interface StoreResponse {
   errors: ItemError[];
   /** The request's batch_id. */
   batchId: bigint;
+  /**
+   * Per item: when dedup merged the item into an existing memory (identical text, or
+   * a near-duplicate embedding in `merge` mode), that memory's key, which is also
+   * keys[i]; empty otherwise. Empty list when nothing was merged.
+   */
+  mergedInto: string[];
+  /**
+   * Per item: in near-duplicate `flag` mode, the key of the most similar existing
+   * memory (the item was stored anyway); empty otherwise. Empty list when none.
+   */
+  similarTo: string[];
 }
 
 /** A batch of keys to read. Also one message of RetrieveStream. */
@@ -344,6 +401,76 @@ export interface DropNamespaceRequest {
 export interface DropNamespaceResponse {
   /** Memories removed (0 when the namespace held none). */
   removed: bigint;
+}
+
+/** Runs one bounded lifecycle pass. */
+export interface RunLifecycleRequest {
+  /**
+   * One namespace, or empty for every namespace. A named namespace that holds no
+   * memories: NOT_FOUND.
+   */
+  namespace: string;
+  /**
+   * The jobs to run; empty runs both (policies first, then consolidation).
+   * LIFECYCLE_JOB_UNSPECIFIED or an unknown value: INVALID_ARGUMENT.
+   */
+  jobs: LifecycleJob[];
+  /** true: change nothing, report the actions a real run would take now. */
+  dryRun: boolean;
+  /**
+   * Most actions in this call: 0 means 10 000; larger than 100 000: INVALID_ARGUMENT.
+   * When reached, `more` is set (call again).
+   */
+  maxActions: number;
+}
+
+/** One thing a lifecycle pass did (or, in a dry run, would do) to one memory. */
+export interface LifecycleAction {
+  namespace: string;
+  key: string;
+  /** `consolidate`, or the name of the policy that matched. */
+  rule: string;
+  /** `consolidate`, `archive`, `demote`, `delete` or `refresh`. */
+  action: string;
+  /** The memory's tier before the action. */
+  fromTier: Tier;
+  /** Its tier after the action; TIER_UNSPECIFIED for `delete`. */
+  toTier: Tier;
+  /** The memory's retention score when it was evaluated (formula: docs/lifecycle.md). */
+  retention: number;
+}
+
+/** How many actions of one kind a pass took. */
+export interface LifecycleCount {
+  /** As in LifecycleAction. */
+  rule: string;
+  /** As in LifecycleAction. */
+  action: string;
+  count: bigint;
+}
+
+/** What a lifecycle pass did. */
+export interface RunLifecycleResponse {
+  /** Applied actions (planned ones in a dry run), in namespace and key order. */
+  actions: LifecycleAction[];
+  /** Live memories evaluated. */
+  scanned: bigint;
+  /**
+   * Planned actions not applied because the memory changed between planning and
+   * applying (always 0 in a dry run).
+   */
+  skipped: bigint;
+  /** true when `max_actions` was reached before the scan ended (call again). */
+  more: boolean;
+  /**
+   * Other memories that capacity moved or deleted as a consequence (a consolidation
+   * filling LONG_TERM demotes its least recently used memories to ARCHIVE).
+   */
+  demotedByCapacity: bigint;
+  /** `actions` counted by rule and action, sorted by rule then action. */
+  counts: LifecycleCount[];
+  /** The request's dry_run: true means nothing was changed. */
+  dryRun: boolean;
 }
 
 /** Weights of the final score; each in [0, 1]. All unset: 0.4 / 0.3 / 0.2 / 0.1. */
@@ -573,7 +700,7 @@ export const StoreRequest: MessageFns<StoreRequest> = {
 };
 
 function createBaseStoreResponse(): StoreResponse {
-  return { keys: [], versions: [], tiers: [], errors: [], batchId: 0n };
+  return { keys: [], versions: [], tiers: [], errors: [], batchId: 0n, mergedInto: [], similarTo: [] };
 }
 
 export const StoreResponse: MessageFns<StoreResponse> = {
@@ -606,6 +733,12 @@ export const StoreResponse: MessageFns<StoreResponse> = {
         throw new globalThis.Error("value provided for field message.batchId of type uint64 too large");
       }
       writer.uint32(40).uint64(message.batchId);
+    }
+    for (const v of message.mergedInto) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.similarTo) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -683,6 +816,22 @@ export const StoreResponse: MessageFns<StoreResponse> = {
             message.batchId = reader.uint64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mergedInto.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.similarTo.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -702,6 +851,16 @@ export const StoreResponse: MessageFns<StoreResponse> = {
       tiers: globalThis.Array.isArray(object?.tiers) ? object.tiers.map((e: any) => tierFromJSON(e)) : [],
       errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => ItemError.fromJSON(e)) : [],
       batchId: isSet(object.batchId) ? BigInt(object.batchId) : isSet(object.batch_id) ? BigInt(object.batch_id) : 0n,
+      mergedInto: globalThis.Array.isArray(object?.mergedInto)
+        ? object.mergedInto.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.merged_into)
+        ? object.merged_into.map((e: any) => globalThis.String(e))
+        : [],
+      similarTo: globalThis.Array.isArray(object?.similarTo)
+        ? object.similarTo.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.similar_to)
+        ? object.similar_to.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -722,6 +881,12 @@ export const StoreResponse: MessageFns<StoreResponse> = {
     if (message.batchId !== 0n) {
       obj.batchId = message.batchId.toString();
     }
+    if (message.mergedInto?.length) {
+      obj.mergedInto = message.mergedInto;
+    }
+    if (message.similarTo?.length) {
+      obj.similarTo = message.similarTo;
+    }
     return obj;
   },
 
@@ -735,6 +900,8 @@ export const StoreResponse: MessageFns<StoreResponse> = {
     message.tiers = object.tiers?.map((e) => e) || [];
     message.errors = object.errors?.map((e) => ItemError.fromPartial(e)) || [];
     message.batchId = (object.batchId !== undefined && object.batchId !== null) ? BigInt(object.batchId) : 0n;
+    message.mergedInto = object.mergedInto?.map((e) => e) || [];
+    message.similarTo = object.similarTo?.map((e) => e) || [];
     return message;
   },
 };
@@ -2151,6 +2318,608 @@ export const DropNamespaceResponse: MessageFns<DropNamespaceResponse> = {
   },
 };
 
+function createBaseRunLifecycleRequest(): RunLifecycleRequest {
+  return { namespace: "", jobs: [], dryRun: false, maxActions: 0 };
+}
+
+export const RunLifecycleRequest: MessageFns<RunLifecycleRequest> = {
+  encode(message: RunLifecycleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.jobs.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.jobs) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    if (message.maxActions !== 0) {
+      writer.uint32(32).uint32(message.maxActions);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunLifecycleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunLifecycleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.jobs.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.jobs.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxActions = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunLifecycleRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => lifecycleJobFromJSON(e)) : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      maxActions: isSet(object.maxActions)
+        ? globalThis.Number(object.maxActions)
+        : isSet(object.max_actions)
+        ? globalThis.Number(object.max_actions)
+        : 0,
+    };
+  },
+
+  toJSON(message: RunLifecycleRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs.map((e) => lifecycleJobToJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.maxActions !== 0) {
+      obj.maxActions = Math.round(message.maxActions);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunLifecycleRequest>): RunLifecycleRequest {
+    return RunLifecycleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunLifecycleRequest>): RunLifecycleRequest {
+    const message = createBaseRunLifecycleRequest();
+    message.namespace = object.namespace ?? "";
+    message.jobs = object.jobs?.map((e) => e) || [];
+    message.dryRun = object.dryRun ?? false;
+    message.maxActions = object.maxActions ?? 0;
+    return message;
+  },
+};
+
+function createBaseLifecycleAction(): LifecycleAction {
+  return { namespace: "", key: "", rule: "", action: "", fromTier: 0, toTier: 0, retention: 0 };
+}
+
+export const LifecycleAction: MessageFns<LifecycleAction> = {
+  encode(message: LifecycleAction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.rule !== "") {
+      writer.uint32(26).string(message.rule);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.fromTier !== 0) {
+      writer.uint32(40).int32(message.fromTier);
+    }
+    if (message.toTier !== 0) {
+      writer.uint32(48).int32(message.toTier);
+    }
+    if (message.retention !== 0) {
+      writer.uint32(57).double(message.retention);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LifecycleAction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifecycleAction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fromTier = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.toTier = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.retention = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LifecycleAction {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      fromTier: isSet(object.fromTier)
+        ? tierFromJSON(object.fromTier)
+        : isSet(object.from_tier)
+        ? tierFromJSON(object.from_tier)
+        : 0,
+      toTier: isSet(object.toTier)
+        ? tierFromJSON(object.toTier)
+        : isSet(object.to_tier)
+        ? tierFromJSON(object.to_tier)
+        : 0,
+      retention: isSet(object.retention) ? globalThis.Number(object.retention) : 0,
+    };
+  },
+
+  toJSON(message: LifecycleAction): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.fromTier !== 0) {
+      obj.fromTier = tierToJSON(message.fromTier);
+    }
+    if (message.toTier !== 0) {
+      obj.toTier = tierToJSON(message.toTier);
+    }
+    if (message.retention !== 0) {
+      obj.retention = floatToJson(message.retention);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LifecycleAction>): LifecycleAction {
+    return LifecycleAction.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LifecycleAction>): LifecycleAction {
+    const message = createBaseLifecycleAction();
+    message.namespace = object.namespace ?? "";
+    message.key = object.key ?? "";
+    message.rule = object.rule ?? "";
+    message.action = object.action ?? "";
+    message.fromTier = object.fromTier ?? 0;
+    message.toTier = object.toTier ?? 0;
+    message.retention = object.retention ?? 0;
+    return message;
+  },
+};
+
+function createBaseLifecycleCount(): LifecycleCount {
+  return { rule: "", action: "", count: 0n };
+}
+
+export const LifecycleCount: MessageFns<LifecycleCount> = {
+  encode(message: LifecycleCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== "") {
+      writer.uint32(10).string(message.rule);
+    }
+    if (message.action !== "") {
+      writer.uint32(18).string(message.action);
+    }
+    if (message.count !== 0n) {
+      if (BigInt.asUintN(64, message.count) !== message.count) {
+        throw new globalThis.Error("value provided for field message.count of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LifecycleCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifecycleCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.count = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LifecycleCount {
+    return {
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      count: isSet(object.count) ? BigInt(object.count) : 0n,
+    };
+  },
+
+  toJSON(message: LifecycleCount): unknown {
+    const obj: any = {};
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.count !== 0n) {
+      obj.count = message.count.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LifecycleCount>): LifecycleCount {
+    return LifecycleCount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LifecycleCount>): LifecycleCount {
+    const message = createBaseLifecycleCount();
+    message.rule = object.rule ?? "";
+    message.action = object.action ?? "";
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
+    return message;
+  },
+};
+
+function createBaseRunLifecycleResponse(): RunLifecycleResponse {
+  return { actions: [], scanned: 0n, skipped: 0n, more: false, demotedByCapacity: 0n, counts: [], dryRun: false };
+}
+
+export const RunLifecycleResponse: MessageFns<RunLifecycleResponse> = {
+  encode(message: RunLifecycleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.actions) {
+      LifecycleAction.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.scanned !== 0n) {
+      if (BigInt.asUintN(64, message.scanned) !== message.scanned) {
+        throw new globalThis.Error("value provided for field message.scanned of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.scanned);
+    }
+    if (message.skipped !== 0n) {
+      if (BigInt.asUintN(64, message.skipped) !== message.skipped) {
+        throw new globalThis.Error("value provided for field message.skipped of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.skipped);
+    }
+    if (message.more !== false) {
+      writer.uint32(32).bool(message.more);
+    }
+    if (message.demotedByCapacity !== 0n) {
+      if (BigInt.asUintN(64, message.demotedByCapacity) !== message.demotedByCapacity) {
+        throw new globalThis.Error("value provided for field message.demotedByCapacity of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.demotedByCapacity);
+    }
+    for (const v of message.counts) {
+      LifecycleCount.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(56).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunLifecycleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunLifecycleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actions.push(LifecycleAction.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.scanned = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.skipped = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.more = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.demotedByCapacity = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.counts.push(LifecycleCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunLifecycleResponse {
+    return {
+      actions: globalThis.Array.isArray(object?.actions)
+        ? object.actions.map((e: any) => LifecycleAction.fromJSON(e))
+        : [],
+      scanned: isSet(object.scanned) ? BigInt(object.scanned) : 0n,
+      skipped: isSet(object.skipped) ? BigInt(object.skipped) : 0n,
+      more: isSet(object.more) ? globalThis.Boolean(object.more) : false,
+      demotedByCapacity: isSet(object.demotedByCapacity)
+        ? BigInt(object.demotedByCapacity)
+        : isSet(object.demoted_by_capacity)
+        ? BigInt(object.demoted_by_capacity)
+        : 0n,
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => LifecycleCount.fromJSON(e)) : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: RunLifecycleResponse): unknown {
+    const obj: any = {};
+    if (message.actions?.length) {
+      obj.actions = message.actions.map((e) => LifecycleAction.toJSON(e));
+    }
+    if (message.scanned !== 0n) {
+      obj.scanned = message.scanned.toString();
+    }
+    if (message.skipped !== 0n) {
+      obj.skipped = message.skipped.toString();
+    }
+    if (message.more !== false) {
+      obj.more = message.more;
+    }
+    if (message.demotedByCapacity !== 0n) {
+      obj.demotedByCapacity = message.demotedByCapacity.toString();
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => LifecycleCount.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunLifecycleResponse>): RunLifecycleResponse {
+    return RunLifecycleResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunLifecycleResponse>): RunLifecycleResponse {
+    const message = createBaseRunLifecycleResponse();
+    message.actions = object.actions?.map((e) => LifecycleAction.fromPartial(e)) || [];
+    message.scanned = (object.scanned !== undefined && object.scanned !== null) ? BigInt(object.scanned) : 0n;
+    message.skipped = (object.skipped !== undefined && object.skipped !== null) ? BigInt(object.skipped) : 0n;
+    message.more = object.more ?? false;
+    message.demotedByCapacity = (object.demotedByCapacity !== undefined && object.demotedByCapacity !== null)
+      ? BigInt(object.demotedByCapacity)
+      : 0n;
+    message.counts = object.counts?.map((e) => LifecycleCount.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
 function createBaseScoreWeights(): ScoreWeights {
   return { relevance: 0, recency: 0, frequency: 0, importance: 0 };
 }
@@ -3353,6 +4122,21 @@ export const MemoryServiceService = {
       Buffer.from(DropNamespaceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DropNamespaceResponse => DropNamespaceResponse.decode(value),
   },
+  /**
+   * Admin: runs the memory lifecycle now (retention policies and consolidation) over
+   * one namespace or all, or with `dry_run` reports what it would do. The server also
+   * runs it on a schedule (docs/lifecycle.md).
+   */
+  runLifecycle: {
+    path: "/memd.v1.MemoryService/RunLifecycle" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunLifecycleRequest): Buffer => Buffer.from(RunLifecycleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunLifecycleRequest => RunLifecycleRequest.decode(value),
+    responseSerialize: (value: RunLifecycleResponse): Buffer =>
+      Buffer.from(RunLifecycleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunLifecycleResponse => RunLifecycleResponse.decode(value),
+  },
 } as const;
 
 export interface MemoryServiceServer extends UntypedServiceImplementation {
@@ -3390,6 +4174,12 @@ export interface MemoryServiceServer extends UntypedServiceImplementation {
   listNamespaces: handleUnaryCall<ListNamespacesRequest, ListNamespacesResponse>;
   /** Admin: deletes a namespace and every memory in it. */
   dropNamespace: handleUnaryCall<DropNamespaceRequest, DropNamespaceResponse>;
+  /**
+   * Admin: runs the memory lifecycle now (retention policies and consolidation) over
+   * one namespace or all, or with `dry_run` reports what it would do. The server also
+   * runs it on a schedule (docs/lifecycle.md).
+   */
+  runLifecycle: handleUnaryCall<RunLifecycleRequest, RunLifecycleResponse>;
 }
 
 export interface MemoryServiceClient extends Client {
@@ -3561,6 +4351,26 @@ export interface MemoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DropNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin: runs the memory lifecycle now (retention policies and consolidation) over
+   * one namespace or all, or with `dry_run` reports what it would do. The server also
+   * runs it on a schedule (docs/lifecycle.md).
+   */
+  runLifecycle(
+    request: RunLifecycleRequest,
+    callback: (error: ServiceError | null, response: RunLifecycleResponse) => void,
+  ): ClientUnaryCall;
+  runLifecycle(
+    request: RunLifecycleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunLifecycleResponse) => void,
+  ): ClientUnaryCall;
+  runLifecycle(
+    request: RunLifecycleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunLifecycleResponse) => void,
   ): ClientUnaryCall;
 }
 
