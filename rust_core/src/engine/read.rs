@@ -205,5 +205,16 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
     }
     let next =
         if more { items.last().map(|m| m.key.clone()).unwrap_or_default() } else { String::new() };
+    // Records lag the in-memory access statistics until the next flush; report the
+    // current ones, as `get_many` does.
+    let state = shared.state.read().expect("state lock");
+    if let Some(space) = state.namespace(&q.ns) {
+        for m in &mut items {
+            if let Some(meta) = space.keys.get(m.key.as_str()) {
+                m.header.last_access_ms = meta.last_access_ms;
+                m.header.access_count = meta.access_count;
+            }
+        }
+    }
     Ok((items, next))
 }
