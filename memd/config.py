@@ -13,7 +13,7 @@ environment it is comma-separated.
 
 Two options are lists of tables and exist only in the TOML file:
 ``[[lifecycle.policies]]`` and ``[lifecycle.categories.<name>]``
-(``memd.config_options.TABLE_OPTIONS``; see docs/lifecycle.md).
+(``memd.config_tables.TABLE_OPTIONS``; see docs/lifecycle.md).
 """
 
 from __future__ import annotations
@@ -26,14 +26,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from memd.config_options import (
-    OPTIONS,
-    OPTIONS_BY_KEY,
-    TABLE_OPTIONS,
-    ConfigError,
-    Option,
-    TableOption,
-)
+from memd.config_options import OPTIONS, OPTIONS_BY_KEY, ConfigError, Option
+from memd.config_tables import TABLE_OPTIONS, TableOption
 from memd.types import EngineOptions, LifecycleOptions, TierOptions
 
 __all__ = ["Config", "ConfigError", "add_arguments", "load_config"]

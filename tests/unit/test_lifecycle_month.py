@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import memd
-from memd.config_options import DEFAULT_POLICIES
+from memd.config_tables import DEFAULT_POLICIES
 from memd.types import CategoryOptions, EngineOptions, LifecycleOptions, NewMemory, Tier
 from tests.engine_helpers import NS, FakeClock, list_all, small_tiers
 
