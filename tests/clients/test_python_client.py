@@ -159,6 +159,15 @@ def test_a_missing_key_is_none_not_an_error(client: Client, ns: str) -> None:
     assert ns not in client.stats(f"{ns}-unknown").namespaces
 
 
+def test_store_reports_dedup_merges(client: Client, ns: str) -> None:
+    first = client.store(ns, [{"key": "tea", "text": "likes green tea"}])
+    again = client.store(ns, [{"key": "tea-2", "text": "likes green tea"}, {"text": "new"}])
+    assert first.merged_into == [""]
+    assert again.keys[0] == "tea" and again.merged_into == ["tea", ""]
+    assert again.versions[0] == 2 and again.similar_to == ["", ""]
+    assert client.get(ns, ["tea-2"], peek=True) == {"tea-2": None}
+
+
 def test_invalid_requests_raise_the_mapped_exception(client: Client, ns: str) -> None:
     with pytest.raises(InvalidArgument, match="item 1"):
         client.store(ns, [{"text": "ok"}, {"text": "bad", "importance": 2.0}], atomic=True)

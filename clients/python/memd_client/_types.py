@@ -140,12 +140,18 @@ class StoreResult:
         versions: Per item, the version after this store; 0 for a rejected item.
         tiers: Per item, the tier after the batch; UNSPECIFIED for a rejected item.
         errors: The rejected items (only with ``atomic=False``), by index.
+        merged_into: Per item, the existing memory's key when the server's dedup merged
+            the item into it (identical text, or a near-duplicate embedding); else "".
+        similar_to: Per item, a near-duplicate's key when the server flags instead of
+            merging (the item was stored anyway); else "".
     """
 
     keys: list[str]
     versions: list[int]
     tiers: list[Tier]
     errors: list[ItemError]
+    merged_into: list[str]
+    similar_to: list[str]
 
     @property
     def ok(self) -> bool:
@@ -281,6 +287,9 @@ def store_result(resp: pb.StoreResponse) -> StoreResult:
         versions=list(resp.versions),
         tiers=[Tier(t) for t in resp.tiers],
         errors=[ItemError(e.index, e.code, e.message) for e in resp.errors],
+        # The server sends these columns only when some item has a value.
+        merged_into=list(resp.merged_into) or [""] * len(resp.keys),
+        similar_to=list(resp.similar_to) or [""] * len(resp.keys),
     )
 
 
