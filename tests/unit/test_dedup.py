@@ -4,7 +4,7 @@ embeddings merge or are flagged; checked against a plain model of "first key per
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import memd
@@ -71,23 +71,29 @@ def test_an_expired_memory_is_not_a_merge_target(make_engine, clock):
         st.tuples(st.sampled_from("abcdef"), st.sampled_from(["", "k1", "k2", "k3"])), max_size=25
     )
 )
+# Two keys come to share a text through an update; the merge goes to the first holder.
+@example(batch=[("a", "k1"), ("b", ""), ("b", "k1"), ("b", "")])
 def test_dedup_merges_exactly_the_duplicates(tmp_path_factory, batch):
-    """Model: the first memory holding a text keeps it; a later store of that text
-    under a new (or empty) key merges into it; a store to an existing key updates it."""
+    """Model: a store of a text under a new (or empty) key merges into a memory that
+    holds the text, the one that got it first; a store to an existing key updates it
+    (so two keys can come to share a text, and the rewritten one gets it last)."""
     clock = FakeClock()
     path = tmp_path_factory.mktemp("dedup") / "store"
     with memd.Engine(path, dedup(), clock=clock) as eng:
-        model: dict[str, str] = {}  # key -> text
+        texts: dict[str, str] = {}  # key -> text
+        holders: dict[str, list[str]] = {}  # text -> keys, in the order they got it
         for text, key in batch:
             (r,) = eng.put_many(NS, [NewMemory(key=key, text=text)])
-            holder = next((k for k, t in model.items() if t == text), None)
-            if (not key or key not in model) and holder is not None:
-                assert (r.merged_into, r.key) == (holder, holder)
+            if (not key or key not in texts) and holders.get(text):
+                assert (r.merged_into, r.key) == (holders[text][0], holders[text][0])
             else:
                 assert r.merged_into == ""
-                model[r.key] = text
+                if r.key in texts:
+                    holders[texts[r.key]].remove(r.key)
+                texts[r.key] = text
+                holders.setdefault(text, []).append(r.key)
             clock.advance(1)
-        assert {m.key: m.text for m in list_all(eng)} == model
+        assert {m.key: m.text for m in list_all(eng)} == texts
 
 
 def test_near_duplicates_merge_or_flag(make_engine):
