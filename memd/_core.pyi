@@ -252,6 +252,9 @@ class LifecycleReport:
 
         A consolidation that fills LONG_TERM demotes its LRU victims, for example.
         """
+    @property
+    def counts(self) -> builtins.list[tuple[str, str, int]]:
+        """``actions`` counted: ``(rule, action, count)``, sorted by rule then action."""
 
 @final
 class Engine:

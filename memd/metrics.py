@@ -219,7 +219,7 @@ class Metrics:
         self.lifecycle_scanned.inc(report.scanned)
         if dry_run:
             return
-        for (rule, action), n in count_actions(report.actions).items():
+        for rule, action, n in report.counts:
             self.lifecycle_actions.labels(rule, action).inc(n)
         self.lifecycle_skipped.inc(report.skipped)
         self.lifecycle_cascade.inc(report.demoted_by_capacity)
@@ -227,14 +227,6 @@ class Metrics:
     def watch_engine(self, engine: Engine) -> None:
         """Export ``engine``'s statistics at every scrape."""
         self.registry.register(EngineCollector(engine))
-
-
-def count_actions(actions: list[_core.LifecycleAction]) -> dict[tuple[str, str], int]:
-    """Actions counted by ``(rule, action)``, sorted."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for a in actions:
-        counts[(a.rule, a.action)] += 1
-    return dict(sorted(counts.items()))
 
 
 class EngineCollector(Collector):

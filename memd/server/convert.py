@@ -15,7 +15,6 @@ from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import InvalidArgument
-from memd.metrics import count_actions
 from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
 
 
@@ -110,7 +109,6 @@ def lifecycle_run(req: pb.RunLifecycleRequest) -> LifecycleRun:
 
 def lifecycle_response(report: _core.LifecycleReport, dry_run: bool) -> pb.RunLifecycleResponse:
     """A lifecycle report as a RunLifecycleResponse."""
-    actions = report.actions
     return pb.RunLifecycleResponse(
         actions=[
             pb.LifecycleAction(
@@ -122,7 +120,7 @@ def lifecycle_response(report: _core.LifecycleReport, dry_run: bool) -> pb.RunLi
                 to_tier=cast("mpb.Tier", a.to_tier),
                 retention=a.retention,
             )
-            for a in actions
+            for a in report.actions
         ],
         scanned=report.scanned,
         skipped=report.skipped,
@@ -130,7 +128,7 @@ def lifecycle_response(report: _core.LifecycleReport, dry_run: bool) -> pb.RunLi
         demoted_by_capacity=report.demoted_by_capacity,
         counts=[
             pb.LifecycleCount(rule=rule, action=action, count=n)
-            for (rule, action), n in count_actions(actions).items()
+            for rule, action, n in report.counts
         ],
         dry_run=dry_run,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from time import monotonic, perf_counter
 from typing import Any
@@ -30,7 +30,7 @@ from memd import _core
 from memd.engine import Engine
 from memd.errors import EngineClosed, NotFound
 from memd.logs import event
-from memd.metrics import Metrics, count_actions
+from memd.metrics import Metrics
 from memd.types import Tier
 
 log = logging.getLogger("memd.scheduler")
@@ -78,10 +78,12 @@ def ttl_sweep_job(engine: Engine, interval_s: float, max_items: int) -> Job:
     return Job("ttl_sweep", interval_s, min(interval_s, 0.05), run)
 
 
-def _action_fields(actions: list[_core.LifecycleAction]) -> dict[str, Any]:
-    """Log fields for lifecycle actions: ``{"actions": {"rule/action": n, ...}}``."""
-    counts = count_actions(actions)
-    return {"actions": {f"{rule}/{action}": n for (rule, action), n in counts.items()}}
+def _action_fields(counts: Iterable[tuple[str, str, int]]) -> dict[str, Any]:
+    """Log fields for lifecycle action counts: ``{"actions": {"rule/action": n, ...}}``."""
+    totals: dict[str, int] = defaultdict(int)
+    for rule, action, n in counts:
+        totals[f"{rule}/{action}"] += n
+    return {"actions": dict(sorted(totals.items()))}
 
 
 def lifecycle_job(engine: Engine, metrics: Metrics, interval_s: float, max_actions: int) -> Job:
@@ -91,10 +93,10 @@ def lifecycle_job(engine: Engine, metrics: Metrics, interval_s: float, max_actio
         start = perf_counter()
         report = engine.lifecycle(max_actions=max_actions)
         metrics.observe_lifecycle(report, "interval", False, perf_counter() - start)
-        fields = _action_fields(report.actions)
+        fields = _action_fields(report.counts)
         fields.update(scanned=report.scanned, skipped=report.skipped)
         fields["demoted_by_capacity"] = report.demoted_by_capacity
-        return RunResult(len(report.actions), report.more, fields)
+        return RunResult(sum(n for _, _, n in report.counts), report.more, fields)
 
     return Job("lifecycle", interval_s, min(interval_s, 0.05), run)
 
@@ -116,7 +118,7 @@ def consolidate_on_capacity_job(
     def run() -> RunResult:
         done, more = 0, False
         per_ns: dict[str, int] = defaultdict(int)
-        actions: list[_core.LifecycleAction] = []
+        counts: list[tuple[str, str, int]] = []
         for ns in engine.stats():
             short = next((t for t in ns.tiers if t.tier == Tier.SHORT_TERM), None)
             if short is None or not short.capacity or short.count < threshold * short.capacity:
@@ -132,15 +134,16 @@ def consolidate_on_capacity_job(
             except NotFound:  # dropped since the stats were read
                 continue
             metrics.observe_lifecycle(report, "capacity", False, perf_counter() - start)
-            done += len(report.actions)
+            acted = sum(n for _, _, n in report.counts)
+            done += acted
             more = more or report.more
-            actions += report.actions
-            per_ns[ns.namespace] = len(report.actions)
-            if report.actions or report.more:
+            counts += report.counts
+            per_ns[ns.namespace] = acted
+            if acted or report.more:
                 idle.pop(ns.namespace, None)
             else:
                 idle[ns.namespace] = fingerprint(short)
-        fields = _action_fields(actions)
+        fields = _action_fields(counts)
         fields["namespaces"] = {k: v for k, v in per_ns.items() if v}
         return RunResult(done, more, fields)
 

@@ -3,7 +3,7 @@ metrics and the lifecycle configuration (docs/lifecycle.md).
 
 Time-based policies use tiny durations (``min_age_ms = 1``) and short real sleeps: the
 daemon's clock is the wall clock. The month-long simulation with a controlled clock is
-an engine test (tests/unit/test_lifecycle.py).
+an engine test (tests/unit/test_lifecycle_month.py).
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ def test_policy_actions_and_conditions(make_engine, clock):
         ("vip", "keep_fresh", "refresh", 3),
         ("unused", "forget_unused", "archive", 4),
     }
+    assert report.counts == sorted((a.rule, a.action, 1) for a in report.actions)
     vip = eng.get_many(NS, ["vip"], count_access=False)[0]
     assert vip is not None and vip.last_access_ms == clock.now_ms and vip.access_count == 0
     assert tiers_of(eng, ["noise", "hot", "unused"]) == {"noise": None, "hot": 2, "unused": 4}

@@ -83,6 +83,9 @@ pub struct LifecycleReport {
     pub more: bool,
     /// Other memories moved or deleted by capacity as a consequence.
     pub demoted_by_capacity: u64,
+    /// `actions` counted by (rule, action), sorted: what metrics, logs and the RPC
+    /// summarise, so nobody has to walk the actions again.
+    pub counts: Vec<(String, &'static str, u64)>,
 }
 
 /// One planned action.
@@ -117,6 +120,12 @@ impl Engine {
                 break;
             }
         }
+        let mut counts = std::collections::BTreeMap::<(&str, &'static str), u64>::new();
+        for a in &report.actions {
+            *counts.entry((a.rule.as_str(), a.action)).or_default() += 1;
+        }
+        report.counts =
+            counts.into_iter().map(|((rule, action), n)| (rule.to_owned(), action, n)).collect();
         Ok(report)
     }
 }
@@ -134,7 +143,11 @@ fn pass(
         let (planned, next) = plan(shared, ns, &cursor, first, req, room, &mut report.scanned)?;
         first = false;
         if req.dry_run {
-            report.actions.extend(planned.into_iter().map(|p| action(shared, ns, p)));
+            report.actions.extend(
+                planned
+                    .into_iter()
+                    .map(|p| action(shared, ns, p.key, p.decision, p.from, p.retention)),
+            );
         } else {
             for chunk in planned.chunks(APPLY_BATCH) {
                 apply(shared, ns, chunk, req, report)?;
@@ -213,8 +226,7 @@ fn apply(
     for (p, outcome) in chunk.iter().zip(applied.items) {
         match outcome {
             Some((from, retention)) => {
-                let p = Planned { key: p.key.clone(), decision: p.decision, from, retention };
-                report.actions.push(action(shared, ns, p));
+                report.actions.push(action(shared, ns, p.key.clone(), p.decision, from, retention));
             }
             None => report.skipped += 1,
         }
@@ -222,20 +234,27 @@ fn apply(
     Ok(())
 }
 
-fn action(shared: &Shared, ns: &str, p: Planned) -> LifecycleAction {
+fn action(
+    shared: &Shared,
+    ns: &str,
+    key: String,
+    decision: Decision,
+    from: Tier,
+    retention: f64,
+) -> LifecycleAction {
     let cfg = &shared.cfg.lifecycle;
-    let to = match p.decision.verdict {
+    let to = match decision.verdict {
         Verdict::Move(t) => Some(t),
         Verdict::Delete => None,
-        Verdict::Refresh => Some(p.from),
+        Verdict::Refresh => Some(from),
     };
     LifecycleAction {
         namespace: ns.to_owned(),
-        key: p.key,
-        rule: p.decision.rule_name(cfg).to_owned(),
-        action: p.decision.action(cfg),
-        from: p.from,
+        key,
+        rule: decision.rule_name(cfg).to_owned(),
+        action: decision.action(cfg),
+        from,
         to,
-        retention: p.retention,
+        retention,
     }
 }

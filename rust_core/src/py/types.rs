@@ -523,4 +523,8 @@ impl PyLifecycleReport {
     fn demoted_by_capacity(&self) -> u64 {
         self.0.demoted_by_capacity
     }
+    #[getter]
+    fn counts(&self) -> Vec<(String, &'static str, u64)> {
+        self.0.counts.clone()
+    }
 }
