@@ -154,26 +154,29 @@ pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
     Ok(Memory { namespace, key, header, text, value, embedding, tags, metadata })
 }
 
-/// The text of a record, without decoding the rest.
-pub fn text_of(b: &[u8]) -> Result<&str> {
-    decode_header(b)?;
+/// The text of a record whose header `h` is already decoded, and its value's size as
+/// the client stored it and as it is on disk (smaller when compressed; the raw size is
+/// the 4 bytes lz4 prepends). Nothing else of the body is read.
+pub fn text_and_value_sizes<'a>(h: &Header, b: &'a [u8]) -> Result<(&'a str, u32, u32)> {
     let mut r = Reader { b, at: HEADER_LEN };
-    std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("utf-8"))
-}
-
-/// The value's size as the client stored it and as it is on disk (smaller when
-/// compressed; the raw size is the 4 bytes lz4 prepends).
-pub fn value_sizes(b: &[u8]) -> Result<(u32, u32)> {
-    let header = decode_header(b)?;
-    let mut r = Reader { b, at: HEADER_LEN };
-    r.bytes()?;
+    let text = std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("utf-8"))?;
     let stored = r.bytes()?;
-    let raw = if header.compressed {
+    let raw = if h.compressed {
         stored.get(..4).map_or(0, |n| u32_at(n, 0))
     } else {
         stored.len() as u32
     };
-    Ok((raw, stored.len() as u32))
+    Ok((text, raw, stored.len() as u32))
+}
+
+/// The text of a record, without decoding the rest.
+pub fn text_of(b: &[u8]) -> Result<&str> {
+    text_and_value_sizes(&decode_header(b)?, b).map(|(text, _, _)| text)
+}
+
+/// The value's (raw, stored) sizes of a record; see `text_and_value_sizes`.
+pub fn value_sizes(b: &[u8]) -> Result<(u32, u32)> {
+    text_and_value_sizes(&decode_header(b)?, b).map(|(_, raw, stored)| (raw, stored))
 }
 
 /// The value of metadata entry `name` of a record, without decoding text or value.

@@ -53,7 +53,8 @@ pub struct KeyMeta {
 impl KeyMeta {
     /// Metadata of a stored record (`h` is its decoded header).
     pub fn of_record(h: &Header, record: &[u8]) -> KeyMeta {
-        let (value_raw, value_stored) = codec::value_sizes(record).unwrap_or((0, 0));
+        let (text, value_raw, value_stored) =
+            codec::text_and_value_sizes(h, record).unwrap_or(("", 0, 0));
         KeyMeta {
             tier: h.tier,
             priority: h.priority,
@@ -65,7 +66,7 @@ impl KeyMeta {
             reads: Vec::new(),
             dirty: false,
             created_ms: h.created_ms,
-            text_hash: codec::text_of(record).map_or(0, text_hash),
+            text_hash: text_hash(text),
             value_raw,
             value_stored,
         }
@@ -427,21 +428,35 @@ impl State {
         reads_kept: usize,
         window_ms: u64,
     ) -> Option<&KeyMeta> {
-        let space = self.spaces.get_mut(&ns)?;
-        let (key, meta) = space.keys.get_key_value_mut(key)?;
-        let old = meta.lru_entry(key);
-        let now_ms = now_ms.max(meta.last_access_ms);
-        space.tiers[meta.tier.index()].lru.touch(&old, now_ms);
-        meta.last_access_ms = now_ms;
-        meta.access_count += 1;
-        space.index.set_access(key, now_ms, meta.access_count);
+        let meta = self.mark_used(ns, key, now_ms, true)?;
         if reads_kept > 0 {
+            let now_ms = meta.last_access_ms;
             meta.reads.retain(|&t| t.saturating_add(window_ms) > now_ms);
             if meta.reads.len() == reads_kept {
                 meta.reads.remove(0);
             }
             meta.reads.push(now_ms);
         }
+        Some(meta)
+    }
+
+    /// What a touch and a refresh share: the memory moves to the recent end of its
+    /// LRU order at `now_ms` (never back in time), the search index learns the new
+    /// statistics, and it is listed for the next flush; `counted` adds an access.
+    fn mark_used(
+        &mut self,
+        ns: u32,
+        key: &str,
+        now_ms: u64,
+        counted: bool,
+    ) -> Option<&mut KeyMeta> {
+        let space = self.spaces.get_mut(&ns)?;
+        let (key, meta) = space.keys.get_key_value_mut(key)?;
+        let now_ms = now_ms.max(meta.last_access_ms);
+        space.tiers[meta.tier.index()].lru.touch(&meta.lru_entry(key), now_ms);
+        meta.last_access_ms = now_ms;
+        meta.access_count += u64::from(counted);
+        space.index.set_access(key, now_ms, meta.access_count);
         if !meta.dirty {
             meta.dirty = true;
             self.dirty.push((ns, key.clone()));
@@ -469,17 +484,8 @@ impl State {
     /// Marks a memory as used at `now_ms` without counting an access (a policy's
     /// refresh): it moves to the recent end of its LRU order and its recency resets.
     pub fn refresh(&mut self, ns: u32, key: &str, now_ms: u64) {
-        let Some(space) = self.spaces.get_mut(&ns) else { return };
-        let Some((key, meta)) = space.keys.get_key_value_mut(key) else { return };
-        if now_ms <= meta.last_access_ms {
-            return;
-        }
-        space.tiers[meta.tier.index()].lru.touch(&meta.lru_entry(key), now_ms);
-        meta.last_access_ms = now_ms;
-        space.index.set_access(key, now_ms, meta.access_count);
-        if !meta.dirty {
-            meta.dirty = true;
-            self.dirty.push((ns, key.clone()));
+        if self.meta_mut(ns, key).is_some_and(|m| now_ms > m.last_access_ms) {
+            self.mark_used(ns, key, now_ms, false);
         }
     }
 
