@@ -192,7 +192,7 @@ def lmdb_scan(path: Path) -> tuple[float, int]:
 
 
 def by_rule(report: Any) -> dict[str, int]:
-    return dict(Counter(f"{a.rule}/{a.action}" for a in report.actions))
+    return {f"{rule}/{action}": n for rule, action, n in report.counts}
 
 
 # --- in-process ----------------------------------------------------------------------------
@@ -281,21 +281,16 @@ def in_process(path: Path, now_ms: int, res: dict[str, Any]) -> None:
 
 
 def start_daemon(port: int, data_dir: Path, pinned: bool) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable, "-m", "memd", "serve",
-        "--listen", f"127.0.0.1:{port}", "--metrics-listen", "off",
-        "--data-dir", str(data_dir), "--log-level", "warning",
+    """``memd serve`` on the loaded store, started like bench/grpc/run.py's servers;
+    the scheduler is off, so only RunLifecycle runs passes."""
+    flags = (
         "--tiers-working-capacity", "1000", "--tiers-short-term-capacity", "0",
         "--tiers-long-term-capacity", "0", "--tiers-archive-capacity", "0",
         "--lifecycle-interval-s", "0", "--lifecycle-capacity-check-s", "0",
-    ]  # fmt: skip
-    if pinned:
-        cmd = ["taskset", "-c", "0", *cmd]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=600)
-    return proc
+    )  # fmt: skip
+    sc = grpc_run.Scenario("lifecycle", "memd", "Retrieve", flags=flags)
+    # Opening a million memories rebuilds the search index: allow minutes, not seconds.
+    return grpc_run.start_server(sc, port, data_dir, pinned, ready_timeout_s=600)
 
 
 def python_load(port: int, per: int, window: float) -> dict[str, float]:

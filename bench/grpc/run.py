@@ -86,7 +86,9 @@ def ghz_path() -> str:
     return found
 
 
-def start_server(sc: Scenario, port: int, data_dir: Path, pinned: bool) -> subprocess.Popen[bytes]:
+def start_server(
+    sc: Scenario, port: int, data_dir: Path, pinned: bool, ready_timeout_s: float = 60
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     kind = sc.server
     if kind == "memd":
@@ -122,7 +124,7 @@ def start_server(sc: Scenario, port: int, data_dir: Path, pinned: bool) -> subpr
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
-        grpc.channel_ready_future(channel).result(timeout=60)
+        grpc.channel_ready_future(channel).result(timeout=ready_timeout_s)
     finally:
         channel.close()
     return proc
