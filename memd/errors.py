@@ -11,6 +11,8 @@ exception              raised when                 gRPC status
 ``NotFound``           a named thing is missing    ``NOT_FOUND``
 ``CapacityExceeded``   the store (map) is full,    ``RESOURCE_EXHAUSTED``
                        or a limit was exceeded
+``FailedPrecondition`` valid, but the server is    ``FAILED_PRECONDITION``
+                       not set up for it
 ``EngineClosed``       used after close/fork       ``FAILED_PRECONDITION``
 ``StorageError``       LMDB or filesystem failure  ``INTERNAL``
 ``InternalError``      a bug in memd               ``INTERNAL``
@@ -36,6 +38,14 @@ class CapacityExceeded(MemdError):
     """The LMDB map is full or a size limit was hit; the store was not changed."""
 
 
+class FailedPrecondition(MemdError):
+    """The request is valid, but the server is not set up for it; nothing changed.
+
+    E.g. Backup on a daemon without a backup directory: retrying will not help until
+    an operator changes the configuration.
+    """
+
+
 class EngineClosed(MemdError):
     """The engine was closed, or is used from a forked child process."""
 
@@ -51,6 +61,7 @@ class InternalError(MemdError):
 __all__ = [
     "CapacityExceeded",
     "EngineClosed",
+    "FailedPrecondition",
     "InternalError",
     "InvalidArgument",
     "MemdError",

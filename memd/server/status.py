@@ -14,6 +14,7 @@ import grpc
 from memd.errors import (
     CapacityExceeded,
     EngineClosed,
+    FailedPrecondition,
     InternalError,
     InvalidArgument,
     MemdError,
@@ -48,6 +49,7 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     CapacityExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     EngineClosed: grpc.StatusCode.FAILED_PRECONDITION,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     StorageError: grpc.StatusCode.INTERNAL,
     InternalError: grpc.StatusCode.INTERNAL,
     ServerDraining: grpc.StatusCode.UNAVAILABLE,
