@@ -172,9 +172,9 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Backup(self, request, context):
-        """Admin: writes a hot, consistent, compacted copy of the store on the server's disk,
-        at a path the client chooses (anyone who can reach the port can write there as the
-        daemon's user: expose the port only to trusted clients).
+        """Admin: writes a hot, consistent, compacted copy of the store (tokens included) into
+        a new directory under the daemon's backup directory (`--backup-dir`; without one,
+        FAILED_PRECONDITION). Needs ADMIN on "*".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -15,6 +15,9 @@
 // - FAILED_PRECONDITION: the store is closed.
 // - UNAVAILABLE: the server is shutting down; retry against another instance. Work that
 //   was acknowledged before stays committed.
+// - UNAUTHENTICATED: auth is required and the call has no valid token (missing, unknown,
+//   expired or revoked); PERMISSION_DENIED: the token has no grant for this namespace
+//   and action (memd/v1/auth_service.proto). Nothing was changed.
 // - INTERNAL: a storage failure or a bug; the failed batch was not committed.
 // Per-item problems in a batch (Store with atomic=false, missing keys in Retrieve) are
 // reported per item in the response, not as an RPC error.
@@ -993,9 +996,11 @@ func (x *SweepResponse) GetMore() bool {
 // Copies the store.
 type BackupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Absolute directory path on the server's filesystem; created if missing, must be
-	// empty. The copy is a plain LMDB environment (data.mdb) that `memd serve
-	// --data-dir PATH` opens.
+	// A new directory, relative to the daemon's backup directory ("nightly/2026-12-01");
+	// missing parents are created (mode 0700). Absolute paths, "..", symlinks leading out
+	// of the backup directory and an existing non-empty directory are INVALID_ARGUMENT.
+	// The copy is a plain LMDB environment (data.mdb, mode 0600) that `memd restore`
+	// turns back into a data directory.
 	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

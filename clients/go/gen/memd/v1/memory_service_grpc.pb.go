@@ -15,6 +15,9 @@
 // - FAILED_PRECONDITION: the store is closed.
 // - UNAVAILABLE: the server is shutting down; retry against another instance. Work that
 //   was acknowledged before stays committed.
+// - UNAUTHENTICATED: auth is required and the call has no valid token (missing, unknown,
+//   expired or revoked); PERMISSION_DENIED: the token has no grant for this namespace
+//   and action (memd/v1/auth_service.proto). Nothing was changed.
 // - INTERNAL: a storage failure or a bug; the failed batch was not committed.
 // Per-item problems in a batch (Store with atomic=false, missing keys in Retrieve) are
 // reported per item in the response, not as an RPC error.
@@ -85,9 +88,9 @@ type MemoryServiceClient interface {
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
 	// Admin: removes expired memories now (the server also sweeps in the background).
 	Sweep(ctx context.Context, in *SweepRequest, opts ...grpc.CallOption) (*SweepResponse, error)
-	// Admin: writes a hot, consistent, compacted copy of the store on the server's disk,
-	// at a path the client chooses (anyone who can reach the port can write there as the
-	// daemon's user: expose the port only to trusted clients).
+	// Admin: writes a hot, consistent, compacted copy of the store (tokens included) into
+	// a new directory under the daemon's backup directory (`--backup-dir`; without one,
+	// FAILED_PRECONDITION). Needs ADMIN on "*".
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (*BackupResponse, error)
 	// Admin: lists the namespaces that hold memories.
 	ListNamespaces(ctx context.Context, in *ListNamespacesRequest, opts ...grpc.CallOption) (*ListNamespacesResponse, error)
@@ -278,9 +281,9 @@ type MemoryServiceServer interface {
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
 	// Admin: removes expired memories now (the server also sweeps in the background).
 	Sweep(context.Context, *SweepRequest) (*SweepResponse, error)
-	// Admin: writes a hot, consistent, compacted copy of the store on the server's disk,
-	// at a path the client chooses (anyone who can reach the port can write there as the
-	// daemon's user: expose the port only to trusted clients).
+	// Admin: writes a hot, consistent, compacted copy of the store (tokens included) into
+	// a new directory under the daemon's backup directory (`--backup-dir`; without one,
+	// FAILED_PRECONDITION). Needs ADMIN on "*".
 	Backup(context.Context, *BackupRequest) (*BackupResponse, error)
 	// Admin: lists the namespaces that hold memories.
 	ListNamespaces(context.Context, *ListNamespacesRequest) (*ListNamespacesResponse, error)

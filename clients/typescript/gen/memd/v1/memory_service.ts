@@ -46,6 +46,9 @@ export const protobufFileName = "memd/v1/memory_service.proto";
  * - FAILED_PRECONDITION: the store is closed.
  * - UNAVAILABLE: the server is shutting down; retry against another instance. Work that
  *   was acknowledged before stays committed.
+ * - UNAUTHENTICATED: auth is required and the call has no valid token (missing, unknown,
+ *   expired or revoked); PERMISSION_DENIED: the token has no grant for this namespace
+ *   and action (memd/v1/auth_service.proto). Nothing was changed.
  * - INTERNAL: a storage failure or a bug; the failed batch was not committed.
  * Per-item problems in a batch (Store with atomic=false, missing keys in Retrieve) are
  * reported per item in the response, not as an RPC error.
@@ -366,9 +369,11 @@ export interface SweepResponse {
 /** Copies the store. */
 export interface BackupRequest {
   /**
-   * Absolute directory path on the server's filesystem; created if missing, must be
-   * empty. The copy is a plain LMDB environment (data.mdb) that `memd serve
-   * --data-dir PATH` opens.
+   * A new directory, relative to the daemon's backup directory ("nightly/2026-12-01");
+   * missing parents are created (mode 0700). Absolute paths, "..", symlinks leading out
+   * of the backup directory and an existing non-empty directory are INVALID_ARGUMENT.
+   * The copy is a plain LMDB environment (data.mdb, mode 0600) that `memd restore`
+   * turns back into a data directory.
    */
   path: string;
 }
@@ -4086,9 +4091,9 @@ export const MemoryServiceService = {
     responseDeserialize: (value: Buffer): SweepResponse => SweepResponse.decode(value),
   },
   /**
-   * Admin: writes a hot, consistent, compacted copy of the store on the server's disk,
-   * at a path the client chooses (anyone who can reach the port can write there as the
-   * daemon's user: expose the port only to trusted clients).
+   * Admin: writes a hot, consistent, compacted copy of the store (tokens included) into
+   * a new directory under the daemon's backup directory (`--backup-dir`; without one,
+   * FAILED_PRECONDITION). Needs ADMIN on "*".
    */
   backup: {
     path: "/memd.v1.MemoryService/Backup" as const,
@@ -4165,9 +4170,9 @@ export interface MemoryServiceServer extends UntypedServiceImplementation {
   /** Admin: removes expired memories now (the server also sweeps in the background). */
   sweep: handleUnaryCall<SweepRequest, SweepResponse>;
   /**
-   * Admin: writes a hot, consistent, compacted copy of the store on the server's disk,
-   * at a path the client chooses (anyone who can reach the port can write there as the
-   * daemon's user: expose the port only to trusted clients).
+   * Admin: writes a hot, consistent, compacted copy of the store (tokens included) into
+   * a new directory under the daemon's backup directory (`--backup-dir`; without one,
+   * FAILED_PRECONDITION). Needs ADMIN on "*".
    */
   backup: handleUnaryCall<BackupRequest, BackupResponse>;
   /** Admin: lists the namespaces that hold memories. */
@@ -4301,9 +4306,9 @@ export interface MemoryServiceClient extends Client {
     callback: (error: ServiceError | null, response: SweepResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Admin: writes a hot, consistent, compacted copy of the store on the server's disk,
-   * at a path the client chooses (anyone who can reach the port can write there as the
-   * daemon's user: expose the port only to trusted clients).
+   * Admin: writes a hot, consistent, compacted copy of the store (tokens included) into
+   * a new directory under the daemon's backup directory (`--backup-dir`; without one,
+   * FAILED_PRECONDITION). Needs ADMIN on "*".
    */
   backup(
     request: BackupRequest,
