@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from memd.config_options import OPTIONS, OPTIONS_BY_KEY, ConfigError, Option
+from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
+from memd.config_parse import ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
 from memd.types import EngineOptions, LifecycleOptions, TierOptions
 
@@ -58,6 +59,15 @@ class Config:
         lifecycle_capacity_check_s: Seconds between SHORT_TERM fill checks; 0 disables.
         lifecycle_consolidate_at: SHORT_TERM fill (count / capacity) at which a
             namespace is consolidated.
+        auth: ``off`` or ``required`` (bearer tokens on every call).
+        admin_token_file: File with the bootstrap admin token; empty: none.
+        insecure_no_auth: Allow ``auth = off`` on non-loopback addresses.
+        tls_cert: Server certificate chain (PEM path); empty: plaintext gRPC.
+        tls_key: Server private key (PEM path).
+        tls_client_ca: CA for client certificates (PEM path); set: mutual TLS.
+        metrics_tls_cert: Metrics endpoint certificate (PEM path); empty: HTTP.
+        metrics_tls_key: Metrics endpoint private key (PEM path).
+        backup_dir: Directory Backup writes under; empty: Backup is refused.
         engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
@@ -78,6 +88,15 @@ class Config:
     lifecycle_max_actions: int
     lifecycle_capacity_check_s: float
     lifecycle_consolidate_at: float
+    auth: str
+    admin_token_file: str
+    insecure_no_auth: bool
+    tls_cert: str
+    tls_key: str
+    tls_client_ca: str
+    metrics_tls_cert: str
+    metrics_tls_key: str
+    backup_dir: str
     engine: EngineOptions
 
     @classmethod
@@ -109,6 +128,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if group is None:
             group = groups[opt.group] = parser.add_argument_group(opt.group)
         help_text = f"{opt.help} (env {opt.env}; default {opt.default_text})"
+        # A boolean flag alone means true (--insecure-no-auth); =false still parses.
+        switch = {"nargs": "?", "const": True} if opt.parse is boolean else {}
         group.add_argument(
             opt.flag,
             dest=opt.dest,
@@ -117,6 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=opt.parse,
             default=argparse.SUPPRESS,
             help=help_text.replace("%", "%%"),
+            **switch,  # type: ignore[arg-type]
         )
 
 
@@ -237,6 +259,15 @@ def _build(v: Mapping[str, Any]) -> Config:
         lifecycle_max_actions=v["lifecycle.max_actions"],
         lifecycle_capacity_check_s=v["lifecycle.capacity_check_s"],
         lifecycle_consolidate_at=v["lifecycle.consolidate_at"],
+        auth=v["auth"],
+        admin_token_file=v["admin_token_file"],
+        insecure_no_auth=v["insecure_no_auth"],
+        tls_cert=v["tls.cert"],
+        tls_key=v["tls.key"],
+        tls_client_ca=v["tls.client_ca"],
+        metrics_tls_cert=v["metrics_tls.cert"],
+        metrics_tls_key=v["metrics_tls.key"],
+        backup_dir=v["backup_dir"],
         engine=engine,
     )
 

@@ -7,26 +7,26 @@ string (flag, environment) or a TOML value becomes its value. Defaults come from
 
 from __future__ import annotations
 
-import argparse
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from memd.config_parse import (
+    ConfigError,
+    boolean,
+    choice,
+    float_in,
+    grpc_address,
+    http_address,
+    int_in,
+    size,
+    tier_number,
+)
 from memd.types import EngineOptions, LifecycleOptions, Tier
 
 _ENGINE = EngineOptions()
 _LIFECYCLE = LifecycleOptions()
 _TIER_NAMES = ("working", "short_term", "long_term", "archive")
-_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-_SIZE_SHIFT = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
-
-
-class ConfigError(argparse.ArgumentTypeError):
-    """A configuration value is unknown, malformed or out of range.
-
-    It is an ``ArgumentTypeError`` so that argparse prints its message as is.
-    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,95 +95,13 @@ class Option:
                 if not isinstance(items, list):
                     raise ConfigError("expected a list of strings")
                 return [self.parse(item) for item in items]
-            if isinstance(value, bool) and self.parse is _bool:
+            if isinstance(value, bool) and self.parse is boolean:
                 return value
             if isinstance(value, (dict, list, bool)):
                 raise ConfigError(f"expected a scalar, got {type(value).__name__}")
             return self.parse(str(value))
         except ConfigError as exc:
             raise ConfigError(f"{path}: {self.key}: {exc}") from None
-
-
-def _int(lo: int = 0, hi: int | None = None) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.replace("_", ""))
-        except ValueError:
-            raise ConfigError(f"expected an integer, got {raw!r}") from None
-        if value < lo or (hi is not None and value > hi):
-            raise ConfigError(f"{value} is out of range [{lo}, {hi if hi is not None else ''}]")
-        return value
-
-    return parse
-
-
-def _float(lo: float = 0.0, hi: float | None = None) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"expected a number, got {raw!r}") from None
-        if not (value >= lo) or (hi is not None and value > hi):
-            raise ConfigError(f"{value} is out of range [{lo}, {hi if hi is not None else ''}]")
-        return value
-
-    return parse
-
-
-def _size(raw: str) -> int:
-    """Bytes, optionally with a binary suffix: ``16777216``, ``16MiB``, ``64G``."""
-    match = _SIZE.match(raw.replace("_", ""))
-    if not match:
-        raise ConfigError(f"expected a size like 1048576 or 16MiB, got {raw!r}")
-    unit = (match.group(2) or "").lower()[:1]
-    return int(match.group(1)) << _SIZE_SHIFT[unit]
-
-
-def _choice(*names: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if raw.lower() not in names:
-            raise ConfigError(f"expected one of {', '.join(names)}, got {raw!r}")
-        return raw.lower()
-
-    return parse
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"expected true or false, got {raw!r}")
-
-
-def tier_number(raw: str) -> int:
-    """A tier name (``long_term``, ``TIER_LONG_TERM``) as its number."""
-    name = raw.lower().removeprefix("tier_")
-    if name not in _TIER_NAMES:
-        raise ConfigError(f"expected one of {', '.join(_TIER_NAMES)}, got {raw!r}")
-    return int(Tier[name.upper()])
-
-
-def _grpc_address(raw: str) -> str:
-    """``host:port``, ``[v6]:port`` or ``unix:///absolute/path.sock``."""
-    if raw.startswith("unix:"):
-        if len(raw) <= len("unix:"):
-            raise ConfigError("unix: address needs a path, e.g. unix:///run/memd.sock")
-        return raw
-    host, sep, port = raw.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"expected host:port or unix:///path.sock, got {raw!r}")
-    return raw
-
-
-def _http_address(raw: str) -> str:
-    """``host:port``, or ``""``/``off`` to disable the endpoint."""
-    if raw.strip().lower() in ("", "off", "none"):
-        return ""
-    if raw.startswith("unix:"):
-        raise ConfigError("the metrics endpoint listens on TCP only (host:port)")
-    return _grpc_address(raw)
 
 
 def _tier_options() -> list[Option]:
@@ -196,14 +114,14 @@ def _tier_options() -> list[Option]:
                 "tiers",
                 f"Most memories per namespace in {name.upper()}; 0 is unbounded",
                 tier.capacity,
-                _int(),
+                int_in(),
             ),
             Option(
                 f"tiers.{name}.default_ttl_ms",
                 "tiers",
                 f"TTL in ms for {name.upper()} memories stored without one; 0 never expires",
                 tier.default_ttl_ms,
-                _int(),
+                int_in(),
             ),
         ]
     return out
@@ -222,14 +140,14 @@ def _lifecycle_options() -> list[Option]:
             "Seconds between full lifecycle passes (policies, then consolidation) over "
             "every namespace; 0 disables them",
             600.0,
-            _float(),
+            float_in(),
         ),
         Option(
             "lifecycle.max_actions",
             lc,
             "Most actions one scheduled pass takes; a pass that hits it continues shortly after",
             10_000,
-            _int(1, 100_000),
+            int_in(1, 100_000),
         ),
         Option(
             "lifecycle.capacity_check_s",
@@ -237,35 +155,35 @@ def _lifecycle_options() -> list[Option]:
             "Seconds between checks of SHORT_TERM fill per namespace (see "
             "--lifecycle-consolidate-at); 0 disables them",
             5.0,
-            _float(),
+            float_in(),
         ),
         Option(
             "lifecycle.consolidate_at",
             lc,
             "SHORT_TERM fill (count / capacity) at which a namespace is consolidated",
             0.8,
-            _float(0.01, 1.0),
+            float_in(0.01, 1.0),
         ),
         Option(
             "lifecycle.consolidate_min_importance",
             lc,
             "SHORT_TERM memories at least this important move to LONG_TERM on consolidation",
             _LIFECYCLE.consolidate_min_importance,
-            _float(0.0, 1.0),
+            float_in(0.0, 1.0),
         ),
         Option(
             "lifecycle.consolidate_min_access_count",
             lc,
             "...and so do those read or written at least this many times",
             _LIFECYCLE.consolidate_min_access_count,
-            _int(1),
+            int_in(1),
         ),
         Option(
             "lifecycle.consolidate_min_age_ms",
             lc,
             "Only memories created at least this long ago (ms) are consolidated",
             _LIFECYCLE.consolidate_min_age_ms,
-            _int(),
+            int_in(),
         ),
         Option(
             "dedup.exact",
@@ -273,7 +191,7 @@ def _lifecycle_options() -> list[Option]:
             "A stored text identical to a live memory's text in the same namespace updates "
             "that memory instead of adding one",
             True,
-            _bool,
+            boolean,
             show=lambda v: str(v).lower(),
         ),
         Option(
@@ -281,7 +199,7 @@ def _lifecycle_options() -> list[Option]:
             dd,
             "Cosine at or above which a memory with an embedding is a near-duplicate; 0 disables",
             _LIFECYCLE.dedup_near_threshold,
-            _float(0.0, 1.0),
+            float_in(0.0, 1.0),
         ),
         Option(
             "dedup.near_action",
@@ -289,7 +207,7 @@ def _lifecycle_options() -> list[Option]:
             "merge near-duplicates like identical texts, or flag them (store anyway, report "
             "the similar key)",
             _LIFECYCLE.dedup_near_action,
-            _choice("merge", "flag"),
+            choice("merge", "flag"),
         ),
         Option(
             "compression.from_tier",
@@ -304,12 +222,64 @@ def _lifecycle_options() -> list[Option]:
             cp,
             "Smallest value that is compressed (when compression shrinks it)",
             _LIFECYCLE.compress_min_bytes,
-            _size,
+            size,
         ),
     ]
 
 
 _S, _E, _L = "server", "engine", "limits"
+
+
+def _security_options() -> list[Option]:
+    """Auth, TLS and the backup directory (docs/daemon.md, Security)."""
+    sec = "security"
+    pem = "(PEM file; re-read when it changes)"
+    return [
+        Option(
+            "auth",
+            sec,
+            "off: no tokens (only allowed on loopback and Unix sockets, or with "
+            "--insecure-no-auth); required: every call needs a bearer token",
+            "off",
+            choice("off", "required"),
+        ),
+        Option(
+            "admin_token_file",
+            sec,
+            "File holding the bootstrap admin token (admin on every namespace); re-read "
+            "when it changes",
+            "",
+            str,
+        ),
+        Option(
+            "insecure_no_auth",
+            sec,
+            "Allow --auth off on a non-loopback address (anyone who reaches it can do anything)",
+            False,
+            boolean,
+        ),
+        Option("tls.cert", sec, f"Server certificate chain {pem}; enables TLS", "", str),
+        Option("tls.key", sec, f"Server private key {pem}", "", str),
+        Option(
+            "tls.client_ca",
+            sec,
+            f"CA that client certificates must be signed by {pem}; enables mutual TLS",
+            "",
+            str,
+        ),
+        Option(
+            "metrics_tls.cert", sec, "Metrics endpoint certificate (PEM); enables HTTPS", "", str
+        ),
+        Option("metrics_tls.key", sec, "Metrics endpoint private key (PEM)", "", str),
+        Option(
+            "backup_dir",
+            sec,
+            "Directory Backup writes under (paths are relative to it); empty: Backup is refused",
+            "",
+            str,
+        ),
+    ]
+
 
 OPTIONS: tuple[Option, ...] = (
     Option(
@@ -317,7 +287,7 @@ OPTIONS: tuple[Option, ...] = (
         _S,
         "gRPC address host:port or unix:///path.sock; repeat to listen on several",
         ["127.0.0.1:50051"],
-        _grpc_address,
+        grpc_address,
         repeatable=True,
     ),
     Option("data_dir", _S, "LMDB data directory (created if missing)", "./data", str),
@@ -326,55 +296,55 @@ OPTIONS: tuple[Option, ...] = (
         _S,
         'Prometheus /metrics address host:port; "off" disables it',
         "127.0.0.1:9464",
-        _http_address,
+        http_address,
     ),
     Option(
         "log_level",
         _S,
         "debug, info, warning or error",
         "info",
-        _choice("debug", "info", "warning", "error"),
+        choice("debug", "info", "warning", "error"),
     ),
     Option(
         "log_format",
         _S,
         "text (key=value) or json, one line per event",
         "text",
-        _choice("text", "json"),
+        choice("text", "json"),
     ),
-    Option("workers", _S, "Threads serving RPCs; each open stream holds one", 16, _int(1)),
+    Option("workers", _S, "Threads serving RPCs; each open stream holds one", 16, int_in(1)),
     Option(
         "max_concurrent_rpcs",
         _S,
         "RPCs in flight before new ones get RESOURCE_EXHAUSTED; 0: no limit (they queue)",
         0,
-        _int(),
+        int_in(),
     ),
-    Option("grace_s", _S, "Seconds in-flight RPCs get to finish on SIGTERM", 10.0, _float()),
+    Option("grace_s", _S, "Seconds in-flight RPCs get to finish on SIGTERM", 10.0, float_in()),
     Option(
-        "sweep_interval_s", _S, "Seconds between background TTL sweeps; 0 disables", 1.0, _float()
+        "sweep_interval_s", _S, "Seconds between background TTL sweeps; 0 disables", 1.0, float_in()
     ),
-    Option("sweep_max_items", _S, "Most expired memories one sweep removes", 1000, _int(1)),
+    Option("sweep_max_items", _S, "Most expired memories one sweep removes", 1000, int_in(1)),
     Option(
         "max_message_bytes",
         _L,
         "Largest request or response message (bigger: RESOURCE_EXHAUSTED)",
         16 << 20,
-        _size,
+        size,
     ),
     Option(
         "max_batch_items",
         _L,
         "Most memories or keys in one request (more: RESOURCE_EXHAUSTED)",
         10_000,
-        _int(1),
+        int_in(1),
     ),
     Option(
         "engine.map_size_bytes",
         _E,
         "LMDB map size: the most the store can hold (virtual; the file grows as used)",
         _ENGINE.map_size_bytes,
-        _size,
+        size,
     ),
     Option(
         "engine.durability",
@@ -382,21 +352,21 @@ OPTIONS: tuple[Option, ...] = (
         "sync: fsync every commit (group-committed); nosync: periodic fsync, an OS crash "
         "may lose the last interval",
         _ENGINE.durability,
-        _choice("sync", "nosync"),
+        choice("sync", "nosync"),
     ),
     Option(
         "engine.sync_interval_ms",
         _E,
         "Periodic fsync interval in nosync mode",
         _ENGINE.sync_interval_ms,
-        _int(1),
+        int_in(1),
     ),
     Option(
         "engine.flush_interval_ms",
         _E,
         "How often access statistics are persisted",
         _ENGINE.flush_interval_ms,
-        _int(1),
+        int_in(1),
     ),
     Option(
         "engine.default_tier",
@@ -411,33 +381,34 @@ OPTIONS: tuple[Option, ...] = (
         _E,
         "Reads within the promote window that promote a memory one tier up",
         _ENGINE.promote_min_reads,
-        _int(1),
+        int_in(1),
     ),
     Option(
         "engine.promote_window_ms",
         _E,
         "The window for --engine-promote-min-reads",
         _ENGINE.promote_window_ms,
-        _int(1),
+        int_in(1),
     ),
     Option(
         "engine.promote_importance",
         _E,
         "Importance above which any read promotes",
         _ENGINE.promote_importance,
-        _float(0.0, 1.0),
+        float_in(0.0, 1.0),
     ),
-    Option("engine.max_value_bytes", _E, "Largest accepted value", _ENGINE.max_value_bytes, _size),
-    Option("engine.max_text_bytes", _E, "Largest accepted text", _ENGINE.max_text_bytes, _size),
+    Option("engine.max_value_bytes", _E, "Largest accepted value", _ENGINE.max_value_bytes, size),
+    Option("engine.max_text_bytes", _E, "Largest accepted text", _ENGINE.max_text_bytes, size),
     Option(
         "engine.max_embedding_dim",
         _E,
         "Largest accepted embedding dimension",
         _ENGINE.max_embedding_dim,
-        _int(1),
+        int_in(1),
     ),
     *_tier_options(),
     *_lifecycle_options(),
+    *_security_options(),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {opt.key: opt for opt in OPTIONS}

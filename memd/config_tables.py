@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memd.config_options import ConfigError, tier_number
+from memd.config_parse import ConfigError, tier_number
 from memd.types import CategoryOptions, PolicyOptions, Tier
 
 _DAY_MS = 86_400_000

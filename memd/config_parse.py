@@ -1,0 +1,113 @@
+"""Parsers of option values: a string (flag, environment, TOML scalar) to a checked value.
+
+Each raises ``ConfigError`` with a message naming what was expected, so that argparse,
+the environment layer and the TOML layer all report a bad value the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+
+from memd.types import Tier
+
+_TIER_NAMES = ("working", "short_term", "long_term", "archive")
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_SIZE_SHIFT = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+
+
+class ConfigError(argparse.ArgumentTypeError):
+    """A configuration value is unknown, malformed or out of range.
+
+    It is an ``ArgumentTypeError`` so that argparse prints its message as is.
+    """
+
+
+def int_in(lo: int = 0, hi: int | None = None) -> Callable[[str], int]:
+    """A parser of integers in ``[lo, hi]`` (``_`` separators allowed)."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"expected an integer, got {raw!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            raise ConfigError(f"{value} is out of range [{lo}, {hi if hi is not None else ''}]")
+        return value
+
+    return parse
+
+
+def float_in(lo: float = 0.0, hi: float | None = None) -> Callable[[str], float]:
+    """A parser of numbers in ``[lo, hi]`` (NaN refused)."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"expected a number, got {raw!r}") from None
+        if not (value >= lo) or (hi is not None and value > hi):
+            raise ConfigError(f"{value} is out of range [{lo}, {hi if hi is not None else ''}]")
+        return value
+
+    return parse
+
+
+def size(raw: str) -> int:
+    """Bytes, optionally with a binary suffix: ``16777216``, ``16MiB``, ``64G``."""
+    match = _SIZE.match(raw.replace("_", ""))
+    if not match:
+        raise ConfigError(f"expected a size like 1048576 or 16MiB, got {raw!r}")
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) << _SIZE_SHIFT[unit]
+
+
+def choice(*names: str) -> Callable[[str], str]:
+    """A parser of one of ``names``, case-insensitive."""
+
+    def parse(raw: str) -> str:
+        if raw.lower() not in names:
+            raise ConfigError(f"expected one of {', '.join(names)}, got {raw!r}")
+        return raw.lower()
+
+    return parse
+
+
+def boolean(raw: str) -> bool:
+    """``true/1/yes/on`` or ``false/0/no/off``."""
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"expected true or false, got {raw!r}")
+
+
+def tier_number(raw: str) -> int:
+    """A tier name (``long_term``, ``TIER_LONG_TERM``) as its number."""
+    name = raw.lower().removeprefix("tier_")
+    if name not in _TIER_NAMES:
+        raise ConfigError(f"expected one of {', '.join(_TIER_NAMES)}, got {raw!r}")
+    return int(Tier[name.upper()])
+
+
+def grpc_address(raw: str) -> str:
+    """``host:port``, ``[v6]:port`` or ``unix:///absolute/path.sock``."""
+    if raw.startswith("unix:"):
+        if len(raw) <= len("unix:"):
+            raise ConfigError("unix: address needs a path, e.g. unix:///run/memd.sock")
+        return raw
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"expected host:port or unix:///path.sock, got {raw!r}")
+    return raw
+
+
+def http_address(raw: str) -> str:
+    """``host:port``, or ``""``/``off`` to disable the endpoint."""
+    if raw.strip().lower() in ("", "off", "none"):
+        return ""
+    if raw.startswith("unix:"):
+        raise ConfigError("the metrics endpoint listens on TCP only (host:port)")
+    return grpc_address(raw)
