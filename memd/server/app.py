@@ -85,7 +85,13 @@ class MemdServer:
             options=options,
             maximum_concurrent_rpcs=cfg.max_concurrent_rpcs or None,
         )
-        servicer = MemoryServicer(self.engine, self.metrics, self.drain, cfg.max_batch_items)
+        servicer = MemoryServicer(
+            self.engine,
+            self.metrics,
+            self.drain,
+            cfg.max_batch_items,
+            max_message_bytes=cfg.max_message_bytes,
+        )
         add_to_server(servicer, self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         enable_reflection(self.grpc, [SERVICE_NAME, health.SERVICE_NAME])

@@ -7,14 +7,14 @@ is written for speed where it is per item: one comprehension per page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
-from memd.errors import InvalidArgument
+from memd.errors import CapacityExceeded, InvalidArgument
 from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
 
 
@@ -192,28 +192,54 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
     return query
 
 
+def search_hit(h: _core.Hit, explain: bool) -> pb.SearchHit:
+    """One hit as a SearchHit, with the score breakdown when ``explain`` is set."""
+    parts = h.explain if explain else None
+    return pb.SearchHit(
+        memory=memory(h.memory),
+        score=h.score,
+        explain=pb.ScoreExplain(
+            relevance=parts["relevance"],
+            recency=parts["recency"],
+            frequency=parts["frequency"],
+            importance=parts["importance"],
+            bm25=parts["bm25"],
+            cosine=parts["cosine"],
+        )
+        if parts is not None
+        else None,
+    )
+
+
 def search_pages(
-    hits: Sequence[_core.Hit], explain: bool, page: int = 100
-) -> Iterator[pb.SearchResponse]:
-    """SearchResponse pages of at most ``page`` hits, best first."""
-    for start in range(0, len(hits), page):
-        out = []
-        for h in hits[start : start + page]:
-            parts = h.explain if explain else None
-            out.append(
-                pb.SearchHit(
-                    memory=memory(h.memory),
-                    score=h.score,
-                    explain=pb.ScoreExplain(
-                        relevance=parts["relevance"],
-                        recency=parts["recency"],
-                        frequency=parts["frequency"],
-                        importance=parts["importance"],
-                        bm25=parts["bm25"],
-                        cosine=parts["cosine"],
-                    )
-                    if parts is not None
-                    else None,
-                )
+    hits: Sequence[_core.Hit], explain: bool, max_bytes: int, page: int = 100
+) -> list[pb.SearchResponse]:
+    """SearchResponse pages of at most ``page`` hits and ``max_bytes`` each, best first.
+
+    Every page is built before the first is sent, so a hit that cannot fit in any
+    message fails the call before the client has seen a partial result.
+
+    Raises:
+        CapacityExceeded: One hit alone is larger than ``max_bytes``.
+    """
+    pages: list[pb.SearchResponse] = []
+    batch: list[pb.SearchHit] = []
+    size = 0
+    for rank, h in enumerate(hits):
+        hit = search_hit(h, explain)
+        # A repeated message field costs its tag (1 byte), its length varint and itself.
+        n = hit.ByteSize()
+        cost = 1 + (max(n.bit_length(), 1) + 6) // 7 + n
+        if cost > max_bytes:
+            raise CapacityExceeded(
+                f"search hit {rank} (key {h.memory.key!r}) needs {cost} bytes, more than "
+                f"the {max_bytes}-byte message limit (--max-message-bytes)"
             )
-        yield pb.SearchResponse(hits=out)
+        if batch and (len(batch) == page or size + cost > max_bytes):
+            pages.append(pb.SearchResponse(hits=batch))
+            batch, size = [], 0
+        batch.append(hit)
+        size += cost
+    if batch:
+        pages.append(pb.SearchResponse(hits=batch))
+    return pages

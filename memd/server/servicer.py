@@ -10,9 +10,7 @@ the one table in ``status.py``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -20,8 +18,9 @@ import grpc
 
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
+from memd.backup import write_backup
 from memd.engine import Engine
-from memd.errors import CapacityExceeded, InvalidArgument
+from memd.errors import CapacityExceeded
 from memd.metrics import Metrics
 from memd.server import convert
 from memd.server.status import DrainState, ServerDraining
@@ -39,15 +38,26 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         metrics: Where to count items per batch.
         drain: Shared shutdown flag; streams end at a message boundary once it is set.
         max_batch_items: Most memories or keys per request message.
+        max_message_bytes: Largest reply message; replies are paged to fit.
+        backup_dir: Where Backup may write; empty disables Backup.
     """
 
     def __init__(
-        self, engine: Engine, metrics: Metrics, drain: DrainState, max_batch_items: int
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        drain: DrainState,
+        max_batch_items: int,
+        *,
+        max_message_bytes: int,
+        backup_dir: str = "",
     ) -> None:
         self._engine = engine
         self._metrics = metrics
         self._drain = drain
         self._max_items = max_batch_items
+        self._max_bytes = max_message_bytes
+        self._backup_dir = backup_dir
         items = metrics.batch_items
         self._items = {m: items.labels(m) for m in ("Store", "Retrieve", "Delete")}
 
@@ -88,9 +98,9 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
             yield self.Retrieve(request, context)
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
-        """Stream the best hits in pages, best first."""
+        """Stream the best hits in pages, best first, each page within the message limit."""
         hits = self._engine.search(convert.search_query(request))
-        yield from convert.search_pages(hits, request.explain)
+        yield from convert.search_pages(hits, request.explain, self._max_bytes)
 
     def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.DeleteResponse:
         """Delete a batch of keys."""
@@ -114,17 +124,9 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         return pb.SweepResponse(expired=result.expired, more=result.more)
 
     def Backup(self, request: pb.BackupRequest, context: Any) -> pb.BackupResponse:
-        """Hot copy of the store into an empty directory on the server."""
-        target = Path(request.path)
-        if not target.is_absolute():
-            raise InvalidArgument(f"backup path must be absolute, got {request.path!r}")
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise InvalidArgument(
-                f"backup path {request.path} exists and is not an empty directory"
-            )
-        self._engine.backup(target)
-        size = sum(os.path.getsize(p) for p in target.rglob("*") if p.is_file())
-        return pb.BackupResponse(path=str(target), bytes=size)
+        """Hot copy of the store into a new directory under the backup directory."""
+        copy = write_backup(self._engine, self._backup_dir, request.path)
+        return pb.BackupResponse(path=copy.path, bytes=copy.bytes)
 
     def ListNamespaces(
         self, request: pb.ListNamespacesRequest, context: Any

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 import time
-from pathlib import Path
 
 import grpc
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 
-from .daemon import Daemon, StartDaemon
+from .daemon import Daemon
 
 
 def vec(*values: float) -> bytes:
@@ -198,15 +197,3 @@ def test_drop_namespace_removes_it_and_only_it(shared_daemon: Daemon, ns: str) -
     names = shared_daemon.stub.ListNamespaces(pb.ListNamespacesRequest()).namespaces
     assert ns not in names and other in names
     assert not retrieve(shared_daemon, ns, "k0")[0].found
-
-
-def test_backup_is_a_store_another_daemon_can_serve(
-    shared_daemon: Daemon, ns: str, tmp_path: Path, start_daemon: StartDaemon
-) -> None:
-    store(shared_daemon, ns, mpb.NewMemory(key="saved", text="in the backup"))
-    target = tmp_path / "backup"
-    response = shared_daemon.stub.Backup(pb.BackupRequest(path=str(target)))
-    assert response.path == str(target) and response.bytes > 0
-    copy = start_daemon(data_dir=target)
-    [got] = retrieve(copy, ns, "saved")
-    assert got.found and got.memory.text == "in the backup"

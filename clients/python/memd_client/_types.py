@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import random
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,9 +127,22 @@ class ItemError:
     code: int
     message: str
 
+    @classmethod
+    def of(cls, e: mpb.ItemError, offset: int = 0) -> ItemError:
+        """The error of message ``e``, for the item ``offset + e.index`` of a stream.
+
+        The server's message may start with "item N: " (N = the position in its batch);
+        that is dropped, so the message is the reason alone and the index, made
+        stream-wide by ``offset``, is named once, by ``exception``.
+        """
+        return cls(offset + e.index, e.code, _ITEM_PREFIX.sub("", e.message, count=1))
+
     def exception(self) -> MemdError:
         """The exception this error would be as an RPC error."""
         return from_code_number(self.code, f"item {self.index}: {self.message}")
+
+
+_ITEM_PREFIX = re.compile(r"\Aitem \d+: ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +300,7 @@ def store_result(resp: pb.StoreResponse) -> StoreResult:
         keys=list(resp.keys),
         versions=list(resp.versions),
         tiers=[Tier(t) for t in resp.tiers],
-        errors=[ItemError(e.index, e.code, e.message) for e in resp.errors],
+        errors=[ItemError.of(e) for e in resp.errors],
         # The server sends these columns only when some item has a value.
         merged_into=list(resp.merged_into) or [""] * len(resp.keys),
         similar_to=list(resp.similar_to) or [""] * len(resp.keys),
@@ -459,9 +473,7 @@ class BulkAcks:
     def add(self, resp: pb.StoreResponse) -> None:
         """Account one acknowledged batch; item indexes become stream-wide."""
         self.keys.extend(resp.keys)
-        self.errors.extend(
-            ItemError(self._offset + e.index, e.code, e.message) for e in resp.errors
-        )
+        self.errors.extend(ItemError.of(e, self._offset) for e in resp.errors)
         self._offset += len(resp.keys)  # one key per item, stored or not
         self.batches += 1
 
