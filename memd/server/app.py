@@ -91,6 +91,7 @@ class MemdServer:
             self.drain,
             cfg.max_batch_items,
             max_message_bytes=cfg.max_message_bytes,
+            backup_dir=cfg.backup_dir,
         )
         add_to_server(servicer, self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
