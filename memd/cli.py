@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 
+from memd.auth.cli import add_token_commands
 from memd.config import Config, ConfigError, add_arguments, load_config
 from memd.errors import MemdError
 from memd.logs import event, setup_logging
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resolved configuration as JSON and exit",
     )
     add_arguments(serve)
+    add_token_commands(commands)
     return parser
 
 
@@ -71,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    run = getattr(args, "run", None)  # the commands other than serve
+    if run is not None:
+        return int(run(args))
     try:
         cfg = load_config(args)
     except ConfigError as exc:

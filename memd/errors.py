@@ -9,11 +9,18 @@ exception              raised when                 gRPC status
 =====================  ==========================  ======================
 ``InvalidArgument``    bad input; nothing changed  ``INVALID_ARGUMENT``
 ``NotFound``           a named thing is missing    ``NOT_FOUND``
-``CapacityExceeded``   the store (map) is full,    ``RESOURCE_EXHAUSTED``
-                       or a limit was exceeded
+``CapacityExceeded``   the store (map) or the      ``RESOURCE_EXHAUSTED``
+                       disk is full, or a limit
+                       was exceeded
 ``FailedPrecondition`` valid, but the server is    ``FAILED_PRECONDITION``
                        not set up for it
 ``EngineClosed``       used after close/fork       ``FAILED_PRECONDITION``
+``DataDirInUse``       another engine or daemon    ``FAILED_PRECONDITION``
+                       holds the data directory
+``Unauthenticated``    no valid token (missing,    ``UNAUTHENTICATED``
+                       unknown, expired, revoked)
+``PermissionDenied``   the token has no grant for  ``PERMISSION_DENIED``
+                       this action and namespace
 ``StorageError``       LMDB or filesystem failure  ``INTERNAL``
 ``InternalError``      a bug in memd               ``INTERNAL``
 =====================  ==========================  ======================
@@ -35,7 +42,7 @@ class NotFound(MemdError, LookupError):
 
 
 class CapacityExceeded(MemdError):
-    """The LMDB map is full or a size limit was hit; the store was not changed."""
+    """The LMDB map or the disk is full, or a size limit was hit; nothing was changed."""
 
 
 class FailedPrecondition(MemdError):
@@ -50,6 +57,29 @@ class EngineClosed(MemdError):
     """The engine was closed, or is used from a forked child process."""
 
 
+class Unauthenticated(MemdError):
+    """The call has no valid token: missing, unknown, expired or revoked.
+
+    Attributes:
+        reason: ``missing``, ``malformed``, ``unknown`` or ``expired`` (a metric label).
+    """
+
+    def __init__(self, message: str, reason: str = "unknown") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PermissionDenied(MemdError):
+    """The token is valid but has no grant for this action on this namespace."""
+
+
+class DataDirInUse(MemdError):
+    """Another engine (this process or another) has the data directory open.
+
+    One store has one owner at a time: the message names the holder's pid.
+    """
+
+
 class StorageError(MemdError, OSError):
     """LMDB or the filesystem failed; the failed batch was not committed."""
 
@@ -60,11 +90,14 @@ class InternalError(MemdError):
 
 __all__ = [
     "CapacityExceeded",
+    "DataDirInUse",
     "EngineClosed",
     "FailedPrecondition",
     "InternalError",
     "InvalidArgument",
     "MemdError",
     "NotFound",
+    "PermissionDenied",
     "StorageError",
+    "Unauthenticated",
 ]

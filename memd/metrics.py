@@ -141,6 +141,13 @@ class Metrics:
             buckets=_ITEMS,
             registry=r,
         )
+        self.auth_denied = Counter(
+            "memd_auth_denied_total",
+            "Calls refused by access control, by reason: missing, malformed, unknown or "
+            "expired token (UNAUTHENTICATED), no_grant (PERMISSION_DENIED).",
+            ("reason",),
+            registry=r,
+        )
         self.search_seconds = Histogram(
             "memd_search_seconds",
             "Search latency by mode (keyword, semantic, hybrid).",

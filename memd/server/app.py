@@ -27,6 +27,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.auth.policy import Guard
+from memd.auth.registry import TokenRegistry
+from memd.auth.servicer import SERVICE_NAME as AUTH_SERVICE_NAME
+from memd.auth.servicer import AuthServicer
+from memd.auth.servicer import add_to_server as add_auth_to_server
 from memd.config import Config
 from memd.engine import Engine
 from memd.logs import event
@@ -40,6 +45,7 @@ from memd.server.scheduler import (
     lifecycle_job,
     ttl_sweep_job,
 )
+from memd.server.security import InsecureExposure, check_exposure, server_credentials
 from memd.server.servicer import MemoryServicer, add_to_server
 from memd.server.status import DrainState
 
@@ -61,10 +67,27 @@ class MemdServer:
     """
 
     def __init__(self, cfg: Config, registry: CollectorRegistry | None = None) -> None:
+        try:
+            check_exposure(cfg)
+        except InsecureExposure as exc:
+            raise StartupError(str(exc)) from None
         self.cfg = cfg
         self.metrics = Metrics(registry)
         self.drain = DrainState()
         self.engine = Engine(cfg.data_dir, cfg.engine)
+        try:
+            self._setup(cfg)
+        except BaseException:
+            self.engine.close()
+            raise
+
+    def _setup(self, cfg: Config) -> None:
+        self.tokens = TokenRegistry(self.engine, cfg.admin_token_file)
+        guard = Guard(self.tokens, self.metrics) if cfg.auth == "required" else None
+        try:
+            self._credentials = server_credentials(cfg)
+        except (OSError, ValueError) as exc:
+            raise StartupError(f"TLS: {exc}") from None
         self.metrics.watch_engine(self.engine)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._stopped = threading.Event()
@@ -81,7 +104,7 @@ class MemdServer:
         ]
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="memd-rpc"),
-            interceptors=[ObservabilityInterceptor(self.metrics, self.drain)],
+            interceptors=[ObservabilityInterceptor(self.metrics, self.drain, guard)],
             options=options,
             maximum_concurrent_rpcs=cfg.max_concurrent_rpcs or None,
         )
@@ -94,8 +117,9 @@ class MemdServer:
             backup_dir=cfg.backup_dir,
         )
         add_to_server(servicer, self.grpc)
+        add_auth_to_server(AuthServicer(self.tokens), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
-        enable_reflection(self.grpc, [SERVICE_NAME, health.SERVICE_NAME])
+        enable_reflection(self.grpc, [SERVICE_NAME, AUTH_SERVICE_NAME, health.SERVICE_NAME])
         jobs: list[Job] = []
         if cfg.sweep_interval_s > 0:
             jobs.append(ttl_sweep_job(self.engine, cfg.sweep_interval_s, cfg.sweep_max_items))
@@ -124,7 +148,11 @@ class MemdServer:
         """Bind every ``listen`` address; returns the ports (1 for a Unix socket)."""
         for address in self.cfg.listen:
             try:
-                self.ports.append(self.grpc.add_insecure_port(address))
+                # TLS on TCP; a Unix socket is guarded by its file's permissions.
+                if self._credentials is not None and not address.startswith("unix:"):
+                    self.ports.append(self.grpc.add_secure_port(address, self._credentials))
+                else:
+                    self.ports.append(self.grpc.add_insecure_port(address))
             except RuntimeError as exc:
                 raise StartupError(f"cannot listen on {address}: {exc}") from None
         return self.ports
@@ -136,7 +164,11 @@ class MemdServer:
             host, _, port = self.cfg.metrics_listen.rpartition(":")
             try:
                 self._http, _ = start_http_server(
-                    int(port), host.strip("[]"), self.metrics.registry
+                    int(port),
+                    host.strip("[]"),
+                    self.metrics.registry,
+                    certfile=self.cfg.metrics_tls_cert or None,
+                    keyfile=self.cfg.metrics_tls_key or None,
                 )
             except OSError as exc:
                 self.grpc.stop(None)
@@ -157,6 +189,8 @@ class MemdServer:
             metrics=metrics_addr,
             data_dir=self.cfg.data_dir,
             workers=self.cfg.workers,
+            auth=self.cfg.auth,
+            tls="mutual" if self.cfg.tls_client_ca else "on" if self._credentials else "off",
         )
 
     def stop(self, grace: float | None = None) -> None:

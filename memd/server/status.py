@@ -13,13 +13,16 @@ import grpc
 
 from memd.errors import (
     CapacityExceeded,
+    DataDirInUse,
     EngineClosed,
     FailedPrecondition,
     InternalError,
     InvalidArgument,
     MemdError,
     NotFound,
+    PermissionDenied,
     StorageError,
+    Unauthenticated,
 )
 
 
@@ -50,6 +53,9 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     CapacityExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     EngineClosed: grpc.StatusCode.FAILED_PRECONDITION,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    DataDirInUse: grpc.StatusCode.FAILED_PRECONDITION,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     StorageError: grpc.StatusCode.INTERNAL,
     InternalError: grpc.StatusCode.INTERNAL,
     ServerDraining: grpc.StatusCode.UNAVAILABLE,

@@ -1,0 +1,168 @@
+"""``memd token create|list|revoke``: token administration from the shell.
+
+The commands are gRPC clients of a running daemon's AuthService (the daemon holds the
+data directory, and its in-memory registry must see every change at once). They need a
+token with ADMIN on "*": ``--token``, ``MEMD_TOKEN``, or the bootstrap admin token file
+(``--token-file``, ``MEMD_ADMIN_TOKEN_FILE``).
+
+Exit codes: 0 on success, 1 when the daemon refused or could not be reached (its message
+is printed), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from typing import Any
+
+import grpc
+
+from memd._pb.v1 import auth_service_pb2 as apb
+from memd._pb.v1 import auth_service_pb2_grpc as apb_grpc
+from memd.auth.grants import (
+    NO_ACTION,
+    action_from_proto,
+    action_names,
+    actions_to_proto,
+    parse_grant,
+)
+from memd.errors import InvalidArgument
+
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def add_token_commands(commands: Any) -> None:
+    """Add ``memd token ...`` to the ``memd`` subcommands."""
+    token = commands.add_parser("token", help="create, list and revoke access tokens")
+    conn = argparse.ArgumentParser(add_help=False)
+    env = os.environ.get
+    conn.add_argument(
+        "--target",
+        default=env("MEMD_TARGET", "127.0.0.1:50051"),
+        help="daemon address (env MEMD_TARGET; default 127.0.0.1:50051)",
+    )
+    conn.add_argument(
+        "--token", default=env("MEMD_TOKEN", ""), help="an admin token (env MEMD_TOKEN)"
+    )
+    conn.add_argument(
+        "--token-file",
+        default=env("MEMD_ADMIN_TOKEN_FILE", ""),
+        help="file holding an admin token (env MEMD_ADMIN_TOKEN_FILE)",
+    )
+    conn.add_argument("--ca", default="", help="CA certificate (PEM) to verify a TLS daemon")
+    conn.add_argument("--cert", default="", help="client certificate (PEM) for mutual TLS")
+    conn.add_argument("--key", default="", help="client key (PEM) for mutual TLS")
+    verbs = token.add_subparsers(dest="verb", required=True, metavar="VERB")
+    create = verbs.add_parser("create", parents=[conn], help="make a token; prints its secret once")
+    create.add_argument("--label", default="", help="who or what holds the token")
+    create.add_argument(
+        "--grant",
+        action="append",
+        required=True,
+        metavar="PATTERN=ACTIONS",
+        help="e.g. 'team:alpha/*=read,write'; actions: read, write, delete, admin, all; repeatable",
+    )
+    create.add_argument(
+        "--expires-in",
+        default="",
+        metavar="DURATION",
+        help="e.g. 3600s, 90m, 12h, 30d (default: never)",
+    )
+    verbs.add_parser(
+        "list", parents=[conn], help="list tokens (ids, labels, grants; never secrets)"
+    )
+    revoke = verbs.add_parser("revoke", parents=[conn], help="revoke a token by id")
+    revoke.add_argument("id")
+    token.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one ``memd token`` command."""
+    try:
+        request = _request(args)
+        secret = _admin_secret(args)
+    except (InvalidArgument, OSError) as exc:
+        print(f"memd token: {exc}", file=sys.stderr)
+        return 2
+    with _channel(args) as channel:
+        stub = apb_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+        metadata = [("authorization", f"Bearer {secret}")] if secret else []
+        try:
+            method = getattr(stub, type(request).__name__.removesuffix("Request"))
+            reply = method(request, metadata=metadata, timeout=30)
+        except grpc.RpcError as exc:
+            print(f"memd token: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    _print(reply)
+    return 0
+
+
+def _request(args: argparse.Namespace) -> Any:
+    if args.verb == "create":
+        grants = [parse_grant(g) for g in args.grant]
+        return apb.CreateTokenRequest(
+            label=args.label,
+            grants=[
+                apb.Grant(namespace=g.pattern, actions=actions_to_proto(g.actions)) for g in grants
+            ],
+            expires_ms=_expiry(args.expires_in),
+        )
+    if args.verb == "list":
+        return apb.ListTokensRequest()
+    return apb.RevokeTokenRequest(id=args.id)
+
+
+def _expiry(text: str) -> int:
+    if not text:
+        return 0
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise InvalidArgument(f"--expires-in {text!r}: expected e.g. 3600s, 90m, 12h or 30d")
+    return time.time_ns() // 1_000_000 + int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def _admin_secret(args: argparse.Namespace) -> str:
+    if args.token:
+        return str(args.token)
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as fh:
+            return fh.read().strip()
+    return ""
+
+
+def _channel(args: argparse.Namespace) -> grpc.Channel:
+    if not (args.ca or args.cert):
+        return grpc.insecure_channel(args.target)
+    files = [args.ca, args.key, args.cert]
+    ca, key, cert = (open(f, "rb").read() if f else None for f in files)
+    return grpc.secure_channel(args.target, grpc.ssl_channel_credentials(ca, key, cert))
+
+
+def _print(reply: Any) -> None:
+    if isinstance(reply, apb.CreateTokenResponse):
+        print(reply.token)
+        print(f"id {reply.info.id}: {_describe(reply.info)}", file=sys.stderr)
+        print("the secret above is shown once; store it now", file=sys.stderr)
+    elif isinstance(reply, apb.ListTokensResponse):
+        for info in reply.tokens:
+            print(f"{info.id}  {_describe(info)}")
+    else:
+        print("revoked" if reply.revoked else "no token has this id")
+
+
+def _describe(info: apb.TokenInfo) -> str:
+    grants = " ".join(f"{g.namespace}={','.join(_names(g.actions))}" for g in info.grants)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.expires_ms / 1000))
+    label = f"label={info.label!r} " if info.label else ""
+    return f"{label}grants: {grants}; expires: {expires if info.expires_ms else 'never'}"
+
+
+def _names(numbers: Any) -> list[str]:
+    out = NO_ACTION
+    for number in numbers:
+        out |= action_from_proto(number)
+    return action_names(out)

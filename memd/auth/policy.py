@@ -1,0 +1,196 @@
+"""Which grant each RPC needs, and the check itself: the one place access is decided.
+
+Every method the daemon serves has a row in ``RULES``; a method without one is refused
+(fail closed), so a new RPC cannot ship unguarded. The interceptor calls ``Guard`` for
+every call, before the handler runs:
+
+1. ``authenticate``: the ``authorization: Bearer`` metadata names a known, unexpired
+   token, or the call ends UNAUTHENTICATED;
+2. ``authorize``: the request's namespace (decoded the way the engine decodes it, so
+   both act on the same value) is covered by a grant with the needed action, or the
+   call ends PERMISSION_DENIED. Stream calls are checked message by message;
+3. ``redact``: calls over all namespaces (ListNamespaces, Stats without a namespace)
+   keep only what the token may see.
+
+A denial says which action on which namespace was missing, which is the caller's own
+request; it never reveals whether another tenant's namespace exists.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from memd import _core
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.auth.grants import Action, allowed
+from memd.auth.registry import TokenRegistry
+from memd.auth.tokens import Token
+from memd.errors import PermissionDenied, Unauthenticated
+from memd.logs import event
+from memd.metrics import Metrics
+
+log = logging.getLogger("memd.auth")
+
+
+class Scope(enum.Enum):
+    """What a call's rule applies to."""
+
+    PUBLIC = "public"  # health and reflection: no token
+    NAMESPACE = "namespace"  # the request's namespace
+    GLOBAL = "global"  # the whole store: the action on "*"
+    NAMESPACE_OR_GLOBAL = "namespace or global"  # a namespace if given, else the store
+    VISIBLE = "visible"  # any token; the answer is cut to what it may see
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The action a method needs and on what."""
+
+    action: Action
+    scope: Scope
+
+
+_R, _W, _D, _A = Action.READ, Action.WRITE, Action.DELETE, Action.ADMIN
+_MEM, _AUTH = "/memd.v1.MemoryService/", "/memd.v1.AuthService/"
+
+RULES: dict[str, Rule] = {
+    _MEM + "Store": Rule(_W, Scope.NAMESPACE),
+    _MEM + "StoreStream": Rule(_W, Scope.NAMESPACE),
+    _MEM + "Retrieve": Rule(_R, Scope.NAMESPACE),
+    _MEM + "RetrieveStream": Rule(_R, Scope.NAMESPACE),
+    _MEM + "Search": Rule(_R, Scope.NAMESPACE),
+    _MEM + "List": Rule(_R, Scope.NAMESPACE),
+    _MEM + "Delete": Rule(_D, Scope.NAMESPACE),
+    _MEM + "Stats": Rule(_R, Scope.VISIBLE),  # with a namespace: READ on it
+    _MEM + "ListNamespaces": Rule(_R, Scope.VISIBLE),
+    _MEM + "DropNamespace": Rule(_A, Scope.NAMESPACE),
+    _MEM + "RunLifecycle": Rule(_A, Scope.NAMESPACE_OR_GLOBAL),
+    _MEM + "Sweep": Rule(_A, Scope.GLOBAL),
+    _MEM + "Backup": Rule(_A, Scope.GLOBAL),
+    _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
+    _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
+    _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),
+    "/grpc.health.v1.Health/Check": Rule(_R, Scope.PUBLIC),
+    "/grpc.health.v1.Health/Watch": Rule(_R, Scope.PUBLIC),
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": Rule(_R, Scope.PUBLIC),
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": Rule(_R, Scope.PUBLIC),
+}
+"""Full method name -> rule. Methods missing here are refused."""
+
+_REFUSED = Rule(_A, Scope.GLOBAL)
+_BEARER = "bearer "
+
+
+def rule_of(method: str) -> Rule:
+    """The rule of a full method name (unknown methods need global admin: fail closed)."""
+    return RULES.get(method, _REFUSED)
+
+
+def namespace_of(request: Any) -> str:
+    """The namespace a request names: decoded in Rust for raw (bytes) requests."""
+    if isinstance(request, bytes):
+        return _core.peek_namespace(request)
+    return str(getattr(request, "namespace", ""))
+
+
+class Guard:
+    """Authenticates and authorizes calls against a ``TokenRegistry``.
+
+    Args:
+        registry: The tokens.
+        metrics: Where denials are counted (``memd_auth_denied_total{reason}``).
+    """
+
+    def __init__(self, registry: TokenRegistry, metrics: Metrics) -> None:
+        self.registry = registry
+        self._denied = {
+            r: metrics.auth_denied.labels(r)
+            for r in ("missing", "malformed", "unknown", "expired", "no_grant")
+        }
+
+    def authenticate(self, method: str, context: grpc.ServicerContext) -> Token:
+        """The caller's token; raises Unauthenticated (counted and logged)."""
+        secret: str | None = None
+        for key, value in context.invocation_metadata():
+            if key == "authorization":
+                if not isinstance(value, str) or not value[:7].lower() == _BEARER:
+                    self._deny(method, "malformed", None, "")
+                    raise Unauthenticated(
+                        "authorization metadata must be 'Bearer <token>'", "malformed"
+                    )
+                secret = value[7:].strip()
+                break
+        try:
+            return self.registry.authenticate(secret)
+        except Unauthenticated as exc:
+            self._deny(method, exc.reason, None, "")
+            raise
+
+    def authorize(self, method: str, rule: Rule, token: Token, request: Any) -> None:
+        """Raise PermissionDenied unless ``token`` may make this request."""
+        scope = rule.scope
+        if scope is Scope.NAMESPACE or scope is Scope.NAMESPACE_OR_GLOBAL:
+            namespace = namespace_of(request)
+            if namespace or scope is Scope.NAMESPACE:
+                self.require(method, token, rule.action, namespace)
+                return
+            scope = Scope.GLOBAL
+        if scope is Scope.GLOBAL:
+            if not _global(token, rule.action):
+                self._deny(method, "no_grant", token, "*")
+                raise PermissionDenied(
+                    f"token {token.id} has no {rule.action.name} grant on '*' (every "
+                    "namespace), which this call needs"
+                )
+        elif scope is Scope.VISIBLE:
+            namespace = namespace_of(request)
+            if namespace:
+                self.require(method, token, rule.action, namespace)
+
+    def require(self, method: str, token: Token, action: Action, namespace: str) -> None:
+        """Raise PermissionDenied unless ``token`` allows ``action`` on ``namespace``."""
+        if not allowed(token.grants, namespace) & action:
+            self._deny(method, "no_grant", token, namespace)
+            raise PermissionDenied(
+                f"token {token.id} has no {action.name} grant on namespace {namespace!r}"
+            )
+
+    @staticmethod
+    def redact(method: str, token: Token, response: Any) -> Any:
+        """Cut a response over all namespaces down to what ``token`` may read."""
+        if isinstance(response, pb.ListNamespacesResponse):
+            if not _global(token, Action.READ):
+                visible = [n for n in response.namespaces if allowed(token.grants, n)]
+                del response.namespaces[:]
+                response.namespaces.extend(visible)
+        elif isinstance(response, pb.StatsResponse) and not _global(token, Action.READ):
+            visible = [
+                s for s in response.namespaces if allowed(token.grants, s.namespace) & Action.READ
+            ]
+            del response.namespaces[:]
+            response.namespaces.extend(visible)
+            # Store-wide map usage would tell one tenant how much the others hold.
+            response.map_size_bytes = 0
+            response.map_used_bytes = 0
+        return response
+
+    def _deny(self, method: str, reason: str, token: Token | None, namespace: str) -> None:
+        self._denied[reason].inc()
+        event(
+            log,
+            logging.WARNING,
+            "denied",
+            method=method,
+            reason=reason,
+            token=token.id if token else "",
+            namespace=namespace,
+        )
+
+
+def _global(token: Token, action: Action) -> bool:
+    return any(g.is_global and g.actions & action for g in token.grants)
