@@ -14,7 +14,9 @@ import threading
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
+from typing import Any
 
+from memd import restore as offline
 from memd.auth.cli import add_token_commands
 from memd.config import Config, ConfigError, add_arguments, load_config
 from memd.errors import MemdError
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(serve)
     add_token_commands(commands)
+    _add_offline_commands(commands)
     return parser
 
 
@@ -110,6 +113,57 @@ def _serve(cfg: Config) -> int:
         pass
     server.stop()
     return 0
+
+
+def _add_offline_commands(commands: Any) -> None:
+    """``memd restore`` and ``memd verify`` (no daemon: they work on a data directory)."""
+    restore = commands.add_parser(
+        "restore",
+        help="make a data directory from a backup, verified",
+        description="Copy BACKUP (a directory written by the Backup RPC) into DATA_DIR, a new "
+        "or empty directory no daemon uses, and verify it; a copy that fails the check is "
+        "not restored. Exit codes: 0 restored, 1 the backup failed the check (nothing was "
+        "restored), 2 usage error (no backup there, DATA_DIR not empty or in use).",
+    )
+    restore.add_argument("backup", metavar="BACKUP", help="backup directory (or its data.mdb)")
+    restore.add_argument("data_dir", metavar="DATA_DIR", help="new or empty data directory")
+    restore.set_defaults(run=_run_restore)
+    verify = commands.add_parser(
+        "verify",
+        help="check a data directory's integrity",
+        description="Open the store in DATA_DIR (no daemon may be using it), decode every "
+        "record, check every index against the records, and print counts and problems. "
+        "Exit codes: 0 healthy, 1 problems found, 2 usage error (no store in DATA_DIR, or "
+        "it is in use).",
+    )
+    verify.add_argument("data_dir", metavar="DATA_DIR", help="the data directory")
+    verify.set_defaults(run=_run_verify)
+
+
+def _run_restore(args: argparse.Namespace) -> int:
+    try:
+        check = offline.restore(args.backup, args.data_dir)
+    except (MemdError, OSError) as exc:
+        print(f"memd restore: error: {exc}", file=sys.stderr)
+        return 2
+    print(check.render())
+    if check.problems:
+        print(
+            f"memd restore: {args.backup} failed the check; nothing was restored", file=sys.stderr
+        )
+        return 1
+    print(f"restored {args.backup} into {args.data_dir}")
+    return 0
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    try:
+        check = offline.verify(args.data_dir)
+    except MemdError as exc:
+        print(f"memd verify: error: {exc}", file=sys.stderr)
+        return 2
+    print(check.render())
+    return 1 if check.problems else 0
 
 
 def _version() -> str:

@@ -8,7 +8,14 @@ from memd._pb.v1 import memory_service_pb2 as pb
 
 from .daemon import Daemon
 
-QUIET = ("--sweep-interval-s", "0", "--lifecycle-interval-s", "0")
+QUIET = (
+    "--sweep-interval-s",
+    "0",
+    "--lifecycle-interval-s",
+    "0",
+    "--lifecycle-capacity-check-s",
+    "0",
+)
 """Flags that stop background jobs, so only requests change a daemon's state."""
 
 

@@ -1,9 +1,16 @@
-"""Backup writes only under --backup-dir, privately; a refused path changes nothing anywhere."""
+"""Backup writes only under --backup-dir, privately; a refused path changes nothing anywhere.
+
+Then the offline pair: ``memd restore`` makes a data directory from a backup (verified,
+and only into a new or empty directory no daemon uses), ``memd verify`` reports counts
+and problems; both run as real processes on real directories.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +21,10 @@ import pytest
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 
-from .daemon import Daemon, StartDaemon
+from .daemon import REPO, Daemon, StartDaemon, clean_env
 
 Code = grpc.StatusCode
+MARKER = "marker text to damage in a copy"
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +37,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def daemon(root: Path) -> Iterator[Daemon]:
     """A daemon whose backup directory is ``root/backups`` (made by the first Backup)."""
     d = Daemon(root / "data", "--backup-dir", str(root / "backups"))
-    d.stub.Store(
-        pb.StoreRequest(namespace="seed", memories=[mpb.NewMemory(key="saved", text="kept")])
-    )
+    memories = [mpb.NewMemory(key="saved", text="kept"), mpb.NewMemory(key="m", text=MARKER)]
+    d.stub.Store(pb.StoreRequest(namespace="seed", memories=memories))
     yield d
     d.close()
 
@@ -140,3 +147,66 @@ def test_backup_without_a_backup_dir_is_failed_precondition(
     assert info.value.code() == Code.FAILED_PRECONDITION
     assert info.value.details() == "no backup directory is configured (--backup-dir)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def memd(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run ``memd ARGS`` to completion."""
+    cmd = [sys.executable, "-m", "memd", *map(str, args)]
+    return subprocess.run(cmd, cwd=REPO, env=clean_env(), capture_output=True, text=True)
+
+
+def test_restore_makes_a_verified_store_a_daemon_serves(
+    daemon: Daemon, root: Path, tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    copy = backup(daemon, "to-restore").path
+    restored = tmp_path / "restored"
+    done = memd("restore", copy, restored)
+    assert done.returncode == 0, done.stderr
+    assert "memories      2 (working 0, short_term 2" in done.stdout and "healthy" in done.stdout
+    assert stat.S_IMODE((restored / "data.mdb").stat().st_mode) == 0o600
+    checked = memd("verify", restored)
+    assert checked.returncode == 0 and "namespaces    1" in checked.stdout, checked
+    d = start_daemon(data_dir=restored)
+    got = d.stub.Retrieve(pb.RetrieveRequest(namespace="seed", keys=["saved", "m"])).results
+    assert [r.memory.text for r in got] == ["kept", MARKER]
+
+
+def test_restore_refuses_a_directory_in_use_or_not_empty(
+    daemon: Daemon, root: Path, tmp_path: Path
+) -> None:
+    copy = backup(daemon, "refused").path
+    in_use = memd("restore", copy, daemon.data_dir)
+    assert in_use.returncode == 2
+    assert f"in use by another memd process (pid {daemon.proc.pid})" in in_use.stderr
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    refused = memd("restore", copy, full)
+    assert refused.returncode == 2 and "is not empty (it holds notes.txt)" in refused.stderr
+    assert [p.name for p in full.iterdir()] == ["notes.txt"]
+    missing = memd("restore", tmp_path / "no-backup", tmp_path / "new")
+    assert missing.returncode == 2 and "holds no backup" in missing.stderr
+
+
+def test_verify_reports_a_damaged_copy_and_restore_refuses_it(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    damaged = Path(backup(daemon, "damaged").path) / "data.mdb"
+    data = damaged.read_bytes()
+    assert data.count(MARKER.encode()) == 1
+    damaged.write_bytes(data.replace(MARKER.encode(), b"\xff\xfe" + MARKER.encode()[2:]))
+    checked = memd("verify", damaged.parent)
+    assert checked.returncode == 1, checked
+    assert 'memory "seed"/"m"' in checked.stdout and "1 problem(s)" in checked.stdout
+    target = tmp_path / "from-damaged"
+    refused = memd("restore", damaged.parent, target)
+    assert refused.returncode == 1 and "nothing was restored" in refused.stderr
+    assert not (target / "data.mdb").exists() and not (target / ".restore").exists()
+
+
+def test_verify_needs_a_store_no_daemon_uses(daemon: Daemon, tmp_path: Path) -> None:
+    in_use = memd("verify", daemon.data_dir)
+    assert in_use.returncode == 2 and "in use" in in_use.stderr
+    empty = memd("verify", tmp_path)
+    assert empty.returncode == 2 and "holds no memd store" in empty.stderr
+    assert memd("verify").returncode == 2  # argparse: DATA_DIR is required
