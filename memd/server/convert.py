@@ -146,6 +146,8 @@ _FUSIONS: dict[int, Literal["rrf", "weighted"]] = {
     pb.FUSION_RRF: "rrf",
 }
 MAX_SEARCH_LIMIT = 1_000
+MAX_MS = 2**63 - 1
+"""Largest time or duration in milliseconds the engine takes (it stores them signed)."""
 
 
 def search_query(req: pb.SearchRequest) -> SearchQuery:
@@ -188,6 +190,11 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
         count_access=req.count_access,
     )
     if req.recency_half_life_ms:
+        # The engine checks the range too, but would name its own field (half_life_ms).
+        if req.recency_half_life_ms > MAX_MS:
+            raise InvalidArgument(
+                f"recency_half_life_ms must be in 0..=2^63-1, got {req.recency_half_life_ms}"
+            )
         query = replace(query, half_life_ms=req.recency_half_life_ms)
     return query
 
