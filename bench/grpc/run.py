@@ -61,6 +61,7 @@ class Scenario:
     concurrency: int = 16
     floor: str | None = None  # scenario whose figures are the baseline
     flags: tuple[str, ...] = ()  # extra `memd serve` flags
+    ghz_flags: tuple[str, ...] = ("--insecure",)  # transport and metadata flags of ghz
     results: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
 
@@ -87,7 +88,12 @@ def ghz_path() -> str:
 
 
 def start_server(
-    sc: Scenario, port: int, data_dir: Path, pinned: bool, ready_timeout_s: float = 60
+    sc: Scenario,
+    port: int,
+    data_dir: Path,
+    pinned: bool,
+    ready_timeout_s: float = 60,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     kind = sc.server
@@ -122,7 +128,10 @@ def start_server(
     if pinned:
         cmd = ["taskset", "-c", "0", *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    target = f"127.0.0.1:{port}"
+    channel = (
+        grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    )
     try:
         grpc.channel_ready_future(channel).result(timeout=ready_timeout_s)
     finally:
@@ -130,9 +139,9 @@ def start_server(
     return proc
 
 
-def populate(port: int) -> None:
-    """Store the keys the Retrieve scenario reads."""
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def populate(port: int, channel: grpc.Channel | None = None) -> None:
+    """Store the keys the Retrieve scenario reads (over ``channel`` if given)."""
+    with channel or grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.MemoryServiceStub(channel)
         requests = (
             pb.StoreRequest(
@@ -150,7 +159,7 @@ def populate(port: int) -> None:
 def run_ghz(ghz: str, sc: Scenario, port: int, duration: float, pinned: bool) -> dict[str, float]:
     cmd = [
         ghz,
-        "--insecure",
+        *sc.ghz_flags,
         "--call",
         f"{SERVICE}.{sc.method}",
         "-c",

@@ -1,0 +1,152 @@
+"""What access control and TLS cost: unary Retrieve through ghz, auth off vs on.
+
+Four daemons serve the same Retrieve load (one key per call from 10 000 stored keys,
+16 concurrent callers over 2 connections), each fresh for every run:
+
+- ``off``: plaintext, auth off (the baseline);
+- ``token``: plaintext, ``--auth required``, ghz sends a token (a stored token granting
+  READ on the namespace, so the lookup is the common path, not the admin file's);
+- ``tls``: TLS, auth off;
+- ``mtls+token``: mutual TLS and a token.
+
+The runs are interleaved (off, token, tls, mtls+token, off, ...) so that a noisy
+neighbour slows every variant alike, and the figures are medians with their ratio to
+``off`` from the same job. Pinned: server on core 0, ghz on core 1 (taskset).
+
+Usage: ``bash bench/grpc/setup.sh && python bench/grpc/auth_bench.py [--repeats 5]``.
+The issue's target: token / off >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import grpc  # noqa: E402
+from daemon_tls import TlsFiles, make_tls  # noqa: E402
+from run import (  # noqa: E402
+    RETRIEVE_KEYS,
+    Scenario,
+    free_port,
+    ghz_path,
+    populate,
+    run_ghz,
+    start_server,
+)
+
+from memd._pb.v1 import auth_service_pb2 as apb  # noqa: E402
+from memd._pb.v1 import auth_service_pb2_grpc as apb_grpc  # noqa: E402
+
+ADMIN = "bench-admin-token-" + "0" * 24
+VARIANTS = ("off", "token", "tls", "mtls+token")
+
+
+def credentials(variant: str, tls: TlsFiles, token: str) -> grpc.ChannelCredentials | None:
+    """How a Python client reaches the variant's daemon (None: plaintext, no token)."""
+    creds = None
+    if "tls" in variant:
+        client = (tls.client_key.read_bytes(), tls.client_cert.read_bytes())
+        creds = grpc.ssl_channel_credentials(
+            tls.ca_cert.read_bytes(), *(client if variant.startswith("mtls") else (None, None))
+        )
+    if "token" in variant:
+        base = creds or grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP)
+        creds = grpc.composite_channel_credentials(base, grpc.access_token_call_credentials(token))
+    return creds
+
+
+def scenario(variant: str, tls: TlsFiles, token: str, admin_file: Path) -> Scenario:
+    flags: list[str] = []
+    ghz: list[str] = ["--insecure"]
+    if "token" in variant:
+        flags += ["--auth", "required", "--admin-token-file", str(admin_file)]
+    if "tls" in variant:
+        flags += ["--tls-cert", str(tls.server_cert), "--tls-key", str(tls.server_key)]
+        ghz = ["--cacert", str(tls.ca_cert)]
+    if variant.startswith("mtls"):
+        flags += ["--tls-client-ca", str(tls.ca_cert)]
+        ghz += ["--cert", str(tls.client_cert), "--key", str(tls.client_key)]
+    if token and "token" in variant:
+        ghz += ["--metadata", json.dumps({"authorization": f"Bearer {token}"})]
+    retrieve = {"namespace": "bench", "keys": [f"k{{{{mod .RequestNumber {RETRIEVE_KEYS}}}}}"]}
+    return Scenario(
+        f"Retrieve, {variant}",
+        "memd",
+        "Retrieve",
+        retrieve,
+        flags=tuple(flags),
+        ghz_flags=tuple(ghz),
+    )
+
+
+def one_run(
+    ghz: str, variant: str, tls: TlsFiles, tmp: Path, duration: float, pinned: bool
+) -> float:
+    admin_file = tmp / "admin.token"
+    admin_file.write_text(ADMIN)
+    port, data_dir = free_port(), tmp / f"data-{time.monotonic_ns()}"
+    admin_creds = credentials(variant, tls, ADMIN)
+    proc = start_server(
+        scenario(variant, tls, "", admin_file), port, data_dir, pinned, credentials=admin_creds
+    )
+    try:
+        target = f"127.0.0.1:{port}"
+        token = ""
+        if "token" in variant:
+            with grpc.secure_channel(target, admin_creds) as ch:  # type: ignore[arg-type]
+                grant = apb.Grant(namespace="bench", actions=[apb.ACTION_READ])
+                stub = apb_grpc.AuthServiceStub(ch)  # type: ignore[no-untyped-call]
+                token = stub.CreateToken(apb.CreateTokenRequest(label="ghz", grants=[grant])).token
+        channel = grpc.secure_channel(target, admin_creds) if admin_creds else None
+        populate(port, channel)
+        sc = scenario(variant, tls, token, admin_file)
+        return run_ghz(ghz, sc, port, duration, pinned)["qps"]
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per ghz run")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    ghz = ghz_path()
+    pinned = shutil.which("taskset") is not None
+    qps: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="memd-auth-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        tls = make_tls(tmp / "tls")
+        for r in range(args.repeats):
+            for variant in VARIANTS:
+                qps[variant].append(one_run(ghz, variant, tls, tmp, args.duration, pinned))
+            print(f"round {r + 1}: " + ", ".join(f"{v} {qps[v][-1]:,.0f}/s" for v in VARIANTS))
+    base = statistics.median(qps["off"])
+    print(
+        f"\nRetrieve, 1 key, ghz -c 16, {'pinned' if pinned else 'unpinned'}, "
+        f"median of {args.repeats} x {args.duration:g} s"
+    )
+    print("| variant | calls/s | ratio to off |")
+    print("|---|---:|---:|")
+    for variant in VARIANTS:
+        median = statistics.median(qps[variant])
+        print(f"| {variant} | {median:,.0f} | {median / base:.3f} |")
+    token_ratio = statistics.median(qps["token"]) / base
+    print(f"\nauth cost: token / off = {token_ratio:.3f} (target >= 0.95)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
