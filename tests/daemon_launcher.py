@@ -8,7 +8,8 @@ sets SO_REUSEPORT, so a port in use fails the bind instead of being shared.
 Python tests use the ``Daemon`` class (``tests/server/daemon.py`` re-exports it). Other
 languages run this file as a program, with the repository's ``.venv/bin/python``::
 
-    python tests/daemon_launcher.py [--data-dir DIR] [--no-unix] [-- MEMD_SERVE_FLAGS...]
+    python tests/daemon_launcher.py [--data-dir DIR] [--no-unix] [--auth] [--tls]
+        [--token NAME=GRANTS]... [-- MEMD_SERVE_FLAGS...]
 
 It starts ``python -m memd serve`` on a fresh temporary directory (the data in
 ``DIR/data`` unless ``--data-dir`` is given, a Unix socket ``DIR/memd.sock`` next to
@@ -17,9 +18,27 @@ among them replaces the default listeners), waits until the daemon logs "listeni
 and its health is SERVING, and prints one JSON line on stdout::
 
     {"event": "ready", "pid": 123, "tcp": "127.0.0.1:41234", "unix": "unix:///tmp/.../memd.sock",
-     "grpc": [...], "metrics": "127.0.0.1:41235", "data_dir": "...", "tmp_dir": "..."}
+     "grpc": [...], "metrics": "127.0.0.1:41235", "data_dir": "...", "tmp_dir": "...",
+     "admin_token": "memd_...", "tokens": {"NAME": "memd_..."},
+     "ca_cert": ".../tls/ca.pem", "client_cert": ".../tls/client.pem", "client_key": "..."}
 
-(``tcp`` or ``unix`` is ``""`` when the daemon has no such listener). The daemon's log
+(``tcp`` or ``unix`` is ``""`` when the daemon has no such listener). Access control
+and TLS (issue 10), each off unless asked for:
+
+- ``--auth``: ``--auth required`` with a fresh random admin token in ``DIR/admin.token``
+  (``--admin-token-file``); ``admin_token`` is its secret.
+- ``--tls``: a new CA, server certificate (127.0.0.1, ::1, localhost) and client
+  certificate in ``DIR/tls`` (``daemon_tls.py``), and mutual TLS on every listener
+  (``--tls-cert``, ``--tls-key``, ``--tls-client-ca``). Connect with ``ca_cert`` as the
+  trust root and ``client_cert``/``client_key`` as the client's certificate.
+- ``--token NAME=GRANTS`` (repeatable; implies ``--auth``): once the daemon is ready, the
+  launcher creates a token labelled NAME with AuthService/CreateToken and reports its
+  secret in ``tokens``. GRANTS is ``PATTERN=ACTIONS`` items separated by ``;``, ACTIONS
+  a comma-separated subset of read, write, delete, admin:
+  ``--token agent-a='team:a/*=read,write,delete;shared=read'``.
+
+Fields not in use are ``""`` (``{}`` for ``tokens``). The readiness check (health)
+needs no token, over TLS it presents the client certificate. The daemon's log
 (JSON lines) is copied to stderr as it comes. The launcher then runs until its stdin
 closes (so the daemon goes away with the test process that started it) or it gets
 SIGTERM or SIGINT; then it stops the daemon gracefully (SIGTERM; SIGKILL after
@@ -34,6 +53,7 @@ import argparse
 import json
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -41,25 +61,55 @@ import sys
 import tempfile
 import threading
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from memd._pb.v1 import auth_service_pb2 as auth_pb
+from memd._pb.v1 import auth_service_pb2_grpc as auth_grpc
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from daemon_tls import TlsFiles
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+ACTIONS = ("read", "write", "delete", "admin")
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without MEMD_* settings, plus ``extra``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEMD_")}
     return {**base, **(extra or {})}
+
+
+def new_token() -> str:
+    """A random secret shaped like the daemon's tokens: ``memd_`` and 43 base64url chars."""
+    return "memd_" + secrets.token_urlsafe(32)
+
+
+def parse_grants(spec: str) -> list[tuple[str, list[str]]]:
+    """``"team:a/*=read,write;shared=read"`` -> ``[("team:a/*", ["read", "write"]), ...]``.
+
+    Raises:
+        ValueError: An item without ``=``, or an action not in ``ACTIONS``.
+    """
+    grants: list[tuple[str, list[str]]] = []
+    for item in filter(None, (part.strip() for part in spec.split(";"))):
+        pattern, eq, actions = item.rpartition("=")
+        names = [a.strip().lower() for a in actions.split(",") if a.strip()]
+        bad = [a for a in names if a not in ACTIONS]
+        if not eq or not pattern or not names or bad:
+            raise ValueError(f"grant {item!r}: want PATTERN=ACTION[,ACTION...] of {ACTIONS}")
+        grants.append((pattern, names))
+    if not grants:
+        raise ValueError(f"no grants in {spec!r}")
+    return grants
 
 
 class Daemon:
@@ -71,6 +121,16 @@ class Daemon:
             listens on 127.0.0.1:0; without ``--metrics-listen``, metrics on 127.0.0.1:0.
         env: Extra environment variables (MEMD_* from the outer environment are dropped).
         echo: Also copy every daemon log line to this stream (the launcher: stderr).
+        auth: Run with ``--auth required`` and a new admin token (``admin_token``).
+        tls: Generate a CA and certificates (``tls_files``) and run with mutual TLS.
+        tokens: Name -> grants spec (see ``parse_grants``); each becomes a token made
+            with the admin token once the daemon is ready, its secret in ``tokens``.
+            Implies ``auth``.
+        secrets_dir: Where ``admin.token`` and ``tls/`` go; default a new temporary
+            directory, removed by ``close``/``stop``.
+
+    ``channel`` (and ``stub`` over it) reaches ``address`` with the daemon's TLS client
+    certificate and, with auth, the admin token; ``connect(token)`` opens others.
     """
 
     def __init__(
@@ -79,6 +139,10 @@ class Daemon:
         *args: str,
         env: dict[str, str] | None = None,
         echo: TextIO | None = None,
+        auth: bool = False,
+        tls: bool = False,
+        tokens: Mapping[str, str] | None = None,
+        secrets_dir: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.args = list(args)
@@ -86,6 +150,27 @@ class Daemon:
         self.lines: list[str] = []
         self._echo = echo
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._own_secrets = secrets_dir is None and (auth or tls or bool(tokens))
+        if self._own_secrets:
+            secrets_dir = Path(tempfile.mkdtemp(prefix="memd-secrets-"))
+        self.admin_token = ""
+        self.tokens: dict[str, str] = {}
+        self.tls_files: TlsFiles | None = None
+        self.secrets_dir = secrets_dir
+        security: list[str] = []
+        if auth or tokens:
+            assert secrets_dir is not None
+            self.admin_token = new_token()
+            token_file = secrets_dir / "admin.token"
+            token_file.write_text(self.admin_token + "\n")
+            token_file.chmod(0o600)
+            security += ["--auth", "required", "--admin-token-file", str(token_file)]
+        if tls:
+            assert secrets_dir is not None
+            from daemon_tls import make_tls  # needs `cryptography` (the dev extra)
+
+            self.tls_files = make_tls(secrets_dir / "tls")
+            security += self.tls_files.serve_flags()
         listen = [] if "--listen" in self.args else ["--listen", "127.0.0.1:0"]
         metrics = [] if "--metrics-listen" in self.args else ["--metrics-listen", "127.0.0.1:0"]
         cmd = [
@@ -99,6 +184,7 @@ class Daemon:
             "json",
             *listen,
             *metrics,
+            *security,
             *self.args,
         ]
         self.proc = subprocess.Popen(
@@ -122,13 +208,62 @@ class Daemon:
         self.tcp = next((a for a in self.grpc_addresses if not a.startswith("unix:")), "")
         self.unix = next((a for a in self.grpc_addresses if a.startswith("unix:")), "")
         self.address = self.tcp or self.unix
-        self.channel = grpc.insecure_channel(self.address)
+        self.channel = self.connect(self.admin_token or None)
         self.stub = pb_grpc.MemoryServiceStub(self.channel)
         try:
             self.wait_serving()
-        except AssertionError:
+            for name, spec in (tokens or {}).items():
+                self.tokens[name] = self.create_token(name, parse_grants(spec))
+        except (AssertionError, ValueError):
             self.close()
             raise
+
+    def connect(self, token: str | None = None, address: str | None = None) -> grpc.Channel:
+        """A new channel to ``address`` (default: ``self.address``) sending ``token``.
+
+        Over TLS it trusts the test CA and presents the client certificate. A token on a
+        plaintext channel rides on local credentials (loopback and Unix sockets only):
+        gRPC sends call credentials only over a channel it considers secure.
+        """
+        target = address or self.address
+        creds: grpc.ChannelCredentials | None = None
+        if self.tls_files is not None:
+            f = self.tls_files
+            creds = grpc.ssl_channel_credentials(
+                f.ca_cert.read_bytes(), f.client_key.read_bytes(), f.client_cert.read_bytes()
+            )
+        if token is not None:
+            if creds is None:
+                kind = grpc.LocalConnectionType.UDS if target.startswith("unix") else None
+                creds = grpc.local_channel_credentials(kind or grpc.LocalConnectionType.LOCAL_TCP)
+            creds = grpc.composite_channel_credentials(
+                creds, grpc.access_token_call_credentials(token)
+            )
+        if creds is None:
+            return grpc.insecure_channel(target)
+        return grpc.secure_channel(target, creds)
+
+    def create_token(self, label: str, grants: Sequence[tuple[str, Sequence[str]]]) -> str:
+        """Make a token with the admin token (AuthService/CreateToken); returns its secret.
+
+        ``grants`` are ``(pattern, actions)`` pairs, actions named as in ``ACTIONS``.
+        """
+        request = auth_pb.CreateTokenRequest(
+            label=label,
+            grants=[
+                auth_pb.Grant(
+                    namespace=pattern,
+                    actions=[auth_pb.Action.Value(f"ACTION_{a.upper()}") for a in actions],
+                )
+                for pattern, actions in grants
+            ],
+        )
+        try:
+            reply = auth_grpc.AuthServiceStub(self.channel).CreateToken(request, timeout=30)
+        except grpc.RpcError as exc:
+            raise AssertionError(f"CreateToken {label!r}: {exc}; log:\n" + self.log()) from None
+        secret: str = reply.token
+        return secret
 
     def _read_logs(self) -> None:
         assert self.proc.stderr is not None
@@ -161,14 +296,15 @@ class Daemon:
                 return doc
 
     def wait_serving(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Wait until the gRPC health check (service "") answers SERVING."""
-        health = health_pb2_grpc.HealthStub(self.channel)
-        try:
-            reply = health.Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout, wait_for_ready=True
-            )
-        except grpc.RpcError as exc:
-            raise AssertionError(f"health check failed: {exc}; log:\n" + self.log()) from None
+        """Wait until the gRPC health check (service "") answers SERVING (without a token)."""
+        with self.connect() as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            try:
+                reply = health.Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=timeout, wait_for_ready=True
+                )
+            except grpc.RpcError as exc:
+                raise AssertionError(f"health check failed: {exc}; log:\n" + self.log()) from None
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             raise AssertionError(f"health is {reply.status}, not SERVING; log:\n" + self.log())
 
@@ -201,6 +337,8 @@ class Daemon:
         self._reader.join(10)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
+        if self._own_secrets and self.secrets_dir is not None:
+            shutil.rmtree(self.secrets_dir, ignore_errors=True)
 
     def close(self, timeout: float = STOP_TIMEOUT_S) -> int:
         """Make sure the process is gone (teardown): SIGTERM, then SIGKILL after ``timeout``.
@@ -256,7 +394,37 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--grace", type=float, default=STOP_TIMEOUT_S, help="seconds from SIGTERM to SIGKILL"
     )
-    return parser.parse_args(argv), flags
+    parser.add_argument("--auth", action="store_true", help="--auth required, new admin token")
+    parser.add_argument("--tls", action="store_true", help="mutual TLS with new certificates")
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="NAME=GRANTS",
+        help="make a token (implies --auth); GRANTS: 'ns-a/*=read,write;other=read'",
+    )
+    opts = parser.parse_args(argv)
+    tokens: dict[str, str] = {}
+    for item in opts.token:
+        name, eq, spec = item.partition("=")
+        try:
+            if not (name and eq):
+                raise ValueError("want NAME=GRANTS")
+            parse_grants(spec)
+        except ValueError as exc:
+            parser.error(f"--token {item!r}: {exc}")
+        tokens[name] = spec
+    opts.tokens = tokens
+    return opts, flags
+
+
+def _tls_paths(files: TlsFiles | None) -> dict[str, str]:
+    """The ready line's certificate paths ("" without TLS)."""
+    return {
+        "ca_cert": str(files.ca_cert) if files else "",
+        "client_cert": str(files.client_cert) if files else "",
+        "client_key": str(files.client_key) if files else "",
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,7 +445,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not opts.no_unix:
                 flags += ["--listen", f"unix://{tmp / 'memd.sock'}"]
         try:
-            daemon = Daemon(data_dir, *flags, echo=sys.stderr)
+            daemon = Daemon(
+                data_dir,
+                *flags,
+                echo=sys.stderr,
+                auth=opts.auth,
+                tls=opts.tls,
+                tokens=opts.tokens,
+                secrets_dir=tmp,
+            )
         except AssertionError as exc:
             print(f"daemon_launcher: memd did not start: {exc}", file=sys.stderr)
             return 1
@@ -290,6 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "metrics": daemon.metrics_address,
             "data_dir": str(data_dir),
             "tmp_dir": str(tmp),
+            "admin_token": daemon.admin_token,
+            "tokens": daemon.tokens,
+            **_tls_paths(daemon.tls_files),
         }
         print(json.dumps(ready), flush=True)
 

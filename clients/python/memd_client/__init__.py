@@ -7,9 +7,12 @@ from memd.errors import (
     InvalidArgument,
     MemdError,
     NotFound,
+    PermissionDenied,
     StorageError,
+    Unauthenticated,
 )
 from memd.types import Tier
+from memd_client._credentials import TLSConfig
 from memd_client._errors import (
     ERROR_OF,
     Cancelled,
@@ -57,13 +60,16 @@ __all__ = [
     "NamespaceStats",
     "NewMemory",
     "NotFound",
+    "PermissionDenied",
     "RetryPolicy",
     "RpcFailed",
     "Stats",
     "StorageError",
     "StoreResult",
+    "TLSConfig",
     "Tier",
     "TierStats",
+    "Unauthenticated",
     "Unavailable",
     "Unimplemented",
     "pack_embedding",

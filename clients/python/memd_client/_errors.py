@@ -21,6 +21,8 @@ from memd.errors import (
     InvalidArgument,
     MemdError,
     NotFound,
+    PermissionDenied,
+    Unauthenticated,
 )
 
 
@@ -41,7 +43,7 @@ class Unimplemented(MemdError, NotImplementedError):
 
 
 class RpcFailed(MemdError):
-    """Any other status code (e.g. UNAUTHENTICATED once the server has auth)."""
+    """Any other status code."""
 
 
 ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
@@ -54,6 +56,8 @@ ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.CANCELLED: Cancelled,
     grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 """Status code -> exception class; codes not listed raise ``RpcFailed``."""
 

@@ -13,6 +13,7 @@ import grpc.aio
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.types import Tier
 from memd_client import _types as t
+from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
 
@@ -104,7 +105,7 @@ class AsyncClient:
 
     Same arguments as ``Client``: ``target`` is ``host:port`` or ``unix:///path``,
     ``timeout`` the default deadline per call (not ``bulk_store``), ``retry`` the
-    retries on UNAVAILABLE.
+    retries on UNAVAILABLE, ``token`` and ``tls`` the access token and TLS settings.
     """
 
     def __init__(
@@ -115,9 +116,12 @@ class AsyncClient:
         retry: t.RetryPolicy | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         options: Sequence[tuple[str, Any]] = (),
-        credentials: Any = None,
+        token: str | None = None,
+        tls: bool | TLSConfig = False,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        opts = [*channel_options(max_message_bytes), *options]
+        credentials, secure = channel_settings(target, token, tls, credentials)
+        opts = [*channel_options(max_message_bytes), *secure, *options]
         self._channel: Any = (
             grpc.aio.secure_channel(target, credentials, options=opts)
             if credentials is not None

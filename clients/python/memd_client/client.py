@@ -12,6 +12,7 @@ import grpc
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.types import Tier
 from memd_client import _types as t
+from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
 
@@ -92,7 +93,11 @@ class Client:
         retry: Retries of calls failing with UNAVAILABLE (``NO_RETRY`` disables them).
         max_message_bytes: Largest message sent or received.
         options: Extra grpc channel options.
-        credentials: ``grpc.ssl_channel_credentials(...)`` for TLS; None: plaintext.
+        token: Access token, sent as ``authorization: Bearer <token>`` on every call.
+            Without TLS only to a loopback address or a Unix socket.
+        tls: ``True`` (the system's trust store) or a ``TLSConfig`` (CA, client
+            certificate for mutual TLS, server name); False: plaintext.
+        credentials: Your own ``grpc.ChannelCredentials`` instead of ``tls``.
     """
 
     def __init__(
@@ -103,9 +108,12 @@ class Client:
         retry: t.RetryPolicy | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         options: Sequence[tuple[str, Any]] = (),
-        credentials: Any = None,
+        token: str | None = None,
+        tls: bool | TLSConfig = False,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        opts = [*channel_options(max_message_bytes), *options]
+        credentials, secure = channel_settings(target, token, tls, credentials)
+        opts = [*channel_options(max_message_bytes), *secure, *options]
         self._channel: Any = (
             grpc.secure_channel(target, credentials, options=opts)
             if credentials is not None
