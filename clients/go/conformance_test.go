@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -16,13 +17,15 @@ import (
 	memd "github.com/memd-dev/memd/clients/go"
 )
 
-// The shared conformance scenarios of issue 5, against a real daemon.
+// The shared conformance scenarios of issue 5, against a real daemon: run twice, in the
+// clear without auth and over mutual TLS with a token (TestConformance/plain/...,
+// TestConformance/tls/...).
 
-func dial(t *testing.T, target string) (*memd.Client, context.Context) {
+func dial(t *testing.T, target string, opts ...grpc.DialOption) (*memd.Client, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	c, err := memd.Dial(ctx, target)
+	c, err := memd.Dial(ctx, target, opts...)
 	if err != nil {
 		t.Fatalf("Dial(%s): %v", target, err)
 	}
@@ -30,15 +33,45 @@ func dial(t *testing.T, target string) (*memd.Client, context.Context) {
 	return c, ctx
 }
 
-func client(t *testing.T) (*memd.Client, context.Context, string) {
+// conn is how a scenario reaches its variant's daemon.
+type conn struct {
+	d     *daemon
+	token string // "" without auth
+}
+
+// client dials the daemon's TCP address; the namespace is the test's own.
+func (cn conn) client(t *testing.T) (*memd.Client, context.Context, string) {
 	t.Helper()
-	d := getDaemon(t)
-	c, ctx := dial(t, d.tcp)
+	c, ctx := dial(t, cn.d.tcp, cn.d.dialOptions(t, cn.token)...)
 	return c, ctx, "go-test:" + t.Name()
 }
 
-func TestRoundTrip(t *testing.T) {
-	c, ctx, ns := client(t)
+var scenarios = []struct {
+	name string
+	run  func(*testing.T, conn)
+}{
+	{"RoundTrip", roundTrip},
+	{"BulkStore10k", bulkStore10k},
+	{"MissingKey", missingKey},
+	{"InvalidRequests", invalidRequests},
+	{"SearchStream", searchStream},
+	{"UnixSocket", unixSocket},
+}
+
+func TestConformance(t *testing.T) {
+	for _, v := range []string{"plain", "tls"} {
+		t.Run(v, func(t *testing.T) {
+			d := daemonFor(t, v)
+			cn := conn{d: d, token: d.tokens["suite"]}
+			for _, s := range scenarios {
+				t.Run(s.name, func(t *testing.T) { s.run(t, cn) })
+			}
+		})
+	}
+}
+
+func roundTrip(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
 	res, err := c.Store(ctx, ns, []*memd.NewMemory{
 		{Key: "pref-1", Text: "the user likes green tea", Tags: []string{"pref"},
 			Importance: proto.Float64(0.75), Value: []byte(`{"v":1}`)},
@@ -146,8 +179,8 @@ func count(st *memd.StatsResponse) uint64 {
 	return n
 }
 
-func TestBulkStore10k(t *testing.T) {
-	c, ctx, ns := client(t)
+func bulkStore10k(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
 	const total = 10_000
 	mems := make([]*memd.NewMemory, total)
 	for i := range mems {
@@ -216,8 +249,8 @@ func TestBulkStore10k(t *testing.T) {
 	}
 }
 
-func TestMissingKey(t *testing.T) {
-	c, ctx, ns := client(t)
+func missingKey(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
 	_, err := c.Get(ctx, ns, "no-such-key")
 	if !errors.Is(err, memd.ErrNotFound) || errors.Is(err, memd.ErrInvalidArgument) {
 		t.Fatalf("Get missing: %v", err)
@@ -236,8 +269,8 @@ func TestMissingKey(t *testing.T) {
 	}
 }
 
-func TestInvalidRequests(t *testing.T) {
-	c, ctx, ns := client(t)
+func invalidRequests(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
 	isInvalid := func(what string, err error) {
 		t.Helper()
 		if !errors.Is(err, memd.ErrInvalidArgument) || status.Code(err) != codes.InvalidArgument {
@@ -246,8 +279,15 @@ func TestInvalidRequests(t *testing.T) {
 	}
 
 	_, err := c.Store(ctx, "", []*memd.NewMemory{{Text: "x"}})
-	isInvalid("Store with empty namespace", err)
-	_, err = c.Get(ctx, strings.Repeat("n", 200), "k")
+	if cn.token != "" {
+		// With auth the grant is checked first, and no grant matches "".
+		if !errors.Is(err, memd.ErrPermissionDenied) {
+			t.Errorf("Store with empty namespace and a token: got %v, want PERMISSION_DENIED", err)
+		}
+	} else {
+		isInvalid("Store with empty namespace", err)
+	}
+	_, err = c.Get(ctx, ns+strings.Repeat("n", 200), "k")
 	isInvalid("Get with a 200-byte namespace", err)
 
 	nan := memd.PackEmbedding([]float32{float32(math.NaN()), 1})
@@ -288,8 +328,8 @@ func TestInvalidRequests(t *testing.T) {
 	}
 }
 
-func TestSearchStream(t *testing.T) {
-	c, ctx, ns := client(t)
+func searchStream(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
 	const total = 450 // five pages of at most 100 hits
 	mems := make([]*memd.NewMemory, total)
 	for i := range mems {
@@ -364,12 +404,17 @@ func TestSearchStream(t *testing.T) {
 	}
 }
 
-func TestUnixSocket(t *testing.T) {
-	d := getDaemon(t)
-	if d.unix == "" {
+func unixSocket(t *testing.T, cn conn) {
+	if cn.d.unix == "" {
 		t.Skip("daemon reported no unix socket")
 	}
-	c, ctx := dial(t, d.unix)
+	// The daemon serves TLS on TCP only (its Unix socket is guarded by file
+	// permissions): the token goes over the socket in the clear.
+	var opts []grpc.DialOption
+	if cn.token != "" {
+		opts = append(opts, memd.WithToken(cn.token))
+	}
+	c, ctx := dial(t, cn.d.unix, opts...)
 	ns := "go-test:" + t.Name()
 	res, err := c.Store(ctx, ns, []*memd.NewMemory{{Text: "over a unix socket"}})
 	if err != nil {

@@ -13,21 +13,27 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+
+	memd "github.com/memd-dev/memd/clients/go"
 )
 
 // A real memd daemon for the tests, started by the launcher shared with the Python and
 // TypeScript tests (tests/daemon_launcher.py, run with the repository's .venv Python):
 // it starts `memd serve` on ephemeral ports and a Unix socket, prints the bound
 // addresses as one JSON line, and stops the daemon when its stdin closes. One daemon
-// serves most tests; each test uses its own namespace.
+// per variant (below) serves most tests; each test uses its own namespace.
 
 const startTimeout = 90 * time.Second
 
 type daemon struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	tcp     string // host:port
-	unix    string // unix:///path
+	tcp     string            // host:port
+	unix    string            // unix:///path
+	tokens  map[string]string // launcher --token NAME -> secret
+	tls     memd.TLSFiles     // CA and client certificate; zero without --tls
 	logMu   sync.Mutex
 	log     []string
 	done    chan struct{}
@@ -37,15 +43,32 @@ type daemon struct {
 
 // ready is the launcher's JSON line.
 type ready struct {
-	Event string `json:"event"`
-	TCP   string `json:"tcp"`
-	Unix  string `json:"unix"`
+	Event      string            `json:"event"`
+	TCP        string            `json:"tcp"`
+	Unix       string            `json:"unix"`
+	Tokens     map[string]string `json:"tokens"`
+	CACert     string            `json:"ca_cert"`
+	ClientCert string            `json:"client_cert"`
+	ClientKey  string            `json:"client_key"`
 }
 
-var (
-	shared     *daemon
-	sharedOnce sync.Once
-)
+// The daemons shared by the tests, one per variant, each started on first use:
+// "plain" in the clear without auth (the sidecar default), "tls" with mutual TLS and
+// --auth required, "auth" with --auth required in the clear (tokens to loopback only).
+// The suite's token opens the conformance tests' namespaces, "a" opens acl-a/* only.
+var variants = map[string]*variant{
+	"plain": {},
+	"tls":   {args: append([]string{"--tls"}, tokenFlags...)},
+	"auth":  {args: tokenFlags},
+}
+
+var tokenFlags = []string{"--token", "suite=go-test:*=read,write,delete", "--token", "a=acl-a/*=read,write,delete"}
+
+type variant struct {
+	args []string // launcher flags
+	once sync.Once
+	d    *daemon
+}
 
 // repoRoot is the memd checkout holding this module (clients/go -> ../..).
 func repoRoot() string {
@@ -53,24 +76,51 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(wd, "..", ".."))
 }
 
-// getDaemon returns the shared daemon, starting it on first use; it skips the test
-// when the repository's .venv has no Python (run `make install` at the repo root).
-func getDaemon(t testing.TB) *daemon {
+// getDaemon returns the shared plain daemon (see daemonFor).
+func getDaemon(t testing.TB) *daemon { return daemonFor(t, "plain") }
+
+// daemonFor returns the shared daemon of a variant, starting it on first use; it skips
+// the test when the repository's .venv has no Python (run `make install` at the root).
+func daemonFor(t testing.TB, name string) *daemon {
 	t.Helper()
-	sharedOnce.Do(func() { shared = startDaemon("") })
-	if shared.skipMsg != "" {
-		t.Skip(shared.skipMsg)
+	v := variants[name]
+	v.once.Do(func() { v.d = launch(v.args, "") })
+	if v.d.skipMsg != "" {
+		t.Skip(v.d.skipMsg)
 	}
-	if shared.err != nil {
-		t.Fatal(shared.err)
+	if v.d.err != nil {
+		t.Fatal(v.d.err)
 	}
-	return shared
+	return v.d
+}
+
+// dialOptions are the Dial options reaching d: its TLS client certificate when it has
+// TLS, and token when not empty.
+func (d *daemon) dialOptions(t testing.TB, token string) []grpc.DialOption {
+	t.Helper()
+	var opts []grpc.DialOption
+	if d.tls.CA != "" {
+		cfg, err := memd.LoadTLS(d.tls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, memd.WithTLS(cfg))
+	}
+	if token != "" {
+		opts = append(opts, memd.WithToken(token))
+	}
+	return opts
 }
 
 // startDaemon runs the launcher: the daemon's store is dataDir, or a new temporary
 // directory (removed at stop) when dataDir is empty; serveFlags are extra `memd serve`
 // flags (a --listen among them replaces the default listeners).
 func startDaemon(dataDir string, serveFlags ...string) *daemon {
+	return launch(nil, dataDir, serveFlags...)
+}
+
+// launch is startDaemon with launcher flags (--tls, --auth, --token NAME=GRANTS).
+func launch(launcherFlags []string, dataDir string, serveFlags ...string) *daemon {
 	d := &daemon{done: make(chan struct{})}
 	py := os.Getenv("MEMD_TEST_PYTHON")
 	if py == "" {
@@ -85,6 +135,7 @@ func startDaemon(dataDir string, serveFlags ...string) *daemon {
 	if dataDir != "" {
 		args = append(args, "--data-dir", dataDir)
 	}
+	args = append(args, launcherFlags...)
 	args = append(append(args, "--"), serveFlags...)
 	d.cmd = exec.Command(py, args...)
 	d.cmd.Dir = repoRoot()
@@ -134,7 +185,8 @@ func startDaemon(dataDir string, serveFlags ...string) *daemon {
 	}()
 	select {
 	case r := <-readyc:
-		d.tcp, d.unix = r.TCP, r.Unix
+		d.tcp, d.unix, d.tokens = r.TCP, r.Unix, r.Tokens
+		d.tls = memd.TLSFiles{CA: r.CACert, Cert: r.ClientCert, Key: r.ClientKey}
 	case <-d.done:
 		d.err = fmt.Errorf("memd did not start; log:\n%s", d.logText())
 	case <-time.After(startTimeout):
@@ -167,8 +219,10 @@ func (d *daemon) stop() {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared != nil {
-		shared.stop()
+	for _, v := range variants {
+		if v.d != nil {
+			v.d.stop()
+		}
 	}
 	os.Exit(code)
 }

@@ -29,6 +29,12 @@ var (
 	ErrFailedPrecondition = errors.New("memd: failed precondition")
 	// ErrInternal: a storage failure or a server bug; the failed batch was not committed.
 	ErrInternal = errors.New("memd: internal error")
+	// ErrUnauthenticated: the daemon requires a token (WithToken) and got none, or one
+	// that is unknown, expired or revoked.
+	ErrUnauthenticated = errors.New("memd: unauthenticated")
+	// ErrPermissionDenied: the token is valid but has no grant for this action on this
+	// namespace; nothing was changed.
+	ErrPermissionDenied = errors.New("memd: permission denied")
 )
 
 var sentinels = map[codes.Code]error{
@@ -38,6 +44,8 @@ var sentinels = map[codes.Code]error{
 	codes.Unavailable:        ErrUnavailable,
 	codes.FailedPrecondition: ErrFailedPrecondition,
 	codes.Internal:           ErrInternal,
+	codes.Unauthenticated:    ErrUnauthenticated,
+	codes.PermissionDenied:   ErrPermissionDenied,
 }
 
 // Error is a failed RPC: the operation, the gRPC status code and the server's message.

@@ -28,6 +28,7 @@ import {
   type StoreResponse,
 } from "../gen/memd/v1/memory_service";
 import { memdError, MemdError, toMemdError } from "./errors";
+import { channelSecurity } from "./security";
 
 /** An embedding: numbers (packed to little-endian float32 for you) or packed bytes. */
 export type EmbeddingInput = readonly number[] | Float32Array | Uint8Array;
@@ -60,12 +61,34 @@ export interface CallOptions {
 export interface MemdClientOptions {
   /** Default deadline of unary calls and searches, ms; default 30 000. 0: none. */
   timeoutMs?: number;
-  /** Default: insecure (plaintext). */
+  /**
+   * Access token, sent as `authorization: Bearer <token>` on every call (`raw` calls
+   * too). Without `tls` only to a loopback address or a Unix socket.
+   */
+  token?: string;
+  /** TLS instead of plaintext: `true` (Node's root certificates) or `TlsOptions`. */
+  tls?: TlsOptions | true;
+  /** Your own channel credentials instead of `tls`; default: insecure (plaintext). */
   credentials?: ChannelCredentials;
   /** Retries of calls failing with UNAVAILABLE; default DEFAULT_RETRY_POLICY. `false`: none. */
   retry?: RetryPolicy | false;
   /** Extra grpc-js channel options (override the defaults). */
   channelOptions?: ChannelOptions;
+}
+
+/**
+ * TLS settings: PEM contents (string or Buffer), as Node's `tls` and `https` take them
+ * (`readFileSync("ca.pem")`).
+ */
+export interface TlsOptions {
+  /** CA certificates the server's certificate must chain to; default Node's roots. */
+  ca?: string | Buffer;
+  /** This client's certificate chain, for a daemon requiring one (--tls-client-ca); with `key`. */
+  cert?: string | Buffer;
+  /** The private key of `cert`. */
+  key?: string | Buffer;
+  /** Check the server's certificate for this name instead of the target's host. */
+  serverName?: string;
 }
 
 /**
@@ -311,12 +334,15 @@ export class MemdClient {
   constructor(target: string, options: MemdClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     const retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.raw = new MemoryServiceClient(target, options.credentials ?? grpcCredentials.createInsecure(), {
+    const { credentials, channelOptions, interceptors } = channelSecurity(target, options);
+    this.raw = new MemoryServiceClient(target, credentials, {
       "grpc.max_receive_message_length": DEFAULT_MAX_RECEIVE_BYTES,
       ...(retry === false || retry.maxAttempts < 2
         ? { "grpc.enable_retries": 0 }
         : { "grpc.service_config": retryServiceConfig(retry) }),
+      ...channelOptions,
       ...options.channelOptions,
+      interceptors,
     });
   }
 

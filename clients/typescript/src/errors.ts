@@ -45,6 +45,10 @@ export class DeadlineExceededError extends MemdError {}
 export class CancelledError extends MemdError {}
 /** UNIMPLEMENTED: the server does not know the RPC. */
 export class UnimplementedError extends MemdError {}
+/** UNAUTHENTICATED: the daemon requires a token and got none, or an unknown, expired or revoked one. */
+export class UnauthenticatedError extends MemdError {}
+/** PERMISSION_DENIED: the token is valid but has no grant for this action on this namespace. */
+export class PermissionDeniedError extends MemdError {}
 
 type ErrorClass = new (op: string, code: status, details: string, options?: { cause?: unknown }) => MemdError;
 
@@ -59,6 +63,8 @@ export const ERROR_CLASSES: ReadonlyMap<status, ErrorClass> = new Map<status, Er
   [status.DEADLINE_EXCEEDED, DeadlineExceededError],
   [status.CANCELLED, CancelledError],
   [status.UNIMPLEMENTED, UnimplementedError],
+  [status.UNAUTHENTICATED, UnauthenticatedError],
+  [status.PERMISSION_DENIED, PermissionDeniedError],
 ]);
 
 /** Builds the MemdError subclass of `code`. */

@@ -1,4 +1,5 @@
-// The shared conformance scenarios of issue 5, against a real daemon.
+// The shared conformance scenarios of issue 5, against a real daemon: run twice, in the
+// clear without auth and over mutual TLS with a token; then access control (issue 10).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
@@ -9,14 +10,18 @@ import {
   MemdClient,
   MemdError,
   NotFoundError,
+  PermissionDeniedError,
   ResourceExhaustedError,
   Tier,
+  UnauthenticatedError,
   UnavailableError,
   packEmbedding,
   unpackEmbedding,
+  type MemdClientOptions,
   type MemoryInput,
 } from "../src/index";
-import { daemonPython, startDaemon, type Daemon } from "./daemon";
+import { isLocalTarget } from "../src/security";
+import { clientOptions, daemonPython, launch, type Daemon } from "./daemon";
 import { status } from "@grpc/grpc-js";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { execFile } from "node:child_process";
@@ -27,17 +32,37 @@ import { promisify } from "node:util";
 
 const skip = daemonPython() === undefined ? "no .venv/bin/python (run `make install`)" : false;
 
-describe("memd TypeScript client", { skip }, () => {
+// One daemon per variant, started on first use and shared by the describes using it:
+// "plain" in the clear without auth (the sidecar default), "tls" with mutual TLS and
+// --auth required, "auth" with --auth required in the clear (tokens to loopback only).
+// The suite's token opens the conformance namespaces (ts-test:*), "a" opens acl-a/* only.
+const TOKENS = ["--token", "suite=ts-test:*=read,write,delete", "--token", "a=acl-a/*=read,write,delete"];
+const VARIANTS: Record<string, string[]> = { plain: [], tls: ["--tls", ...TOKENS], auth: TOKENS };
+const daemons = new Map<string, Promise<Daemon>>();
+function daemonFor(variant: string): Promise<Daemon> {
+  let d = daemons.get(variant);
+  if (d === undefined) {
+    d = launch(VARIANTS[variant] ?? []);
+    daemons.set(variant, d);
+  }
+  return d;
+}
+after(async () => {
+  await Promise.allSettled([...daemons.values()].map(async (d) => (await d).stop()));
+});
+
+for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${variant})`, { skip }, () => {
   let d: Daemon;
   let c: MemdClient;
+  let opts: MemdClientOptions;
 
   before(async () => {
-    d = await startDaemon();
-    c = await MemdClient.connect(d.tcp);
+    d = await daemonFor(variant);
+    opts = clientOptions(d, variant === "plain" ? undefined : "suite");
+    c = await MemdClient.connect(d.tcp, opts);
   });
-  after(async () => {
+  after(() => {
     c?.close();
-    await d?.stop();
   });
 
   const countOf = async (ns: string): Promise<bigint> => {
@@ -159,8 +184,9 @@ describe("memd TypeScript client", { skip }, () => {
   test("invalid requests get the right error class", async () => {
     const ns = "ts-test:invalid";
     const invalid = (e: unknown) => e instanceof InvalidArgumentError && e.code === status.INVALID_ARGUMENT;
-    await assert.rejects(c.store("", [{ text: "x" }]), invalid);
-    await assert.rejects(c.get("n".repeat(200), "k"), invalid);
+    // With auth the grant is checked first, and no grant matches "".
+    await assert.rejects(c.store("", [{ text: "x" }]), opts.token === undefined ? invalid : PermissionDeniedError);
+    await assert.rejects(c.get(ns + "n".repeat(200), "k"), invalid);
 
     const res = await c.store(ns, [{ key: "good", text: "ok" }, { key: "bad", embedding: [NaN, 1] }]);
     assert.equal(res.errors.length, 1);
@@ -234,7 +260,7 @@ describe("memd TypeScript client", { skip }, () => {
     assert.equal((await c.search(ns, { query: "apple", limit: 5 }).toArray()).length, 5);
   });
 
-  test("per-call deadlines", async () => {
+  if (variant === "plain") test("per-call deadlines", async () => {
     const ns = "ts-test:deadline";
     await c.store(ns, [{ text: "apple" }]);
     assert.equal((await c.stats(ns, { timeoutMs: 5000 })).namespaces.length, 1);
@@ -263,7 +289,9 @@ describe("memd TypeScript client", { skip }, () => {
 
   test("unix socket", async (t) => {
     if (d.unix === "") return t.skip("daemon reported no unix socket");
-    const u = await MemdClient.connect(d.unix);
+    // The daemon serves TLS on TCP only (its Unix socket is guarded by file
+    // permissions): the token goes over the socket in the clear.
+    const u = await MemdClient.connect(d.unix, { token: opts.token });
     try {
       const { keys } = await u.store("ts-test:unix", [{ text: "over a unix socket" }]);
       assert.equal((await u.get("ts-test:unix", keys[0]!)).text, "over a unix socket");
@@ -272,7 +300,7 @@ describe("memd TypeScript client", { skip }, () => {
     }
   });
 
-  test("a call failing with UNAVAILABLE is retried with backoff until the daemon is reachable", async () => {
+  if (variant === "plain") test("a call failing with UNAVAILABLE is retried with backoff until the daemon is reachable", async () => {
     assert.notEqual(d.unix, "", "the daemon reported no unix socket");
     const dir = mkdtempSync(join(tmpdir(), "memd-ts-retry-"));
     // Reconnect quickly after a failed connection (grpc-js waits 1 s by default).
@@ -298,7 +326,7 @@ describe("memd TypeScript client", { skip }, () => {
     }
   });
 
-  test("the README example runs as written", async () => {
+  if (variant === "plain") test("the README example runs as written", async () => {
     // The ```ts block of README.md, with only the address changed, as an ES module in a
     // directory where `@memd/client` resolves to this package (node_modules link).
     const pkg = resolve(__dirname, "..", "..");
@@ -320,7 +348,7 @@ describe("memd TypeScript client", { skip }, () => {
     }
   });
 
-  test("embedding packing", () => {
+  if (variant === "plain") test("embedding packing", () => {
     const b = packEmbedding([1, -2.5, 0.1]);
     assert.equal(b.length, 12);
     assert.equal(b.readFloatLE(4), -2.5);
@@ -337,4 +365,68 @@ test("connect to a closed port rejects with UnavailableError", async () => {
   } finally {
     c.close();
   }
+});
+
+// What a token opens and what it does not, over mutual TLS and in the clear (loopback):
+// the token "a" opens acl-a/* (read, write, delete) and nothing else.
+for (const variant of ["tls", "auth"]) describe(`access control (${variant})`, { skip }, () => {
+  test("a token for acl-a/* is PERMISSION_DENIED on acl-b; no or a bogus token UNAUTHENTICATED", async () => {
+    const d = await daemonFor(variant);
+    const a = `acl-a/ts-${variant}`;
+    const b = `acl-b/ts-${variant}`;
+    const outcomes = async (calls: Record<string, () => Promise<unknown>>) => {
+      const out: Record<string, string> = {};
+      for (const [name, call] of Object.entries(calls)) {
+        out[name] = await call().then(
+          () => "ok",
+          (e: unknown) => (e instanceof MemdError ? e.name : String(e)),
+        );
+      }
+      return out;
+    };
+    const calls = (c: MemdClient, ns: string): Record<string, () => Promise<unknown>> => ({
+      Store: () => c.store(ns, [{ key: "k", text: "tea" }]),
+      Retrieve: () => c.getMany(ns, ["k"]),
+      Search: () => c.search(ns, "tea").toArray(),
+      List: () => c.listPage(ns),
+      Delete: () => c.delete(ns, "k"),
+      Stats: () => c.stats(ns),
+      StoreStream: () => c.bulkStore(ns, [{ text: "x" }]),
+    });
+    const c = await MemdClient.connect(d.tcp, clientOptions(d, "a"));
+    try {
+      await c.store(a, [{ key: "k", text: "tea for a" }]);
+      assert.equal((await c.get(a, "k")).text, "tea for a");
+      assert.equal((await c.search(a, "tea").toArray()).length, 1);
+      assert.deepEqual((await c.stats()).namespaces.map((n) => n.namespace), [a]);
+      const denied = calls(c, b);
+      const want = Object.fromEntries(Object.keys(denied).map((k) => [k, PermissionDeniedError.name]));
+      assert.deepEqual(await outcomes(denied), want);
+      // raw calls carry the token too
+      const raw = await new Promise<unknown>((r) => c.raw.listNamespaces({}, (e) => r(e?.code ?? "ok")));
+      assert.equal(raw, "ok");
+    } finally {
+      c.close();
+    }
+    for (const token of [undefined, "memd_" + "x".repeat(43)]) {
+      const anon = new MemdClient(d.tcp, clientOptions(d, token));
+      try {
+        const { Store, Retrieve, Search } = calls(anon, a);
+        const got = await outcomes({ Store: Store!, Retrieve: Retrieve!, Search: Search! });
+        assert.deepEqual(got, { Store: UnauthenticatedError.name, Retrieve: UnauthenticatedError.name, Search: UnauthenticatedError.name }, token);
+      } finally {
+        anon.close();
+      }
+    }
+  });
+});
+
+test("a token goes in the clear only to a loopback address or a Unix socket", () => {
+  for (const t of ["127.0.0.1:50051", "localhost:1", "[::1]:50051", "unix:///run/memd.sock", "dns:///localhost:5"]) {
+    assert.ok(isLocalTarget(t), t);
+  }
+  for (const t of ["10.0.0.7:50051", "memd.internal:50051", "[fe80::1]:5"]) assert.ok(!isLocalTarget(t), t);
+  assert.throws(() => new MemdClient("memd.internal:50051", { token: "memd_x" }), /in the clear/);
+  new MemdClient("memd.internal:50051", { token: "memd_x", tls: true }).close();
+  assert.throws(() => new MemdClient("127.0.0.1:1", { token: "two words" }), TypeError);
 });

@@ -4,17 +4,37 @@
 // JSON line, and stops the daemon (and removes its temporary directory) when its stdin
 // closes.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
+import type { MemdClientOptions, TlsOptions } from "../src/index";
+
 const START_TIMEOUT_MS = 90_000;
+
+/** The launcher's ready line (the fields the tests use). */
+interface Ready {
+  tcp: string;
+  unix: string;
+  tokens: Record<string, string>;
+  ca_cert: string;
+  client_cert: string;
+  client_key: string;
+}
 
 export interface Daemon {
   tcp: string; // host:port
   unix: string; // unix:///path, or "" when none was reported
+  tokens: Record<string, string>; // launcher --token NAME -> secret
+  tls?: TlsOptions; // the CA and client certificate (PEM) when started with --tls
   log: string[]; // the daemon's log lines so far
   stop(): Promise<void>;
+}
+
+/** Client options reaching `d`: its TLS client certificate, and the token `tokenName` names. */
+export function clientOptions(d: Daemon, tokenName?: string): MemdClientOptions {
+  const token = tokenName === undefined ? undefined : (d.tokens[tokenName] ?? tokenName);
+  return { ...(d.tls ? { tls: d.tls } : {}), ...(token === undefined ? {} : { token }) };
 }
 
 /** The memd checkout holding this package (dist/test -> ../../../..). */
@@ -30,9 +50,15 @@ export function daemonPython(): string | undefined {
 
 /** Starts a daemon; `serveFlags` are extra `memd serve` flags (a --listen replaces the defaults). */
 export async function startDaemon(...serveFlags: string[]): Promise<Daemon> {
+  return launch([], serveFlags);
+}
+
+/** startDaemon with launcher flags (--tls, --auth, --token NAME=GRANTS). */
+export async function launch(launcherFlags: string[], serveFlags: string[] = []): Promise<Daemon> {
   const py = daemonPython();
   if (py === undefined) throw new Error("no .venv/bin/python: run `make install` at the repository root");
-  const child = spawn(py, [join(repoRoot(), "tests", "daemon_launcher.py"), "--", ...serveFlags], {
+  const launcher = join(repoRoot(), "tests", "daemon_launcher.py");
+  const child = spawn(py, [launcher, ...launcherFlags, "--", ...serveFlags], {
     cwd: repoRoot(),
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -47,12 +73,12 @@ export async function startDaemon(...serveFlags: string[]): Promise<Daemon> {
       clearTimeout(t);
     }
   };
-  const ready = await new Promise<{ tcp: string; unix: string }>((resolveReady, reject) => {
+  const ready = await new Promise<Ready>((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`memd was not ready in ${START_TIMEOUT_MS} ms:\n${log.join("\n")}`)), START_TIMEOUT_MS);
     createInterface({ input: child.stdout }).once("line", (line) => {
       clearTimeout(timer);
       try {
-        resolveReady(JSON.parse(line) as { tcp: string; unix: string });
+        resolveReady(JSON.parse(line) as Ready);
       } catch (e) {
         reject(new Error(`the launcher printed ${JSON.stringify(line)}: ${String(e)}`));
       }
@@ -66,5 +92,9 @@ export async function startDaemon(...serveFlags: string[]): Promise<Daemon> {
     await stop();
     throw e;
   });
-  return { tcp: ready.tcp, unix: ready.unix, log, stop };
+  const tls =
+    ready.ca_cert === ""
+      ? undefined
+      : { ca: readFileSync(ready.ca_cert), cert: readFileSync(ready.client_cert), key: readFileSync(ready.client_key) };
+  return { tcp: ready.tcp, unix: ready.unix, tokens: ready.tokens, tls, log, stop };
 }

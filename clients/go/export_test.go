@@ -1,0 +1,4 @@
+package memd
+
+// IsLocalURIForTest exposes isLocalURI to the external tests.
+var IsLocalURIForTest = isLocalURI
