@@ -43,7 +43,11 @@ README = Path(__file__).resolve().parents[2] / "clients" / "python" / "README.md
 N_BULK = 10_000
 FLAGS = ("--engine-durability", "nosync", "--tiers-short-term-capacity", "0")
 # The suite's token opens its namespaces; "a" opens acl-a/* only.
-TOKENS = {"suite": "client:*=read,write,delete", "a": "acl-a/*=read,write,delete"}
+TOKENS = {
+    "suite": "client:*=read,write,delete",
+    "a": "acl-a/*=read,write,delete",
+    "readme": "team:alpha/*=write",
+}
 
 
 def start(tmp_path_factory: pytest.TempPathFactory, **security: Any) -> Daemon:
@@ -402,6 +406,26 @@ def test_readme_example_runs(plain_daemon: Daemon, capsys: pytest.CaptureFixture
     exec(compile(blocks[1].replace("127.0.0.1:50051", daemon.address), "README-async", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 5 and all("note" in line for line in out)
+
+
+def test_readme_tls_example_runs(tls_daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    [example] = [b for b in blocks if "TLSConfig" in b]
+    f = tls_daemon.tls_files
+    assert f is not None
+    swaps = {
+        "memd.internal:50051": tls_daemon.tcp,
+        "ca.pem": str(f.ca_cert),
+        "agent.pem": str(f.client_cert),
+        "agent.key": str(f.client_key),
+    }
+    for old, new in swaps.items():
+        assert example.count(f'"{old}"') == 1, old
+        example = example.replace(f'"{old}"', repr(new))
+    monkeypatch.setenv("MEMD_TOKEN", tls_daemon.tokens["readme"])
+    exec(compile(example, "README-tls", "exec"), {})
+    with Client(tls_daemon.tcp, **security(tls_daemon, tls_daemon.admin_token)) as admin:
+        assert admin.stats("team:alpha/notes").namespaces["team:alpha/notes"].count == 1
 
 
 # --- asyncio ------------------------------------------------------------------------------
