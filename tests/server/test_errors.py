@@ -35,7 +35,7 @@ def daemon(start_daemon: StartDaemon) -> Daemon:
 BAD_REQUESTS = [
     pytest.param(
         "Store",
-        pb.StoreRequest(namespace="", memories=[mpb.NewMemory(key="k")]),
+        pb.StoreRequest(namespace="", memories=[mpb.NewMemory(key="k", text="k")]),
         Code.INVALID_ARGUMENT,
         id="empty-namespace",
     ),
@@ -50,7 +50,10 @@ BAD_REQUESTS = [
         pb.StoreRequest(
             namespace="a",
             atomic=True,
-            memories=[mpb.NewMemory(key="ok"), mpb.NewMemory(key="bad", importance=2.0)],
+            memories=[
+                mpb.NewMemory(key="ok", text="ok"),
+                mpb.NewMemory(key="bad", text="bad", importance=2.0),
+            ],
         ),
         Code.INVALID_ARGUMENT,
         id="atomic-batch-with-a-bad-item",
@@ -58,14 +61,18 @@ BAD_REQUESTS = [
     pytest.param(
         "Store",
         pb.StoreRequest(
-            namespace="a", atomic=True, memories=[mpb.NewMemory(key="ttl", ttl_ms=2**64 - 1)]
+            namespace="a",
+            atomic=True,
+            memories=[mpb.NewMemory(key="ttl", text="ttl", ttl_ms=2**64 - 1)],
         ),
         Code.INVALID_ARGUMENT,
         id="ttl-overflow",
     ),
     pytest.param(
         "Store",
-        pb.StoreRequest(namespace="a", memories=[mpb.NewMemory(key=f"k{i}") for i in range(51)]),
+        pb.StoreRequest(
+            namespace="a", memories=[mpb.NewMemory(key=f"k{i}", text=f"k{i}") for i in range(51)]
+        ),
         Code.RESOURCE_EXHAUSTED,
         id="too-many-items",
     ),
@@ -136,11 +143,16 @@ def test_bad_request_gets_its_code_and_changes_nothing(
 
 def test_a_failing_stream_keeps_the_batches_acked_before(daemon: Daemon) -> None:
     good = [
-        pb.StoreRequest(namespace="s2", batch_id=i, memories=[mpb.NewMemory(key=f"k{i}")])
+        pb.StoreRequest(
+            namespace="s2", batch_id=i, memories=[mpb.NewMemory(key=f"k{i}", text=f"k{i}")]
+        )
         for i in range(3)
     ]
     bad = pb.StoreRequest(
-        namespace="s2", batch_id=3, atomic=True, memories=[mpb.NewMemory(key="x", importance=-1)]
+        namespace="s2",
+        batch_id=3,
+        atomic=True,
+        memories=[mpb.NewMemory(key="x", text="x", importance=-1)],
     )
     acks = []
     with pytest.raises(grpc.RpcError) as info:

@@ -62,7 +62,9 @@ def test_metrics_count_rpcs_items_and_memories(start_daemon: StartDaemon) -> Non
         d.stub.StoreStream(
             iter(
                 [
-                    pb.StoreRequest(namespace="m2", memories=[mpb.NewMemory(key=f"s{i}")])
+                    pb.StoreRequest(
+                        namespace="m2", memories=[mpb.NewMemory(key=f"s{i}", text=f"s{i}")]
+                    )
                     for i in range(4)
                 ]
             )
@@ -120,7 +122,9 @@ def test_listens_on_tcp_and_a_unix_socket_at_once(
     assert f"unix://{sock}" in d.grpc_addresses
     with grpc.insecure_channel(f"unix://{sock}") as channel:
         pb_grpc.MemoryServiceStub(channel).Store(
-            pb.StoreRequest(namespace="u", memories=[mpb.NewMemory(key="via-unix")])
+            pb.StoreRequest(
+                namespace="u", memories=[mpb.NewMemory(key="via-unix", text="via-unix")]
+            )
         )
     got = d.stub.Retrieve(pb.RetrieveRequest(namespace="u", keys=["via-unix"]))
     assert got.results[0].found

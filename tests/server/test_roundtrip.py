@@ -92,9 +92,9 @@ def test_per_item_errors_store_the_valid_items(shared_daemon: Daemon, ns: str) -
         shared_daemon,
         ns,
         mpb.NewMemory(key="good:1", embedding=vec(1, 2)),
-        mpb.NewMemory(key="bad:importance", importance=1.5),
+        mpb.NewMemory(key="bad:importance", text="bad:importance", importance=1.5),
         mpb.NewMemory(key="bad:dimension", embedding=vec(1, 2, 3)),
-        mpb.NewMemory(key="bad\x00nul"),
+        mpb.NewMemory(key="bad\x00nul", text="bad\x00nul"),
         mpb.NewMemory(key="good:2", text="fine"),
     )
     assert [e.index for e in ack.errors] == [1, 2, 3]
@@ -156,14 +156,19 @@ def test_list_pages_through_everything_in_key_order(shared_daemon: Daemon, ns: s
 
 
 def test_delete_removes_only_the_named_keys(shared_daemon: Daemon, ns: str) -> None:
-    store(shared_daemon, ns, *[mpb.NewMemory(key=k) for k in ("a", "b", "c")])
+    store(shared_daemon, ns, *[mpb.NewMemory(key=k, text=k) for k in ("a", "b", "c")])
     response = shared_daemon.stub.Delete(pb.DeleteRequest(namespace=ns, keys=["a", "x", "c"]))
     assert list(response.deleted) == [True, False, True] and response.deleted_count == 2
     assert [r.found for r in retrieve(shared_daemon, ns, "a", "b", "c")] == [False, True, False]
 
 
 def test_expired_memories_are_never_returned_and_get_swept(shared_daemon: Daemon, ns: str) -> None:
-    store(shared_daemon, ns, mpb.NewMemory(key="brief", ttl_ms=1), mpb.NewMemory(key="kept"))
+    store(
+        shared_daemon,
+        ns,
+        mpb.NewMemory(key="brief", text="brief", ttl_ms=1),
+        mpb.NewMemory(key="kept", text="kept"),
+    )
     time.sleep(0.05)  # let the 1 ms TTL pass; the assertion is on behaviour, not speed
     assert [r.found for r in retrieve(shared_daemon, ns, "brief", "kept")] == [False, True]
     shared_daemon.stub.Sweep(pb.SweepRequest())
@@ -190,8 +195,8 @@ def test_stats_and_namespaces_reflect_the_store(shared_daemon: Daemon, ns: str) 
 
 def test_drop_namespace_removes_it_and_only_it(shared_daemon: Daemon, ns: str) -> None:
     other = ns + ":other"
-    store(shared_daemon, ns, *[mpb.NewMemory(key=f"k{i}") for i in range(3)])
-    store(shared_daemon, other, mpb.NewMemory(key="stays"))
+    store(shared_daemon, ns, *[mpb.NewMemory(key=f"k{i}", text=f"k{i}") for i in range(3)])
+    store(shared_daemon, other, mpb.NewMemory(key="stays", text="stays"))
     dropped = shared_daemon.stub.DropNamespace(pb.DropNamespaceRequest(namespace=ns))
     assert dropped.removed == 3
     names = shared_daemon.stub.ListNamespaces(pb.ListNamespacesRequest()).namespaces
