@@ -85,8 +85,13 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
             yield self.Store(request, context)
 
     def Retrieve(self, request: bytes, context: Any) -> bytes:
-        """Read a ``RetrieveRequest``; missing and expired keys are reported per key."""
-        reply, n = self._engine.retrieve_encoded(request, self._max_items)
+        """Read a ``RetrieveRequest``; missing and expired keys are reported per key.
+
+        A reply larger than the message limit is refused before any access is counted.
+        """
+        reply, n = self._engine.retrieve_encoded(
+            request, self._max_items, max_reply_bytes=self._max_bytes
+        )
         self._items["Retrieve"].observe(n)
         return reply
 
@@ -109,8 +114,10 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         return pb.DeleteResponse(deleted=deleted, deleted_count=sum(deleted))
 
     def List(self, request: bytes, context: Any) -> bytes:
-        """One page of a ``ListRequest``: live memories in key order."""
-        reply, _ = self._engine.list_encoded(request, DEFAULT_PAGE, MAX_PAGE)
+        """One page of a ``ListRequest``: live memories in key order, within the message limit."""
+        reply, _ = self._engine.list_encoded(
+            request, DEFAULT_PAGE, MAX_PAGE, max_reply_bytes=self._max_bytes
+        )
         return reply
 
     def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
