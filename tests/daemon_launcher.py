@@ -28,9 +28,10 @@ and TLS (issue 10), each off unless asked for:
 - ``--auth``: ``--auth required`` with a fresh random admin token in ``DIR/admin.token``
   (``--admin-token-file``); ``admin_token`` is its secret.
 - ``--tls``: a new CA, server certificate (127.0.0.1, ::1, localhost) and client
-  certificate in ``DIR/tls`` (``daemon_tls.py``), and mutual TLS on every listener
-  (``--tls-cert``, ``--tls-key``, ``--tls-client-ca``). Connect with ``ca_cert`` as the
-  trust root and ``client_cert``/``client_key`` as the client's certificate.
+  certificate in ``DIR/tls`` (``daemon_tls.py``), and mutual TLS (``--tls-cert``,
+  ``--tls-key``, ``--tls-client-ca``) on the TCP listeners; the daemon keeps Unix sockets
+  plaintext (guarded by file permissions). Connect with ``ca_cert`` as the trust root and
+  ``client_cert``/``client_key`` as the client's certificate.
 - ``--token NAME=GRANTS`` (repeatable; implies ``--auth``): once the daemon is ready, the
   launcher creates a token labelled NAME with AuthService/CreateToken and reports its
   secret in ``tokens``. GRANTS is ``PATTERN=ACTIONS`` items separated by ``;``, ACTIONS
@@ -221,13 +222,14 @@ class Daemon:
     def connect(self, token: str | None = None, address: str | None = None) -> grpc.Channel:
         """A new channel to ``address`` (default: ``self.address``) sending ``token``.
 
-        Over TLS it trusts the test CA and presents the client certificate. A token on a
-        plaintext channel rides on local credentials (loopback and Unix sockets only):
-        gRPC sends call credentials only over a channel it considers secure.
+        Over TLS (TCP only: the daemon's Unix sockets stay plaintext) it trusts the test
+        CA and presents the client certificate. A token on a plaintext channel rides on
+        local credentials (loopback and Unix sockets only): gRPC sends call credentials
+        only over a channel it considers secure.
         """
         target = address or self.address
         creds: grpc.ChannelCredentials | None = None
-        if self.tls_files is not None:
+        if self.tls_files is not None and not target.startswith("unix"):
             f = self.tls_files
             creds = grpc.ssl_channel_credentials(
                 f.ca_cert.read_bytes(), f.client_key.read_bytes(), f.client_cert.read_bytes()
