@@ -61,10 +61,11 @@ class Unauthenticated(MemdError):
     """The call has no valid token: missing, unknown, expired or revoked.
 
     Attributes:
-        reason: ``missing``, ``malformed``, ``unknown`` or ``expired`` (a metric label).
+        reason: ``missing``, ``malformed``, ``unknown`` or ``expired`` (the server's
+            metric label); None where it is not known (a client gets only the status).
     """
 
-    def __init__(self, message: str, reason: str = "unknown") -> None:
+    def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
 

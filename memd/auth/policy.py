@@ -27,10 +27,10 @@ import grpc
 
 from memd import _core
 from memd._pb.v1 import memory_service_pb2 as pb
-from memd.auth.grants import Action, allowed
+from memd.auth.grants import MAX_NAMESPACE_BYTES, Action, allowed
 from memd.auth.registry import TokenRegistry
 from memd.auth.tokens import Token
-from memd.errors import PermissionDenied, Unauthenticated
+from memd.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from memd.logs import event
 from memd.metrics import Metrics
 
@@ -128,7 +128,7 @@ class Guard:
         try:
             return self.registry.authenticate(secret)
         except Unauthenticated as exc:
-            self._deny(method, exc.reason, None, "")
+            self._deny(method, exc.reason or "unknown", None, "")
             raise
 
     def authorize(self, method: str, rule: Rule, token: Token, request: Any) -> None:
@@ -153,7 +153,16 @@ class Guard:
                 self.require(method, token, rule.action, namespace)
 
     def require(self, method: str, token: Token, action: Action, namespace: str) -> None:
-        """Raise PermissionDenied unless ``token`` allows ``action`` on ``namespace``."""
+        """Raise PermissionDenied unless ``token`` allows ``action`` on ``namespace``.
+
+        A namespace no grant could ever cover (empty, too long, with a NUL) is a malformed
+        request, answered as such: its shape reveals nothing about other tenants.
+        """
+        if not namespace or "\0" in namespace or len(namespace.encode()) > MAX_NAMESPACE_BYTES:
+            raise InvalidArgument(
+                "namespace must be a non-empty UTF-8 string of at most "
+                f"{MAX_NAMESPACE_BYTES} bytes without NUL"
+            )
         if not allowed(token.grants, namespace) & action:
             self._deny(method, "no_grant", token, namespace)
             raise PermissionDenied(

@@ -334,3 +334,10 @@ def test_repeated_namespace_field_is_judged_by_the_value_the_engine_uses(tenants
     raw = tenants.channel.unary_unary("/memd.v1.MemoryService/Store")
     code, _ = _code(lambda: raw(smuggled, metadata=tenants.md(secret)))
     assert code == _DENIED
+
+
+def test_malformed_namespace_is_invalid_argument_not_a_denial(tenants: Tenants) -> None:
+    md = tenants.md(tenants.tokens["tenant_b"])
+    for ns in ("", "x" * 200, "a\0b"):
+        code, _ = _code(lambda ns=ns: tenants.stub.Store(_memory(ns), metadata=md))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, (ns[:10], code)
