@@ -53,7 +53,7 @@ class FailedPrecondition(MemdError):
     """
 
 
-class EngineClosed(MemdError):
+class EngineClosed(FailedPrecondition):
     """The engine was closed, or is used from a forked child process."""
 
 

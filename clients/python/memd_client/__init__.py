@@ -3,6 +3,7 @@
 from memd.errors import (
     CapacityExceeded,
     EngineClosed,
+    FailedPrecondition,
     InternalError,
     InvalidArgument,
     MemdError,
@@ -50,6 +51,7 @@ __all__ = [
     "Client",
     "DeadlineExceeded",
     "EngineClosed",
+    "FailedPrecondition",
     "Hit",
     "HitStream",
     "InternalError",

@@ -17,6 +17,7 @@ import grpc
 from memd.errors import (
     CapacityExceeded,
     EngineClosed,
+    FailedPrecondition,
     InternalError,
     InvalidArgument,
     MemdError,
@@ -50,7 +51,7 @@ ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.RESOURCE_EXHAUSTED: CapacityExceeded,
-    grpc.StatusCode.FAILED_PRECONDITION: EngineClosed,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
