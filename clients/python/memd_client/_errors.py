@@ -16,7 +16,6 @@ import grpc
 
 from memd.errors import (
     CapacityExceeded,
-    EngineClosed,
     FailedPrecondition,
     InternalError,
     InvalidArgument,
