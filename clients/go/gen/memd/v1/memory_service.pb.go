@@ -997,10 +997,11 @@ func (x *SweepResponse) GetMore() bool {
 type BackupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A new directory, relative to the daemon's backup directory ("nightly/2026-12-01");
-	// missing parents are created (mode 0700). Absolute paths, "..", symlinks leading out
-	// of the backup directory and an existing non-empty directory are INVALID_ARGUMENT.
-	// The copy is a plain LMDB environment (data.mdb, mode 0600) that `memd restore`
-	// turns back into a data directory.
+	// missing parents are created. Absolute paths, "..", a NUL byte, over-long names, an
+	// existing path (even an empty directory) and any symbolic link under the backup
+	// directory are INVALID_ARGUMENT; without a backup directory, FAILED_PRECONDITION.
+	// Directories are 0700, files 0600. The copy is a plain LMDB environment (data.mdb)
+	// that `memd restore` turns back into a data directory.
 	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
