@@ -3,12 +3,16 @@
 from memd.engine import Engine, pack_embedding, system_clock
 from memd.errors import (
     CapacityExceeded,
+    DataDirInUse,
     EngineClosed,
+    FailedPrecondition,
     InternalError,
     InvalidArgument,
     MemdError,
     NotFound,
+    PermissionDenied,
     StorageError,
+    Unauthenticated,
 )
 from memd.types import (
     CategoryOptions,
@@ -26,15 +30,18 @@ from memd.types import (
 __all__ = [
     "CapacityExceeded",
     "CategoryOptions",
+    "DataDirInUse",
     "Engine",
     "EngineClosed",
     "EngineOptions",
+    "FailedPrecondition",
     "InternalError",
     "InvalidArgument",
     "LifecycleOptions",
     "MemdError",
     "NewMemory",
     "NotFound",
+    "PermissionDenied",
     "PolicyOptions",
     "SearchFilter",
     "SearchQuery",
@@ -42,6 +49,7 @@ __all__ = [
     "StorageError",
     "Tier",
     "TierOptions",
+    "Unauthenticated",
     "pack_embedding",
     "system_clock",
 ]
