@@ -23,6 +23,9 @@ __all__ = [
     "PutResult",
     "SweepResult",
     "TierStats",
+    "VerifyReport",
+    "peek_namespace",
+    "verify",
 ]
 
 @final
@@ -260,7 +263,12 @@ class LifecycleReport:
 class Engine:
     """A tiered memory store on one LMDB environment (one per directory)."""
 
-    def __new__(cls, path: str, options: EngineOptions) -> Engine: ...
+    def __new__(cls, path: str, options: EngineOptions) -> Engine:
+        """Open (creating if needed) the store in ``path``.
+
+        Raises ``DataDirInUse``, naming the holder's pid, when another engine (in
+        this process or another) has it open; ``close`` releases it.
+        """
     @property
     def path(self) -> str: ...
     def put_many(
@@ -309,7 +317,10 @@ class Engine:
     def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
         """Remove at most ``max_items`` expired memories, oldest expiry first."""
     def stats(self, namespace: str | None = None) -> builtins.list[NamespaceStats]:
-        """Statistics of one namespace (empty list if unknown) or of all."""
+        """Statistics of one namespace (empty list if unknown) or of all.
+
+        An invalid namespace (empty, over 128 bytes, with NUL) raises ``InvalidArgument``.
+        """
     def namespaces(self) -> builtins.list[str]: ...
     def drop_namespace(self, namespace: str) -> int:
         """Delete a namespace and all its memories; returns how many were removed."""
@@ -346,19 +357,88 @@ class Engine:
         Returns the serialized ``memd.v1.StoreResponse`` and the number of items.
         """
     def retrieve_encoded(
-        self, request: bytes, now_ms: int, max_items: int = 100_000
+        self,
+        request: bytes,
+        now_ms: int,
+        max_items: int = 100_000,
+        max_reply_bytes: int = 4 << 20,
     ) -> tuple[bytes, int]:
         """Read a serialized ``memd.v1.RetrieveRequest``.
 
         Returns the serialized ``memd.v1.RetrieveResponse`` and the number of keys.
+        A reply that would exceed ``max_reply_bytes`` raises ``CapacityExceeded``
+        before any access is counted (nothing changes).
         """
     def list_encoded(
-        self, request: bytes, now_ms: int, default_page: int = 100, max_page: int = 1_000
+        self,
+        request: bytes,
+        now_ms: int,
+        default_page: int = 100,
+        max_page: int = 1_000,
+        max_reply_bytes: int = 4 << 20,
     ) -> tuple[bytes, int]:
         """List from a serialized ``memd.v1.ListRequest``.
 
         A page size of 0 means ``default_page``; larger ones are capped at ``max_page``.
-        Returns the serialized ``memd.v1.ListResponse`` and the page length.
+        The page also ends before the reply would exceed ``max_reply_bytes`` (its
+        token continues after the last memory sent); a single memory larger than that
+        raises ``CapacityExceeded``. Returns the serialized ``memd.v1.ListResponse``
+        and the page length.
         """
+    def put_token(self, digest: bytes, record: bytes) -> None:
+        """Insert or replace an access token's record; returns after the commit.
+
+        ``digest`` is the token's SHA-256 (32 bytes), ``record`` opaque bytes of at
+        most 64 KiB; anything else raises ``InvalidArgument``.
+        """
+    def delete_token(self, digest: bytes) -> bool:
+        """Remove a token's record; ``True`` if it existed."""
+    def tokens(self) -> builtins.list[tuple[bytes, bytes]]:
+        """Every ``(digest, record)``, in digest order."""
     def close(self) -> None:
         """Flush access statistics, stop the writer and close LMDB. Idempotent."""
+
+@final
+class VerifyReport:
+    """What an offline integrity check (``verify``) found."""
+
+    @property
+    def memories(self) -> int:
+        """Records in the memories database (decodable or not)."""
+    @property
+    def by_tier(self) -> list[int]:
+        """Memories per tier: WORKING, SHORT_TERM, LONG_TERM, ARCHIVE."""
+    @property
+    def namespaces(self) -> int: ...
+    @property
+    def tokens(self) -> int: ...
+    @property
+    def record_bytes(self) -> int:
+        """Sum of the memory records' sizes."""
+    @property
+    def file_bytes(self) -> int:
+        """Size of ``data.mdb``."""
+    @property
+    def problems(self) -> list[str]:
+        """One line per problem found (at most 1 000, then a count); empty if healthy."""
+    @property
+    def ok(self) -> bool:
+        """True when ``problems`` is empty."""
+
+def verify(path: str) -> VerifyReport:
+    """Check the store in directory ``path`` without changing it.
+
+    Decodes every record of every database and checks what is derived from them
+    (each memory's namespace and embedding dimension against the namespaces
+    database). Takes the directory's lock, so a directory in use raises
+    ``DataDirInUse``; a directory without a store raises ``NotFound``.
+    """
+
+def peek_namespace(request: bytes) -> str:
+    """The namespace (field 1) of a serialized ``memd.v1`` request; "" when absent.
+
+    Decoded as protobuf parsers do (unknown fields skipped, the last occurrence of
+    field 1 wins), so it is the namespace the engine will act on. Malformed bytes
+    raise ``InvalidArgument``. Only for messages whose field 1 is ``string
+    namespace``.
+    """

@@ -27,6 +27,15 @@ def system_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
+def verify(path: str | Path) -> _core.VerifyReport:
+    """Check the store in ``path`` offline; see ``_core.verify``.
+
+    Raises ``DataDirInUse`` if a daemon or engine has it open, ``NotFound`` if there
+    is no store there.
+    """
+    return _core.verify(str(path))
+
+
 def pack_embedding(vector: Iterable[float]) -> bytes:
     """Pack floats as little-endian float32, the wire and storage format of embeddings."""
     packed = array.array("f", vector)
@@ -165,15 +174,41 @@ class Engine:
         """
         return self._core.store_encoded(request, self._clock(), max_items)
 
-    def retrieve_encoded(self, request: bytes, max_items: int = 100_000) -> tuple[bytes, int]:
-        """Read a serialized ``memd.v1.RetrieveRequest``; returns the encoded response."""
-        return self._core.retrieve_encoded(request, self._clock(), max_items)
+    def retrieve_encoded(
+        self, request: bytes, max_items: int = 100_000, max_reply_bytes: int = 4 << 20
+    ) -> tuple[bytes, int]:
+        """Read a serialized ``memd.v1.RetrieveRequest``; returns the encoded response.
+
+        A reply over ``max_reply_bytes`` raises ``CapacityExceeded`` and counts nothing.
+        """
+        return self._core.retrieve_encoded(request, self._clock(), max_items, max_reply_bytes)
 
     def list_encoded(
-        self, request: bytes, default_page: int = 100, max_page: int = 1_000
+        self,
+        request: bytes,
+        default_page: int = 100,
+        max_page: int = 1_000,
+        max_reply_bytes: int = 4 << 20,
     ) -> tuple[bytes, int]:
-        """List from a serialized ``memd.v1.ListRequest``; returns the encoded response."""
-        return self._core.list_encoded(request, self._clock(), default_page, max_page)
+        """List from a serialized ``memd.v1.ListRequest``; returns the encoded response.
+
+        The page is bounded by ``max_reply_bytes`` as well as by count.
+        """
+        return self._core.list_encoded(
+            request, self._clock(), default_page, max_page, max_reply_bytes
+        )
+
+    def put_token(self, digest: bytes, record: bytes) -> None:
+        """Insert or replace an access token's record (``digest`` = its SHA-256)."""
+        self._core.put_token(digest, record)
+
+    def delete_token(self, digest: bytes) -> bool:
+        """Remove a token's record; ``True`` if it existed."""
+        return self._core.delete_token(digest)
+
+    def tokens(self) -> builtins.list[tuple[bytes, bytes]]:
+        """Every ``(digest, record)`` pair, in digest order."""
+        return self._core.tokens()
 
     def close(self) -> None:
         """Flush, stop the writer and close LMDB. Idempotent."""

@@ -16,6 +16,9 @@ pub enum CoreError {
     Closed(String),
     /// LMDB or the filesystem failed; the batch was not committed.
     Storage(String),
+    /// The data directory is locked by another engine (another process, or another
+    /// `Engine` of this one): two engines on one store would diverge in memory.
+    InUse(String),
     /// An invariant broke: a bug in memd.
     Internal(String),
 }
@@ -29,6 +32,7 @@ impl CoreError {
             Self::Capacity(_) => "CapacityExceeded",
             Self::Closed(_) => "EngineClosed",
             Self::Storage(_) => "StorageError",
+            Self::InUse(_) => "DataDirInUse",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -41,6 +45,7 @@ impl CoreError {
             | Self::Capacity(m)
             | Self::Closed(m)
             | Self::Storage(m)
+            | Self::InUse(m)
             | Self::Internal(m) => m,
         }
     }
@@ -59,12 +64,23 @@ impl fmt::Display for CoreError {
 
 impl std::error::Error for CoreError {}
 
+/// The message of a write refused because the filesystem is full.
+pub const DISK_FULL: &str =
+    "the disk is full: nothing was written; free space on the data directory's filesystem";
+
+/// True for the errno values of a full filesystem or an exhausted quota.
+pub fn is_disk_full(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
 impl From<heed::Error> for CoreError {
     fn from(err: heed::Error) -> Self {
         match err {
             heed::Error::Mdb(heed::MdbError::MapFull) => Self::Capacity(
                 "the store is full (LMDB map size reached); raise map_size_bytes".into(),
             ),
+            // heed turns LMDB's errno results into `Io` (`MdbError::Other` too).
+            heed::Error::Io(io) => io.into(),
             other => Self::Storage(format!("LMDB: {other}")),
         }
     }
@@ -72,6 +88,9 @@ impl From<heed::Error> for CoreError {
 
 impl From<std::io::Error> for CoreError {
     fn from(err: std::io::Error) -> Self {
+        if is_disk_full(&err) {
+            return Self::Capacity(DISK_FULL.into());
+        }
         Self::Storage(format!("I/O: {err}"))
     }
 }
@@ -87,6 +106,18 @@ mod tests {
     fn map_full_is_capacity() {
         let err = CoreError::from(heed::Error::Mdb(heed::MdbError::MapFull));
         assert_eq!(err.kind(), "CapacityExceeded");
+    }
+
+    #[test]
+    fn full_disk_is_capacity() {
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let io = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(CoreError::from(heed::Error::Io(io)).kind(), "CapacityExceeded");
+            let other = heed::Error::from(heed::MdbError::Other(errno));
+            assert_eq!(CoreError::from(other).message(), DISK_FULL);
+        }
+        let eio = std::io::Error::from_raw_os_error(libc::EIO);
+        assert_eq!(CoreError::from(eio).kind(), "StorageError");
     }
 
     #[test]

@@ -54,6 +54,17 @@ pub fn optional_tier(n: i128) -> Result<Option<Tier>> {
     }
 }
 
+/// A time (ms since the epoch), a duration or a count from a caller: it must be in
+/// 0..=2^63-1, as `ttl_ms` is (the proto's uint64 fields hold more, but no real
+/// time does, and every client language's signed 64-bit integers hold this
+/// range). Anything else is `InvalidArgument` naming the field.
+pub fn int63(name: &str, v: i128) -> Result<u64> {
+    u64::try_from(v)
+        .ok()
+        .filter(|&v| i64::try_from(v).is_ok())
+        .ok_or_else(|| CoreError::invalid(format!("{name} must be in 0..=2^63-1, got {v}")))
+}
+
 /// Checks the size of a batch.
 pub fn batch_len(len: usize, limits: &Limits) -> Result<()> {
     if len > limits.max_batch {
@@ -150,6 +161,12 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
     let tier = optional_tier(raw.tier)?;
     let embedding = raw.embedding.as_deref().map(|b| embedding(b, limits)).transpose()?;
     let metadata = labels(&raw, limits)?;
+    // Checked last, so a field that is wrong is named first. Nothing to recall it
+    // by or to return: almost surely a client bug (an unset field), and stored it
+    // would only take a slot from real memories.
+    if raw.text.is_empty() && raw.value.is_empty() && embedding.is_none() {
+        return Err(CoreError::invalid("a memory needs text, a value or an embedding"));
+    }
     Ok(NewMemory {
         key: raw.key,
         text: raw.text,
@@ -194,12 +211,35 @@ mod tests {
             RawMemory { embedding: Some(vec![0, 0, 0]), ..raw() },
             RawMemory { embedding: Some(f32::NAN.to_le_bytes().to_vec()), ..raw() },
             RawMemory { text: "x".repeat(l.max_text_bytes + 1), ..raw() },
+            RawMemory { text: String::new(), tags: vec!["t".into()], ..raw() },
         ];
         for b in bad {
             assert_eq!(item(b.clone(), &l).unwrap_err().kind(), "InvalidArgument", "{b:?}");
         }
         let big = RawMemory { value: vec![0; l.max_value_bytes + 1], ..raw() };
         assert_eq!(item(big, &l).unwrap_err().kind(), "InvalidArgument");
+    }
+
+    #[test]
+    fn any_of_text_value_or_embedding_is_enough() {
+        let l = Limits::default();
+        let value = RawMemory { value: vec![1], ..RawMemory::default() };
+        let embedding =
+            RawMemory { embedding: Some(1f32.to_le_bytes().to_vec()), ..RawMemory::default() };
+        for ok in [raw(), value, embedding] {
+            assert!(item(ok, &l).is_ok());
+        }
+        let err = item(RawMemory::default(), &l).unwrap_err();
+        assert_eq!(err.message(), "a memory needs text, a value or an embedding");
+    }
+
+    #[test]
+    fn int63_names_the_field_out_of_range() {
+        assert_eq!(int63("t", i128::from(i64::MAX)).unwrap(), i64::MAX as u64);
+        for bad in [-1, 1 << 63, i128::from(u64::MAX), i128::from(u64::MAX) + 1] {
+            let err = int63("created_after_ms", bad).unwrap_err();
+            assert!(err.message().starts_with("created_after_ms must be in 0..=2^63-1"), "{err}");
+        }
     }
 
     #[test]

@@ -231,6 +231,23 @@ pub struct ListResponse {
     pub next_page_token: String,
 }
 
+/// Field 1 of every `memd.v1` request that names a namespace; any other field is
+/// skipped as unknown.
+#[derive(Clone, PartialEq, Message)]
+pub struct NamespaceOnly {
+    /// Namespace.
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+}
+
+/// The namespace (field 1) of any serialized `memd.v1` request; empty when absent.
+/// It decodes exactly as protobuf parsers do (unknown fields skipped, the last
+/// occurrence of field 1 wins), so the server authorizes the namespace the
+/// engine will act on. Malformed bytes are `InvalidArgument`.
+pub fn peek_namespace(request: &[u8]) -> Result<String, CoreError> {
+    decode::<NamespaceOnly>(request).map(|m| m.namespace)
+}
+
 /// Decodes a message, mapping malformed bytes to `InvalidArgument`.
 pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, CoreError> {
     M::decode(bytes).map_err(|e| CoreError::invalid(format!("malformed request: {e}")))
@@ -243,7 +260,7 @@ pub fn grpc_code(err: &CoreError) -> i32 {
         CoreError::InvalidArgument(_) => 3,
         CoreError::NotFound(_) => 5,
         CoreError::Capacity(_) => 8,
-        CoreError::Closed(_) => 9,
+        CoreError::Closed(_) | CoreError::InUse(_) => 9,
         CoreError::Storage(_) | CoreError::Internal(_) => 13,
     }
 }

@@ -61,6 +61,8 @@ fn raw(key: u8, words: &[u8], v: Option<[i8; 4]>, tags: u8, tier: u8, imp: u8) -
         metadata: vec![("type".into(), if key.is_multiple_of(2) { "fact" } else { "note" }.into())],
         importance: Some(f64::from(imp) / 4.0),
         tier: i128::from(tier % 5),
+        // A memory needs text, a value or an embedding; the value is not searched.
+        value: b"v".to_vec(),
         ..RawMemory::default()
     }
 }

@@ -55,13 +55,25 @@ def test_round_trip_every_field(engine, clock, witness):
 
 
 def test_defaults_of_a_bare_memory(engine):
-    (res,) = engine.put_many(NS, [NewMemory(key="k")])
+    (res,) = engine.put_many(NS, [NewMemory(key="k", value=b"v")])
     m = engine.get(NS, "k")
     assert m is not None and res.tier == m.tier == Tier.SHORT_TERM  # the default tier
     assert (m.importance, m.priority, m.ttl_ms, m.expires_at_ms) == (0.5, 0, 0, 0)
     assert (m.text, m.value, m.embedding, m.vector(), m.tags, m.metadata) == (
-        "", b"", None, None, [], {},
+        "", b"v", None, None, [], {},
     )  # fmt: skip
+
+
+def test_a_memory_without_text_value_or_embedding_is_rejected(engine):
+    with pytest.raises(
+        InvalidArgument, match="item 1: a memory needs text, a value or an embedding"
+    ):
+        engine.put_many(NS, [NewMemory(text="ok"), NewMemory(key="k", tags=["t"])])
+    assert engine.namespaces() == []
+    ok, empty = engine.put_many(NS, [NewMemory(text="ok"), NewMemory(key="k")], atomic=False)
+    assert ok.error is None and ok.version == 1
+    assert empty.error_kind == "InvalidArgument" and empty.version == 0
+    assert engine.get(NS, "k") is None
 
 
 def test_get_many_keeps_order_and_reports_missing_as_none(engine):
@@ -95,7 +107,7 @@ def test_update_bumps_version_and_keeps_created(engine, clock):
 
 
 def test_delete_many(engine, witness):
-    engine.put_many(NS, [NewMemory(key=k) for k in ("a", "b", "c")])
+    engine.put_many(NS, [NewMemory(key=k, value=b"v") for k in ("a", "b", "c")])
     assert engine.delete_many(NS, ["a", "nope", "c"]) == [True, False, True]
     assert engine.delete_many(NS, ["a"]) == [False]
     assert engine.get_many(NS, ["a", "b", "c"], count_access=False)[::2] == [None, None]
@@ -119,7 +131,9 @@ def test_server_made_keys_are_unique_and_time_ordered(engine, clock):
 
 def test_list_paginates_in_key_order_both_ways(engine):
     keys = [f"k{i:02d}" for i in range(25)]
-    engine.put_many(NS, [NewMemory(key=k) for k in random.Random(7).sample(keys, len(keys))])
+    engine.put_many(
+        NS, [NewMemory(key=k, value=b"v") for k in random.Random(7).sample(keys, len(keys))]
+    )
     page = engine.list(NS, limit=10)
     assert [m.key for m in page.items] == keys[:10] and page.next_cursor
     page = engine.list(NS, limit=10, cursor=page.next_cursor)
@@ -137,11 +151,15 @@ def test_list_paginates_in_key_order_both_ways(engine):
 
 def test_list_filters_by_tier_and_created_range(engine, clock):
     t0 = clock()
-    engine.put_many(NS, [NewMemory(key="a0", tier=Tier.WORKING), NewMemory(key="a1")])
+    engine.put_many(
+        NS, [NewMemory(key="a0", tier=Tier.WORKING, value=b"v"), NewMemory(key="a1", value=b"v")]
+    )
     clock.advance(100)
-    engine.put_many(NS, [NewMemory(key="b0", tier=Tier.WORKING), NewMemory(key="b1")])
+    engine.put_many(
+        NS, [NewMemory(key="b0", tier=Tier.WORKING, value=b"v"), NewMemory(key="b1", value=b"v")]
+    )
     clock.advance(100)
-    engine.put_many(NS, [NewMemory(key="c0", tier=Tier.ARCHIVE)])
+    engine.put_many(NS, [NewMemory(key="c0", tier=Tier.ARCHIVE, value=b"v")])
 
     def keys(**kw):
         return [m.key for m in list_all(engine, **kw)]
@@ -162,9 +180,9 @@ LIMITS = {"max_value_bytes": 1000, "max_text_bytes": 1000}
 DIM3 = pack_embedding([1.0, 2.0, 3.0])
 
 BAD_ITEMS = {
-    "key-too-long": NewMemory(key="k" * 257),
-    "key-multibyte-too-long": NewMemory(key="é" * 129),
-    "key-nul": NewMemory(key="a\x00b"),
+    "key-too-long": NewMemory(key="k" * 257, value=b"v"),
+    "key-multibyte-too-long": NewMemory(key="é" * 129, value=b"v"),
+    "key-nul": NewMemory(key="a\x00b", value=b"v"),
     "value-too-big": NewMemory(key="k", value=b"v" * 1001),
     "text-too-big": NewMemory(key="k", text="t" * 1001),
     "text-too-big-in-bytes": NewMemory(key="k", text="é" * 501),
@@ -172,12 +190,12 @@ BAD_ITEMS = {
     "embedding-inf": NewMemory(key="k", embedding=pack_embedding([1.0, 2.0, math.inf])),
     "embedding-ragged": NewMemory(key="k", embedding=DIM3[:-1]),
     "embedding-wrong-dim": NewMemory(key="k", embedding=pack_embedding([1.0, 2.0])),
-    "importance-negative": NewMemory(key="k", importance=-0.01),
-    "importance-above-one": NewMemory(key="k", importance=1.01),
-    "importance-nan": NewMemory(key="k", importance=math.nan),
-    "ttl-negative": NewMemory(key="k", ttl_ms=-1),
-    "tier-unknown": NewMemory(key="k", tier=9),
-    "tier-five": NewMemory(key="k", tier=5),
+    "importance-negative": NewMemory(key="k", importance=-0.01, value=b"v"),
+    "importance-above-one": NewMemory(key="k", importance=1.01, value=b"v"),
+    "importance-nan": NewMemory(key="k", importance=math.nan, value=b"v"),
+    "ttl-negative": NewMemory(key="k", ttl_ms=-1, value=b"v"),
+    "tier-unknown": NewMemory(key="k", tier=9, value=b"v"),
+    "tier-five": NewMemory(key="k", tier=5, value=b"v"),
     "update-wrong-dim": NewMemory(key="seed", embedding=pack_embedding([1.0] * 4)),
 }
 
@@ -214,7 +232,7 @@ def test_bad_namespace_is_rejected_everywhere(seeded, witness, ns):
     before = _state(seeded, witness)
     for atomic in (True, False):
         with pytest.raises(InvalidArgument):
-            seeded.put_many(ns, [NewMemory(key="k")], atomic=atomic)
+            seeded.put_many(ns, [NewMemory(key="k", value=b"v")], atomic=atomic)
     with pytest.raises(InvalidArgument):
         seeded.get_many(ns, ["k"])
     with pytest.raises(InvalidArgument):
@@ -226,23 +244,23 @@ def test_bad_namespace_is_rejected_everywhere(seeded, witness, ns):
 
 def test_limits_are_inclusive(seeded):
     ok = [
-        NewMemory(key="k" * 256),
-        NewMemory(key="é" * 128),
+        NewMemory(key="k" * 256, value=b"v"),
+        NewMemory(key="é" * 128, value=b"v"),
         NewMemory(key="v", value=b"v" * 1000, text="é" * 500),
-        NewMemory(key="i0", importance=0.0, ttl_ms=0, tier=Tier.ARCHIVE),
+        NewMemory(key="i0", importance=0.0, ttl_ms=0, tier=Tier.ARCHIVE, value=b"v"),
         NewMemory(key="i1", importance=1.0, embedding=DIM3),
     ]
     results = seeded.put_many(NS, ok)
     assert [r.version for r in results] == [1] * len(ok)
-    assert seeded.put_many("n" * 128, [NewMemory(key="k")])[0].version == 1
-    assert seeded.put_many("é" * 64, [NewMemory(key="k")])[0].version == 1
+    assert seeded.put_many("n" * 128, [NewMemory(key="k", value=b"v")])[0].version == 1
+    assert seeded.put_many("é" * 64, [NewMemory(key="k", value=b"v")])[0].version == 1
     assert seeded.get(NS, "v").value == b"v" * 1000
 
 
 def test_atomic_batch_with_one_bad_item_stores_nothing(seeded, witness):
     before = _state(seeded, witness)
-    batch = [NewMemory(key=f"k{i}") for i in range(5)]
-    batch[3] = NewMemory(key="k3", ttl_ms=-5)
+    batch = [NewMemory(key=f"k{i}", value=b"v") for i in range(5)]
+    batch[3] = NewMemory(key="k3", ttl_ms=-5, value=b"v")
     with pytest.raises(InvalidArgument, match=r"\b3\b"):
         seeded.put_many(NS, batch)
     # A dimension clash inside the batch is caught too (the first vector would fix it).
@@ -254,10 +272,10 @@ def test_atomic_batch_with_one_bad_item_stores_nothing(seeded, witness):
 
 def test_non_atomic_batch_stores_good_items_and_reports_bad_ones(seeded, witness):
     batch = [
-        NewMemory(key="good0"),
-        NewMemory(key="bad1", importance=math.nan),
+        NewMemory(key="good0", value=b"v"),
+        NewMemory(key="bad1", importance=math.nan, value=b"v"),
         NewMemory(key="good2", embedding=DIM3),
-        NewMemory(key="bad3", tier=9),
+        NewMemory(key="bad3", tier=9, value=b"v"),
         NewMemory(key="bad4", embedding=pack_embedding([1.0])),
     ]
     results = seeded.put_many(NS, batch, atomic=False)
@@ -275,8 +293,10 @@ def test_non_atomic_batch_stores_good_items_and_reports_bad_ones(seeded, witness
 
 def test_non_atomic_batch_of_only_bad_items_leaves_no_trace(make_engine, witness):
     eng = make_engine()
-    eng.put_many("kept", [NewMemory(key="k")])
-    (res,) = eng.put_many("fresh", [NewMemory(key="k", importance=math.nan)], atomic=False)
+    eng.put_many("kept", [NewMemory(key="k", value=b"v")])
+    (res,) = eng.put_many(
+        "fresh", [NewMemory(key="k", importance=math.nan, value=b"v")], atomic=False
+    )
     assert res.error_kind == "InvalidArgument"
     assert eng.namespaces() == ["kept"] and eng.stats("fresh") == []
     assert "fresh" not in witness(eng.path)["namespaces"]

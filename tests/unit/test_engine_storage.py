@@ -46,7 +46,7 @@ def populate(eng, clock):
 def test_stats_report_counts_capacity_bytes_and_counters(make_engine, clock):
     eng = make_engine(small_tiers(3, 5))
     populate(eng, clock)
-    eng.put_many("other", [NewMemory(key="o")])
+    eng.put_many("other", [NewMemory(key="o", value=b"v")])
     eng.get(NS, "w1")
     eng.get(NS, "w2")
     eng.get(NS, "l1")
@@ -95,7 +95,7 @@ def test_backup_is_a_consistent_copy(make_engine, clock, tmp_path, witness):
     eng.get(NS, "w1")
     eng.flush()
     eng.backup(tmp_path / "backup")
-    eng.put_many(NS, [NewMemory(key="after-backup")])
+    eng.put_many(NS, [NewMemory(key="after-backup", value=b"v")])
 
     live, copy = witness(eng.path), witness(tmp_path / "backup")
     del live["memories"][NS]["after-backup"]
@@ -136,7 +136,7 @@ def test_restart_keeps_data_tiers_ttl_and_lru_order(make_engine, clock, tmp_path
     assert tier_counts(eng) == [3, 2, 1, 1]
     assert eng.stats(NS)[0].dimension == 2
 
-    eng.put_many(NS, [NewMemory(key="w4", tier=W)])  # evicts the same victim as before
+    eng.put_many(NS, [NewMemory(key="w4", tier=W, value=b"v")])  # evicts the same victim as before
     assert tiers_of(eng, ["w1", "w2", "w3", "w4"]) == {"w1": W, "w2": S, "w3": W, "w4": W}
     clock.advance(600)
     assert eng.get(NS, "s2") is None
@@ -144,7 +144,9 @@ def test_restart_keeps_data_tiers_ttl_and_lru_order(make_engine, clock, tmp_path
 
 def test_flush_persists_access_statistics(make_engine, clock, witness):
     eng = make_engine(flush_interval_ms=3_600_000)
-    eng.put_many(NS, [NewMemory(key="x", tier=W)])  # in WORKING: reads cannot promote it
+    eng.put_many(
+        NS, [NewMemory(key="x", tier=W, value=b"v")]
+    )  # in WORKING: reads cannot promote it
     base = witness(eng.path)["memories"][NS]["x"]["access_count"]
     for _ in range(3):
         clock.advance(5)
@@ -155,11 +157,11 @@ def test_flush_persists_access_statistics(make_engine, clock, witness):
 
 
 def test_use_after_close_raises_engine_closed(engine, tmp_path):
-    engine.put_many(NS, [NewMemory(key="k")])
+    engine.put_many(NS, [NewMemory(key="k", value=b"v")])
     engine.close()
     engine.close()  # idempotent
     calls = [
-        lambda: engine.put_many(NS, [NewMemory(key="k2")]),
+        lambda: engine.put_many(NS, [NewMemory(key="k2", value=b"v")]),
         lambda: engine.get_many(NS, ["k"]),
         lambda: engine.delete_many(NS, ["k"]),
         lambda: engine.list(NS),
@@ -218,7 +220,11 @@ def test_concurrent_writers_all_commit(make_engine):
     def writer(t):
         for b in range(batches):
             keys = [f"t{t}-b{b}-{i}" for i in range(10)]
-            results = eng.put_many(NS, [NewMemory(key=k) for k in keys] + [NewMemory(key="shared")])
+            results = eng.put_many(
+                NS,
+                [NewMemory(key=k, value=b"v") for k in keys]
+                + [NewMemory(key="shared", value=b"v")],
+            )
             assert [r.version for r in results[:-1]] == [1] * 10
 
     with ThreadPoolExecutor(threads) as pool:
@@ -228,7 +234,7 @@ def test_concurrent_writers_all_commit(make_engine):
 
 
 def test_forked_child_cannot_use_the_parents_engine(engine):
-    engine.put_many(NS, [NewMemory(key="k")])
+    engine.put_many(NS, [NewMemory(key="k", value=b"v")])
     pid = os.fork()
     if pid == 0:  # child: must refuse, without touching LMDB
         try:

@@ -25,7 +25,7 @@ TEN_YEARS_MS = 10 * 365 * 86_400_000
 
 def put_one_per_ms(eng, clock, keys, **fields):
     for k in keys:
-        eng.put_many(NS, [NewMemory(key=k, **fields)])
+        eng.put_many(NS, [NewMemory(key=k, **{"value": b"v", **fields})])
         clock.advance(1)
 
 
@@ -33,7 +33,13 @@ def put_one_per_ms(eng, clock, keys, **fields):
 
 
 def test_expired_memory_is_never_returned_even_before_a_sweep(engine, clock):
-    engine.put_many(NS, [NewMemory(key="brief", ttl_ms=100), NewMemory(key="forever", ttl_ms=0)])
+    engine.put_many(
+        NS,
+        [
+            NewMemory(key="brief", ttl_ms=100, value=b"v"),
+            NewMemory(key="forever", ttl_ms=0, value=b"v"),
+        ],
+    )
     m = engine.get(NS, "brief")
     assert (m.ttl_ms, m.expires_at_ms) == (100, clock() + 100)
     clock.advance(99)
@@ -60,9 +66,9 @@ def test_expired_key_is_gone_so_a_new_put_starts_over(engine, clock):
 
 
 def test_update_restarts_the_ttl(engine, clock):
-    engine.put_many(NS, [NewMemory(key="k", ttl_ms=100)])
+    engine.put_many(NS, [NewMemory(key="k", ttl_ms=100, value=b"v")])
     clock.advance(60)
-    engine.put_many(NS, [NewMemory(key="k", ttl_ms=100)])
+    engine.put_many(NS, [NewMemory(key="k", ttl_ms=100, value=b"v")])
     clock.advance(60)
     assert engine.get(NS, "k").expires_at_ms == clock() + 40
     clock.advance(40)
@@ -71,7 +77,9 @@ def test_update_restarts_the_ttl(engine, clock):
 
 def test_deleting_an_expired_memory_reports_false(engine, clock):
     # Expired means gone, before and after removal: delete must not reveal it existed.
-    engine.put_many(NS, [NewMemory(key="old", ttl_ms=10), NewMemory(key="live")])
+    engine.put_many(
+        NS, [NewMemory(key="old", ttl_ms=10, value=b"v"), NewMemory(key="live", value=b"v")]
+    )
     clock.advance(20)
     assert engine.delete_many(NS, ["old", "live"]) == [False, True]
     assert sum(tier_counts(engine)) == 0
@@ -80,9 +88,16 @@ def test_deleting_an_expired_memory_reports_false(engine, clock):
 def test_sweep_removes_expired_in_bounded_batches_earliest_first(engine, clock, witness):
     order = list(range(25))
     random.Random(3).shuffle(order)  # expiry order differs from key order
-    engine.put_many(NS, [NewMemory(key=f"e{i:02d}", ttl_ms=1_000 + order[i]) for i in range(25)])
-    engine.put_many("other", [NewMemory(key=f"o{i}", ttl_ms=2_000 + i) for i in range(5)])
-    engine.put_many(NS, [NewMemory(key="later", ttl_ms=10_000), NewMemory(key="forever")])
+    engine.put_many(
+        NS, [NewMemory(key=f"e{i:02d}", ttl_ms=1_000 + order[i], value=b"v") for i in range(25)]
+    )
+    engine.put_many(
+        "other", [NewMemory(key=f"o{i}", ttl_ms=2_000 + i, value=b"v") for i in range(5)]
+    )
+    engine.put_many(
+        NS,
+        [NewMemory(key="later", ttl_ms=10_000, value=b"v"), NewMemory(key="forever", value=b"v")],
+    )
     nothing = engine.sweep()
     assert (nothing.expired, nothing.more) == (0, False)
 
@@ -108,11 +123,11 @@ def test_tier_default_ttl_applies_to_memories_stored_without_one(make_engine, cl
     eng.put_many(
         NS,
         [
-            NewMemory(key="short-default"),
-            NewMemory(key="working-default", tier=W),
-            NewMemory(key="explicit-never", ttl_ms=0),
-            NewMemory(key="explicit", ttl_ms=500),
-            NewMemory(key="long-has-none", tier=L),
+            NewMemory(key="short-default", value=b"v"),
+            NewMemory(key="working-default", tier=W, value=b"v"),
+            NewMemory(key="explicit-never", ttl_ms=0, value=b"v"),
+            NewMemory(key="explicit", ttl_ms=500, value=b"v"),
+            NewMemory(key="long-has-none", tier=L, value=b"v"),
         ],
     )
     ttls = {m.key: m.ttl_ms for m in list_all(eng)}
@@ -138,7 +153,7 @@ def test_full_tier_demotes_its_least_recently_used(make_engine, clock):
     assert eng.get(NS, "a") is not None  # a read refreshes recency: b is now the oldest
     eng.get_many(NS, ["b"], count_access=False)  # an uncounted read does not
     clock.advance(1)
-    (res,) = eng.put_many(NS, [NewMemory(key="d", tier=W)])
+    (res,) = eng.put_many(NS, [NewMemory(key="d", tier=W, value=b"v")])
     assert res.tier == W
     assert tiers_of(eng, list("abcd")) == {"a": W, "b": S, "c": W, "d": W}
     assert tier_counts(eng) == [3, 1, 0, 0]
@@ -147,29 +162,31 @@ def test_full_tier_demotes_its_least_recently_used(make_engine, clock):
     assert counter(eng, "evicted.capacity") == 0  # a demotion loses nothing
 
     put_one_per_ms(eng, clock, ["a"], tier=W)  # a write is a use too: c is oldest now
-    eng.put_many(NS, [NewMemory(key="e", tier=W)])
+    eng.put_many(NS, [NewMemory(key="e", tier=W, value=b"v")])
     assert tiers_of(eng, list("abcde")) == {"a": W, "b": S, "c": S, "d": W, "e": W}
 
 
 def test_lowest_priority_class_leaves_first(make_engine, clock):
     eng = make_engine(small_tiers(3, 5))
-    eng.put_many(NS, [NewMemory(key="old-high", priority=5, tier=W)])
+    eng.put_many(NS, [NewMemory(key="old-high", priority=5, tier=W, value=b"v")])
     clock.advance(1)
-    eng.put_many(NS, [NewMemory(key="low", priority=0, tier=W)])
+    eng.put_many(NS, [NewMemory(key="low", priority=0, tier=W, value=b"v")])
     clock.advance(1)
-    eng.put_many(NS, [NewMemory(key="new-high", priority=5, tier=W)])
+    eng.put_many(NS, [NewMemory(key="new-high", priority=5, tier=W, value=b"v")])
     clock.advance(1)
-    eng.put_many(NS, [NewMemory(key="d", priority=5, tier=W)])
+    eng.put_many(NS, [NewMemory(key="d", priority=5, tier=W, value=b"v")])
     assert tier_of(eng, "low") == S and tier_of(eng, "old-high") == W
     # A newcomer of the lowest class is itself the victim.
-    (res,) = eng.put_many(NS, [NewMemory(key="lowest", priority=-1, tier=W)])
+    (res,) = eng.put_many(NS, [NewMemory(key="lowest", priority=-1, tier=W, value=b"v")])
     assert res.tier == S
     assert {m.key for m in list_all(eng, tier=W)} == {"old-high", "new-high", "d"}
 
 
 def test_equal_recency_evicts_the_smaller_key_first(make_engine):
     eng = make_engine(small_tiers(3, 5))
-    results = eng.put_many(NS, [NewMemory(key=k, tier=W) for k in ("k2", "k4", "k1", "k3")])
+    results = eng.put_many(
+        NS, [NewMemory(key=k, tier=W, value=b"v") for k in ("k2", "k4", "k1", "k3")]
+    )
     assert [r.tier for r in results] == [W, W, S, W]
 
 
@@ -207,7 +224,7 @@ def test_archive_values_are_compressed_on_disk_and_returned_intact(make_engine, 
 
 def test_frequent_reads_within_the_window_promote_one_tier(make_engine, clock):
     eng = make_engine(small_tiers(3, 5, promote_window_ms=1_000))
-    eng.put_many(NS, [NewMemory(key="x", tier=L)])
+    eng.put_many(NS, [NewMemory(key="x", tier=L, value=b"v")])
     for _ in range(2):
         clock.advance(100)
         assert eng.get(NS, "x") is not None
@@ -221,7 +238,7 @@ def test_frequent_reads_within_the_window_promote_one_tier(make_engine, clock):
 
 def test_reads_outside_the_window_do_not_promote(make_engine, clock):
     eng = make_engine(small_tiers(3, 5, promote_window_ms=1_000))
-    eng.put_many(NS, [NewMemory(key="x", tier=L)])
+    eng.put_many(NS, [NewMemory(key="x", tier=L, value=b"v")])
     for _ in range(6):
         clock.advance(1_001)
         assert eng.get(NS, "x") is not None
@@ -231,7 +248,7 @@ def test_reads_outside_the_window_do_not_promote(make_engine, clock):
 
 def test_uncounted_reads_neither_promote_nor_touch(make_engine, clock):
     eng = make_engine(small_tiers(3, 5))
-    eng.put_many(NS, [NewMemory(key="x", tier=A, importance=0.95)])
+    eng.put_many(NS, [NewMemory(key="x", tier=A, importance=0.95, value=b"v")])
     before = eng.get_many(NS, ["x"], count_access=False)[0]
     for _ in range(5):
         clock.advance(10)
@@ -246,7 +263,7 @@ def test_uncounted_reads_neither_promote_nor_touch(make_engine, clock):
 
 def test_counted_read_updates_access_statistics(make_engine, clock):
     eng = make_engine(small_tiers(3, 5))
-    eng.put_many(NS, [NewMemory(key="x")])
+    eng.put_many(NS, [NewMemory(key="x", value=b"v")])
     before = eng.get_many(NS, ["x"], count_access=False)[0]
     clock.advance(25)
     eng.get(NS, "x")
@@ -271,7 +288,7 @@ def test_important_memory_climbs_one_tier_per_read(make_engine, clock):
 def test_promotion_into_a_full_tier_demotes_its_lru(make_engine, clock):
     eng = make_engine(small_tiers(3, 5))
     put_one_per_ms(eng, clock, "abc", tier=W)
-    eng.put_many(NS, [NewMemory(key="vip", tier=S, importance=0.9)])
+    eng.put_many(NS, [NewMemory(key="vip", tier=S, importance=0.9, value=b"v")])
     clock.advance(1)
     eng.get(NS, "vip")
     assert tiers_of(eng, ["a", "b", "c", "vip"]) == {"a": S, "b": W, "c": W, "vip": W}
@@ -281,7 +298,7 @@ def test_promotion_into_a_full_tier_demotes_its_lru(make_engine, clock):
 @pytest.mark.parametrize("importance", [0.5, 0.8])
 def test_importance_at_or_below_the_threshold_does_not_promote(make_engine, clock, importance):
     eng = make_engine(small_tiers(3, 5))  # promote_importance=0.8: strictly above promotes
-    eng.put_many(NS, [NewMemory(key="x", tier=L, importance=importance)])
+    eng.put_many(NS, [NewMemory(key="x", tier=L, importance=importance, value=b"v")])
     clock.advance(1)
     eng.get(NS, "x")
     assert tier_of(eng, "x") == L

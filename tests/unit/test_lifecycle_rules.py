@@ -24,9 +24,9 @@ def test_consolidation_moves_important_or_used_short_term_memories(make_engine, 
     eng.put_many(
         NS,
         [
-            NewMemory(key="important", importance=0.7),
-            NewMemory(key="used", importance=0.1),
-            NewMemory(key="plain", importance=0.5),
+            NewMemory(key="important", importance=0.7, value=b"v"),
+            NewMemory(key="used", importance=0.1, value=b"v"),
+            NewMemory(key="plain", importance=0.5, value=b"v"),
         ],
     )
     for _ in range(3):
@@ -41,7 +41,7 @@ def test_consolidation_moves_important_or_used_short_term_memories(make_engine, 
     assert tiers_of(eng, ["important", "used", "plain"]) == {"important": 3, "used": 3, "plain": 2}
     assert counter(eng, "consolidated") == 2
     # Only the jobs asked for run.
-    eng.put_many(NS, [NewMemory(key="late", importance=0.9)])
+    eng.put_many(NS, [NewMemory(key="late", importance=0.9, value=b"v")])
     clock.advance(DAY)
     assert eng.lifecycle(consolidate=False).actions == []
 
@@ -57,10 +57,10 @@ def test_policy_actions_and_conditions(make_engine, clock):
     eng.put_many(
         NS,
         [
-            NewMemory(key="noise", metadata={"category": "noise"}, importance=0.9),
-            NewMemory(key="hot", tier=Tier.WORKING),
-            NewMemory(key="vip", importance=0.9, tier=Tier.LONG_TERM),
-            NewMemory(key="unused", tier=Tier.LONG_TERM),
+            NewMemory(key="noise", metadata={"category": "noise"}, importance=0.9, value=b"v"),
+            NewMemory(key="hot", tier=Tier.WORKING, value=b"v"),
+            NewMemory(key="vip", importance=0.9, tier=Tier.LONG_TERM, value=b"v"),
+            NewMemory(key="unused", tier=Tier.LONG_TERM, value=b"v"),
         ],
     )
     eng.get_many(NS, ["hot"])
@@ -86,7 +86,7 @@ def test_policy_actions_and_conditions(make_engine, clock):
 
 def test_max_actions_bounds_a_pass_and_more_says_so(make_engine):
     eng = make_engine(with_lifecycle(PolicyOptions(name="all", action="archive")))
-    eng.put_many(NS, [NewMemory(key=f"k{i}") for i in range(7)])
+    eng.put_many(NS, [NewMemory(key=f"k{i}", value=b"v") for i in range(7)])
     first = eng.lifecycle(max_actions=5)
     assert (len(first.actions), first.more) == (5, True)
     second = eng.lifecycle(max_actions=5)
@@ -101,9 +101,9 @@ def test_categories_set_default_importance_and_retention(make_engine, clock):
     eng.put_many(
         NS,
         [
-            NewMemory(key="t", metadata=trade),
-            NewMemory(key="t-own", metadata=trade, importance=0.2, ttl_ms=DAY),
-            NewMemory(key="other", metadata={"category": "misc"}),
+            NewMemory(key="t", metadata=trade, value=b"v"),
+            NewMemory(key="t-own", metadata=trade, importance=0.2, ttl_ms=DAY, value=b"v"),
+            NewMemory(key="other", metadata={"category": "misc"}, value=b"v"),
         ],
     )
     t, own, other = eng.get_many(NS, ["t", "t-own", "other"], count_access=False)
@@ -121,7 +121,7 @@ def test_eviction_breaks_lru_ties_by_retention_score(make_engine):
     eng.put_many(
         NS,
         [
-            NewMemory(key=k, importance=i, tier=Tier.WORKING)
+            NewMemory(key=k, importance=i, tier=Tier.WORKING, value=b"v")
             for k, i in [("a", 0.9), ("b", 0.1), ("c", 0.5), ("d", 0.8)]
         ],
     )
@@ -149,7 +149,7 @@ def test_values_are_compressed_in_cold_tiers_above_the_threshold(make_engine, cl
 
 def test_bad_lifecycle_input_is_rejected_and_changes_nothing(make_engine):
     eng = make_engine(with_lifecycle())
-    eng.put_many(NS, [NewMemory(key="a")])
+    eng.put_many(NS, [NewMemory(key="a", value=b"v")])
     with pytest.raises(InvalidArgument, match="max_actions"):
         eng.lifecycle(max_actions=0)
     with pytest.raises(NotFound):

@@ -68,9 +68,9 @@ def test_store_then_retrieve_round_trips_every_field(engine):
 
 
 def test_per_item_errors_carry_grpc_codes_and_the_rest_is_stored(engine):
-    bad = mpb.NewMemory(key="bad", importance=1.5)
-    huge_ttl = mpb.NewMemory(key="ttl", ttl_ms=2**64 - 1)
-    resp = store(engine, [mpb.NewMemory(key="ok"), bad, huge_ttl])
+    bad = mpb.NewMemory(key="bad", importance=1.5, value=b"v")
+    huge_ttl = mpb.NewMemory(key="ttl", ttl_ms=2**64 - 1, value=b"v")
+    resp = store(engine, [mpb.NewMemory(key="ok", value=b"v"), bad, huge_ttl])
     assert [(e.index, e.code) for e in resp.errors] == [(1, 3), (2, 3)]
     assert "importance" in resp.errors[0].message and "ttl_ms" in resp.errors[1].message
     assert list(resp.versions) == [1, 0, 0] and list(resp.tiers) == [Tier.SHORT_TERM, 0, 0]
@@ -79,7 +79,11 @@ def test_per_item_errors_carry_grpc_codes_and_the_rest_is_stored(engine):
 
 def test_an_atomic_batch_with_a_bad_item_raises_and_stores_nothing(engine):
     with pytest.raises(InvalidArgument, match="item 1"):
-        store(engine, [mpb.NewMemory(key="a"), mpb.NewMemory(key="b", tier=9)], atomic=True)
+        store(
+            engine,
+            [mpb.NewMemory(key="a", value=b"v"), mpb.NewMemory(key="b", tier=9, value=b"v")],
+            atomic=True,
+        )
     assert engine.namespaces() == []
 
 
@@ -108,7 +112,11 @@ def test_rust_item_codes_match_the_status_table(exc, code):
 
 def test_list_pages_through_the_rust_codec(engine):
     store(
-        engine, [mpb.NewMemory(key=f"k{i}", tier=Tier.LONG_TERM if i % 2 else 0) for i in range(5)]
+        engine,
+        [
+            mpb.NewMemory(key=f"k{i}", tier=Tier.LONG_TERM if i % 2 else 0, value=b"v")
+            for i in range(5)
+        ],
     )
 
     def page(**kw):

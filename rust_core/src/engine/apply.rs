@@ -41,6 +41,10 @@ pub enum Op {
     DropNamespace { ns: String },
     /// Persist access statistics now.
     Flush,
+    /// Insert or replace an access token record (checked by the caller).
+    PutToken { digest: Vec<u8>, record: Vec<u8> },
+    /// Remove an access token record.
+    DeleteToken { digest: Vec<u8> },
 }
 
 /// A stored put item.
@@ -99,6 +103,12 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         Op::Sweep { now_ms, max } => sweep(txn, *now_ms, *max),
         Op::DropNamespace { ns } => drop_namespace(txn, ns),
         Op::Flush => flush_access(txn).map(Reply::Count),
+        Op::PutToken { digest, record } => {
+            txn.store.put_token(txn.wtxn, digest, record).map(|()| Reply::Count(1))
+        }
+        Op::DeleteToken { digest } => {
+            txn.store.delete_token(txn.wtxn, digest).map(|found| Reply::Count(found.into()))
+        }
     }
 }
 

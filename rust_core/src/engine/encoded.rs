@@ -1,10 +1,13 @@
-//! Store and Retrieve on serialized `memd.v1` messages: the gRPC fast path. The
-//! servicer passes the request bytes through untouched and returns the reply bytes,
-//! so a 1 000-memory batch costs Python one call instead of a thousand conversions.
+//! Store, Retrieve and List on serialized `memd.v1` messages: the gRPC fast path.
+//! The servicer passes the request bytes through untouched and returns the reply
+//! bytes, so a 1 000-memory batch costs Python one call instead of a thousand
+//! conversions. Invariant: a reply never exceeds the `max_reply_bytes` it is given
+//! (the server's maximum message size), and a read refused for size changes nothing.
 
+use crate::engine::read::{self, ReadSlot};
 use crate::engine::{Engine, ListQuery};
 use crate::error::{CoreError, Result};
-use crate::model::RawMemory;
+use crate::model::{RawMemory, Tier};
 use crate::validate;
 use crate::wire::{self, ItemError, RetrieveResult, StoreResponse};
 use prost::Message;
@@ -60,40 +63,80 @@ impl Engine {
 
     /// Decodes a `RetrieveRequest`, reads like `get_many` (counting an access unless
     /// `peek`) and returns the encoded `RetrieveResponse` and the number of keys.
+    /// A reply that would exceed `max_reply_bytes` is `Capacity`, found before any
+    /// access is recorded: a refused read changes nothing.
     pub fn retrieve_encoded(
         &self,
         request: &[u8],
         now_ms: u64,
         max_items: usize,
+        max_reply_bytes: usize,
     ) -> Result<(Vec<u8>, usize)> {
         let req: wire::RetrieveRequest = wire::decode(request)?;
         check_items(req.keys.len(), max_items)?;
-        let found = self.get_many(&req.namespace, &req.keys, now_ms, !req.peek)?;
+        let shared = self.shared()?;
+        let found = read::lookup(&shared, &req.namespace, &req.keys, now_ms)?;
         let n = req.keys.len();
-        let results = req
-            .keys
-            .into_iter()
-            .zip(found)
-            .map(|(key, m)| RetrieveResult {
-                key,
-                found: m.is_some(),
-                memory: m.map(wire::MemoryPb::from),
-            })
-            .collect();
-        Ok((wire::RetrieveResponse { results }.encode_to_vec(), n))
+        let mut resp = wire::RetrieveResponse {
+            results: req
+                .keys
+                .into_iter()
+                .zip(found)
+                .map(|(key, m)| RetrieveResult {
+                    key,
+                    found: m.is_some(),
+                    memory: m.map(wire::MemoryPb::from),
+                })
+                .collect(),
+        };
+        let hits = resp.results.iter().filter(|r| r.found).count();
+        let len = resp.encoded_len() + hits * ACCOUNTING_GROWTH;
+        if len > max_reply_bytes {
+            return Err(CoreError::Capacity(format!(
+                "reply of {len} bytes exceeds the {max_reply_bytes}-byte limit; ask for fewer keys"
+            )));
+        }
+        read::account(&shared, &req.namespace, &mut resp.results, now_ms, !req.peek)?;
+        Ok((resp.encode_to_vec(), n))
+    }
+}
+
+/// Most bytes accounting can add to one encoded memory: `last_access_ms` and
+/// `access_count` may each grow from absent (0) to a 10-byte varint plus its tag.
+/// The tier stays a one-byte varint.
+const ACCOUNTING_GROWTH: usize = 2 * 11;
+
+impl ReadSlot for RetrieveResult {
+    fn hit(&self) -> Option<(&str, Tier)> {
+        let m = self.memory.as_ref()?;
+        Some((m.key.as_str(), Tier::from_number(i64::from(m.tier))?))
+    }
+    fn set_access(&mut self, last_access_ms: u64, access_count: u64) {
+        if let Some(m) = &mut self.memory {
+            m.last_access_ms = last_access_ms;
+            m.access_count = access_count;
+        }
+    }
+    fn set_tier(&mut self, tier: Tier) {
+        if let Some(m) = &mut self.memory {
+            m.tier = i32::from(tier.number());
+        }
     }
 }
 
 impl Engine {
     /// Decodes a `ListRequest` and returns the encoded `ListResponse` and the page
     /// length. A page size of 0 means `default_page`; larger ones are capped at
-    /// `max_page`.
+    /// `max_page`. The page also ends before the reply would exceed
+    /// `max_reply_bytes` (its token then continues after the last memory sent); a
+    /// single memory too large to send alone is `Capacity`.
     pub fn list_encoded(
         &self,
         request: &[u8],
         now_ms: u64,
         default_page: usize,
         max_page: usize,
+        max_reply_bytes: usize,
     ) -> Result<(Vec<u8>, usize)> {
         let req: wire::ListRequest = wire::decode(request)?;
         let tier = validate::optional_tier(i128::from(req.tier))?;
@@ -111,9 +154,29 @@ impl Engine {
             created_after_ms: req.created_after_ms,
             created_before_ms: req.created_before_ms,
         };
-        let (items, next_page_token) = self.list(&query)?;
-        let n = items.len();
-        let memories = items.into_iter().map(wire::MemoryPb::from).collect();
+        let (items, mut next_page_token) = self.list(&query)?;
+        // Room for the page token: a key, at most `max_key_bytes`, tag and length.
+        let token_room = self.shared()?.cfg.limits.max_key_bytes + 3;
+        let mut used = token_room;
+        let mut memories: Vec<wire::MemoryPb> = Vec::with_capacity(items.len());
+        for m in items {
+            let pb = wire::MemoryPb::from(m);
+            let len = prost::encoding::message::encoded_len(1, &pb);
+            if used + len > max_reply_bytes {
+                let Some(last) = memories.last() else {
+                    return Err(CoreError::Capacity(format!(
+                        "memory {:?} takes {len} bytes, over the {max_reply_bytes}-byte reply \
+                         limit; read it with Retrieve after raising the limit",
+                        pb.key
+                    )));
+                };
+                next_page_token.clone_from(&last.key);
+                break;
+            }
+            used += len;
+            memories.push(pb);
+        }
+        let n = memories.len();
         Ok((wire::ListResponse { memories, next_page_token }.encode_to_vec(), n))
     }
 }

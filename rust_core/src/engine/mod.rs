@@ -8,6 +8,7 @@ mod lifecycle;
 mod read;
 mod search;
 mod stats;
+mod tokens;
 mod writer;
 
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
@@ -17,6 +18,7 @@ pub use stats::{MapInfo, NamespaceStats, TierStats};
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};
 use crate::model::{RawMemory, Tier};
+use crate::store::lock::DirLock;
 use crate::store::Store;
 use crate::tier::State;
 use crate::validate;
@@ -79,12 +81,17 @@ pub struct Engine {
     writer: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
     pid: u32,
+    /// Held from open to close: one engine per data directory.
+    lock: Mutex<Option<DirLock>>,
 }
 
 impl Engine {
-    /// Opens the store in `path`, rebuilding the in-memory view from LMDB.
+    /// Opens the store in `path`, rebuilding the in-memory view from LMDB. Fails
+    /// with `InUse` if another engine (in any process) has the directory open.
     pub fn open(path: &Path, cfg: EngineConfig) -> Result<Engine> {
         cfg.check()?;
+        std::fs::create_dir_all(path)?;
+        let lock = DirLock::acquire(path)?;
         let store = Store::open(path, &cfg)?;
         let state = State::load(&store)?;
         let (tx, rx) = mpsc::channel();
@@ -98,6 +105,7 @@ impl Engine {
             writer: Mutex::new(Some(writer)),
             path: path.to_path_buf(),
             pid: std::process::id(),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -220,9 +228,14 @@ impl Engine {
         Ok((n, more))
     }
 
-    /// Statistics of one namespace (`Some`) or all (`None`).
+    /// Statistics of one namespace (`Some`, validated like every namespace
+    /// argument; empty if unknown) or all (`None`).
     pub fn stats(&self, ns: Option<&str>) -> Result<Vec<NamespaceStats>> {
-        Ok(stats::collect(&*self.shared()?, ns))
+        let shared = self.shared()?;
+        if let Some(ns) = ns {
+            validate::namespace(ns, &shared.cfg.limits)?;
+        }
+        Ok(stats::collect(&shared, ns))
     }
 
     /// Names of all namespaces.
@@ -282,6 +295,8 @@ impl Engine {
         // Waits until every other handle (calls in flight) is gone, so the same
         // directory can be opened again in this process.
         env.prepare_for_closing().wait();
+        // Only now may another engine open the directory.
+        drop(self.lock.lock().expect("lock slot").take());
         Ok(())
     }
 }

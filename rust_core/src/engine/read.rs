@@ -34,6 +34,19 @@ pub(super) fn get_many(
     now_ms: u64,
     count_access: bool,
 ) -> Result<Vec<Option<Memory>>> {
+    let mut out = lookup(shared, ns, keys, now_ms)?;
+    account(shared, ns, &mut out, now_ms, count_access)?;
+    Ok(out)
+}
+
+/// Reads a batch without recording anything about it (see `account`); expired
+/// keys met are handed to the writer.
+pub(super) fn lookup(
+    shared: &Shared,
+    ns: &str,
+    keys: &[String],
+    now_ms: u64,
+) -> Result<Vec<Option<Memory>>> {
     let limits = &shared.cfg.limits;
     validate::namespace(ns, limits)?;
     validate::batch_len(keys.len(), limits)?;
@@ -64,17 +77,44 @@ pub(super) fn get_many(
     if !expired.is_empty() {
         shared.submit_detached(Op::Expire { ns: ns.to_owned(), keys: expired, now_ms });
     }
-    account(shared, ns, &mut out, now_ms, count_access)?;
     Ok(out)
+}
+
+/// One result of a read, in whatever form the caller returns it (a `Memory`, or
+/// an already converted wire message), so accounting needs no second conversion.
+pub(crate) trait ReadSlot {
+    /// The key and tier of a hit; `None` for a miss.
+    fn hit(&self) -> Option<(&str, Tier)>;
+    /// Reports a hit's current access statistics.
+    fn set_access(&mut self, last_access_ms: u64, access_count: u64);
+    /// Reports a hit's tier after a promotion.
+    fn set_tier(&mut self, tier: Tier);
+}
+
+impl ReadSlot for Option<Memory> {
+    fn hit(&self) -> Option<(&str, Tier)> {
+        self.as_ref().map(|m| (m.key.as_str(), m.header.tier))
+    }
+    fn set_access(&mut self, last_access_ms: u64, access_count: u64) {
+        if let Some(m) = self {
+            m.header.last_access_ms = last_access_ms;
+            m.header.access_count = access_count;
+        }
+    }
+    fn set_tier(&mut self, tier: Tier) {
+        if let Some(m) = self {
+            m.header.tier = tier;
+        }
+    }
 }
 
 /// Records the hits of a read (or a search) in `out`: hit and miss counters, and
 /// with `count_access` their access statistics, then promotes the hits that earned
 /// it (waiting for the writer) and updates their tier in `out`.
-pub(super) fn account(
+pub(super) fn account<S: ReadSlot>(
     shared: &Shared,
     ns: &str,
-    out: &mut [Option<Memory>],
+    out: &mut [S],
     now_ms: u64,
     count_access: bool,
 ) -> Result<()> {
@@ -85,9 +125,10 @@ pub(super) fn account(
         let Reply::Promoted(tiers) = shared.submit(op)? else { unreachable!("promote") };
         let new_tier: HashMap<String, Tier> =
             moved.into_iter().zip(tiers).filter_map(|(k, t)| Some((k, t?))).collect();
-        for m in out.iter_mut().flatten() {
-            if let Some(&tier) = new_tier.get(&m.key) {
-                m.header.tier = tier;
+        for slot in out.iter_mut() {
+            let tier = slot.hit().and_then(|(key, _)| new_tier.get(key).copied());
+            if let Some(tier) = tier {
+                slot.set_tier(tier);
             }
         }
     }
@@ -96,10 +137,10 @@ pub(super) fn account(
 
 /// Counts hits and misses, records accesses, and returns the promotion candidates
 /// in the order of the hits that are not in WORKING.
-fn record_access(
+fn record_access<S: ReadSlot>(
     shared: &Shared,
     ns: &str,
-    out: &mut [Option<Memory>],
+    out: &mut [S],
     now_ms: u64,
     count_access: bool,
 ) -> Vec<(String, Tier, Promotion)> {
@@ -108,27 +149,28 @@ fn record_access(
     let Some(ns_id) = state.namespace(ns).map(|s| s.id) else {
         return promote;
     };
-    let misses = out.iter().filter(|m| m.is_none()).count() as u64;
+    let misses = out.iter().filter(|m| m.hit().is_none()).count() as u64;
     state.by_id(ns_id).misses += misses;
     let reads_kept = shared.cfg.promote_min_reads as usize;
-    for m in out.iter_mut().flatten() {
-        state.by_id(ns_id).counters(m.header.tier).hits += 1;
+    for slot in out.iter_mut() {
+        let Some((key, tier)) = slot.hit() else { continue };
+        state.by_id(ns_id).counters(tier).hits += 1;
         let meta = if count_access {
-            state.touch(ns_id, &m.key, now_ms, reads_kept, shared.cfg.promote_window_ms)
+            state.touch(ns_id, key, now_ms, reads_kept, shared.cfg.promote_window_ms)
         } else {
-            state.meta_mut(ns_id, &m.key).map(|meta| &*meta)
+            state.meta_mut(ns_id, key).map(|meta| &*meta)
         };
         let Some(meta) = meta else {
             continue;
         };
-        // The record on disk may lag the in-memory statistics until the next flush.
-        m.header.last_access_ms = meta.last_access_ms;
-        m.header.access_count = meta.access_count;
         if count_access {
             if let Some(why) = promotion(meta, shared) {
-                promote.push((m.key.clone(), meta.tier, why));
+                promote.push((key.to_owned(), meta.tier, why));
             }
         }
+        // The record on disk may lag the in-memory statistics until the next flush.
+        let (last, count) = (meta.last_access_ms, meta.access_count);
+        slot.set_access(last, count);
     }
     promote
 }
@@ -166,6 +208,8 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
     if q.limit == 0 || q.limit > MAX_PAGE {
         return Err(CoreError::invalid(format!("limit must be in 1..={MAX_PAGE}")));
     }
+    validate::int63("created_after_ms", i128::from(q.created_after_ms))?;
+    validate::int63("created_before_ms", i128::from(q.created_before_ms))?;
     let prefix = keys::namespace_prefix(&q.ns);
     let cursor = keys::db_key(&q.ns, &q.cursor);
     let mut end = q.ns.as_bytes().to_vec();

@@ -42,19 +42,28 @@ fn validate_query(q: &SearchQuery, shared: &Shared) -> Result<()> {
         )));
     }
     let w = &q.weights;
-    let ws = [w.relevance, w.recency, w.frequency, w.importance];
-    check(ws.iter().all(|x| x.is_finite() && *x >= 0.0), "weights must be finite and >= 0")?;
-    check(ws.iter().sum::<f32>() > 0.0, "at least one weight must be > 0")?;
+    let ws = [
+        ("relevance", w.relevance),
+        ("recency", w.recency),
+        ("frequency", w.frequency),
+        ("importance", w.importance),
+    ];
+    // [0, 1] as the proto documents: NaN, infinities and negatives fail too.
+    if let Some((name, x)) = ws.iter().find(|(_, x)| !(0.0..=1.0).contains(x)) {
+        return Err(CoreError::invalid(format!("weight {name} is {x}; it must be in [0, 1]")));
+    }
+    check(ws.iter().map(|(_, x)| x).sum::<f32>() > 0.0, "at least one weight must be > 0")?;
     check(q.half_life_ms > 0, "half_life_ms must be > 0")?;
     check(q.frequency_saturation > 0, "frequency_saturation must be > 0")?;
     check((0.0..=1.0).contains(&q.keyword_weight), "keyword_weight must be in [0, 1]")?;
     check(q.bm25.k1.is_finite() && q.bm25.k1 >= 0.0, "bm25_k1 must be finite and >= 0")?;
     check((0.0..=1.0).contains(&q.bm25.b), "bm25_b must be in [0, 1]")?;
     let f = &q.filter;
-    check(
-        f.importance_min.is_finite() && f.importance_max.is_finite(),
-        "importance bounds must be finite",
-    )?;
+    for (name, x) in [("min_importance", f.importance_min), ("max_importance", f.importance_max)] {
+        if !x.is_finite() {
+            return Err(CoreError::invalid(format!("{name} is {x}; it must be finite")));
+        }
+    }
     check(f.importance_min <= f.importance_max, "importance_min must be <= importance_max")?;
     if let Some(v) = &q.vector {
         check(!v.is_empty(), "vector must not be empty")?;

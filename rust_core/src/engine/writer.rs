@@ -10,7 +10,7 @@
 //! The state lock is held while jobs are applied but released before the commit's
 //! fsync, so readers recording accesses never wait for the disk.
 //!
-//! If a commit fails (map full, I/O error), the transaction is aborted, the
+//! If a commit fails (map full, disk full, I/O error), the transaction is aborted, the
 //! in-memory view is rebuilt from LMDB (the source of truth) and, when several jobs
 //! were grouped, each is retried alone so one failing batch cannot fail the others.
 
@@ -18,6 +18,7 @@ use crate::clock;
 use crate::engine::apply::{self, Op, Reply};
 use crate::engine::Shared;
 use crate::error::{CoreError, Result};
+use crate::store::disk;
 use crate::store::keys::KeyGen;
 use crate::tier::migrate::Txn;
 use crate::tier::State;
@@ -152,7 +153,8 @@ fn try_commit(
         }
         replies
     };
-    wtxn.commit()?;
+    // A full disk shows at commit, when the pages are written (see `store/disk.rs`).
+    wtxn.commit().map_err(|e| disk::classify_commit(e, shared.store.env.path()))?;
     Ok(replies)
 }
 

@@ -12,7 +12,6 @@ use super::types::{
 };
 use crate::config::EngineConfig;
 use crate::engine::{Engine, LifecycleRequest, ListQuery};
-use crate::error::CoreError;
 use crate::lifecycle::Jobs;
 use crate::model::RawMemory;
 use crate::validate;
@@ -26,8 +25,10 @@ pub struct PyEngine {
     engine: Engine,
 }
 
-fn non_negative(name: &str, v: i64) -> Result<u64, CoreError> {
-    u64::try_from(v).map_err(|_| CoreError::invalid(format!("{name} must be >= 0, got {v}")))
+/// A count from Python: negatives become 0 and huge values `usize::MAX`, so the
+/// engine's own range check names the argument (Python ints are unbounded).
+fn saturating_usize(v: i128) -> usize {
+    usize::try_from(v.max(0)).unwrap_or(usize::MAX)
 }
 
 #[pymethods]
@@ -93,22 +94,22 @@ impl PyEngine {
         py: Python<'_>,
         namespace: String,
         now_ms: u64,
-        tier: i64,
+        tier: i128,
         cursor: &str,
-        limit: i64,
+        limit: i128,
         reverse: bool,
-        created_after_ms: i64,
-        created_before_ms: i64,
+        created_after_ms: i128,
+        created_before_ms: i128,
     ) -> PyResult<PyListPage> {
         let query = ListQuery {
             ns: namespace,
             now_ms,
-            tier: validate::optional_tier(i128::from(tier))?,
+            tier: validate::optional_tier(tier)?,
             cursor: cursor.to_owned(),
-            limit: usize::try_from(limit).unwrap_or(0),
+            limit: saturating_usize(limit),
             reverse,
-            created_after_ms: non_negative("created_after_ms", created_after_ms)?,
-            created_before_ms: non_negative("created_before_ms", created_before_ms)?,
+            created_after_ms: validate::int63("created_after_ms", created_after_ms)?,
+            created_before_ms: validate::int63("created_before_ms", created_before_ms)?,
         };
         let (items, next_cursor) = enter_core(py, || self.engine.list(&query))?;
         let items =
@@ -135,21 +136,21 @@ impl PyEngine {
         consolidate: bool,
         policies: bool,
         dry_run: bool,
-        max_actions: i64,
+        max_actions: i128,
     ) -> PyResult<PyLifecycleReport> {
         let req = LifecycleRequest {
             namespace,
             jobs: Jobs { consolidate, policies },
             dry_run,
-            max_actions: usize::try_from(max_actions).unwrap_or(0),
+            max_actions: saturating_usize(max_actions),
             now_ms,
         };
         Ok(PyLifecycleReport(enter_core(py, || self.engine.lifecycle(&req))?))
     }
 
     #[pyo3(signature = (now_ms, max_items = 1000))]
-    fn sweep(&self, py: Python<'_>, now_ms: u64, max_items: i64) -> PyResult<PySweepResult> {
-        let max = usize::try_from(max_items).unwrap_or(0);
+    fn sweep(&self, py: Python<'_>, now_ms: u64, max_items: i128) -> PyResult<PySweepResult> {
+        let max = saturating_usize(max_items);
         let (expired, more) = enter_core(py, || self.engine.sweep(now_ms, max))?;
         Ok(PySweepResult { expired, more })
     }
@@ -196,20 +197,24 @@ impl PyEngine {
         Ok((PyBytes::new(py, &reply), n))
     }
 
-    #[pyo3(signature = (request, now_ms, max_items = 100_000))]
+    #[pyo3(signature = (request, now_ms, max_items = 100_000, max_reply_bytes = 4 << 20))]
     fn retrieve_encoded<'py>(
         &self,
         py: Python<'py>,
         request: &[u8],
         now_ms: u64,
         max_items: usize,
+        max_reply_bytes: usize,
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
-        let (reply, n) =
-            enter_core(py, || self.engine.retrieve_encoded(request, now_ms, max_items))?;
+        let (reply, n) = enter_core(py, || {
+            self.engine.retrieve_encoded(request, now_ms, max_items, max_reply_bytes)
+        })?;
         Ok((PyBytes::new(py, &reply), n))
     }
 
-    #[pyo3(signature = (request, now_ms, default_page = 100, max_page = 1_000))]
+    #[pyo3(signature = (
+        request, now_ms, default_page = 100, max_page = 1_000, max_reply_bytes = 4 << 20
+    ))]
     fn list_encoded<'py>(
         &self,
         py: Python<'py>,
@@ -217,10 +222,28 @@ impl PyEngine {
         now_ms: u64,
         default_page: usize,
         max_page: usize,
+        max_reply_bytes: usize,
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
-        let (reply, n) =
-            enter_core(py, || self.engine.list_encoded(request, now_ms, default_page, max_page))?;
+        let (reply, n) = enter_core(py, || {
+            self.engine.list_encoded(request, now_ms, default_page, max_page, max_reply_bytes)
+        })?;
         Ok((PyBytes::new(py, &reply), n))
+    }
+
+    fn put_token(&self, py: Python<'_>, digest: &[u8], record: &[u8]) -> PyResult<()> {
+        enter_core(py, || self.engine.put_token(digest, record))
+    }
+
+    fn delete_token(&self, py: Python<'_>, digest: &[u8]) -> PyResult<bool> {
+        enter_core(py, || self.engine.delete_token(digest))
+    }
+
+    fn tokens<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+        let all = enter_core(py, || self.engine.tokens())?;
+        Ok(all.iter().map(|(d, r)| (PyBytes::new(py, d), PyBytes::new(py, r))).collect())
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {

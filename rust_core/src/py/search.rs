@@ -6,6 +6,7 @@ use crate::error::CoreError;
 use crate::model::Tier;
 use crate::search::score::{Explain, RecencyFrom, Weights};
 use crate::search::{Bm25, Filter, Fusion, Hit, Mode, SearchQuery, MAX_K};
+use crate::validate::int63;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
@@ -23,16 +24,16 @@ pub struct PySearchWeights {
 /// `memd.types.SearchFilter`.
 #[derive(FromPyObject)]
 pub struct PySearchFilter {
-    tiers: Vec<i64>,
+    tiers: Vec<i128>,
     tags_all: Vec<String>,
     tags_any: Vec<String>,
     metadata: HashMap<String, String>,
     importance_min: f64,
     importance_max: f64,
-    created_after_ms: i64,
-    created_before_ms: i64,
-    accessed_after_ms: i64,
-    accessed_before_ms: i64,
+    created_after_ms: i128,
+    created_before_ms: i128,
+    accessed_after_ms: i128,
+    accessed_before_ms: i128,
 }
 
 /// `memd.types.SearchQuery`.
@@ -41,22 +42,18 @@ pub struct PySearchQuery {
     namespace: String,
     text: String,
     vector: Option<PyBackedBytes>,
-    k: i64,
+    k: i128,
     mode: String,
     weights: PySearchWeights,
-    half_life_ms: i64,
+    half_life_ms: i128,
     recency_from: String,
     fusion: String,
     keyword_weight: f64,
-    frequency_saturation: i64,
+    frequency_saturation: i128,
     bm25_k1: f64,
     bm25_b: f64,
     filter: PySearchFilter,
     count_access: bool,
-}
-
-fn non_negative(name: &str, v: i64) -> Result<u64, CoreError> {
-    u64::try_from(v).map_err(|_| CoreError::invalid(format!("{name} must be >= 0, got {v}")))
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -80,14 +77,15 @@ impl PySearchQuery {
     /// The engine's query at `now_ms`; rejects what cannot be converted.
     pub fn into_query(self, now_ms: u64) -> Result<SearchQuery, CoreError> {
         let f = self.filter;
-        let tiers = f
-            .tiers
-            .iter()
-            .map(|&n| {
-                Tier::from_number(n)
-                    .ok_or_else(|| CoreError::invalid(format!("unknown tier {n} (valid: 1..4)")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let tiers =
+            f.tiers
+                .iter()
+                .map(|&n| {
+                    i64::try_from(n).ok().and_then(Tier::from_number).ok_or_else(|| {
+                        CoreError::invalid(format!("unknown tier {n} (valid: 1..4)"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         let mut metadata: Vec<(String, String)> = f.metadata.into_iter().collect();
         metadata.sort();
         let w = self.weights;
@@ -95,9 +93,9 @@ impl PySearchQuery {
             namespace: self.namespace,
             text: self.text,
             vector: self.vector.as_deref().map(vector).transpose()?,
-            k: usize::try_from(self.k).map_err(|_| {
-                CoreError::invalid(format!("k must be in 1..={MAX_K}, got {}", self.k))
-            })?,
+            k: usize::try_from(self.k).ok().filter(|k| (1..=MAX_K).contains(k)).ok_or_else(
+                || CoreError::invalid(format!("k must be in 1..={MAX_K}, got {}", self.k)),
+            )?,
             mode: choice(
                 "mode",
                 &self.mode,
@@ -115,13 +113,13 @@ impl PySearchQuery {
                 frequency: w.frequency as f32,
                 importance: w.importance as f32,
             },
-            half_life_ms: non_negative("half_life_ms", self.half_life_ms)?,
+            half_life_ms: int63("half_life_ms", self.half_life_ms)?,
             recency_from: choice(
                 "recency_from",
                 &self.recency_from,
                 &[("last_access", RecencyFrom::LastAccess), ("created", RecencyFrom::Created)],
             )?,
-            frequency_saturation: non_negative("frequency_saturation", self.frequency_saturation)?,
+            frequency_saturation: int63("frequency_saturation", self.frequency_saturation)?,
             fusion: choice(
                 "fusion",
                 &self.fusion,
@@ -136,10 +134,10 @@ impl PySearchQuery {
                 metadata,
                 importance_min: f.importance_min as f32,
                 importance_max: f.importance_max as f32,
-                created_after_ms: non_negative("created_after_ms", f.created_after_ms)?,
-                created_before_ms: non_negative("created_before_ms", f.created_before_ms)?,
-                accessed_after_ms: non_negative("accessed_after_ms", f.accessed_after_ms)?,
-                accessed_before_ms: non_negative("accessed_before_ms", f.accessed_before_ms)?,
+                created_after_ms: int63("created_after_ms", f.created_after_ms)?,
+                created_before_ms: int63("created_before_ms", f.created_before_ms)?,
+                accessed_after_ms: int63("accessed_after_ms", f.accessed_after_ms)?,
+                accessed_before_ms: int63("accessed_before_ms", f.accessed_before_ms)?,
             },
             count_access: self.count_access,
             now_ms,

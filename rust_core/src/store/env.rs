@@ -10,6 +10,8 @@ use std::path::Path;
 pub const MEMORIES_DB: &str = "memories";
 /// Namespaces: `namespace` -> u32 LE embedding dimension (0 = unset).
 pub const NAMESPACES_DB: &str = "namespaces";
+/// Access tokens: SHA-256 digest -> opaque record (see `tokens.rs`).
+pub const TOKENS_DB: &str = "auth_tokens";
 
 /// Raw byte database.
 pub type RawDb = Database<Bytes, Bytes>;
@@ -23,6 +25,8 @@ pub struct Store {
     pub memories: RawDb,
     /// `NAMESPACES_DB`.
     pub namespaces: RawDb,
+    /// `TOKENS_DB`.
+    pub tokens: RawDb,
 }
 
 impl Store {
@@ -47,8 +51,9 @@ impl Store {
         let mut wtxn = env.write_txn()?;
         let memories = env.create_database(&mut wtxn, Some(MEMORIES_DB))?;
         let namespaces = env.create_database(&mut wtxn, Some(NAMESPACES_DB))?;
+        let tokens = env.create_database(&mut wtxn, Some(TOKENS_DB))?;
         wtxn.commit()?;
-        Ok(Store { env, memories, namespaces })
+        Ok(Store { env, memories, namespaces, tokens })
     }
 
     /// Reads a namespace's stored dimension.

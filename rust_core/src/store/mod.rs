@@ -1,8 +1,12 @@
-//! LMDB storage: one environment per data directory, two named databases, and the
-//! byte layouts of their keys and records.
+//! LMDB storage: one environment per data directory (locked by one engine at a
+//! time), three named databases, and the byte layouts of their keys and records.
 
 pub mod codec;
+pub mod disk;
 pub mod env;
 pub mod keys;
+pub mod lock;
+pub mod tokens;
+pub mod verify;
 
 pub use env::Store;

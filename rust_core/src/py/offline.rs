@@ -1,0 +1,74 @@
+//! Module-level functions of `memd._core` that need no open engine: the offline
+//! integrity check (`verify`, with its frozen `VerifyReport`) and the namespace
+//! of a serialized request (`peek_namespace`, for the server's authorization).
+
+// pyo3 extracts arguments as owned values; borrowing them is not an option here.
+#![allow(clippy::needless_pass_by_value)]
+
+use super::gil::enter_core;
+use crate::store::verify::{self, VerifyReport};
+use crate::wire;
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+/// What an offline integrity check found.
+#[pyclass(frozen, name = "VerifyReport", module = "memd._core")]
+pub struct PyVerifyReport(pub VerifyReport);
+
+#[pymethods]
+impl PyVerifyReport {
+    #[getter]
+    fn memories(&self) -> u64 {
+        self.0.memories
+    }
+    #[getter]
+    fn by_tier(&self) -> Vec<u64> {
+        self.0.by_tier.to_vec()
+    }
+    #[getter]
+    fn namespaces(&self) -> u64 {
+        self.0.namespaces
+    }
+    #[getter]
+    fn tokens(&self) -> u64 {
+        self.0.tokens
+    }
+    #[getter]
+    fn record_bytes(&self) -> u64 {
+        self.0.record_bytes
+    }
+    #[getter]
+    fn file_bytes(&self) -> u64 {
+        self.0.file_bytes
+    }
+    #[getter]
+    fn problems(&self) -> Vec<String> {
+        self.0.problems.clone()
+    }
+    #[getter]
+    fn ok(&self) -> bool {
+        self.0.problems.is_empty()
+    }
+    fn __repr__(&self) -> String {
+        let r = &self.0;
+        format!(
+            "VerifyReport(memories={}, namespaces={}, tokens={}, problems={})",
+            r.memories,
+            r.namespaces,
+            r.tokens,
+            r.problems.len()
+        )
+    }
+}
+
+/// Checks the store in `path` without changing it (see `store/verify.rs`).
+#[pyfunction(name = "verify")]
+pub fn py_verify(py: Python<'_>, path: PathBuf) -> PyResult<PyVerifyReport> {
+    enter_core(py, || verify::verify(&path)).map(PyVerifyReport)
+}
+
+/// The namespace (field 1) of a serialized `memd.v1` request; "" when absent.
+#[pyfunction]
+pub fn peek_namespace(py: Python<'_>, request: &[u8]) -> PyResult<String> {
+    enter_core(py, || wire::peek_namespace(request))
+}
