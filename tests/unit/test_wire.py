@@ -8,6 +8,7 @@ import pytest
 
 from memd import (
     CapacityExceeded,
+    DataDirInUse,
     EngineClosed,
     InternalError,
     InvalidArgument,
@@ -101,6 +102,7 @@ def test_malformed_bytes_are_invalid_argument(engine):
         (NotFound, 5),
         (CapacityExceeded, 8),
         (EngineClosed, 9),
+        (DataDirInUse, 9),
         (StorageError, 13),
         (InternalError, 13),
     ],

@@ -3,16 +3,18 @@
 //! wait, as for a full LMDB map); only real I/O failures stay `Storage`.
 //!
 //! What LMDB reports on a full filesystem (heed 0.22, LMDB `mdb.master`, measured
-//! on a 8 MiB tmpfs by `tests/server/test_disk_full.py`):
+//! with strace on an 8 MiB tmpfs, the setup of `tests/server/test_disk_full.py`):
 //!
 //! - Pages reach the file at commit (`mdb_page_flush`, `pwrite`/`pwritev`; memd
 //!   does not use `MDB_WRITEMAP`, so the file is not preallocated or sparse and
 //!   grows only by those writes). A write the filesystem refuses outright fails
 //!   with `ENOSPC` (or `EDQUOT` over a quota), which heed hands back as
-//!   `Error::Io`; `error.rs` maps both to `Capacity` wherever they appear.
+//!   `Error::Io`; `error.rs` maps both to `Capacity` wherever they appear. Seen
+//!   when the failing write is a single 4 KiB page (a store of small memories).
 //! - A write the filesystem accepts only in part (it filled up midway, the usual
 //!   case for a large batch) is a *short* write, which LMDB reports as `EIO`
-//!   ("short write, filesystem full?" in its source). So `EIO` from a commit is
+//!   ("short write, filesystem full?" in its source). Seen for a 100 KiB value:
+//!   `pwrite` of 102 400 bytes returned 90 112. So `EIO` from a commit is
 //!   classified by looking at the filesystem: with less than `FULL_BELOW` bytes
 //!   left for unprivileged writers it is a full disk; otherwise a real I/O error.
 //! - Either way LMDB aborts the transaction before writing its meta page, so the
