@@ -306,8 +306,13 @@ class Engine:
         created_before_ms: int = 0,
     ) -> ListPage:
         """Live memories in key order (time order for server-made keys), paginated."""
-    def search(self, query: SearchQuery, now_ms: int) -> builtins.list[Hit]:
+    def search(
+        self, query: SearchQuery, now_ms: int, max_hit_bytes: int = 0
+    ) -> builtins.list[Hit]:
         """The best ``query.k`` memories of ``query.namespace``, best first.
+
+        A hit that would not fit a ``max_hit_bytes`` message (0: no bound) raises
+        ``CapacityExceeded`` before any access is counted.
 
         Raises ``InvalidArgument`` (and changes nothing) for a query without text or
         vector for its mode, text of more than 1 024 distinct words, a vector of the

@@ -116,9 +116,13 @@ class Engine:
             created_before_ms,
         )
 
-    def search(self, query: SearchQuery) -> builtins.list[_core.Hit]:
-        """The best ``query.k`` memories for a query, best first; see ``SearchQuery``."""
-        return self._core.search(query, self._clock())
+    def search(self, query: SearchQuery, *, max_hit_bytes: int = 0) -> builtins.list[_core.Hit]:
+        """The best ``query.k`` memories for a query, best first; see ``SearchQuery``.
+
+        A hit larger than ``max_hit_bytes`` encoded (0: no bound) raises
+        ``CapacityExceeded`` and counts no access.
+        """
+        return self._core.search(query, self._clock(), max_hit_bytes)
 
     def sweep(self, max_items: int = 1000) -> _core.SweepResult:
         """Remove at most ``max_items`` expired memories."""

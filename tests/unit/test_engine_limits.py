@@ -146,3 +146,18 @@ def test_a_retrieve_too_large_to_send_changes_nothing(engine):
     assert n == len(keys) and all(
         r.found and r.memory.access_count == before[0][0] + 1 for r in reply.results
     )
+
+
+def test_a_search_hit_too_large_to_send_counts_no_access(engine):
+    engine.put_many(NS, [NewMemory(key="huge", text="huge note", value=b"h" * 50_000)])
+    before = engine.get(NS, "huge")
+    query = SearchQuery(NS, "huge", count_access=True)
+    with pytest.raises(CapacityExceeded, match=r'hit "huge" takes \d+ bytes, over the 32768-byte'):
+        engine.search(query, max_hit_bytes=32 * 1024)
+    after = engine.get_many(NS, ["huge"], count_access=False)[0]
+    assert (after.access_count, after.last_access_ms) == (
+        before.access_count,
+        before.last_access_ms,
+    )
+    (hit,) = engine.search(query, max_hit_bytes=64 * 1024)
+    assert hit.memory.access_count == before.access_count + 1

@@ -17,7 +17,28 @@ use crate::search::tokenize::{contains_phrase, tokens};
 use crate::search::{vector, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS};
 use crate::store::{codec, keys};
 use crate::validate;
+use crate::wire;
+use prost::Message;
 use std::sync::Arc;
+
+/// What a `memd.v1.SearchHit` adds to its memory, at most: the hit's and the
+/// memory's tags and lengths, the score, the six-double explanation, and the
+/// access statistics that accounting may still grow (two 10-byte varints).
+const HIT_OVERHEAD: usize = 128;
+
+/// Fails with `Capacity` if a hit could not be sent in one message.
+fn check_hit_sizes(found: &[Option<Memory>], max_hit_bytes: usize) -> Result<()> {
+    for m in found.iter().flatten() {
+        let len = wire::MemoryPb::from(m.clone()).encoded_len() + HIT_OVERHEAD;
+        if len > max_hit_bytes {
+            return Err(CoreError::Capacity(format!(
+                "hit {:?} takes {len} bytes, over the {max_hit_bytes}-byte message limit",
+                m.key
+            )));
+        }
+    }
+    Ok(())
+}
 
 fn check(ok: bool, msg: &str) -> Result<()> {
     if ok {
@@ -189,6 +210,9 @@ pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
             };
             found.push(m);
         }
+    }
+    if q.max_hit_bytes > 0 {
+        check_hit_sizes(&found, q.max_hit_bytes)?;
     }
     if q.count_access {
         read::account(shared, ns, &mut found, q.now_ms, true)?;

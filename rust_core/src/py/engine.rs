@@ -14,6 +14,7 @@ use crate::config::EngineConfig;
 use crate::engine::{Engine, LifecycleRequest, ListQuery};
 use crate::lifecycle::Jobs;
 use crate::model::RawMemory;
+use crate::search::SearchQuery;
 use crate::validate;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -117,8 +118,15 @@ impl PyEngine {
         Ok(PyListPage { items, next_cursor })
     }
 
-    fn search(&self, py: Python<'_>, query: PySearchQuery, now_ms: u64) -> PyResult<Vec<PyHit>> {
-        let query = query.into_query(now_ms)?;
+    #[pyo3(signature = (query, now_ms, max_hit_bytes = 0))]
+    fn search(
+        &self,
+        py: Python<'_>,
+        query: PySearchQuery,
+        now_ms: u64,
+        max_hit_bytes: usize,
+    ) -> PyResult<Vec<PyHit>> {
+        let query = SearchQuery { max_hit_bytes, ..query.into_query(now_ms)? };
         let hits = enter_core(py, || self.engine.search(&query))?;
         hits.into_iter().map(|h| PyHit::new(py, h)).collect()
     }

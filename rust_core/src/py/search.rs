@@ -141,6 +141,7 @@ impl PySearchQuery {
             },
             count_access: self.count_access,
             now_ms,
+            max_hit_bytes: 0,
         })
     }
 }

@@ -101,6 +101,9 @@ pub struct SearchQuery {
     pub count_access: bool,
     /// The request's time.
     pub now_ms: u64,
+    /// Largest hit the caller can send, encoded (0: no bound). A larger hit fails
+    /// the search with `Capacity` before any access is counted.
+    pub max_hit_bytes: usize,
 }
 
 impl Default for SearchQuery {
@@ -121,6 +124,7 @@ impl Default for SearchQuery {
             filter: Filter { importance_max: 1.0, ..Filter::default() },
             count_access: false,
             now_ms: 0,
+            max_hit_bytes: 0,
         }
     }
 }
