@@ -306,9 +306,7 @@ class Engine:
         created_before_ms: int = 0,
     ) -> ListPage:
         """Live memories in key order (time order for server-made keys), paginated."""
-    def search(
-        self, query: SearchQuery, now_ms: int, max_hit_bytes: int = 0
-    ) -> builtins.list[Hit]:
+    def search(self, query: SearchQuery, now_ms: int, max_hit_bytes: int = 0) -> builtins.list[Hit]:
         """The best ``query.k`` memories of ``query.namespace``, best first.
 
         A hit that would not fit a ``max_hit_bytes`` message (0: no bound) raises
