@@ -104,7 +104,8 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
         """Stream the best hits in pages, best first, each page within the message limit."""
-        hits = self._engine.search(convert.search_query(request))
+        # The engine refuses a hit too large to send before it counts any access.
+        hits = self._engine.search(convert.search_query(request), max_hit_bytes=self._max_bytes)
         yield from convert.search_pages(hits, request.explain, self._max_bytes)
 
     def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.DeleteResponse:

@@ -248,11 +248,6 @@ def test_a_memory_larger_than_the_limit_is_resource_exhausted_everywhere(
     assert accesses(shrunk, start_daemon) == 0
 
 
-@pytest.mark.xfail(
-    reason="the engine counts a search's accesses before the servicer can size the reply; "
-    "needs the reply bound inside Engine.search",
-    strict=True,
-)
 def test_a_counted_search_too_large_to_send_counts_no_access(
     shrunk: Daemon, start_daemon: StartDaemon
 ) -> None:
