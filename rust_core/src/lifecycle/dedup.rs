@@ -26,21 +26,26 @@ pub struct TextHashes {
 }
 
 impl TextHashes {
-    /// Registers `key` as holding a text of hash `hash` (0 is ignored).
-    pub fn insert(&mut self, hash: u64, key: &Arc<str>) {
+    /// Registers `key` as holding a text of hash `hash` (0 is ignored), after the
+    /// keys that held it before, or back at `position` (what `remove` returned) when a
+    /// rewrite of the same memory puts it back.
+    pub fn insert(&mut self, hash: u64, key: &Arc<str>, position: Option<usize>) {
         if hash != 0 {
-            self.by_hash.entry(hash).or_default().push(key.clone());
+            let keys = self.by_hash.entry(hash).or_default();
+            let at = position.map_or(keys.len(), |p| p.min(keys.len()));
+            keys.insert(at, key.clone());
         }
     }
 
-    /// Forgets `key` under `hash`.
-    pub fn remove(&mut self, hash: u64, key: &str) {
-        if let Some(keys) = self.by_hash.get_mut(&hash) {
-            keys.retain(|k| &**k != key);
-            if keys.is_empty() {
-                self.by_hash.remove(&hash);
-            }
+    /// Forgets `key` under `hash`; returns the position it had among the holders.
+    pub fn remove(&mut self, hash: u64, key: &str) -> Option<usize> {
+        let keys = self.by_hash.get_mut(&hash)?;
+        let position = keys.iter().position(|k| &**k == key)?;
+        keys.remove(position);
+        if keys.is_empty() {
+            self.by_hash.remove(&hash);
         }
+        Some(position)
     }
 
     /// Keys whose text has hash `hash` (compare the texts before trusting one).
@@ -61,9 +66,13 @@ mod tests {
         let mut t = TextHashes::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
         let h = text_hash("same text");
-        t.insert(h, &a);
-        t.insert(h, &b);
+        t.insert(h, &a, None);
+        t.insert(h, &b, None);
         assert_eq!(t.candidates(h).len(), 2);
+        // A rewrite of `a` keeps it first: merges go to the key that held the text first.
+        let at = t.remove(h, "a");
+        t.insert(h, &a, at);
+        assert_eq!(t.candidates(h), [a.clone(), b.clone()]);
         t.remove(h, "a");
         assert_eq!(t.candidates(h), std::slice::from_ref(&b));
         t.remove(h, "b");
@@ -73,7 +82,7 @@ mod tests {
     #[test]
     fn empty_text_is_never_a_duplicate() {
         let mut t = TextHashes::default();
-        t.insert(text_hash(""), &Arc::from("k"));
+        t.insert(text_hash(""), &Arc::from("k"), None);
         assert!(t.candidates(text_hash("")).is_empty());
         assert_ne!(text_hash("x"), text_hash("y"));
     }

@@ -264,6 +264,10 @@ pub struct State {
     /// rewritten (flag cleared) is skipped by the flush: a flag and a list make the
     /// per-read bookkeeping a bool test instead of a hash-set insert.
     pub dirty: Vec<(u32, Arc<str>)>,
+    /// The last memory `remove` took out of its text's holder list, and where it was:
+    /// a rewrite is a remove then an insert of the same key, and putting it back in its
+    /// place keeps dedup merging into the memory that held the text first.
+    text_slot: Option<(u32, Arc<str>, u64, usize)>,
 }
 
 impl State {
@@ -399,7 +403,11 @@ impl State {
         let tier = &mut space.tiers[meta.tier.index()];
         tier.lru.insert(meta.lru_entry(&key));
         tier.add(&meta);
-        space.texts.insert(meta.text_hash, &key);
+        let position = match self.text_slot.take() {
+            Some((n, k, hash, at)) if n == ns && k == key && hash == meta.text_hash => Some(at),
+            _ => None,
+        };
+        space.texts.insert(meta.text_hash, &key, position);
         self.ttl.insert(meta.expires_at_ms, ns, key.clone());
         space.keys.insert(key, meta);
     }
@@ -411,7 +419,10 @@ impl State {
         let tier = &mut space.tiers[meta.tier.index()];
         tier.lru.remove(&meta.lru_entry(&key));
         tier.sub(&meta);
-        space.texts.remove(meta.text_hash, &key);
+        self.text_slot = space
+            .texts
+            .remove(meta.text_hash, &key)
+            .map(|at| (ns, key.clone(), meta.text_hash, at));
         self.ttl.remove(meta.expires_at_ms, ns, &key);
         Some((key, meta))
     }
