@@ -203,3 +203,60 @@ def test_metrics_over_https(tmp_path: Path) -> None:
             urllib.request.urlopen(f"http://{d.metrics_address}/metrics", timeout=5).read()
     finally:
         d.close()
+
+
+def test_token_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
+    d = Daemon(tmp_path / "data", *QUIET, "--listen", "127.0.0.1:0", tls=True, auth=True)
+    try:
+        assert d.tls_files is not None and d.secrets_dir is not None
+        f = d.tls_files
+        common = [
+            "--target",
+            d.tcp,
+            "--token-file",
+            str(d.secrets_dir / "admin.token"),
+            "--ca",
+            str(f.ca_cert),
+            "--cert",
+            str(f.client_cert),
+            "--key",
+            str(f.client_key),
+        ]
+
+        def memd(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "memd", "token", *args],
+                cwd=REPO,
+                env=clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        made = memd(
+            "create",
+            *common,
+            "--label",
+            "planner",
+            "--grant",
+            "team:a/*=read,write",
+            "--expires-in",
+            "1d",
+        )
+        assert made.returncode == 0, made.stderr
+        secret = made.stdout.strip()
+        assert secret.startswith("memd_") and secret not in made.stderr
+        listed = memd("list", *common)
+        [line] = [ln for ln in listed.stdout.splitlines() if "planner" in ln]
+        token_id = line.split()[0]
+        assert "team:a/*=read,write" in line and secret not in listed.stdout
+        stub = pb_grpc.MemoryServiceStub(d.connect(secret))  # type: ignore[no-untyped-call]
+        assert stub.List(pb.ListRequest(namespace="team:a/x")) is not None
+        assert memd("revoke", *common, token_id).stdout.strip() == "revoked"
+        assert _code(lambda: stub.List(pb.ListRequest(namespace="team:a/x"))) == _UNAUTH
+        refused = memd("list", *common[:2], "--token", secret, *common[4:])
+        assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr
+        bad = memd("create", *common, "--grant", "team:a/*=fly")
+        assert bad.returncode == 2 and "unknown action" in bad.stderr
+    finally:
+        d.close()
