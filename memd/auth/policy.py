@@ -83,6 +83,7 @@ RULES: dict[str, Rule] = {
 """Full method name -> rule. Methods missing here are refused."""
 
 _REFUSED = Rule(_A, Scope.GLOBAL)
+_ALLOWED_CACHE = 65_536
 _BEARER = "bearer "
 
 
@@ -108,6 +109,12 @@ class Guard:
 
     def __init__(self, registry: TokenRegistry, metrics: Metrics) -> None:
         self.registry = registry
+        # (token id, namespace) -> the actions allowed there, as an int: matching the
+        # grants builds IntFlag objects, which costs more than the rest of the check.
+        # A token's grants never change; the map is emptied when a token is revoked (so
+        # an id can never be reused under other grants) and when it grows too large.
+        self._allowed: dict[tuple[str, str], int] = {}
+        self._revocations = registry.revocations
         self._denied = {
             r: metrics.auth_denied.labels(r)
             for r in ("missing", "malformed", "unknown", "expired", "no_grant")
@@ -158,12 +165,20 @@ class Guard:
         A namespace no grant could ever cover (empty, too long, with a NUL) is a malformed
         request, answered as such: its shape reveals nothing about other tenants.
         """
-        if not namespace or "\0" in namespace or len(namespace.encode()) > MAX_NAMESPACE_BYTES:
-            raise InvalidArgument(
-                "namespace must be a non-empty UTF-8 string of at most "
-                f"{MAX_NAMESPACE_BYTES} bytes without NUL"
-            )
-        if not allowed(token.grants, namespace) & action:
+        if self._revocations != self.registry.revocations:
+            self._allowed.clear()
+            self._revocations = self.registry.revocations
+        bits = self._allowed.get((token.id, namespace))
+        if bits is None:
+            if not namespace or "\0" in namespace or len(namespace.encode()) > MAX_NAMESPACE_BYTES:
+                raise InvalidArgument(
+                    "namespace must be a non-empty UTF-8 string of at most "
+                    f"{MAX_NAMESPACE_BYTES} bytes without NUL"
+                )
+            if len(self._allowed) >= _ALLOWED_CACHE:
+                self._allowed.clear()
+            bits = self._allowed[token.id, namespace] = int(allowed(token.grants, namespace))
+        if not bits & action.value:
             self._deny(method, "no_grant", token, namespace)
             raise PermissionDenied(
                 f"token {token.id} has no {action.name} grant on namespace {namespace!r}"

@@ -49,6 +49,8 @@ class TokenRegistry:
         self._clock = clock
         self._write_lock = threading.Lock()
         self._tokens: dict[bytes, Token] = {}
+        self.revocations = 0
+        """How many tokens were revoked so far (caches of grants check it)."""
         for key, record in engine.tokens():
             try:
                 self._tokens[key] = Token.decode(record)
@@ -120,6 +122,7 @@ class TokenRegistry:
                 if token.id == id_:
                     self._engine.delete_token(key)
                     del self._tokens[key]
+                    self.revocations += 1
                     event(log, logging.INFO, "token revoked", id=id_)
                     return True
         return False
