@@ -13,6 +13,11 @@ The runs are interleaved (off, token, tls, mtls+token, off, ...) so that a noisy
 neighbour slows every variant alike, and the figures are medians with their ratio to
 ``off`` from the same job. Pinned: server on core 0, ghz on core 1 (taskset).
 
+Two figures per variant: calls per second, and the daemon's CPU time per call (user +
+system of every thread, from /proc, over the ghz run). The pinned daemon is CPU-bound,
+so CPU per call is what sets its capacity; both move by +-15 % between identical
+runs on this shared machine, hence the interleaving and the medians.
+
 Usage: ``bash bench/grpc/setup.sh && python bench/grpc/auth_bench.py [--repeats 5]``.
 The issue's target: token / off >= 0.95.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -90,9 +96,16 @@ def scenario(variant: str, tls: TlsFiles, token: str, admin_file: Path) -> Scena
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(
     ghz: str, variant: str, tls: TlsFiles, tmp: Path, duration: float, pinned: bool
-) -> float:
+) -> tuple[float, float]:
+    """(calls per second, daemon CPU microseconds per call) of one fresh daemon."""
     admin_file = tmp / "admin.token"
     admin_file.write_text(ADMIN)
     port, data_dir = free_port(), tmp / f"data-{time.monotonic_ns()}"
@@ -111,7 +124,10 @@ def one_run(
         channel = grpc.secure_channel(target, admin_creds) if admin_creds else None
         populate(port, channel)
         sc = scenario(variant, tls, token, admin_file)
-        return run_ghz(ghz, sc, port, duration, pinned)["qps"]
+        cpu = cpu_seconds(proc.pid)
+        result = run_ghz(ghz, sc, port, duration, pinned)
+        cpu = cpu_seconds(proc.pid) - cpu
+        return result["qps"], cpu / max(result["calls"], 1.0) * 1e6
     finally:
         proc.terminate()
         proc.wait(60)
@@ -126,25 +142,39 @@ def main() -> int:
     ghz = ghz_path()
     pinned = shutil.which("taskset") is not None
     qps: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="memd-auth-bench-") as tmpdir:
         tmp = Path(tmpdir)
         tls = make_tls(tmp / "tls")
         for r in range(args.repeats):
             for variant in VARIANTS:
-                qps[variant].append(one_run(ghz, variant, tls, tmp, args.duration, pinned))
-            print(f"round {r + 1}: " + ", ".join(f"{v} {qps[v][-1]:,.0f}/s" for v in VARIANTS))
-    base = statistics.median(qps["off"])
+                rate, us = one_run(ghz, variant, tls, tmp, args.duration, pinned)
+                qps[variant].append(rate)
+                cpu[variant].append(us)
+            print(
+                f"round {r + 1}: "
+                + ", ".join(f"{v} {qps[v][-1]:,.0f}/s {cpu[v][-1]:.0f} us" for v in VARIANTS),
+                flush=True,
+            )
+    base_qps, base_cpu = statistics.median(qps["off"]), statistics.median(cpu["off"])
     print(
         f"\nRetrieve, 1 key, ghz -c 16, {'pinned' if pinned else 'unpinned'}, "
         f"median of {args.repeats} x {args.duration:g} s"
     )
-    print("| variant | calls/s | ratio to off |")
-    print("|---|---:|---:|")
+    print("| variant | calls/s | ratio to off | daemon CPU per call | capacity ratio (CPU) |")
+    print("|---|---:|---:|---:|---:|")
     for variant in VARIANTS:
-        median = statistics.median(qps[variant])
-        print(f"| {variant} | {median:,.0f} | {median / base:.3f} |")
-    token_ratio = statistics.median(qps["token"]) / base
-    print(f"\nauth cost: token / off = {token_ratio:.3f} (target >= 0.95)")
+        rate, us = statistics.median(qps[variant]), statistics.median(cpu[variant])
+        print(
+            f"| {variant} | {rate:,.0f} | {rate / base_qps:.3f} | {us:.0f} us | "
+            f"{base_cpu / us:.3f} |"
+        )
+    token_qps = statistics.median(qps["token"]) / base_qps
+    token_cpu = base_cpu / statistics.median(cpu["token"])
+    print(
+        f"\nauth cost: token / off = {token_qps:.3f} in calls/s, {token_cpu:.3f} in CPU per "
+        "call (target >= 0.95)"
+    )
     return 0
 
 

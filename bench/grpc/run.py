@@ -189,6 +189,7 @@ def run_ghz(ghz: str, sc: Scenario, port: int, duration: float, pinned: bool) ->
         "p50_ms": lat.get(50, 0.0),
         "p99_ms": lat.get(99, 0.0),
         "errors": float(errors),
+        "calls": float(ok),
     }
 
 

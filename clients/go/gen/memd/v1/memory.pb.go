@@ -104,7 +104,8 @@ func (Tier) EnumDescriptor() ([]byte, []int) {
 	return file_memd_v1_memory_proto_rawDescGZIP(), []int{0}
 }
 
-// A memory to store: the input of Store.
+// A memory to store: the input of Store. It needs a text, a value or an embedding (a
+// memory with none of them is INVALID_ARGUMENT).
 type NewMemory struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique within the namespace, at most 256 bytes of UTF-8, no NUL. Empty asks the

@@ -10,9 +10,11 @@
 // Errors are gRPC status codes with a readable message, never a stack trace:
 // - INVALID_ARGUMENT: a malformed request or item; nothing was changed.
 // - NOT_FOUND: a named object (namespace) does not exist.
-// - RESOURCE_EXHAUSTED: the store is full, or a message is larger than the server's
-//   `--max-message-bytes`; nothing was changed.
-// - FAILED_PRECONDITION: the store is closed.
+// - RESOURCE_EXHAUSTED: the store (LMDB map) or the disk is full, or a request or its
+//   reply would be larger than the server's `--max-message-bytes`; nothing was changed
+//   (a Retrieve refused for its reply's size counts no access). Reads keep working.
+// - FAILED_PRECONDITION: the store is closed, or the server is not set up for the call
+//   (Backup without a backup directory).
 // - UNAVAILABLE: the server is shutting down; retry against another instance. Work that
 //   was acknowledged before stays committed.
 // - UNAUTHENTICATED: auth is required and the call has no valid token (missing, unknown,
@@ -632,7 +634,9 @@ type ListRequest struct {
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Only this tier; TIER_UNSPECIFIED lists all tiers.
 	Tier Tier `protobuf:"varint,2,opt,name=tier,proto3,enum=memd.v1.Tier" json:"tier,omitempty"`
-	// Memories per page: 0 means 100; larger than 1 000 is lowered to 1 000.
+	// Memories per page: 0 means 100; larger than 1 000 is lowered to 1 000. A page also
+	// ends before its reply would pass `--max-message-bytes`, so it may hold fewer; a
+	// single memory larger than that is RESOURCE_EXHAUSTED.
 	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Empty for the first page, else the `next_page_token` of the previous page (with the
 	// same other fields).
@@ -1711,7 +1715,8 @@ type SearchRequest struct {
 	// Importance range, inclusive; unset bounds are 0 and 1.
 	MinImportance *float64 `protobuf:"fixed64,10,opt,name=min_importance,json=minImportance,proto3,oneof" json:"min_importance,omitempty"`
 	MaxImportance *float64 `protobuf:"fixed64,11,opt,name=max_importance,json=maxImportance,proto3,oneof" json:"max_importance,omitempty"`
-	// Creation time range (ms since epoch), [after, before); 0: no bound.
+	// Creation time range (ms since epoch), [after, before); 0: no bound. Every time
+	// and duration field of this message is at most 2^63 - 1 (else INVALID_ARGUMENT).
 	CreatedAfterMs  uint64 `protobuf:"varint,12,opt,name=created_after_ms,json=createdAfterMs,proto3" json:"created_after_ms,omitempty"`
 	CreatedBeforeMs uint64 `protobuf:"varint,13,opt,name=created_before_ms,json=createdBeforeMs,proto3" json:"created_before_ms,omitempty"`
 	// Last access time range (ms since epoch), [after, before); 0: no bound.

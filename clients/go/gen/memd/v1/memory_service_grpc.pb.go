@@ -10,9 +10,11 @@
 // Errors are gRPC status codes with a readable message, never a stack trace:
 // - INVALID_ARGUMENT: a malformed request or item; nothing was changed.
 // - NOT_FOUND: a named object (namespace) does not exist.
-// - RESOURCE_EXHAUSTED: the store is full, or a message is larger than the server's
-//   `--max-message-bytes`; nothing was changed.
-// - FAILED_PRECONDITION: the store is closed.
+// - RESOURCE_EXHAUSTED: the store (LMDB map) or the disk is full, or a request or its
+//   reply would be larger than the server's `--max-message-bytes`; nothing was changed
+//   (a Retrieve refused for its reply's size counts no access). Reads keep working.
+// - FAILED_PRECONDITION: the store is closed, or the server is not set up for the call
+//   (Backup without a backup directory).
 // - UNAVAILABLE: the server is shutting down; retry against another instance. Work that
 //   was acknowledged before stays committed.
 // - UNAUTHENTICATED: auth is required and the call has no valid token (missing, unknown,

@@ -96,7 +96,10 @@ export function tierToJSON(object: Tier): string {
   }
 }
 
-/** A memory to store: the input of Store. */
+/**
+ * A memory to store: the input of Store. It needs a text, a value or an embedding (a
+ * memory with none of them is INVALID_ARGUMENT).
+ */
 export interface NewMemory {
   /**
    * Unique within the namespace, at most 256 bytes of UTF-8, no NUL. Empty asks the

@@ -41,9 +41,11 @@ export const protobufFileName = "memd/v1/memory_service.proto";
  * Errors are gRPC status codes with a readable message, never a stack trace:
  * - INVALID_ARGUMENT: a malformed request or item; nothing was changed.
  * - NOT_FOUND: a named object (namespace) does not exist.
- * - RESOURCE_EXHAUSTED: the store is full, or a message is larger than the server's
- *   `--max-message-bytes`; nothing was changed.
- * - FAILED_PRECONDITION: the store is closed.
+ * - RESOURCE_EXHAUSTED: the store (LMDB map) or the disk is full, or a request or its
+ *   reply would be larger than the server's `--max-message-bytes`; nothing was changed
+ *   (a Retrieve refused for its reply's size counts no access). Reads keep working.
+ * - FAILED_PRECONDITION: the store is closed, or the server is not set up for the call
+ *   (Backup without a backup directory).
  * - UNAVAILABLE: the server is shutting down; retry against another instance. Work that
  *   was acknowledged before stays committed.
  * - UNAUTHENTICATED: auth is required and the call has no valid token (missing, unknown,
@@ -310,7 +312,11 @@ export interface ListRequest {
   namespace: string;
   /** Only this tier; TIER_UNSPECIFIED lists all tiers. */
   tier: Tier;
-  /** Memories per page: 0 means 100; larger than 1 000 is lowered to 1 000. */
+  /**
+   * Memories per page: 0 means 100; larger than 1 000 is lowered to 1 000. A page also
+   * ends before its reply would pass `--max-message-bytes`, so it may hold fewer; a
+   * single memory larger than that is RESOURCE_EXHAUSTED.
+   */
   pageSize: number;
   /**
    * Empty for the first page, else the `next_page_token` of the previous page (with the
@@ -519,7 +525,10 @@ export interface SearchRequest {
   maxImportance?:
     | number
     | undefined;
-  /** Creation time range (ms since epoch), [after, before); 0: no bound. */
+  /**
+   * Creation time range (ms since epoch), [after, before); 0: no bound. Every time
+   * and duration field of this message is at most 2^63 - 1 (else INVALID_ARGUMENT).
+   */
   createdAfterMs: bigint;
   createdBeforeMs: bigint;
   /** Last access time range (ms since epoch), [after, before); 0: no bound. */
