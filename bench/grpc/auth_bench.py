@@ -9,8 +9,8 @@ Four daemons serve the same Retrieve load (one key per call from 10 000 stored k
 - ``tls``: TLS, auth off;
 - ``mtls+token``: mutual TLS and a token.
 
-The runs are interleaved (off, token, tls, mtls+token, off, ...) so that a noisy
-neighbour slows every variant alike, and the figures are medians with their ratio to
+The runs are interleaved (off, token, tls, mtls+token, then the reverse, ...) so that
+a noisy neighbour slows every variant alike, and the figures are medians with their ratio to
 ``off`` from the same job. Pinned: server on core 0, ghz on core 1 (taskset).
 
 Two figures per variant: calls per second, and the daemon's CPU time per call (user +
@@ -32,6 +32,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,10 +105,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(
-    ghz: str, variant: str, tls: TlsFiles, tmp: Path, duration: float, pinned: bool
-) -> tuple[float, float]:
-    """(calls per second, daemon CPU microseconds per call) of one fresh daemon."""
+@contextmanager
+def daemon(
+    variant: str, tls: TlsFiles, tmp: Path, pinned: bool
+) -> Iterator[tuple[int, Scenario, int]]:
+    """A fresh daemon of ``variant`` holding the Retrieve keys: (port, ghz scenario, pid)."""
     admin_file = tmp / "admin.token"
     admin_file.write_text(ADMIN)
     port, data_dir = free_port(), tmp / f"data-{time.monotonic_ns()}"
@@ -123,47 +127,89 @@ def one_run(
                 token = stub.CreateToken(apb.CreateTokenRequest(label="ghz", grants=[grant])).token
         channel = grpc.secure_channel(target, admin_creds) if admin_creds else None
         populate(port, channel)
-        sc = scenario(variant, tls, token, admin_file)
-        cpu = cpu_seconds(proc.pid)
-        result = run_ghz(ghz, sc, port, duration, pinned)
-        cpu = cpu_seconds(proc.pid) - cpu
-        return result["qps"], cpu / max(result["calls"], 1.0) * 1e6
+        yield port, scenario(variant, tls, token, admin_file), proc.pid
     finally:
         proc.terminate()
         proc.wait(60)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def measure(
+    ghz: str, port: int, sc: Scenario, pid: int, duration: float, pinned: bool
+) -> tuple[float, float]:
+    """(calls per second, daemon CPU microseconds per call) of one ghz run."""
+    cpu = cpu_seconds(pid)
+    result = run_ghz(ghz, sc, port, duration, pinned)
+    cpu = cpu_seconds(pid) - cpu
+    return result["qps"], cpu / max(result["calls"], 1.0) * 1e6
+
+
+def one_round(
+    ghz: str, variants: list[str], tls: TlsFiles, tmp: Path, args: argparse.Namespace, pinned: bool
+) -> dict[str, tuple[float, float]]:
+    """Each variant measured on a fresh daemon: one after another, or all at once.
+
+    ``--together`` runs every variant's daemon on core 0 and every ghz on core 1 at the
+    same time: the daemons share one core, so their rates compare like their costs per
+    call, and a neighbour's burst hits them all in the same seconds.
+    """
+    if not args.together:
+        out = {}
+        for variant in variants:
+            with daemon(variant, tls, tmp, pinned) as (port, sc, pid):
+                out[variant] = measure(ghz, port, sc, pid, args.duration, pinned)
+        return out
+    with ExitStack() as stack:
+        started = {v: stack.enter_context(daemon(v, tls, tmp, pinned)) for v in variants}
+        with ThreadPoolExecutor(len(variants)) as pool:
+            futures = {
+                v: pool.submit(measure, ghz, port, sc, pid, args.duration, pinned)
+                for v, (port, sc, pid) in started.items()
+            }
+            return {v: f.result() for v, f in futures.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per ghz run")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--together", action="store_true", help="run the variants at the same time (see one_round)"
+    )
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated subset, off first"
+    )
     args = parser.parse_args()
     ghz = ghz_path()
     pinned = shutil.which("taskset") is not None
-    qps: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    variants = [v for v in args.variants.split(",") if v in VARIANTS]
+    if variants[:1] != ["off"] or "token" not in variants:
+        parser.error(f"--variants must start with off and include token; known: {VARIANTS}")
+    qps: dict[str, list[float]] = {v: [] for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="memd-auth-bench-") as tmpdir:
         tmp = Path(tmpdir)
         tls = make_tls(tmp / "tls")
         for r in range(args.repeats):
-            for variant in VARIANTS:
-                rate, us = one_run(ghz, variant, tls, tmp, args.duration, pinned)
+            # ABBA order: a drift over the job (a neighbour starting) hits both ends alike.
+            order = variants if r % 2 == 0 else variants[::-1]
+            for variant, (rate, us) in one_round(ghz, order, tls, tmp, args, pinned).items():
                 qps[variant].append(rate)
                 cpu[variant].append(us)
             print(
                 f"round {r + 1}: "
-                + ", ".join(f"{v} {qps[v][-1]:,.0f}/s {cpu[v][-1]:.0f} us" for v in VARIANTS),
+                + ", ".join(f"{v} {qps[v][-1]:,.0f}/s {cpu[v][-1]:.0f} us" for v in variants),
                 flush=True,
             )
     base_qps, base_cpu = statistics.median(qps["off"]), statistics.median(cpu["off"])
     print(
         f"\nRetrieve, 1 key, ghz -c 16, {'pinned' if pinned else 'unpinned'}, "
+        f"{'variants at the same time, ' if args.together else ''}"
         f"median of {args.repeats} x {args.duration:g} s"
     )
     print("| variant | calls/s | ratio to off | daemon CPU per call | capacity ratio (CPU) |")
     print("|---|---:|---:|---:|---:|")
-    for variant in VARIANTS:
+    for variant in variants:
         rate, us = statistics.median(qps[variant]), statistics.median(cpu[variant])
         print(
             f"| {variant} | {rate:,.0f} | {rate / base_qps:.3f} | {us:.0f} us | "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -29,7 +29,7 @@ from memd import _core
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.auth.grants import MAX_NAMESPACE_BYTES, Action, allowed
 from memd.auth.registry import TokenRegistry
-from memd.auth.tokens import Token
+from memd.auth.tokens import ADMIN_FILE_ID, Token
 from memd.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from memd.logs import event
 from memd.metrics import Metrics
@@ -53,6 +53,10 @@ class Rule:
 
     action: Action
     scope: Scope
+    mask: int = field(init=False)  # int(action): the hot path tests bits, not IntFlags
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mask", int(self.action))
 
 
 _R, _W, _D, _A = Action.READ, Action.WRITE, Action.DELETE, Action.ADMIN
@@ -114,11 +118,48 @@ class Guard:
         # A token's grants never change; the map is emptied when a token is revoked (so
         # an id can never be reused under other grants) and when it grows too large.
         self._allowed: dict[tuple[str, str], int] = {}
+        # The authorization header a token was last presented with -> the token, so a
+        # known caller costs no hashing. Only tokens that cannot expire are kept (and
+        # never the admin file's, which rotates); emptied on revocation, like _allowed.
+        self._by_header: dict[str, Token] = {}
         self._revocations = registry.revocations
         self._denied = {
             r: metrics.auth_denied.labels(r)
             for r in ("missing", "malformed", "unknown", "expired", "no_grant")
         }
+
+    def admit(self, method: str, rule: Rule, context: grpc.ServicerContext, request: Any) -> Token:
+        """Authenticate and authorize one call; returns the caller's token.
+
+        This is the path of every call with auth on, so its common case (a known token,
+        a namespace it was already checked against) is two dict lookups and a peek at
+        the request's namespace; anything else takes ``authenticate``/``authorize``.
+        """
+        header = None
+        for key, value in context.invocation_metadata():
+            if key == "authorization":
+                header = value
+                break
+        if self._revocations != self.registry.revocations:
+            self._forget()
+        token = self._by_header.get(header) if header is not None else None
+        if token is None:
+            token = self.authenticate(method, context)
+            if not token.expires_ms and token.id != ADMIN_FILE_ID and header is not None:
+                if len(self._by_header) >= _ALLOWED_CACHE:
+                    self._by_header.clear()
+                self._by_header[header] = token
+        if rule.scope is Scope.NAMESPACE and type(request) is bytes:
+            bits = self._allowed.get((token.id, _core.peek_namespace(request)))
+            if bits is not None and bits & rule.mask:
+                return token
+        self.authorize(method, rule, token, request)
+        return token
+
+    def _forget(self) -> None:
+        self._allowed.clear()
+        self._by_header.clear()
+        self._revocations = self.registry.revocations
 
     def authenticate(self, method: str, context: grpc.ServicerContext) -> Token:
         """The caller's token; raises Unauthenticated (counted and logged)."""
@@ -166,8 +207,7 @@ class Guard:
         request, answered as such: its shape reveals nothing about other tenants.
         """
         if self._revocations != self.registry.revocations:
-            self._allowed.clear()
-            self._revocations = self.registry.revocations
+            self._forget()
         bits = self._allowed.get((token.id, namespace))
         if bits is None:
             if not namespace or "\0" in namespace or len(namespace.encode()) > MAX_NAMESPACE_BYTES:
@@ -178,7 +218,7 @@ class Guard:
             if len(self._allowed) >= _ALLOWED_CACHE:
                 self._allowed.clear()
             bits = self._allowed[token.id, namespace] = int(allowed(token.grants, namespace))
-        if not bits & action.value:
+        if not bits & int(action):
             self._deny(method, "no_grant", token, namespace)
             raise PermissionDenied(
                 f"token {token.id} has no {action.name} grant on namespace {namespace!r}"

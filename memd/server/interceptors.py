@@ -118,10 +118,11 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             start = perf_counter()
             code = _OK
             try:
-                token = call.authenticate(context)
-                request = (
-                    call.requests(request, mm, token) if stream else call.request(request, token)
-                )
+                if stream:
+                    token = call.authenticate(context)
+                    request = call.requests(request, mm, token)
+                else:
+                    request, token = call.admit(request, context)
                 response = behavior(request, context)
                 return call.redact(token, response)
             except Exception as exc:
@@ -143,10 +144,11 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             code = _OK
             sent = mm.sent
             try:
-                token = call.authenticate(context)
-                request = (
-                    call.requests(request, mm, token) if stream else call.request(request, token)
-                )
+                if stream:
+                    token = call.authenticate(context)
+                    request = call.requests(request, mm, token)
+                else:
+                    request, token = call.admit(request, context)
                 for response in behavior(request, context):
                     sent.inc()
                     yield response
@@ -209,14 +211,25 @@ class _Call:
             return None
         return self._guard.authenticate(self.method, context)
 
+    def admit(self, raw: Any, context: grpc.ServicerContext) -> tuple[Any, Token | None]:
+        """Decode a unary request, authenticate and authorize it: (request, token)."""
+        request = self.decode(raw)
+        if self._guard is None or self._rule is None:
+            return request, None
+        return request, self._guard.admit(self.method, self._rule, context, request)
+
+    def decode(self, raw: Any) -> Any:
+        """One request message, parsed (raw methods get their bytes as they are)."""
+        if self._decode is None:
+            return raw
+        try:
+            return self._decode(raw)
+        except Exception as exc:  # protobuf raises DecodeError, or worse on junk
+            raise InvalidArgument(f"malformed request message: {exc}") from None
+
     def request(self, raw: Any, token: Token | None) -> Any:
-        """Decode one request message and authorize it."""
-        request = raw
-        if self._decode is not None:
-            try:
-                request = self._decode(raw)
-            except Exception as exc:  # protobuf raises DecodeError, or worse on junk
-                raise InvalidArgument(f"malformed request message: {exc}") from None
+        """Decode one message of a request stream and authorize it."""
+        request = self.decode(raw)
         if self._guard is not None and token is not None and self._rule is not None:
             self._guard.authorize(self.method, self._rule, token, request)
         return request
