@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import grpc
@@ -144,11 +145,14 @@ class Guard:
             self._forget()
         token = self._by_header.get(header) if header is not None else None
         if token is None:
+            seen = self.registry.revocations
             token = self.authenticate(method, context)
             if not token.expires_ms and token.id != ADMIN_FILE_ID and header is not None:
                 if len(self._by_header) >= _ALLOWED_CACHE:
                     self._by_header.clear()
-                self._by_header[header] = token
+                self.registry.unless_revoked_since(
+                    seen, partial(self._by_header.__setitem__, header, token)
+                )
         if rule.scope is Scope.NAMESPACE and type(request) is bytes:
             bits = self._allowed.get((token.id, _core.peek_namespace(request)))
             if bits is not None and bits & rule.mask:
@@ -157,9 +161,12 @@ class Guard:
         return token
 
     def _forget(self) -> None:
+        # The count is read first: a revocation landing during the clear leaves it
+        # behind, and the next call clears again.
+        current = self.registry.revocations
         self._allowed.clear()
         self._by_header.clear()
-        self._revocations = self.registry.revocations
+        self._revocations = current
 
     def authenticate(self, method: str, context: grpc.ServicerContext) -> Token:
         """The caller's token; raises Unauthenticated (counted and logged)."""

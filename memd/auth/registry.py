@@ -88,6 +88,16 @@ class TokenRegistry:
                 return self._admin
         raise Unauthenticated("unknown or revoked token", "unknown")
 
+    def unless_revoked_since(self, seen: int, remember: Callable[[], None]) -> None:
+        """Call ``remember`` (caching a token) only if no token was revoked since ``seen``.
+
+        Under the lock that revocation takes, so a cache can never keep a token that
+        was revoked while it was being authenticated.
+        """
+        with self._write_lock:
+            if self.revocations == seen:
+                remember()
+
     def create(self, label: str, grants: Sequence[Grant], expires_ms: int = 0) -> tuple[str, Token]:
         """Make and store a token; returns its secret (shown once) and its record."""
         now = self._clock()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from memd._pb.v1 import memory_service_pb2 as pb
 from memd.auth.grants import (
     EVERY_ACTION,
     Action,
@@ -19,10 +20,12 @@ from memd.auth.grants import (
     allowed,
     parse_grant,
 )
+from memd.auth.policy import Guard, rule_of
 from memd.auth.registry import TokenRegistry
 from memd.auth.tokens import Token, digest, new_secret, token_id
 from memd.engine import Engine
-from memd.errors import InvalidArgument, Unauthenticated
+from memd.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from memd.metrics import Metrics
 
 names = st.text(alphabet="ab:/*x", min_size=1, max_size=8).filter(lambda s: "*" not in s)
 patterns = st.one_of(names, names.map(lambda s: s + "*"), st.just("*"))
@@ -126,3 +129,30 @@ def test_admin_token_file(tmp_path: Path) -> None:
         registry._admin_file._next_check = 0  # type: ignore[union-attr]  # skip the 1 s wait
         admin = registry.authenticate("a-long-enough-admin-token")
         assert admin.grants[0].is_global and admin.grants[0].actions == EVERY_ACTION
+
+
+class _Context:
+    """The one part of a grpc ServicerContext the guard reads."""
+
+    def __init__(self, secret: str) -> None:
+        self.metadata = (("user-agent", "test"), ("authorization", f"Bearer {secret}"))
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
+
+
+def test_guard_caches_never_outlive_a_revocation(tmp_path: Path) -> None:
+    retrieve = "/memd.v1.MemoryService/Retrieve"
+    request = pb.RetrieveRequest(namespace="a/x", keys=["k"]).SerializeToString()
+    with Engine(tmp_path / "data") as engine:
+        registry = TokenRegistry(engine)
+        guard = Guard(registry, Metrics())
+        secret, token = registry.create("agent", [parse_grant("a/*=read")])
+        for _ in range(3):  # the second and third take the cached path
+            assert guard.admit(retrieve, rule_of(retrieve), _Context(secret), request) == token
+        with pytest.raises(PermissionDenied):
+            other = pb.RetrieveRequest(namespace="b/x", keys=["k"]).SerializeToString()
+            guard.admit(retrieve, rule_of(retrieve), _Context(secret), other)
+        assert registry.revoke(token.id)
+        with pytest.raises(Unauthenticated):
+            guard.admit(retrieve, rule_of(retrieve), _Context(secret), request)
