@@ -327,8 +327,10 @@ func searchStream(t *testing.T, cn conn) {
 	mems := make([]*memd.NewMemory, total)
 	for i := range mems {
 		mems[i] = &memd.NewMemory{
-			Key:  fmt.Sprintf("s%03d", i),
-			Text: "apple " + strings.Repeat("pie ", i%7) + fmt.Sprint(i),
+			Key: fmt.Sprintf("s%03d", i),
+			// ~500 bytes a hit, so all the hits (~225 KB) cannot fit in one flow-control
+			// window: the cancellation below lands while the server is still sending.
+			Text: "apple " + strings.Repeat("pie ", i%7) + fmt.Sprint(i) + " " + strings.Repeat("filler ", 60),
 			Tier: memd.TierLongTerm,
 		}
 	}
@@ -373,9 +375,13 @@ func searchStream(t *testing.T, cn conn) {
 		t.Fatalf("after Close: err %v", s.Err())
 	}
 
-	// Cancelled midway through its context: the error matches context.Canceled.
+	// Cancelled midway through its context: the error matches context.Canceled. Fixed
+	// 64 KiB windows (they turn off grpc-go's window growth) keep the server from
+	// having sent every page before the cancel arrives.
+	small, _ := dial(t, cn.d.tcp, append(cn.d.dialOptions(t, cn.token),
+		grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))...)
 	cctx, cancel := context.WithCancel(ctx)
-	s, err = c.Search(cctx, req)
+	s, err = small.Search(cctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
