@@ -214,7 +214,9 @@ for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${vari
     const total = 450; // five pages of at most 100 hits
     const mems = Array.from({ length: total }, (_, i) => ({
       key: `s${String(i).padStart(3, "0")}`,
-      text: "apple " + "pie ".repeat(i % 7) + i,
+      // ~500 bytes a hit, so the hits (~225 KB) outgrow the flow-control window: a
+      // cancel arrives while the server is still sending.
+      text: "apple " + "pie ".repeat(i % 7) + i + " " + "filler ".repeat(60),
       tier: Tier.TIER_LONG_TERM,
     }));
     await c.bulkStore(ns, mems);
