@@ -1,7 +1,10 @@
 """The ``memd`` command line: ``memd serve`` runs the daemon.
 
-Exit codes: 0 after a clean stop, 1 when the daemon cannot start (address in use, data
-directory unusable), 2 for a configuration error.
+The other commands: ``memd health`` (memd.health_check), ``memd token`` (memd.auth.cli),
+``memd restore`` and ``memd verify`` (memd.restore).
+
+Exit codes of ``memd serve``: 0 after a clean stop, 1 when the daemon cannot start
+(address in use, data directory unusable), 2 for a configuration error.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 from typing import Any
 
@@ -20,8 +22,10 @@ from memd import restore as offline
 from memd.auth.cli import add_token_commands
 from memd.config import Config, ConfigError, add_arguments, load_config
 from memd.errors import MemdError
+from memd.health_check import add_health_command
 from memd.logs import event, setup_logging
 from memd.server.app import StartupError, create_server
+from memd.version import memd_version
 
 log = logging.getLogger("memd.cli")
 
@@ -33,7 +37,8 @@ Configuration precedence, highest first: flags > MEMD_* environment variables > 
 file (--config or MEMD_CONFIG) > defaults. Each option's TOML key is its flag without
 the leading dashes, with '-' read as '_' and table prefixes as sections, e.g.
 --tiers-working-capacity is [tiers.working] capacity, env MEMD_TIERS_WORKING_CAPACITY.
-Sizes accept binary suffixes (16MiB, 64GiB).
+Sizes accept binary suffixes (16MiB, 64GiB). docs/examples/memd.toml has every option at
+its default.
 
 SIGTERM or SIGINT drains: health turns NOT_SERVING, streams end after their last
 acknowledged batch, in-flight RPCs get --grace-s seconds, then the store is flushed and
@@ -46,11 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memd", description="memd: a memory daemon for AI agents."
     )
-    parser.add_argument("--version", action="version", version=f"memd {_version()}")
+    parser.add_argument("--version", action="version", version=f"memd {memd_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the daemon",
+        # The generated usage would list all ~50 flags; they are listed by topic below.
+        usage="memd serve [--config PATH] [--print-config] [OPTION ...]",
         description=_SERVE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(serve)
     add_token_commands(commands)
+    add_health_command(commands)
     _add_offline_commands(commands)
     return parser
 
@@ -164,13 +172,6 @@ def _run_verify(args: argparse.Namespace) -> int:
         return 2
     print(check.render())
     return 1 if check.problems else 0
-
-
-def _version() -> str:
-    try:
-        return version("memd")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import grpc
@@ -33,6 +32,7 @@ from memd import _core
 from memd.engine import Engine
 from memd.errors import MemdError
 from memd.types import Tier
+from memd.version import memd_version
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class Metrics:
         )
         self.draining = Gauge("memd_draining", "1 while the server is shutting down.", registry=r)
         build = Gauge("memd_build_info", "Version of the running memd.", ("version",), registry=r)
-        build.labels(_memd_version()).set(1)
+        build.labels(memd_version()).set(1)
 
     def method(self, grpc_type: str, service: str, method: str) -> MethodMetrics:
         """Bound metrics of one RPC method."""
@@ -340,10 +340,3 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily(
             "memd_lmdb_map_used_bytes", "LMDB map bytes in use.", info.used_bytes
         )
-
-
-def _memd_version() -> str:
-    try:
-        return version("memd")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"

@@ -29,6 +29,7 @@ from memd.auth.grants import (
     actions_to_proto,
     parse_grant,
 )
+from memd.client_channel import connection_arguments, open_channel
 from memd.errors import InvalidArgument
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
@@ -38,13 +39,8 @@ _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 def add_token_commands(commands: Any) -> None:
     """Add ``memd token ...`` to the ``memd`` subcommands."""
     token = commands.add_parser("token", help="create, list and revoke access tokens")
-    conn = argparse.ArgumentParser(add_help=False)
+    conn = argparse.ArgumentParser(add_help=False, parents=[connection_arguments()])
     env = os.environ.get
-    conn.add_argument(
-        "--target",
-        default=env("MEMD_TARGET", "127.0.0.1:50051"),
-        help="daemon address (env MEMD_TARGET; default 127.0.0.1:50051)",
-    )
     conn.add_argument(
         "--token", default=env("MEMD_TOKEN", ""), help="an admin token (env MEMD_TOKEN)"
     )
@@ -53,9 +49,6 @@ def add_token_commands(commands: Any) -> None:
         default=env("MEMD_ADMIN_TOKEN_FILE", ""),
         help="file holding an admin token (env MEMD_ADMIN_TOKEN_FILE)",
     )
-    conn.add_argument("--ca", default="", help="CA certificate (PEM) to verify a TLS daemon")
-    conn.add_argument("--cert", default="", help="client certificate (PEM) for mutual TLS")
-    conn.add_argument("--key", default="", help="client key (PEM) for mutual TLS")
     verbs = token.add_subparsers(dest="verb", required=True, metavar="VERB")
     create = verbs.add_parser("create", parents=[conn], help="make a token; prints its secret once")
     create.add_argument("--label", default="", help="who or what holds the token")
@@ -85,10 +78,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         request = _request(args)
         secret = _admin_secret(args)
+        channel = open_channel(args)
     except (InvalidArgument, OSError) as exc:
         print(f"memd token: {exc}", file=sys.stderr)
         return 2
-    with _channel(args) as channel:
+    with channel:
         stub = apb_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
         metadata = [("authorization", f"Bearer {secret}")] if secret else []
         try:
@@ -132,14 +126,6 @@ def _admin_secret(args: argparse.Namespace) -> str:
         with open(args.token_file, encoding="utf-8") as fh:
             return fh.read().strip()
     return ""
-
-
-def _channel(args: argparse.Namespace) -> grpc.Channel:
-    if not (args.ca or args.cert):
-        return grpc.insecure_channel(args.target)
-    files = [args.ca, args.key, args.cert]
-    ca, key, cert = (open(f, "rb").read() if f else None for f in files)
-    return grpc.secure_channel(args.target, grpc.ssl_channel_credentials(ca, key, cert))
 
 
 def _print(reply: Any) -> None:
