@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
@@ -126,7 +127,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for opt in OPTIONS:
         group = groups.get(opt.group)
         if group is None:
-            group = groups[opt.group] = parser.add_argument_group(opt.group)
+            topic = GROUPS[opt.group]
+            group = groups[opt.group] = parser.add_argument_group(
+                topic.title, f"{topic.description[0].upper()}{topic.description[1:]}."
+            )
         help_text = f"{opt.help} (env {opt.env}; default {opt.default_text})"
         # A boolean flag alone means true (--insecure-no-auth); =false still parses.
         switch = {"nargs": "?", "const": True} if opt.parse is boolean else {}

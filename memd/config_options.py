@@ -16,6 +16,7 @@ from memd.config_parse import (
     boolean,
     choice,
     float_in,
+    format_size,
     grpc_address,
     http_address,
     int_in,
@@ -223,6 +224,7 @@ def _lifecycle_options() -> list[Option]:
             "Smallest value that is compressed (when compression shrinks it)",
             _LIFECYCLE.compress_min_bytes,
             size,
+            show=format_size,
         ),
     ]
 
@@ -331,6 +333,7 @@ OPTIONS: tuple[Option, ...] = (
         "Largest request or response message (bigger: RESOURCE_EXHAUSTED)",
         16 << 20,
         size,
+        show=format_size,
     ),
     Option(
         "max_batch_items",
@@ -345,6 +348,7 @@ OPTIONS: tuple[Option, ...] = (
         "LMDB map size: the most the store can hold (virtual; the file grows as used)",
         _ENGINE.map_size_bytes,
         size,
+        show=format_size,
     ),
     Option(
         "engine.durability",
@@ -397,8 +401,22 @@ OPTIONS: tuple[Option, ...] = (
         _ENGINE.promote_importance,
         float_in(0.0, 1.0),
     ),
-    Option("engine.max_value_bytes", _E, "Largest accepted value", _ENGINE.max_value_bytes, size),
-    Option("engine.max_text_bytes", _E, "Largest accepted text", _ENGINE.max_text_bytes, size),
+    Option(
+        "engine.max_value_bytes",
+        _E,
+        "Largest accepted value",
+        _ENGINE.max_value_bytes,
+        size,
+        show=format_size,
+    ),
+    Option(
+        "engine.max_text_bytes",
+        _E,
+        "Largest accepted text",
+        _ENGINE.max_text_bytes,
+        size,
+        show=format_size,
+    ),
     Option(
         "engine.max_embedding_dim",
         _E,

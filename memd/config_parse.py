@@ -63,6 +63,14 @@ def size(raw: str) -> int:
     return int(match.group(1)) << _SIZE_SHIFT[unit]
 
 
+def format_size(value: int) -> str:
+    """A size as ``size`` reads it, in the largest binary unit that divides it: ``16MiB``."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if value and value % (1 << shift) == 0:
+            return f"{value >> shift}{unit}"
+    return str(value)
+
+
 def choice(*names: str) -> Callable[[str], str]:
     """A parser of one of ``names``, case-insensitive."""
 
