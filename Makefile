@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps tools clean proto proto-check go-test ts-test
+.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -60,7 +60,13 @@ go-test: build-dev ## Go client: generated code matches proto/, vet, gofmt, test
 ts-test: build-dev ## TypeScript client: generated code matches proto/, type-check, tests against a real daemon
 	cd clients/typescript && npm ci --no-audit --no-fund && npm run generate:check && npm test
 
-test: build-dev lint rust-test py-test go-test ts-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests
+deploy-test: build-dev ## deploy/: Kubernetes manifests decoded strictly and run against memd; systemd unit checked
+	command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd; }
+	cd deploy/kubernetes/validate && go vet ./... && test -z "$$(gofmt -l .)" && \
+		MEMD_TEST_PYTHON=$(abspath $(PY)) go test -count=1 ./...
+	$(PY) deploy/systemd/check.py
+
+test: build-dev lint rust-test py-test go-test ts-test deploy-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests
 
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve
