@@ -52,8 +52,14 @@ def fail(message: str) -> None:
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command, capturing its output as text."""
-    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
+    """Run a command, capturing its output as text.
+
+    Commands run in ``/``, so ``python -m memd`` is the installed memd, never a
+    ``memd/`` folder that happens to be in the current directory.
+    """
+    return subprocess.run(
+        args, capture_output=True, text=True, env=env, timeout=120, check=False, cwd="/"
+    )
 
 
 def unit_copy(directory: Path, with_drop_in: bool) -> Path:
@@ -206,7 +212,11 @@ def check_mdwe(env: dict[str, str]) -> None:
         log = Path(tmp) / "memd.log"
         with log.open("w") as out:
             daemon = subprocess.Popen(
-                [sys.executable, "-c", MDWE_RUNNER], env=daemon_env, stdout=out, stderr=out
+                [sys.executable, "-c", MDWE_RUNNER],
+                env=daemon_env,
+                stdout=out,
+                stderr=out,
+                cwd="/",
             )
         try:
             deadline = time.monotonic() + 60
