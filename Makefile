@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test
+.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,28 +17,48 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The Rust core is built at most once per make invocation, and not at all when nothing
+# changed (issue 11):
+# - the extension (feature "python") is built by maturin in target/: by `pip install -e`
+#   on a fresh venv, then by `maturin develop` only when $(BUILT) is older than a Rust
+#   source or manifest (with nothing to compile it still repackages and reinstalls);
+# - `cargo test` and clippy without the python feature build in target/nopy, and clippy
+#   with it in target/clippy, so no two feature sets or environments (maturin sets PYO3_*
+#   variables that cargo alone does not) evict each other's artifacts in one directory.
+RUST_SRC := Cargo.toml Cargo.lock rust_core/Cargo.toml $(shell find rust_core/src -type f)
+BUILT := $(VENV)/.memd-built
+NOPY_CARGO := CARGO_TARGET_DIR=target/nopy cargo
+DIST ?= dist
+
 $(STAMP): $(PY) pyproject.toml Cargo.toml rust_core/Cargo.toml
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(BUILT)
+
+# (make decides to remake a target that is missing when it starts, before $(STAMP)'s
+# recipe creates it: hence the test of what is newer, for a fresh venv.)
+$(BUILT): $(STAMP) $(RUST_SRC)
+	@if [ -z "$$(find $(RUST_SRC) $(STAMP) -newer $(BUILT) 2>/dev/null)" ] && [ -e $(BUILT) ]; \
+	then echo "memd._core is up to date (built by pip install -e)"; else \
+	echo "$(BIN)/maturin develop --release --quiet" && \
+	$(BIN)/maturin develop --release --quiet && touch $(BUILT); fi
 
 install: $(STAMP) ## Create .venv, build the Rust extension (release) and install dev tools
 
-build-dev: install ## Rebuild the Rust extension into the source tree after Rust changes
-	$(BIN)/maturin develop --release --quiet
+build-dev: $(BUILT) ## Rebuild the Rust extension into the source tree if Rust sources changed
 
 format: install ## Format Python and Rust
 	$(BIN)/ruff format memd tests bench clients/python
 	$(BIN)/ruff check --fix memd tests bench clients/python
 	cargo fmt --all
 
-lint: install proto-check ## ruff, mypy (+ stubtest of memd._core), proto drift, rustfmt, clippy
+lint: build-dev proto-check ## ruff, mypy (+ stubtest of memd._core), proto drift, rustfmt, clippy
 	$(BIN)/ruff check memd tests bench clients/python
 	$(BIN)/ruff format --check memd tests bench clients/python
 	$(BIN)/mypy memd clients/python/memd_client
 	$(PY) -m mypy.stubtest memd._core
 	cargo fmt --all --check
-	cargo clippy --release --all-targets --no-default-features -- -D warnings
-	cargo clippy --release --all-targets -- -D warnings
+	$(NOPY_CARGO) clippy --release --all-targets --no-default-features -- -D warnings
+	CARGO_TARGET_DIR=target/clippy cargo clippy --release --all-targets -- -D warnings
 
 proto: install ## Regenerate memd/_pb from proto/memd/v1 (commit the result)
 	PY=$(abspath $(PY)) bash proto/generate.sh memd/_pb
@@ -49,7 +69,7 @@ proto-check: install ## Fail if memd/_pb differs from what proto/ generates
 	diff -r -x __pycache__ memd/_pb "$$tmp" && echo "memd/_pb matches proto/"
 
 rust-test: ## Rust unit, property and integration tests (no libpython needed)
-	cargo test --release --no-default-features
+	$(NOPY_CARGO) test --release --no-default-features
 
 py-test: build-dev ## pytest: engine API, property, crash and server end-to-end tests
 	$(BIN)/pytest
@@ -66,7 +86,24 @@ deploy-test: build-dev ## deploy/: Kubernetes manifests decoded strictly and run
 		MEMD_TEST_PYTHON=$(abspath $(PY)) go test -count=1 ./...
 	$(PY) deploy/systemd/check.py
 
-test: build-dev lint rust-test py-test go-test ts-test deploy-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests
+# The daemon wheel reuses maturin's release build in target/ (no compile when the
+# extension is up to date); the client wheel is pure Python (flit_core).
+WHEEL_INPUTS := $(BUILT) pyproject.toml README.md LICENSE clients/python/pyproject.toml \
+	clients/python/README.md $(shell find memd clients/python/memd_client -name '*.py' -o -name '*.pyi' -o -name py.typed)
+
+$(DIST)/.wheels: $(WHEEL_INPUTS)
+	rm -f $(DIST)/memd_daemon-*.whl $(DIST)/memd_client-*.whl
+	$(BIN)/maturin build --release --quiet --out $(DIST)
+	$(BIN)/pip wheel -q --no-deps --wheel-dir $(DIST) ./clients/python
+	touch $@
+
+wheels: $(DIST)/.wheels ## Build the memd-daemon (abi3) and memd-client wheels into dist/
+
+wheel-test: ## Install both wheels into a new venv outside the tree; serve and use the client
+	$(MAKE) --no-print-directory wheels DIST=target/wheel-test
+	bash tests/wheels.sh target/wheel-test
+
+test: build-dev lint rust-test py-test wheel-test go-test ts-test deploy-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests, wheels
 
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve
@@ -88,4 +125,4 @@ bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tant
 	$(PY) bench/grpc/run.py
 
 clean: ## Remove build outputs and the virtualenv
-	rm -rf target $(VENV) memd/_core*.so
+	rm -rf target $(VENV) memd/_core*.so dist

@@ -330,7 +330,7 @@ for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${vari
 
   if (variant === "plain") test("the README example runs as written", async () => {
     // The ```ts block of README.md, with only the address changed, as an ES module in a
-    // directory where `@memd/client` resolves to this package (node_modules link).
+    // directory where `@memd-dev/client` resolves to this package (node_modules link).
     const pkg = resolve(__dirname, "..", "..");
     const readme = readFileSync(join(pkg, "README.md"), "utf8");
     const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -338,8 +338,8 @@ for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${vari
     assert.equal(block.split('"127.0.0.1:50051"').length, 2, "the example names the address once");
     const dir = mkdtempSync(join(tmpdir(), "memd-ts-readme-"));
     try {
-      mkdirSync(join(dir, "node_modules", "@memd"), { recursive: true });
-      symlinkSync(pkg, join(dir, "node_modules", "@memd", "client"), "dir");
+      mkdirSync(join(dir, "node_modules", "@memd-dev"), { recursive: true });
+      symlinkSync(pkg, join(dir, "node_modules", "@memd-dev", "client"), "dir");
       writeFileSync(join(dir, "example.mjs"), block.replace('"127.0.0.1:50051"', JSON.stringify(d.tcp)));
       const { stdout } = await promisify(execFile)(process.execPath, ["example.mjs"], { cwd: dir, timeout: 60_000 });
       const lines = stdout.trim().split("\n");
