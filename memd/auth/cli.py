@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from typing import Any
@@ -22,18 +21,11 @@ import grpc
 
 from memd._pb.v1 import auth_service_pb2 as apb
 from memd._pb.v1 import auth_service_pb2_grpc as apb_grpc
-from memd.auth.grants import (
-    NO_ACTION,
-    action_from_proto,
-    action_names,
-    actions_to_proto,
-    parse_grant,
-)
+from memd.auth.grants import action_names, actions_from_proto, actions_to_proto, parse_grant
 from memd.client_channel import connection_arguments, open_channel
+from memd.config_parse import ConfigError
+from memd.config_tables import parse_duration_ms
 from memd.errors import InvalidArgument
-
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 def add_token_commands(commands: Any) -> None:
@@ -113,10 +105,11 @@ def _request(args: argparse.Namespace) -> Any:
 def _expiry(text: str) -> int:
     if not text:
         return 0
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise InvalidArgument(f"--expires-in {text!r}: expected e.g. 3600s, 90m, 12h or 30d")
-    return time.time_ns() // 1_000_000 + int(match.group(1)) * _UNIT_MS[match.group(2)]
+    try:
+        in_ms = parse_duration_ms(text)  # the durations of the config file
+    except ConfigError as exc:
+        raise InvalidArgument(f"--expires-in: {exc}") from None
+    return time.time_ns() // 1_000_000 + in_ms
 
 
 def _admin_secret(args: argparse.Namespace) -> str:
@@ -141,14 +134,10 @@ def _print(reply: Any) -> None:
 
 
 def _describe(info: apb.TokenInfo) -> str:
-    grants = " ".join(f"{g.namespace}={','.join(_names(g.actions))}" for g in info.grants)
+    grants = " ".join(
+        f"{g.namespace}={','.join(action_names(actions_from_proto(g.actions)))}"
+        for g in info.grants
+    )
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.expires_ms / 1000))
     label = f"label={info.label!r} " if info.label else ""
     return f"{label}grants: {grants}; expires: {expires if info.expires_ms else 'never'}"
-
-
-def _names(numbers: Any) -> list[str]:
-    out = NO_ACTION
-    for number in numbers:
-        out |= action_from_proto(number)
-    return action_names(out)

@@ -56,6 +56,14 @@ def action_from_proto(number: int) -> Action:
     return action
 
 
+def actions_from_proto(numbers: Iterable[int]) -> Action:
+    """The union of ``memd.v1.Action`` values; InvalidArgument for 0 or unknown ones."""
+    out = NO_ACTION
+    for number in numbers:
+        out |= action_from_proto(number)
+    return out
+
+
 def actions_to_proto(actions: Action) -> list[apb.Action]:
     """The ``memd.v1.Action`` values of a set of bits, in enum order."""
     return [number for bit, number in _PROTO_OF.items() if actions & bit]

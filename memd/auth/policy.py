@@ -154,9 +154,11 @@ class Guard:
                     seen, partial(self._by_header.__setitem__, header, token)
                 )
         if rule.scope is Scope.NAMESPACE and type(request) is bytes:
-            bits = self._allowed.get((token.id, _core.peek_namespace(request)))
-            if bits is not None and bits & rule.mask:
-                return token
+            namespace = _core.peek_namespace(request)
+            bits = self._allowed.get((token.id, namespace))
+            if bits is None or not bits & rule.mask:
+                self.require(method, token, rule.action, namespace)
+            return token
         self.authorize(method, rule, token, request)
         return token
 

@@ -12,7 +12,7 @@ import grpc
 
 from memd._pb.v1 import auth_service_pb2 as apb
 from memd._pb.v1 import auth_service_pb2_grpc as apb_grpc
-from memd.auth.grants import Grant, action_from_proto, actions_to_proto
+from memd.auth.grants import Grant, actions_from_proto, actions_to_proto
 from memd.auth.registry import TokenRegistry
 from memd.auth.tokens import Token
 from memd.errors import InvalidArgument
@@ -40,10 +40,7 @@ def grants_from_proto(grants: Any) -> list[Grant]:
     for i, g in enumerate(grants):
         if not g.actions:
             raise InvalidArgument(f"grant {i} ({g.namespace!r}) has no actions")
-        actions = action_from_proto(g.actions[0])
-        for number in g.actions[1:]:
-            actions |= action_from_proto(number)
-        out.append(Grant(g.namespace, actions))
+        out.append(Grant(g.namespace, actions_from_proto(g.actions)))
     return out
 
 
