@@ -282,6 +282,22 @@ impl From<NewMemory> for RawMemory {
     }
 }
 
+/// An upper bound of `MemoryPb::from(m.clone()).encoded_len()`, from lengths alone (no
+/// copy, no conversion): each of the 17 fields at most a 2-byte tag plus a 10-byte
+/// varint or length prefix, plus its bytes; each tag and metadata entry (an embedded
+/// message of two strings) likewise.
+pub fn memory_len_bound(m: &Memory) -> usize {
+    const FIELD: usize = 12;
+    let bytes = m.key.len()
+        + m.text.len()
+        + m.value.len()
+        + m.namespace.len()
+        + m.embedding.as_ref().map_or(0, |v| 4 * v.len());
+    let tags: usize = m.tags.iter().map(|t| FIELD + t.len()).sum();
+    let metadata: usize = m.metadata.iter().map(|(k, v)| 3 * FIELD + k.len() + v.len()).sum();
+    17 * FIELD + bytes + tags + metadata
+}
+
 impl From<Memory> for MemoryPb {
     fn from(m: Memory) -> MemoryPb {
         let h = m.header;
@@ -303,6 +319,53 @@ impl From<Memory> for MemoryPb {
             last_access_ms: h.last_access_ms,
             access_count: h.access_count,
             version: h.version,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Header, Tier};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    proptest! {
+        #[test]
+        fn memory_len_bound_is_never_below_the_encoded_length(
+            text in ".{0,40}",
+            value in proptest::collection::vec(any::<u8>(), 0..300),
+            dim in 0usize..20,
+            tags in proptest::collection::vec(".{0,10}", 0..5),
+            metadata in proptest::collection::vec((".{0,8}", ".{0,8}"), 0..5),
+            big in any::<u64>(),
+            priority in any::<i32>(),
+        ) {
+            let m = Memory {
+                namespace: Arc::from("ns:é"),
+                key: "k".repeat(26),
+                header: Header {
+                    tier: Tier::Archive,
+                    compressed: false,
+                    importance: 0.3,
+                    priority,
+                    dim: u32::try_from(dim).unwrap(),
+                    created_ms: big,
+                    updated_ms: big,
+                    last_access_ms: big,
+                    access_count: big,
+                    version: big,
+                    expires_at_ms: big,
+                    ttl_ms: big,
+                },
+                text,
+                value,
+                embedding: (dim > 0).then(|| vec![0.5; dim]),
+                tags,
+                metadata,
+            };
+            let exact = MemoryPb::from(m.clone()).encoded_len();
+            prop_assert!(memory_len_bound(&m) >= exact);
         }
     }
 }

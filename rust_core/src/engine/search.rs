@@ -26,9 +26,13 @@ use std::sync::Arc;
 /// access statistics that accounting may still grow (two 10-byte varints).
 const HIT_OVERHEAD: usize = 128;
 
-/// Fails with `Capacity` if a hit could not be sent in one message.
+/// Fails with `Capacity` if a hit could not be sent in one message. A hit whose size
+/// bound fits is not encoded: only a possibly too large one pays for the exact length.
 fn check_hit_sizes(found: &[Option<Memory>], max_hit_bytes: usize) -> Result<()> {
     for m in found.iter().flatten() {
+        if wire::memory_len_bound(m) + HIT_OVERHEAD <= max_hit_bytes {
+            continue;
+        }
         let len = wire::MemoryPb::from(m.clone()).encoded_len() + HIT_OVERHEAD;
         if len > max_hit_bytes {
             return Err(CoreError::Capacity(format!(
