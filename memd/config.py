@@ -28,13 +28,11 @@ from typing import Any
 
 from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
-from memd.config_parse import ConfigError, boolean
+from memd.config_parse import TIER_NAMES, ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
 from memd.types import EngineOptions, LifecycleOptions, TierOptions
 
 __all__ = ["Config", "ConfigError", "add_arguments", "load_config"]
-
-TIER_NAMES = ("working", "short_term", "long_term", "archive")
 
 
 @dataclass(frozen=True, slots=True)

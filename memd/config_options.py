@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memd.config_parse import (
+    TIER_NAMES,
     ConfigError,
     boolean,
     choice,
@@ -27,7 +28,6 @@ from memd.types import EngineOptions, LifecycleOptions, Tier
 
 _ENGINE = EngineOptions()
 _LIFECYCLE = LifecycleOptions()
-_TIER_NAMES = ("working", "short_term", "long_term", "archive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class Option:
 
 def _tier_options() -> list[Option]:
     out = []
-    for index, name in enumerate(_TIER_NAMES):
+    for index, name in enumerate(TIER_NAMES):
         tier = _ENGINE.tiers[index]
         out += [
             Option(

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from memd.types import Tier
 
-_TIER_NAMES = ("working", "short_term", "long_term", "archive")
+TIER_NAMES = ("working", "short_term", "long_term", "archive")
+"""Tier names in tier order, as in TOML keys, flags and reports."""
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _SIZE_SHIFT = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
 
@@ -95,8 +96,8 @@ def boolean(raw: str) -> bool:
 def tier_number(raw: str) -> int:
     """A tier name (``long_term``, ``TIER_LONG_TERM``) as its number."""
     name = raw.lower().removeprefix("tier_")
-    if name not in _TIER_NAMES:
-        raise ConfigError(f"expected one of {', '.join(_TIER_NAMES)}, got {raw!r}")
+    if name not in TIER_NAMES:
+        raise ConfigError(f"expected one of {', '.join(TIER_NAMES)}, got {raw!r}")
     return int(Tier[name.upper()])
 
 

@@ -27,12 +27,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from memd import errors
+from memd.config_parse import TIER_NAMES
 from memd.errors import DataDirInUse, InvalidArgument, MemdError
 
 DATA_FILE = "data.mdb"
 LOCK_FILE = "memd.lock"  # rust_core/src/store/lock.rs
 STAGING = ".restore"
-TIERS = ("working", "short_term", "long_term", "archive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class Check:
     def render(self) -> str:
         """The report as the CLI prints it."""
         c = self.counts
-        tiers = ", ".join(f"{t} {c.get(t, 0)}" for t in TIERS)
+        tiers = ", ".join(f"{t} {c.get(t, 0)}" for t in TIER_NAMES)
         lines = (
             [
                 f"memories      {c.get('memories', 0)} ({tiers})",
@@ -107,7 +107,7 @@ def _verify_child(data_dir: str, send: Connection) -> None:
         return
     counts = {
         "memories": r.memories,
-        **dict(zip(TIERS, r.by_tier, strict=True)),
+        **dict(zip(TIER_NAMES, r.by_tier, strict=True)),
         "namespaces": r.namespaces,
         "tokens": r.tokens,
         "record_bytes": r.record_bytes,
