@@ -24,6 +24,7 @@ from memd.config import Config, ConfigError, add_arguments, load_config
 from memd.errors import MemdError
 from memd.health_check import add_health_command
 from memd.logs import event, setup_logging
+from memd.mcp.cli import add_mcp_command
 from memd.server.app import StartupError, create_server
 from memd.version import memd_version
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(serve)
     add_token_commands(commands)
     add_health_command(commands)
+    add_mcp_command(commands)
     _add_offline_commands(commands)
     return parser
 

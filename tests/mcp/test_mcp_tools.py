@@ -1,0 +1,189 @@
+"""``memd mcp`` end to end: the SDK's client, a real ``memd mcp`` process, a real daemon.
+
+The same conversation runs over stdio and Streamable HTTP: each tool's text and
+structured content (which the client also checks against the tool's output schema)
+and what the daemon then holds.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import anyio
+import grpc
+import pytest
+from daemon_launcher import Daemon
+from mcp_host import MAX_TEXT, connect, stored
+
+from memd._pb.v1 import memory_pb2 as mpb
+from memd._pb.v1 import memory_service_pb2 as pb
+
+TURNS = [
+    ("user", "I am planning a trip to Kyoto in April", ["travel"]),
+    ("assistant", "Noted: Kyoto in April, cherry blossom season", ["travel"]),
+    ("user", "I drink green tea, never coffee", ["preference"]),
+]
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def _text(result: object) -> str:
+    [block] = result.content  # type: ignore[attr-defined]
+    return str(block.text)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_a_conversation_through_every_tool(daemon: Daemon, transport: str) -> None:
+    ns = f"mcp/{uuid.uuid4().hex[:10]}"
+
+    async def scenario() -> None:
+        async with connect(transport, daemon, "--namespace", ns) as client:
+            tools = (await client.list_tools()).tools
+            assert [t.name for t in tools] == [
+                "remember",
+                "recall",
+                "search",
+                "list_recent",
+                "forget",
+            ]
+            assert all(t.output_schema for t in tools)
+
+            keys = []
+            for role, text, tags in TURNS:
+                args = {
+                    "text": text,
+                    "tags": tags,
+                    "metadata": {"role": role, "conversation": "c1"},
+                }
+                r = await client.call_tool("remember", args)
+                assert not r.is_error, _text(r)
+                out = r.structured_content
+                assert out == {
+                    "namespace": ns,
+                    "key": out["key"],
+                    "tier": "short_term",
+                    "version": 1,
+                    "merged": False,
+                }
+                assert _text(r) == f"Remembered as {out['key']} (short_term)."
+                keys.append(out["key"])
+            held = stored(daemon, ns)
+            assert [m.key for m in held] == keys  # server-made keys sort by time
+            assert [(m.metadata["role"], m.text, list(m.tags)) for m in held] == TURNS
+
+            # The conversation window: the latest two, oldest first, then one page back.
+            r = await client.call_tool("list_recent", {"limit": 2})
+            window = r.structured_content
+            assert [m["key"] for m in window["memories"]] == keys[1:]
+            assert [m["text"] for m in window["memories"]] == [t[1] for t in TURNS[1:]]
+            assert window["older_cursor"]
+            text = _text(r)
+            assert text.index(keys[1]) < text.index(keys[2])
+            assert f"before_cursor={window['older_cursor']!r}" in text
+            r = await client.call_tool(
+                "list_recent", {"limit": 2, "before_cursor": window["older_cursor"]}
+            )
+            assert [m["key"] for m in r.structured_content["memories"]] == keys[:1]
+            assert r.structured_content["older_cursor"] == ""
+
+            # Search ranks by the query and filters by metadata.
+            r = await client.call_tool("search", {"query": "tea"})
+            hits = r.structured_content["hits"]
+            assert [h["key"] for h in hits] == [keys[2]]
+            assert hits[0]["score"] > 0 and hits[0]["tags"] == ["preference"]
+            assert keys[2] in _text(r) and "green tea" in _text(r)
+            r = await client.call_tool(
+                "search", {"query": "Kyoto", "metadata": {"role": "assistant"}}
+            )
+            assert [h["key"] for h in r.structured_content["hits"]] == [keys[1]]
+            r = await client.call_tool("search", {"query": "Kyoto", "tags_any": ["preference"]})
+            assert r.structured_content["hits"] == []
+            assert _text(r) == "No memory matches 'Kyoto'."
+
+            # Recall reads by key and names the missing ones.
+            r = await client.call_tool("recall", {"keys": [keys[0], "no-such-key"]})
+            [memory] = r.structured_content["memories"]
+            assert memory["key"] == keys[0] and memory["text"] == TURNS[0][1]
+            assert memory["metadata"] == {"role": "user", "conversation": "c1"}
+            assert memory["importance"] == 0.5 and ISO_UTC.match(memory["created_at"])
+            assert r.structured_content["missing"] == ["no-such-key"]
+            assert _text(r).endswith("Not found: no-such-key")
+
+            # Forget deletes for good.
+            r = await client.call_tool("forget", {"keys": [keys[0], "no-such-key"]})
+            assert r.structured_content == {
+                "namespace": ns,
+                "deleted": [keys[0]],
+                "not_found": ["no-such-key"],
+            }
+            assert [m.key for m in stored(daemon, ns)] == keys[1:]
+
+            # A text over the daemon's limit: its own INVALID_ARGUMENT message, nothing stored.
+            too_long = "x" * (MAX_TEXT + 1)
+            r = await client.call_tool("remember", {"text": too_long})
+            assert r.is_error and r.structured_content is None
+            assert _text(r) == f"INVALID_ARGUMENT: {_daemon_refusal(daemon, ns, too_long)}"
+            assert [m.key for m in stored(daemon, ns)] == keys[1:]
+
+    anyio.run(scenario)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_hosts_on_the_initialize_handshake_are_served(daemon: Daemon, transport: str) -> None:
+    """Most hosts in use still open with ``initialize`` (protocol 2025-11-25 and older)."""
+    ns = f"mcp/{uuid.uuid4().hex[:10]}"
+
+    async def scenario() -> None:
+        async with connect(transport, daemon, "--namespace", ns, mode="legacy") as client:
+            assert len((await client.list_tools()).tools) == 5
+            r = await client.call_tool(
+                "remember", {"text": "legacy hosts work", "importance": 0.7, "tier": "long_term"}
+            )
+            key = r.structured_content["key"]
+            r = await client.call_tool("recall", {"keys": [key]})
+            [memory] = r.structured_content["memories"]
+            assert (memory["importance"], memory["tier"]) == (0.7, "long_term")
+
+    anyio.run(scenario)
+
+
+def test_tool_schemas_bound_every_argument(daemon: Daemon) -> None:
+    async def scenario() -> None:
+        async with connect("stdio", daemon, "--namespace", "mcp/schemas") as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+        for tool in tools.values():
+            schema = tool.input_schema
+            assert schema["type"] == "object" and schema["additionalProperties"] is False
+            assert "namespace" not in schema["properties"]
+            assert all(p.get("description") for p in schema["properties"].values()), tool.name
+        remember = tools["remember"].input_schema
+        assert remember["required"] == ["text"]
+        assert remember["properties"]["importance"] == {
+            **remember["properties"]["importance"],
+            "type": "number",
+            "minimum": 0.0,
+            "maximum": 1.0,
+        }
+        assert remember["properties"]["tier"]["enum"] == [
+            "working",
+            "short_term",
+            "long_term",
+            "archive",
+        ]
+        limit = tools["search"].input_schema["properties"]["limit"]
+        assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 10)
+        assert tools["recall"].input_schema["properties"]["keys"]["maxItems"] == 100
+        assert tools["search"].annotations.read_only_hint is True
+        assert tools["forget"].annotations.destructive_hint is True
+        assert tools["remember"].annotations.read_only_hint is False
+
+    anyio.run(scenario)
+
+
+def _daemon_refusal(daemon: Daemon, ns: str, text: str) -> str:
+    """The daemon's own message for storing ``text`` (admin token, so only the size fails)."""
+    request = pb.StoreRequest(namespace=ns, memories=[mpb.NewMemory(text=text)], atomic=True)
+    with pytest.raises(grpc.RpcError) as refused:
+        daemon.stub.Store(request, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return str(refused.value.details())
