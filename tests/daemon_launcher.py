@@ -11,11 +11,12 @@ languages run this file as a program, with the repository's ``.venv/bin/python``
     python tests/daemon_launcher.py [--data-dir DIR] [--no-unix] [--auth] [--tls]
         [--token NAME=GRANTS]... [-- MEMD_SERVE_FLAGS...]
 
-It starts ``python -m memd serve`` on a fresh temporary directory (the data in
-``DIR/data`` unless ``--data-dir`` is given, a Unix socket ``DIR/memd.sock`` next to
-127.0.0.1:0 unless ``--no-unix``; the flags after ``--`` are passed on and a ``--listen``
-among them replaces the default listeners), waits until the daemon logs "listening"
-and its health is SERVING, and prints one JSON line on stdout::
+It starts ``python -m memd serve`` (or see ``MEMD_TEST_SERVE_PREFIX`` below) on a fresh
+temporary directory (the data in ``DIR/data`` unless ``--data-dir`` is given, a Unix
+socket ``DIR/memd.sock`` next to 127.0.0.1:0 unless ``--no-unix``; the flags after
+``--`` are passed on and a ``--listen`` among them replaces the default listeners),
+waits until the daemon logs "listening" and its health is SERVING, and prints one JSON
+line on stdout::
 
     {"event": "ready", "pid": 123, "tcp": "127.0.0.1:41234", "unix": "unix:///tmp/.../memd.sock",
      "grpc": [...], "metrics": "127.0.0.1:41235", "data_dir": "...", "tmp_dir": "...",
@@ -38,6 +39,12 @@ and TLS (issue 10), each off unless asked for:
   a comma-separated subset of read, write, delete, admin:
   ``--token agent-a='team:a/*=read,write,delete;shared=read'``.
 
+``MEMD_TEST_SERVE_PREFIX``, if set, is the command (shell words) that runs ``memd``
+instead of this Python's ``-m memd``: ``make image-test`` points it at the container
+image (``deploy/container/run.sh ... CONTAINER -- memd``), so the same tests run against
+the daemon in the image. Paths the tests pass (data, socket, certificates) must then
+exist in the container too, which is why run.sh is given ``-v /tmp:/tmp``.
+
 Fields not in use are ``""`` (``{}`` for ``tokens``). The readiness check (health)
 needs no token, over TLS it presents the client certificate. The daemon's log
 (JSON lines) is copied to stderr as it comes. The launcher then runs until its stdin
@@ -55,6 +62,7 @@ import json
 import os
 import queue
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -81,6 +89,12 @@ REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 ACTIONS = ("read", "write", "delete", "admin")
+
+
+def memd_command() -> list[str]:
+    """The words that run ``memd``: ``MEMD_TEST_SERVE_PREFIX``, or this Python's ``-m memd``."""
+    prefix = os.environ.get("MEMD_TEST_SERVE_PREFIX", "")
+    return shlex.split(prefix) if prefix else [sys.executable, "-m", "memd"]
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -114,7 +128,7 @@ def parse_grants(spec: str) -> list[tuple[str, list[str]]]:
 
 
 class Daemon:
-    """One ``python -m memd serve`` child process, ready (listening and SERVING) once built.
+    """One ``memd serve`` process (``memd_command``), ready (listening, SERVING) once built.
 
     Args:
         data_dir: The store directory.
@@ -174,10 +188,11 @@ class Daemon:
             security += self.tls_files.serve_flags()
         listen = [] if "--listen" in self.args else ["--listen", "127.0.0.1:0"]
         metrics = [] if "--metrics-listen" in self.args else ["--metrics-listen", "127.0.0.1:0"]
+        if env and "MEMD_TEST_SERVE_PREFIX" in os.environ:
+            # The container gets only its image's environment and run.sh's -e options.
+            raise AssertionError("env= is not passed into MEMD_TEST_SERVE_PREFIX's container")
         cmd = [
-            sys.executable,
-            "-m",
-            "memd",
+            *memd_command(),
             "serve",
             "--data-dir",
             str(data_dir),
