@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test
+.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,8 @@ RUST_SRC := Cargo.toml Cargo.lock rust_core/Cargo.toml $(shell find rust_core/sr
 BUILT := $(VENV)/.memd-built
 NOPY_CARGO := CARGO_TARGET_DIR=target/nopy cargo
 DIST ?= dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' rust_core/Cargo.toml | head -1)
+IMAGE := localhost/memd:$(VERSION)
 
 $(STAMP): $(PY) pyproject.toml Cargo.toml rust_core/Cargo.toml
 	$(BIN)/pip install -q -e '.[dev]'
@@ -103,7 +105,15 @@ wheel-test: ## Install both wheels into a new venv outside the tree; serve and u
 	$(MAKE) --no-print-directory wheels DIST=target/wheel-test
 	bash tests/wheels.sh target/wheel-test
 
-test: build-dev lint rust-test py-test wheel-test go-test ts-test deploy-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests, wheels
+# The image is built from this run's wheel (no second Rust build), on a Debian base made
+# by mmdebstrap: this machine reaches Debian's packages but no image registry.
+image: $(DIST)/.wheels ## Build the container image localhost/memd:VERSION with podman (installs podman, buildah, mmdebstrap)
+	bash deploy/container/build.sh $(DIST) $(IMAGE)
+
+image-test: image ## The image as shipped, and the Python client's conformance tests against the daemon in it
+	bash tests/image.sh $(IMAGE)
+
+test: build-dev lint rust-test py-test wheel-test go-test ts-test deploy-test image-test ## Everything CI runs: build, lint, Rust/Python/Go/TypeScript tests, wheels, image
 
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve
