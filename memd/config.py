@@ -30,6 +30,7 @@ from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
+from memd.telemetry.options import TracingOptions
 from memd.types import EngineOptions, LifecycleOptions, TierOptions
 
 __all__ = ["Config", "ConfigError", "add_arguments", "load_config"]
@@ -67,6 +68,7 @@ class Config:
         metrics_tls_cert: Metrics endpoint certificate (PEM path); empty: HTTP.
         metrics_tls_key: Metrics endpoint private key (PEM path).
         backup_dir: Directory Backup writes under; empty: Backup is refused.
+        tracing: OpenTelemetry spans of the RPCs (docs/tracing.md).
         engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
@@ -96,6 +98,7 @@ class Config:
     metrics_tls_cert: str
     metrics_tls_key: str
     backup_dir: str
+    tracing: TracingOptions
     engine: EngineOptions
 
     @classmethod
@@ -270,6 +273,14 @@ def _build(v: Mapping[str, Any]) -> Config:
         metrics_tls_cert=v["metrics_tls.cert"],
         metrics_tls_key=v["metrics_tls.key"],
         backup_dir=v["backup_dir"],
+        tracing=TracingOptions(
+            enabled=v["tracing.enabled"],
+            exporter=v["tracing.exporter"],
+            endpoint=v["tracing.endpoint"],
+            protocol=v["tracing.protocol"],
+            service_name=v["tracing.service_name"],
+            record_content=v["tracing.record_content"],
+        ),
         engine=engine,
     )
 

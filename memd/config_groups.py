@@ -40,5 +40,8 @@ GROUPS: dict[str, Group] = {
     "security": Group(
         "security", "tokens, TLS for gRPC and metrics, the backup directory (docs/daemon.md)"
     ),
+    "tracing": Group(
+        "tracing", "OpenTelemetry spans of the RPCs and where they are sent (docs/tracing.md)"
+    ),
 }
 """Group key (``Option.group``) -> its heading and description, in no particular order."""

@@ -24,10 +24,18 @@ from memd.config_parse import (
     size,
     tier_number,
 )
+from memd.telemetry.options import (
+    EXPORTERS,
+    PROTOCOLS,
+    TracingOptions,
+    otlp_endpoint,
+    service_name,
+)
 from memd.types import EngineOptions, LifecycleOptions, Tier
 
 _ENGINE = EngineOptions()
 _LIFECYCLE = LifecycleOptions()
+_TRACING = TracingOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +291,61 @@ def _security_options() -> list[Option]:
     ]
 
 
+def _tracing_options() -> list[Option]:
+    """OpenTelemetry traces (docs/tracing.md)."""
+    tr = "tracing"
+    return [
+        Option(
+            "tracing.enabled",
+            tr,
+            "Make a span per RPC, named by the GenAI memory conventions, continuing the "
+            "caller's W3C trace context",
+            _TRACING.enabled,
+            boolean,
+            show=lambda v: str(v).lower(),
+        ),
+        Option(
+            "tracing.exporter",
+            tr,
+            "otlp: send spans to a collector; none: make spans but send none (measures "
+            "tracing's own cost)",
+            _TRACING.exporter,
+            choice(*EXPORTERS),
+        ),
+        Option(
+            "tracing.endpoint",
+            tr,
+            "OTLP collector URL, http(s)://host:port (https: TLS); empty: "
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else localhost:4317 (grpc) or :4318 (http)",
+            _TRACING.endpoint,
+            otlp_endpoint,
+        ),
+        Option(
+            "tracing.protocol",
+            tr,
+            "OTLP transport: grpc, or http (protobuf; a URL without a path gets /v1/traces)",
+            _TRACING.protocol,
+            choice(*PROTOCOLS),
+        ),
+        Option(
+            "tracing.service_name",
+            tr,
+            "service.name of the spans' resource",
+            _TRACING.service_name,
+            service_name,
+        ),
+        Option(
+            "tracing.record_content",
+            tr,
+            "Also record memory text and search queries (gen_ai.memory.records, "
+            "gen_ai.memory.query.text); they may hold personal data",
+            _TRACING.record_content,
+            boolean,
+            show=lambda v: str(v).lower(),
+        ),
+    ]
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "listen",
@@ -427,6 +490,7 @@ OPTIONS: tuple[Option, ...] = (
     *_tier_options(),
     *_lifecycle_options(),
     *_security_options(),
+    *_tracing_options(),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {opt.key: opt for opt in OPTIONS}

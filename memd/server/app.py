@@ -48,6 +48,7 @@ from memd.server.scheduler import (
 from memd.server.security import InsecureExposure, check_exposure, server_credentials
 from memd.server.servicer import MemoryServicer, add_to_server
 from memd.server.status import DrainState
+from memd.telemetry import TracingUnavailable, server_tracing
 
 log = logging.getLogger("memd.server")
 
@@ -88,6 +89,10 @@ class MemdServer:
             self._credentials = server_credentials(cfg)
         except (OSError, ValueError) as exc:
             raise StartupError(f"TLS: {exc}") from None
+        try:
+            self.tracing = server_tracing(cfg.tracing)
+        except TracingUnavailable as exc:
+            raise StartupError(str(exc)) from None
         self.metrics.watch_engine(self.engine)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._stopped = threading.Event()
@@ -104,7 +109,7 @@ class MemdServer:
         ]
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="memd-rpc"),
-            interceptors=[ObservabilityInterceptor(self.metrics, self.drain, guard)],
+            interceptors=[ObservabilityInterceptor(self.metrics, self.drain, guard, self.tracing)],
             options=options,
             maximum_concurrent_rpcs=cfg.max_concurrent_rpcs or None,
         )
@@ -191,6 +196,7 @@ class MemdServer:
             workers=self.cfg.workers,
             auth=self.cfg.auth,
             tls="mutual" if self.cfg.tls_client_ca else "on" if self._credentials else "off",
+            tracing=self.tracing.describe() if self.tracing is not None else "off",
         )
 
     def stop(self, grace: float | None = None) -> None:
@@ -205,6 +211,8 @@ class MemdServer:
             self.health.enter_graceful_shutdown()
             self.scheduler.stop()
             self.grpc.stop(grace).wait()
+            if self.tracing is not None:  # the last calls' spans, before the process ends
+                self.tracing.shutdown()
             flushed = self.engine.flush()
             self.engine.close()
             if self._http is not None:

@@ -18,6 +18,10 @@ What the wrapper does for every RPC:
   ``MemdError``'s message goes to the client; anything else is logged with its traceback
   under an incident id and the client gets only that id, never the traceback;
 - logs one line per RPC at debug level, and one per server-side failure at error level.
+
+With tracing on, each method's wrapped handler is passed once through
+``ServerTracing.wrap``, which puts a span around it (``memd.telemetry``); with tracing
+off that is one test per method when its handler is built, and nothing per call.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -36,6 +40,9 @@ from memd.errors import InvalidArgument
 from memd.logs import event
 from memd.metrics import MethodMetrics, Metrics
 from memd.server.status import DrainState, to_status
+
+if TYPE_CHECKING:
+    from memd.telemetry.tracing import ServerTracing
 
 log = logging.getLogger("memd.rpc")
 
@@ -51,12 +58,20 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         metrics: Where RPC metrics go.
         drain: Shutdown flag (a closed engine means UNAVAILABLE while draining).
         guard: Access control; None when auth is off.
+        tracing: Spans of the RPCs; None when tracing is off.
     """
 
-    def __init__(self, metrics: Metrics, drain: DrainState, guard: Guard | None = None) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        drain: DrainState,
+        guard: Guard | None = None,
+        tracing: ServerTracing | None = None,
+    ) -> None:
         self._metrics = metrics
         self._drain = drain
         self._guard = guard
+        self._tracing = tracing
         self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
@@ -71,7 +86,10 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             handler = continuation(handler_call_details)
             if handler is None:  # unknown method: grpc answers UNIMPLEMENTED; not cached
                 return None
-            wrapped = self._cache[method] = self._wrap(method, handler)
+            wrapped = self._wrap(method, handler)
+            if self._tracing is not None:
+                wrapped = self._tracing.wrap(method, wrapped)
+            self._cache[method] = wrapped
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

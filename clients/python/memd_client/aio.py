@@ -16,6 +16,7 @@ from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
+from memd_client._tracing import trace_metadata
 
 
 class AsyncHitStream(AsyncIterator[t.Hit]):
@@ -154,9 +155,10 @@ class AsyncClient:
         call = self._calls[method]
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
+        metadata = trace_metadata()
         while True:
             try:
-                return await call(request, timeout=deadline)
+                return await call(request, timeout=deadline, metadata=metadata)
             except grpc.RpcError as err:
                 if t.is_retryable(err):
                     wait = next(backoffs, None)
@@ -206,7 +208,10 @@ class AsyncClient:
         )
         call = self._calls["Search"]
         deadline = self._deadline(timeout)
-        return AsyncHitStream(lambda: call(request, timeout=deadline), self._retry)
+        metadata = trace_metadata()  # the caller's span now, not when iteration starts
+        return AsyncHitStream(
+            lambda: call(request, timeout=deadline, metadata=metadata), self._retry
+        )
 
     async def delete(
         self, namespace: str, keys: Iterable[str], *, timeout: float | None = None
@@ -277,7 +282,7 @@ class AsyncClient:
                 failure.append(exc)
 
         acks = t.BulkAcks()
-        call = self._calls["StoreStream"](requests(), timeout=timeout)
+        call = self._calls["StoreStream"](requests(), timeout=timeout, metadata=trace_metadata())
         try:
             async for response in call:
                 acks.add(response)

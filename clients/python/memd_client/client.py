@@ -15,6 +15,7 @@ from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
+from memd_client._tracing import trace_metadata
 
 
 class HitStream(Iterator[t.Hit]):
@@ -146,9 +147,10 @@ class Client:
         call = self._calls[method]
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
+        metadata = trace_metadata()
         while True:
             try:
-                return call(request, timeout=deadline)
+                return call(request, timeout=deadline, metadata=metadata)
             except grpc.RpcError as err:
                 if t.is_retryable(err):
                     wait = next(backoffs, None)
@@ -223,7 +225,8 @@ class Client:
         )
         call = self._calls["Search"]
         deadline = self._deadline(timeout)
-        return HitStream(lambda: call(request, timeout=deadline), self._retry)
+        metadata = trace_metadata()  # the caller's span now, not when iteration starts
+        return HitStream(lambda: call(request, timeout=deadline, metadata=metadata), self._retry)
 
     def delete(self, namespace: str, keys: Iterable[str], *, timeout: float | None = None) -> int:
         """Delete keys; returns how many memories were removed (unknown keys are fine)."""
@@ -287,7 +290,9 @@ class Client:
                 failure.append(exc)
 
         acks = t.BulkAcks()
-        responses = self._calls["StoreStream"](requests(), timeout=timeout)
+        responses = self._calls["StoreStream"](
+            requests(), timeout=timeout, metadata=trace_metadata()
+        )
         try:
             for response in responses:
                 acks.add(response)
