@@ -282,7 +282,8 @@ class Engine:
 
         With ``atomic=True`` one invalid item raises ``InvalidArgument`` (naming its
         index) and nothing is stored; with ``atomic=False`` invalid items are reported
-        in their ``PutResult`` and the valid ones are committed.
+        in their ``PutResult`` and the valid ones are committed. An item's
+        ``history`` replaces ``now_ms`` in its times and counts (``MemoryHistory``).
         """
     def get_many(
         self,

@@ -23,6 +23,36 @@ class Tier(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryHistory:
+    """The past of a memory brought from elsewhere (an import): ``NewMemory.history``.
+
+    A memory stored with a history gets exactly these times and counts instead of
+    "now", whether its key is new or not, so storing the same item twice leaves the
+    same memory, and recency, the retention score, lifecycle policies, LRU order and
+    expiry act on when things really happened (docs/history.md). Times are ms since
+    the Unix epoch; none may be more than 5 minutes ahead of the engine's clock, nor
+    (``updated_ms``, ``last_access_ms``) before ``created_ms``.
+
+    Attributes:
+        created_ms: When the memory was first stored; required (0 is invalid).
+        updated_ms: When it was last stored; 0 means ``created_ms``. Its TTL counts
+            from this time.
+        last_access_ms: When it was last read or written; 0 means ``updated_ms``.
+        access_count: Reads and writes so far.
+        version: The version to give it; 0 means 1.
+        expires_at_ms: When it expires; 0 means ``updated_ms`` plus its TTL. One at
+            or before now is rejected: it expired before it arrived.
+    """
+
+    created_ms: int
+    updated_ms: int = 0
+    last_access_ms: int = 0
+    access_count: int = 0
+    version: int = 0
+    expires_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class NewMemory:
     """One memory to store.
 
@@ -36,10 +66,12 @@ class NewMemory:
         metadata: String map; ``type`` and ``category`` are conventional keys.
         importance: In [0, 1]; ``None`` means 0.5 (or the existing value on update).
         priority: Higher is evicted later; eviction takes the lowest class first.
-        ttl_ms: Milliseconds to live from now; 0 never expires; ``None`` uses the
-            tier's default TTL.
+        ttl_ms: Milliseconds to live from now (from ``history.updated_ms`` with a
+            history); 0 never expires; ``None`` uses the tier's default TTL.
         tier: Where to store it; ``UNSPECIFIED`` keeps an existing memory's tier and
             puts new ones in the engine's default tier.
+        history: ``None``: a write happening now. Set: the memory's past, for an
+            import (see ``MemoryHistory``).
     """
 
     key: str = ""
@@ -52,6 +84,7 @@ class NewMemory:
     priority: int = 0
     ttl_ms: int | None = None
     tier: int = Tier.UNSPECIFIED
+    history: MemoryHistory | None = None
 
 
 @dataclass(frozen=True, slots=True)

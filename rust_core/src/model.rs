@@ -133,6 +133,46 @@ pub struct NewMemory {
     pub ttl_ms: Option<u64>,
     /// `None` keeps the existing tier, or the default tier.
     pub tier: Option<Tier>,
+    /// `None`: a write happening now. Set: the memory's past (an import), taken as
+    /// its bookkeeping instead of the store's time.
+    pub history: Option<History>,
+}
+
+/// The past of an imported memory, validated, every default resolved
+/// (`validate::history`). `created_ms <= updated_ms` and `created_ms <=
+/// last_access_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct History {
+    /// First stored.
+    pub created_ms: u64,
+    /// Last stored; the TTL counts from here.
+    pub updated_ms: u64,
+    /// Last read or write.
+    pub last_access_ms: u64,
+    /// Reads and writes so far.
+    pub access_count: u64,
+    /// The version to store (at least 1).
+    pub version: u64,
+    /// An explicit expiry; `None`: `updated_ms` + the TTL.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// A memory's past as a client gives it (`NewMemory.history`), unchecked; 0 is
+/// "not given" in every field.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawHistory {
+    /// Creation time.
+    pub created_ms: i128,
+    /// Last store.
+    pub updated_ms: i128,
+    /// Last access.
+    pub last_access_ms: i128,
+    /// Accesses.
+    pub access_count: i128,
+    /// Version.
+    pub version: i128,
+    /// Expiry.
+    pub expires_at_ms: i128,
 }
 
 /// Raw input as it crosses the boundary, before validation.
@@ -158,6 +198,8 @@ pub struct RawMemory {
     pub ttl_ms: Option<i128>,
     /// Tier number, unchecked (0 = unspecified).
     pub tier: i128,
+    /// The memory's past, for an import.
+    pub history: Option<RawHistory>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 
 use crate::config::Limits;
 use crate::error::{CoreError, Result};
-use crate::model::{NewMemory, RawMemory, Tier};
+use crate::model::{History, NewMemory, RawHistory, RawMemory, Tier};
+
+/// How far ahead of the server's clock an imported memory's times may be: the clocks
+/// of the host that exported it and of this one differ a little, but a time further
+/// ahead is a bug (seconds taken for milliseconds, a wrong zone) that would make the
+/// memory look fresh for as long.
+pub const MAX_CLOCK_SKEW_MS: u64 = 300_000;
 
 /// Checks a namespace name: non-empty, bounded, no NUL (NUL separates it from the key).
 pub fn namespace(ns: &str, limits: &Limits) -> Result<()> {
@@ -65,6 +71,54 @@ pub fn int63(name: &str, v: i128) -> Result<u64> {
         .ok_or_else(|| CoreError::invalid(format!("{name} must be in 0..=2^63-1, got {v}")))
 }
 
+/// Validates an imported memory's past (`NewMemory.history`) against the server's
+/// clock `now_ms`, resolving its defaults: `updated_ms` 0 is `created_ms`,
+/// `last_access_ms` 0 is `updated_ms`, `version` 0 is 1, `expires_at_ms` 0 is
+/// "from the TTL". `created_ms` is required; no time may be more than
+/// `MAX_CLOCK_SKEW_MS` ahead of `now_ms`, nor (the last two) before `created_ms`.
+pub fn history(raw: &RawHistory, now_ms: u64) -> Result<History> {
+    let field = |name: &str, v: i128| int63(&format!("history.{name}"), v);
+    let created_ms = field("created_ms", raw.created_ms)?;
+    if created_ms == 0 {
+        return Err(CoreError::invalid("history.created_ms is required (ms since the epoch)"));
+    }
+    let updated_ms = match field("updated_ms", raw.updated_ms)? {
+        0 => created_ms,
+        t => t,
+    };
+    let last_access_ms = match field("last_access_ms", raw.last_access_ms)? {
+        0 => updated_ms,
+        t => t,
+    };
+    let latest = now_ms.saturating_add(MAX_CLOCK_SKEW_MS);
+    let times = [
+        ("created_ms", created_ms),
+        ("updated_ms", updated_ms),
+        ("last_access_ms", last_access_ms),
+    ];
+    for (name, t) in times {
+        if t > latest {
+            return Err(CoreError::invalid(format!(
+                "history.{name} {t} is in the future: more than {MAX_CLOCK_SKEW_MS} ms after \
+                 the server's clock ({now_ms})"
+            )));
+        }
+        if t < created_ms {
+            return Err(CoreError::invalid(format!(
+                "history.{name} {t} is before history.created_ms {created_ms}"
+            )));
+        }
+    }
+    Ok(History {
+        created_ms,
+        updated_ms,
+        last_access_ms,
+        access_count: field("access_count", raw.access_count)?,
+        version: field("version", raw.version)?.max(1),
+        expires_at_ms: Some(field("expires_at_ms", raw.expires_at_ms)?).filter(|&t| t != 0),
+    })
+}
+
 /// Checks the size of a batch.
 pub fn batch_len(len: usize, limits: &Limits) -> Result<()> {
     if len > limits.max_batch {
@@ -122,8 +176,9 @@ fn labels(raw: &RawMemory, limits: &Limits) -> Result<Vec<(String, String)>> {
     Ok(metadata)
 }
 
-/// Validates one raw item into a `NewMemory`.
-pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
+/// Validates one raw item into a `NewMemory`; `now_ms` is the server's clock, which
+/// an imported memory's history must not be ahead of.
+pub fn item(raw: RawMemory, limits: &Limits, now_ms: u64) -> Result<NewMemory> {
     key(&raw.key, limits, true)?;
     if raw.value.len() > limits.max_value_bytes {
         return Err(CoreError::invalid(format!(
@@ -161,6 +216,7 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
     let tier = optional_tier(raw.tier)?;
     let embedding = raw.embedding.as_deref().map(|b| embedding(b, limits)).transpose()?;
     let metadata = labels(&raw, limits)?;
+    let history = raw.history.as_ref().map(|h| history(h, now_ms)).transpose()?;
     // Checked last, so a field that is wrong is named first. Nothing to recall it
     // by or to return: almost surely a client bug (an unset field), and stored it
     // would only take a slot from real memories.
@@ -178,6 +234,7 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
         priority,
         ttl_ms,
         tier,
+        history,
     })
 }
 
@@ -185,13 +242,15 @@ pub fn item(raw: RawMemory, limits: &Limits) -> Result<NewMemory> {
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_800_000_000_000;
+
     fn raw() -> RawMemory {
         RawMemory { text: "hello".into(), ..RawMemory::default() }
     }
 
     #[test]
     fn accepts_plain_item() {
-        let m = item(raw(), &Limits::default()).unwrap();
+        let m = item(raw(), &Limits::default(), NOW).unwrap();
         assert_eq!(m.tier, None);
         assert_eq!(m.importance, None);
     }
@@ -214,10 +273,10 @@ mod tests {
             RawMemory { text: String::new(), tags: vec!["t".into()], ..raw() },
         ];
         for b in bad {
-            assert_eq!(item(b.clone(), &l).unwrap_err().kind(), "InvalidArgument", "{b:?}");
+            assert_eq!(item(b.clone(), &l, NOW).unwrap_err().kind(), "InvalidArgument", "{b:?}");
         }
         let big = RawMemory { value: vec![0; l.max_value_bytes + 1], ..raw() };
-        assert_eq!(item(big, &l).unwrap_err().kind(), "InvalidArgument");
+        assert_eq!(item(big, &l, NOW).unwrap_err().kind(), "InvalidArgument");
     }
 
     #[test]
@@ -227,9 +286,9 @@ mod tests {
         let embedding =
             RawMemory { embedding: Some(1f32.to_le_bytes().to_vec()), ..RawMemory::default() };
         for ok in [raw(), value, embedding] {
-            assert!(item(ok, &l).is_ok());
+            assert!(item(ok, &l, NOW).is_ok());
         }
-        let err = item(RawMemory::default(), &l).unwrap_err();
+        let err = item(RawMemory::default(), &l, NOW).unwrap_err();
         assert_eq!(err.message(), "a memory needs text, a value or an embedding");
     }
 
@@ -240,6 +299,66 @@ mod tests {
             let err = int63("created_after_ms", bad).unwrap_err();
             assert!(err.message().starts_with("created_after_ms must be in 0..=2^63-1"), "{err}");
         }
+    }
+
+    fn past(created_ms: i128) -> RawHistory {
+        RawHistory { created_ms, ..RawHistory::default() }
+    }
+
+    #[test]
+    fn history_defaults_follow_created_ms() {
+        let day = 86_400_000;
+        let h = history(&past(i128::from(NOW - 30 * day)), NOW).unwrap();
+        assert_eq!(
+            (h.created_ms, h.updated_ms, h.last_access_ms),
+            (NOW - 30 * day, NOW - 30 * day, NOW - 30 * day)
+        );
+        assert_eq!((h.access_count, h.version, h.expires_at_ms), (0, 1, None));
+        let given = RawHistory {
+            updated_ms: i128::from(NOW - day),
+            last_access_ms: i128::from(NOW - 1),
+            access_count: 7,
+            version: 3,
+            expires_at_ms: i128::from(NOW + day),
+            ..past(i128::from(NOW - 30 * day))
+        };
+        let h = history(&given, NOW).unwrap();
+        assert_eq!((h.updated_ms, h.last_access_ms), (NOW - day, NOW - 1));
+        assert_eq!((h.access_count, h.version, h.expires_at_ms), (7, 3, Some(NOW + day)));
+    }
+
+    #[test]
+    fn history_may_be_ahead_by_the_skew_allowance_only() {
+        let skew = i128::from(MAX_CLOCK_SKEW_MS);
+        let edge = past(i128::from(NOW) + skew);
+        assert_eq!(history(&edge, NOW).unwrap().created_ms, NOW + MAX_CLOCK_SKEW_MS);
+        let err = history(&past(i128::from(NOW) + skew + 1), NOW).unwrap_err();
+        assert!(
+            err.message().starts_with("history.created_ms 1800000300001 is in the future"),
+            "{err}"
+        );
+        let late = RawHistory { last_access_ms: i128::from(NOW) + skew + 1, ..past(1) };
+        assert!(history(&late, NOW).unwrap_err().message().contains("last_access_ms"));
+    }
+
+    #[test]
+    fn history_rejects_missing_negative_and_inverted_times() {
+        let bad = [
+            past(0),
+            past(-1),
+            past(1 << 63),
+            RawHistory { updated_ms: 5, ..past(10) },
+            RawHistory { last_access_ms: 5, ..past(10) },
+            RawHistory { access_count: -1, ..past(10) },
+            RawHistory { version: 1 << 63, ..past(10) },
+            RawHistory { expires_at_ms: -1, ..past(10) },
+        ];
+        for b in bad {
+            assert_eq!(history(&b, NOW).unwrap_err().kind(), "InvalidArgument", "{b:?}");
+        }
+        // An item carries its history's error, so the whole item is rejected.
+        let item_with = RawMemory { history: Some(past(0)), ..raw() };
+        assert_eq!(item(item_with, &Limits::default(), NOW).unwrap_err().kind(), "InvalidArgument");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! checks byte compatibility against the classes generated from the same files.
 
 use crate::error::CoreError;
-use crate::model::{Memory, RawMemory};
+use crate::model::{Memory, RawHistory, RawMemory};
 use prost::Message;
 use std::collections::HashMap;
 
@@ -43,6 +43,32 @@ pub struct NewMemory {
     /// `memd.v1.Tier` number.
     #[prost(int32, tag = "10")]
     pub tier: i32,
+    /// The memory's past, for an import (unset: a write now).
+    #[prost(message, optional, tag = "18")]
+    pub history: Option<MemoryHistory>,
+}
+
+/// `memd.v1.MemoryHistory`: 0 is "not given" in every field.
+#[derive(Clone, Copy, PartialEq, Message)]
+pub struct MemoryHistory {
+    /// First stored (required).
+    #[prost(uint64, tag = "1")]
+    pub created_ms: u64,
+    /// Last stored (0: `created_ms`).
+    #[prost(uint64, tag = "2")]
+    pub updated_ms: u64,
+    /// Last read or write (0: `updated_ms`).
+    #[prost(uint64, tag = "3")]
+    pub last_access_ms: u64,
+    /// Reads and writes.
+    #[prost(uint64, tag = "4")]
+    pub access_count: u64,
+    /// Version (0: 1).
+    #[prost(uint64, tag = "5")]
+    pub version: u64,
+    /// Expiry (0: from the TTL).
+    #[prost(uint64, tag = "6")]
+    pub expires_at_ms: u64,
 }
 
 /// `memd.v1.StoreRequest`.
@@ -278,6 +304,14 @@ impl From<NewMemory> for RawMemory {
             priority: i128::from(m.priority),
             ttl_ms: m.ttl_ms.map(i128::from),
             tier: i128::from(m.tier),
+            history: m.history.map(|h| RawHistory {
+                created_ms: i128::from(h.created_ms),
+                updated_ms: i128::from(h.updated_ms),
+                last_access_ms: i128::from(h.last_access_ms),
+                access_count: i128::from(h.access_count),
+                version: i128::from(h.version),
+                expires_at_ms: i128::from(h.expires_at_ms),
+            }),
         }
     }
 }

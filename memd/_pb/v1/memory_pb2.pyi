@@ -21,7 +21,7 @@ TIER_LONG_TERM: Tier
 TIER_ARCHIVE: Tier
 
 class NewMemory(_message.Message):
-    __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier")
+    __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier", "history")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class NewMemory(_message.Message):
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TTL_MS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
     key: str
     text: str
     value: bytes
@@ -49,7 +50,24 @@ class NewMemory(_message.Message):
     priority: int
     ttl_ms: int
     tier: Tier
-    def __init__(self, key: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., importance: _Optional[float] = ..., priority: _Optional[int] = ..., ttl_ms: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ...) -> None: ...
+    history: MemoryHistory
+    def __init__(self, key: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., importance: _Optional[float] = ..., priority: _Optional[int] = ..., ttl_ms: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., history: _Optional[_Union[MemoryHistory, _Mapping]] = ...) -> None: ...
+
+class MemoryHistory(_message.Message):
+    __slots__ = ("created_ms", "updated_ms", "last_access_ms", "access_count", "version", "expires_at_ms")
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACCESS_MS_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    created_ms: int
+    updated_ms: int
+    last_access_ms: int
+    access_count: int
+    version: int
+    expires_at_ms: int
+    def __init__(self, created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., last_access_ms: _Optional[int] = ..., access_count: _Optional[int] = ..., version: _Optional[int] = ..., expires_at_ms: _Optional[int] = ...) -> None: ...
 
 class Memory(_message.Message):
     __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier", "namespace", "expires_at_ms", "created_ms", "updated_ms", "last_access_ms", "access_count", "version")

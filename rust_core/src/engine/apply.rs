@@ -1,17 +1,13 @@
 //! The write operations, applied inside the writer's transaction (`Txn`). Each op
 //! checks everything it can before its first write, so an op-level error leaves the
-//! transaction as it found it.
+//! transaction as it found it. Put, the largest, is in `put.rs`.
 
 use crate::error::{CoreError, Result};
-use crate::lifecycle::dedup::text_hash;
-use crate::lifecycle::{
-    decide, retention, Decision, Jobs, NearAction, PolicyAction, Rule, Subject, Verdict,
-};
-use crate::model::{Header, Memory, NewMemory, Tier};
+use crate::lifecycle::{decide, retention, Decision, Jobs, PolicyAction, Rule, Subject, Verdict};
+use crate::model::{NewMemory, Tier};
 use crate::store::{codec, keys, keys::KeyGen};
 use crate::tier::migrate::Txn;
 use std::ops::Bound;
-use std::sync::Arc;
 
 /// Why a read promotes a memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +89,9 @@ pub enum Reply {
 /// Applies one op.
 pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
     match op {
-        Op::Put { ns, items, now_ms, atomic } => put(txn, keygen, ns, items, *now_ms, *atomic),
+        Op::Put { ns, items, now_ms, atomic } => {
+            super::put::put(txn, keygen, ns, items, *now_ms, *atomic)
+        }
         Op::Delete { ns, keys, now_ms } => delete(txn, ns, keys, *now_ms),
         Op::Promote { ns, keys, now_ms } => promote(txn, ns, keys, *now_ms),
         Op::Lifecycle { ns, planned, jobs, now_ms } => {
@@ -110,224 +108,6 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
             txn.store.delete_token(txn.wtxn, digest).map(|found| Reply::Count(found.into()))
         }
     }
-}
-
-/// The first vector stored in a namespace fixes its dimension. Checked for the whole
-/// batch before any write: with `atomic`, one mismatch rejects the batch; without,
-/// the mismatching items are reported and skipped.
-fn check_dims(
-    dim: u32,
-    items: &[(usize, NewMemory)],
-    atomic: bool,
-) -> Result<(u32, Vec<Option<CoreError>>)> {
-    let mut dim = dim;
-    let mut errors = Vec::with_capacity(items.len());
-    for (index, item) in items {
-        let got = item.embedding.as_ref().map_or(0, Vec::len) as u32;
-        let err = if got != 0 && dim != 0 && got != dim {
-            Some(CoreError::invalid(format!(
-                "item {index}: embedding has {got} dimensions; this namespace uses {dim}"
-            )))
-        } else {
-            if dim == 0 {
-                dim = got;
-            }
-            None
-        };
-        match err {
-            Some(e) if atomic => return Err(e),
-            e => errors.push(e),
-        }
-    }
-    Ok((dim, errors))
-}
-
-fn put(
-    txn: &mut Txn,
-    keygen: &mut KeyGen,
-    ns: &str,
-    items: &[(usize, NewMemory)],
-    now_ms: u64,
-    atomic: bool,
-) -> Result<Reply> {
-    let existing = txn.state.namespace(ns).map(|space| space.dim);
-    // Check before creating anything, so a rejected batch leaves no trace.
-    let (dim, errors) = check_dims(existing.unwrap_or(0), items, atomic)?;
-    let (ns_id, name) = {
-        let space = txn.state.ensure(ns);
-        space.dim = dim;
-        (space.id, space.name.clone())
-    };
-    if existing != Some(dim) {
-        txn.store.put_namespace(txn.wtxn, ns, dim)?;
-    }
-    let mut outcomes = Vec::with_capacity(items.len());
-    for ((_, item), error) in items.iter().zip(errors) {
-        if let Some(e) = error {
-            outcomes.push(Err(e));
-            continue;
-        }
-        let adds = item.key.is_empty()
-            || txn.state.meta_mut(ns_id, &item.key).is_none_or(|m| m.is_expired(now_ms));
-        let duplicate = if adds { find_duplicate(txn, ns_id, &name, item, now_ms)? } else { None };
-        let stored = match duplicate {
-            Some((key, true)) => Stored {
-                version: merge_into(txn, ns_id, &name, &key, item, now_ms)?,
-                key: key.to_string(),
-                merged: true,
-                similar_to: None,
-            },
-            other => {
-                let key = if item.key.is_empty() { keygen.next(now_ms) } else { item.key.clone() };
-                let similar_to = other.map(|(similar, _)| {
-                    let tier = txn.state.meta_mut(ns_id, &similar).map(|m| m.tier);
-                    if let Some(tier) = tier {
-                        txn.state.by_id(ns_id).counters(tier).dedup_flagged += 1;
-                    }
-                    similar.to_string()
-                });
-                let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms)?;
-                Stored { key, version, merged: false, similar_to }
-            }
-        };
-        outcomes.push(Ok(stored));
-    }
-    Ok(Reply::Put(outcomes))
-}
-
-fn put_one(
-    txn: &mut Txn,
-    ns_id: u32,
-    name: &Arc<str>,
-    key: String,
-    item: &NewMemory,
-    now_ms: u64,
-) -> Result<u64> {
-    let old_meta = txn.state.remove(ns_id, &key).map(|(_, meta)| meta);
-    // The state mirrors every stored key, so a key it does not know has no record:
-    // new memories (the common case) skip the B-tree lookup.
-    let old = match old_meta {
-        Some(_) => match txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))? {
-            Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
-            None => None,
-        },
-        None => None,
-    };
-    let tier = item.tier.or(old.as_ref().map(|h| h.tier)).unwrap_or(txn.cfg.default_tier);
-    // Category defaults (seed 002) sit between the item's own values and the tier's.
-    let category = item
-        .metadata
-        .iter()
-        .find(|(k, _)| k == "category")
-        .and_then(|(_, v)| txn.cfg.lifecycle.category(v));
-    let category_ttl = category.map(|c| c.retention_ms).filter(|&ms| ms > 0);
-    let ttl_ms = item.ttl_ms.or(category_ttl).unwrap_or(txn.cfg.tier(tier).default_ttl_ms);
-    let importance = item
-        .importance
-        .or(old.as_ref().map(|h| h.importance))
-        .or(category.and_then(|c| c.importance))
-        .unwrap_or(0.5);
-    let access_count = match (&old, &old_meta) {
-        (Some(h), Some(meta)) => meta.access_count.max(h.access_count),
-        (Some(h), None) => h.access_count,
-        (None, _) => 0,
-    };
-    let header = Header {
-        tier,
-        compressed: false,
-        importance,
-        priority: item.priority,
-        dim: item.embedding.as_ref().map_or(0, Vec::len) as u32,
-        created_ms: old.as_ref().map_or(now_ms, |h| h.created_ms),
-        updated_ms: now_ms,
-        last_access_ms: now_ms,
-        access_count,
-        version: old.as_ref().map_or(0, |h| h.version) + 1,
-        expires_at_ms: if ttl_ms == 0 { 0 } else { now_ms.saturating_add(ttl_ms) },
-        ttl_ms,
-    };
-    let version = header.version;
-    let memory = Memory {
-        namespace: name.clone(),
-        key,
-        header,
-        text: item.text.clone(),
-        value: item.value.clone(),
-        embedding: item.embedding.clone(),
-        tags: item.tags.clone(),
-        metadata: item.metadata.clone(),
-    };
-    txn.write(ns_id, &memory)?;
-    txn.enforce_capacity(ns_id, tier, now_ms)?;
-    Ok(version)
-}
-
-/// A live memory that `item` duplicates: `(key, merge)`, where `merge` is false for
-/// a near-duplicate in flag mode. An identical text wins over a similar vector.
-fn find_duplicate(
-    txn: &mut Txn,
-    ns_id: u32,
-    name: &Arc<str>,
-    item: &NewMemory,
-    now_ms: u64,
-) -> Result<Option<(Arc<str>, bool)>> {
-    let cfg = &txn.cfg.lifecycle;
-    if cfg.dedup_exact {
-        let candidates = txn.state.by_id(ns_id).texts.candidates(text_hash(&item.text)).to_vec();
-        for key in candidates {
-            if txn.state.meta_mut(ns_id, &key).is_none_or(|m| m.is_expired(now_ms)) {
-                continue;
-            }
-            // Equal hashes are only candidates: compare the stored text.
-            let record = txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))?;
-            if record.map(codec::text_of).transpose()? == Some(item.text.as_str()) {
-                return Ok(Some((key, true)));
-            }
-        }
-    }
-    let Some(vector) = item.embedding.as_deref().filter(|_| cfg.dedup_near_threshold > 0.0) else {
-        return Ok(None);
-    };
-    let nearest = txn.state.by_id(ns_id).index.nearest(vector, now_ms);
-    Ok(nearest
-        .filter(|(_, sim)| *sim >= cfg.dedup_near_threshold)
-        .map(|(key, _)| (key, cfg.dedup_near_action == NearAction::Merge)))
-}
-
-/// Merges a duplicate store into the existing memory `key`: one more access,
-/// importance the larger of the two, tags merged; text, value, embedding, metadata
-/// and expiry stay as they were. Returns the new version.
-fn merge_into(
-    txn: &mut Txn,
-    ns_id: u32,
-    name: &Arc<str>,
-    key: &str,
-    item: &NewMemory,
-    now_ms: u64,
-) -> Result<u64> {
-    let mut m = txn
-        .read(name, key)?
-        .ok_or_else(|| CoreError::Internal(format!("{name}/{key} indexed but not stored")))?;
-    let (_, meta) = txn
-        .state
-        .remove(ns_id, key)
-        .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
-    let h = &mut m.header;
-    h.access_count = meta.access_count.max(h.access_count) + 1;
-    h.last_access_ms = now_ms.max(meta.last_access_ms);
-    h.updated_ms = now_ms;
-    h.version += 1;
-    h.importance = h.importance.max(item.importance.unwrap_or(0.0));
-    for tag in &item.tags {
-        if !m.tags.contains(tag) {
-            m.tags.push(tag.clone());
-        }
-    }
-    let (tier, version) = (m.header.tier, m.header.version);
-    txn.write(ns_id, &m)?;
-    txn.state.by_id(ns_id).counters(tier).dedup_merged += 1;
-    txn.enforce_capacity(ns_id, tier, now_ms)?;
-    Ok(version)
 }
 
 fn namespace_id(txn: &Txn, ns: &str) -> Option<u32> {

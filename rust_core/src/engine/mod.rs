@@ -5,6 +5,7 @@
 pub(crate) mod apply;
 mod encoded;
 mod lifecycle;
+mod put;
 mod read;
 mod search;
 mod stats;
@@ -147,7 +148,7 @@ impl Engine {
                 merged_into: None,
                 similar_to: None,
             };
-            match validate::item(raw, limits) {
+            match validate::item(raw, limits, now_ms) {
                 Ok(item) => valid.push((index, item)),
                 Err(e) if atomic => return Err(item_error(index, &e)),
                 Err(e) => result.error = Some(item_error(index, &e)),

@@ -8,7 +8,7 @@ use crate::engine::{
 };
 use crate::error::CoreError;
 use crate::lifecycle::{Category, Conditions, LifecycleConfig, NearAction, Policy, PolicyAction};
-use crate::model::{Memory, RawMemory, Tier};
+use crate::model::{Memory, RawHistory, RawMemory, Tier};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
@@ -29,6 +29,18 @@ pub struct PyNewMemory {
     priority: i128,
     ttl_ms: Option<i128>,
     tier: i128,
+    history: Option<PyMemoryHistory>,
+}
+
+/// `memd.types.MemoryHistory`, read by attribute (wide integers, as above).
+#[derive(FromPyObject)]
+pub struct PyMemoryHistory {
+    created_ms: i128,
+    updated_ms: i128,
+    last_access_ms: i128,
+    access_count: i128,
+    version: i128,
+    expires_at_ms: i128,
 }
 
 impl From<PyNewMemory> for RawMemory {
@@ -44,6 +56,14 @@ impl From<PyNewMemory> for RawMemory {
             priority: p.priority,
             ttl_ms: p.ttl_ms,
             tier: p.tier,
+            history: p.history.map(|h| RawHistory {
+                created_ms: h.created_ms,
+                updated_ms: h.updated_ms,
+                last_access_ms: h.last_access_ms,
+                access_count: h.access_count,
+                version: h.version,
+                expires_at_ms: h.expires_at_ms,
+            }),
         }
     }
 }

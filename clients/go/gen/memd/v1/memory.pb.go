@@ -135,11 +135,18 @@ type NewMemory struct {
 	// Eviction class: when a tier is full, the least recently used memory of the lowest
 	// priority present is demoted first. Default 0; negative values are allowed.
 	Priority int32 `protobuf:"varint,8,opt,name=priority,proto3" json:"priority,omitempty"`
-	// Time to live in milliseconds from the store, at most 2^63 - 1. Unset: the tier's
-	// default TTL (`--tiers-<tier>-default-ttl-ms`). 0: never expires.
+	// Time to live in milliseconds from the store (with `history`: from its
+	// updated_ms), at most 2^63 - 1. Unset: the tier's default TTL (`--tiers-<tier>-default-ttl-ms`). 0: never expires.
 	TtlMs *uint64 `protobuf:"varint,9,opt,name=ttl_ms,json=ttlMs,proto3,oneof" json:"ttl_ms,omitempty"`
 	// Tier to store into; see TIER_UNSPECIFIED.
-	Tier          Tier `protobuf:"varint,10,opt,name=tier,proto3,enum=memd.v1.Tier" json:"tier,omitempty"`
+	Tier Tier `protobuf:"varint,10,opt,name=tier,proto3,enum=memd.v1.Tier" json:"tier,omitempty"`
+	// Unset (the default): a store is a write happening now. Set: the memory's past,
+	// for an import (`memd import`, docs/history.md): the stored memory gets exactly
+	// these times and counts instead of "now", for a new key or an existing one, so its
+	// age, idleness and access count drive recency, the retention score, lifecycle
+	// policies, LRU order and expiry as they would have where it came from, and storing
+	// the same item again leaves the same memory. See MemoryHistory.
+	History       *MemoryHistory `protobuf:"bytes,18,opt,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -244,6 +251,115 @@ func (x *NewMemory) GetTier() Tier {
 	return Tier_TIER_UNSPECIFIED
 }
 
+func (x *NewMemory) GetHistory() *MemoryHistory {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+// The past of a memory brought from elsewhere: NewMemory.history. Times are ms since
+// the Unix epoch, at most 2^63 - 1; created_ms, updated_ms and last_access_ms may be
+// at most 5 minutes (300 000 ms) ahead of the server's clock (an allowance for clock
+// skew between hosts) and neither of the latter two before created_ms. Anything else
+// is INVALID_ARGUMENT for the item, and nothing of it is stored.
+type MemoryHistory struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the memory was first stored. Required: 0 is INVALID_ARGUMENT.
+	CreatedMs uint64 `protobuf:"varint,1,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
+	// When it was last stored; 0 means created_ms. The TTL counts from this time, so
+	// an imported memory expires when it would have where it came from.
+	UpdatedMs uint64 `protobuf:"varint,2,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	// When it was last read or written (recency, idle time, LRU order); 0 means
+	// updated_ms.
+	LastAccessMs uint64 `protobuf:"varint,3,opt,name=last_access_ms,json=lastAccessMs,proto3" json:"last_access_ms,omitempty"`
+	// Reads and writes so far (the retention score's frequency, consolidation's
+	// minimum access count). 0 is 0.
+	AccessCount uint64 `protobuf:"varint,4,opt,name=access_count,json=accessCount,proto3" json:"access_count,omitempty"`
+	// The version to give it; 0 means 1. A store with history does not bump the
+	// version: it sets it.
+	Version uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// When it expires; 0 means updated_ms + its TTL (never when the TTL is 0). Needed
+	// only when the expiry did not follow from updated_ms (a dedup merge keeps an
+	// expiry). An item whose expiry is at or before the server's now is
+	// INVALID_ARGUMENT: it expired before it arrived.
+	ExpiresAtMs   uint64 `protobuf:"varint,6,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemoryHistory) Reset() {
+	*x = MemoryHistory{}
+	mi := &file_memd_v1_memory_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemoryHistory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemoryHistory) ProtoMessage() {}
+
+func (x *MemoryHistory) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemoryHistory.ProtoReflect.Descriptor instead.
+func (*MemoryHistory) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MemoryHistory) GetCreatedMs() uint64 {
+	if x != nil {
+		return x.CreatedMs
+	}
+	return 0
+}
+
+func (x *MemoryHistory) GetUpdatedMs() uint64 {
+	if x != nil {
+		return x.UpdatedMs
+	}
+	return 0
+}
+
+func (x *MemoryHistory) GetLastAccessMs() uint64 {
+	if x != nil {
+		return x.LastAccessMs
+	}
+	return 0
+}
+
+func (x *MemoryHistory) GetAccessCount() uint64 {
+	if x != nil {
+		return x.AccessCount
+	}
+	return 0
+}
+
+func (x *MemoryHistory) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *MemoryHistory) GetExpiresAtMs() uint64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
 // A stored memory as read back. Output only.
 type Memory struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -266,16 +382,17 @@ type Memory struct {
 	Namespace string `protobuf:"bytes,11,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// When it expires (ms since epoch); 0 never. Expired memories are never returned.
 	ExpiresAtMs uint64 `protobuf:"varint,12,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
-	// When it was first stored (ms since epoch).
+	// When it was first stored (ms since epoch), or the time NewMemory.history gave.
 	CreatedMs uint64 `protobuf:"varint,13,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
-	// When it was last stored (ms since epoch).
+	// When it was last stored (ms since epoch), or the time NewMemory.history gave.
 	UpdatedMs uint64 `protobuf:"varint,14,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
 	// When it was last read (ms since epoch); access statistics are persisted in the
 	// background, so after a crash this may lag by up to `--engine-flush-interval-ms`.
 	LastAccessMs uint64 `protobuf:"varint,15,opt,name=last_access_ms,json=lastAccessMs,proto3" json:"last_access_ms,omitempty"`
 	// How many times it was read (retrievals that count as accesses).
 	AccessCount uint64 `protobuf:"varint,16,opt,name=access_count,json=accessCount,proto3" json:"access_count,omitempty"`
-	// 1 when first stored, +1 on every store of the same key.
+	// 1 when first stored, +1 on every store of the same key (a store with
+	// NewMemory.history sets it instead).
 	Version       uint64 `protobuf:"varint,17,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -283,7 +400,7 @@ type Memory struct {
 
 func (x *Memory) Reset() {
 	*x = Memory{}
-	mi := &file_memd_v1_memory_proto_msgTypes[1]
+	mi := &file_memd_v1_memory_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +412,7 @@ func (x *Memory) String() string {
 func (*Memory) ProtoMessage() {}
 
 func (x *Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_proto_msgTypes[1]
+	mi := &file_memd_v1_memory_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +425,7 @@ func (x *Memory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Memory.ProtoReflect.Descriptor instead.
 func (*Memory) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_proto_rawDescGZIP(), []int{1}
+	return file_memd_v1_memory_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Memory) GetKey() string {
@@ -446,7 +563,7 @@ type ItemError struct {
 
 func (x *ItemError) Reset() {
 	*x = ItemError{}
-	mi := &file_memd_v1_memory_proto_msgTypes[2]
+	mi := &file_memd_v1_memory_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +575,7 @@ func (x *ItemError) String() string {
 func (*ItemError) ProtoMessage() {}
 
 func (x *ItemError) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_proto_msgTypes[2]
+	mi := &file_memd_v1_memory_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +588,7 @@ func (x *ItemError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ItemError.ProtoReflect.Descriptor instead.
 func (*ItemError) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_proto_rawDescGZIP(), []int{2}
+	return file_memd_v1_memory_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ItemError) GetIndex() uint32 {
@@ -510,7 +627,7 @@ type RetrieveResult struct {
 
 func (x *RetrieveResult) Reset() {
 	*x = RetrieveResult{}
-	mi := &file_memd_v1_memory_proto_msgTypes[3]
+	mi := &file_memd_v1_memory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +639,7 @@ func (x *RetrieveResult) String() string {
 func (*RetrieveResult) ProtoMessage() {}
 
 func (x *RetrieveResult) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_proto_msgTypes[3]
+	mi := &file_memd_v1_memory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +652,7 @@ func (x *RetrieveResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetrieveResult.ProtoReflect.Descriptor instead.
 func (*RetrieveResult) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_proto_rawDescGZIP(), []int{3}
+	return file_memd_v1_memory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RetrieveResult) GetKey() string {
@@ -595,7 +712,7 @@ type TierStats struct {
 
 func (x *TierStats) Reset() {
 	*x = TierStats{}
-	mi := &file_memd_v1_memory_proto_msgTypes[4]
+	mi := &file_memd_v1_memory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +724,7 @@ func (x *TierStats) String() string {
 func (*TierStats) ProtoMessage() {}
 
 func (x *TierStats) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_proto_msgTypes[4]
+	mi := &file_memd_v1_memory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +737,7 @@ func (x *TierStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TierStats.ProtoReflect.Descriptor instead.
 func (*TierStats) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_proto_rawDescGZIP(), []int{4}
+	return file_memd_v1_memory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TierStats) GetTier() Tier {
@@ -709,7 +826,7 @@ type NamespaceStats struct {
 
 func (x *NamespaceStats) Reset() {
 	*x = NamespaceStats{}
-	mi := &file_memd_v1_memory_proto_msgTypes[5]
+	mi := &file_memd_v1_memory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +838,7 @@ func (x *NamespaceStats) String() string {
 func (*NamespaceStats) ProtoMessage() {}
 
 func (x *NamespaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_proto_msgTypes[5]
+	mi := &file_memd_v1_memory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +851,7 @@ func (x *NamespaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamespaceStats.ProtoReflect.Descriptor instead.
 func (*NamespaceStats) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_proto_rawDescGZIP(), []int{5}
+	return file_memd_v1_memory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NamespaceStats) GetNamespace() string {
@@ -769,7 +886,7 @@ var File_memd_v1_memory_proto protoreflect.FileDescriptor
 
 const file_memd_v1_memory_proto_rawDesc = "" +
 	"\n" +
-	"\x14memd/v1/memory.proto\x12\amemd.v1\"\x8e\x03\n" +
+	"\x14memd/v1/memory.proto\x12\amemd.v1\"\xc6\x03\n" +
 	"\tNewMemory\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
@@ -783,12 +900,22 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	"\bpriority\x18\b \x01(\x05R\bpriority\x12\x1a\n" +
 	"\x06ttl_ms\x18\t \x01(\x04H\x01R\x05ttlMs\x88\x01\x01\x12!\n" +
 	"\x04tier\x18\n" +
-	" \x01(\x0e2\r.memd.v1.TierR\x04tier\x1a;\n" +
+	" \x01(\x0e2\r.memd.v1.TierR\x04tier\x120\n" +
+	"\ahistory\x18\x12 \x01(\v2\x16.memd.v1.MemoryHistoryR\ahistory\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\r\n" +
 	"\v_importanceB\t\n" +
-	"\a_ttl_ms\"\xc7\x04\n" +
+	"\a_ttl_msJ\x04\b\v\x10\x12\"\xd4\x01\n" +
+	"\rMemoryHistory\x12\x1d\n" +
+	"\n" +
+	"created_ms\x18\x01 \x01(\x04R\tcreatedMs\x12\x1d\n" +
+	"\n" +
+	"updated_ms\x18\x02 \x01(\x04R\tupdatedMs\x12$\n" +
+	"\x0elast_access_ms\x18\x03 \x01(\x04R\flastAccessMs\x12!\n" +
+	"\faccess_count\x18\x04 \x01(\x04R\vaccessCount\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\x12\"\n" +
+	"\rexpires_at_ms\x18\x06 \x01(\x04R\vexpiresAtMs\"\xcd\x04\n" +
 	"\x06Memory\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
@@ -814,7 +941,7 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	"\aversion\x18\x11 \x01(\x04R\aversion\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"O\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x12\x10\x13\"O\n" +
 	"\tItemError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x18\n" +
@@ -867,33 +994,35 @@ func file_memd_v1_memory_proto_rawDescGZIP() []byte {
 }
 
 var file_memd_v1_memory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_memd_v1_memory_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_memd_v1_memory_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_memd_v1_memory_proto_goTypes = []any{
 	(Tier)(0),              // 0: memd.v1.Tier
 	(*NewMemory)(nil),      // 1: memd.v1.NewMemory
-	(*Memory)(nil),         // 2: memd.v1.Memory
-	(*ItemError)(nil),      // 3: memd.v1.ItemError
-	(*RetrieveResult)(nil), // 4: memd.v1.RetrieveResult
-	(*TierStats)(nil),      // 5: memd.v1.TierStats
-	(*NamespaceStats)(nil), // 6: memd.v1.NamespaceStats
-	nil,                    // 7: memd.v1.NewMemory.MetadataEntry
-	nil,                    // 8: memd.v1.Memory.MetadataEntry
-	nil,                    // 9: memd.v1.TierStats.CountersEntry
+	(*MemoryHistory)(nil),  // 2: memd.v1.MemoryHistory
+	(*Memory)(nil),         // 3: memd.v1.Memory
+	(*ItemError)(nil),      // 4: memd.v1.ItemError
+	(*RetrieveResult)(nil), // 5: memd.v1.RetrieveResult
+	(*TierStats)(nil),      // 6: memd.v1.TierStats
+	(*NamespaceStats)(nil), // 7: memd.v1.NamespaceStats
+	nil,                    // 8: memd.v1.NewMemory.MetadataEntry
+	nil,                    // 9: memd.v1.Memory.MetadataEntry
+	nil,                    // 10: memd.v1.TierStats.CountersEntry
 }
 var file_memd_v1_memory_proto_depIdxs = []int32{
-	7, // 0: memd.v1.NewMemory.metadata:type_name -> memd.v1.NewMemory.MetadataEntry
-	0, // 1: memd.v1.NewMemory.tier:type_name -> memd.v1.Tier
-	8, // 2: memd.v1.Memory.metadata:type_name -> memd.v1.Memory.MetadataEntry
-	0, // 3: memd.v1.Memory.tier:type_name -> memd.v1.Tier
-	2, // 4: memd.v1.RetrieveResult.memory:type_name -> memd.v1.Memory
-	0, // 5: memd.v1.TierStats.tier:type_name -> memd.v1.Tier
-	9, // 6: memd.v1.TierStats.counters:type_name -> memd.v1.TierStats.CountersEntry
-	5, // 7: memd.v1.NamespaceStats.tiers:type_name -> memd.v1.TierStats
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	8,  // 0: memd.v1.NewMemory.metadata:type_name -> memd.v1.NewMemory.MetadataEntry
+	0,  // 1: memd.v1.NewMemory.tier:type_name -> memd.v1.Tier
+	2,  // 2: memd.v1.NewMemory.history:type_name -> memd.v1.MemoryHistory
+	9,  // 3: memd.v1.Memory.metadata:type_name -> memd.v1.Memory.MetadataEntry
+	0,  // 4: memd.v1.Memory.tier:type_name -> memd.v1.Tier
+	3,  // 5: memd.v1.RetrieveResult.memory:type_name -> memd.v1.Memory
+	0,  // 6: memd.v1.TierStats.tier:type_name -> memd.v1.Tier
+	10, // 7: memd.v1.TierStats.counters:type_name -> memd.v1.TierStats.CountersEntry
+	6,  // 8: memd.v1.NamespaceStats.tiers:type_name -> memd.v1.TierStats
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_memory_proto_init() }
@@ -908,7 +1037,7 @@ func file_memd_v1_memory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_memory_proto_rawDesc), len(file_memd_v1_memory_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

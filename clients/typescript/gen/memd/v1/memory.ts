@@ -145,19 +145,67 @@ export interface NewMemory {
    */
   priority: number;
   /**
-   * Time to live in milliseconds from the store, at most 2^63 - 1. Unset: the tier's
-   * default TTL (`--tiers-<tier>-default-ttl-ms`). 0: never expires.
+   * Time to live in milliseconds from the store (with `history`: from its
+   * updated_ms), at most 2^63 - 1. Unset: the tier's default TTL (`--tiers-<tier>-default-ttl-ms`). 0: never expires.
    */
   ttlMs?:
     | bigint
     | undefined;
   /** Tier to store into; see TIER_UNSPECIFIED. */
   tier: Tier;
+  /**
+   * Unset (the default): a store is a write happening now. Set: the memory's past,
+   * for an import (`memd import`, docs/history.md): the stored memory gets exactly
+   * these times and counts instead of "now", for a new key or an existing one, so its
+   * age, idleness and access count drive recency, the retention score, lifecycle
+   * policies, LRU order and expiry as they would have where it came from, and storing
+   * the same item again leaves the same memory. See MemoryHistory.
+   */
+  history?: MemoryHistory | undefined;
 }
 
 export interface NewMemory_MetadataEntry {
   key: string;
   value: string;
+}
+
+/**
+ * The past of a memory brought from elsewhere: NewMemory.history. Times are ms since
+ * the Unix epoch, at most 2^63 - 1; created_ms, updated_ms and last_access_ms may be
+ * at most 5 minutes (300 000 ms) ahead of the server's clock (an allowance for clock
+ * skew between hosts) and neither of the latter two before created_ms. Anything else
+ * is INVALID_ARGUMENT for the item, and nothing of it is stored.
+ */
+export interface MemoryHistory {
+  /** When the memory was first stored. Required: 0 is INVALID_ARGUMENT. */
+  createdMs: bigint;
+  /**
+   * When it was last stored; 0 means created_ms. The TTL counts from this time, so
+   * an imported memory expires when it would have where it came from.
+   */
+  updatedMs: bigint;
+  /**
+   * When it was last read or written (recency, idle time, LRU order); 0 means
+   * updated_ms.
+   */
+  lastAccessMs: bigint;
+  /**
+   * Reads and writes so far (the retention score's frequency, consolidation's
+   * minimum access count). 0 is 0.
+   */
+  accessCount: bigint;
+  /**
+   * The version to give it; 0 means 1. A store with history does not bump the
+   * version: it sets it.
+   */
+  version: bigint;
+  /**
+   * When it expires; 0 means updated_ms + its TTL (never when the TTL is 0). Needed
+   * only when the expiry did not follow from updated_ms (a dedup merge keeps an
+   * expiry). An item whose expiry is at or before the server's now is
+   * INVALID_ARGUMENT: it expired before it arrived.
+   */
+  expiresAtMs: bigint;
 }
 
 /** A stored memory as read back. Output only. */
@@ -181,9 +229,9 @@ export interface Memory {
   namespace: string;
   /** When it expires (ms since epoch); 0 never. Expired memories are never returned. */
   expiresAtMs: bigint;
-  /** When it was first stored (ms since epoch). */
+  /** When it was first stored (ms since epoch), or the time NewMemory.history gave. */
   createdMs: bigint;
-  /** When it was last stored (ms since epoch). */
+  /** When it was last stored (ms since epoch), or the time NewMemory.history gave. */
   updatedMs: bigint;
   /**
    * When it was last read (ms since epoch); access statistics are persisted in the
@@ -192,7 +240,10 @@ export interface Memory {
   lastAccessMs: bigint;
   /** How many times it was read (retrievals that count as accesses). */
   accessCount: bigint;
-  /** 1 when first stored, +1 on every store of the same key. */
+  /**
+   * 1 when first stored, +1 on every store of the same key (a store with
+   * NewMemory.history sets it instead).
+   */
   version: bigint;
 }
 
@@ -291,6 +342,7 @@ function createBaseNewMemory(): NewMemory {
     priority: 0,
     ttlMs: undefined,
     tier: 0,
+    history: undefined,
   };
 }
 
@@ -328,6 +380,9 @@ export const NewMemory: MessageFns<NewMemory> = {
     }
     if (message.tier !== 0) {
       writer.uint32(80).int32(message.tier);
+    }
+    if (message.history !== undefined) {
+      MemoryHistory.encode(message.history, writer.uint32(146).fork()).join();
     }
     return writer;
   },
@@ -428,6 +483,14 @@ export const NewMemory: MessageFns<NewMemory> = {
             message.tier = reader.int32() as any;
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.history = MemoryHistory.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -465,6 +528,7 @@ export const NewMemory: MessageFns<NewMemory> = {
       priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
       ttlMs: isSet(object.ttlMs) ? BigInt(object.ttlMs) : isSet(object.ttl_ms) ? BigInt(object.ttl_ms) : undefined,
       tier: isSet(object.tier) ? tierFromJSON(object.tier) : 0,
+      history: isSet(object.history) ? MemoryHistory.fromJSON(object.history) : undefined,
     };
   },
 
@@ -506,6 +570,9 @@ export const NewMemory: MessageFns<NewMemory> = {
     if (message.tier !== 0) {
       obj.tier = tierToJSON(message.tier);
     }
+    if (message.history !== undefined) {
+      obj.history = MemoryHistory.toJSON(message.history);
+    }
     return obj;
   },
 
@@ -532,6 +599,9 @@ export const NewMemory: MessageFns<NewMemory> = {
     message.priority = object.priority ?? 0;
     message.ttlMs = (object.ttlMs !== undefined && object.ttlMs !== null) ? BigInt(object.ttlMs) : undefined;
     message.tier = object.tier ?? 0;
+    message.history = (object.history !== undefined && object.history !== null)
+      ? MemoryHistory.fromPartial(object.history)
+      : undefined;
     return message;
   },
 };
@@ -617,6 +687,199 @@ export const NewMemory_MetadataEntry: MessageFns<NewMemory_MetadataEntry> = {
     const message = createBaseNewMemory_MetadataEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseMemoryHistory(): MemoryHistory {
+  return { createdMs: 0n, updatedMs: 0n, lastAccessMs: 0n, accessCount: 0n, version: 0n, expiresAtMs: 0n };
+}
+
+export const MemoryHistory: MessageFns<MemoryHistory> = {
+  encode(message: MemoryHistory, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.createdMs !== 0n) {
+      if (BigInt.asUintN(64, message.createdMs) !== message.createdMs) {
+        throw new globalThis.Error("value provided for field message.createdMs of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.createdMs);
+    }
+    if (message.updatedMs !== 0n) {
+      if (BigInt.asUintN(64, message.updatedMs) !== message.updatedMs) {
+        throw new globalThis.Error("value provided for field message.updatedMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.updatedMs);
+    }
+    if (message.lastAccessMs !== 0n) {
+      if (BigInt.asUintN(64, message.lastAccessMs) !== message.lastAccessMs) {
+        throw new globalThis.Error("value provided for field message.lastAccessMs of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.lastAccessMs);
+    }
+    if (message.accessCount !== 0n) {
+      if (BigInt.asUintN(64, message.accessCount) !== message.accessCount) {
+        throw new globalThis.Error("value provided for field message.accessCount of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.accessCount);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.version);
+    }
+    if (message.expiresAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.expiresAtMs) !== message.expiresAtMs) {
+        throw new globalThis.Error("value provided for field message.expiresAtMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.expiresAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemoryHistory {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemoryHistory();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.createdMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updatedMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastAccessMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.accessCount = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expiresAtMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemoryHistory {
+    return {
+      createdMs: isSet(object.createdMs)
+        ? BigInt(object.createdMs)
+        : isSet(object.created_ms)
+        ? BigInt(object.created_ms)
+        : 0n,
+      updatedMs: isSet(object.updatedMs)
+        ? BigInt(object.updatedMs)
+        : isSet(object.updated_ms)
+        ? BigInt(object.updated_ms)
+        : 0n,
+      lastAccessMs: isSet(object.lastAccessMs)
+        ? BigInt(object.lastAccessMs)
+        : isSet(object.last_access_ms)
+        ? BigInt(object.last_access_ms)
+        : 0n,
+      accessCount: isSet(object.accessCount)
+        ? BigInt(object.accessCount)
+        : isSet(object.access_count)
+        ? BigInt(object.access_count)
+        : 0n,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      expiresAtMs: isSet(object.expiresAtMs)
+        ? BigInt(object.expiresAtMs)
+        : isSet(object.expires_at_ms)
+        ? BigInt(object.expires_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: MemoryHistory): unknown {
+    const obj: any = {};
+    if (message.createdMs !== 0n) {
+      obj.createdMs = message.createdMs.toString();
+    }
+    if (message.updatedMs !== 0n) {
+      obj.updatedMs = message.updatedMs.toString();
+    }
+    if (message.lastAccessMs !== 0n) {
+      obj.lastAccessMs = message.lastAccessMs.toString();
+    }
+    if (message.accessCount !== 0n) {
+      obj.accessCount = message.accessCount.toString();
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.expiresAtMs !== 0n) {
+      obj.expiresAtMs = message.expiresAtMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MemoryHistory>): MemoryHistory {
+    return MemoryHistory.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MemoryHistory>): MemoryHistory {
+    const message = createBaseMemoryHistory();
+    message.createdMs = (object.createdMs !== undefined && object.createdMs !== null) ? BigInt(object.createdMs) : 0n;
+    message.updatedMs = (object.updatedMs !== undefined && object.updatedMs !== null) ? BigInt(object.updatedMs) : 0n;
+    message.lastAccessMs = (object.lastAccessMs !== undefined && object.lastAccessMs !== null)
+      ? BigInt(object.lastAccessMs)
+      : 0n;
+    message.accessCount = (object.accessCount !== undefined && object.accessCount !== null)
+      ? BigInt(object.accessCount)
+      : 0n;
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
+      ? BigInt(object.expiresAtMs)
+      : 0n;
     return message;
   },
 };
