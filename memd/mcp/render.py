@@ -41,7 +41,8 @@ def searched(args: SearchArgs, out: SearchOut) -> str:
     """``search``: the hits, best first, numbered, with their scores."""
     if not out.hits:
         return f"No memory matches {args.query!r}."
-    lines = [f"{len(out.hits)} memories match {args.query!r}, best first:"]
+    n = len(out.hits)
+    lines = [f"{_count(n)} {'matches' if n == 1 else 'match'} {args.query!r}, best first:"]
     lines += [memory(h, f"{i}. score {h.score:.3f} · ") for i, h in enumerate(out.hits, 1)]
     return "\n".join(lines)
 
@@ -50,7 +51,7 @@ def listed(args: object, out: ListRecentOut) -> str:
     """``list_recent``: the window, oldest first, and how to page back."""
     if not out.memories:
         return "No memories."
-    lines = [f"The {len(out.memories)} latest memories, oldest first:"]
+    lines = [f"Latest {_count(len(out.memories))}, oldest first:"]
     lines += [memory(m) for m in out.memories]
     if out.older_cursor:
         lines.append(f"Older memories exist: pass before_cursor={out.older_cursor!r}.")
@@ -75,3 +76,7 @@ def memory(m: MemoryOut, prefix: str = "") -> str:
     if m.metadata:
         head.append(", ".join(f"{k}={v}" for k, v in sorted(m.metadata.items())))
     return " · ".join(head) + "\n" + indent(m.text, "  ", lambda _line: True)
+
+
+def _count(n: int) -> str:
+    return f"{n} {'memory' if n == 1 else 'memories'}"

@@ -29,7 +29,10 @@ _TIER_HELP = (
     "(consolidated knowledge) or archive (cold)"
 )
 
-Key = Annotated[str, Field(min_length=1, max_length=256, description="A memory's key.")]
+Keys = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=256)]],
+    Field(min_length=1, max_length=MAX_KEYS),
+]
 Tags = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=1024)]],
     Field(max_length=64),
@@ -89,9 +92,7 @@ class RememberArgs(_Args):
 class RecallArgs(_Args):
     """Arguments of ``recall``."""
 
-    keys: list[Key] = Field(
-        min_length=1,
-        max_length=MAX_KEYS,
+    keys: Keys = Field(
         description="Keys of the memories to read, as returned by remember, search or "
         "list_recent. Reading a memory counts as a use (often-used memories move to "
         "hotter tiers).",
@@ -154,9 +155,7 @@ class ListRecentArgs(_Args):
 class ForgetArgs(_Args):
     """Arguments of ``forget``."""
 
-    keys: list[Key] = Field(
-        min_length=1,
-        max_length=MAX_KEYS,
+    keys: Keys = Field(
         description="Keys of the memories to delete for good. Unknown keys are reported, "
         "not an error.",
     )

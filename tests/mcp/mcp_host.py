@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -47,15 +48,15 @@ class HttpServer:
             raise AssertionError(f"memd mcp did not start: {first}")
         self.url = first.rsplit(" at ", 1)[1].strip()
 
-    def stop(self) -> int:
-        """SIGTERM, and the exit status (uvicorn ends by the signal after shutting down)."""
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM; the exit status (uvicorn ends by the signal after shutting down) and
+        what the server wrote to stderr after its first line."""
         if self.proc.poll() is None:
             self.proc.terminate()
-        try:
-            return self.proc.wait(30)
-        finally:
-            assert self.proc.stderr is not None
-            self.proc.stderr.close()
+        assert self.proc.stderr is not None
+        with self.proc.stderr:
+            log = self.proc.stderr.read()
+        return self.proc.wait(30), log
 
 
 @asynccontextmanager
@@ -65,13 +66,16 @@ async def connect(
     *flags: str,
     token: str = "rw",
     mode: str = "auto",
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Client]:
-    """The SDK's ``Client`` on a new ``memd mcp`` with ``flags``, the token named ``token``.
+    """The SDK's ``Client`` on a new ``memd mcp`` with ``flags``, the token named ``token``
+    in MEMD_TOKEN and ``env`` in its environment.
 
     stdio: the client spawns the server itself, as a host does; http: the server runs
-    in a child process and the client connects to its URL.
+    in a child process and the client connects to its URL; at the end, the server must
+    stop on SIGTERM without an error in its log.
     """
-    env = {"MEMD_TOKEN": daemon.tokens[token]} if token else {}
+    env = {**({"MEMD_TOKEN": daemon.tokens[token]} if token else {}), **(env or {})}
     args = mcp_args(daemon, *flags)
     if transport == "stdio":
         params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=REPO)
@@ -83,7 +87,10 @@ async def connect(
         async with Client(server.url, mode=mode) as client:
             yield client
     finally:
-        server.stop()
+        code, log = server.stop()
+    # Checked only after a clean exit of the block (an assertion inside already failed).
+    assert code == -signal.SIGTERM, log  # uvicorn re-raises the signal after shutting down
+    assert "Traceback" not in log and "ERROR" not in log, log
 
 
 def stored(daemon: Daemon, namespace: str) -> list[Any]:

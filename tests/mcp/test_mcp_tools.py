@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import anyio
 import grpc
@@ -46,7 +47,7 @@ def test_a_conversation_through_every_tool(daemon: Daemon, transport: str) -> No
                 "list_recent",
                 "forget",
             ]
-            assert all(t.output_schema for t in tools)
+            _check_schemas(tools)
 
             keys = []
             for role, text, tags in TURNS:
@@ -147,37 +148,31 @@ def test_hosts_on_the_initialize_handshake_are_served(daemon: Daemon, transport:
     anyio.run(scenario)
 
 
-def test_tool_schemas_bound_every_argument(daemon: Daemon) -> None:
-    async def scenario() -> None:
-        async with connect("stdio", daemon, "--namespace", "mcp/schemas") as client:
-            tools = {t.name: t for t in (await client.list_tools()).tools}
-        for tool in tools.values():
-            schema = tool.input_schema
-            assert schema["type"] == "object" and schema["additionalProperties"] is False
-            assert "namespace" not in schema["properties"]
-            assert all(p.get("description") for p in schema["properties"].values()), tool.name
-        remember = tools["remember"].input_schema
-        assert remember["required"] == ["text"]
-        assert remember["properties"]["importance"] == {
-            **remember["properties"]["importance"],
-            "type": "number",
-            "minimum": 0.0,
-            "maximum": 1.0,
-        }
-        assert remember["properties"]["tier"]["enum"] == [
-            "working",
-            "short_term",
-            "long_term",
-            "archive",
-        ]
-        limit = tools["search"].input_schema["properties"]["limit"]
-        assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 10)
-        assert tools["recall"].input_schema["properties"]["keys"]["maxItems"] == 100
-        assert tools["search"].annotations.read_only_hint is True
-        assert tools["forget"].annotations.destructive_hint is True
-        assert tools["remember"].annotations.read_only_hint is False
-
-    anyio.run(scenario)
+def _check_schemas(tools: list[Any]) -> None:
+    """Every argument bounded and described; the namespace is not an argument."""
+    by_name = {t.name: t for t in tools}
+    for tool in tools:
+        assert tool.output_schema and tool.output_schema["type"] == "object"
+        schema = tool.input_schema
+        assert schema["type"] == "object" and schema["additionalProperties"] is False
+        assert "namespace" not in schema["properties"]
+        assert all(p.get("description") for p in schema["properties"].values()), tool.name
+    remember = by_name["remember"].input_schema
+    assert remember["required"] == ["text"]
+    importance = remember["properties"]["importance"]
+    assert (importance["type"], importance["minimum"], importance["maximum"]) == ("number", 0, 1)
+    assert remember["properties"]["tier"]["enum"] == [
+        "working",
+        "short_term",
+        "long_term",
+        "archive",
+    ]
+    limit = by_name["search"].input_schema["properties"]["limit"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 10)
+    assert by_name["recall"].input_schema["properties"]["keys"]["maxItems"] == 100
+    assert by_name["search"].annotations.read_only_hint is True
+    assert by_name["forget"].annotations.destructive_hint is True
+    assert by_name["remember"].annotations.read_only_hint is False
 
 
 def _daemon_refusal(daemon: Daemon, ns: str, text: str) -> str:
