@@ -46,6 +46,29 @@ Plan = Generator[list[Call], list[Any], T]
 Select = Callable[[Memory], Any]
 
 
+class _Picked(list[Any]):
+    """What a scan keeps: ``select(memory)`` where not None, up to ``stop`` of them."""
+
+    def __init__(self, select: Select, stop: int | None) -> None:
+        super().__init__()
+        self.select = select
+        self.stop = stop
+        # Pages no larger than needed when few results are wanted (each memory read
+        # carries its value and embedding), but large enough for a selective filter.
+        self.page_size = 1000 if stop is None else min(1000, max(stop, 100))
+
+    def full(self) -> bool:
+        """Whether ``stop`` results are held."""
+        return self.stop is not None and len(self) >= self.stop
+
+    def offer(self, memory: Memory) -> bool:
+        """Keep ``select(memory)`` unless None; True once full."""
+        chosen = self.select(memory)
+        if chosen is not None:
+            self.append(chosen)
+        return self.full()
+
+
 def _no_embeddings() -> Embeddings:
     raise ValueError("this store has no index (embed) configured")
 
@@ -80,16 +103,12 @@ class SyncRunner:
         return getattr(self.client, c.method)(*c.args, **c.kwargs)
 
     def _scan(self, namespace: str, select: Select, stop: int | None) -> list[Any]:
-        out: list[Any] = []
-        if stop is not None and stop <= 0:
-            return out
-        for memory in self.client.list(namespace, page_size=1000):
-            chosen = select(memory)
-            if chosen is not None:
-                out.append(chosen)
-                if stop is not None and len(out) >= stop:
+        picked = _Picked(select, stop)
+        if not picked.full():
+            for memory in self.client.list(namespace, page_size=picked.page_size):
+                if picked.offer(memory):
                     break
-        return out
+        return picked
 
 
 class AsyncRunner:
@@ -123,18 +142,15 @@ class AsyncRunner:
         return await getattr(self.client, c.method)(*c.args, **c.kwargs)
 
     async def _scan(self, namespace: str, select: Select, stop: int | None) -> list[Any]:
-        out: list[Any] = []
-        if stop is not None and stop <= 0:
-            return out
-        memories: AsyncGenerator[Memory, None] = self.client.list(namespace, page_size=1000)  # type: ignore[assignment]
-        async with aclosing(memories):
-            async for memory in memories:
-                chosen = select(memory)
-                if chosen is not None:
-                    out.append(chosen)
-                    if stop is not None and len(out) >= stop:
+        picked = _Picked(select, stop)
+        if not picked.full():
+            listing = self.client.list(namespace, page_size=picked.page_size)
+            memories: AsyncGenerator[Memory, None] = listing  # type: ignore[assignment]
+            async with aclosing(memories):
+                async for memory in memories:
+                    if picked.offer(memory):
                         break
-        return out
+        return picked
 
 
 class ThreadedRunner(AsyncRunner):
