@@ -9,31 +9,31 @@ memd filters by metadata: exact string pairs, tested inside the search before a 
 scored, so a selective filter still yields ``limit`` hits. Each stored item carries one
 metadata entry per top-level scalar field (``values.field_metadata``), so the exact
 matches and ``$eq`` on a string, number or boolean go to memd. Everything else
-(``$ne``, ranges, nested dicts, lists, ``None``) is tested here, after the fetch, by
+(``$ne``, ranges, nested dicts, lists, ``None``, long strings) is tested here, after the fetch, by
 ``matches``, which follows ``InMemoryStore``'s semantics; it is applied to every
 candidate, native part included, so the native part only ever narrows the fetch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any
 
 FIELD_PREFIX = "$."  # metadata key of a value field: "$.color"
 OVERFLOW_KEY = "$?"  # metadata set when some scalar field had no room for its entry
-MAX_METADATA_BYTES = 1024  # memd's limit per metadata key and per value
+MAX_LABEL_BYTES = 128  # longest field name or encoded value given to memd's filters
 
 _OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 
 
 def encode_scalar(value: Any) -> str | None:
-    """The metadata value of a field value, or None for one memd cannot match exactly.
+    """The metadata value of a field value, or None for one memd does not filter.
 
     Equal values (by Python's ``==``, which the filter semantics use) encode equally:
     ``1``, ``1.0`` and ``True`` all become ``"n:1.0"``; strings get ``"s:"``, so
-    ``"1"`` never matches ``1``. A string too long for memd's 1 KiB limit is
-    represented by its SHA-256, as is a huge integer; both sides hash the same way.
+    ``"1"`` never matches ``1``. Values longer than ``MAX_LABEL_BYTES`` encoded are
+    not given to memd (each distinct entry is a label its search index keeps in
+    memory): exact matches on long strings are tested after the fetch instead.
     """
     if isinstance(value, str):
         text = "s:" + value
@@ -41,9 +41,7 @@ def encode_scalar(value: Any) -> str | None:
         text = _encode_number(value)
     else:
         return None
-    if len(text.encode()) > MAX_METADATA_BYTES:
-        return "h:" + hashlib.sha256(text.encode()).hexdigest()
-    return text
+    return text if len(text.encode()) <= MAX_LABEL_BYTES else None
 
 
 def _encode_number(value: bool | int | float) -> str:
@@ -68,7 +66,7 @@ def split(filter: dict[str, Any] | None) -> dict[str, str]:
             continue
         encoded = encode_scalar(wanted)
         key = FIELD_PREFIX + field
-        if encoded is not None and len(key.encode()) <= MAX_METADATA_BYTES:
+        if encoded is not None and len(key.encode()) <= MAX_LABEL_BYTES:
             native[key] = encoded
     return native
 

@@ -56,15 +56,22 @@ class NamespaceCodec:
         """The memd namespace of a non-empty LangGraph namespace.
 
         Raises:
-            InvalidNamespaceError: Empty, or longer than memd's 128 bytes once encoded.
+            InvalidNamespaceError: Empty, not valid Unicode, or longer than memd's 128
+                bytes once encoded.
         """
         if not namespace:
             raise InvalidNamespaceError("Namespace cannot be empty.")
         name = self._head + SEPARATOR.join(escape_label(label) for label in namespace)
-        if len(name.encode()) > MAX_NAMESPACE_BYTES:
+        try:
+            size = len(name.encode())
+        except UnicodeEncodeError as exc:
             raise InvalidNamespaceError(
-                f"Namespace {tuple(namespace)} is {len(name.encode())} bytes as the memd "
-                f"namespace {name!r}; memd allows at most {MAX_NAMESPACE_BYTES}"
+                f"Namespace {tuple(namespace)} is not valid Unicode (a lone surrogate)"
+            ) from exc
+        if size > MAX_NAMESPACE_BYTES:
+            raise InvalidNamespaceError(
+                f"Namespace {tuple(namespace)} is {size} bytes as the memd namespace "
+                f"{name!r}; memd allows at most {MAX_NAMESPACE_BYTES}"
             )
         return name
 

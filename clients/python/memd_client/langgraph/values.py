@@ -32,7 +32,7 @@ from langgraph.store.base import Item, SearchItem, get_text_at_path, tokenize_pa
 from memd_client._types import Memory
 from memd_client.langgraph.filters import (
     FIELD_PREFIX,
-    MAX_METADATA_BYTES,
+    MAX_LABEL_BYTES,
     OVERFLOW_KEY,
     encode_scalar,
 )
@@ -48,8 +48,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def check_key(key: str) -> None:
-    """Raise ValueError for a key memd cannot hold: empty, with NUL, over 256 bytes."""
-    if not key or "\x00" in key or len(key.encode()) > MAX_KEY_BYTES:
+    """Raise ValueError for a key memd cannot hold: empty, NUL, over 256 bytes, not UTF-8."""
+    if not storable_key(key):
         raise ValueError(
             f"key {key!r}: memd keys are 1 to {MAX_KEY_BYTES} bytes of UTF-8 without NUL"
         )
@@ -57,7 +57,11 @@ def check_key(key: str) -> None:
 
 def storable_key(key: str) -> bool:
     """Whether memd can hold ``key`` (a key it cannot hold is never found)."""
-    return bool(key) and "\x00" not in key and len(key.encode()) <= MAX_KEY_BYTES
+    try:
+        size = len(key.encode())
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return 0 < size <= MAX_KEY_BYTES and "\x00" not in key
 
 
 def dump_value(value: Mapping[str, Any]) -> bytes:
@@ -116,7 +120,7 @@ def field_metadata(value: Mapping[str, Any]) -> dict[str, str]:
     for field, v in value.items():
         encoded = encode_scalar(v)
         key = FIELD_PREFIX + field
-        if encoded is None or len(key.encode()) > MAX_METADATA_BYTES:
+        if encoded is None or len(key.encode()) > MAX_LABEL_BYTES:
             continue  # never a native filter (filters.split skips these too)
         if len(entries) == MAX_METADATA_ENTRIES - 1:
             overflow = True
