@@ -49,6 +49,7 @@ def add_mcp_command(commands: Any) -> None:
     cmd.add_argument(
         "--namespace",
         default=env("MEMD_MCP_NAMESPACE", ""),
+        metavar="NS",
         help="the namespace every call acts on; with --allow-namespace-arg, the default "
         "(env MEMD_MCP_NAMESPACE)",
     )
@@ -62,12 +63,14 @@ def add_mcp_command(commands: Any) -> None:
     cmd.add_argument(
         "--namespace-prefix",
         default=env("MEMD_MCP_NAMESPACE_PREFIX", ""),
+        metavar="PREFIX",
         help="with --allow-namespace-arg: only namespaces starting with this "
         "(env MEMD_MCP_NAMESPACE_PREFIX)",
     )
     cmd.add_argument(
         "--token-file",
         default=env("MEMD_TOKEN_FILE", ""),
+        metavar="PATH",
         help="file holding the daemon token (env MEMD_TOKEN_FILE; or the token itself "
         "in env MEMD_TOKEN)",
     )
@@ -75,6 +78,7 @@ def add_mcp_command(commands: Any) -> None:
         "--transport",
         type=choice("stdio", "http"),
         default=env("MEMD_MCP_TRANSPORT", "stdio"),
+        metavar="{stdio,http}",
         help="stdio (default) or http (Streamable HTTP) (env MEMD_MCP_TRANSPORT)",
     )
     cmd.add_argument(

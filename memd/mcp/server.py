@@ -56,10 +56,12 @@ def build_server(link: DaemonLink, policy: NamespacePolicy) -> Server[Any]:
     specs = {spec.name: (spec, _arguments_model(spec, policy)) for spec in TOOLS}
     listed = types.ListToolsResult(tools=[_describe(spec, args) for spec, args in specs.values()])
 
-    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
+    async def list_tools(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return listed
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name not in specs:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         spec, model = specs[params.name]

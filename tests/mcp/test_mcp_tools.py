@@ -8,7 +8,9 @@ and what the daemon then holds.
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -68,6 +70,12 @@ def test_a_conversation_through_every_tool(daemon: Daemon, transport: str) -> No
                 }
                 assert _text(r) == f"Remembered as {out['key']} (short_term)."
                 keys.append(out["key"])
+            # The same text again updates that memory (the daemon's exact dedup).
+            r = await client.call_tool("remember", {"text": TURNS[2][1]})
+            assert (r.structured_content["key"], r.structured_content["merged"]) == (keys[2], True)
+            assert (
+                _text(r) == f"Already remembered: updated memory {keys[2]} (short_term, version 2)."
+            )
             held = stored(daemon, ns)
             assert [m.key for m in held] == keys  # server-made keys sort by time
             assert [(m.metadata["role"], m.text, list(m.tags)) for m in held] == TURNS
@@ -119,12 +127,23 @@ def test_a_conversation_through_every_tool(daemon: Daemon, transport: str) -> No
             }
             assert [m.key for m in stored(daemon, ns)] == keys[1:]
 
+            # within_minutes leaves out what was stored (here: imported) longer ago.
+            two_hours_ago = time.time_ns() // 1_000_000 - 2 * 3_600_000
+            imported = mpb.NewMemory(
+                text="an old note", history=mpb.MemoryHistory(created_ms=two_hours_ago)
+            )
+            daemon.stub.Store(pb.StoreRequest(namespace=ns, memories=[imported]), timeout=30)
+            r = await client.call_tool("list_recent", {})
+            assert [m["text"] for m in r.structured_content["memories"]][-1] == "an old note"
+            r = await client.call_tool("list_recent", {"within_minutes": 60})
+            assert [m["key"] for m in r.structured_content["memories"]] == keys[1:]
+
             # A text over the daemon's limit: its own INVALID_ARGUMENT message, nothing stored.
             too_long = "x" * (MAX_TEXT + 1)
             r = await client.call_tool("remember", {"text": too_long})
             assert r.is_error and r.structured_content is None
             assert _text(r) == f"INVALID_ARGUMENT: {_daemon_refusal(daemon, ns, too_long)}"
-            assert [m.key for m in stored(daemon, ns)] == keys[1:]
+            assert len(stored(daemon, ns)) == 3  # keys[1:] and the imported one
 
     anyio.run(scenario)
 
@@ -146,6 +165,31 @@ def test_hosts_on_the_initialize_handshake_are_served(daemon: Daemon, transport:
             assert (memory["importance"], memory["tier"]) == (0.7, "long_term")
 
     anyio.run(scenario)
+
+
+def test_a_tls_daemon_with_the_token_in_a_file(tmp_path: Path) -> None:
+    """The shared-daemon setup: mutual TLS (the flags of memd token) and a token file."""
+    d = Daemon(tmp_path / "data", tls=True, tokens={"rw": "mcp/*=read,write"})
+    try:
+        assert d.tls_files is not None
+        tls = d.tls_files
+        token_file = tmp_path / "token"
+        token_file.write_text(d.tokens["rw"] + "\n")
+        flags = ("--namespace", "mcp/tls", "--token-file", str(token_file))
+        flags += ("--ca", str(tls.ca_cert), "--cert", str(tls.client_cert))
+        flags += ("--key", str(tls.client_key))
+
+        async def scenario() -> None:
+            # No MEMD_TOKEN: without the file's token the daemon would refuse.
+            async with connect("stdio", d, *flags, token="") as client:
+                r = await client.call_tool("remember", {"text": "over TLS"})
+                assert not r.is_error, _text(r)
+                r = await client.call_tool("search", {"query": "TLS"})
+                assert [h["text"] for h in r.structured_content["hits"]] == ["over TLS"]
+
+        anyio.run(scenario)
+    finally:
+        d.close()
 
 
 def _check_schemas(tools: list[Any]) -> None:
