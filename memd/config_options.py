@@ -85,7 +85,9 @@ class Option:
         """The default as shown in ``--help`` and the docs."""
         if self.repeatable:
             return ",".join(self.default)
-        return self.show(self.default) if self.default != "" else '"" (off)'
+        if self.default == "" and self.show is str:
+            return '"" (off)'
+        return self.show(self.default)
 
     def parse_env(self, raw: str) -> Any:
         """Parse an environment variable's value."""
@@ -307,8 +309,8 @@ def _tracing_options() -> list[Option]:
         Option(
             "tracing.exporter",
             tr,
-            "otlp: send spans to a collector; none: make spans but send none (measures "
-            "tracing's own cost)",
+            "otlp: send spans to a collector; console: print them on stdout, one JSON "
+            "object a line; none: make spans but send none (measures tracing's own cost)",
             _TRACING.exporter,
             choice(*EXPORTERS),
         ),
@@ -319,6 +321,7 @@ def _tracing_options() -> list[Option]:
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else localhost:4317 (grpc) or :4318 (http)",
             _TRACING.endpoint,
             otlp_endpoint,
+            show=lambda v: v or '"" (the OTLP default)',
         ),
         Option(
             "tracing.protocol",

@@ -12,7 +12,8 @@ balancers see the drain before connections are refused:
 2. the scheduler stops;
 3. gRPC stops accepting and gives in-flight RPCs ``grace_s`` to finish;
 4. the engine flushes access statistics and closes LMDB;
-5. the metrics endpoint stops last, so the drain itself can be scraped.
+5. queued spans are exported (tracing on; up to the exporter's timeout);
+6. the metrics endpoint stops last, so the drain itself can be scraped.
 """
 
 from __future__ import annotations
@@ -211,10 +212,10 @@ class MemdServer:
             self.health.enter_graceful_shutdown()
             self.scheduler.stop()
             self.grpc.stop(grace).wait()
-            if self.tracing is not None:  # the last calls' spans, before the process ends
-                self.tracing.shutdown()
             flushed = self.engine.flush()
             self.engine.close()
+            if self.tracing is not None:  # the last calls' spans; waits for the exporter
+                self.tracing.shutdown()
             if self._http is not None:
                 self._http.shutdown()
                 self._http.server_close()

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 from memd.config_parse import ConfigError
 
-EXPORTERS = ("otlp", "none")
-"""``otlp`` sends spans to a collector; ``none`` makes spans and sends them nowhere."""
+EXPORTERS = ("otlp", "console", "none")
+"""``otlp`` sends spans to a collector, ``console`` prints them on stdout (one JSON object
+a line, to see what would be sent), ``none`` makes spans and sends them nowhere."""
 
 PROTOCOLS = ("grpc", "http")
 """OTLP transports: gRPC, or protobuf over HTTP."""
@@ -24,8 +25,8 @@ class TracingOptions:
 
     Attributes:
         enabled: Make a server span per RPC. Off: the RPC path has no tracing code.
-        exporter: ``otlp`` or ``none`` (spans are made, so their cost can be measured,
-            but exported nowhere).
+        exporter: ``otlp``, ``console`` (stdout) or ``none`` (spans are made, so their
+            cost can be measured, but exported nowhere).
         endpoint: Collector URL; empty means the OTLP default (the
             ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``
             environment, else localhost on the protocol's port).

@@ -57,8 +57,9 @@ class Observed:
         self.ids: list[str] = []  # at most two: one record id is reported, not more
         self.query = ""
         self.records: list[dict[str, Any]] = []
-        # Store batches waiting for their reply, whose keys name their records.
-        self.pending: deque[list[mpb.NewMemory]] = deque()
+        # Store batches waiting for their reply, whose keys name their records (made
+        # only when content is recorded: most calls never need it).
+        self.pending: deque[list[mpb.NewMemory]] | None = None
 
     def in_namespace(self, namespace: str) -> None:
         """One request message named ``namespace`` (streams may name several)."""
@@ -139,6 +140,8 @@ def _with_content(message: Any, keep: Callable[[Observed, Any], None]) -> Reader
 
 
 def _keep_batch(seen: Observed, request: pb.StoreRequest) -> None:
+    if seen.pending is None:
+        seen.pending = deque()
     seen.pending.append(list(request.memories))
 
 

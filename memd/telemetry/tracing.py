@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from memd.telemetry.handlers import traced_handler
 from memd.telemetry.options import TracingOptions
@@ -46,6 +46,9 @@ class ServerTracing:
         self.provider = TracerProvider(resource=resource)
         if options.exporter == "otlp":
             self.provider.add_span_processor(BatchSpanProcessor(otlp_exporter(options)))
+        elif options.exporter == "console":
+            console = ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
+            self.provider.add_span_processor(BatchSpanProcessor(console))
         self._tracer = self.provider.get_tracer("memd", memd_version())
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -60,6 +63,8 @@ class ServerTracing:
         o = self.options
         if o.exporter == "none":
             return "on, not exported"
+        if o.exporter == "console":
+            return "console (stdout)"
         return f"otlp {o.protocol} {o.endpoint or 'default endpoint'}"
 
     def shutdown(self) -> None:

@@ -41,6 +41,19 @@ def test_memd_serve_exports_its_spans_over_otlp(protocol: str, tmp_path: Path, a
     assert {r.span.name for r in received} == {"upsert_memory"}
 
 
+def test_an_unreachable_collector_fails_no_call_and_no_stop(tmp_path: Path):
+    # Port 9 (discard) refuses connections; the exporter gives up after its timeout.
+    flags = ["--tracing-enabled", "--tracing-endpoint", "http://127.0.0.1:9"]
+    daemon = Daemon(tmp_path / "data", *flags, env={"OTEL_EXPORTER_OTLP_TIMEOUT": "1"})
+    try:
+        with Client(daemon.address) as client:
+            key = client.store("ns", [{"text": "kept"}]).keys[0]
+            assert client.get("ns", [key])[key] is not None
+    finally:
+        assert daemon.close() == 0, daemon.log()
+    assert "stopped" in [e.get("event") for e in daemon.events]
+
+
 def test_tracing_is_off_by_default(tmp_path: Path):
     daemon = Daemon(tmp_path / "data")
     try:
