@@ -15,7 +15,7 @@ as an instrumented agent's would), each fresh for every round:
 As in auth_bench.py, by default the variants' daemons run at the same time, pinned
 together on core 0 with every ghz on core 1, so each round compares them under the same
 load from neighbours; rounds alternate the order, and the figures are medians with their
-ratio to ``off`` from the same job. Two figures per variant: calls per second, and the
+ratio to ``off`` taken round by round. Two figures per variant: calls per second, and the
 daemon's CPU time per call (what sets its capacity on a busy core).
 
 Usage: ``bash bench/grpc/setup.sh && python bench/grpc/tracing_bench.py [--repeats 5]
@@ -207,7 +207,7 @@ def report(
     args: argparse.Namespace,
     pinned: bool,
 ) -> None:
-    base_qps, base_cpu = statistics.median(qps["off"]), statistics.median(cpu["off"])
+    """Medians, and ratios to ``off`` taken round by round (the rounds share the load)."""
     print(
         f"\nRetrieve, 1 key, sampled traceparent on every call, ghz -c 16, "
         f"{'pinned' if pinned else 'unpinned'}, "
@@ -215,18 +215,24 @@ def report(
         f"median of {args.repeats} x {args.duration:g} s"
         + (f", before = {args.before}" if args.before else "")
     )
-    print("| variant | calls/s | ratio to off | daemon CPU per call | capacity ratio (CPU) |")
-    print("|---|---:|---:|---:|---:|")
-    for variant in variants:
-        rate, us = statistics.median(qps[variant]), statistics.median(cpu[variant])
+    print(
+        "| variant | calls/s | calls/s / off | daemon CPU per call | extra CPU per call | "
+        "capacity (CPU) / off |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    off_qps, off_cpu = qps["off"], cpu["off"]
+    for v in variants:
+        rate = statistics.median([q / o for q, o in zip(qps[v], off_qps, strict=True)])
+        extra = statistics.median([c - o for c, o in zip(cpu[v], off_cpu, strict=True)])
+        capacity = statistics.median([o / c for c, o in zip(cpu[v], off_cpu, strict=True)])
         print(
-            f"| {variant} | {rate:,.0f} | {rate / base_qps:.3f} | {us:.0f} us | "
-            f"{base_cpu / us:.3f} |"
+            f"| {v} | {statistics.median(qps[v]):,.0f} | {rate:.3f} | "
+            f"{statistics.median(cpu[v]):.0f} us | {extra:+.0f} us | {capacity:.3f} |"
         )
     if args.before:
-        per_round = [o / b for o, b in zip(qps["off"], qps["before"], strict=True)]
+        per_round = [o / b for o, b in zip(off_qps, qps["before"], strict=True)]
         print(
-            f"\ntracing off vs before: {statistics.median(per_round):.3f} in calls/s "
+            f"\ntracing off / before: {statistics.median(per_round):.3f} in calls/s "
             f"(per round: {', '.join(f'{x:.3f}' for x in per_round)})"
         )
 

@@ -135,11 +135,13 @@ def _streaming(traced: _Method, behavior: Any, stream: bool) -> Callable[[Any, A
             return
         seen = Observed(traced.content)
         code, details = _OK, ""
+        responses = behavior(traced.incoming(seen, request, stream), context)
         try:
-            for response in behavior(traced.incoming(seen, request, stream), context):
+            for response in responses:
                 traced.reply(seen, response)
                 yield response
         except GeneratorExit:  # the client went away
+            responses.close()  # the interceptor's own accounting first, as without tracing
             code, details = _CANCELLED, "cancelled by the client"
             raise
         except Exception:

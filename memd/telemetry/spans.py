@@ -70,7 +70,7 @@ class Observed:
 
     def key(self, key: str) -> None:
         """The call acted on memory ``key``; one key in all is its record id."""
-        if len(self.ids) < 2:
+        if len(self.ids) < 2 and key not in self.ids:
             self.ids.append(key)
 
     def record(self, key: str, memory: Any, score: float | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import grpc
@@ -214,6 +215,27 @@ def test_an_unauthenticated_call_is_an_error_span(start_traced: StartTraced, tmp
     assert (span.attributes or {})["error.type"] == "UNAUTHENTICATED"
 
 
+def test_a_search_the_client_cancels_ends_cancelled(start_traced: StartTraced):
+    # As in the client tests: 2 KB texts, so 1000 hits outgrow the HTTP/2 windows of a
+    # channel without BDP probing and the daemon is still sending when the cancel comes.
+    daemon = start_traced()
+    notes = ({"text": f"note {i} about tea" + " x" * 1000} for i in range(1000))
+    with Client(daemon.target, options=[("grpc.http2.bdp_probe", 0)]) as client:
+        client.bulk_store("ns", notes)
+        with client.search("ns", "tea", limit=1000) as stream:
+            first = [next(stream) for _ in range(150)]  # into the second page
+            stream.cancel()
+    deadline = time.monotonic() + 10
+    while not [s for s in daemon.spans() if s.name == "search_memory"]:
+        assert time.monotonic() < deadline, "the cancelled search's span never ended"
+        time.sleep(0.05)
+    span = daemon.span("Search")
+    attrs = dict(span.attributes or {})
+    assert span.status.status_code is StatusCode.ERROR
+    assert attrs["error.type"] == attrs["rpc.response.status_code"] == "CANCELLED"
+    assert len(first) <= attrs["gen_ai.memory.record.count"] < 1000
+
+
 def test_a_store_stream_is_one_operation(start_traced: StartTraced):
     daemon = start_traced()
     with Client(daemon.target) as client:
@@ -236,6 +258,31 @@ def test_a_stream_over_several_namespaces_names_no_store(start_traced: StartTrac
     attrs = dict(daemon.span("StoreStream").attributes or {})
     assert attrs["gen_ai.memory.record.count"] == 2
     assert "gen_ai.memory.store.id" not in attrs
+
+
+def test_a_retrieve_stream_counts_what_every_batch_found(start_traced: StartTraced):
+    daemon = start_traced()
+    with Client(daemon.target) as client:
+        keys = client.store("ns", [{"text": "one"}, {"text": "two"}]).keys
+    batches = [pb.RetrieveRequest(namespace="ns", keys=[k, k, "gone"]) for k in keys]
+    with grpc.insecure_channel(daemon.target) as channel:
+        replies = list(pb_grpc.MemoryServiceStub(channel).RetrieveStream(iter(batches)))
+    assert [sum(r.found for r in reply.results) for reply in replies] == [2, 2]
+    attrs = dict(daemon.span("RetrieveStream").attributes or {})
+    assert attrs["gen_ai.operation.name"] == "search_memory"
+    assert attrs["gen_ai.memory.record.count"] == 4
+    assert attrs["gen_ai.memory.store.id"] == "ns"
+    assert "gen_ai.memory.record.id" not in attrs  # two keys (and one missing) in all
+
+
+def test_a_malformed_traceparent_starts_a_new_trace(start_traced: StartTraced):
+    daemon = start_traced()
+    with grpc.insecure_channel(daemon.target) as channel:
+        pb_grpc.MemoryServiceStub(channel).Stats(
+            pb.StatsRequest(), metadata=(("traceparent", "00-not-a-trace-01"),)
+        )
+    span = daemon.span("Stats")
+    assert span.parent is None and span.context.trace_id != 0
 
 
 def test_a_w3c_parent_from_any_client_is_continued(start_traced: StartTraced, agent: Agent):
