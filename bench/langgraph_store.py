@@ -28,11 +28,9 @@ sys.path[:0] = [str(REPO / d) for d in ("tests", "tests/langgraph", "clients/pyt
 
 from daemon_launcher import Daemon  # noqa: E402
 from langgraph.store.memory import InMemoryStore  # noqa: E402
-from lg_embed import DIMS, embed, embed_one  # noqa: E402
+from lg_common import INDEX, embed, embed_one  # noqa: E402
 from memd_client import Client  # noqa: E402
 from memd_client.langgraph import MemdStore  # noqa: E402
-
-INDEX = {"dims": DIMS, "embed": embed, "fields": ["text"]}
 
 
 def per_op_us(fn: Callable[[int], object], n: int) -> float:

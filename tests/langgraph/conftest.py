@@ -10,28 +10,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+import lg_common
 import pytest
 from daemon_launcher import Daemon
 from langgraph.store.base import BaseStore
-from lg_embed import DIMS, embed
+from lg_common import MakeStore
 from memd_client import Client
 from memd_client.langgraph import AsyncMemdStore, MemdStore
-
-# Durable writes are not what these tests are about; short-term capacity 0: unbounded,
-# so no item is demoted while a test runs (demotion would not lose it either).
-FLAGS = ("--engine-durability", "nosync", "--tiers-short-term-capacity", "0")
-INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["text"]}
-
-MakeStore = Callable[..., BaseStore]
 
 
 @pytest.fixture(scope="package")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """One daemon (memd's defaults otherwise: exact dedup on) for every test here."""
-    d = Daemon(tmp_path_factory.mktemp("langgraph") / "data", *FLAGS)
+    d = Daemon(tmp_path_factory.mktemp("langgraph") / "data", *lg_common.FLAGS)
     yield d
     d.close()
 
@@ -71,9 +65,7 @@ class LoopThread:
 
 
 @pytest.fixture(params=["memd", "memd-async"])
-def make_memd(
-    request: pytest.FixtureRequest, daemon: Daemon, root: str
-) -> Iterator[Callable[..., BaseStore]]:
+def make_memd(request: pytest.FixtureRequest, daemon: Daemon, root: str) -> Iterator[MakeStore]:
     """``make_memd(**store_args)``: a MemdStore, or an AsyncMemdStore on a loop thread."""
     made: list[Any] = []
     loop = LoopThread() if request.param == "memd-async" else None

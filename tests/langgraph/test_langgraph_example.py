@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FLAGS
 from daemon_launcher import Daemon
+from lg_common import FLAGS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "clients" / "python" / "examples" / "langgraph_graph.py"

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import FLAGS, INDEX
 from daemon_launcher import Daemon
 from hypothesis import given
 from hypothesis import strategies as st
 from langgraph.store.base import InvalidNamespaceError, PutOp, SearchOp
+from lg_common import FLAGS, INDEX
 from memd_client import Client, FailedPrecondition, PermissionDenied
 from memd_client.langgraph import MemdStore, NamespaceCodec
 

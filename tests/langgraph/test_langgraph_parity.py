@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import INDEX, MakeStore
 from daemon_launcher import Daemon
 from langgraph.store.base import BaseStore, GetOp, PutOp, SearchOp
 from langgraph.store.memory import InMemoryStore
+from lg_common import INDEX, MakeStore
 from lg_parity import agree, view
 from memd_client.langgraph import MemdStore
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import INDEX, MakeStore
 from daemon_launcher import Daemon, sample
 from langgraph.store.base import BaseStore
+from lg_common import INDEX, MakeStore
 from lg_parity import agree
 
 DOCS: list[tuple[str, dict[str, Any], Any]] = [

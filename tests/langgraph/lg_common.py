@@ -1,4 +1,4 @@
-"""A deterministic toy embedding for the store tests (and the example graph).
+"""Shared settings of the LangGraph store tests, and a deterministic toy embedding.
 
 Each word adds +1 to one of ``DIMS`` buckets and -1 to another, both chosen by its
 CRC-32, so texts sharing words point the same way, unrelated texts often have a
@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.store.base import BaseStore
 
 DIMS = 32
+
+# Durable writes are not what these tests are about; short-term capacity 0: unbounded,
+# so no item is demoted while a test runs (demotion would not lose it either).
+FLAGS = ("--engine-durability", "nosync", "--tiers-short-term-capacity", "0")
+
+MakeStore = Callable[..., BaseStore]
 
 
 def embed_one(text: str) -> list[float]:
@@ -27,3 +37,6 @@ def embed_one(text: str) -> list[float]:
 def embed(texts: list[str]) -> list[list[float]]:
     """The vectors of texts (LangGraph's embedding function signature)."""
     return [embed_one(t) for t in texts]
+
+
+INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["text"]}
