@@ -162,6 +162,7 @@ def test_keyword_and_hybrid_modes(daemon: Daemon, root: str) -> None:
         hits = store.search(("k",), query="tea")
         assert sorted(h.key for h in hits) == ["a", "c"] and all(h.score for h in hits)
         assert store.search(("k",), query="tea", filter={"text": "tea ceremony"})[0].key == "c"
+        assert [h.key for h in store.search(("k",), query="?!")] == ["a", "b", "c"]  # no words
     with MemdStore(daemon.address, root=root) as plain:
         # Without an index, semantic mode ignores the query, as LangGraph does.
         assert [h.key for h in plain.search(("k",), query="tea")] == ["a", "b", "c"]

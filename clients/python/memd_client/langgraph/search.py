@@ -59,7 +59,10 @@ def search_plan(s: Settings, op: SearchOp, spaces: Spaces) -> Plan[list[SearchIt
     if op.limit == 0 or not spaces:
         return []
     want = op.offset + op.limit
-    if not op.query or (s.mode == "semantic" and s.dims is None):
+    # Keyword search needs a word (memd refuses a query of punctuation alone); such a
+    # query is treated like an empty one.
+    wordless = s.mode == "keyword" and not any(ch.isalnum() for ch in op.query or "")
+    if not op.query or (s.mode == "semantic" and s.dims is None) or wordless:
         items = yield from _listing(spaces, op.filter, want, unembedded=False)
         return [values.to_search_item(i, None) for i in items[op.offset :]]
 
