@@ -32,9 +32,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,29 +145,41 @@ def measure(
     return result["qps"], cpu / max(result["calls"], 1.0) * 1e6
 
 
-def one_round(
-    ghz: str, variants: list[str], tls: TlsFiles, tmp: Path, args: argparse.Namespace, pinned: bool
+Started = Callable[[str], AbstractContextManager[tuple[int, Scenario, int]]]
+"""Starts a fresh daemon of a variant: ``with start(variant) as (port, scenario, pid)``."""
+
+
+def measure_round(
+    ghz: str, variants: list[str], start: Started, duration: float, pinned: bool, together: bool
 ) -> dict[str, tuple[float, float]]:
     """Each variant measured on a fresh daemon: one after another, or all at once.
 
-    ``--together`` runs every variant's daemon on core 0 and every ghz on core 1 at the
+    ``together`` runs every variant's daemon on core 0 and every ghz on core 1 at the
     same time: the daemons share one core, so their rates compare like their costs per
     call, and a neighbour's burst hits them all in the same seconds.
     """
-    if not args.together:
+    if not together:
         out = {}
         for variant in variants:
-            with daemon(variant, tls, tmp, pinned) as (port, sc, pid):
-                out[variant] = measure(ghz, port, sc, pid, args.duration, pinned)
+            with start(variant) as (port, sc, pid):
+                out[variant] = measure(ghz, port, sc, pid, duration, pinned)
         return out
     with ExitStack() as stack:
-        started = {v: stack.enter_context(daemon(v, tls, tmp, pinned)) for v in variants}
+        started = {v: stack.enter_context(start(v)) for v in variants}
         with ThreadPoolExecutor(len(variants)) as pool:
             futures = {
-                v: pool.submit(measure, ghz, port, sc, pid, args.duration, pinned)
+                v: pool.submit(measure, ghz, port, sc, pid, duration, pinned)
                 for v, (port, sc, pid) in started.items()
             }
             return {v: f.result() for v, f in futures.items()}
+
+
+def one_round(
+    ghz: str, variants: list[str], tls: TlsFiles, tmp: Path, args: argparse.Namespace, pinned: bool
+) -> dict[str, tuple[float, float]]:
+    """Each variant on a fresh daemon (``measure_round``; ``--together``: all at once)."""
+    start = partial(daemon, tls=tls, tmp=tmp, pinned=pinned)
+    return measure_round(ghz, variants, start, args.duration, pinned, args.together)
 
 
 def main() -> int:

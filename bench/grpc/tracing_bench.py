@@ -35,15 +35,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent import futures
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc
-from auth_bench import measure
+from auth_bench import measure_round
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as tpb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as tpb_grpc
 from run import (
@@ -143,26 +144,6 @@ def daemon(variant: str, setup: Setup) -> Iterator[tuple[int, Scenario, int]]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def one_round(
-    ghz: str, variants: list[str], setup: Setup, args: argparse.Namespace
-) -> dict[str, tuple[float, float]]:
-    """Every variant measured on a fresh daemon: all at once, or one after another."""
-    if args.one_at_a_time:
-        out = {}
-        for variant in variants:
-            with daemon(variant, setup) as (port, sc, pid):
-                out[variant] = measure(ghz, port, sc, pid, args.duration, setup.pinned)
-        return out
-    with ExitStack() as stack:
-        started = {v: stack.enter_context(daemon(v, setup)) for v in variants}
-        with futures.ThreadPoolExecutor(len(variants)) as pool:
-            running = {
-                v: pool.submit(measure, ghz, port, sc, pid, args.duration, setup.pinned)
-                for v, (port, sc, pid) in started.items()
-            }
-            return {v: f.result() for v, f in running.items()}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per ghz run")
@@ -187,7 +168,10 @@ def main() -> int:
         setup = Setup(f"http://127.0.0.1:{sink_port}", before, tmp, pinned)
         for r in range(args.repeats):
             order = variants if r % 2 == 0 else variants[::-1]
-            for variant, (rate, us) in one_round(ghz, order, setup, args).items():
+            start = partial(daemon, setup=setup)
+            together = not args.one_at_a_time
+            measured = measure_round(ghz, order, start, args.duration, pinned, together)
+            for variant, (rate, us) in measured.items():
                 qps[variant].append(rate)
                 cpu[variant].append(us)
             print(
