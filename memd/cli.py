@@ -1,7 +1,8 @@
 """The ``memd`` command line: ``memd serve`` runs the daemon.
 
 The other commands: ``memd health`` (memd.health_check), ``memd token`` (memd.auth.cli),
-``memd restore`` and ``memd verify`` (memd.restore).
+``memd restore`` and ``memd verify`` (memd.restore), ``memd export`` and ``memd import``
+(memd.history.cli).
 
 Exit codes of ``memd serve``: 0 after a clean stop, 1 when the daemon cannot start
 (address in use, data directory unusable), 2 for a configuration error.
@@ -23,6 +24,7 @@ from memd.auth.cli import add_token_commands
 from memd.config import Config, ConfigError, add_arguments, load_config
 from memd.errors import MemdError
 from memd.health_check import add_health_command
+from memd.history.cli import add_history_commands
 from memd.logs import event, setup_logging
 from memd.mcp.cli import add_mcp_command
 from memd.server.app import StartupError, create_server
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_commands(commands)
     add_health_command(commands)
     add_mcp_command(commands)
+    add_history_commands(commands)
     _add_offline_commands(commands)
     return parser
 

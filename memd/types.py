@@ -29,7 +29,8 @@ class MemoryHistory:
     A memory stored with a history gets exactly these times and counts instead of
     "now", whether its key is new or not, so storing the same item twice leaves the
     same memory, and recency, the retention score, lifecycle policies, LRU order and
-    expiry act on when things really happened (docs/history.md). Times are ms since
+    expiry act on when things really happened (docs/history.md). Dedup does not apply
+    to it: it is restored under its own key. Times are ms since
     the Unix epoch; none may be more than 5 minutes ahead of the engine's clock, nor
     (``updated_ms``, ``last_access_ms``) before ``created_ms``.
 

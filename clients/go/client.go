@@ -31,6 +31,7 @@ import (
 // The memd.v1 messages used by this package's methods.
 type (
 	NewMemory      = memdv1.NewMemory
+	MemoryHistory  = memdv1.MemoryHistory // NewMemory.History: an imported memory's past
 	Memory         = memdv1.Memory
 	Tier           = memdv1.Tier
 	SearchRequest  = memdv1.SearchRequest

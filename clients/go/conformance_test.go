@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,7 @@ var scenarios = []struct {
 	{"RoundTrip", roundTrip},
 	{"BulkStore10k", bulkStore10k},
 	{"MissingKey", missingKey},
+	{"History", history},
 	{"InvalidRequests", invalidRequests},
 	{"SearchStream", searchStream},
 	{"UnixSocket", unixSocket},
@@ -266,6 +268,33 @@ func missingKey(t *testing.T, cn conn) {
 	n, err := c.Delete(ctx, ns, "no-such-key")
 	if err != nil || n != 0 {
 		t.Fatalf("Delete missing: %d, %v", n, err)
+	}
+}
+
+// history: a memory stored with its past keeps it (List reads without counting an
+// access); a creation time an hour ahead of the server's clock is INVALID_ARGUMENT.
+func history(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
+	created := uint64(time.Now().Add(-30 * 24 * time.Hour).UnixMilli())
+	past := &memd.MemoryHistory{CreatedMs: created, LastAccessMs: created + 5, AccessCount: 4, Version: 2}
+	res, err := c.Store(ctx, ns, []*memd.NewMemory{{Key: "old", Text: "imported", History: past}})
+	if err != nil || len(res.Errors) != 0 || res.Versions[0] != 2 {
+		t.Fatalf("Store: %v, %v", res, err)
+	}
+	page, err := c.List(ctx, &memd.ListRequest{Namespace: ns})
+	if err != nil || len(page.Memories) != 1 {
+		t.Fatalf("List: %v, %v", page, err)
+	}
+	m := page.Memories[0]
+	got := []uint64{m.GetCreatedMs(), m.GetUpdatedMs(), m.GetLastAccessMs(), m.GetAccessCount(), m.GetVersion()}
+	if want := []uint64{created, created, created + 5, 4, 2}; !slices.Equal(got, want) {
+		t.Fatalf("history read back as %v, want %v", got, want)
+	}
+	ahead := &memd.MemoryHistory{CreatedMs: uint64(time.Now().Add(time.Hour).UnixMilli())}
+	res, err = c.Store(ctx, ns, []*memd.NewMemory{{Key: "future", Text: "x", History: ahead}})
+	if err != nil || len(res.Errors) != 1 || codes.Code(res.Errors[0].Code) != codes.InvalidArgument ||
+		!strings.Contains(res.Errors[0].Message, "is in the future") {
+		t.Fatalf("future history: %v, %v", res, err)
 	}
 }
 

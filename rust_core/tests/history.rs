@@ -156,7 +156,7 @@ fn lifecycle_policies_act_on_the_imported_age() {
 }
 
 #[test]
-fn a_dedup_merge_takes_the_older_creation_and_both_access_counts() {
+fn dedup_leaves_an_imported_memory_under_its_own_key() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small_config();
     cfg.lifecycle.dedup_exact = true;
@@ -164,8 +164,15 @@ fn a_dedup_merge_takes_the_older_creation_and_both_access_counts() {
     e.put_many("ns", vec![common::item("here", 2)], NOW, true).unwrap();
     let past = RawHistory { created_ms: at(NOW - 9 * DAY), access_count: 4, ..Default::default() };
     let twin = RawMemory { text: "text of here".into(), ..imported("twin", 2, past) };
-    let r = e.put_many("ns", vec![twin], NOW + 1, true).unwrap();
+    for _ in 0..2 {
+        let r = e.put_many("ns", vec![twin.clone()], NOW + 1, true).unwrap();
+        assert_eq!((r[0].key.as_str(), r[0].merged_into.as_deref()), ("twin", None));
+    }
+    let h = header(&e, "twin", NOW + 1).unwrap();
+    assert_eq!((h.created_ms, h.access_count, h.version), (NOW - 9 * DAY, 4, 1));
+    assert_eq!(header(&e, "here", NOW + 1).unwrap().version, 1, "untouched");
+    // A plain write of the same text is still merged.
+    let write = RawMemory { text: "text of here".into(), ..common::item("third", 2) };
+    let r = e.put_many("ns", vec![write], NOW + 2, true).unwrap();
     assert_eq!(r[0].merged_into.as_deref(), Some("here"));
-    let h = header(&e, "here", NOW + 1).unwrap();
-    assert_eq!((h.created_ms, h.access_count, h.version), (NOW - 9 * DAY, 4, 2));
 }

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 import memd
 from memd import InvalidArgument, MemoryHistory, NewMemory, SearchQuery, SearchWeights
+from memd._pb.v1 import memory_pb2 as mpb
+from memd._pb.v1 import memory_service_pb2 as spb
 
 SKEW_MS = 300_000
 YEAR_MS = 365 * 86_400_000
@@ -100,3 +102,39 @@ def test_recency_scores_the_imported_age(engine: memd.Engine, clock: FakeClock) 
     scores = {h.memory.key: h.score for h in hits}
     assert scores["new"] == pytest.approx(1.0)
     assert scores["old"] < 1e-9, "a year idle: recency has halved 365 times"
+
+
+def test_the_wire_codec_reads_history_and_a_sent_back_memory_has_none(
+    engine: memd.Engine, clock: FakeClock
+) -> None:
+    past = mpb.MemoryHistory(
+        created_ms=T0_MS - YEAR_MS,
+        updated_ms=T0_MS - 1_000,
+        access_count=9,
+        version=3,
+        expires_at_ms=T0_MS + 5_000,
+    )
+    item = mpb.NewMemory(key="w", text="wired", ttl_ms=60_000, history=past)
+    request = spb.StoreRequest(namespace=NS, memories=[item])
+    reply = spb.StoreResponse.FromString(engine.store_encoded(request.SerializeToString())[0])
+    assert (list(reply.versions), list(reply.errors)) == ([3], [])
+    raw, _ = engine.retrieve_encoded(
+        spb.RetrieveRequest(namespace=NS, keys=["w"], peek=True).SerializeToString()
+    )
+    m = spb.RetrieveResponse.FromString(raw).results[0].memory
+    assert (m.created_ms, m.updated_ms, m.last_access_ms) == (
+        T0_MS - YEAR_MS,
+        T0_MS - 1_000,
+        T0_MS - 1_000,
+    )
+    assert (m.access_count, m.version, m.expires_at_ms, m.ttl_ms) == (9, 3, T0_MS + 5_000, 60_000)
+    # A Memory sent back as a NewMemory (the copy idiom) is a plain store, as before:
+    # its output fields are unknown to NewMemory, and none of them is `history`.
+    copy = mpb.NewMemory.FromString(m.SerializeToString())
+    assert not copy.HasField("history")
+    clock.advance(10)
+    request = spb.StoreRequest(namespace=NS, memories=[copy])
+    reply = spb.StoreResponse.FromString(engine.store_encoded(request.SerializeToString())[0])
+    again = engine.get_many(NS, ["w"], count_access=False)[0]
+    assert again is not None
+    assert (reply.versions[0], again.updated_ms) == (4, clock.now_ms)

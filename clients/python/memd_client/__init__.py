@@ -12,7 +12,7 @@ from memd.errors import (
     StorageError,
     Unauthenticated,
 )
-from memd.types import Tier
+from memd.types import MemoryHistory, Tier
 from memd_client._credentials import TLSConfig
 from memd_client._errors import (
     ERROR_OF,
@@ -59,6 +59,7 @@ __all__ = [
     "ItemError",
     "MemdError",
     "Memory",
+    "MemoryHistory",
     "NamespaceStats",
     "NewMemory",
     "NotFound",

@@ -15,7 +15,7 @@ import grpc
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import MemdError
-from memd.types import Tier
+from memd.types import MemoryHistory, Tier
 from memd_client._errors import from_code_number
 
 Embedding = Sequence[float] | bytes
@@ -69,6 +69,9 @@ class NewMemory:
         priority: Eviction class; lower is evicted first.
         ttl_ms: Time to live in ms; None uses the tier's default, 0 never expires.
         tier: Tier to store into; UNSPECIFIED uses the server's default.
+        history: None: a write happening now. Set (a ``memd.MemoryHistory`` or a dict
+            of its fields): the memory's past, for an import; it keeps these times and
+            counts (docs/history.md).
     """
 
     text: str = ""
@@ -81,6 +84,7 @@ class NewMemory:
     priority: int = 0
     ttl_ms: int | None = None
     tier: Tier | int = Tier.UNSPECIFIED
+    history: MemoryHistory | Mapping[str, int] | None = None
 
 
 MemoryLike = NewMemory | Mapping[str, Any]
@@ -279,6 +283,19 @@ def new_memory(item: MemoryLike) -> mpb.NewMemory:
         priority=m.priority,
         ttl_ms=m.ttl_ms,
         tier=int(m.tier),  # type: ignore[arg-type]
+        history=None if m.history is None else _history(m.history),
+    )
+
+
+def _history(h: MemoryHistory | Mapping[str, int]) -> mpb.MemoryHistory:
+    past = h if isinstance(h, MemoryHistory) else MemoryHistory(**h)
+    return mpb.MemoryHistory(
+        created_ms=past.created_ms,
+        updated_ms=past.updated_ms,
+        last_access_ms=past.last_access_ms,
+        access_count=past.access_count,
+        version=past.version,
+        expires_at_ms=past.expires_at_ms,
     )
 
 

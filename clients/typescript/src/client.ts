@@ -10,6 +10,7 @@ import {
 
 import {
   Memory,
+  MemoryHistory,
   NewMemory,
   Tier,
   type ItemError as PbItemError,
@@ -48,6 +49,26 @@ export interface MemoryInput {
   /** Time to live in ms; 0 never expires; unset: the tier's default. */
   ttlMs?: number | bigint;
   tier?: Tier;
+  /**
+   * Unset: a write happening now. Set: the memory's past, for an import: it keeps
+   * these times (ms since the epoch) and counts (see `MemoryHistory` in the proto).
+   */
+  history?: HistoryInput;
+}
+
+/** The past of an imported memory (`NewMemory.history`); unset fields are 0 ("not given"). */
+export interface HistoryInput {
+  /** When it was first stored; required. */
+  createdMs: number | bigint;
+  /** When it was last stored (its TTL counts from here); unset: `createdMs`. */
+  updatedMs?: number | bigint;
+  /** When it was last read or written; unset: `updatedMs`. */
+  lastAccessMs?: number | bigint;
+  accessCount?: number | bigint;
+  /** The version to give it; unset: 1. */
+  version?: number | bigint;
+  /** When it expires; unset: `updatedMs` plus its TTL. */
+  expiresAtMs?: number | bigint;
 }
 
 /** Options of every call. */
@@ -262,6 +283,18 @@ function toNewMemory(m: MemoryInput): NewMemory {
     priority: m.priority ?? 0,
     ttlMs: m.ttlMs === undefined ? undefined : BigInt(m.ttlMs),
     tier: m.tier ?? Tier.TIER_UNSPECIFIED,
+    history: m.history === undefined ? undefined : toHistory(m.history),
+  });
+}
+
+function toHistory(h: HistoryInput): MemoryHistory {
+  return MemoryHistory.fromPartial({
+    createdMs: BigInt(h.createdMs),
+    updatedMs: big(h.updatedMs),
+    lastAccessMs: big(h.lastAccessMs),
+    accessCount: big(h.accessCount),
+    version: big(h.version),
+    expiresAtMs: big(h.expiresAtMs),
   });
 }
 

@@ -1,6 +1,6 @@
 export * from "./errors";
 export * from "./client";
-export { Tier, Memory, NewMemory } from "../gen/memd/v1/memory";
+export { Tier, Memory, MemoryHistory, NewMemory } from "../gen/memd/v1/memory";
 export type { NamespaceStats, TierStats } from "../gen/memd/v1/memory";
 export { SearchMode, Fusion } from "../gen/memd/v1/memory_service";
 export type { SearchHit, ScoreExplain, ScoreWeights, StatsResponse } from "../gen/memd/v1/memory_service";

@@ -181,6 +181,23 @@ for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${vari
     assert.equal(await c.delete(ns, "no-such-key"), 0);
   });
 
+  test("a memory stored with its history keeps it; times from the future are INVALID_ARGUMENT", async () => {
+    const ns = "ts-test:history";
+    const created = BigInt(Date.now()) - 30n * 86_400_000n;
+    const history = { createdMs: created, lastAccessMs: created + 5n, accessCount: 4, version: 2 };
+    const res = await c.store(ns, [{ key: "old", text: "imported", history }]);
+    assert.deepEqual(res.versions, [2n]);
+    const m = await c.get(ns, "old", { peek: true });
+    assert.deepEqual(
+      [m.createdMs, m.updatedMs, m.lastAccessMs, m.accessCount, m.version],
+      [created, created, created + 5n, 4n, 2n],
+    );
+    const ahead = { createdMs: BigInt(Date.now()) + 3_600_000n };
+    const bad = await c.store(ns, [{ key: "future", text: "x", history: ahead }]);
+    assert.equal(bad.errors[0]?.code, status.INVALID_ARGUMENT);
+    assert.match(bad.errors[0]?.message ?? "", /history\.created_ms .* is in the future/);
+  });
+
   test("invalid requests get the right error class", async () => {
     const ns = "ts-test:invalid";
     const invalid = (e: unknown) => e instanceof InvalidArgumentError && e.code === status.INVALID_ARGUMENT;

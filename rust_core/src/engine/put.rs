@@ -3,9 +3,9 @@
 //! expiry) before the first write, so a rejected atomic batch leaves no trace.
 //!
 //! A stored memory's times and counts are "now" for a write, or exactly its
-//! `History` for an import (`NewMemory.history`); either way its TTL counts from its
-//! last store (`updated_ms`), so an imported memory expires when it would have where
-//! it came from.
+//! `History` for an import (`NewMemory.history`, which dedup leaves alone); either
+//! way its TTL counts from its last store (`updated_ms`), so an imported memory
+//! expires when it would have where it came from.
 
 use crate::config::EngineConfig;
 use crate::engine::apply::{Reply, Stored};
@@ -143,7 +143,12 @@ pub(super) fn put(
         }
         let adds = item.key.is_empty()
             || txn.state.meta_mut(ns_id, &item.key).is_none_or(|m| m.is_expired(now_ms));
-        let duplicate = if adds { find_duplicate(txn, ns_id, &name, item, now_ms)? } else { None };
+        // Dedup is for writes: an import restores each memory as it was, under its
+        // own key, so importing twice (or into a daemon whose dedup the source did not
+        // have) gives the same memories.
+        let deduped = adds && item.history.is_none();
+        let duplicate =
+            if deduped { find_duplicate(txn, ns_id, &name, item, now_ms)? } else { None };
         let stored = match duplicate {
             Some((key, true)) => Stored {
                 version: merge_into(txn, ns_id, &name, &key, item, now_ms)?,
@@ -274,9 +279,7 @@ fn find_duplicate(
 
 /// Merges a duplicate store into the existing memory `key`: one more access,
 /// importance the larger of the two, tags merged; text, value, embedding, metadata
-/// and expiry stay as they were. An imported duplicate brings its past along: the
-/// memory is then as old as the older of the two and has the accesses of both.
-/// Returns the new version.
+/// and expiry stay as they were. Returns the new version.
 fn merge_into(
     txn: &mut Txn,
     ns_id: u32,
@@ -293,12 +296,7 @@ fn merge_into(
         .remove(ns_id, key)
         .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
     let h = &mut m.header;
-    let (accesses, created_ms) = match item.history {
-        Some(past) => (past.access_count.max(1), h.created_ms.min(past.created_ms)),
-        None => (1, h.created_ms),
-    };
-    h.access_count = meta.access_count.max(h.access_count) + accesses;
-    h.created_ms = created_ms;
+    h.access_count = meta.access_count.max(h.access_count) + 1;
     h.last_access_ms = now_ms.max(meta.last_access_ms);
     h.updated_ms = now_ms;
     h.version += 1;

@@ -159,7 +159,8 @@ export interface NewMemory {
    * these times and counts instead of "now", for a new key or an existing one, so its
    * age, idleness and access count drive recency, the retention score, lifecycle
    * policies, LRU order and expiry as they would have where it came from, and storing
-   * the same item again leaves the same memory. See MemoryHistory.
+   * the same item again leaves the same memory. Dedup does not apply: an import
+   * restores memories as they were, under their own keys. See MemoryHistory.
    */
   history?: MemoryHistory | undefined;
 }
