@@ -217,6 +217,10 @@ def run_import(args: argparse.Namespace) -> int:
             s = importer.state
             hint = f"; {s.stored} stored; rerun the same command to continue after {unit} {s.line}"
             return _failed("import", exc, hint)
+        except OSError as exc:  # the file became unreadable midway
+            s = importer.state
+            print(f"memd import: {exc}; stopped after {unit} {s.line}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             s = importer.state
             print(
