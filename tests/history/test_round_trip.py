@@ -86,6 +86,13 @@ def _wait_for_progress(proc: subprocess.Popen[str], checkpoint: Path) -> dict[st
     raise AssertionError("no progress recorded within 30 s")
 
 
+def _assert_sent_only_the_rest(stderr: str, state: dict[str, int]) -> None:
+    """The resumed run stored the lines after the checkpoint, and the total is whole."""
+    rest = SEEDED - state["stored"]
+    assert f"import: 100.0% {rest} memories, " in stderr, stderr  # this run's progress
+    assert f"import: {SEEDED} stored, 0 rejected" in stderr
+
+
 def test_a_killed_import_resumes_where_it_stopped(
     exported: Path, make_daemon: MakeDaemon, tmp_path: Path
 ) -> None:
@@ -99,7 +106,7 @@ def test_a_killed_import_resumes_where_it_stopped(
     done = _import(target, exported, checkpoint)
     assert done.returncode == 0, done.stderr
     assert f"resuming {exported} after line {state['line']}" in done.stderr
-    assert f"import: {SEEDED} stored, 0 rejected" in done.stderr
+    _assert_sent_only_the_rest(done.stderr, state)
     assert export_of(target, tmp_path / "again.jsonl") == exported.read_bytes()
 
 
@@ -124,6 +131,7 @@ def test_an_import_cut_off_by_the_daemon_resumes_after_its_restart(
         done = _import(daemon, exported, checkpoint)
         assert done.returncode == 0, done.stderr
         assert "resuming" in done.stderr
+        _assert_sent_only_the_rest(done.stderr, state)
         assert export_of(daemon, tmp_path / "again.jsonl") == exported.read_bytes()
     finally:
         daemon.close()
