@@ -40,7 +40,9 @@ def test_a_future_creation_time_is_invalid_argument_over_grpc(make_daemon: MakeD
         assert (err.index, err.code) == (1, grpc.StatusCode.INVALID_ARGUMENT.value[0])
         assert "history.created_ms" in err.message and "is in the future" in err.message
         with pytest.raises(InvalidArgument, match="is in the future"):
-            client.store("atomic", [NewMemory(key="a", text="x", history=ahead)], atomic=True)
+            # A dict item with a dict history works like the dataclasses.
+            item = {"key": "a", "text": "x", "history": {"created_ms": ahead.created_ms}}
+            client.store("atomic", [item], atomic=True)
         got = client.get("ns", ["past", "future"], peek=True)
         assert got["future"] is None
         assert got["past"] is not None and got["past"].created_ms == recent.created_ms
