@@ -7,15 +7,17 @@ is written for speed where it is per item: one comprehension per page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import CapacityExceeded, InvalidArgument
 from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
+
+M = TypeVar("M")
 
 
 def memory(m: _core.Memory) -> mpb.Memory:
@@ -139,6 +141,12 @@ _MODES: dict[int, SearchMode] = {
     pb.SEARCH_MODE_KEYWORD: "keyword",
     pb.SEARCH_MODE_SEMANTIC: "semantic",
     pb.SEARCH_MODE_HYBRID: "hybrid",
+    pb.SEARCH_MODE_PATTERN: "pattern",
+}
+_SYNTAXES: dict[int, Literal["glob", "regex"]] = {
+    pb.PATTERN_SYNTAX_UNSPECIFIED: "glob",
+    pb.PATTERN_SYNTAX_GLOB: "glob",
+    pb.PATTERN_SYNTAX_REGEX: "regex",
 }
 _FUSIONS: dict[int, Literal["rrf", "weighted"]] = {
     pb.FUSION_UNSPECIFIED: "weighted",
@@ -158,8 +166,11 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
         raise InvalidArgument(f"limit {req.limit} is above {MAX_SEARCH_LIMIT}")
     mode = _MODES.get(req.mode)
     fusion = _FUSIONS.get(req.fusion)
-    if mode is None or fusion is None:
-        raise InvalidArgument(f"unknown mode {req.mode} or fusion {req.fusion}")
+    syntax = _SYNTAXES.get(req.pattern_syntax)
+    if mode is None or fusion is None or syntax is None:
+        raise InvalidArgument(
+            f"unknown mode {req.mode}, fusion {req.fusion} or pattern_syntax {req.pattern_syntax}"
+        )
     w = req.weights
     weights = (
         SearchWeights(w.relevance, w.recency, w.frequency, w.importance)
@@ -188,6 +199,9 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
             accessed_before_ms=req.accessed_before_ms,
         ),
         count_access=req.count_access,
+        pattern=req.pattern,
+        pattern_syntax=syntax,
+        pattern_ignore_case=req.pattern_ignore_case,
     )
     if req.recency_half_life_ms:
         # The engine checks the range too, but would name its own field (half_life_ms).
@@ -229,7 +243,22 @@ def search_pages(
     Raises:
         CapacityExceeded: One hit alone is larger than ``max_bytes``.
     """
-    pages: list[pb.SearchResponse] = []
+    return hit_pages(hits, explain, max_bytes, lambda batch: pb.SearchResponse(hits=batch), page)
+
+
+def hit_pages(
+    hits: Sequence[_core.Hit],
+    explain: bool,
+    max_bytes: int,
+    make: Callable[[list[pb.SearchHit]], M],
+    page: int = 100,
+) -> list[M]:
+    """``search_pages`` with ``make`` building each page's message from its hits.
+
+    A page message with fields besides its hits (BatchSearch's query index) must be
+    given a ``max_bytes`` that much below the message limit.
+    """
+    pages: list[M] = []
     batch: list[pb.SearchHit] = []
     size = 0
     for rank, h in enumerate(hits):
@@ -243,10 +272,10 @@ def search_pages(
                 f"the {max_bytes}-byte message limit (--max-message-bytes)"
             )
         if batch and (len(batch) == page or size + cost > max_bytes):
-            pages.append(pb.SearchResponse(hits=batch))
+            pages.append(make(batch))
             batch, size = [], 0
         batch.append(hit)
         size += cost
     if batch:
-        pages.append(pb.SearchResponse(hits=batch))
+        pages.append(make(batch))
     return pages

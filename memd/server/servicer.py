@@ -23,6 +23,7 @@ from memd.engine import Engine
 from memd.errors import CapacityExceeded
 from memd.metrics import Metrics
 from memd.server import convert
+from memd.server.ops import OpsHandlers
 from memd.server.status import DrainState, ServerDraining
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1_000
@@ -30,8 +31,8 @@ DEFAULT_SWEEP, MAX_SWEEP = 1_000, 100_000
 _DRAINING = "the server is shutting down; batches after the last acknowledged one were not applied"
 
 
-class MemoryServicer(pb_grpc.MemoryServiceServicer):
-    """The gRPC face of one ``Engine``.
+class MemoryServicer(OpsHandlers, pb_grpc.MemoryServiceServicer):
+    """The gRPC face of one ``Engine`` (BatchSearch, Transfer and Clear: ``ops.py``).
 
     Args:
         engine: The store.
@@ -59,7 +60,9 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         self._max_bytes = max_message_bytes
         self._backup_dir = backup_dir
         items = metrics.batch_items
-        self._items = {m: items.labels(m) for m in ("Store", "Retrieve", "Delete")}
+        self._items = {
+            m: items.labels(m) for m in ("Store", "Retrieve", "Delete", "BatchSearch", "Transfer")
+        }
 
     def _batch(self, method: str, n: int) -> None:
         if n > self._max_items:

@@ -92,6 +92,49 @@ impl ExactIndex {
         }
         Some(&self.rows[at * self.dim..(at + 1) * self.dim])
     }
+
+    /// Like `visit` (or `visit_slots` when `slots` is given) for several unit queries
+    /// at once: each row with a vector that passes `accept` is read once and compared
+    /// with every query, and `visit(slot, cosines)` gets one cosine per query, in
+    /// order. A batch of searches then shares one pass over the matrix, which is
+    /// bound by memory bandwidth: the row stays in cache for all the queries.
+    /// Queries of another dimension than the rows make it visit nothing.
+    pub fn visit_many(
+        &self,
+        queries: &[&[f32]],
+        slots: Option<&[u32]>,
+        accept: impl Fn(u32) -> bool,
+        mut visit: impl FnMut(u32, &[f32]),
+    ) {
+        if self.dim == 0 || queries.iter().any(|q| q.len() != self.dim) {
+            return;
+        }
+        let mut sims = vec![0.0f32; queries.len()];
+        let mut one = |slot: u32, row: &[f32]| {
+            if accept(slot) {
+                for (sim, q) in sims.iter_mut().zip(queries) {
+                    *sim = dot(row, q);
+                }
+                visit(slot, &sims);
+            }
+        };
+        match slots {
+            Some(slots) => {
+                for &slot in slots {
+                    if let Some(row) = self.row(slot) {
+                        one(slot, row);
+                    }
+                }
+            }
+            None => {
+                for (at, row) in self.rows.chunks_exact(self.dim).enumerate() {
+                    if self.present[at] {
+                        one(at as u32, row);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl VectorIndex for ExactIndex {
