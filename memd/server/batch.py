@@ -26,8 +26,16 @@ PAGE_OVERHEAD = 8
 """Bytes a BatchSearchResponse spends besides its hits: the query index (tag and a
 varint of at most 5 bytes) with room to spare."""
 
-_REPEATED = FieldDescriptor.LABEL_REPEATED
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
+_KIND: dict[str, str] = {
+    f.name: (
+        ("map" if f.type == _MESSAGE and f.message_type.GetOptions().map_entry else "list")
+        if f.is_repeated
+        else ("message" if f.type == _MESSAGE else "scalar")
+    )
+    for f in pb.SearchRequest.DESCRIPTOR.fields
+}
+"""SearchRequest field name -> how a query's value replaces shared's."""
 
 
 def merged(shared: pb.SearchRequest, query: pb.SearchRequest) -> pb.SearchRequest:
@@ -36,17 +44,18 @@ def merged(shared: pb.SearchRequest, query: pb.SearchRequest) -> pb.SearchReques
     out.CopyFrom(shared)
     for field, value in query.ListFields():
         name = field.name
-        if field.label == _REPEATED:  # lists and maps: the query's replaces shared's
+        kind = _KIND[name]
+        if kind == "scalar":
+            setattr(out, name, value)
+        elif kind == "message":
+            getattr(out, name).CopyFrom(value)
+        else:  # lists and maps: the query's replaces shared's, not appended to it
             out.ClearField(name)
             target = getattr(out, name)
-            if field.type == _MESSAGE and field.message_type.GetOptions().map_entry:
+            if kind == "map":
                 target.update(value)
             else:
                 target.extend(value)
-        elif field.type == _MESSAGE:
-            getattr(out, name).CopyFrom(value)
-        else:
-            setattr(out, name, value)
     return out
 
 

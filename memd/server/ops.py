@@ -45,9 +45,7 @@ class OpsHandlers:
         """Run every query in one engine call; stream each one's pages, tagged, in order."""
         self._batch("BatchSearch", len(request.queries))
         queries = batch_queries(request)
-        results = self._engine.search_batch(
-            [q for q, _ in queries], max_hit_bytes=self._max_bytes
-        )
+        results = self._engine.search_batch([q for q, _ in queries], max_hit_bytes=self._max_bytes)
         yield from batch_pages(results, [explain for _, explain in queries], self._max_bytes)
 
     def Transfer(self, request: pb.TransferRequest, context: Any) -> pb.TransferResponse:

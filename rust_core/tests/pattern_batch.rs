@@ -159,7 +159,7 @@ fn a_bad_query_fails_the_batch_by_index_and_records_nothing() {
     };
     let before = accesses();
     let bad = [
-        semantic([1.0, 0.0, 0.0, 0.0], 2),     // wrong dimension
+        SearchQuery { vector: Some(vec![1.0, 0.0, 0.0, 0.0]), ..semantic([1.0, 0.0, 0.0], 2) },
         SearchQuery { k: 0, ..semantic([1.0, 0.0, 0.0], 2) },
         SearchQuery { namespace: "other".into(), ..semantic([1.0, 0.0, 0.0], 2) },
         SearchQuery {

@@ -72,7 +72,8 @@ fn raw(key: u8, dim: u32, tier: u8, text: u8) -> RawMemory {
     RawMemory {
         key: self::key(key),
         text: format!("text {text}"),
-        embedding: (dim > 0).then(|| (0..dim).flat_map(|i| (i as f32 + 1.0).to_le_bytes()).collect()),
+        embedding: (dim > 0)
+            .then(|| (0..dim).flat_map(|i| (i as f32 + 1.0).to_le_bytes()).collect()),
         tier: i128::from(tier),
         ..RawMemory::default()
     }
@@ -96,7 +97,14 @@ fn observe(e: &Engine) -> Model {
 
 /// The model's transfer: `Ok(counts)` (transferred, overwritten, dropped, skipped
 /// existing, skipped dimension, missing) or the kind of error (and no change).
-fn model_transfer(m: &mut Model, from: usize, keys: Option<&[u8]>, moving: bool, conflict: u8, dimension: u8) -> Result<[u64; 6], &'static str> {
+fn model_transfer(
+    m: &mut Model,
+    from: usize,
+    keys: Option<&[u8]>,
+    moving: bool,
+    conflict: u8,
+    dimension: u8,
+) -> Result<[u64; 6], &'static str> {
     let (src, dst) = (NS[from], NS[1 - from]);
     let Some(source) = m.spaces.get(src).cloned() else { return Err("NotFound") };
     let wanted: Vec<String> = match keys {
@@ -186,7 +194,8 @@ fn run(e: &Engine, m: &mut Model, s: &Step, now: u64) -> Result<(), TestCaseErro
                 target: NS[1 - from].into(),
                 keys: keys.as_ref().map(|ks| ks.iter().map(|k| key(*k)).collect()),
                 moving: *moving,
-                on_conflict: [Conflict::Fail, Conflict::Skip, Conflict::Overwrite][*conflict as usize],
+                on_conflict: [Conflict::Fail, Conflict::Skip, Conflict::Overwrite]
+                    [*conflict as usize],
                 on_dimension: [
                     DimensionMismatch::Fail,
                     DimensionMismatch::Skip,
@@ -277,7 +286,10 @@ fn a_transferred_memory_keeps_its_history_and_unflushed_accesses() {
     assert!(e.get_many("a", &[key(1)], 2_000, false).unwrap()[0].is_none(), "moved");
     let after = e.get_many("b", &[key(1)], 2_000, false).unwrap()[0].clone().unwrap();
     assert_eq!(after.header, before.header, "times, counts, version, expiry, tier");
-    assert_eq!((&after.text, &after.tags, &after.metadata), (&before.text, &before.tags, &before.metadata));
+    assert_eq!(
+        (&after.text, &after.tags, &after.metadata),
+        (&before.text, &before.tags, &before.metadata)
+    );
     assert_eq!(after.embedding, before.embedding);
     assert_eq!(&*after.namespace, "b");
     let counters = |ns: &str, name: &str| -> u64 {
@@ -285,7 +297,12 @@ fn a_transferred_memory_keeps_its_history_and_unflushed_accesses() {
         stats[0].tiers.iter().map(|t| t.counters.iter().find(|c| c.0 == name).unwrap().1).sum()
     };
     assert_eq!((counters("a", "transferred.out"), counters("b", "transferred.in")), (1, 1));
-    let q = memd_core::SearchQuery { namespace: "b".into(), text: "text".into(), now_ms: 2_000, ..Default::default() };
+    let q = memd_core::SearchQuery {
+        namespace: "b".into(),
+        text: "text".into(),
+        now_ms: 2_000,
+        ..Default::default()
+    };
     assert_eq!(e.search(&q).unwrap().len(), 1, "searchable in its new namespace");
     let q = memd_core::SearchQuery { namespace: "a".into(), ..q };
     assert!(e.search(&q).unwrap().is_empty(), "and not in the old one");
@@ -347,7 +364,10 @@ fn a_failed_transfer_in_a_group_commit_leaves_the_others_alone() {
         }
     }
     assert_eq!(e.stats(Some("c")).unwrap()[0].tiers[1].count, 4);
-    assert_eq!(e.get_many("b", &[key(1)], 1_200, false).unwrap()[0].as_ref().unwrap().text, "text 1");
+    assert_eq!(
+        e.get_many("b", &[key(1)], 1_200, false).unwrap()[0].as_ref().unwrap().text,
+        "text 1"
+    );
     assert!(e.get_many("a", &[key(1)], 1_200, false).unwrap()[0].is_some());
 }
 
@@ -358,7 +378,10 @@ fn bad_requests_are_refused_before_the_writer() {
     e.put_many("a", vec![raw(1, 0, 2, 0)], 1_000, true).unwrap();
     let same = TransferRequest { target: "a".into(), ..request(None, false) };
     assert_eq!(e.transfer(&same).unwrap_err().kind(), "InvalidArgument");
-    assert_eq!(e.transfer(&request(Some(Vec::new()), false)).unwrap_err().kind(), "InvalidArgument");
+    assert_eq!(
+        e.transfer(&request(Some(Vec::new()), false)).unwrap_err().kind(),
+        "InvalidArgument"
+    );
     let unknown = TransferRequest { source: "zz".into(), ..request(None, false) };
     assert_eq!(e.transfer(&unknown).unwrap_err().kind(), "NotFound");
     let empty_key = request(Some(vec![String::new()]), false);
