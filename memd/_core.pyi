@@ -353,6 +353,19 @@ class Engine:
         ``InvalidArgument`` naming its index, and nothing is recorded. More than 256
         queries, or more than 10 000 hits asked in all, is ``InvalidArgument``.
         """
+    def search_batch_encoded(
+        self,
+        queries: Sequence[SearchQuery],
+        explain: Sequence[bool],
+        now_ms: int,
+        max_reply_bytes: int = 4 << 20,
+    ) -> builtins.list[bytes]:
+        """``search_batch``, as encoded ``memd.v1.BatchSearchResponse`` pages.
+
+        Pages of at most 100 hits and ``max_reply_bytes``, in query order, at least one
+        per query; ``explain[i]`` fills query i's score parts. A hit too large for a
+        page raises ``CapacityExceeded`` before any access is counted.
+        """
     def transfer(
         self,
         source: str,

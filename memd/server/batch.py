@@ -1,4 +1,4 @@
-"""BatchSearch conversions: the queries of a request, and its pages of tagged hits.
+"""BatchSearch conversions: the queries of a request (its pages are encoded in Rust).
 
 A query is the request's ``shared`` SearchRequest with the fields the query sets put in
 their place (``merged``): "set" is what protobuf's ``ListFields`` reports (a non-zero
@@ -9,11 +9,8 @@ caller writing "these tags for this query" means.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from google.protobuf.descriptor import FieldDescriptor
 
-from memd import _core
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import InvalidArgument
 from memd.server import convert
@@ -21,10 +18,6 @@ from memd.types import SearchQuery
 
 MAX_BATCH_QUERIES = 256
 """Most queries in one BatchSearch (the engine's ``MAX_BATCH_QUERIES``)."""
-
-PAGE_OVERHEAD = 8
-"""Bytes a BatchSearchResponse spends besides its hits: the query index (tag and a
-varint of at most 5 bytes) with room to spare."""
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _KIND: dict[str, str] = {
@@ -89,22 +82,3 @@ def batch_queries(req: pb.BatchSearchRequest) -> list[tuple[SearchQuery, bool]]:
         except InvalidArgument as exc:
             raise InvalidArgument(f"query {i}: {exc}") from None
     return out
-
-
-def batch_pages(
-    results: Sequence[Sequence[_core.Hit]], explains: Sequence[bool], max_bytes: int
-) -> list[pb.BatchSearchResponse]:
-    """Every query's hits in pages tagged with its index, in query order.
-
-    A query without hits gets one empty page, so each index appears at least once. All
-    pages are built before the first is sent (see ``convert.search_pages``).
-    """
-    pages: list[pb.BatchSearchResponse] = []
-    for i, (hits, explain) in enumerate(zip(results, explains, strict=True)):
-
-        def page(batch: list[pb.SearchHit], i: int = i) -> pb.BatchSearchResponse:
-            return pb.BatchSearchResponse(query_index=i, hits=batch)
-
-        mine = convert.hit_pages(hits, explain, max_bytes - PAGE_OVERHEAD, page)
-        pages.extend(mine or [pb.BatchSearchResponse(query_index=i)])
-    return pages

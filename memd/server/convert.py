@@ -7,17 +7,15 @@ is written for speed where it is per item: one comprehension per page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, TypeVar, cast
+from typing import Literal, cast
 
 from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import CapacityExceeded, InvalidArgument
 from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
-
-M = TypeVar("M")
 
 
 def memory(m: _core.Memory) -> mpb.Memory:
@@ -243,22 +241,7 @@ def search_pages(
     Raises:
         CapacityExceeded: One hit alone is larger than ``max_bytes``.
     """
-    return hit_pages(hits, explain, max_bytes, lambda batch: pb.SearchResponse(hits=batch), page)
-
-
-def hit_pages(
-    hits: Sequence[_core.Hit],
-    explain: bool,
-    max_bytes: int,
-    make: Callable[[list[pb.SearchHit]], M],
-    page: int = 100,
-) -> list[M]:
-    """``search_pages`` with ``make`` building each page's message from its hits.
-
-    A page message with fields besides its hits (BatchSearch's query index) must be
-    given a ``max_bytes`` that much below the message limit.
-    """
-    pages: list[M] = []
+    pages: list[pb.SearchResponse] = []
     batch: list[pb.SearchHit] = []
     size = 0
     for rank, h in enumerate(hits):
@@ -272,10 +255,10 @@ def hit_pages(
                 f"the {max_bytes}-byte message limit (--max-message-bytes)"
             )
         if batch and (len(batch) == page or size + cost > max_bytes):
-            pages.append(make(batch))
+            pages.append(pb.SearchResponse(hits=batch))
             batch, size = [], 0
         batch.append(hit)
         size += cost
     if batch:
-        pages.append(make(batch))
+        pages.append(pb.SearchResponse(hits=batch))
     return pages

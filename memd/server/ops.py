@@ -14,7 +14,7 @@ from typing import Any, Literal
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.engine import Engine
 from memd.errors import InvalidArgument
-from memd.server.batch import batch_pages, batch_queries
+from memd.server.batch import batch_queries
 
 _CONFLICTS: dict[int, Literal["fail", "skip", "overwrite"]] = {
     pb.TRANSFER_CONFLICT_UNSPECIFIED: "fail",
@@ -39,14 +39,14 @@ class OpsHandlers:
     def _batch(self, method: str, n: int) -> None:
         raise NotImplementedError  # MemoryServicer's: checks and counts a batch's size
 
-    def BatchSearch(
-        self, request: pb.BatchSearchRequest, context: Any
-    ) -> Iterator[pb.BatchSearchResponse]:
+    def BatchSearch(self, request: pb.BatchSearchRequest, context: Any) -> Iterator[bytes]:
         """Run every query in one engine call; stream each one's pages, tagged, in order."""
         self._batch("BatchSearch", len(request.queries))
         queries = batch_queries(request)
-        results = self._engine.search_batch([q for q, _ in queries], max_hit_bytes=self._max_bytes)
-        yield from batch_pages(results, [explain for _, explain in queries], self._max_bytes)
+        # Encoded in Rust (``engine/batch_wire.rs``): replies are bytes (``RAW_REPLIES``).
+        yield from self._engine.search_batch_encoded(
+            [q for q, _ in queries], [explain for _, explain in queries], self._max_bytes
+        )
 
     def Transfer(self, request: pb.TransferRequest, context: Any) -> pb.TransferResponse:
         """Move or copy memories to another namespace, atomically."""

@@ -173,6 +173,9 @@ SERVICE: str = pb.DESCRIPTOR.services_by_name["MemoryService"].full_name
 RAW_METHODS = frozenset({"Store", "StoreStream", "Retrieve", "RetrieveStream", "List"})
 """Methods whose handlers get and return serialized messages (decoded in Rust)."""
 
+RAW_REPLIES = frozenset({"BatchSearch"})
+"""Methods whose handlers get parsed requests and return serialized replies (Rust-encoded)."""
+
 
 class _HandlerCapture:
     """Stands in for a server to collect the generated code's method handlers."""
@@ -191,13 +194,16 @@ class _HandlerCapture:
 def add_to_server(servicer: MemoryServicer, server: grpc.Server) -> None:
     """Register ``servicer`` as the generated code does, but with raw ``RAW_METHODS``.
 
-    Their handlers receive and return serialized messages (no Python protobuf work).
+    Their handlers receive and return serialized messages (no Python protobuf work);
+    those of ``RAW_REPLIES`` return serialized messages.
     """
     capture = _HandlerCapture()
     pb_grpc.add_MemoryServiceServicer_to_server(servicer, capture)  # type: ignore[no-untyped-call]
     handlers = {
         name: handler._replace(request_deserializer=None, response_serializer=None)
         if name in RAW_METHODS
+        else handler._replace(response_serializer=None)
+        if name in RAW_REPLIES
         else handler
         for name, handler in capture.handlers.items()
     }

@@ -199,6 +199,10 @@ def _keep_queries(seen: Observed, request: pb.BatchSearchRequest) -> None:
     seen.query = "\n".join(t for t in texts if t)
 
 
+def _batch_reply(seen: Observed, raw: bytes) -> None:
+    _search_reply(seen, pb.BatchSearchResponse.FromString(raw))
+
+
 def _transfer_request(seen: Observed, raw: bytes) -> None:
     # The store a transfer writes is its target; the source is only read (or emptied).
     request = pb.TransferRequest.FromString(raw)
@@ -245,7 +249,7 @@ OPERATIONS: dict[str, Operation] = {
     f"/{_SERVICE}/DropNamespace": Operation("delete_memory_store", _namespace),
     # Many searches are one search operation (the count is every query's hits).
     f"/{_SERVICE}/BatchSearch": Operation(
-        _SEARCH, _with_content(pb.BatchSearchRequest, _keep_queries), _search_reply, counts=True
+        _SEARCH, _with_content(pb.BatchSearchRequest, _keep_queries), _batch_reply, counts=True
     ),
     # A transfer writes memories into its target store (a move also deletes them from the
     # source, which the span leaves to the record count's "transferred").

@@ -4,6 +4,7 @@
 
 pub(crate) mod apply;
 mod batch;
+mod batch_wire;
 mod clear;
 mod encoded;
 mod lifecycle;

@@ -151,6 +151,25 @@ impl PyEngine {
             .collect()
     }
 
+    #[pyo3(signature = (queries, explain, now_ms, max_reply_bytes = 4 << 20))]
+    fn search_batch_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        queries: Vec<PySearchQuery>,
+        explain: Vec<bool>,
+        now_ms: u64,
+        max_reply_bytes: usize,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let queries = queries
+            .into_iter()
+            .map(|q| Ok(SearchQuery { max_hit_bytes: max_reply_bytes, ..q.into_query(now_ms)? }))
+            .collect::<Result<Vec<_>, crate::error::CoreError>>()?;
+        let pages = enter_core(py, || {
+            self.engine.search_batch_encoded(&queries, &explain, max_reply_bytes)
+        })?;
+        Ok(pages.iter().map(|p| PyBytes::new(py, p)).collect())
+    }
+
     #[pyo3(signature = (
         source, target, keys, now_ms, moving = false, on_conflict = "fail",
         on_dimension_mismatch = "fail"
