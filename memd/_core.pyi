@@ -23,6 +23,7 @@ __all__ = [
     "PutResult",
     "SweepResult",
     "TierStats",
+    "TransferReport",
     "VerifyReport",
     "peek_namespace",
     "verify",
