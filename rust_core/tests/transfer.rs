@@ -167,19 +167,19 @@ fn model_transfer(
     Ok(counts)
 }
 
-fn run(e: &Engine, m: &mut Model, s: &Step, now: u64) -> Result<(), TestCaseError> {
-    match s {
-        Step::Put { ns, key: k, dim, tier, text } => {
+fn run(e: &Engine, m: &mut Model, step: &Step, now: u64) -> Result<(), TestCaseError> {
+    match step {
+        Step::Put { ns, key: which, dim, tier, text } => {
             let ok = m.dims.get(NS[*ns]).is_none_or(|d| *d == 0 || *dim == 0 || d == dim);
-            let got = e.put_many(NS[*ns], vec![raw(*k, *dim, *tier, *text)], now, true);
+            let got = e.put_many(NS[*ns], vec![raw(*which, *dim, *tier, *text)], now, true);
             prop_assert_eq!(got.is_ok(), ok);
             if ok {
-                let d = m.dims.entry(NS[*ns]).or_insert(0);
-                if *d == 0 {
-                    *d = *dim;
+                let fixed = m.dims.entry(NS[*ns]).or_insert(0);
+                if *fixed == 0 {
+                    *fixed = *dim;
                 }
                 let doc = (format!("text {text}"), *dim, *tier);
-                m.spaces.entry(NS[*ns]).or_default().insert(key(*k), doc);
+                m.spaces.entry(NS[*ns]).or_default().insert(key(*which), doc);
             }
         }
         Step::Delete { ns, key: k } => {
@@ -205,17 +205,17 @@ fn run(e: &Engine, m: &mut Model, s: &Step, now: u64) -> Result<(), TestCaseErro
             };
             let want = model_transfer(m, *from, keys.as_deref(), *moving, *conflict, *dimension);
             match (e.transfer(&req), want) {
-                (Ok(r), Ok(c)) => {
+                (Ok(report), Ok(counts)) => {
                     let got = [
-                        r.transferred,
-                        r.overwritten,
-                        r.dropped_embeddings,
-                        r.skipped_existing,
-                        r.skipped_dimension,
-                        r.missing,
+                        report.transferred,
+                        report.overwritten,
+                        report.dropped_embeddings,
+                        report.skipped_existing,
+                        report.skipped_dimension,
+                        report.missing,
                     ];
-                    prop_assert_eq!(got, c);
-                    prop_assert_eq!(r.demoted_by_capacity, 0);
+                    prop_assert_eq!(got, counts);
+                    prop_assert_eq!(report.demoted_by_capacity, 0);
                 }
                 (Err(err), Err(kind)) => prop_assert_eq!(err.kind(), kind),
                 (got, want) => prop_assert!(false, "engine {:?}, model {:?}", got, want),

@@ -1,4 +1,4 @@
-//! BatchSearch replies encoded in Rust: the servicer streams the pages as they come
+//! `BatchSearch` replies encoded in Rust: the servicer streams the pages as they come
 //! from here, so a batch of 32 queries returning 320 hits costs Python no per-hit
 //! work (building a Python `Hit`, then a protobuf message, per hit cost more than the
 //! RPC itself saves; see `bench/batch_search.py`). Same paging as `Search`: at most

@@ -81,11 +81,11 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::Arc;
 
-    fn plan(vector: Vec<f32>, k: usize, filter: Filter) -> Plan {
+    fn plan(vector: &[f32], k: usize, filter: Filter) -> Plan {
         Plan {
             terms: Vec::new(),
             phrase: None,
-            vector: crate::search::vector::unit(&vector),
+            vector: crate::search::vector::unit(vector),
             k,
             fusion: Fusion::Weighted,
             keyword_weight: 0.2,
@@ -124,7 +124,7 @@ mod tests {
             let plans: Vec<Plan> = queries
                 .iter()
                 .filter(|(v, _)| v.iter().any(|x| *x != 0.0))
-                .map(|(v, k)| plan(v.clone(), *k, filter.clone()))
+                .map(|(v, k)| plan(v, *k, filter.clone()))
                 .collect();
             let refs: Vec<&Plan> = plans.iter().collect();
             let shared = ix.semantic_many(&refs);
@@ -140,10 +140,10 @@ mod tests {
     fn groups_need_equal_filters_and_two_members() {
         let open = Filter { importance_max: 1.0, ..Filter::default() };
         let tagged = Filter { tags_all: vec!["x".into()], ..open.clone() };
-        let a = plan(vec![1.0, 0.0], 3, open.clone());
-        let b = plan(vec![0.0, 1.0], 3, open.clone());
-        let c = plan(vec![1.0, 1.0], 3, tagged);
-        let mut keyword = plan(vec![1.0, 0.0], 3, open);
+        let a = plan(&[1.0, 0.0], 3, open.clone());
+        let b = plan(&[0.0, 1.0], 3, open.clone());
+        let c = plan(&[1.0, 1.0], 3, tagged);
+        let mut keyword = plan(&[1.0, 0.0], 3, open);
         keyword.terms = vec!["tea".into()];
         assert_eq!(scan_groups(&[&a, &keyword, &c, &b]), vec![vec![0, 3]]);
     }
