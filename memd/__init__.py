@@ -2,6 +2,7 @@
 
 from memd.engine import Engine, pack_embedding, system_clock
 from memd.errors import (
+    AlreadyExists,
     CapacityExceeded,
     DataDirInUse,
     EngineClosed,
@@ -29,6 +30,7 @@ from memd.types import (
 )
 
 __all__ = [
+    "AlreadyExists",
     "CapacityExceeded",
     "CategoryOptions",
     "DataDirInUse",

@@ -7,7 +7,7 @@ LRU and promotion are testable with a fake one (``memd.engine.Engine`` supplies 
 
 import builtins
 from collections.abc import Sequence
-from typing import final
+from typing import Literal, final
 
 from memd.types import EngineOptions, NewMemory, SearchQuery
 
@@ -23,6 +23,7 @@ __all__ = [
     "PutResult",
     "SweepResult",
     "TierStats",
+    "TransferReport",
     "VerifyReport",
     "peek_namespace",
     "verify",
@@ -109,6 +110,32 @@ class ListPage:
     @property
     def next_cursor(self) -> str:
         """Pass back as ``cursor`` for the next page; empty when there is none."""
+
+@final
+class TransferReport:
+    """What ``Engine.transfer`` did; see ``TransferResponse`` in the proto."""
+
+    @property
+    def transferred(self) -> int:
+        """Memories written into the target (overwrites and dropped embeddings included)."""
+    @property
+    def overwritten(self) -> int:
+        """Of those, memories that replaced one the target held."""
+    @property
+    def dropped_embeddings(self) -> int:
+        """Of those, memories that arrived without their embedding."""
+    @property
+    def skipped_existing(self) -> int:
+        """Left in place because the target held their key."""
+    @property
+    def skipped_dimension(self) -> int:
+        """Left in place because of their embedding's dimension."""
+    @property
+    def missing(self) -> int:
+        """Requested keys missing or expired in the source."""
+    @property
+    def demoted_by_capacity(self) -> int:
+        """Target memories that capacity then demoted or evicted."""
 
 @final
 class SweepResult:
@@ -317,6 +344,49 @@ class Engine:
         vector for its mode, text of more than 1 024 distinct words, a vector of the
         wrong dimension or with NaN/inf, ``k`` outside 1..10 000, an unknown tier,
         mode or fusion, or negative times. An unknown namespace has no hits.
+        """
+    def search_batch(
+        self, queries: Sequence[SearchQuery], now_ms: int, max_hit_bytes: int = 0
+    ) -> builtins.list[builtins.list[Hit]]:
+        """Every query's best hits, in query order, in one call (one namespace).
+
+        The queries are checked first: one that ``search`` would refuse raises
+        ``InvalidArgument`` naming its index, and nothing is recorded. More than 256
+        queries, or more than 10 000 hits asked in all, is ``InvalidArgument``.
+        """
+    def search_batch_encoded(
+        self,
+        queries: Sequence[SearchQuery],
+        explain: Sequence[bool],
+        now_ms: int,
+        max_reply_bytes: int = 4 << 20,
+    ) -> builtins.list[bytes]:
+        """``search_batch``, as encoded ``memd.v1.BatchSearchResponse`` pages.
+
+        Pages of at most 100 hits and ``max_reply_bytes``, in query order, at least one
+        per query; ``explain[i]`` fills query i's score parts. A hit too large for a
+        page raises ``CapacityExceeded`` before any access is counted.
+        """
+    def transfer(
+        self,
+        source: str,
+        target: str,
+        keys: Sequence[str] | None,
+        now_ms: int,
+        moving: bool = False,
+        on_conflict: Literal["fail", "skip", "overwrite"] = "fail",
+        on_dimension_mismatch: Literal["fail", "skip", "drop_embedding"] = "fail",
+    ) -> TransferReport:
+        """Move or copy ``keys`` (``None``: every live memory) of ``source`` to ``target``.
+
+        Atomic. Raises ``NotFound`` for an unknown source, ``AlreadyExists`` (with
+        ``on_conflict="fail"``) or ``InvalidArgument`` (``on_dimension_mismatch="fail"``,
+        bad names or keys) and changes nothing.
+        """
+    def clear(self, namespace: str, tier: int = 0) -> int:
+        """Delete every memory of ``tier`` (0: all tiers) of a namespace; returns how many.
+
+        Raises ``NotFound`` for an unknown namespace.
         """
     def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
         """Remove at most ``max_items`` expired memories, oldest expiry first."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from memd import _core
 from memd.types import EngineOptions, NewMemory, SearchQuery
@@ -123,6 +124,59 @@ class Engine:
         ``CapacityExceeded`` and counts no access.
         """
         return self._core.search(query, self._clock(), max_hit_bytes)
+
+    def search_batch(
+        self, queries: Sequence[SearchQuery], *, max_hit_bytes: int = 0
+    ) -> builtins.list[builtins.list[_core.Hit]]:
+        """Many searches of one namespace in one call; each query's hits, in order.
+
+        See ``_core.Engine.search_batch``: every query is checked before any runs, and
+        semantic queries with the same filter share one pass over the vectors.
+        """
+        return self._core.search_batch(queries, self._clock(), max_hit_bytes)
+
+    def search_batch_encoded(
+        self, queries: Sequence[SearchQuery], explain: Sequence[bool], max_reply_bytes: int
+    ) -> builtins.list[bytes]:
+        """``search_batch`` with its hits as encoded ``BatchSearchResponse`` pages.
+
+        The gRPC path: the hits are encoded in Rust, no Python object per hit.
+        """
+        return self._core.search_batch_encoded(queries, explain, self._clock(), max_reply_bytes)
+
+    def transfer(
+        self,
+        source: str,
+        target: str,
+        keys: Sequence[str] | None,
+        *,
+        move: bool = False,
+        on_conflict: Literal["fail", "skip", "overwrite"] = "fail",
+        on_dimension_mismatch: Literal["fail", "skip", "drop_embedding"] = "fail",
+    ) -> _core.TransferReport:
+        """Move or copy memories to another namespace, atomically.
+
+        Args:
+            source: Where the memories are.
+            target: Where they go (created if missing).
+            keys: The keys, or ``None`` for every live memory of ``source``.
+            move: Remove them from ``source`` (else copy).
+            on_conflict: A key live in ``target``: ``fail`` (``AlreadyExists``, nothing
+                changes), ``skip`` it, or ``overwrite`` the target's memory.
+            on_dimension_mismatch: An embedding of another dimension than the target's:
+                ``fail`` (``InvalidArgument``), ``skip`` the memory, or transfer it
+                without the embedding (``drop_embedding``).
+        """
+        return self._core.transfer(
+            source, target, keys, self._clock(), move, on_conflict, on_dimension_mismatch
+        )
+
+    def clear(self, namespace: str, tier: int = 0) -> int:
+        """Delete every memory of one tier (0: all tiers) of a namespace; how many went.
+
+        The namespace stays (with its dimension); ``NotFound`` if it does not exist.
+        """
+        return self._core.clear(namespace, tier)
 
     def sweep(self, max_items: int = 1000) -> _core.SweepResult:
         """Remove at most ``max_items`` expired memories."""

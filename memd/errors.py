@@ -9,6 +9,9 @@ exception              raised when                 gRPC status
 =====================  ==========================  ======================
 ``InvalidArgument``    bad input; nothing changed  ``INVALID_ARGUMENT``
 ``NotFound``           a named thing is missing    ``NOT_FOUND``
+``AlreadyExists``      what the call would create  ``ALREADY_EXISTS``
+                       exists (a Transfer's key
+                       in its target)
 ``CapacityExceeded``   the store (map) or the      ``RESOURCE_EXHAUSTED``
                        disk is full, or a limit
                        was exceeded
@@ -39,6 +42,13 @@ class InvalidArgument(MemdError, ValueError):
 
 class NotFound(MemdError, LookupError):
     """A namespace or other named object does not exist."""
+
+
+class AlreadyExists(MemdError):
+    """What the call would create exists already; nothing was changed.
+
+    E.g. Transfer with ``on_conflict="fail"`` meeting a key its target namespace holds.
+    """
 
 
 class CapacityExceeded(MemdError):
@@ -90,6 +100,7 @@ class InternalError(MemdError):
 
 
 __all__ = [
+    "AlreadyExists",
     "CapacityExceeded",
     "DataDirInUse",
     "EngineClosed",

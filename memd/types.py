@@ -238,7 +238,7 @@ class EngineOptions:
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
 
 
-SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "phrase"]
+SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "phrase", "pattern"]
 """``auto`` is keyword with text, semantic with a vector, hybrid with both."""
 
 
@@ -317,6 +317,12 @@ class SearchQuery:
         filter: Which memories may be returned.
         count_access: Count each hit as a read (LRU recency, access count,
             promotion), like ``get_many``.
+        pattern: Only memories whose text matches it (``docs/search.md``, pattern
+            search): a glob matching the whole text, or a regular expression found
+            anywhere in it. Alone, or with mode ``pattern``, every match has relevance
+            1. Empty: no pattern.
+        pattern_syntax: ``glob`` or ``regex``.
+        pattern_ignore_case: Match letters regardless of case.
     """
 
     namespace: str
@@ -334,3 +340,6 @@ class SearchQuery:
     bm25_b: float = 0.75
     filter: SearchFilter = field(default_factory=SearchFilter)
     count_access: bool = False
+    pattern: str = ""
+    pattern_syntax: Literal["glob", "regex"] = "glob"
+    pattern_ignore_case: bool = False

@@ -44,6 +44,9 @@ TIER_COUNTERS = {
     "policy.refreshed",
     "dedup.merged",
     "dedup.flagged",
+    "transferred.in",
+    "transferred.out",
+    "cleared",
 }
 
 

@@ -19,6 +19,9 @@ var (
 	ErrInvalidArgument = errors.New("memd: invalid argument")
 	// ErrNotFound: a key or named object does not exist.
 	ErrNotFound = errors.New("memd: not found")
+	// ErrAlreadyExists: what the call would create exists (a Transfer's key in its
+	// target namespace); nothing was changed.
+	ErrAlreadyExists = errors.New("memd: already exists")
 	// ErrResourceExhausted: the store is full, a limit was exceeded, or a message was
 	// larger than the server accepts; nothing was changed.
 	ErrResourceExhausted = errors.New("memd: resource exhausted")
@@ -40,6 +43,7 @@ var (
 var sentinels = map[codes.Code]error{
 	codes.InvalidArgument:    ErrInvalidArgument,
 	codes.NotFound:           ErrNotFound,
+	codes.AlreadyExists:      ErrAlreadyExists,
 	codes.ResourceExhausted:  ErrResourceExhausted,
 	codes.Unavailable:        ErrUnavailable,
 	codes.FailedPrecondition: ErrFailedPrecondition,

@@ -46,6 +46,7 @@ class Scope(enum.Enum):
     GLOBAL = "global"  # the whole store: the action on "*"
     NAMESPACE_OR_GLOBAL = "namespace or global"  # a namespace if given, else the store
     VISIBLE = "visible"  # any token; the answer is cut to what it may see
+    TRANSFER = "transfer"  # READ (+DELETE to move) on the source, WRITE on the target
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ RULES: dict[str, Rule] = {
     _MEM + "RunLifecycle": Rule(_A, Scope.NAMESPACE_OR_GLOBAL),
     _MEM + "Sweep": Rule(_A, Scope.GLOBAL),
     _MEM + "Backup": Rule(_A, Scope.GLOBAL),
+    _MEM + "BatchSearch": Rule(_R, Scope.NAMESPACE),  # every query searches that namespace
+    _MEM + "Transfer": Rule(_R, Scope.TRANSFER),
+    _MEM + "Clear": Rule(_D, Scope.NAMESPACE),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),
@@ -208,6 +212,13 @@ class Guard:
             namespace = namespace_of(request)
             if namespace:
                 self.require(method, token, rule.action, namespace)
+        elif scope is Scope.TRANSFER:
+            # Both namespaces are checked: reading the source (and deleting from it, to
+            # move) and writing the target are each what the other RPCs would need.
+            self.require(method, token, Action.READ, request.namespace)
+            if request.move:
+                self.require(method, token, Action.DELETE, request.namespace)
+            self.require(method, token, Action.WRITE, request.target_namespace)
 
     def require(self, method: str, token: Token, action: Action, namespace: str) -> None:
         """Raise PermissionDenied unless ``token`` allows ``action`` on ``namespace``.

@@ -139,6 +139,12 @@ _MODES: dict[int, SearchMode] = {
     pb.SEARCH_MODE_KEYWORD: "keyword",
     pb.SEARCH_MODE_SEMANTIC: "semantic",
     pb.SEARCH_MODE_HYBRID: "hybrid",
+    pb.SEARCH_MODE_PATTERN: "pattern",
+}
+_SYNTAXES: dict[int, Literal["glob", "regex"]] = {
+    pb.PATTERN_SYNTAX_UNSPECIFIED: "glob",
+    pb.PATTERN_SYNTAX_GLOB: "glob",
+    pb.PATTERN_SYNTAX_REGEX: "regex",
 }
 _FUSIONS: dict[int, Literal["rrf", "weighted"]] = {
     pb.FUSION_UNSPECIFIED: "weighted",
@@ -158,8 +164,11 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
         raise InvalidArgument(f"limit {req.limit} is above {MAX_SEARCH_LIMIT}")
     mode = _MODES.get(req.mode)
     fusion = _FUSIONS.get(req.fusion)
-    if mode is None or fusion is None:
-        raise InvalidArgument(f"unknown mode {req.mode} or fusion {req.fusion}")
+    syntax = _SYNTAXES.get(req.pattern_syntax)
+    if mode is None or fusion is None or syntax is None:
+        raise InvalidArgument(
+            f"unknown mode {req.mode}, fusion {req.fusion} or pattern_syntax {req.pattern_syntax}"
+        )
     w = req.weights
     weights = (
         SearchWeights(w.relevance, w.recency, w.frequency, w.importance)
@@ -188,6 +197,9 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
             accessed_before_ms=req.accessed_before_ms,
         ),
         count_access=req.count_access,
+        pattern=req.pattern,
+        pattern_syntax=syntax,
+        pattern_ignore_case=req.pattern_ignore_case,
     )
     if req.recency_half_life_ms:
         # The engine checks the range too, but would name its own field (half_life_ms).

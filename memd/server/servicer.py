@@ -23,6 +23,7 @@ from memd.engine import Engine
 from memd.errors import CapacityExceeded
 from memd.metrics import Metrics
 from memd.server import convert
+from memd.server.ops import OpsHandlers
 from memd.server.status import DrainState, ServerDraining
 
 DEFAULT_PAGE, MAX_PAGE = 100, 1_000
@@ -30,8 +31,8 @@ DEFAULT_SWEEP, MAX_SWEEP = 1_000, 100_000
 _DRAINING = "the server is shutting down; batches after the last acknowledged one were not applied"
 
 
-class MemoryServicer(pb_grpc.MemoryServiceServicer):
-    """The gRPC face of one ``Engine``.
+class MemoryServicer(OpsHandlers, pb_grpc.MemoryServiceServicer):
+    """The gRPC face of one ``Engine`` (BatchSearch, Transfer and Clear: ``ops.py``).
 
     Args:
         engine: The store.
@@ -59,7 +60,9 @@ class MemoryServicer(pb_grpc.MemoryServiceServicer):
         self._max_bytes = max_message_bytes
         self._backup_dir = backup_dir
         items = metrics.batch_items
-        self._items = {m: items.labels(m) for m in ("Store", "Retrieve", "Delete")}
+        self._items = {
+            m: items.labels(m) for m in ("Store", "Retrieve", "Delete", "BatchSearch", "Transfer")
+        }
 
     def _batch(self, method: str, n: int) -> None:
         if n > self._max_items:
@@ -170,6 +173,9 @@ SERVICE: str = pb.DESCRIPTOR.services_by_name["MemoryService"].full_name
 RAW_METHODS = frozenset({"Store", "StoreStream", "Retrieve", "RetrieveStream", "List"})
 """Methods whose handlers get and return serialized messages (decoded in Rust)."""
 
+RAW_REPLIES = frozenset({"BatchSearch"})
+"""Methods whose handlers get parsed requests and return serialized replies (Rust-encoded)."""
+
 
 class _HandlerCapture:
     """Stands in for a server to collect the generated code's method handlers."""
@@ -188,13 +194,16 @@ class _HandlerCapture:
 def add_to_server(servicer: MemoryServicer, server: grpc.Server) -> None:
     """Register ``servicer`` as the generated code does, but with raw ``RAW_METHODS``.
 
-    Their handlers receive and return serialized messages (no Python protobuf work).
+    Their handlers receive and return serialized messages (no Python protobuf work);
+    those of ``RAW_REPLIES`` return serialized messages.
     """
     capture = _HandlerCapture()
     pb_grpc.add_MemoryServiceServicer_to_server(servicer, capture)  # type: ignore[no-untyped-call]
     handlers = {
         name: handler._replace(request_deserializer=None, response_serializer=None)
         if name in RAW_METHODS
+        else handler._replace(response_serializer=None)
+        if name in RAW_REPLIES
         else handler
         for name, handler in capture.handlers.items()
     }

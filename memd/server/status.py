@@ -12,6 +12,7 @@ from __future__ import annotations
 import grpc
 
 from memd.errors import (
+    AlreadyExists,
     CapacityExceeded,
     DataDirInUse,
     EngineClosed,
@@ -50,6 +51,7 @@ class Unimplemented(Exception):
 STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     CapacityExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     EngineClosed: grpc.StatusCode.FAILED_PRECONDITION,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,

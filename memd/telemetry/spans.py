@@ -187,11 +187,36 @@ def _list_reply(seen: Observed, raw: bytes) -> None:
             seen.record(memory.key, memory)
 
 
-def _search_reply(seen: Observed, page: pb.SearchResponse) -> None:
+def _search_reply(seen: Observed, page: pb.SearchResponse | pb.BatchSearchResponse) -> None:
     seen.count += len(page.hits)
     if seen.content:
         for hit in _first(page.hits):
             seen.record(hit.memory.key, hit.memory, hit.score)
+
+
+def _keep_queries(seen: Observed, request: pb.BatchSearchRequest) -> None:
+    texts = (q.query or q.phrase or q.pattern for q in request.queries)
+    seen.query = "\n".join(t for t in texts if t)
+
+
+def _batch_reply(seen: Observed, raw: bytes) -> None:
+    _search_reply(seen, pb.BatchSearchResponse.FromString(raw))
+
+
+def _transfer_request(seen: Observed, raw: bytes) -> None:
+    # The store a transfer writes is its target; the source is only read (or emptied).
+    request = pb.TransferRequest.FromString(raw)
+    seen.in_namespace(request.target_namespace)
+    for key in request.keys[:2]:
+        seen.key(key)
+
+
+def _transfer_reply(seen: Observed, reply: pb.TransferResponse) -> None:
+    seen.count += reply.transferred
+
+
+def _clear_reply(seen: Observed, reply: pb.ClearResponse) -> None:
+    seen.count += reply.removed
 
 
 def _first(items: Iterable[Any]) -> Iterable[Any]:
@@ -222,6 +247,15 @@ OPERATIONS: dict[str, Operation] = {
     f"/{_SERVICE}/Delete": Operation(_DELETE, _keys_request(pb.DeleteRequest), counts=True),
     # A namespace is the memory store: dropping it deletes the store.
     f"/{_SERVICE}/DropNamespace": Operation("delete_memory_store", _namespace),
+    # Many searches are one search operation (the count is every query's hits).
+    f"/{_SERVICE}/BatchSearch": Operation(
+        _SEARCH, _with_content(pb.BatchSearchRequest, _keep_queries), _batch_reply, counts=True
+    ),
+    # A transfer writes memories into its target store (a move also deletes them from the
+    # source, which the span leaves to the record count's "transferred").
+    f"/{_SERVICE}/Transfer": Operation(_UPSERT, _transfer_request, _transfer_reply, counts=True),
+    # Clearing a tier deletes memories, not the store (which keeps existing).
+    f"/{_SERVICE}/Clear": Operation(_DELETE, _namespace, _clear_reply, counts=True),
 }
 """Full method name -> its operation. Other memd.v1 methods (Stats, Sweep, Backup,
 ListNamespaces, RunLifecycle, AuthService) get plain RPC spans."""

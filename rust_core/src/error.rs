@@ -10,6 +10,9 @@ pub enum CoreError {
     InvalidArgument(String),
     /// A named object (namespace) does not exist.
     NotFound(String),
+    /// What the call would create exists already (a Transfer's key in its target);
+    /// nothing was changed.
+    AlreadyExists(String),
     /// The LMDB map is full or a limit was hit; nothing was changed.
     Capacity(String),
     /// The engine is closed, or is used from a forked child.
@@ -29,6 +32,7 @@ impl CoreError {
         match self {
             Self::InvalidArgument(_) => "InvalidArgument",
             Self::NotFound(_) => "NotFound",
+            Self::AlreadyExists(_) => "AlreadyExists",
             Self::Capacity(_) => "CapacityExceeded",
             Self::Closed(_) => "EngineClosed",
             Self::Storage(_) => "StorageError",
@@ -42,6 +46,7 @@ impl CoreError {
         match self {
             Self::InvalidArgument(m)
             | Self::NotFound(m)
+            | Self::AlreadyExists(m)
             | Self::Capacity(m)
             | Self::Closed(m)
             | Self::Storage(m)

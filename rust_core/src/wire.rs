@@ -285,6 +285,7 @@ pub fn grpc_code(err: &CoreError) -> i32 {
     match err {
         CoreError::InvalidArgument(_) => 3,
         CoreError::NotFound(_) => 5,
+        CoreError::AlreadyExists(_) => 6,
         CoreError::Capacity(_) => 8,
         CoreError::Closed(_) | CoreError::InUse(_) => 9,
         CoreError::Storage(_) | CoreError::Internal(_) => 13,

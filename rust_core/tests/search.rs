@@ -169,6 +169,7 @@ fn brute_force(docs: &[Memory], q: &SearchQuery) -> Vec<(String, f32)> {
         Mode::Auto | Mode::Hybrid => (true, true),
         Mode::Keyword | Mode::Phrase => (true, false),
         Mode::Semantic => (false, true),
+        Mode::Pattern => unreachable!("no pattern queries here (see tests/pattern.rs)"),
     };
     let kw_ok = |i: usize| {
         use_text

@@ -87,6 +87,13 @@ def _memory(ns: str) -> pb.StoreRequest:
     return pb.StoreRequest(namespace=ns, memories=[mpb.NewMemory(text="the user likes tea")])
 
 
+def _transfer(ns: str, move: bool) -> pb.TransferRequest:
+    target = ns + ("/moved" if move else "/copy")
+    return pb.TransferRequest(
+        namespace=ns, target_namespace=target, whole_namespace=True, move=move
+    )
+
+
 CASES = [
     Case("Store", "write", _unary("Store", _memory)),
     Case("StoreStream", "write", _client_stream("StoreStream", _memory)),
@@ -138,6 +145,20 @@ CASES = [
         over_all=True,
     ),
     Case("Stats(all)", "read", _unary("Stats", lambda ns: pb.StatsRequest()), over_all=True),
+    Case(
+        "BatchSearch",
+        "read",
+        _server_stream(
+            "BatchSearch",
+            lambda ns: pb.BatchSearchRequest(namespace=ns, queries=[pb.SearchRequest(query="tea")]),
+        ),
+    ),
+    # Transfer needs READ on the source and WRITE on the target (both tenant A's), and to
+    # move DELETE on the source: one row per action, each refused without it.
+    Case("Transfer", "read", _unary("Transfer", lambda ns: _transfer(ns, move=False))),
+    Case("Transfer(target)", "write", _unary("Transfer", lambda ns: _transfer(ns, move=False))),
+    Case("Transfer(move)", "delete", _unary("Transfer", lambda ns: _transfer(ns, move=True))),
+    Case("Clear", "delete", _unary("Clear", lambda ns: pb.ClearRequest(namespace=ns))),
     Case(
         "CreateToken",
         "admin*",

@@ -1,6 +1,7 @@
 """memd_client: sync and asyncio Python clients of the memd daemon (memd.v1 over gRPC)."""
 
 from memd.errors import (
+    AlreadyExists,
     CapacityExceeded,
     EngineClosed,
     FailedPrecondition,
@@ -22,6 +23,7 @@ from memd_client._errors import (
     Unavailable,
     Unimplemented,
 )
+from memd_client._ops import TransferResult
 from memd_client._types import (
     NO_RETRY,
     BulkResult,
@@ -43,6 +45,7 @@ from memd_client.client import Client, HitStream
 __all__ = [
     "ERROR_OF",
     "NO_RETRY",
+    "AlreadyExists",
     "AsyncClient",
     "AsyncHitStream",
     "BulkResult",
@@ -72,6 +75,7 @@ __all__ = [
     "TLSConfig",
     "Tier",
     "TierStats",
+    "TransferResult",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from memd.errors import (
+    AlreadyExists,
     CapacityExceeded,
     FailedPrecondition,
     InternalError,
@@ -49,6 +50,7 @@ class RpcFailed(MemdError):
 ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.RESOURCE_EXHAUSTED: CapacityExceeded,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.INTERNAL: InternalError,

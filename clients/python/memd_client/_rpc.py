@@ -23,6 +23,9 @@ _KINDS: dict[str, tuple[str, Any, Any]] = {
     "Delete": ("unary_unary", pb.DeleteRequest, pb.DeleteResponse),
     "List": ("unary_unary", pb.ListRequest, pb.ListResponse),
     "Stats": ("unary_unary", pb.StatsRequest, pb.StatsResponse),
+    "BatchSearch": ("unary_stream", pb.BatchSearchRequest, pb.BatchSearchResponse),
+    "Transfer": ("unary_unary", pb.TransferRequest, pb.TransferResponse),
+    "Clear": ("unary_unary", pb.ClearRequest, pb.ClearResponse),
 }
 
 

@@ -21,15 +21,18 @@ from memd_client._errors import from_code_number
 Embedding = Sequence[float] | bytes
 """A vector: floats (packed for you) or already packed little-endian float32 bytes."""
 
-SearchMode = Literal["auto", "keyword", "semantic", "hybrid"]
+SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "pattern"]
 Fusion = Literal["default", "weighted", "rrf"]
+PatternSyntax = Literal["glob", "regex"]
 
 _MODES: dict[str, int] = {
     "auto": pb.SEARCH_MODE_UNSPECIFIED,
     "keyword": pb.SEARCH_MODE_KEYWORD,
     "semantic": pb.SEARCH_MODE_SEMANTIC,
     "hybrid": pb.SEARCH_MODE_HYBRID,
+    "pattern": pb.SEARCH_MODE_PATTERN,
 }
+_SYNTAXES: dict[str, int] = {"glob": pb.PATTERN_SYNTAX_GLOB, "regex": pb.PATTERN_SYNTAX_REGEX}
 _FUSIONS: dict[str, int] = {
     "default": pb.FUSION_UNSPECIFIED,
     "weighted": pb.FUSION_WEIGHTED,
@@ -387,11 +390,19 @@ def search_request(
     explain: bool = False,
     mode: SearchMode = "auto",
     fusion: Fusion = "default",
+    pattern: str = "",
+    pattern_syntax: PatternSyntax = "glob",
+    pattern_ignore_case: bool = False,
 ) -> pb.SearchRequest:
     """A SearchRequest; see ``Client.search`` for the arguments."""
-    if mode not in _MODES or fusion not in _FUSIONS:
-        raise ValueError(f"unknown mode {mode!r} or fusion {fusion!r}")
+    if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
+        raise ValueError(
+            f"unknown mode {mode!r}, fusion {fusion!r} or pattern_syntax {pattern_syntax!r}"
+        )
     emb = b"" if embedding is None else embedding
+    # Glob is the server's default too: left unset, so that a batch query naming no
+    # syntax keeps the shared one.
+    syntax = _SYNTAXES[pattern_syntax] if pattern_syntax != "glob" else 0
     return pb.SearchRequest(
         namespace=namespace,
         query=query,
@@ -415,6 +426,9 @@ def search_request(
         explain=explain,
         mode=_MODES[mode],  # type: ignore[arg-type]
         fusion=_FUSIONS[fusion],  # type: ignore[arg-type]
+        pattern=pattern,
+        pattern_syntax=syntax,  # type: ignore[arg-type]
+        pattern_ignore_case=pattern_ignore_case,
     )
 
 

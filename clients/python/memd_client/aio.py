@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +23,16 @@ from memd.types import Tier
 from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
+from memd_client._ops import (
+    BatchQuery,
+    Conflict,
+    DimensionMismatch,
+    TransferResult,
+    batch_request,
+    batch_results,
+    transfer_request,
+    transfer_result,
+)
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
 from memd_client._tracing import trace_metadata
 
@@ -212,6 +230,58 @@ class AsyncClient:
         return AsyncHitStream(
             lambda: call(request, timeout=deadline, metadata=metadata), self._retry
         )
+
+    async def batch_search(
+        self,
+        namespace: str,
+        queries: Sequence[BatchQuery],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[list[t.Hit]]:
+        """Many searches of one namespace in one call; see ``Client.batch_search``."""
+        request = batch_request(namespace, queries, shared)
+        call = self._calls["BatchSearch"]
+        deadline = self._deadline(timeout)
+        backoffs = self._retry.backoffs()
+        metadata = trace_metadata()
+        while True:
+            try:
+                pages = [p async for p in call(request, timeout=deadline, metadata=metadata)]
+                return batch_results(pages, len(request.queries))
+            except grpc.RpcError as err:
+                if t.is_retryable(err):
+                    wait = next(backoffs, None)
+                    if wait is not None:
+                        await asyncio.sleep(wait)
+                        continue
+                raise from_rpc_error(err) from err
+
+    async def transfer(
+        self,
+        source: str,
+        target: str,
+        keys: Iterable[str] = (),
+        *,
+        whole_namespace: bool = False,
+        move: bool = False,
+        on_conflict: Conflict = "fail",
+        on_dimension_mismatch: DimensionMismatch = "fail",
+        timeout: float | None = None,
+    ) -> TransferResult:
+        """Copy or move memories to another namespace, atomically; see ``Client.transfer``."""
+        request = transfer_request(
+            source, target, keys, whole_namespace, move, on_conflict, on_dimension_mismatch
+        )
+        return transfer_result(await self._unary("Transfer", request, timeout))
+
+    async def clear(
+        self, namespace: str, tier: Tier | int = Tier.UNSPECIFIED, *, timeout: float | None = None
+    ) -> int:
+        """Delete every memory of one tier (default: all); see ``Client.clear``."""
+        request = pb.ClearRequest(namespace=namespace, tier=int(tier))  # type: ignore[arg-type]
+        response: pb.ClearResponse = await self._unary("Clear", request, timeout)
+        return response.removed
 
     async def delete(
         self, namespace: str, keys: Iterable[str], *, timeout: float | None = None

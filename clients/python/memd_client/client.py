@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +14,16 @@ from memd.types import Tier
 from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
+from memd_client._ops import (
+    BatchQuery,
+    Conflict,
+    DimensionMismatch,
+    TransferResult,
+    batch_request,
+    batch_results,
+    transfer_request,
+    transfer_result,
+)
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
 from memd_client._tracing import trace_metadata
 
@@ -218,7 +228,10 @@ class Client:
                 ``accessed_after_ms``, ``accessed_before_ms``, ``weights`` (a dict of
                 relevance/recency/frequency/importance), ``recency_half_life_ms``,
                 ``recency_from_created``, ``count_access``, ``explain``, ``mode``
-                ("auto", "keyword", "semantic", "hybrid"), ``fusion`` ("weighted", "rrf").
+                ("auto", "keyword", "semantic", "hybrid", "pattern"), ``fusion``
+                ("weighted", "rrf"), ``pattern`` (a glob, or with
+                ``pattern_syntax="regex"`` a regular expression, the text must match),
+                ``pattern_ignore_case``.
         """
         request = t.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters
@@ -227,6 +240,85 @@ class Client:
         deadline = self._deadline(timeout)
         metadata = trace_metadata()  # the caller's span now, not when iteration starts
         return HitStream(lambda: call(request, timeout=deadline, metadata=metadata), self._retry)
+
+    def batch_search(
+        self,
+        namespace: str,
+        queries: Sequence[BatchQuery],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[list[t.Hit]]:
+        """Many searches of one namespace in one call; each query's hits, in order.
+
+        Args:
+            namespace: Where to search.
+            queries: Keywords, or dicts of ``search``'s arguments (``{"embedding": v}``,
+                ``{"pattern": "*tea*", "mode": "pattern"}``); at most 256.
+            shared: ``search``'s arguments for every query (filters, weights,
+                ``limit``); a query's own fields replace these.
+            timeout: Deadline of the call.
+
+        Raises:
+            InvalidArgument: A query the server refuses (its index is in the message);
+                no query ran.
+        """
+        request = batch_request(namespace, queries, shared)
+        pages = self._collect("BatchSearch", request, timeout)
+        return batch_results(pages, len(request.queries))
+
+    def transfer(
+        self,
+        source: str,
+        target: str,
+        keys: Iterable[str] = (),
+        *,
+        whole_namespace: bool = False,
+        move: bool = False,
+        on_conflict: Conflict = "fail",
+        on_dimension_mismatch: DimensionMismatch = "fail",
+        timeout: float | None = None,
+    ) -> TransferResult:
+        """Copy (or ``move``) memories to another namespace, all or nothing.
+
+        ``keys``, or every memory with ``whole_namespace=True``. A key the target holds
+        is ``on_conflict``: ``fail`` (AlreadyExists, nothing transferred), ``skip`` or
+        ``overwrite``; an embedding of another dimension than the target's is
+        ``on_dimension_mismatch``: ``fail`` (InvalidArgument), ``skip`` or
+        ``drop_embedding``.
+        """
+        request = transfer_request(
+            source, target, keys, whole_namespace, move, on_conflict, on_dimension_mismatch
+        )
+        return transfer_result(self._unary("Transfer", request, timeout))
+
+    def clear(
+        self, namespace: str, tier: Tier | int = Tier.UNSPECIFIED, *, timeout: float | None = None
+    ) -> int:
+        """Delete every memory of one tier (default: every tier); returns how many.
+
+        The namespace stays; NotFound if it does not exist.
+        """
+        request = pb.ClearRequest(namespace=namespace, tier=int(tier))  # type: ignore[arg-type]
+        response: pb.ClearResponse = self._unary("Clear", request, timeout)
+        return response.removed
+
+    def _collect(self, method: str, request: Any, timeout: float | None) -> list[Any]:
+        """Every message of a server stream; retried like ``_unary`` on UNAVAILABLE."""
+        call = self._calls[method]
+        deadline = self._deadline(timeout)
+        backoffs = self._retry.backoffs()
+        metadata = trace_metadata()
+        while True:
+            try:
+                return list(call(request, timeout=deadline, metadata=metadata))
+            except grpc.RpcError as err:
+                if t.is_retryable(err):
+                    wait = next(backoffs, None)
+                    if wait is not None:
+                        time.sleep(wait)
+                        continue
+                raise from_rpc_error(err) from err
 
     def delete(self, namespace: str, keys: Iterable[str], *, timeout: float | None = None) -> int:
         """Delete keys; returns how many memories were removed (unknown keys are fine)."""

@@ -16,19 +16,27 @@ import {
   type ItemError as PbItemError,
 } from "../gen/memd/v1/memory";
 import {
-  Fusion,
+  BatchSearchRequest,
+  ClearRequest,
   ListRequest,
   MemoryServiceClient,
-  SearchMode,
-  SearchRequest,
   StoreRequest,
-  type ScoreWeights,
+  type BatchSearchResponse,
   type SearchHit,
   type SearchResponse,
   type StatsResponse,
   type StoreResponse,
+  type TransferResponse,
 } from "../gen/memd/v1/memory_service";
 import { memdError, MemdError, toMemdError } from "./errors";
+import {
+  big,
+  toSearchRequest,
+  toTransferRequest,
+  type BatchSearchOptions,
+  type SearchOptions,
+  type TransferOptions,
+} from "./ops";
 import { channelSecurity } from "./security";
 
 /** An embedding: numbers (packed to little-endian float32 for you) or packed bytes. */
@@ -207,32 +215,6 @@ export interface GetOptions extends CallOptions {
   peek?: boolean;
 }
 
-/** Search filters and options: the SearchRequest fields, all optional. */
-export interface SearchOptions extends CallOptions {
-  query?: string;
-  phrase?: string;
-  embedding?: EmbeddingInput;
-  /** Hits to return: default 10, at most 1 000. */
-  limit?: number;
-  tiers?: Tier[];
-  tagsAll?: string[];
-  tagsAny?: string[];
-  metadata?: Record<string, string>;
-  minImportance?: number;
-  maxImportance?: number;
-  createdAfterMs?: number | bigint;
-  createdBeforeMs?: number | bigint;
-  accessedAfterMs?: number | bigint;
-  accessedBeforeMs?: number | bigint;
-  weights?: Partial<ScoreWeights>;
-  recencyHalfLifeMs?: number | bigint;
-  countAccess?: boolean;
-  explain?: boolean;
-  mode?: SearchMode;
-  fusion?: Fusion;
-  recencyFromCreated?: boolean;
-}
-
 export interface ListOptions extends CallOptions {
   /** Only this tier; default all. */
   tier?: Tier;
@@ -300,10 +282,6 @@ function toHistory(h: HistoryInput): MemoryHistory {
 
 function itemErrors(errors: PbItemError[], offset: number): ItemError[] {
   return errors.map((e) => ({ index: offset + e.index, code: e.code as status, message: e.message }));
-}
-
-function big(v: number | bigint | undefined): bigint {
-  return v === undefined ? 0n : BigInt(v);
 }
 
 /**
@@ -512,30 +490,7 @@ export class MemdClient {
    */
   search(namespace: string, query: string | SearchOptions): SearchStream {
     const o: SearchOptions = typeof query === "string" ? { query } : query;
-    const req = SearchRequest.fromPartial({
-      namespace,
-      query: o.query ?? "",
-      phrase: o.phrase ?? "",
-      embedding: o.embedding ? packEmbedding(o.embedding) : Buffer.alloc(0),
-      limit: o.limit ?? 0,
-      tiers: o.tiers ?? [],
-      tagsAll: o.tagsAll ?? [],
-      tagsAny: o.tagsAny ?? [],
-      metadata: o.metadata ?? {},
-      minImportance: o.minImportance,
-      maxImportance: o.maxImportance,
-      createdAfterMs: big(o.createdAfterMs),
-      createdBeforeMs: big(o.createdBeforeMs),
-      accessedAfterMs: big(o.accessedAfterMs),
-      accessedBeforeMs: big(o.accessedBeforeMs),
-      weights: o.weights,
-      recencyHalfLifeMs: big(o.recencyHalfLifeMs),
-      countAccess: o.countAccess ?? false,
-      explain: o.explain ?? false,
-      mode: o.mode ?? SearchMode.SEARCH_MODE_UNSPECIFIED,
-      fusion: o.fusion ?? Fusion.FUSION_UNSPECIFIED,
-      recencyFromCreated: o.recencyFromCreated ?? false,
-    });
+    const req = toSearchRequest(namespace, o);
     const call = this.raw.search(req, new Metadata(), this.opts(o));
     const stream = new SearchStream(call);
     if (o.signal) {
@@ -543,6 +498,59 @@ export class MemdClient {
       else o.signal.addEventListener("abort", () => call.cancel(), { once: true });
     }
     return stream;
+  }
+
+  /**
+   * Runs many searches of one namespace in one call (a string is a keyword query; each
+   * query is `options.shared` with the query's own fields in their place) and resolves
+   * to each query's hits, best first, in query order. One invalid query rejects with
+   * InvalidArgumentError naming its index, and no query runs.
+   */
+  async batchSearch(
+    namespace: string,
+    queries: readonly (string | SearchOptions)[],
+    options: BatchSearchOptions = {},
+  ): Promise<SearchHit[][]> {
+    const req = BatchSearchRequest.fromPartial({
+      namespace,
+      shared: toSearchRequest("", options.shared ?? {}),
+      queries: queries.map((q) => toSearchRequest("", typeof q === "string" ? { query: q } : q)),
+    });
+    const out: SearchHit[][] = queries.map(() => []);
+    const call = this.raw.batchSearch(req, new Metadata(), this.opts(options));
+    const onAbort = () => call.cancel();
+    if (options.signal?.aborted) call.cancel();
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const page of call as AsyncIterable<BatchSearchResponse>) {
+        out[page.queryIndex]?.push(...page.hits);
+      }
+    } catch (e) {
+      throw toMemdError("batchSearch", e);
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    return out;
+  }
+
+  /**
+   * Copies (or with `move`, moves) memories, `keys` or the whole namespace, from
+   * `source` to `target` in one transaction: all of them or none. A key the target
+   * holds rejects with AlreadyExistsError unless `onConflict` says skip or overwrite;
+   * an embedding of another dimension with InvalidArgumentError unless
+   * `onDimensionMismatch` says skip or drop it. Resolves to the counts.
+   */
+  transfer(source: string, target: string, options: TransferOptions): Promise<TransferResponse> {
+    return this.unary("transfer", this.raw.transfer, toTransferRequest(source, target, options), options);
+  }
+
+  /**
+   * Deletes every memory of one tier of a namespace (default: of every tier) and
+   * resolves to how many; the namespace stays. NotFoundError if it does not exist.
+   */
+  async clear(namespace: string, tier: Tier = Tier.TIER_UNSPECIFIED, options?: CallOptions): Promise<number> {
+    const res = await this.unary("clear", this.raw.clear, ClearRequest.fromPartial({ namespace, tier }), options);
+    return Number(res.removed);
   }
 
   /**

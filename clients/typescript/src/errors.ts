@@ -31,6 +31,8 @@ export class MemdError extends Error {
 export class InvalidArgumentError extends MemdError {}
 /** NOT_FOUND: a key or named object does not exist. */
 export class NotFoundError extends MemdError {}
+/** ALREADY_EXISTS: what the call would create exists (a Transfer's key in its target); nothing was changed. */
+export class AlreadyExistsError extends MemdError {}
 /** RESOURCE_EXHAUSTED: the store is full or a message/batch is over a limit. */
 export class ResourceExhaustedError extends MemdError {}
 /** UNAVAILABLE: the server is unreachable or draining; retry later or elsewhere. */
@@ -56,6 +58,7 @@ type ErrorClass = new (op: string, code: status, details: string, options?: { ca
 export const ERROR_CLASSES: ReadonlyMap<status, ErrorClass> = new Map<status, ErrorClass>([
   [status.INVALID_ARGUMENT, InvalidArgumentError],
   [status.NOT_FOUND, NotFoundError],
+  [status.ALREADY_EXISTS, AlreadyExistsError],
   [status.RESOURCE_EXHAUSTED, ResourceExhaustedError],
   [status.UNAVAILABLE, UnavailableError],
   [status.FAILED_PRECONDITION, FailedPreconditionError],

@@ -2,5 +2,18 @@ export * from "./errors";
 export * from "./client";
 export { Tier, Memory, MemoryHistory, NewMemory } from "../gen/memd/v1/memory";
 export type { NamespaceStats, TierStats } from "../gen/memd/v1/memory";
-export { SearchMode, Fusion } from "../gen/memd/v1/memory_service";
-export type { SearchHit, ScoreExplain, ScoreWeights, StatsResponse } from "../gen/memd/v1/memory_service";
+export * from "./ops";
+export {
+  SearchMode,
+  Fusion,
+  PatternSyntax,
+  TransferConflict,
+  TransferDimension,
+} from "../gen/memd/v1/memory_service";
+export type {
+  SearchHit,
+  ScoreExplain,
+  ScoreWeights,
+  StatsResponse,
+  TransferResponse,
+} from "../gen/memd/v1/memory_service";

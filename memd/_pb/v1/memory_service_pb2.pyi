@@ -14,28 +14,61 @@ class LifecycleJob(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LIFECYCLE_JOB_CONSOLIDATE: _ClassVar[LifecycleJob]
     LIFECYCLE_JOB_POLICIES: _ClassVar[LifecycleJob]
 
+class PatternSyntax(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PATTERN_SYNTAX_UNSPECIFIED: _ClassVar[PatternSyntax]
+    PATTERN_SYNTAX_GLOB: _ClassVar[PatternSyntax]
+    PATTERN_SYNTAX_REGEX: _ClassVar[PatternSyntax]
+
 class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SEARCH_MODE_UNSPECIFIED: _ClassVar[SearchMode]
     SEARCH_MODE_KEYWORD: _ClassVar[SearchMode]
     SEARCH_MODE_SEMANTIC: _ClassVar[SearchMode]
     SEARCH_MODE_HYBRID: _ClassVar[SearchMode]
+    SEARCH_MODE_PATTERN: _ClassVar[SearchMode]
 
 class Fusion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FUSION_UNSPECIFIED: _ClassVar[Fusion]
     FUSION_WEIGHTED: _ClassVar[Fusion]
     FUSION_RRF: _ClassVar[Fusion]
+
+class TransferConflict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSFER_CONFLICT_UNSPECIFIED: _ClassVar[TransferConflict]
+    TRANSFER_CONFLICT_FAIL: _ClassVar[TransferConflict]
+    TRANSFER_CONFLICT_SKIP: _ClassVar[TransferConflict]
+    TRANSFER_CONFLICT_OVERWRITE: _ClassVar[TransferConflict]
+
+class TransferDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSFER_DIMENSION_UNSPECIFIED: _ClassVar[TransferDimension]
+    TRANSFER_DIMENSION_FAIL: _ClassVar[TransferDimension]
+    TRANSFER_DIMENSION_SKIP: _ClassVar[TransferDimension]
+    TRANSFER_DIMENSION_DROP_EMBEDDING: _ClassVar[TransferDimension]
 LIFECYCLE_JOB_UNSPECIFIED: LifecycleJob
 LIFECYCLE_JOB_CONSOLIDATE: LifecycleJob
 LIFECYCLE_JOB_POLICIES: LifecycleJob
+PATTERN_SYNTAX_UNSPECIFIED: PatternSyntax
+PATTERN_SYNTAX_GLOB: PatternSyntax
+PATTERN_SYNTAX_REGEX: PatternSyntax
 SEARCH_MODE_UNSPECIFIED: SearchMode
 SEARCH_MODE_KEYWORD: SearchMode
 SEARCH_MODE_SEMANTIC: SearchMode
 SEARCH_MODE_HYBRID: SearchMode
+SEARCH_MODE_PATTERN: SearchMode
 FUSION_UNSPECIFIED: Fusion
 FUSION_WEIGHTED: Fusion
 FUSION_RRF: Fusion
+TRANSFER_CONFLICT_UNSPECIFIED: TransferConflict
+TRANSFER_CONFLICT_FAIL: TransferConflict
+TRANSFER_CONFLICT_SKIP: TransferConflict
+TRANSFER_CONFLICT_OVERWRITE: TransferConflict
+TRANSFER_DIMENSION_UNSPECIFIED: TransferDimension
+TRANSFER_DIMENSION_FAIL: TransferDimension
+TRANSFER_DIMENSION_SKIP: TransferDimension
+TRANSFER_DIMENSION_DROP_EMBEDDING: TransferDimension
 
 class StoreRequest(_message.Message):
     __slots__ = ("namespace", "memories", "atomic", "batch_id")
@@ -262,7 +295,7 @@ class ScoreWeights(_message.Message):
     def __init__(self, relevance: _Optional[float] = ..., recency: _Optional[float] = ..., frequency: _Optional[float] = ..., importance: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created")
+    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created", "pattern", "pattern_syntax", "pattern_ignore_case")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -292,6 +325,9 @@ class SearchRequest(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     FUSION_FIELD_NUMBER: _ClassVar[int]
     RECENCY_FROM_CREATED_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_SYNTAX_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_IGNORE_CASE_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     query: str
     phrase: str
@@ -314,7 +350,10 @@ class SearchRequest(_message.Message):
     mode: SearchMode
     fusion: Fusion
     recency_from_created: bool
-    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ...) -> None: ...
+    pattern: str
+    pattern_syntax: PatternSyntax
+    pattern_ignore_case: bool
+    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ..., pattern: _Optional[str] = ..., pattern_syntax: _Optional[_Union[PatternSyntax, str]] = ..., pattern_ignore_case: _Optional[bool] = ...) -> None: ...
 
 class ScoreExplain(_message.Message):
     __slots__ = ("relevance", "recency", "frequency", "importance", "bm25", "cosine")
@@ -347,3 +386,71 @@ class SearchResponse(_message.Message):
     HITS_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...
+
+class BatchSearchRequest(_message.Message):
+    __slots__ = ("namespace", "shared", "queries")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    shared: SearchRequest
+    queries: _containers.RepeatedCompositeFieldContainer[SearchRequest]
+    def __init__(self, namespace: _Optional[str] = ..., shared: _Optional[_Union[SearchRequest, _Mapping]] = ..., queries: _Optional[_Iterable[_Union[SearchRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchSearchResponse(_message.Message):
+    __slots__ = ("query_index", "hits")
+    QUERY_INDEX_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    query_index: int
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    def __init__(self, query_index: _Optional[int] = ..., hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...
+
+class TransferRequest(_message.Message):
+    __slots__ = ("namespace", "target_namespace", "keys", "whole_namespace", "move", "on_conflict", "on_dimension_mismatch")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    MOVE_FIELD_NUMBER: _ClassVar[int]
+    ON_CONFLICT_FIELD_NUMBER: _ClassVar[int]
+    ON_DIMENSION_MISMATCH_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    target_namespace: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    whole_namespace: bool
+    move: bool
+    on_conflict: TransferConflict
+    on_dimension_mismatch: TransferDimension
+    def __init__(self, namespace: _Optional[str] = ..., target_namespace: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., whole_namespace: _Optional[bool] = ..., move: _Optional[bool] = ..., on_conflict: _Optional[_Union[TransferConflict, str]] = ..., on_dimension_mismatch: _Optional[_Union[TransferDimension, str]] = ...) -> None: ...
+
+class TransferResponse(_message.Message):
+    __slots__ = ("transferred", "overwritten", "dropped_embeddings", "skipped_existing", "skipped_dimension", "missing", "demoted_by_capacity")
+    TRANSFERRED_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_EXISTING_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    DEMOTED_BY_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    transferred: int
+    overwritten: int
+    dropped_embeddings: int
+    skipped_existing: int
+    skipped_dimension: int
+    missing: int
+    demoted_by_capacity: int
+    def __init__(self, transferred: _Optional[int] = ..., overwritten: _Optional[int] = ..., dropped_embeddings: _Optional[int] = ..., skipped_existing: _Optional[int] = ..., skipped_dimension: _Optional[int] = ..., missing: _Optional[int] = ..., demoted_by_capacity: _Optional[int] = ...) -> None: ...
+
+class ClearRequest(_message.Message):
+    __slots__ = ("namespace", "tier")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    tier: _memory_pb2.Tier
+    def __init__(self, namespace: _Optional[str] = ..., tier: _Optional[_Union[_memory_pb2.Tier, str]] = ...) -> None: ...
+
+class ClearResponse(_message.Message):
+    __slots__ = ("removed",)
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    removed: int
+    def __init__(self, removed: _Optional[int] = ...) -> None: ...

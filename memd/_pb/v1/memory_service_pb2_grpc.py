@@ -100,6 +100,21 @@ class MemoryServiceStub:
                 request_serializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleResponse.FromString,
                 _registered_method=True)
+        self.BatchSearch = channel.unary_stream(
+                '/memd.v1.MemoryService/BatchSearch',
+                request_serializer=memd_dot_v1_dot_memory__service__pb2.BatchSearchRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_memory__service__pb2.BatchSearchResponse.FromString,
+                _registered_method=True)
+        self.Transfer = channel.unary_unary(
+                '/memd.v1.MemoryService/Transfer',
+                request_serializer=memd_dot_v1_dot_memory__service__pb2.TransferRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_memory__service__pb2.TransferResponse.FromString,
+                _registered_method=True)
+        self.Clear = channel.unary_unary(
+                '/memd.v1.MemoryService/Clear',
+                request_serializer=memd_dot_v1_dot_memory__service__pb2.ClearRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_memory__service__pb2.ClearResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -203,6 +218,32 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchSearch(self, request, context):
+        """Runs many searches of one namespace in one call (one engine call under one
+        snapshot; semantic queries with the same filters share one pass over the vectors).
+        Each query's hits stream in pages tagged with its index, queries in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Transfer(self, request, context):
+        """Moves or copies memories (some keys, or a whole namespace) into another namespace,
+        atomically: everything in one transaction, or nothing. Needs READ on the source
+        (and DELETE to move) and WRITE on the target.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Clear(self, request, context):
+        """Deletes every memory of one tier, or of all tiers, of a namespace in one
+        transaction. The namespace stays (with its embedding dimension). Needs DELETE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -270,6 +311,21 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.RunLifecycle,
                     request_deserializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleRequest.FromString,
                     response_serializer=memd_dot_v1_dot_memory__service__pb2.RunLifecycleResponse.SerializeToString,
+            ),
+            'BatchSearch': grpc.unary_stream_rpc_method_handler(
+                    servicer.BatchSearch,
+                    request_deserializer=memd_dot_v1_dot_memory__service__pb2.BatchSearchRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_memory__service__pb2.BatchSearchResponse.SerializeToString,
+            ),
+            'Transfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.Transfer,
+                    request_deserializer=memd_dot_v1_dot_memory__service__pb2.TransferRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_memory__service__pb2.TransferResponse.SerializeToString,
+            ),
+            'Clear': grpc.unary_unary_rpc_method_handler(
+                    servicer.Clear,
+                    request_deserializer=memd_dot_v1_dot_memory__service__pb2.ClearRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_memory__service__pb2.ClearResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -624,6 +680,87 @@ class MemoryService:
             '/memd.v1.MemoryService/RunLifecycle',
             memd_dot_v1_dot_memory__service__pb2.RunLifecycleRequest.SerializeToString,
             memd_dot_v1_dot_memory__service__pb2.RunLifecycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchSearch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/memd.v1.MemoryService/BatchSearch',
+            memd_dot_v1_dot_memory__service__pb2.BatchSearchRequest.SerializeToString,
+            memd_dot_v1_dot_memory__service__pb2.BatchSearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Transfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.MemoryService/Transfer',
+            memd_dot_v1_dot_memory__service__pb2.TransferRequest.SerializeToString,
+            memd_dot_v1_dot_memory__service__pb2.TransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Clear(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.MemoryService/Clear',
+            memd_dot_v1_dot_memory__service__pb2.ClearRequest.SerializeToString,
+            memd_dot_v1_dot_memory__service__pb2.ClearResponse.FromString,
             options,
             channel_credentials,
             insecure,

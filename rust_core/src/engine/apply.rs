@@ -41,6 +41,10 @@ pub enum Op {
     PutToken { digest: Vec<u8>, record: Vec<u8> },
     /// Remove an access token record.
     DeleteToken { digest: Vec<u8> },
+    /// Move or copy memories to another namespace (`transfer.rs`).
+    Transfer(Box<super::TransferRequest>),
+    /// Delete every memory of one tier, or all, of a namespace (`clear.rs`).
+    Clear { ns: String, tier: Option<Tier> },
 }
 
 /// A stored put item.
@@ -84,6 +88,8 @@ pub enum Reply {
     Swept(u64, bool),
     /// Lifecycle batch.
     Lifecycle(Applied),
+    /// Transfer.
+    Transferred(super::TransferReport),
 }
 
 /// Applies one op.
@@ -107,6 +113,8 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         Op::DeleteToken { digest } => {
             txn.store.delete_token(txn.wtxn, digest).map(|found| Reply::Count(found.into()))
         }
+        Op::Transfer(req) => super::transfer::apply(txn, req),
+        Op::Clear { ns, tier } => super::clear::apply(txn, ns, *tier),
     }
 }
 

@@ -3,18 +3,25 @@
 //! after their group commit. All methods take the time (`now_ms`) from the caller.
 
 pub(crate) mod apply;
+mod batch;
+mod batch_wire;
+mod clear;
 mod encoded;
 mod lifecycle;
+mod pattern;
 mod put;
 mod read;
 mod search;
 mod stats;
 mod tokens;
+mod transfer;
 mod writer;
 
+pub use batch::MAX_BATCH_QUERIES;
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
 pub use stats::{MapInfo, NamespaceStats, TierStats};
+pub use transfer::{Conflict, DimensionMismatch, TransferReport, TransferRequest};
 
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};

@@ -8,16 +8,23 @@
 //! decoded after the lock is released. With `count_access`, the hits are then
 //! recorded exactly like a `get_many` of their keys (LRU recency, access count,
 //! promotion), after the ranking, so a search never ranks on its own accesses.
+//!
+//! A search with a pattern ranks every candidate under the lock, then tests the
+//! pattern on their text in rank order outside it, until k match (`pattern.rs`).
+//! Batches of searches reuse these steps (`batch.rs`).
 
 use crate::engine::{read, Shared};
 use crate::error::{CoreError, Result};
 use crate::model::Memory;
-use crate::search::score::Scorer;
+use crate::search::pattern::Pattern;
+use crate::search::score::{Ranked, Scorer};
 use crate::search::tokenize::{contains_phrase, tokens};
-use crate::search::{vector, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS};
+use crate::search::{vector, Explain, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS};
 use crate::store::{codec, keys};
+use crate::tier::state::Namespace;
 use crate::validate;
 use crate::wire;
+use heed::RoTxn;
 use prost::Message;
 use std::sync::Arc;
 
@@ -28,7 +35,7 @@ const HIT_OVERHEAD: usize = 128;
 
 /// Fails with `Capacity` if a hit could not be sent in one message. A hit whose size
 /// bound fits is not encoded: only a possibly too large one pays for the exact length.
-fn check_hit_sizes(found: &[Option<Memory>], max_hit_bytes: usize) -> Result<()> {
+pub(super) fn check_hit_sizes(found: &[Option<Memory>], max_hit_bytes: usize) -> Result<()> {
     for m in found.iter().flatten() {
         if wire::memory_len_bound(m) + HIT_OVERHEAD <= max_hit_bytes {
             continue;
@@ -102,7 +109,7 @@ fn validate_query(q: &SearchQuery, shared: &Shared) -> Result<()> {
 }
 
 /// Turns a validated query into a plan for a namespace of dimension `dim`.
-fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
+pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
     let toks = tokens(&q.text);
     let mut terms = toks.clone();
     terms.sort();
@@ -118,6 +125,7 @@ fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
         Mode::Keyword | Mode::Phrase => (true, false),
         Mode::Semantic => (false, true),
         Mode::Hybrid => (true, true),
+        Mode::Pattern => (false, false),
     };
     if use_text && terms.is_empty() {
         let why = if q.text.trim().is_empty() { "is empty" } else { "has no searchable words" };
@@ -126,8 +134,8 @@ fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
             if q.mode == Mode::Auto { " or a vector" } else { "" }
         )));
     }
-    if !use_text && !use_vector {
-        return Err(CoreError::invalid("the query needs text or a vector"));
+    if !use_text && !use_vector && q.pattern.is_none() {
+        return Err(CoreError::invalid("the query needs text, a vector or a pattern"));
     }
     let vector = if use_vector {
         let v = q.vector.as_ref().ok_or_else(|| CoreError::invalid("this mode needs a vector"))?;
@@ -160,21 +168,42 @@ fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
     })
 }
 
-/// Runs a search; see the module documentation.
-pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
+/// A search's candidates, best first, each with the access statistics of its
+/// memory as of the ranking (the records may lag until the writer flushes them).
+pub(super) type Ranking = Vec<(Ranked, u64, u64)>;
+
+/// Checks a query and compiles its pattern, before anything else happens.
+pub(super) fn prepare(q: &SearchQuery, shared: &Shared) -> Result<Option<Pattern>> {
     validate_query(q, shared)?;
-    let ns = q.namespace.as_str();
-    let prefix = keys::namespace_prefix(ns);
-    let ranked = {
-        let state = shared.state.read().expect("state lock");
-        let Some(space) = state.namespace(ns) else {
-            // Still reject what could never be valid, e.g. a mode without its input.
-            plan(q, 0)?;
-            return Ok(Vec::new());
-        };
-        let plan = plan(q, space.dim)?;
+    match &q.pattern {
+        Some(_) if q.mode == Mode::Phrase => {
+            Err(CoreError::invalid("set a phrase or a pattern, not both"))
+        }
+        Some(spec) => Pattern::compile(spec).map(Some),
+        None if q.mode == Mode::Pattern => Err(CoreError::invalid("pattern mode needs a pattern")),
+        None => Ok(None),
+    }
+}
+
+/// Ranks a prepared query in `space`, under the state's read lock (held by the
+/// caller). With a pattern every candidate is ranked, best first, so that the
+/// pattern can then be tested lazily, outside the lock (`pattern::matching`).
+pub(super) fn rank(
+    shared: &Shared,
+    space: &Namespace,
+    q: &SearchQuery,
+    pattern: bool,
+) -> Result<Ranking> {
+    let mut plan = plan(q, space.dim)?;
+    if pattern {
+        plan.k = space.index.len().max(1);
+    }
+    let ranked = if plan.terms.is_empty() && plan.vector.is_none() {
+        space.index.rank_all(&plan)
+    } else {
         // Phrase mode reads candidates' text; other modes never call `verify`.
         let rtxn = if plan.phrase.is_some() { Some(shared.store.env.read_txn()?) } else { None };
+        let prefix = keys::namespace_prefix(&q.namespace);
         let verify = |key: &str| {
             let (Some(rtxn), Some(phrase)) = (&rtxn, &plan.phrase) else { return true };
             let mut db_key = prefix.clone();
@@ -185,45 +214,103 @@ pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
                 _ => false,
             }
         };
-        let ranked = space.index.search(&plan, verify);
-        drop(rtxn);
-        // Access statistics as of the ranking (the records may lag until a flush).
-        ranked
-            .into_iter()
-            .map(|r| {
-                let m = space.index.meta_of(&r.key).cloned().unwrap_or_default();
-                (r, m.last_access_ms, m.access_count)
-            })
-            .collect::<Vec<_>>()
+        space.index.search(&plan, verify)
     };
-    let name: Arc<str> = Arc::from(ns);
-    let mut found: Vec<Option<Memory>> = Vec::with_capacity(ranked.len());
-    {
-        let rtxn = shared.store.env.read_txn()?;
-        for (r, last_access_ms, access_count) in &ranked {
-            let db_key = keys::db_key(ns, &r.key);
-            // A memory deleted since the scan is left out.
-            let m = match shared.store.memories.get(&rtxn, &db_key)? {
-                Some(record) => {
-                    let mut m = codec::decode(name.clone(), r.key.to_string(), record)?;
-                    m.header.last_access_ms = m.header.last_access_ms.max(*last_access_ms);
-                    m.header.access_count = m.header.access_count.max(*access_count);
-                    Some(m)
-                }
-                None => None,
-            };
-            found.push(m);
-        }
+    Ok(with_access(space, ranked))
+}
+
+/// Ranked hits with their memories' access statistics as of now.
+pub(super) fn with_access(space: &Namespace, ranked: Vec<Ranked>) -> Ranking {
+    ranked
+        .into_iter()
+        .map(|r| {
+            let m = space.index.meta_of(&r.key).cloned().unwrap_or_default();
+            (r, m.last_access_ms, m.access_count)
+        })
+        .collect()
+}
+
+/// Ranks a prepared query in its namespace under the read lock; an unknown
+/// namespace has no hits (but a query no namespace could run is still refused).
+fn rank_in(shared: &Shared, q: &SearchQuery, pattern: bool) -> Result<Ranking> {
+    let state = shared.state.read().expect("state lock");
+    match state.namespace(&q.namespace) {
+        Some(space) => rank(shared, space, q, pattern),
+        None => plan(q, 0).map(|_| Vec::new()),
     }
+}
+
+/// The records of ranked hits, from one read transaction: the memory (`None` when
+/// deleted since the ranking) and its explanation, in rank order.
+pub(super) struct Fetched {
+    /// Per hit.
+    pub found: Vec<Option<Memory>>,
+    /// Per hit, in the same order.
+    pub explains: Vec<Explain>,
+}
+
+/// Decodes the records of `ranking` (every one of them).
+pub(super) fn fetch(
+    rtxn: &RoTxn,
+    shared: &Shared,
+    ns: &Arc<str>,
+    ranking: Ranking,
+) -> Result<Fetched> {
+    let mut out = Fetched { found: Vec::with_capacity(ranking.len()), explains: Vec::new() };
+    for (r, last_access_ms, access_count) in ranking {
+        let db_key = keys::db_key(ns, &r.key);
+        // A memory deleted since the scan is left out.
+        let m = match shared.store.memories.get(rtxn, &db_key)? {
+            Some(record) => Some(decoded(ns, &r.key, record, last_access_ms, access_count)?),
+            None => None,
+        };
+        out.found.push(m);
+        out.explains.push(r.explain);
+    }
+    Ok(out)
+}
+
+/// A record as a hit's memory, with the access statistics of the ranking where newer.
+pub(super) fn decoded(
+    ns: &Arc<str>,
+    key: &str,
+    record: &[u8],
+    last_access_ms: u64,
+    access_count: u64,
+) -> Result<Memory> {
+    let mut m = codec::decode(ns.clone(), key.to_owned(), record)?;
+    m.header.last_access_ms = m.header.last_access_ms.max(last_access_ms);
+    m.header.access_count = m.header.access_count.max(access_count);
+    Ok(m)
+}
+
+/// Runs a search; see the module documentation.
+pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
+    let pattern = prepare(q, shared)?;
+    let ranking = rank_in(shared, q, pattern.is_some())?;
+    let ns: Arc<str> = Arc::from(q.namespace.as_str());
+    let mut fetched = {
+        let rtxn = shared.store.env.read_txn()?;
+        match &pattern {
+            Some(p) => super::pattern::matching(&rtxn, shared, &ns, ranking, p, q.k)?,
+            None => fetch(&rtxn, shared, &ns, ranking)?,
+        }
+    };
     if q.max_hit_bytes > 0 {
-        check_hit_sizes(&found, q.max_hit_bytes)?;
+        check_hit_sizes(&fetched.found, q.max_hit_bytes)?;
     }
     if q.count_access {
-        read::account(shared, ns, &mut found, q.now_ms, true)?;
+        read::account(shared, &ns, &mut fetched.found, q.now_ms, true)?;
     }
-    Ok(ranked
+    Ok(hits(fetched))
+}
+
+/// The hits of fetched records, leaving out those deleted since the ranking.
+pub(super) fn hits(fetched: Fetched) -> Vec<Hit> {
+    fetched
+        .explains
         .into_iter()
-        .zip(found)
-        .filter_map(|((r, _, _), m)| Some(Hit { memory: m?, explain: r.explain }))
-        .collect())
+        .zip(fetched.found)
+        .filter_map(|(explain, m)| Some(Hit { memory: m?, explain }))
+        .collect()
 }

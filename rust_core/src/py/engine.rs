@@ -5,13 +5,14 @@
 #![allow(clippy::needless_pass_by_value)]
 
 use super::gil::enter_core;
+use super::ops::{self, PyTransferReport};
 use super::search::{PyHit, PySearchQuery};
 use super::types::{
     PyEngineOptions, PyLifecycleReport, PyListPage, PyMapInfo, PyMemory, PyNamespaceStats,
     PyNewMemory, PyPutResult, PySweepResult,
 };
 use crate::config::EngineConfig;
-use crate::engine::{Engine, LifecycleRequest, ListQuery};
+use crate::engine::{Engine, LifecycleRequest, ListQuery, TransferRequest};
 use crate::lifecycle::Jobs;
 use crate::model::RawMemory;
 use crate::search::SearchQuery;
@@ -129,6 +130,78 @@ impl PyEngine {
         let query = SearchQuery { max_hit_bytes, ..query.into_query(now_ms)? };
         let hits = enter_core(py, || self.engine.search(&query))?;
         hits.into_iter().map(|h| PyHit::new(py, h)).collect()
+    }
+
+    #[pyo3(signature = (queries, now_ms, max_hit_bytes = 0))]
+    fn search_batch(
+        &self,
+        py: Python<'_>,
+        queries: Vec<PySearchQuery>,
+        now_ms: u64,
+        max_hit_bytes: usize,
+    ) -> PyResult<Vec<Vec<PyHit>>> {
+        let queries = queries
+            .into_iter()
+            .map(|q| Ok(SearchQuery { max_hit_bytes, ..q.into_query(now_ms)? }))
+            .collect::<Result<Vec<_>, crate::error::CoreError>>()?;
+        let results = enter_core(py, || self.engine.search_batch(&queries))?;
+        results
+            .into_iter()
+            .map(|hits| hits.into_iter().map(|h| PyHit::new(py, h)).collect())
+            .collect()
+    }
+
+    #[pyo3(signature = (queries, explain, now_ms, max_reply_bytes = 4 << 20))]
+    fn search_batch_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        queries: Vec<PySearchQuery>,
+        explain: Vec<bool>,
+        now_ms: u64,
+        max_reply_bytes: usize,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let queries = queries
+            .into_iter()
+            .map(|q| Ok(SearchQuery { max_hit_bytes: max_reply_bytes, ..q.into_query(now_ms)? }))
+            .collect::<Result<Vec<_>, crate::error::CoreError>>()?;
+        let pages = enter_core(py, || {
+            self.engine.search_batch_encoded(&queries, &explain, max_reply_bytes)
+        })?;
+        Ok(pages.iter().map(|p| PyBytes::new(py, p)).collect())
+    }
+
+    #[pyo3(signature = (
+        source, target, keys, now_ms, moving = false, on_conflict = "fail",
+        on_dimension_mismatch = "fail"
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &self,
+        py: Python<'_>,
+        source: String,
+        target: String,
+        keys: Option<Vec<String>>,
+        now_ms: u64,
+        moving: bool,
+        on_conflict: &str,
+        on_dimension_mismatch: &str,
+    ) -> PyResult<PyTransferReport> {
+        let req = TransferRequest {
+            source,
+            target,
+            keys,
+            moving,
+            on_conflict: ops::conflict(on_conflict)?,
+            on_dimension: ops::dimension(on_dimension_mismatch)?,
+            now_ms,
+        };
+        Ok(PyTransferReport(enter_core(py, || self.engine.transfer(&req))?))
+    }
+
+    #[pyo3(signature = (namespace, tier = 0))]
+    fn clear(&self, py: Python<'_>, namespace: &str, tier: i128) -> PyResult<u64> {
+        let tier = validate::optional_tier(tier)?;
+        enter_core(py, || self.engine.clear(namespace, tier))
     }
 
     #[pyo3(signature = (

@@ -5,6 +5,7 @@ use pyo3::PyErr;
 
 pyo3::import_exception!(memd.errors, InvalidArgument);
 pyo3::import_exception!(memd.errors, NotFound);
+pyo3::import_exception!(memd.errors, AlreadyExists);
 pyo3::import_exception!(memd.errors, CapacityExceeded);
 pyo3::import_exception!(memd.errors, EngineClosed);
 pyo3::import_exception!(memd.errors, StorageError);
@@ -17,6 +18,7 @@ impl From<CoreError> for PyErr {
         match err {
             CoreError::InvalidArgument(_) => InvalidArgument::new_err(msg),
             CoreError::NotFound(_) => NotFound::new_err(msg),
+            CoreError::AlreadyExists(_) => AlreadyExists::new_err(msg),
             CoreError::Capacity(_) => CapacityExceeded::new_err(msg),
             CoreError::Closed(_) => EngineClosed::new_err(msg),
             CoreError::Storage(_) => StorageError::new_err(msg),

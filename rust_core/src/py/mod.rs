@@ -5,6 +5,7 @@ mod engine;
 mod errors;
 mod gil;
 mod offline;
+mod ops;
 mod search;
 mod types;
 
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyLifecycleAction>()?;
     m.add_class::<types::PyLifecycleReport>()?;
     m.add_class::<search::PyHit>()?;
+    m.add_class::<ops::PyTransferReport>()?;
     m.add_class::<offline::PyVerifyReport>()?;
     m.add_function(wrap_pyfunction!(offline::py_verify, m)?)?;
     m.add_function(wrap_pyfunction!(offline::peek_namespace, m)?)?;

@@ -4,6 +4,7 @@
 use super::types::PyMemory;
 use crate::error::CoreError;
 use crate::model::Tier;
+use crate::search::pattern::{PatternSpec, Syntax};
 use crate::search::score::{Explain, RecencyFrom, Weights};
 use crate::search::{Bm25, Filter, Fusion, Hit, Mode, SearchQuery, MAX_K};
 use crate::validate::int63;
@@ -54,6 +55,9 @@ pub struct PySearchQuery {
     bm25_b: f64,
     filter: PySearchFilter,
     count_access: bool,
+    pattern: String,
+    pattern_syntax: String,
+    pattern_ignore_case: bool,
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -105,6 +109,7 @@ impl PySearchQuery {
                     ("semantic", Mode::Semantic),
                     ("hybrid", Mode::Hybrid),
                     ("phrase", Mode::Phrase),
+                    ("pattern", Mode::Pattern),
                 ],
             )?,
             weights: Weights {
@@ -142,6 +147,19 @@ impl PySearchQuery {
             count_access: self.count_access,
             now_ms,
             max_hit_bytes: 0,
+            pattern: if self.pattern.is_empty() {
+                None
+            } else {
+                Some(PatternSpec {
+                    pattern: self.pattern,
+                    syntax: choice(
+                        "pattern_syntax",
+                        &self.pattern_syntax,
+                        &[("glob", Syntax::Glob), ("regex", Syntax::Regex)],
+                    )?,
+                    ignore_case: self.pattern_ignore_case,
+                })
+            },
         })
     }
 }

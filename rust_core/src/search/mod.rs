@@ -15,11 +15,14 @@
 //! - `score`: the final score, its explanation and the top-k heap.
 //! - `index`: the per-namespace index and its maintenance.
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
+//! - `pattern`: globs and regular expressions over text; `batch`: many searches at once.
 
+pub mod batch;
 pub mod filter;
 pub mod fusion;
 pub mod index;
 pub mod labels;
+pub mod pattern;
 pub mod query;
 pub mod score;
 pub mod text;
@@ -55,6 +58,8 @@ pub enum Mode {
     Hybrid,
     /// Keyword, restricted to memories containing the text as an exact phrase.
     Phrase,
+    /// Relevance 1 for every memory matching the query's pattern (required).
+    Pattern,
 }
 
 /// How hybrid search fuses keyword and vector relevance.
@@ -104,6 +109,8 @@ pub struct SearchQuery {
     /// Largest hit the caller can send, encoded (0: no bound). A larger hit fails
     /// the search with `Capacity` before any access is counted.
     pub max_hit_bytes: usize,
+    /// Only memories whose text matches this pattern (`pattern.rs`).
+    pub pattern: Option<pattern::PatternSpec>,
 }
 
 impl Default for SearchQuery {
@@ -125,6 +132,7 @@ impl Default for SearchQuery {
             count_access: false,
             now_ms: 0,
             max_hit_bytes: 0,
+            pattern: None,
         }
     }
 }

@@ -92,6 +92,47 @@ impl ExactIndex {
         }
         Some(&self.rows[at * self.dim..(at + 1) * self.dim])
     }
+
+    /// Like `visit` (or `visit_slots` when `slots` is given) for several unit queries
+    /// at once: each row with a vector that passes `accept` is read once and compared
+    /// with every query, and `visit(slot, cosines)` gets one cosine per query, in
+    /// order. A batch of searches then shares one pass over the matrix, which is
+    /// bound by memory bandwidth: the row stays in cache for all the queries.
+    /// Queries of another dimension than the rows make it visit nothing.
+    pub fn visit_many(
+        &self,
+        queries: &[&[f32]],
+        slots: Option<&[u32]>,
+        accept: impl Fn(u32) -> bool,
+        mut visit: impl FnMut(u32, &[f32]),
+    ) {
+        if self.dim == 0 || queries.iter().any(|q| q.len() != self.dim) {
+            return;
+        }
+        let mut sims = vec![0.0f32; queries.len()];
+        let mut one = |slot: u32, row: &[f32]| {
+            if accept(slot) {
+                dots(row, queries, &mut sims);
+                visit(slot, &sims);
+            }
+        };
+        match slots {
+            Some(slots) => {
+                for &slot in slots {
+                    if let Some(row) = self.row(slot) {
+                        one(slot, row);
+                    }
+                }
+            }
+            None => {
+                for (at, row) in self.rows.chunks_exact(self.dim).enumerate() {
+                    if self.present[at] {
+                        one(at as u32, row);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl VectorIndex for ExactIndex {
@@ -219,6 +260,71 @@ fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     dot_portable(a, b)
 }
 
+/// `out[j] = dot(row, queries[j])` for every query (all of the row's length), four
+/// queries at a time: each chunk of the row is loaded once for four products, which
+/// is what makes a batch's shared scan cheaper per query than a scan of its own.
+pub fn dots(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above), which is
+            // the only requirement of a `#[target_feature]` function.
+            unsafe { dots_avx2(row, queries, out) };
+            return;
+        }
+    }
+    dots_portable(row, queries, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dots_avx2(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
+    dots_portable(row, queries, out);
+}
+
+#[expect(
+    clippy::inline_always,
+    reason = "must be inlined into dots_avx2 to be compiled with AVX2 and FMA enabled"
+)]
+#[inline(always)]
+fn dots_portable(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
+    let mut groups = queries.chunks_exact(4);
+    let mut at = 0;
+    for g in groups.by_ref() {
+        let n = g.iter().fold(row.len(), |n, q| n.min(q.len()));
+        // The same lanes and order of additions as `dot_portable`, so every product
+        // is bit for bit the one a search of its own computes.
+        let (mut s0, mut s1, mut s2, mut s3) =
+            ([0.0f32; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        let chunks = row[..n]
+            .chunks_exact(LANES)
+            .zip(g[0][..n].chunks_exact(LANES))
+            .zip(g[1][..n].chunks_exact(LANES))
+            .zip(g[2][..n].chunks_exact(LANES))
+            .zip(g[3][..n].chunks_exact(LANES));
+        for ((((r, a), b), c), d) in chunks {
+            for l in 0..LANES {
+                s0[l] += r[l] * a[l];
+                s1[l] += r[l] * b[l];
+                s2[l] += r[l] * c[l];
+                s3[l] += r[l] * d[l];
+            }
+        }
+        let whole = n / LANES * LANES;
+        for (j, acc) in [s0, s1, s2, s3].iter().enumerate() {
+            let q = g[j];
+            let tail: f32 = row[whole..n].iter().zip(&q[whole..n]).fold(0.0, |t, (x, y)| t + x * y);
+            out[at + j] = acc.iter().sum::<f32>() + tail;
+        }
+        at += 4;
+    }
+    for q in groups.remainder() {
+        out[at] = dot_portable(row, q);
+        at += 1;
+    }
+}
+
 #[expect(
     clippy::inline_always,
     reason = "must be inlined into dot_avx2 to be compiled with AVX2 and FMA enabled"
@@ -253,6 +359,22 @@ mod tests {
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
             let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             assert!((dot(&a, &b) - naive).abs() < 1e-4, "n={n}");
+        }
+    }
+
+    #[test]
+    fn dots_match_dot_for_any_number_of_queries() {
+        for (n, k) in [(3, 1), (16, 4), (70, 7), (384, 9), (33, 0)] {
+            let row: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let qs: Vec<Vec<f32>> = (0..k)
+                .map(|j| (0..n).map(|i| ((i * (j + 2)) as f32 * 0.11).cos()).collect())
+                .collect();
+            let refs: Vec<&[f32]> = qs.iter().map(Vec::as_slice).collect();
+            let mut out = vec![0.0; k];
+            dots(&row, &refs, &mut out);
+            for (got, q) in out.iter().zip(&qs) {
+                assert!((got - dot(&row, q)).abs() < 1e-4, "n={n} k={k}");
+            }
         }
     }
 

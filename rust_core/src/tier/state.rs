@@ -125,11 +125,17 @@ pub struct Counters {
     pub dedup_merged: u64,
     /// Stores flagged as near-duplicates of a memory of this tier.
     pub dedup_flagged: u64,
+    /// Memories transferred (moved or copied) into this tier of the namespace.
+    pub transferred_in: u64,
+    /// Memories moved out of this tier to another namespace.
+    pub transferred_out: u64,
+    /// Memories removed by a Clear.
+    pub cleared: u64,
 }
 
 impl Counters {
     /// (name, value) pairs, as reported in stats.
-    pub fn pairs(&self) -> [(&'static str, u64); 15] {
+    pub fn pairs(&self) -> [(&'static str, u64); 18] {
         [
             ("hits", self.hits),
             ("expired.lazy", self.expired_lazy),
@@ -146,6 +152,9 @@ impl Counters {
             ("policy.refreshed", self.policy_refreshed),
             ("dedup.merged", self.dedup_merged),
             ("dedup.flagged", self.dedup_flagged),
+            ("transferred.in", self.transferred_in),
+            ("transferred.out", self.transferred_out),
+            ("cleared", self.cleared),
         ]
     }
 }

@@ -692,8 +692,9 @@ type TierStats struct {
 	// `evicted.capacity`, `demoted.capacity`, `promoted.frequency`, `promoted.importance`,
 	// `deleted`, and from the lifecycle (docs/lifecycle.md): `consolidated`,
 	// `policy.archived`, `policy.demoted`, `policy.deleted`, `policy.refreshed`,
-	// `dedup.merged`, `dedup.flagged`. Each counts in the tier the memory was in when it
-	// happened. New names may be added; clients must ignore unknown ones.
+	// `dedup.merged`, `dedup.flagged`, and from Transfer and Clear: `transferred.in` (in
+	// the tier the memory arrived in), `transferred.out` (moved away), `cleared`. Each
+	// counts in the tier the memory was in when it happened. New names may be added; clients must ignore unknown ones.
 	Counters map[string]uint64 `protobuf:"bytes,5,rep,name=counters,proto3" json:"counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Size of the tier's values as clients stored them (before compression), in bytes.
 	ValueBytes uint64 `protobuf:"varint,6,opt,name=value_bytes,json=valueBytes,proto3" json:"value_bytes,omitempty"`

@@ -10,6 +10,8 @@
 // Errors are gRPC status codes with a readable message, never a stack trace:
 // - INVALID_ARGUMENT: a malformed request or item; nothing was changed.
 // - NOT_FOUND: a named object (namespace) does not exist.
+// - ALREADY_EXISTS: Transfer with TRANSFER_CONFLICT_FAIL met a key the target namespace
+//   already holds; nothing was changed.
 // - RESOURCE_EXHAUSTED: the store (LMDB map) or the disk is full, or a request or its
 //   reply would be larger than the server's `--max-message-bytes`; nothing was changed
 //   (a Retrieve refused for its reply's size counts no access). Reads keep working.
@@ -105,6 +107,63 @@ func (LifecycleJob) EnumDescriptor() ([]byte, []int) {
 	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{0}
 }
 
+// The language of SearchRequest.pattern.
+type PatternSyntax int32
+
+const (
+	// Glob.
+	PatternSyntax_PATTERN_SYNTAX_UNSPECIFIED PatternSyntax = 0
+	// Matches the whole text: `*` any run of characters (newlines included), `?` one
+	// character, `[abc]`, `[a-z]` and `[!abc]` (or `[^abc]`) one character of (not of) a
+	// set, `\` makes the next character literal.
+	PatternSyntax_PATTERN_SYNTAX_GLOB PatternSyntax = 1
+	// A regular expression in the syntax of the Rust `regex` crate (RE2-like: no
+	// look-around, no backreferences), found anywhere in the text; anchor it with `^`
+	// and `$` to match the whole text.
+	PatternSyntax_PATTERN_SYNTAX_REGEX PatternSyntax = 2
+)
+
+// Enum value maps for PatternSyntax.
+var (
+	PatternSyntax_name = map[int32]string{
+		0: "PATTERN_SYNTAX_UNSPECIFIED",
+		1: "PATTERN_SYNTAX_GLOB",
+		2: "PATTERN_SYNTAX_REGEX",
+	}
+	PatternSyntax_value = map[string]int32{
+		"PATTERN_SYNTAX_UNSPECIFIED": 0,
+		"PATTERN_SYNTAX_GLOB":        1,
+		"PATTERN_SYNTAX_REGEX":       2,
+	}
+)
+
+func (x PatternSyntax) Enum() *PatternSyntax {
+	p := new(PatternSyntax)
+	*p = x
+	return p
+}
+
+func (x PatternSyntax) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PatternSyntax) Descriptor() protoreflect.EnumDescriptor {
+	return file_memd_v1_memory_service_proto_enumTypes[1].Descriptor()
+}
+
+func (PatternSyntax) Type() protoreflect.EnumType {
+	return &file_memd_v1_memory_service_proto_enumTypes[1]
+}
+
+func (x PatternSyntax) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PatternSyntax.Descriptor instead.
+func (PatternSyntax) EnumDescriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{1}
+}
+
 // Relevance used by a search.
 type SearchMode int32
 
@@ -117,6 +176,9 @@ const (
 	SearchMode_SEARCH_MODE_SEMANTIC SearchMode = 2
 	// Both, fused (see Fusion).
 	SearchMode_SEARCH_MODE_HYBRID SearchMode = 3
+	// Only `pattern` matters (query and embedding are ignored): every memory whose text
+	// matches has relevance 1, so matches rank by recency, frequency and importance.
+	SearchMode_SEARCH_MODE_PATTERN SearchMode = 4
 )
 
 // Enum value maps for SearchMode.
@@ -126,12 +188,14 @@ var (
 		1: "SEARCH_MODE_KEYWORD",
 		2: "SEARCH_MODE_SEMANTIC",
 		3: "SEARCH_MODE_HYBRID",
+		4: "SEARCH_MODE_PATTERN",
 	}
 	SearchMode_value = map[string]int32{
 		"SEARCH_MODE_UNSPECIFIED": 0,
 		"SEARCH_MODE_KEYWORD":     1,
 		"SEARCH_MODE_SEMANTIC":    2,
 		"SEARCH_MODE_HYBRID":      3,
+		"SEARCH_MODE_PATTERN":     4,
 	}
 )
 
@@ -146,11 +210,11 @@ func (x SearchMode) String() string {
 }
 
 func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[1].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[2].Descriptor()
 }
 
 func (SearchMode) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[1]
+	return &file_memd_v1_memory_service_proto_enumTypes[2]
 }
 
 func (x SearchMode) Number() protoreflect.EnumNumber {
@@ -159,7 +223,7 @@ func (x SearchMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SearchMode.Descriptor instead.
 func (SearchMode) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{1}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{2}
 }
 
 // Fusion of keyword and semantic relevance in hybrid search.
@@ -199,11 +263,11 @@ func (x Fusion) String() string {
 }
 
 func (Fusion) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[2].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[3].Descriptor()
 }
 
 func (Fusion) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[2]
+	return &file_memd_v1_memory_service_proto_enumTypes[3]
 }
 
 func (x Fusion) Number() protoreflect.EnumNumber {
@@ -212,7 +276,124 @@ func (x Fusion) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Fusion.Descriptor instead.
 func (Fusion) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{2}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{3}
+}
+
+// What Transfer does when a key is already live in the target namespace.
+type TransferConflict int32
+
+const (
+	// TRANSFER_CONFLICT_FAIL.
+	TransferConflict_TRANSFER_CONFLICT_UNSPECIFIED TransferConflict = 0
+	// Nothing is transferred; the RPC fails with ALREADY_EXISTS naming the key.
+	TransferConflict_TRANSFER_CONFLICT_FAIL TransferConflict = 1
+	// That memory stays where it is (and the target's is kept); counted in
+	// `skipped_existing`.
+	TransferConflict_TRANSFER_CONFLICT_SKIP TransferConflict = 2
+	// The target's memory is replaced; counted in `overwritten` (and `transferred`).
+	TransferConflict_TRANSFER_CONFLICT_OVERWRITE TransferConflict = 3
+)
+
+// Enum value maps for TransferConflict.
+var (
+	TransferConflict_name = map[int32]string{
+		0: "TRANSFER_CONFLICT_UNSPECIFIED",
+		1: "TRANSFER_CONFLICT_FAIL",
+		2: "TRANSFER_CONFLICT_SKIP",
+		3: "TRANSFER_CONFLICT_OVERWRITE",
+	}
+	TransferConflict_value = map[string]int32{
+		"TRANSFER_CONFLICT_UNSPECIFIED": 0,
+		"TRANSFER_CONFLICT_FAIL":        1,
+		"TRANSFER_CONFLICT_SKIP":        2,
+		"TRANSFER_CONFLICT_OVERWRITE":   3,
+	}
+)
+
+func (x TransferConflict) Enum() *TransferConflict {
+	p := new(TransferConflict)
+	*p = x
+	return p
+}
+
+func (x TransferConflict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransferConflict) Descriptor() protoreflect.EnumDescriptor {
+	return file_memd_v1_memory_service_proto_enumTypes[4].Descriptor()
+}
+
+func (TransferConflict) Type() protoreflect.EnumType {
+	return &file_memd_v1_memory_service_proto_enumTypes[4]
+}
+
+func (x TransferConflict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransferConflict.Descriptor instead.
+func (TransferConflict) EnumDescriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{4}
+}
+
+// What Transfer does with a memory whose embedding has another dimension than the
+// target namespace's (fixed by the first vector stored there).
+type TransferDimension int32
+
+const (
+	// TRANSFER_DIMENSION_FAIL.
+	TransferDimension_TRANSFER_DIMENSION_UNSPECIFIED TransferDimension = 0
+	// Nothing is transferred; the RPC fails with INVALID_ARGUMENT.
+	TransferDimension_TRANSFER_DIMENSION_FAIL TransferDimension = 1
+	// That memory stays where it is; counted in `skipped_dimension`.
+	TransferDimension_TRANSFER_DIMENSION_SKIP TransferDimension = 2
+	// The memory is transferred without its embedding; counted in
+	// `dropped_embeddings` (and `transferred`).
+	TransferDimension_TRANSFER_DIMENSION_DROP_EMBEDDING TransferDimension = 3
+)
+
+// Enum value maps for TransferDimension.
+var (
+	TransferDimension_name = map[int32]string{
+		0: "TRANSFER_DIMENSION_UNSPECIFIED",
+		1: "TRANSFER_DIMENSION_FAIL",
+		2: "TRANSFER_DIMENSION_SKIP",
+		3: "TRANSFER_DIMENSION_DROP_EMBEDDING",
+	}
+	TransferDimension_value = map[string]int32{
+		"TRANSFER_DIMENSION_UNSPECIFIED":    0,
+		"TRANSFER_DIMENSION_FAIL":           1,
+		"TRANSFER_DIMENSION_SKIP":           2,
+		"TRANSFER_DIMENSION_DROP_EMBEDDING": 3,
+	}
+)
+
+func (x TransferDimension) Enum() *TransferDimension {
+	p := new(TransferDimension)
+	*p = x
+	return p
+}
+
+func (x TransferDimension) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransferDimension) Descriptor() protoreflect.EnumDescriptor {
+	return file_memd_v1_memory_service_proto_enumTypes[5].Descriptor()
+}
+
+func (TransferDimension) Type() protoreflect.EnumType {
+	return &file_memd_v1_memory_service_proto_enumTypes[5]
+}
+
+func (x TransferDimension) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransferDimension.Descriptor instead.
+func (TransferDimension) EnumDescriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{5}
 }
 
 // A batch of memories to store in one namespace. Also one message of StoreStream.
@@ -1738,8 +1919,21 @@ type SearchRequest struct {
 	Fusion Fusion `protobuf:"varint,21,opt,name=fusion,proto3,enum=memd.v1.Fusion" json:"fusion,omitempty"`
 	// true: recency is measured from creation; false: from the last access.
 	RecencyFromCreated bool `protobuf:"varint,22,opt,name=recency_from_created,json=recencyFromCreated,proto3" json:"recency_from_created,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Only memories whose text matches this pattern (docs/search.md#pattern-search), read
+	// as `pattern_syntax` says: a glob matches the whole text, a regular expression any
+	// part of it. Matching is linear in the text (no backtracking); at most 1 024 bytes
+	// and a bounded compiled size, else INVALID_ARGUMENT. With SEARCH_MODE_PATTERN, or
+	// with neither query nor embedding, every match has relevance 1 and ranks by
+	// recency, frequency and importance; otherwise it filters the keyword, semantic or
+	// hybrid hits. A search reads at most 64 MiB of text to find its hits, else
+	// RESOURCE_EXHAUSTED (narrow it with filters). Empty: no pattern.
+	Pattern string `protobuf:"bytes,30,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	// How `pattern` is read; unspecified: glob.
+	PatternSyntax PatternSyntax `protobuf:"varint,31,opt,name=pattern_syntax,json=patternSyntax,proto3,enum=memd.v1.PatternSyntax" json:"pattern_syntax,omitempty"`
+	// true: letters match regardless of case (Unicode simple case folding).
+	PatternIgnoreCase bool `protobuf:"varint,32,opt,name=pattern_ignore_case,json=patternIgnoreCase,proto3" json:"pattern_ignore_case,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -1922,6 +2116,27 @@ func (x *SearchRequest) GetFusion() Fusion {
 func (x *SearchRequest) GetRecencyFromCreated() bool {
 	if x != nil {
 		return x.RecencyFromCreated
+	}
+	return false
+}
+
+func (x *SearchRequest) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetPatternSyntax() PatternSyntax {
+	if x != nil {
+		return x.PatternSyntax
+	}
+	return PatternSyntax_PATTERN_SYNTAX_UNSPECIFIED
+}
+
+func (x *SearchRequest) GetPatternIgnoreCase() bool {
+	if x != nil {
+		return x.PatternIgnoreCase
 	}
 	return false
 }
@@ -2122,6 +2337,441 @@ func (x *SearchResponse) GetHits() []*SearchHit {
 	return nil
 }
 
+// Many searches of one namespace. Each query is `shared` with the fields the query
+// sets replacing shared's: a field counts as set when it is non-zero, non-empty, or
+// (for `weights`, `min_importance`, `max_importance`) present; a set repeated or map
+// field replaces shared's whole list or map. So common filters and weights go in
+// `shared` once, and each query brings its own text, vector or pattern.
+//
+// Every query is checked before any runs: one invalid query fails the RPC with
+// INVALID_ARGUMENT naming its index, and nothing (no access) is recorded.
+type BatchSearchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. See the file comment. Queries search this namespace: a query or
+	// `shared` naming another one is INVALID_ARGUMENT.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Defaults for every query (its `namespace` may be empty).
+	Shared *SearchRequest `protobuf:"bytes,2,opt,name=shared,proto3" json:"shared,omitempty"`
+	// The searches, at most 256; their `limit`s (0 counting as 10) add up to at most
+	// 10 000. An empty list is valid and answers nothing.
+	Queries       []*SearchRequest `protobuf:"bytes,3,rep,name=queries,proto3" json:"queries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSearchRequest) Reset() {
+	*x = BatchSearchRequest{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSearchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSearchRequest) ProtoMessage() {}
+
+func (x *BatchSearchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSearchRequest.ProtoReflect.Descriptor instead.
+func (*BatchSearchRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BatchSearchRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *BatchSearchRequest) GetShared() *SearchRequest {
+	if x != nil {
+		return x.Shared
+	}
+	return nil
+}
+
+func (x *BatchSearchRequest) GetQueries() []*SearchRequest {
+	if x != nil {
+		return x.Queries
+	}
+	return nil
+}
+
+// A page of one query's hits. Pages come in query order, each query's pages together
+// and best hits first; every query has at least one page (with no hits when nothing
+// matched), so a page for query i + 1 means query i is complete.
+type BatchSearchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index of the query in BatchSearchRequest.queries.
+	QueryIndex uint32 `protobuf:"varint,1,opt,name=query_index,json=queryIndex,proto3" json:"query_index,omitempty"`
+	// At most 100 hits, within the message size limit.
+	Hits          []*SearchHit `protobuf:"bytes,2,rep,name=hits,proto3" json:"hits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSearchResponse) Reset() {
+	*x = BatchSearchResponse{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSearchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSearchResponse) ProtoMessage() {}
+
+func (x *BatchSearchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSearchResponse.ProtoReflect.Descriptor instead.
+func (*BatchSearchResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BatchSearchResponse) GetQueryIndex() uint32 {
+	if x != nil {
+		return x.QueryIndex
+	}
+	return 0
+}
+
+func (x *BatchSearchResponse) GetHits() []*SearchHit {
+	if x != nil {
+		return x.Hits
+	}
+	return nil
+}
+
+// Moves or copies memories between namespaces.
+type TransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: the source namespace. See the file comment. NOT_FOUND if it does not
+	// exist.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Required: the target namespace, not the source; created if missing.
+	TargetNamespace string `protobuf:"bytes,2,opt,name=target_namespace,json=targetNamespace,proto3" json:"target_namespace,omitempty"`
+	// The keys to transfer, at most `--max-batch-items`; duplicates count once. Keys
+	// missing or expired in the source are counted in `missing`. Empty: set
+	// `whole_namespace` (else INVALID_ARGUMENT).
+	Keys []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	// true: every live memory of the source (`keys` must be empty).
+	WholeNamespace bool `protobuf:"varint,4,opt,name=whole_namespace,json=wholeNamespace,proto3" json:"whole_namespace,omitempty"`
+	// true: move (the memories leave the source); false: copy.
+	Move bool `protobuf:"varint,5,opt,name=move,proto3" json:"move,omitempty"`
+	// Key collisions in the target; unspecified: fail.
+	OnConflict TransferConflict `protobuf:"varint,6,opt,name=on_conflict,json=onConflict,proto3,enum=memd.v1.TransferConflict" json:"on_conflict,omitempty"`
+	// Embedding dimension mismatches; unspecified: fail.
+	OnDimensionMismatch TransferDimension `protobuf:"varint,7,opt,name=on_dimension_mismatch,json=onDimensionMismatch,proto3,enum=memd.v1.TransferDimension" json:"on_dimension_mismatch,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *TransferRequest) Reset() {
+	*x = TransferRequest{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferRequest) ProtoMessage() {}
+
+func (x *TransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferRequest.ProtoReflect.Descriptor instead.
+func (*TransferRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *TransferRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *TransferRequest) GetTargetNamespace() string {
+	if x != nil {
+		return x.TargetNamespace
+	}
+	return ""
+}
+
+func (x *TransferRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *TransferRequest) GetWholeNamespace() bool {
+	if x != nil {
+		return x.WholeNamespace
+	}
+	return false
+}
+
+func (x *TransferRequest) GetMove() bool {
+	if x != nil {
+		return x.Move
+	}
+	return false
+}
+
+func (x *TransferRequest) GetOnConflict() TransferConflict {
+	if x != nil {
+		return x.OnConflict
+	}
+	return TransferConflict_TRANSFER_CONFLICT_UNSPECIFIED
+}
+
+func (x *TransferRequest) GetOnDimensionMismatch() TransferDimension {
+	if x != nil {
+		return x.OnDimensionMismatch
+	}
+	return TransferDimension_TRANSFER_DIMENSION_UNSPECIFIED
+}
+
+// What Transfer did.
+type TransferResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Memories written into the target (overwrites and dropped embeddings included).
+	Transferred uint64 `protobuf:"varint,1,opt,name=transferred,proto3" json:"transferred,omitempty"`
+	// Of those, memories that replaced one the target held.
+	Overwritten uint64 `protobuf:"varint,2,opt,name=overwritten,proto3" json:"overwritten,omitempty"`
+	// Of those, memories that arrived without their embedding.
+	DroppedEmbeddings uint64 `protobuf:"varint,3,opt,name=dropped_embeddings,json=droppedEmbeddings,proto3" json:"dropped_embeddings,omitempty"`
+	// Left in place because the target held their key.
+	SkippedExisting uint64 `protobuf:"varint,4,opt,name=skipped_existing,json=skippedExisting,proto3" json:"skipped_existing,omitempty"`
+	// Left in place because of their embedding's dimension.
+	SkippedDimension uint64 `protobuf:"varint,5,opt,name=skipped_dimension,json=skippedDimension,proto3" json:"skipped_dimension,omitempty"`
+	// Requested keys the source does not hold (or that expired).
+	Missing uint64 `protobuf:"varint,6,opt,name=missing,proto3" json:"missing,omitempty"`
+	// Target memories that capacity then demoted or evicted (the transferred memories
+	// keep their tiers, which may overfill the target's).
+	DemotedByCapacity uint64 `protobuf:"varint,7,opt,name=demoted_by_capacity,json=demotedByCapacity,proto3" json:"demoted_by_capacity,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TransferResponse) Reset() {
+	*x = TransferResponse{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferResponse) ProtoMessage() {}
+
+func (x *TransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferResponse.ProtoReflect.Descriptor instead.
+func (*TransferResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *TransferResponse) GetTransferred() uint64 {
+	if x != nil {
+		return x.Transferred
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetOverwritten() uint64 {
+	if x != nil {
+		return x.Overwritten
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetDroppedEmbeddings() uint64 {
+	if x != nil {
+		return x.DroppedEmbeddings
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetSkippedExisting() uint64 {
+	if x != nil {
+		return x.SkippedExisting
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetSkippedDimension() uint64 {
+	if x != nil {
+		return x.SkippedDimension
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetMissing() uint64 {
+	if x != nil {
+		return x.Missing
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetDemotedByCapacity() uint64 {
+	if x != nil {
+		return x.DemotedByCapacity
+	}
+	return 0
+}
+
+// Empties a namespace, or one of its tiers.
+type ClearRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. See the file comment. NOT_FOUND if it does not exist.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// The tier to empty; TIER_UNSPECIFIED empties every tier.
+	Tier          Tier `protobuf:"varint,2,opt,name=tier,proto3,enum=memd.v1.Tier" json:"tier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearRequest) Reset() {
+	*x = ClearRequest{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearRequest) ProtoMessage() {}
+
+func (x *ClearRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearRequest.ProtoReflect.Descriptor instead.
+func (*ClearRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ClearRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ClearRequest) GetTier() Tier {
+	if x != nil {
+		return x.Tier
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+// What Clear removed.
+type ClearResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Memories removed (expired ones included).
+	Removed       uint64 `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearResponse) Reset() {
+	*x = ClearResponse{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearResponse) ProtoMessage() {}
+
+func (x *ClearResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearResponse.ProtoReflect.Descriptor instead.
+func (*ClearResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ClearResponse) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
 var File_memd_v1_memory_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_memory_service_proto_rawDesc = "" +
@@ -2225,7 +2875,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tfrequency\x18\x03 \x01(\x01R\tfrequency\x12\x1e\n" +
 	"\n" +
 	"importance\x18\x04 \x01(\x01R\n" +
-	"importance\"\xba\a\n" +
+	"importance\"\xc3\b\n" +
 	"\rSearchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
@@ -2249,7 +2899,10 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\aexplain\x18\x13 \x01(\bR\aexplain\x12'\n" +
 	"\x04mode\x18\x14 \x01(\x0e2\x13.memd.v1.SearchModeR\x04mode\x12'\n" +
 	"\x06fusion\x18\x15 \x01(\x0e2\x0f.memd.v1.FusionR\x06fusion\x120\n" +
-	"\x14recency_from_created\x18\x16 \x01(\bR\x12recencyFromCreated\x1a;\n" +
+	"\x14recency_from_created\x18\x16 \x01(\bR\x12recencyFromCreated\x12\x18\n" +
+	"\apattern\x18\x1e \x01(\tR\apattern\x12=\n" +
+	"\x0epattern_syntax\x18\x1f \x01(\x0e2\x16.memd.v1.PatternSyntaxR\rpatternSyntax\x12.\n" +
+	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +
@@ -2269,22 +2922,67 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12/\n" +
 	"\aexplain\x18\x03 \x01(\v2\x15.memd.v1.ScoreExplainR\aexplain\"8\n" +
 	"\x0eSearchResponse\x12&\n" +
-	"\x04hits\x18\x01 \x03(\v2\x12.memd.v1.SearchHitR\x04hits*h\n" +
+	"\x04hits\x18\x01 \x03(\v2\x12.memd.v1.SearchHitR\x04hits\"\x94\x01\n" +
+	"\x12BatchSearchRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12.\n" +
+	"\x06shared\x18\x02 \x01(\v2\x16.memd.v1.SearchRequestR\x06shared\x120\n" +
+	"\aqueries\x18\x03 \x03(\v2\x16.memd.v1.SearchRequestR\aqueries\"^\n" +
+	"\x13BatchSearchResponse\x12\x1f\n" +
+	"\vquery_index\x18\x01 \x01(\rR\n" +
+	"queryIndex\x12&\n" +
+	"\x04hits\x18\x02 \x03(\v2\x12.memd.v1.SearchHitR\x04hits\"\xb7\x02\n" +
+	"\x0fTransferRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12)\n" +
+	"\x10target_namespace\x18\x02 \x01(\tR\x0ftargetNamespace\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\tR\x04keys\x12'\n" +
+	"\x0fwhole_namespace\x18\x04 \x01(\bR\x0ewholeNamespace\x12\x12\n" +
+	"\x04move\x18\x05 \x01(\bR\x04move\x12:\n" +
+	"\von_conflict\x18\x06 \x01(\x0e2\x19.memd.v1.TransferConflictR\n" +
+	"onConflict\x12N\n" +
+	"\x15on_dimension_mismatch\x18\a \x01(\x0e2\x1a.memd.v1.TransferDimensionR\x13onDimensionMismatch\"\xa7\x02\n" +
+	"\x10TransferResponse\x12 \n" +
+	"\vtransferred\x18\x01 \x01(\x04R\vtransferred\x12 \n" +
+	"\voverwritten\x18\x02 \x01(\x04R\voverwritten\x12-\n" +
+	"\x12dropped_embeddings\x18\x03 \x01(\x04R\x11droppedEmbeddings\x12)\n" +
+	"\x10skipped_existing\x18\x04 \x01(\x04R\x0fskippedExisting\x12+\n" +
+	"\x11skipped_dimension\x18\x05 \x01(\x04R\x10skippedDimension\x12\x18\n" +
+	"\amissing\x18\x06 \x01(\x04R\amissing\x12.\n" +
+	"\x13demoted_by_capacity\x18\a \x01(\x04R\x11demotedByCapacity\"O\n" +
+	"\fClearRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12!\n" +
+	"\x04tier\x18\x02 \x01(\x0e2\r.memd.v1.TierR\x04tier\")\n" +
+	"\rClearResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\x04R\aremoved*h\n" +
 	"\fLifecycleJob\x12\x1d\n" +
 	"\x19LIFECYCLE_JOB_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19LIFECYCLE_JOB_CONSOLIDATE\x10\x01\x12\x1a\n" +
-	"\x16LIFECYCLE_JOB_POLICIES\x10\x02*t\n" +
+	"\x16LIFECYCLE_JOB_POLICIES\x10\x02*b\n" +
+	"\rPatternSyntax\x12\x1e\n" +
+	"\x1aPATTERN_SYNTAX_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PATTERN_SYNTAX_GLOB\x10\x01\x12\x18\n" +
+	"\x14PATTERN_SYNTAX_REGEX\x10\x02*\x8d\x01\n" +
 	"\n" +
 	"SearchMode\x12\x1b\n" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SEARCH_MODE_KEYWORD\x10\x01\x12\x18\n" +
 	"\x14SEARCH_MODE_SEMANTIC\x10\x02\x12\x16\n" +
-	"\x12SEARCH_MODE_HYBRID\x10\x03*E\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x03\x12\x17\n" +
+	"\x13SEARCH_MODE_PATTERN\x10\x04*E\n" +
 	"\x06Fusion\x12\x16\n" +
 	"\x12FUSION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fFUSION_WEIGHTED\x10\x01\x12\x0e\n" +
 	"\n" +
-	"FUSION_RRF\x10\x022\xdd\x06\n" +
+	"FUSION_RRF\x10\x02*\x8e\x01\n" +
+	"\x10TransferConflict\x12!\n" +
+	"\x1dTRANSFER_CONFLICT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16TRANSFER_CONFLICT_FAIL\x10\x01\x12\x1a\n" +
+	"\x16TRANSFER_CONFLICT_SKIP\x10\x02\x12\x1f\n" +
+	"\x1bTRANSFER_CONFLICT_OVERWRITE\x10\x03*\x98\x01\n" +
+	"\x11TransferDimension\x12\"\n" +
+	"\x1eTRANSFER_DIMENSION_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17TRANSFER_DIMENSION_FAIL\x10\x01\x12\x1b\n" +
+	"\x17TRANSFER_DIMENSION_SKIP\x10\x02\x12%\n" +
+	"!TRANSFER_DIMENSION_DROP_EMBEDDING\x10\x032\xa2\b\n" +
 	"\rMemoryService\x126\n" +
 	"\x05Store\x12\x15.memd.v1.StoreRequest\x1a\x16.memd.v1.StoreResponse\x12@\n" +
 	"\vStoreStream\x12\x15.memd.v1.StoreRequest\x1a\x16.memd.v1.StoreResponse(\x010\x01\x12?\n" +
@@ -2298,7 +2996,10 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x06Backup\x12\x16.memd.v1.BackupRequest\x1a\x17.memd.v1.BackupResponse\x12Q\n" +
 	"\x0eListNamespaces\x12\x1e.memd.v1.ListNamespacesRequest\x1a\x1f.memd.v1.ListNamespacesResponse\x12N\n" +
 	"\rDropNamespace\x12\x1d.memd.v1.DropNamespaceRequest\x1a\x1e.memd.v1.DropNamespaceResponse\x12K\n" +
-	"\fRunLifecycle\x12\x1c.memd.v1.RunLifecycleRequest\x1a\x1d.memd.v1.RunLifecycleResponseB\x96\x01\n" +
+	"\fRunLifecycle\x12\x1c.memd.v1.RunLifecycleRequest\x1a\x1d.memd.v1.RunLifecycleResponse\x12J\n" +
+	"\vBatchSearch\x12\x1b.memd.v1.BatchSearchRequest\x1a\x1c.memd.v1.BatchSearchResponse0\x01\x12?\n" +
+	"\bTransfer\x12\x18.memd.v1.TransferRequest\x1a\x19.memd.v1.TransferResponse\x126\n" +
+	"\x05Clear\x12\x15.memd.v1.ClearRequest\x1a\x16.memd.v1.ClearResponseB\x96\x01\n" +
 	"\vcom.memd.v1B\x12MemoryServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -2313,99 +3014,121 @@ func file_memd_v1_memory_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_memory_service_proto_rawDescData
 }
 
-var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_memd_v1_memory_service_proto_goTypes = []any{
 	(LifecycleJob)(0),              // 0: memd.v1.LifecycleJob
-	(SearchMode)(0),                // 1: memd.v1.SearchMode
-	(Fusion)(0),                    // 2: memd.v1.Fusion
-	(*StoreRequest)(nil),           // 3: memd.v1.StoreRequest
-	(*StoreResponse)(nil),          // 4: memd.v1.StoreResponse
-	(*RetrieveRequest)(nil),        // 5: memd.v1.RetrieveRequest
-	(*RetrieveResponse)(nil),       // 6: memd.v1.RetrieveResponse
-	(*DeleteRequest)(nil),          // 7: memd.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 8: memd.v1.DeleteResponse
-	(*ListRequest)(nil),            // 9: memd.v1.ListRequest
-	(*ListResponse)(nil),           // 10: memd.v1.ListResponse
-	(*StatsRequest)(nil),           // 11: memd.v1.StatsRequest
-	(*StatsResponse)(nil),          // 12: memd.v1.StatsResponse
-	(*SweepRequest)(nil),           // 13: memd.v1.SweepRequest
-	(*SweepResponse)(nil),          // 14: memd.v1.SweepResponse
-	(*BackupRequest)(nil),          // 15: memd.v1.BackupRequest
-	(*BackupResponse)(nil),         // 16: memd.v1.BackupResponse
-	(*ListNamespacesRequest)(nil),  // 17: memd.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil), // 18: memd.v1.ListNamespacesResponse
-	(*DropNamespaceRequest)(nil),   // 19: memd.v1.DropNamespaceRequest
-	(*DropNamespaceResponse)(nil),  // 20: memd.v1.DropNamespaceResponse
-	(*RunLifecycleRequest)(nil),    // 21: memd.v1.RunLifecycleRequest
-	(*LifecycleAction)(nil),        // 22: memd.v1.LifecycleAction
-	(*LifecycleCount)(nil),         // 23: memd.v1.LifecycleCount
-	(*RunLifecycleResponse)(nil),   // 24: memd.v1.RunLifecycleResponse
-	(*ScoreWeights)(nil),           // 25: memd.v1.ScoreWeights
-	(*SearchRequest)(nil),          // 26: memd.v1.SearchRequest
-	(*ScoreExplain)(nil),           // 27: memd.v1.ScoreExplain
-	(*SearchHit)(nil),              // 28: memd.v1.SearchHit
-	(*SearchResponse)(nil),         // 29: memd.v1.SearchResponse
-	nil,                            // 30: memd.v1.SearchRequest.MetadataEntry
-	(*NewMemory)(nil),              // 31: memd.v1.NewMemory
-	(Tier)(0),                      // 32: memd.v1.Tier
-	(*ItemError)(nil),              // 33: memd.v1.ItemError
-	(*RetrieveResult)(nil),         // 34: memd.v1.RetrieveResult
-	(*Memory)(nil),                 // 35: memd.v1.Memory
-	(*NamespaceStats)(nil),         // 36: memd.v1.NamespaceStats
+	(PatternSyntax)(0),             // 1: memd.v1.PatternSyntax
+	(SearchMode)(0),                // 2: memd.v1.SearchMode
+	(Fusion)(0),                    // 3: memd.v1.Fusion
+	(TransferConflict)(0),          // 4: memd.v1.TransferConflict
+	(TransferDimension)(0),         // 5: memd.v1.TransferDimension
+	(*StoreRequest)(nil),           // 6: memd.v1.StoreRequest
+	(*StoreResponse)(nil),          // 7: memd.v1.StoreResponse
+	(*RetrieveRequest)(nil),        // 8: memd.v1.RetrieveRequest
+	(*RetrieveResponse)(nil),       // 9: memd.v1.RetrieveResponse
+	(*DeleteRequest)(nil),          // 10: memd.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 11: memd.v1.DeleteResponse
+	(*ListRequest)(nil),            // 12: memd.v1.ListRequest
+	(*ListResponse)(nil),           // 13: memd.v1.ListResponse
+	(*StatsRequest)(nil),           // 14: memd.v1.StatsRequest
+	(*StatsResponse)(nil),          // 15: memd.v1.StatsResponse
+	(*SweepRequest)(nil),           // 16: memd.v1.SweepRequest
+	(*SweepResponse)(nil),          // 17: memd.v1.SweepResponse
+	(*BackupRequest)(nil),          // 18: memd.v1.BackupRequest
+	(*BackupResponse)(nil),         // 19: memd.v1.BackupResponse
+	(*ListNamespacesRequest)(nil),  // 20: memd.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil), // 21: memd.v1.ListNamespacesResponse
+	(*DropNamespaceRequest)(nil),   // 22: memd.v1.DropNamespaceRequest
+	(*DropNamespaceResponse)(nil),  // 23: memd.v1.DropNamespaceResponse
+	(*RunLifecycleRequest)(nil),    // 24: memd.v1.RunLifecycleRequest
+	(*LifecycleAction)(nil),        // 25: memd.v1.LifecycleAction
+	(*LifecycleCount)(nil),         // 26: memd.v1.LifecycleCount
+	(*RunLifecycleResponse)(nil),   // 27: memd.v1.RunLifecycleResponse
+	(*ScoreWeights)(nil),           // 28: memd.v1.ScoreWeights
+	(*SearchRequest)(nil),          // 29: memd.v1.SearchRequest
+	(*ScoreExplain)(nil),           // 30: memd.v1.ScoreExplain
+	(*SearchHit)(nil),              // 31: memd.v1.SearchHit
+	(*SearchResponse)(nil),         // 32: memd.v1.SearchResponse
+	(*BatchSearchRequest)(nil),     // 33: memd.v1.BatchSearchRequest
+	(*BatchSearchResponse)(nil),    // 34: memd.v1.BatchSearchResponse
+	(*TransferRequest)(nil),        // 35: memd.v1.TransferRequest
+	(*TransferResponse)(nil),       // 36: memd.v1.TransferResponse
+	(*ClearRequest)(nil),           // 37: memd.v1.ClearRequest
+	(*ClearResponse)(nil),          // 38: memd.v1.ClearResponse
+	nil,                            // 39: memd.v1.SearchRequest.MetadataEntry
+	(*NewMemory)(nil),              // 40: memd.v1.NewMemory
+	(Tier)(0),                      // 41: memd.v1.Tier
+	(*ItemError)(nil),              // 42: memd.v1.ItemError
+	(*RetrieveResult)(nil),         // 43: memd.v1.RetrieveResult
+	(*Memory)(nil),                 // 44: memd.v1.Memory
+	(*NamespaceStats)(nil),         // 45: memd.v1.NamespaceStats
 }
 var file_memd_v1_memory_service_proto_depIdxs = []int32{
-	31, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
-	32, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
-	33, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
-	34, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
-	32, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
-	35, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
-	36, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
+	40, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
+	41, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
+	42, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
+	43, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
+	41, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
+	44, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
+	45, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
 	0,  // 7: memd.v1.RunLifecycleRequest.jobs:type_name -> memd.v1.LifecycleJob
-	32, // 8: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
-	32, // 9: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
-	22, // 10: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
-	23, // 11: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
-	32, // 12: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
-	30, // 13: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
-	25, // 14: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
-	1,  // 15: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
-	2,  // 16: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
-	35, // 17: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
-	27, // 18: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
-	28, // 19: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
-	3,  // 20: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
-	3,  // 21: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
-	5,  // 22: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
-	5,  // 23: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
-	26, // 24: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
-	7,  // 25: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
-	9,  // 26: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
-	11, // 27: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
-	13, // 28: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
-	15, // 29: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
-	17, // 30: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
-	19, // 31: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
-	21, // 32: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
-	4,  // 33: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
-	4,  // 34: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
-	6,  // 35: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
-	6,  // 36: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
-	29, // 37: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
-	8,  // 38: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
-	10, // 39: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
-	12, // 40: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
-	14, // 41: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
-	16, // 42: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
-	18, // 43: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
-	20, // 44: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
-	24, // 45: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
-	33, // [33:46] is the sub-list for method output_type
-	20, // [20:33] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	41, // 8: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
+	41, // 9: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
+	25, // 10: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
+	26, // 11: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
+	41, // 12: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
+	39, // 13: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
+	28, // 14: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
+	2,  // 15: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
+	3,  // 16: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
+	1,  // 17: memd.v1.SearchRequest.pattern_syntax:type_name -> memd.v1.PatternSyntax
+	44, // 18: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
+	30, // 19: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
+	31, // 20: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
+	29, // 21: memd.v1.BatchSearchRequest.shared:type_name -> memd.v1.SearchRequest
+	29, // 22: memd.v1.BatchSearchRequest.queries:type_name -> memd.v1.SearchRequest
+	31, // 23: memd.v1.BatchSearchResponse.hits:type_name -> memd.v1.SearchHit
+	4,  // 24: memd.v1.TransferRequest.on_conflict:type_name -> memd.v1.TransferConflict
+	5,  // 25: memd.v1.TransferRequest.on_dimension_mismatch:type_name -> memd.v1.TransferDimension
+	41, // 26: memd.v1.ClearRequest.tier:type_name -> memd.v1.Tier
+	6,  // 27: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
+	6,  // 28: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
+	8,  // 29: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
+	8,  // 30: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
+	29, // 31: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
+	10, // 32: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
+	12, // 33: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
+	14, // 34: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
+	16, // 35: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
+	18, // 36: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
+	20, // 37: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
+	22, // 38: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
+	24, // 39: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
+	33, // 40: memd.v1.MemoryService.BatchSearch:input_type -> memd.v1.BatchSearchRequest
+	35, // 41: memd.v1.MemoryService.Transfer:input_type -> memd.v1.TransferRequest
+	37, // 42: memd.v1.MemoryService.Clear:input_type -> memd.v1.ClearRequest
+	7,  // 43: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
+	7,  // 44: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
+	9,  // 45: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
+	9,  // 46: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
+	32, // 47: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
+	11, // 48: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
+	13, // 49: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
+	15, // 50: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
+	17, // 51: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
+	19, // 52: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
+	21, // 53: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
+	23, // 54: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
+	27, // 55: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
+	34, // 56: memd.v1.MemoryService.BatchSearch:output_type -> memd.v1.BatchSearchResponse
+	36, // 57: memd.v1.MemoryService.Transfer:output_type -> memd.v1.TransferResponse
+	38, // 58: memd.v1.MemoryService.Clear:output_type -> memd.v1.ClearResponse
+	43, // [43:59] is the sub-list for method output_type
+	27, // [27:43] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_memory_service_proto_init() }
@@ -2420,8 +3143,8 @@ func file_memd_v1_memory_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_memory_service_proto_rawDesc), len(file_memd_v1_memory_service_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   28,
+			NumEnums:      6,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -10,6 +10,8 @@
 // Errors are gRPC status codes with a readable message, never a stack trace:
 // - INVALID_ARGUMENT: a malformed request or item; nothing was changed.
 // - NOT_FOUND: a named object (namespace) does not exist.
+// - ALREADY_EXISTS: Transfer with TRANSFER_CONFLICT_FAIL met a key the target namespace
+//   already holds; nothing was changed.
 // - RESOURCE_EXHAUSTED: the store (LMDB map) or the disk is full, or a request or its
 //   reply would be larger than the server's `--max-message-bytes`; nothing was changed
 //   (a Retrieve refused for its reply's size counts no access). Reads keep working.
@@ -62,6 +64,9 @@ const (
 	MemoryService_ListNamespaces_FullMethodName = "/memd.v1.MemoryService/ListNamespaces"
 	MemoryService_DropNamespace_FullMethodName  = "/memd.v1.MemoryService/DropNamespace"
 	MemoryService_RunLifecycle_FullMethodName   = "/memd.v1.MemoryService/RunLifecycle"
+	MemoryService_BatchSearch_FullMethodName    = "/memd.v1.MemoryService/BatchSearch"
+	MemoryService_Transfer_FullMethodName       = "/memd.v1.MemoryService/Transfer"
+	MemoryService_Clear_FullMethodName          = "/memd.v1.MemoryService/Clear"
 )
 
 // MemoryServiceClient is the client API for MemoryService service.
@@ -102,6 +107,17 @@ type MemoryServiceClient interface {
 	// one namespace or all, or with `dry_run` reports what it would do. The server also
 	// runs it on a schedule (docs/lifecycle.md).
 	RunLifecycle(ctx context.Context, in *RunLifecycleRequest, opts ...grpc.CallOption) (*RunLifecycleResponse, error)
+	// Runs many searches of one namespace in one call (one engine call under one
+	// snapshot; semantic queries with the same filters share one pass over the vectors).
+	// Each query's hits stream in pages tagged with its index, queries in request order.
+	BatchSearch(ctx context.Context, in *BatchSearchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BatchSearchResponse], error)
+	// Moves or copies memories (some keys, or a whole namespace) into another namespace,
+	// atomically: everything in one transaction, or nothing. Needs READ on the source
+	// (and DELETE to move) and WRITE on the target.
+	Transfer(ctx context.Context, in *TransferRequest, opts ...grpc.CallOption) (*TransferResponse, error)
+	// Deletes every memory of one tier, or of all tiers, of a namespace in one
+	// transaction. The namespace stays (with its embedding dimension). Needs DELETE.
+	Clear(ctx context.Context, in *ClearRequest, opts ...grpc.CallOption) (*ClearResponse, error)
 }
 
 type memoryServiceClient struct {
@@ -257,6 +273,45 @@ func (c *memoryServiceClient) RunLifecycle(ctx context.Context, in *RunLifecycle
 	return out, nil
 }
 
+func (c *memoryServiceClient) BatchSearch(ctx context.Context, in *BatchSearchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BatchSearchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MemoryService_ServiceDesc.Streams[3], MemoryService_BatchSearch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BatchSearchRequest, BatchSearchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MemoryService_BatchSearchClient = grpc.ServerStreamingClient[BatchSearchResponse]
+
+func (c *memoryServiceClient) Transfer(ctx context.Context, in *TransferRequest, opts ...grpc.CallOption) (*TransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferResponse)
+	err := c.cc.Invoke(ctx, MemoryService_Transfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *memoryServiceClient) Clear(ctx context.Context, in *ClearRequest, opts ...grpc.CallOption) (*ClearResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClearResponse)
+	err := c.cc.Invoke(ctx, MemoryService_Clear_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MemoryServiceServer is the server API for MemoryService service.
 // All implementations must embed UnimplementedMemoryServiceServer
 // for forward compatibility.
@@ -295,6 +350,17 @@ type MemoryServiceServer interface {
 	// one namespace or all, or with `dry_run` reports what it would do. The server also
 	// runs it on a schedule (docs/lifecycle.md).
 	RunLifecycle(context.Context, *RunLifecycleRequest) (*RunLifecycleResponse, error)
+	// Runs many searches of one namespace in one call (one engine call under one
+	// snapshot; semantic queries with the same filters share one pass over the vectors).
+	// Each query's hits stream in pages tagged with its index, queries in request order.
+	BatchSearch(*BatchSearchRequest, grpc.ServerStreamingServer[BatchSearchResponse]) error
+	// Moves or copies memories (some keys, or a whole namespace) into another namespace,
+	// atomically: everything in one transaction, or nothing. Needs READ on the source
+	// (and DELETE to move) and WRITE on the target.
+	Transfer(context.Context, *TransferRequest) (*TransferResponse, error)
+	// Deletes every memory of one tier, or of all tiers, of a namespace in one
+	// transaction. The namespace stays (with its embedding dimension). Needs DELETE.
+	Clear(context.Context, *ClearRequest) (*ClearResponse, error)
 	mustEmbedUnimplementedMemoryServiceServer()
 }
 
@@ -343,6 +409,15 @@ func (UnimplementedMemoryServiceServer) DropNamespace(context.Context, *DropName
 }
 func (UnimplementedMemoryServiceServer) RunLifecycle(context.Context, *RunLifecycleRequest) (*RunLifecycleResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RunLifecycle not implemented")
+}
+func (UnimplementedMemoryServiceServer) BatchSearch(*BatchSearchRequest, grpc.ServerStreamingServer[BatchSearchResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method BatchSearch not implemented")
+}
+func (UnimplementedMemoryServiceServer) Transfer(context.Context, *TransferRequest) (*TransferResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Transfer not implemented")
+}
+func (UnimplementedMemoryServiceServer) Clear(context.Context, *ClearRequest) (*ClearResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Clear not implemented")
 }
 func (UnimplementedMemoryServiceServer) mustEmbedUnimplementedMemoryServiceServer() {}
 func (UnimplementedMemoryServiceServer) testEmbeddedByValue()                       {}
@@ -570,6 +645,53 @@ func _MemoryService_RunLifecycle_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MemoryService_BatchSearch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BatchSearchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MemoryServiceServer).BatchSearch(m, &grpc.GenericServerStream[BatchSearchRequest, BatchSearchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MemoryService_BatchSearchServer = grpc.ServerStreamingServer[BatchSearchResponse]
+
+func _MemoryService_Transfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MemoryServiceServer).Transfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MemoryService_Transfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MemoryServiceServer).Transfer(ctx, req.(*TransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MemoryService_Clear_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClearRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MemoryServiceServer).Clear(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MemoryService_Clear_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MemoryServiceServer).Clear(ctx, req.(*ClearRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MemoryService_ServiceDesc is the grpc.ServiceDesc for MemoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -617,6 +739,14 @@ var MemoryService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RunLifecycle",
 			Handler:    _MemoryService_RunLifecycle_Handler,
 		},
+		{
+			MethodName: "Transfer",
+			Handler:    _MemoryService_Transfer_Handler,
+		},
+		{
+			MethodName: "Clear",
+			Handler:    _MemoryService_Clear_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -634,6 +764,11 @@ var MemoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Search",
 			Handler:       _MemoryService_Search_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "BatchSearch",
+			Handler:       _MemoryService_BatchSearch_Handler,
 			ServerStreams: true,
 		},
 	},

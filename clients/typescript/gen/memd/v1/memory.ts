@@ -293,8 +293,9 @@ export interface TierStats {
    * `evicted.capacity`, `demoted.capacity`, `promoted.frequency`, `promoted.importance`,
    * `deleted`, and from the lifecycle (docs/lifecycle.md): `consolidated`,
    * `policy.archived`, `policy.demoted`, `policy.deleted`, `policy.refreshed`,
-   * `dedup.merged`, `dedup.flagged`. Each counts in the tier the memory was in when it
-   * happened. New names may be added; clients must ignore unknown ones.
+   * `dedup.merged`, `dedup.flagged`, and from Transfer and Clear: `transferred.in` (in
+   * the tier the memory arrived in), `transferred.out` (moved away), `cleared`. Each
+   * counts in the tier the memory was in when it happened. New names may be added; clients must ignore unknown ones.
    */
   counters: { [key: string]: bigint };
   /** Size of the tier's values as clients stored them (before compression), in bytes. */

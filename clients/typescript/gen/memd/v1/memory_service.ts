@@ -41,6 +41,8 @@ export const protobufFileName = "memd/v1/memory_service.proto";
  * Errors are gRPC status codes with a readable message, never a stack trace:
  * - INVALID_ARGUMENT: a malformed request or item; nothing was changed.
  * - NOT_FOUND: a named object (namespace) does not exist.
+ * - ALREADY_EXISTS: Transfer with TRANSFER_CONFLICT_FAIL met a key the target namespace
+ *   already holds; nothing was changed.
  * - RESOURCE_EXHAUSTED: the store (LMDB map) or the disk is full, or a request or its
  *   reply would be larger than the server's `--max-message-bytes`; nothing was changed
  *   (a Retrieve refused for its reply's size counts no access). Reads keep working.
@@ -106,6 +108,57 @@ export function lifecycleJobToJSON(object: LifecycleJob): string {
   }
 }
 
+/** The language of SearchRequest.pattern. */
+export enum PatternSyntax {
+  /** PATTERN_SYNTAX_UNSPECIFIED - Glob. */
+  PATTERN_SYNTAX_UNSPECIFIED = 0,
+  /**
+   * PATTERN_SYNTAX_GLOB - Matches the whole text: `*` any run of characters (newlines included), `?` one
+   * character, `[abc]`, `[a-z]` and `[!abc]` (or `[^abc]`) one character of (not of) a
+   * set, `\` makes the next character literal.
+   */
+  PATTERN_SYNTAX_GLOB = 1,
+  /**
+   * PATTERN_SYNTAX_REGEX - A regular expression in the syntax of the Rust `regex` crate (RE2-like: no
+   * look-around, no backreferences), found anywhere in the text; anchor it with `^`
+   * and `$` to match the whole text.
+   */
+  PATTERN_SYNTAX_REGEX = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function patternSyntaxFromJSON(object: any): PatternSyntax {
+  switch (object) {
+    case 0:
+    case "PATTERN_SYNTAX_UNSPECIFIED":
+      return PatternSyntax.PATTERN_SYNTAX_UNSPECIFIED;
+    case 1:
+    case "PATTERN_SYNTAX_GLOB":
+      return PatternSyntax.PATTERN_SYNTAX_GLOB;
+    case 2:
+    case "PATTERN_SYNTAX_REGEX":
+      return PatternSyntax.PATTERN_SYNTAX_REGEX;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PatternSyntax.UNRECOGNIZED;
+  }
+}
+
+export function patternSyntaxToJSON(object: PatternSyntax): string {
+  switch (object) {
+    case PatternSyntax.PATTERN_SYNTAX_UNSPECIFIED:
+      return "PATTERN_SYNTAX_UNSPECIFIED";
+    case PatternSyntax.PATTERN_SYNTAX_GLOB:
+      return "PATTERN_SYNTAX_GLOB";
+    case PatternSyntax.PATTERN_SYNTAX_REGEX:
+      return "PATTERN_SYNTAX_REGEX";
+    case PatternSyntax.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Relevance used by a search. */
 export enum SearchMode {
   /** SEARCH_MODE_UNSPECIFIED - Keyword with a query, semantic with an embedding, hybrid with both. */
@@ -116,6 +169,11 @@ export enum SearchMode {
   SEARCH_MODE_SEMANTIC = 2,
   /** SEARCH_MODE_HYBRID - Both, fused (see Fusion). */
   SEARCH_MODE_HYBRID = 3,
+  /**
+   * SEARCH_MODE_PATTERN - Only `pattern` matters (query and embedding are ignored): every memory whose text
+   * matches has relevance 1, so matches rank by recency, frequency and importance.
+   */
+  SEARCH_MODE_PATTERN = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -133,6 +191,9 @@ export function searchModeFromJSON(object: any): SearchMode {
     case 3:
     case "SEARCH_MODE_HYBRID":
       return SearchMode.SEARCH_MODE_HYBRID;
+    case 4:
+    case "SEARCH_MODE_PATTERN":
+      return SearchMode.SEARCH_MODE_PATTERN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -150,6 +211,8 @@ export function searchModeToJSON(object: SearchMode): string {
       return "SEARCH_MODE_SEMANTIC";
     case SearchMode.SEARCH_MODE_HYBRID:
       return "SEARCH_MODE_HYBRID";
+    case SearchMode.SEARCH_MODE_PATTERN:
+      return "SEARCH_MODE_PATTERN";
     case SearchMode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -194,6 +257,115 @@ export function fusionToJSON(object: Fusion): string {
     case Fusion.FUSION_RRF:
       return "FUSION_RRF";
     case Fusion.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What Transfer does when a key is already live in the target namespace. */
+export enum TransferConflict {
+  /** TRANSFER_CONFLICT_UNSPECIFIED - TRANSFER_CONFLICT_FAIL. */
+  TRANSFER_CONFLICT_UNSPECIFIED = 0,
+  /** TRANSFER_CONFLICT_FAIL - Nothing is transferred; the RPC fails with ALREADY_EXISTS naming the key. */
+  TRANSFER_CONFLICT_FAIL = 1,
+  /**
+   * TRANSFER_CONFLICT_SKIP - That memory stays where it is (and the target's is kept); counted in
+   * `skipped_existing`.
+   */
+  TRANSFER_CONFLICT_SKIP = 2,
+  /** TRANSFER_CONFLICT_OVERWRITE - The target's memory is replaced; counted in `overwritten` (and `transferred`). */
+  TRANSFER_CONFLICT_OVERWRITE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function transferConflictFromJSON(object: any): TransferConflict {
+  switch (object) {
+    case 0:
+    case "TRANSFER_CONFLICT_UNSPECIFIED":
+      return TransferConflict.TRANSFER_CONFLICT_UNSPECIFIED;
+    case 1:
+    case "TRANSFER_CONFLICT_FAIL":
+      return TransferConflict.TRANSFER_CONFLICT_FAIL;
+    case 2:
+    case "TRANSFER_CONFLICT_SKIP":
+      return TransferConflict.TRANSFER_CONFLICT_SKIP;
+    case 3:
+    case "TRANSFER_CONFLICT_OVERWRITE":
+      return TransferConflict.TRANSFER_CONFLICT_OVERWRITE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TransferConflict.UNRECOGNIZED;
+  }
+}
+
+export function transferConflictToJSON(object: TransferConflict): string {
+  switch (object) {
+    case TransferConflict.TRANSFER_CONFLICT_UNSPECIFIED:
+      return "TRANSFER_CONFLICT_UNSPECIFIED";
+    case TransferConflict.TRANSFER_CONFLICT_FAIL:
+      return "TRANSFER_CONFLICT_FAIL";
+    case TransferConflict.TRANSFER_CONFLICT_SKIP:
+      return "TRANSFER_CONFLICT_SKIP";
+    case TransferConflict.TRANSFER_CONFLICT_OVERWRITE:
+      return "TRANSFER_CONFLICT_OVERWRITE";
+    case TransferConflict.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * What Transfer does with a memory whose embedding has another dimension than the
+ * target namespace's (fixed by the first vector stored there).
+ */
+export enum TransferDimension {
+  /** TRANSFER_DIMENSION_UNSPECIFIED - TRANSFER_DIMENSION_FAIL. */
+  TRANSFER_DIMENSION_UNSPECIFIED = 0,
+  /** TRANSFER_DIMENSION_FAIL - Nothing is transferred; the RPC fails with INVALID_ARGUMENT. */
+  TRANSFER_DIMENSION_FAIL = 1,
+  /** TRANSFER_DIMENSION_SKIP - That memory stays where it is; counted in `skipped_dimension`. */
+  TRANSFER_DIMENSION_SKIP = 2,
+  /**
+   * TRANSFER_DIMENSION_DROP_EMBEDDING - The memory is transferred without its embedding; counted in
+   * `dropped_embeddings` (and `transferred`).
+   */
+  TRANSFER_DIMENSION_DROP_EMBEDDING = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function transferDimensionFromJSON(object: any): TransferDimension {
+  switch (object) {
+    case 0:
+    case "TRANSFER_DIMENSION_UNSPECIFIED":
+      return TransferDimension.TRANSFER_DIMENSION_UNSPECIFIED;
+    case 1:
+    case "TRANSFER_DIMENSION_FAIL":
+      return TransferDimension.TRANSFER_DIMENSION_FAIL;
+    case 2:
+    case "TRANSFER_DIMENSION_SKIP":
+      return TransferDimension.TRANSFER_DIMENSION_SKIP;
+    case 3:
+    case "TRANSFER_DIMENSION_DROP_EMBEDDING":
+      return TransferDimension.TRANSFER_DIMENSION_DROP_EMBEDDING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TransferDimension.UNRECOGNIZED;
+  }
+}
+
+export function transferDimensionToJSON(object: TransferDimension): string {
+  switch (object) {
+    case TransferDimension.TRANSFER_DIMENSION_UNSPECIFIED:
+      return "TRANSFER_DIMENSION_UNSPECIFIED";
+    case TransferDimension.TRANSFER_DIMENSION_FAIL:
+      return "TRANSFER_DIMENSION_FAIL";
+    case TransferDimension.TRANSFER_DIMENSION_SKIP:
+      return "TRANSFER_DIMENSION_SKIP";
+    case TransferDimension.TRANSFER_DIMENSION_DROP_EMBEDDING:
+      return "TRANSFER_DIMENSION_DROP_EMBEDDING";
+    case TransferDimension.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -556,6 +728,21 @@ export interface SearchRequest {
   fusion: Fusion;
   /** true: recency is measured from creation; false: from the last access. */
   recencyFromCreated: boolean;
+  /**
+   * Only memories whose text matches this pattern (docs/search.md#pattern-search), read
+   * as `pattern_syntax` says: a glob matches the whole text, a regular expression any
+   * part of it. Matching is linear in the text (no backtracking); at most 1 024 bytes
+   * and a bounded compiled size, else INVALID_ARGUMENT. With SEARCH_MODE_PATTERN, or
+   * with neither query nor embedding, every match has relevance 1 and ranks by
+   * recency, frequency and importance; otherwise it filters the keyword, semantic or
+   * hybrid hits. A search reads at most 64 MiB of text to find its hits, else
+   * RESOURCE_EXHAUSTED (narrow it with filters). Empty: no pattern.
+   */
+  pattern: string;
+  /** How `pattern` is read; unspecified: glob. */
+  patternSyntax: PatternSyntax;
+  /** true: letters match regardless of case (Unicode simple case folding). */
+  patternIgnoreCase: boolean;
 }
 
 export interface SearchRequest_MetadataEntry {
@@ -590,6 +777,105 @@ export interface SearchHit {
 /** A page of hits, best first; pages arrive in score order. */
 export interface SearchResponse {
   hits: SearchHit[];
+}
+
+/**
+ * Many searches of one namespace. Each query is `shared` with the fields the query
+ * sets replacing shared's: a field counts as set when it is non-zero, non-empty, or
+ * (for `weights`, `min_importance`, `max_importance`) present; a set repeated or map
+ * field replaces shared's whole list or map. So common filters and weights go in
+ * `shared` once, and each query brings its own text, vector or pattern.
+ *
+ * Every query is checked before any runs: one invalid query fails the RPC with
+ * INVALID_ARGUMENT naming its index, and nothing (no access) is recorded.
+ */
+export interface BatchSearchRequest {
+  /**
+   * Required. See the file comment. Queries search this namespace: a query or
+   * `shared` naming another one is INVALID_ARGUMENT.
+   */
+  namespace: string;
+  /** Defaults for every query (its `namespace` may be empty). */
+  shared?:
+    | SearchRequest
+    | undefined;
+  /**
+   * The searches, at most 256; their `limit`s (0 counting as 10) add up to at most
+   * 10 000. An empty list is valid and answers nothing.
+   */
+  queries: SearchRequest[];
+}
+
+/**
+ * A page of one query's hits. Pages come in query order, each query's pages together
+ * and best hits first; every query has at least one page (with no hits when nothing
+ * matched), so a page for query i + 1 means query i is complete.
+ */
+export interface BatchSearchResponse {
+  /** Index of the query in BatchSearchRequest.queries. */
+  queryIndex: number;
+  /** At most 100 hits, within the message size limit. */
+  hits: SearchHit[];
+}
+
+/** Moves or copies memories between namespaces. */
+export interface TransferRequest {
+  /**
+   * Required: the source namespace. See the file comment. NOT_FOUND if it does not
+   * exist.
+   */
+  namespace: string;
+  /** Required: the target namespace, not the source; created if missing. */
+  targetNamespace: string;
+  /**
+   * The keys to transfer, at most `--max-batch-items`; duplicates count once. Keys
+   * missing or expired in the source are counted in `missing`. Empty: set
+   * `whole_namespace` (else INVALID_ARGUMENT).
+   */
+  keys: string[];
+  /** true: every live memory of the source (`keys` must be empty). */
+  wholeNamespace: boolean;
+  /** true: move (the memories leave the source); false: copy. */
+  move: boolean;
+  /** Key collisions in the target; unspecified: fail. */
+  onConflict: TransferConflict;
+  /** Embedding dimension mismatches; unspecified: fail. */
+  onDimensionMismatch: TransferDimension;
+}
+
+/** What Transfer did. */
+export interface TransferResponse {
+  /** Memories written into the target (overwrites and dropped embeddings included). */
+  transferred: bigint;
+  /** Of those, memories that replaced one the target held. */
+  overwritten: bigint;
+  /** Of those, memories that arrived without their embedding. */
+  droppedEmbeddings: bigint;
+  /** Left in place because the target held their key. */
+  skippedExisting: bigint;
+  /** Left in place because of their embedding's dimension. */
+  skippedDimension: bigint;
+  /** Requested keys the source does not hold (or that expired). */
+  missing: bigint;
+  /**
+   * Target memories that capacity then demoted or evicted (the transferred memories
+   * keep their tiers, which may overfill the target's).
+   */
+  demotedByCapacity: bigint;
+}
+
+/** Empties a namespace, or one of its tiers. */
+export interface ClearRequest {
+  /** Required. See the file comment. NOT_FOUND if it does not exist. */
+  namespace: string;
+  /** The tier to empty; TIER_UNSPECIFIED empties every tier. */
+  tier: Tier;
+}
+
+/** What Clear removed. */
+export interface ClearResponse {
+  /** Memories removed (expired ones included). */
+  removed: bigint;
 }
 
 function createBaseStoreRequest(): StoreRequest {
@@ -3076,6 +3362,9 @@ function createBaseSearchRequest(): SearchRequest {
     mode: 0,
     fusion: 0,
     recencyFromCreated: false,
+    pattern: "",
+    patternSyntax: 0,
+    patternIgnoreCase: false,
   };
 }
 
@@ -3165,6 +3454,15 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.recencyFromCreated !== false) {
       writer.uint32(176).bool(message.recencyFromCreated);
+    }
+    if (message.pattern !== "") {
+      writer.uint32(242).string(message.pattern);
+    }
+    if (message.patternSyntax !== 0) {
+      writer.uint32(248).int32(message.patternSyntax);
+    }
+    if (message.patternIgnoreCase !== false) {
+      writer.uint32(256).bool(message.patternIgnoreCase);
     }
     return writer;
   },
@@ -3371,6 +3669,30 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.recencyFromCreated = reader.bool();
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.pattern = reader.string();
+            continue;
+          }
+          case 31: {
+            if (tag !== 248) {
+              break;
+            }
+
+            message.patternSyntax = reader.int32() as any;
+            continue;
+          }
+          case 32: {
+            if (tag !== 256) {
+              break;
+            }
+
+            message.patternIgnoreCase = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3464,6 +3786,17 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         : isSet(object.recency_from_created)
         ? globalThis.Boolean(object.recency_from_created)
         : false,
+      pattern: isSet(object.pattern) ? globalThis.String(object.pattern) : "",
+      patternSyntax: isSet(object.patternSyntax)
+        ? patternSyntaxFromJSON(object.patternSyntax)
+        : isSet(object.pattern_syntax)
+        ? patternSyntaxFromJSON(object.pattern_syntax)
+        : 0,
+      patternIgnoreCase: isSet(object.patternIgnoreCase)
+        ? globalThis.Boolean(object.patternIgnoreCase)
+        : isSet(object.pattern_ignore_case)
+        ? globalThis.Boolean(object.pattern_ignore_case)
+        : false,
     };
   },
 
@@ -3541,6 +3874,15 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.recencyFromCreated !== false) {
       obj.recencyFromCreated = message.recencyFromCreated;
     }
+    if (message.pattern !== "") {
+      obj.pattern = message.pattern;
+    }
+    if (message.patternSyntax !== 0) {
+      obj.patternSyntax = patternSyntaxToJSON(message.patternSyntax);
+    }
+    if (message.patternIgnoreCase !== false) {
+      obj.patternIgnoreCase = message.patternIgnoreCase;
+    }
     return obj;
   },
 
@@ -3591,6 +3933,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.mode = object.mode ?? 0;
     message.fusion = object.fusion ?? 0;
     message.recencyFromCreated = object.recencyFromCreated ?? false;
+    message.pattern = object.pattern ?? "";
+    message.patternSyntax = object.patternSyntax ?? 0;
+    message.patternIgnoreCase = object.patternIgnoreCase ?? false;
     return message;
   },
 };
@@ -4001,6 +4346,766 @@ export const SearchResponse: MessageFns<SearchResponse> = {
   },
 };
 
+function createBaseBatchSearchRequest(): BatchSearchRequest {
+  return { namespace: "", shared: undefined, queries: [] };
+}
+
+export const BatchSearchRequest: MessageFns<BatchSearchRequest> = {
+  encode(message: BatchSearchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.shared !== undefined) {
+      SearchRequest.encode(message.shared, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.queries) {
+      SearchRequest.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchSearchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchSearchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shared = SearchRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.queries.push(SearchRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchSearchRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      shared: isSet(object.shared) ? SearchRequest.fromJSON(object.shared) : undefined,
+      queries: globalThis.Array.isArray(object?.queries)
+        ? object.queries.map((e: any) => SearchRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchSearchRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.shared !== undefined) {
+      obj.shared = SearchRequest.toJSON(message.shared);
+    }
+    if (message.queries?.length) {
+      obj.queries = message.queries.map((e) => SearchRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchSearchRequest>): BatchSearchRequest {
+    return BatchSearchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchSearchRequest>): BatchSearchRequest {
+    const message = createBaseBatchSearchRequest();
+    message.namespace = object.namespace ?? "";
+    message.shared = (object.shared !== undefined && object.shared !== null)
+      ? SearchRequest.fromPartial(object.shared)
+      : undefined;
+    message.queries = object.queries?.map((e) => SearchRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchSearchResponse(): BatchSearchResponse {
+  return { queryIndex: 0, hits: [] };
+}
+
+export const BatchSearchResponse: MessageFns<BatchSearchResponse> = {
+  encode(message: BatchSearchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queryIndex !== 0) {
+      writer.uint32(8).uint32(message.queryIndex);
+    }
+    for (const v of message.hits) {
+      SearchHit.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchSearchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchSearchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.queryIndex = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hits.push(SearchHit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchSearchResponse {
+    return {
+      queryIndex: isSet(object.queryIndex)
+        ? globalThis.Number(object.queryIndex)
+        : isSet(object.query_index)
+        ? globalThis.Number(object.query_index)
+        : 0,
+      hits: globalThis.Array.isArray(object?.hits) ? object.hits.map((e: any) => SearchHit.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: BatchSearchResponse): unknown {
+    const obj: any = {};
+    if (message.queryIndex !== 0) {
+      obj.queryIndex = Math.round(message.queryIndex);
+    }
+    if (message.hits?.length) {
+      obj.hits = message.hits.map((e) => SearchHit.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchSearchResponse>): BatchSearchResponse {
+    return BatchSearchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchSearchResponse>): BatchSearchResponse {
+    const message = createBaseBatchSearchResponse();
+    message.queryIndex = object.queryIndex ?? 0;
+    message.hits = object.hits?.map((e) => SearchHit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTransferRequest(): TransferRequest {
+  return {
+    namespace: "",
+    targetNamespace: "",
+    keys: [],
+    wholeNamespace: false,
+    move: false,
+    onConflict: 0,
+    onDimensionMismatch: 0,
+  };
+}
+
+export const TransferRequest: MessageFns<TransferRequest> = {
+  encode(message: TransferRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.targetNamespace !== "") {
+      writer.uint32(18).string(message.targetNamespace);
+    }
+    for (const v of message.keys) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.wholeNamespace !== false) {
+      writer.uint32(32).bool(message.wholeNamespace);
+    }
+    if (message.move !== false) {
+      writer.uint32(40).bool(message.move);
+    }
+    if (message.onConflict !== 0) {
+      writer.uint32(48).int32(message.onConflict);
+    }
+    if (message.onDimensionMismatch !== 0) {
+      writer.uint32(56).int32(message.onDimensionMismatch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.targetNamespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keys.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.wholeNamespace = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.move = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.onConflict = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.onDimensionMismatch = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      targetNamespace: isSet(object.targetNamespace)
+        ? globalThis.String(object.targetNamespace)
+        : isSet(object.target_namespace)
+        ? globalThis.String(object.target_namespace)
+        : "",
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => globalThis.String(e)) : [],
+      wholeNamespace: isSet(object.wholeNamespace)
+        ? globalThis.Boolean(object.wholeNamespace)
+        : isSet(object.whole_namespace)
+        ? globalThis.Boolean(object.whole_namespace)
+        : false,
+      move: isSet(object.move) ? globalThis.Boolean(object.move) : false,
+      onConflict: isSet(object.onConflict)
+        ? transferConflictFromJSON(object.onConflict)
+        : isSet(object.on_conflict)
+        ? transferConflictFromJSON(object.on_conflict)
+        : 0,
+      onDimensionMismatch: isSet(object.onDimensionMismatch)
+        ? transferDimensionFromJSON(object.onDimensionMismatch)
+        : isSet(object.on_dimension_mismatch)
+        ? transferDimensionFromJSON(object.on_dimension_mismatch)
+        : 0,
+    };
+  },
+
+  toJSON(message: TransferRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.targetNamespace !== "") {
+      obj.targetNamespace = message.targetNamespace;
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys;
+    }
+    if (message.wholeNamespace !== false) {
+      obj.wholeNamespace = message.wholeNamespace;
+    }
+    if (message.move !== false) {
+      obj.move = message.move;
+    }
+    if (message.onConflict !== 0) {
+      obj.onConflict = transferConflictToJSON(message.onConflict);
+    }
+    if (message.onDimensionMismatch !== 0) {
+      obj.onDimensionMismatch = transferDimensionToJSON(message.onDimensionMismatch);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferRequest>): TransferRequest {
+    return TransferRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferRequest>): TransferRequest {
+    const message = createBaseTransferRequest();
+    message.namespace = object.namespace ?? "";
+    message.targetNamespace = object.targetNamespace ?? "";
+    message.keys = object.keys?.map((e) => e) || [];
+    message.wholeNamespace = object.wholeNamespace ?? false;
+    message.move = object.move ?? false;
+    message.onConflict = object.onConflict ?? 0;
+    message.onDimensionMismatch = object.onDimensionMismatch ?? 0;
+    return message;
+  },
+};
+
+function createBaseTransferResponse(): TransferResponse {
+  return {
+    transferred: 0n,
+    overwritten: 0n,
+    droppedEmbeddings: 0n,
+    skippedExisting: 0n,
+    skippedDimension: 0n,
+    missing: 0n,
+    demotedByCapacity: 0n,
+  };
+}
+
+export const TransferResponse: MessageFns<TransferResponse> = {
+  encode(message: TransferResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transferred !== 0n) {
+      if (BigInt.asUintN(64, message.transferred) !== message.transferred) {
+        throw new globalThis.Error("value provided for field message.transferred of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.transferred);
+    }
+    if (message.overwritten !== 0n) {
+      if (BigInt.asUintN(64, message.overwritten) !== message.overwritten) {
+        throw new globalThis.Error("value provided for field message.overwritten of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.overwritten);
+    }
+    if (message.droppedEmbeddings !== 0n) {
+      if (BigInt.asUintN(64, message.droppedEmbeddings) !== message.droppedEmbeddings) {
+        throw new globalThis.Error("value provided for field message.droppedEmbeddings of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.droppedEmbeddings);
+    }
+    if (message.skippedExisting !== 0n) {
+      if (BigInt.asUintN(64, message.skippedExisting) !== message.skippedExisting) {
+        throw new globalThis.Error("value provided for field message.skippedExisting of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.skippedExisting);
+    }
+    if (message.skippedDimension !== 0n) {
+      if (BigInt.asUintN(64, message.skippedDimension) !== message.skippedDimension) {
+        throw new globalThis.Error("value provided for field message.skippedDimension of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.skippedDimension);
+    }
+    if (message.missing !== 0n) {
+      if (BigInt.asUintN(64, message.missing) !== message.missing) {
+        throw new globalThis.Error("value provided for field message.missing of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.missing);
+    }
+    if (message.demotedByCapacity !== 0n) {
+      if (BigInt.asUintN(64, message.demotedByCapacity) !== message.demotedByCapacity) {
+        throw new globalThis.Error("value provided for field message.demotedByCapacity of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.demotedByCapacity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.transferred = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.overwritten = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.droppedEmbeddings = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.skippedExisting = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.skippedDimension = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.missing = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.demotedByCapacity = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferResponse {
+    return {
+      transferred: isSet(object.transferred) ? BigInt(object.transferred) : 0n,
+      overwritten: isSet(object.overwritten) ? BigInt(object.overwritten) : 0n,
+      droppedEmbeddings: isSet(object.droppedEmbeddings)
+        ? BigInt(object.droppedEmbeddings)
+        : isSet(object.dropped_embeddings)
+        ? BigInt(object.dropped_embeddings)
+        : 0n,
+      skippedExisting: isSet(object.skippedExisting)
+        ? BigInt(object.skippedExisting)
+        : isSet(object.skipped_existing)
+        ? BigInt(object.skipped_existing)
+        : 0n,
+      skippedDimension: isSet(object.skippedDimension)
+        ? BigInt(object.skippedDimension)
+        : isSet(object.skipped_dimension)
+        ? BigInt(object.skipped_dimension)
+        : 0n,
+      missing: isSet(object.missing) ? BigInt(object.missing) : 0n,
+      demotedByCapacity: isSet(object.demotedByCapacity)
+        ? BigInt(object.demotedByCapacity)
+        : isSet(object.demoted_by_capacity)
+        ? BigInt(object.demoted_by_capacity)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TransferResponse): unknown {
+    const obj: any = {};
+    if (message.transferred !== 0n) {
+      obj.transferred = message.transferred.toString();
+    }
+    if (message.overwritten !== 0n) {
+      obj.overwritten = message.overwritten.toString();
+    }
+    if (message.droppedEmbeddings !== 0n) {
+      obj.droppedEmbeddings = message.droppedEmbeddings.toString();
+    }
+    if (message.skippedExisting !== 0n) {
+      obj.skippedExisting = message.skippedExisting.toString();
+    }
+    if (message.skippedDimension !== 0n) {
+      obj.skippedDimension = message.skippedDimension.toString();
+    }
+    if (message.missing !== 0n) {
+      obj.missing = message.missing.toString();
+    }
+    if (message.demotedByCapacity !== 0n) {
+      obj.demotedByCapacity = message.demotedByCapacity.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferResponse>): TransferResponse {
+    return TransferResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferResponse>): TransferResponse {
+    const message = createBaseTransferResponse();
+    message.transferred = (object.transferred !== undefined && object.transferred !== null)
+      ? BigInt(object.transferred)
+      : 0n;
+    message.overwritten = (object.overwritten !== undefined && object.overwritten !== null)
+      ? BigInt(object.overwritten)
+      : 0n;
+    message.droppedEmbeddings = (object.droppedEmbeddings !== undefined && object.droppedEmbeddings !== null)
+      ? BigInt(object.droppedEmbeddings)
+      : 0n;
+    message.skippedExisting = (object.skippedExisting !== undefined && object.skippedExisting !== null)
+      ? BigInt(object.skippedExisting)
+      : 0n;
+    message.skippedDimension = (object.skippedDimension !== undefined && object.skippedDimension !== null)
+      ? BigInt(object.skippedDimension)
+      : 0n;
+    message.missing = (object.missing !== undefined && object.missing !== null) ? BigInt(object.missing) : 0n;
+    message.demotedByCapacity = (object.demotedByCapacity !== undefined && object.demotedByCapacity !== null)
+      ? BigInt(object.demotedByCapacity)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseClearRequest(): ClearRequest {
+  return { namespace: "", tier: 0 };
+}
+
+export const ClearRequest: MessageFns<ClearRequest> = {
+  encode(message: ClearRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.tier !== 0) {
+      writer.uint32(16).int32(message.tier);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tier = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      tier: isSet(object.tier) ? tierFromJSON(object.tier) : 0,
+    };
+  },
+
+  toJSON(message: ClearRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.tier !== 0) {
+      obj.tier = tierToJSON(message.tier);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClearRequest>): ClearRequest {
+    return ClearRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClearRequest>): ClearRequest {
+    const message = createBaseClearRequest();
+    message.namespace = object.namespace ?? "";
+    message.tier = object.tier ?? 0;
+    return message;
+  },
+};
+
+function createBaseClearResponse(): ClearResponse {
+  return { removed: 0n };
+}
+
+export const ClearResponse: MessageFns<ClearResponse> = {
+  encode(message: ClearResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.removed !== 0n) {
+      if (BigInt.asUintN(64, message.removed) !== message.removed) {
+        throw new globalThis.Error("value provided for field message.removed of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.removed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.removed = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearResponse {
+    return { removed: isSet(object.removed) ? BigInt(object.removed) : 0n };
+  },
+
+  toJSON(message: ClearResponse): unknown {
+    const obj: any = {};
+    if (message.removed !== 0n) {
+      obj.removed = message.removed.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClearResponse>): ClearResponse {
+    return ClearResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClearResponse>): ClearResponse {
+    const message = createBaseClearResponse();
+    message.removed = (object.removed !== undefined && object.removed !== null) ? BigInt(object.removed) : 0n;
+    return message;
+  },
+};
+
 /** Stores, retrieves, searches and administers memories. */
 export type MemoryServiceService = typeof MemoryServiceService;
 export const MemoryServiceService = {
@@ -4152,6 +5257,47 @@ export const MemoryServiceService = {
       Buffer.from(RunLifecycleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RunLifecycleResponse => RunLifecycleResponse.decode(value),
   },
+  /**
+   * Runs many searches of one namespace in one call (one engine call under one
+   * snapshot; semantic queries with the same filters share one pass over the vectors).
+   * Each query's hits stream in pages tagged with its index, queries in request order.
+   */
+  batchSearch: {
+    path: "/memd.v1.MemoryService/BatchSearch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: BatchSearchRequest): Buffer => Buffer.from(BatchSearchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchSearchRequest => BatchSearchRequest.decode(value),
+    responseSerialize: (value: BatchSearchResponse): Buffer => Buffer.from(BatchSearchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchSearchResponse => BatchSearchResponse.decode(value),
+  },
+  /**
+   * Moves or copies memories (some keys, or a whole namespace) into another namespace,
+   * atomically: everything in one transaction, or nothing. Needs READ on the source
+   * (and DELETE to move) and WRITE on the target.
+   */
+  transfer: {
+    path: "/memd.v1.MemoryService/Transfer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferRequest): Buffer => Buffer.from(TransferRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferRequest => TransferRequest.decode(value),
+    responseSerialize: (value: TransferResponse): Buffer => Buffer.from(TransferResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TransferResponse => TransferResponse.decode(value),
+  },
+  /**
+   * Deletes every memory of one tier, or of all tiers, of a namespace in one
+   * transaction. The namespace stays (with its embedding dimension). Needs DELETE.
+   */
+  clear: {
+    path: "/memd.v1.MemoryService/Clear" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearRequest): Buffer => Buffer.from(ClearRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearRequest => ClearRequest.decode(value),
+    responseSerialize: (value: ClearResponse): Buffer => Buffer.from(ClearResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearResponse => ClearResponse.decode(value),
+  },
 } as const;
 
 export interface MemoryServiceServer extends UntypedServiceImplementation {
@@ -4195,6 +5341,23 @@ export interface MemoryServiceServer extends UntypedServiceImplementation {
    * runs it on a schedule (docs/lifecycle.md).
    */
   runLifecycle: handleUnaryCall<RunLifecycleRequest, RunLifecycleResponse>;
+  /**
+   * Runs many searches of one namespace in one call (one engine call under one
+   * snapshot; semantic queries with the same filters share one pass over the vectors).
+   * Each query's hits stream in pages tagged with its index, queries in request order.
+   */
+  batchSearch: handleServerStreamingCall<BatchSearchRequest, BatchSearchResponse>;
+  /**
+   * Moves or copies memories (some keys, or a whole namespace) into another namespace,
+   * atomically: everything in one transaction, or nothing. Needs READ on the source
+   * (and DELETE to move) and WRITE on the target.
+   */
+  transfer: handleUnaryCall<TransferRequest, TransferResponse>;
+  /**
+   * Deletes every memory of one tier, or of all tiers, of a namespace in one
+   * transaction. The namespace stays (with its embedding dimension). Needs DELETE.
+   */
+  clear: handleUnaryCall<ClearRequest, ClearResponse>;
 }
 
 export interface MemoryServiceClient extends Client {
@@ -4386,6 +5549,56 @@ export interface MemoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RunLifecycleResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Runs many searches of one namespace in one call (one engine call under one
+   * snapshot; semantic queries with the same filters share one pass over the vectors).
+   * Each query's hits stream in pages tagged with its index, queries in request order.
+   */
+  batchSearch(request: BatchSearchRequest, options?: Partial<CallOptions>): ClientReadableStream<BatchSearchResponse>;
+  batchSearch(
+    request: BatchSearchRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BatchSearchResponse>;
+  /**
+   * Moves or copies memories (some keys, or a whole namespace) into another namespace,
+   * atomically: everything in one transaction, or nothing. Needs READ on the source
+   * (and DELETE to move) and WRITE on the target.
+   */
+  transfer(
+    request: TransferRequest,
+    callback: (error: ServiceError | null, response: TransferResponse) => void,
+  ): ClientUnaryCall;
+  transfer(
+    request: TransferRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TransferResponse) => void,
+  ): ClientUnaryCall;
+  transfer(
+    request: TransferRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TransferResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes every memory of one tier, or of all tiers, of a namespace in one
+   * transaction. The namespace stays (with its embedding dimension). Needs DELETE.
+   */
+  clear(
+    request: ClearRequest,
+    callback: (error: ServiceError | null, response: ClearResponse) => void,
+  ): ClientUnaryCall;
+  clear(
+    request: ClearRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearResponse) => void,
+  ): ClientUnaryCall;
+  clear(
+    request: ClearRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearResponse) => void,
   ): ClientUnaryCall;
 }
 
