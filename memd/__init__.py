@@ -13,6 +13,7 @@ from memd.errors import (
     PermissionDenied,
     StorageError,
     Unauthenticated,
+    Unavailable,
 )
 from memd.types import (
     CategoryOptions,
@@ -52,6 +53,7 @@ __all__ = [
     "Tier",
     "TierOptions",
     "Unauthenticated",
+    "Unavailable",
     "pack_embedding",
     "system_clock",
 ]

@@ -23,6 +23,7 @@ from memd.errors import (
     PermissionDenied,
     StorageError,
     Unauthenticated,
+    Unavailable,
 )
 
 
@@ -59,6 +60,7 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     StorageError: grpc.StatusCode.INTERNAL,
     InternalError: grpc.StatusCode.INTERNAL,
     ServerDraining: grpc.StatusCode.UNAVAILABLE,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
 }
 """Exception class -> status code. Subclasses map like their nearest listed base."""
