@@ -396,7 +396,7 @@ def sample(families: dict[str, list[Any]], name: str, **labels: str) -> float:
 
 
 StartDaemon = Callable[..., Daemon]
-"""``start_daemon(*flags, data_dir=None, env=None) -> Daemon`` (the fixture's type)."""
+"""``start_daemon(*flags, data_dir=None, env=None, default_embedding=False) -> Daemon``."""
 
 
 # --- the program ----------------------------------------------------------------------------
