@@ -354,7 +354,6 @@ def _tracing_options() -> list[Option]:
 def _embed_options() -> list[Option]:
     """Server-side embedders (docs/embeddings.md)."""
     em, e = "embed", _EMBED
-    on_off = {"show": lambda v: str(v).lower()}
     return [
         Option(
             "embed.backend",
@@ -450,7 +449,7 @@ def _embed_options() -> list[Option]:
             "Send input_type (query or passage) in each request, for servers that use it",
             e.openai_input_type,
             boolean,
-            **on_off,
+            show=lambda v: str(v).lower(),
         ),
     ]
 

