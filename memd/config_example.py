@@ -131,10 +131,9 @@ def _categories(table: TableOption) -> Iterator[str]:
 def _embed_namespaces(table: TableOption) -> Iterator[str]:
     if table.default:
         raise AssertionError("embed.namespaces has no default; render it when it does")
-    yield "# none by default; e.g. (docs/embeddings.md):"
-    yield "# [[embed.namespaces]]"
-    yield '# pattern = "team:alpha/*"'
-    yield '# backend = "openai"'
+    yield "# none by default; each rule is a table, e.g. (docs/embeddings.md):"
+    yield '#   [[embed.namespaces]]  pattern = "team:alpha/*"  backend = "openai"'
+    yield "namespaces = []"
 
 
 _TABLE_RENDERERS = {
