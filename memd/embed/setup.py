@@ -148,9 +148,14 @@ def resolve(options: EmbedOptions, environ: Mapping[str, str] | None = None) -> 
 def configure(engine: Engine, options: EmbedOptions) -> EmbedSetup:
     """Resolve ``options`` and set up ``engine``'s embedders (loading the local model)."""
     setup = resolve(options)
-    if setup.local is not None and options.local_threads > 0:
-        # Read by the model's OpenMP runtime when it starts, i.e. at its first call.
-        os.environ["OMP_NUM_THREADS"] = str(options.local_threads)
+    if setup.local is not None:
+        # Read by the model's OpenMP runtime (libgomp) when the engine loads it. Passive:
+        # its threads sleep between calls instead of spinning on the cores the RPC
+        # threads need (measured: twice the throughput, a quarter of the query latency
+        # on a busy 2-core machine; docs/embeddings.md).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        if options.local_threads > 0:
+            os.environ["OMP_NUM_THREADS"] = str(options.local_threads)
     engine.configure_embedding(setup)
     return setup
 
