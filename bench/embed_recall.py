@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=12)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--pocket-encoder", help="a binary embedding stdin lines with pocket-encoder")
+    ap.add_argument("--only", default="", help="run the candidates whose name contains this")
     args = ap.parse_args()
     memories, cases = generate(args.users, args.seed)
     paraphrased = [c for c in cases if c.answer.startswith("fact")]
@@ -146,6 +147,8 @@ def main() -> None:
         print("| model | texts/s | mode | R@5 | R@10 | MRR | paraphrased: R@5 | R@10 | MRR |")
         print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
         for name, load in candidates:
+            if args.only not in name:
+                continue
             rate, (every, para) = recall(memories, [cases, paraphrased], load())
             for (mode, a), (_, p) in zip(every, para, strict=True):
                 cells = " | ".join(f"{x:.3f}" for x in (*a, *p))
