@@ -14,6 +14,7 @@ from memd.errors import (
     PermissionDenied,
     StorageError,
     Unauthenticated,
+    Unavailable,
 )
 from memd.types import (
     CategoryOptions,
@@ -54,6 +55,7 @@ __all__ = [
     "Tier",
     "TierOptions",
     "Unauthenticated",
+    "Unavailable",
     "pack_embedding",
     "system_clock",
 ]

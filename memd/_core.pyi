@@ -9,6 +9,7 @@ import builtins
 from collections.abc import Sequence
 from typing import Literal, final
 
+from memd.embed.setup import EmbedSetup
 from memd.types import EngineOptions, NewMemory, SearchQuery
 
 __all__ = [
@@ -469,6 +470,21 @@ class Engine:
         """Remove a token's record; ``True`` if it existed."""
     def tokens(self) -> builtins.list[tuple[bytes, bytes]]:
         """Every ``(digest, record)``, in digest order."""
+    def configure_embedding(self, setup: EmbedSetup) -> None:
+        """Set the server-side embedders (docs/embeddings.md), loading the local model.
+
+        Raises ``InvalidArgument`` for a model that cannot be loaded or whose
+        dimension exceeds ``max_embedding_dim``.
+        """
+    def embedder_of(self, namespace: str) -> tuple[str, int] | None:
+        """``(model identity, dimension)`` of the embedder serving ``namespace``."""
+    def embed(
+        self, namespace: str, texts: Sequence[str], query: bool = False
+    ) -> builtins.list[bytes]:
+        """Packed float32 vectors of ``texts`` by ``namespace``'s embedder; stores nothing.
+
+        Raises ``InvalidArgument`` if no embedder serves it, ``Unavailable`` if it fails.
+        """
     def close(self) -> None:
         """Flush access statistics, stop the writer and close LMDB. Idempotent."""
 

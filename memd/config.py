@@ -30,6 +30,7 @@ from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
+from memd.embed.options import EmbedOptions
 from memd.telemetry.options import TracingOptions
 from memd.types import EngineOptions, LifecycleOptions, TierOptions
 
@@ -69,6 +70,7 @@ class Config:
         metrics_tls_key: Metrics endpoint private key (PEM path).
         backup_dir: Directory Backup writes under; empty: Backup is refused.
         tracing: OpenTelemetry spans of the RPCs (docs/tracing.md).
+        embed: Server-side embedders (docs/embeddings.md).
         engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
@@ -99,6 +101,7 @@ class Config:
     metrics_tls_key: str
     backup_dir: str
     tracing: TracingOptions
+    embed: EmbedOptions
     engine: EngineOptions
 
     @classmethod
@@ -280,6 +283,23 @@ def _build(v: Mapping[str, Any]) -> Config:
             protocol=v["tracing.protocol"],
             service_name=v["tracing.service_name"],
             record_content=v["tracing.record_content"],
+        ),
+        embed=EmbedOptions(
+            backend=v["embed.backend"],
+            namespaces=tuple(v["embed.namespaces"]),
+            query_cache=v["embed.query_cache"],
+            local_threads=v["embed.local.threads"],
+            openai_url=v["embed.openai.url"],
+            openai_model=v["embed.openai.model"],
+            openai_dimensions=v["embed.openai.dimensions"],
+            openai_api_key_file=v["embed.openai.api_key_file"],
+            openai_api_key_env=v["embed.openai.api_key_env"],
+            openai_batch_size=v["embed.openai.batch_size"],
+            openai_timeout_ms=v["embed.openai.timeout_ms"],
+            openai_retries=v["embed.openai.retries"],
+            openai_breaker_failures=v["embed.openai.breaker_failures"],
+            openai_breaker_cooldown_ms=v["embed.openai.breaker_cooldown_ms"],
+            openai_input_type=v["embed.openai.input_type"],
         ),
         engine=engine,
     )

@@ -128,7 +128,19 @@ def _categories(table: TableOption) -> Iterator[str]:
     yield "# and importance = 0.8 (docs/examples/lifecycle.toml, docs/lifecycle.md)"
 
 
-_TABLE_RENDERERS = {"lifecycle.policies": _policies, "lifecycle.categories": _categories}
+def _embed_namespaces(table: TableOption) -> Iterator[str]:
+    if table.default:
+        raise AssertionError("embed.namespaces has no default; render it when it does")
+    yield "# none by default; each rule is a table, e.g. (docs/embeddings.md):"
+    yield '#   [[embed.namespaces]]  pattern = "team:alpha/*"  backend = "openai"'
+    yield "namespaces = []"
+
+
+_TABLE_RENDERERS = {
+    "lifecycle.policies": _policies,
+    "lifecycle.categories": _categories,
+    "embed.namespaces": _embed_namespaces,
+}
 
 
 if __name__ == "__main__":

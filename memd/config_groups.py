@@ -43,5 +43,9 @@ GROUPS: dict[str, Group] = {
     "tracing": Group(
         "tracing", "OpenTelemetry spans of the RPCs and where they are sent (docs/tracing.md)"
     ),
+    "embed": Group(
+        "embeddings",
+        "server-side embedders of texts stored or searched without a vector (docs/embeddings.md)",
+    ),
 }
 """Group key (``Option.group``) -> its heading and description, in no particular order."""

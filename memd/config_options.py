@@ -24,6 +24,7 @@ from memd.config_parse import (
     size,
     tier_number,
 )
+from memd.embed.options import BACKENDS, EmbedOptions, openai_url
 from memd.telemetry.options import (
     EXPORTERS,
     PROTOCOLS,
@@ -36,6 +37,7 @@ from memd.types import EngineOptions, LifecycleOptions, Tier
 _ENGINE = EngineOptions()
 _LIFECYCLE = LifecycleOptions()
 _TRACING = TracingOptions()
+_EMBED = EmbedOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +351,109 @@ def _tracing_options() -> list[Option]:
     ]
 
 
+def _embed_options() -> list[Option]:
+    """Server-side embedders (docs/embeddings.md)."""
+    em, e = "embed", _EMBED
+    return [
+        Option(
+            "embed.backend",
+            em,
+            "Embedder of memories stored without a vector and of semantic/hybrid text "
+            "queries: local (in-process model), openai (an OpenAI-compatible endpoint), none; "
+            "auto: local if its model package is installed, else none",
+            e.backend,
+            choice(*BACKENDS),
+        ),
+        Option(
+            "embed.query_cache",
+            em,
+            "Query vectors kept in memory (least recently used out first); 0 disables",
+            e.query_cache,
+            int_in(0, 1_000_000),
+        ),
+        Option(
+            "embed.local.threads",
+            em,
+            "CPU threads the local model uses (0: all cores)",
+            e.local_threads,
+            int_in(0, 1024),
+        ),
+        Option(
+            "embed.openai.url",
+            em,
+            "Base URL of the OpenAI-compatible API, up to /v1 (requests go to URL/embeddings)",
+            e.openai_url,
+            openai_url,
+        ),
+        Option("embed.openai.model", em, "The model name sent", e.openai_model, str),
+        Option(
+            "embed.openai.dimensions",
+            em,
+            "Dimension of the model's vectors (checked on every response)",
+            e.openai_dimensions,
+            int_in(0, 65_536),
+        ),
+        Option(
+            "embed.openai.api_key_file",
+            em,
+            "File whose first line is the API key (sent as a bearer token)",
+            e.openai_api_key_file,
+            str,
+        ),
+        Option(
+            "embed.openai.api_key_env",
+            em,
+            "Environment variable holding the API key when no key file is set",
+            e.openai_api_key_env,
+            str,
+        ),
+        Option(
+            "embed.openai.batch_size",
+            em,
+            "Most texts per request",
+            e.openai_batch_size,
+            int_in(1, 4096),
+        ),
+        Option(
+            "embed.openai.timeout_ms",
+            em,
+            "Total time one request may take",
+            e.openai_timeout_ms,
+            int_in(1, 600_000),
+        ),
+        Option(
+            "embed.openai.retries",
+            em,
+            "Retries of a request failing with a network error, 408, 429 or 5xx (backoff "
+            "from 100 ms)",
+            e.openai_retries,
+            int_in(0, 10),
+        ),
+        Option(
+            "embed.openai.breaker_failures",
+            em,
+            "Failed calls in a row after which calls fail fast with UNAVAILABLE; 0: never",
+            e.openai_breaker_failures,
+            int_in(0, 1000),
+        ),
+        Option(
+            "embed.openai.breaker_cooldown_ms",
+            em,
+            "How long calls fail fast before one call probes the endpoint again",
+            e.openai_breaker_cooldown_ms,
+            int_in(1, 3_600_000),
+        ),
+        Option(
+            "embed.openai.input_type",
+            em,
+            "Send input_type (query or passage) in each request, for servers that use it",
+            e.openai_input_type,
+            boolean,
+            show=lambda v: str(v).lower(),
+        ),
+    ]
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "listen",
@@ -494,6 +599,7 @@ OPTIONS: tuple[Option, ...] = (
     *_lifecycle_options(),
     *_security_options(),
     *_tracing_options(),
+    *_embed_options(),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {opt.key: opt for opt in OPTIONS}

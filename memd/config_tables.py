@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memd.config_parse import ConfigError, tier_number
+from memd.embed.options import parse_namespace_rules
 from memd.types import CategoryOptions, PolicyOptions, Tier
 
 _DAY_MS = 86_400_000
@@ -245,6 +246,13 @@ TABLE_OPTIONS: dict[str, TableOption] = {
             "[lifecycle.categories.<name>]: retention_days and importance per metadata category",
             (),
             parse_categories,
+        ),
+        TableOption(
+            "embed.namespaces",
+            "[[embed.namespaces]]: pattern (a namespace, or a prefix ending in *) and "
+            "backend (none, local, openai); the first match overrides embed.backend",
+            (),
+            parse_namespace_rules,
         ),
     )
 }

@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from memd import _core
 from memd.types import EngineOptions, NewMemory, SearchQuery
+
+if TYPE_CHECKING:
+    from memd.embed.setup import EmbedSetup
 
 Clock = Callable[[], int]
 """Returns milliseconds since the Unix epoch."""
@@ -267,6 +270,20 @@ class Engine:
     def tokens(self) -> builtins.list[tuple[bytes, bytes]]:
         """Every ``(digest, record)`` pair, in digest order."""
         return self._core.tokens()
+
+    def configure_embedding(self, setup: EmbedSetup) -> None:
+        """Set the server-side embedders; see ``memd.embed.configure``."""
+        self._core.configure_embedding(setup)
+
+    def embedder_of(self, namespace: str) -> tuple[str, int] | None:
+        """``(model identity, dimension)`` of the embedder serving ``namespace``, if any."""
+        return self._core.embedder_of(namespace)
+
+    def embed(
+        self, namespace: str, texts: Sequence[str], *, query: bool = False
+    ) -> builtins.list[bytes]:
+        """Vectors (packed float32) of ``texts`` by ``namespace``'s embedder; stores nothing."""
+        return self._core.embed(namespace, texts, query)
 
     def close(self) -> None:
         """Flush, stop the writer and close LMDB. Idempotent."""

@@ -24,6 +24,8 @@ exception              raised when                 gRPC status
                        unknown, expired, revoked)
 ``PermissionDenied``   the token has no grant for  ``PERMISSION_DENIED``
                        this action and namespace
+``Unavailable``        the embedding service       ``UNAVAILABLE``
+                       failed or is down
 ``StorageError``       LMDB or filesystem failure  ``INTERNAL``
 ``InternalError``      a bug in memd               ``INTERNAL``
 =====================  ==========================  ======================
@@ -95,6 +97,14 @@ class StorageError(MemdError, OSError):
     """LMDB or the filesystem failed; the failed batch was not committed."""
 
 
+class Unavailable(MemdError):
+    """A service memd depends on (the embedding endpoint) failed or is known to be down.
+
+    Nothing was changed; the same call may succeed later. Reads and keyword searches
+    never need it.
+    """
+
+
 class InternalError(MemdError):
     """An invariant inside memd broke: please report it."""
 
@@ -112,4 +122,5 @@ __all__ = [
     "PermissionDenied",
     "StorageError",
     "Unauthenticated",
+    "Unavailable",
 ]

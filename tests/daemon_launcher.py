@@ -9,7 +9,7 @@ Python tests use the ``Daemon`` class (``tests/server/daemon.py`` re-exports it)
 languages run this file as a program, with the repository's ``.venv/bin/python``::
 
     python tests/daemon_launcher.py [--data-dir DIR] [--no-unix] [--auth] [--tls]
-        [--token NAME=GRANTS]... [-- MEMD_SERVE_FLAGS...]
+        [--default-embedding] [--token NAME=GRANTS]... [-- MEMD_SERVE_FLAGS...]
 
 It starts ``python -m memd serve`` (or see ``MEMD_TEST_SERVE_PREFIX`` below) on a fresh
 temporary directory (the data in ``DIR/data`` unless ``--data-dir`` is given, a Unix
@@ -143,6 +143,9 @@ class Daemon:
             Implies ``auth``.
         secrets_dir: Where ``admin.token`` and ``tls/`` go; default a new temporary
             directory, removed by ``close``/``stop``.
+        default_embedding: Keep the daemon's default embedder. Otherwise, unless the
+            flags set ``--embed-backend``, the daemon runs with ``--embed-backend none``:
+            tests that are not about embedding spend no model time on their texts.
 
     ``channel`` (and ``stub`` over it) reaches ``address`` with the daemon's TLS client
     certificate and, with auth, the admin token; ``connect(token)`` opens others.
@@ -158,6 +161,7 @@ class Daemon:
         tls: bool = False,
         tokens: Mapping[str, str] | None = None,
         secrets_dir: Path | None = None,
+        default_embedding: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.args = list(args)
@@ -186,6 +190,8 @@ class Daemon:
 
             self.tls_files = make_tls(secrets_dir / "tls")
             security += self.tls_files.serve_flags()
+        keep = default_embedding or any(a.startswith("--embed-backend") for a in self.args)
+        embed = [] if keep else ["--embed-backend", "none"]
         listen = [] if "--listen" in self.args else ["--listen", "127.0.0.1:0"]
         metrics = [] if "--metrics-listen" in self.args else ["--metrics-listen", "127.0.0.1:0"]
         if env and "MEMD_TEST_SERVE_PREFIX" in os.environ:
@@ -201,6 +207,7 @@ class Daemon:
             *listen,
             *metrics,
             *security,
+            *embed,
             *self.args,
         ]
         self.proc = subprocess.Popen(
@@ -389,7 +396,7 @@ def sample(families: dict[str, list[Any]], name: str, **labels: str) -> float:
 
 
 StartDaemon = Callable[..., Daemon]
-"""``start_daemon(*flags, data_dir=None, env=None) -> Daemon`` (the fixture's type)."""
+"""``start_daemon(*flags, data_dir=None, env=None, default_embedding=False) -> Daemon``."""
 
 
 # --- the program ----------------------------------------------------------------------------
@@ -413,6 +420,11 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument("--auth", action="store_true", help="--auth required, new admin token")
     parser.add_argument("--tls", action="store_true", help="mutual TLS with new certificates")
+    parser.add_argument(
+        "--default-embedding",
+        action="store_true",
+        help="keep the daemon's default embedder (else --embed-backend none)",
+    )
     parser.add_argument(
         "--token",
         action="append",
@@ -470,6 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tls=opts.tls,
                 tokens=opts.tokens,
                 secrets_dir=tmp,
+                default_embedding=opts.default_embedding,
             )
         except AssertionError as exc:
             print(f"daemon_launcher: memd did not start: {exc}", file=sys.stderr)

@@ -33,8 +33,11 @@ from memd.auth.registry import TokenRegistry
 from memd.auth.servicer import SERVICE_NAME as AUTH_SERVICE_NAME
 from memd.auth.servicer import AuthServicer
 from memd.auth.servicer import add_to_server as add_auth_to_server
-from memd.config import Config
+from memd.config import Config, ConfigError
+from memd.embed import configure as configure_embedding
+from memd.embed import describe as describe_embedding
 from memd.engine import Engine
+from memd.errors import InvalidArgument
 from memd.logs import event
 from memd.metrics import Metrics
 from memd.server.interceptors import ObservabilityInterceptor
@@ -94,6 +97,10 @@ class MemdServer:
             self.tracing = server_tracing(cfg.tracing)
         except TracingUnavailable as exc:
             raise StartupError(str(exc)) from None
+        try:
+            self.embedding = configure_embedding(self.engine, cfg.embed)
+        except (ConfigError, InvalidArgument) as exc:
+            raise StartupError(f"embedding: {exc}") from None
         self.metrics.watch_engine(self.engine)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._stopped = threading.Event()
@@ -198,6 +205,7 @@ class MemdServer:
             auth=self.cfg.auth,
             tls="mutual" if self.cfg.tls_client_ca else "on" if self._credentials else "off",
             tracing=self.tracing.describe() if self.tracing is not None else "off",
+            embed=describe_embedding(self.embedding),
         )
 
     def stop(self, grace: float | None = None) -> None:

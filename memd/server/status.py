@@ -24,6 +24,7 @@ from memd.errors import (
     PermissionDenied,
     StorageError,
     Unauthenticated,
+    Unavailable,
 )
 
 
@@ -61,6 +62,7 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     StorageError: grpc.StatusCode.INTERNAL,
     InternalError: grpc.StatusCode.INTERNAL,
     ServerDraining: grpc.StatusCode.UNAVAILABLE,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
 }
 """Exception class -> status code. Subclasses map like their nearest listed base."""

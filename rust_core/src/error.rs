@@ -22,6 +22,9 @@ pub enum CoreError {
     /// The data directory is locked by another engine (another process, or another
     /// `Engine` of this one): two engines on one store would diverge in memory.
     InUse(String),
+    /// A service memd depends on (the embedding endpoint) failed or is known to be
+    /// down; nothing was changed, and the same call may succeed later.
+    Unavailable(String),
     /// An invariant broke: a bug in memd.
     Internal(String),
 }
@@ -37,6 +40,7 @@ impl CoreError {
             Self::Closed(_) => "EngineClosed",
             Self::Storage(_) => "StorageError",
             Self::InUse(_) => "DataDirInUse",
+            Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -51,6 +55,7 @@ impl CoreError {
             | Self::Closed(m)
             | Self::Storage(m)
             | Self::InUse(m)
+            | Self::Unavailable(m)
             | Self::Internal(m) => m,
         }
     }

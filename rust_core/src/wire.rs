@@ -288,6 +288,7 @@ pub fn grpc_code(err: &CoreError) -> i32 {
         CoreError::AlreadyExists(_) => 6,
         CoreError::Capacity(_) => 8,
         CoreError::Closed(_) | CoreError::InUse(_) => 9,
+        CoreError::Unavailable(_) => 14,
         CoreError::Storage(_) | CoreError::Internal(_) => 13,
     }
 }

@@ -13,7 +13,7 @@ from .daemon import Daemon, StartDaemon
 
 @pytest.fixture
 def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
-    """``start_daemon(*flags, data_dir=None, env=None)``: a fresh daemon process.
+    """``start_daemon(*flags, data_dir=None, env=None, default_embedding=False)``: a daemon.
 
     Every daemon started through it is stopped at teardown. ``data_dir`` defaults to
     ``tmp_path / "data"``, so two calls in one test reopen the same store.
@@ -21,9 +21,14 @@ def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
     started: list[Daemon] = []
 
     def start(
-        *flags: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+        *flags: str,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        default_embedding: bool = False,
     ) -> Daemon:
-        daemon = Daemon(data_dir or tmp_path / "data", *flags, env=env)
+        daemon = Daemon(
+            data_dir or tmp_path / "data", *flags, env=env, default_embedding=default_embedding
+        )
         started.append(daemon)
         return daemon
 

@@ -15,6 +15,7 @@ from memd import (
     NotFound,
     StorageError,
     Tier,
+    Unavailable,
 )
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as spb
@@ -105,6 +106,7 @@ def test_malformed_bytes_are_invalid_argument(engine):
         (DataDirInUse, 9),
         (StorageError, 13),
         (InternalError, 13),
+        (Unavailable, 14),
     ],
 )
 def test_rust_item_codes_match_the_status_table(exc, code):

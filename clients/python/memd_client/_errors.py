@@ -25,10 +25,15 @@ from memd.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from memd.errors import Unavailable as ServiceUnavailable
 
 
-class Unavailable(MemdError, ConnectionError):
-    """The server cannot be reached or is shutting down; retried with backoff first."""
+class Unavailable(ServiceUnavailable, ConnectionError):
+    """The server cannot be reached, is shutting down, or its embedding service is down.
+
+    Retried with backoff first. A subclass of ``memd.errors.Unavailable``, which the
+    embedded engine raises when its embedder fails.
+    """
 
 
 class DeadlineExceeded(MemdError, TimeoutError):

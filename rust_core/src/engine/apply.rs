@@ -21,8 +21,15 @@ pub enum Promotion {
 /// A write operation.
 #[derive(Debug)]
 pub enum Op {
-    /// Store validated items `(index in the caller's batch, item)`.
-    Put { ns: String, items: Vec<(usize, NewMemory)>, now_ms: u64, atomic: bool },
+    /// Store validated items `(index in the caller's batch, item)`; `model`: the
+    /// server's embedder made some of their vectors (recorded with the namespace).
+    Put {
+        ns: String,
+        items: Vec<(usize, NewMemory)>,
+        now_ms: u64,
+        atomic: bool,
+        model: Option<String>,
+    },
     /// Delete keys (expired ones are removed too, but reported as absent).
     Delete { ns: String, keys: Vec<String>, now_ms: u64 },
     /// Move memories one tier warmer if they are still in the given tier.
@@ -95,8 +102,8 @@ pub enum Reply {
 /// Applies one op.
 pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
     match op {
-        Op::Put { ns, items, now_ms, atomic } => {
-            super::put::put(txn, keygen, ns, items, *now_ms, *atomic)
+        Op::Put { ns, items, now_ms, atomic, model } => {
+            super::put::put(txn, keygen, ns, items, *now_ms, *atomic, model.as_deref())
         }
         Op::Delete { ns, keys, now_ms } => delete(txn, ns, keys, *now_ms),
         Op::Promote { ns, keys, now_ms } => promote(txn, ns, keys, *now_ms),

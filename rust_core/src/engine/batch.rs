@@ -23,8 +23,21 @@ impl Engine {
     /// Runs every query of a batch (all of one namespace), each query's hits best
     /// first, in query order; see the module documentation. The results of a batch
     /// total at most `MAX_K` hits.
+    ///
+    /// A text query of a namespace an embedder serves gets its vector first, as in
+    /// `search` (each through the query cache, one model call per query not cached).
     pub fn search_batch(&self, queries: &[SearchQuery]) -> Result<Vec<Vec<Hit>>> {
-        search_batch(&*self.shared()?, queries)
+        let shared = self.shared()?;
+        if queries.len() > MAX_BATCH_QUERIES {
+            return search_batch(&shared, queries); // refused before any model time
+        }
+        let mut embedded: Option<Vec<SearchQuery>> = None;
+        for (i, q) in queries.iter().enumerate() {
+            if let Some(with_vector) = self.embed_query(&shared, q).map_err(|e| indexed(i, e))? {
+                embedded.get_or_insert_with(|| queries.to_vec())[i] = with_vector;
+            }
+        }
+        search_batch(&shared, embedded.as_deref().unwrap_or(queries))
     }
 }
 
@@ -35,6 +48,7 @@ fn indexed(i: usize, e: CoreError) -> CoreError {
         CoreError::InvalidArgument(_) => CoreError::InvalidArgument(message),
         CoreError::Capacity(_) => CoreError::Capacity(message),
         CoreError::NotFound(_) => CoreError::NotFound(message),
+        CoreError::Unavailable(_) => CoreError::Unavailable(message),
         other => other,
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod apply;
 mod batch;
 mod batch_wire;
 mod clear;
+mod embed;
 mod encoded;
 mod lifecycle;
 mod pattern;
@@ -91,6 +92,8 @@ pub struct Engine {
     pid: u32,
     /// Held from open to close: one engine per data directory.
     lock: Mutex<Option<DirLock>>,
+    /// Server-side embedders (none until `configure_embedding`).
+    embedders: crate::embed::Embedders,
 }
 
 impl Engine {
@@ -114,6 +117,7 @@ impl Engine {
             path: path.to_path_buf(),
             pid: std::process::id(),
             lock: Mutex::new(Some(lock)),
+            embedders: crate::embed::Embedders::default(),
         })
     }
 
@@ -166,8 +170,9 @@ impl Engine {
             // Nothing to write: in particular, no namespace is created.
             return Ok(results);
         }
+        let model = self.embed_items(&shared, ns, &mut valid)?;
         let indices: Vec<usize> = valid.iter().map(|(i, _)| *i).collect();
-        let op = Op::Put { ns: ns.to_owned(), items: valid, now_ms, atomic };
+        let op = Op::Put { ns: ns.to_owned(), items: valid, now_ms, atomic, model };
         let Reply::Put(outcomes) = shared.submit(op)? else { unreachable!("put replies Put") };
         let state = shared.state.read().expect("state lock");
         let space = state.namespace(ns);
@@ -222,7 +227,11 @@ impl Engine {
     /// The best `query.k` memories of a namespace for a query, best first; see
     /// `crate::search`. An unknown namespace has no hits.
     pub fn search(&self, query: &crate::search::SearchQuery) -> Result<Vec<crate::search::Hit>> {
-        search::search(&*self.shared()?, query)
+        let shared = self.shared()?;
+        match self.embed_query(&shared, query)? {
+            Some(embedded) => search::search(&shared, &embedded),
+            None => search::search(&shared, query),
+        }
     }
 
     /// Removes at most `max` expired memories: (removed, more expired remain).

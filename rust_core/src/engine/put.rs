@@ -122,11 +122,13 @@ pub(super) fn put(
     items: &[(usize, NewMemory)],
     now_ms: u64,
     atomic: bool,
+    model: Option<&str>,
 ) -> Result<Reply> {
     let existing = txn.state.namespace(ns).map(|space| space.dim);
     // Check before creating anything, so a rejected batch leaves no trace.
     let expired = check_expired(txn, ns, items, now_ms, atomic)?;
     let (dim, errors) = check_dims(existing.unwrap_or(0), items, expired, atomic)?;
+    super::embed::check_model(txn, ns, model, dim)?;
     let (ns_id, name) = {
         let space = txn.state.ensure(ns);
         space.dim = dim;
@@ -135,6 +137,7 @@ pub(super) fn put(
     if existing != Some(dim) {
         txn.store.put_namespace(txn.wtxn, ns, dim)?;
     }
+    super::embed::record_model(txn, ns, model, dim)?;
     let mut outcomes = Vec::with_capacity(items.len());
     for ((_, item), error) in items.iter().zip(errors) {
         if let Some(e) = error {

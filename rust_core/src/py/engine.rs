@@ -4,6 +4,7 @@
 // pyo3 extracts arguments as owned values; borrowing them is not an option here.
 #![allow(clippy::needless_pass_by_value)]
 
+use super::embed::PyEmbedSetup;
 use super::gil::enter_core;
 use super::ops::{self, PyTransferReport};
 use super::search::{PyHit, PySearchQuery};
@@ -325,6 +326,29 @@ impl PyEngine {
     ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
         let all = enter_core(py, || self.engine.tokens())?;
         Ok(all.iter().map(|(d, r)| (PyBytes::new(py, d), PyBytes::new(py, r))).collect())
+    }
+
+    fn configure_embedding(&self, py: Python<'_>, setup: PyEmbedSetup) -> PyResult<()> {
+        enter_core(py, || self.engine.configure_embedding(setup.into_setup()?))
+    }
+
+    fn embedder_of(&self, namespace: &str) -> Option<(String, usize)> {
+        self.engine.embedder_of(namespace)
+    }
+
+    #[pyo3(signature = (namespace, texts, query = false))]
+    fn embed<'py>(
+        &self,
+        py: Python<'py>,
+        namespace: &str,
+        texts: Vec<String>,
+        query: bool,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let vectors = enter_core(py, || self.engine.embed(namespace, &texts, query))?;
+        Ok(vectors
+            .iter()
+            .map(|v| PyBytes::new(py, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>()))
+            .collect())
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -1,6 +1,7 @@
 //! Python bindings (`memd._core`). The only files that use pyo3: everything here
 //! converts at the boundary and calls the pure-Rust engine with the GIL released.
 
+mod embed;
 mod engine;
 mod errors;
 mod gil;

@@ -8,7 +8,8 @@ use std::path::Path;
 
 /// Memories: `namespace\0key` -> record (see `codec.rs`).
 pub const MEMORIES_DB: &str = "memories";
-/// Namespaces: `namespace` -> u32 LE embedding dimension (0 = unset).
+/// Namespaces: `namespace` -> u32 LE embedding dimension (0 = unset), then the
+/// server's embedding model, if any (`embedder.rs`).
 pub const NAMESPACES_DB: &str = "namespaces";
 /// Access tokens: SHA-256 digest -> opaque record (see `tokens.rs`).
 pub const TOKENS_DB: &str = "auth_tokens";

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod disk;
+pub mod embedder;
 pub mod env;
 pub mod keys;
 pub mod lock;

