@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Tracer
 
 from memd.config import Config
+from memd.embed.options import EmbedOptions
 from memd.server.app import MemdServer, create_server
 from memd.telemetry import TracingOptions
 
@@ -59,6 +60,9 @@ def start_traced(tmp_path: Path) -> Iterator[StartTraced]:
 
     def start(record_content: bool = False, **config: Any) -> TracedDaemon:
         options = TracingOptions(enabled=True, exporter="none", record_content=record_content)
+        # No embedder, as the launcher's daemons (tests/daemon_launcher.py): with the
+        # dev extra's model installed, `auto` would embed every stored text.
+        config.setdefault("embed", EmbedOptions(backend="none"))
         cfg = Config.defaults(
             listen=("127.0.0.1:0",),
             data_dir=str(tmp_path / f"data{len(started)}"),
