@@ -283,6 +283,9 @@ class SearchQuery:
         filter: Which memories may be returned.
         count_access: Count each hit as a read (LRU recency, access count,
             promotion), like ``get_many``.
+        exact: Compare the vector with every memory's; by default a namespace of
+            10 000 or more vectors is searched through its HNSW graph
+            (approximate, see ``docs/search.md``).
     """
 
     namespace: str
@@ -300,3 +303,4 @@ class SearchQuery:
     bm25_b: float = 0.75
     filter: SearchFilter = field(default_factory=SearchFilter)
     count_access: bool = False
+    exact: bool = False

@@ -188,6 +188,7 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
             accessed_before_ms=req.accessed_before_ms,
         ),
         count_access=req.count_access,
+        exact=req.exact,
     )
     if req.recency_half_life_ms:
         # The engine checks the range too, but would name its own field (half_life_ms).

@@ -157,6 +157,7 @@ fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
             q.now_ms,
         ),
         filter: q.filter.clone(),
+        exact: q.exact,
     })
 }
 

@@ -54,6 +54,7 @@ pub struct PySearchQuery {
     bm25_b: f64,
     filter: PySearchFilter,
     count_access: bool,
+    exact: bool,
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -142,6 +143,7 @@ impl PySearchQuery {
             count_access: self.count_access,
             now_ms,
             max_hit_bytes: 0,
+            exact: self.exact,
         })
     }
 }

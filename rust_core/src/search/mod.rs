@@ -10,12 +10,14 @@
 //! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams).
 //! - `text`: the inverted index and BM25.
 //! - `vector`: the vector index trait and the exact SIMD cosine scan.
+//! - `ann`: the HNSW graph over those vectors, with exact fallbacks.
 //! - `filter`: filters and the per-document attributes they test.
 //! - `labels`: interned tags and metadata entries, with the slots holding each.
 //! - `score`: the final score, its explanation and the top-k heap.
 //! - `index`: the per-namespace index and its maintenance.
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
 
+pub mod ann;
 pub mod filter;
 pub mod fusion;
 pub mod index;
@@ -104,6 +106,9 @@ pub struct SearchQuery {
     /// Largest hit the caller can send, encoded (0: no bound). A larger hit fails
     /// the search with `Capacity` before any access is counted.
     pub max_hit_bytes: usize,
+    /// Scan every vector instead of walking the namespace's graph (a large
+    /// namespace's vector search is otherwise approximate: see `ann`).
+    pub exact: bool,
 }
 
 impl Default for SearchQuery {
@@ -125,6 +130,7 @@ impl Default for SearchQuery {
             count_access: false,
             now_ms: 0,
             max_hit_bytes: 0,
+            exact: false,
         }
     }
 }

@@ -16,9 +16,9 @@
 //! similarities into a buffer; candidates are then visited in slot order on the
 //! caller's thread, so the result does not depend on the split.
 //!
-//! The trait is what the search pipeline uses, so an approximate index (HNSW or
-//! IVF) can later implement `visit` by walking its graph, testing the same filter
-//! while it walks, and calling back only for the rows it reached.
+//! The trait is what the search pipeline uses; `ann::AnnIndex` implements it with
+//! an HNSW graph over this matrix, walking the graph for `Reach::Nearest`, testing
+//! the same filter while it walks, and calling back only for the rows it reached.
 
 /// Partial sums in the dot product (two AVX2 registers, four SSE registers).
 const LANES: usize = 16;
@@ -26,6 +26,16 @@ const LANES: usize = 16;
 const PARALLEL_FLOATS: usize = 1 << 22;
 /// Most threads one scan uses (the machine is shared with other requests).
 const MAX_THREADS: usize = 4;
+
+/// How much of an index a search must see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Every vector passing the filter: an exact search.
+    All,
+    /// At least the `n` nearest passing the filter (an approximate index may miss
+    /// some of them, and may visit more).
+    Nearest(usize),
+}
 
 /// What the search pipeline needs from a vector index.
 pub trait VectorIndex {
@@ -38,13 +48,15 @@ pub trait VectorIndex {
     /// Cosine similarity of `slot` with the unit vector `query`, if it has a vector.
     fn similarity(&self, slot: u32, query: &[f32]) -> Option<f32>;
     /// Calls `visit(slot, cosine)` for the stored vectors that pass `accept`: every
-    /// one for an exact index, the neighbourhood it explored for an approximate one.
+    /// one for an exact index or `Reach::All`, the neighbourhood it explored for an
+    /// approximate one. Returns true when every vector passing `accept` was visited.
     fn visit(
         &self,
         query: &[f32],
+        reach: Reach,
         accept: impl Fn(u32) -> bool + Sync,
         visit: impl FnMut(u32, f32),
-    );
+    ) -> bool;
     /// Like `visit`, restricted to `slots` (a selective filter's candidates).
     fn visit_slots(
         &self,
@@ -61,6 +73,7 @@ pub struct ExactIndex {
     dim: usize,
     rows: Vec<f32>,
     present: Vec<bool>,
+    count: usize,
 }
 
 /// `v` scaled to unit length; `None` for the zero vector (it has no direction).
@@ -72,12 +85,26 @@ pub fn unit(v: &[f32]) -> Option<Vec<f32>> {
 impl ExactIndex {
     /// Number of slots with a vector.
     pub fn len(&self) -> usize {
-        self.present.iter().filter(|p| **p).count()
+        self.count
     }
 
     /// True when no slot has a vector.
     pub fn is_empty(&self) -> bool {
-        !self.present.iter().any(|p| *p)
+        self.count == 0
+    }
+
+    /// Dimension (0 before the first vector).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The row of `slot` as last written, whether or not it still has a vector (a
+    /// graph walks through removed rows until it lets go of them). `slot` must
+    /// have been written.
+    #[inline]
+    pub fn raw_row(&self, slot: u32) -> &[f32] {
+        let at = slot as usize * self.dim;
+        &self.rows[at..at + self.dim]
     }
 
     /// Bytes held by the matrix (for memory reports).
@@ -107,7 +134,9 @@ impl VectorIndex for ExactIndex {
         }
         let row = &mut self.rows[at * self.dim..(at + 1) * self.dim];
         let norm = dot(vector, vector).sqrt();
+        self.count -= usize::from(self.present[at]);
         self.present[at] = norm > 0.0 && norm.is_finite();
+        self.count += usize::from(self.present[at]);
         if self.present[at] {
             for (r, x) in row.iter_mut().zip(vector) {
                 *r = x / norm;
@@ -117,6 +146,7 @@ impl VectorIndex for ExactIndex {
 
     fn remove(&mut self, slot: u32) {
         if let Some(p) = self.present.get_mut(slot as usize) {
+            self.count -= usize::from(*p);
             *p = false;
         }
     }
@@ -132,11 +162,12 @@ impl VectorIndex for ExactIndex {
     fn visit(
         &self,
         query: &[f32],
+        _reach: Reach,
         accept: impl Fn(u32) -> bool + Sync,
         mut visit: impl FnMut(u32, f32),
-    ) {
+    ) -> bool {
         if self.dim == 0 || query.len() != self.dim {
-            return;
+            return true;
         }
         let threads = if self.rows.len() < PARALLEL_FLOATS {
             1
@@ -150,7 +181,7 @@ impl VectorIndex for ExactIndex {
                     visit(slot, dot(row, query));
                 }
             }
-            return;
+            return true;
         }
         // NaN marks rows without a vector or rejected by the filter.
         let mut sims = vec![f32::NAN; self.present.len()];
@@ -177,6 +208,7 @@ impl VectorIndex for ExactIndex {
                 visit(at as u32, sim);
             }
         }
+        true
     }
 
     fn visit_slots(
@@ -268,7 +300,7 @@ mod tests {
         }
         let q = unit(&(0..dim).map(|i| (i % 3) as f32).collect::<Vec<_>>()).unwrap();
         let mut seen = Vec::new();
-        ix.visit(&q, |s| s % 2 == 0, |s, c| seen.push((s, c)));
+        ix.visit(&q, Reach::All, |s| s % 2 == 0, |s, c| seen.push((s, c)));
         let want: Vec<(u32, f32)> = (0..rows as u32)
             .filter(|s| s % 2 == 0 && s % 5 != 3)
             .map(|s| (s, ix.similarity(s, &q).unwrap()))
@@ -285,7 +317,7 @@ mod tests {
         ix.insert(3, &[0.0, 0.0]);
         ix.remove(2);
         let mut seen = Vec::new();
-        ix.visit(&[1.0, 0.0], |s| s != 0, |s, c| seen.push((s, c)));
+        ix.visit(&[1.0, 0.0], Reach::All, |s| s != 0, |s, c| seen.push((s, c)));
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].0, 1);
         assert!((seen[0].1 - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
