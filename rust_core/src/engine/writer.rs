@@ -10,10 +10,11 @@
 //! The state lock is held while jobs are applied but released before the commit's
 //! fsync, so readers recording accesses never wait for the disk.
 //!
-//! When no job waits, the writer builds the namespaces' HNSW graphs (`search::ann`)
-//! one bounded step at a time: the step is planned under the state's read lock
-//! (searches run meanwhile) and applied under the write lock; a job arriving
-//! meanwhile waits for at most that one step.
+//! When no job has come for `GRAPH_IDLE`, the writer builds the namespaces' HNSW
+//! graphs (`search::ann`) one bounded step at a time: the step is planned under the
+//! state's read lock (searches run meanwhile) and applied under the write lock; a
+//! job arriving meanwhile waits for at most that one step. A stream of writes
+//! closer together than `GRAPH_IDLE` is never slowed; the graph catches up after.
 //!
 //! If a commit fails (map full, disk full, I/O error), the transaction is aborted, the
 //! in-memory view is rebuilt from LMDB (the source of truth) and, when several jobs
@@ -33,6 +34,9 @@ use std::time::Duration;
 
 /// Most jobs grouped into one transaction.
 const MAX_GROUP: usize = 256;
+
+/// How long the writer waits for another job before spending time on graphs.
+const GRAPH_IDLE: Duration = Duration::from_millis(2);
 
 /// A write request and where its reply goes (`None`: nobody waits, e.g. lazy expiry).
 pub struct Job {
@@ -61,11 +65,13 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
     // Loaded namespaces may need graphs; any commit may add vectors.
     let mut graph_work = true;
     let mut graph_cursor = 0u32;
+    let mut last_job = clock::monotonic();
     loop {
+        let flush_wait = flush_every.saturating_sub(clock::since(last_flush));
         let wait = if graph_work {
-            Duration::ZERO
+            GRAPH_IDLE.saturating_sub(clock::since(last_job)).min(flush_wait)
         } else {
-            flush_every.saturating_sub(clock::since(last_flush))
+            flush_wait
         };
         let mut jobs = Vec::new();
         let mut shutdown = false;
@@ -88,9 +94,12 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
         let has_dirty = flush && !shared.state.read().expect("state lock").dirty.is_empty();
         if !jobs.is_empty() || has_dirty {
             graph_work |= !jobs.is_empty();
+            if !jobs.is_empty() {
+                last_job = clock::monotonic();
+            }
             commit_group(shared, &mut keygen, jobs, flush);
             unsynced = true;
-        } else if graph_work && !shutdown {
+        } else if graph_work && !shutdown && clock::since(last_job) >= GRAPH_IDLE {
             graph_work = graph_step(shared, &mut graph_cursor);
         }
         let sync_due = shutdown || clock::since(last_sync) >= sync_every;

@@ -25,10 +25,10 @@
 //! - **Every live vector is seen.** The writer does not insert into the graph while
 //!   it applies a write: `insert` only adds the row to the exact matrix and the slot
 //!   to `pending`. Searches scan `pending` exactly, in addition to the graph walk,
-//!   and the writer folds pending slots into the graph a few at a time when it has
-//!   nothing else to do (`plan_work` under the state's read lock, `apply_work` under
-//!   the write lock; see `engine/writer.rs`). Writes are never slowed by more than
-//!   one step (a few milliseconds).
+//!   and the writer folds pending slots into the graph a few at a time once no
+//!   write has come for 2 ms (`plan_work` under the state's read lock, `apply_work`
+//!   under the write lock; see `engine/writer.rs`). A write waits for at most one
+//!   step (about one 384-d insertion).
 //! - **Filters are tested inside the walk**: every node is a stepping stone, only
 //!   nodes passing the filter enter the result, so the `ef` best are taken among
 //!   matching memories. A filter that passes under 1/32 of a 256-slot sample, a walk
@@ -107,9 +107,9 @@ impl Default for Params {
 const SAMPLE: usize = 256;
 /// Sampled slots passing the filter below which the exact scan is cheaper (1/32).
 const SAMPLE_MIN_HITS: usize = SAMPLE / 32;
-/// Vector floats whose insertion one writer step plans (a few 384-d vectors,
-/// about 2 ms): the most a write waits for the graph.
-const STEP_FLOATS: usize = 2048;
+/// Vector floats whose insertion one writer step plans (one 384-d vector, under a
+/// millisecond; 32 16-d ones): about the most a write waits for the graph.
+const STEP_FLOATS: usize = 512;
 /// Nodes below which insertions are planned one at a time (a batch is planned
 /// against the graph before it, so its nodes cannot link to each other).
 const SERIAL_BELOW: usize = 256;
@@ -338,9 +338,11 @@ impl AnnIndex {
 
     /// True when under 1/32 of a deterministic sample of slots pass `accept`.
     fn selective(&self, accept: impl Fn(u32) -> bool) -> bool {
-        let slots = self.graph.slots().max(1) as u64;
+        let slots = self.graph.slots() as u64;
+        // Fibonacci hashing spreads the sample over the slots (multiply-shift, no
+        // division).
         let hits = (0..SAMPLE as u64)
-            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16) % slots)
+            .map(|i| ((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) * slots) >> 32)
             .filter(|&s| self.exact.contains(s as u32) && accept(s as u32))
             .count();
         hits < SAMPLE_MIN_HITS

@@ -9,7 +9,7 @@
 //! up (`None`) and the caller scans exactly instead.
 
 use super::graph::Graph;
-use crate::search::vector::{dot, ExactIndex};
+use crate::search::vector::{dot, prefetch, ExactIndex};
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -142,15 +142,20 @@ impl Walk<'_> {
             found.push(Reverse(start));
         }
         let mut spent = 1usize;
+        let mut fresh: Vec<u32> = Vec::with_capacity(self.graph.cap(layer));
         while let Some(c) = todo.pop() {
             let floor = found.peek().map_or(f32::NEG_INFINITY, |r| r.0.sim);
             if found.len() >= ef && c.sim < floor {
                 break;
             }
+            fresh.clear();
             for &n in self.graph.links(c.slot, layer) {
-                if !visited.first(n) {
-                    continue;
+                if visited.first(n) {
+                    prefetch(self.rows.raw_row(n));
+                    fresh.push(n);
                 }
+            }
+            for &n in &fresh {
                 spent += 1;
                 if spent > budget {
                     return None;
