@@ -183,8 +183,8 @@ def hnswlib_worker(xpath: str, qpath: str, tpath: str) -> None:
 
 
 def run_index_and_hnswlib(
-    binary: Path, x: Array, q: Array, want: Array, tmp: Path, rounds: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    binary: Path, x: Array, q: Array, want: Array, tmp: Path, rounds: int, hnsw: bool = True
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Both indexes built (one after the other), then ``rounds`` rounds of all
     queries through each in turn; medians over rounds (the machine is shared, so
     interleaving exposes both to the same load)."""
@@ -193,20 +193,22 @@ def run_index_and_hnswlib(
     write_raw(tmp / "q.bin", q)
     write_raw(tmp / "t.bin", want, "<u4")
     ours = Worker([str(binary), *paths, str(M), str(EF_CONSTRUCTION), str(EF_SEARCH)])
-    theirs = Worker([sys.executable, __file__, "--hnswlib-worker", *paths])
+    theirs = Worker([sys.executable, __file__, "--hnswlib-worker", *paths]) if hnsw else None
     runs: dict[str, list[dict[str, Any]]] = {"ann": [], "exact": [], "hnswlib": []}
     for r in range(rounds):
         runs["ann"].append(ours.ask("ann"))
-        runs["hnswlib"].append(theirs.ask("ann"))
+        if theirs is not None:
+            runs["hnswlib"].append(theirs.ask("ann"))
         if r == 0 or len(x) <= 100_000:
             runs["exact"].append(ours.ask("exact"))
     ours.close()
-    theirs.close()
+    if theirs is not None:
+        theirs.close()
 
     def med(rows: list[dict[str, Any]], key: str) -> float:
         return float(np.median([row[key] for row in rows]))
 
-    ratios = [a["p50_ms"] / h["p50_ms"] for a, h in zip(runs["ann"], runs["hnswlib"], strict=True)]
+    ratios = [a["p50_ms"] / h["p50_ms"] for a, h in zip(runs["ann"], runs["hnswlib"], strict=False)]
     ix = {
         **ours.built,
         "recall": med(runs["ann"], "recall"),
@@ -214,9 +216,11 @@ def run_index_and_hnswlib(
         "ann_p99_ms": med(runs["ann"], "p99_ms"),
         "exact_p50_ms": med(runs["exact"], "p50_ms"),
         "exact_p99_ms": med(runs["exact"], "p99_ms"),
-        "p50_ratio_to_hnswlib": float(np.median(ratios)),
+        "p50_ratio_to_hnswlib": float(np.median(ratios)) if ratios else float("nan"),
         "rounds": runs,
     }
+    if theirs is None:
+        return ix, None
     hn = {
         **theirs.built,
         "recall": med(runs["hnswlib"], "recall"),
@@ -279,7 +283,7 @@ def run_engine(x: Array, q: Array, want: Array, path: str) -> dict[str, Any]:
 def print_row(row: dict[str, Any]) -> None:
     kind, n = row["set"], row["n"]
     hn = row.get("hnswlib")
-    if "index" in row and hn is not None:
+    if "index" in row:
         ix = row["index"]
         print(
             f"{kind:<10}{n:>9} {'index':<8}{ix['recall']:>7.3f}{ix['ann_p50_ms']:>9.3f}"
@@ -287,6 +291,7 @@ def print_row(row: dict[str, Any]) -> None:
             f"{ix['heap_bytes'] / 2**20:>8.1f}  p50 / hnswlib {ix['p50_ratio_to_hnswlib']:.2f}x,"
             f" graph {ix['graph_bytes'] / n:.0f} B/vector"
         )
+    if hn is not None:
         print(
             f"{'':<10}{'':>9} {'hnswlib':<8}{hn['recall']:>7.3f}{hn['p50_ms']:>9.3f}"
             f"{hn['p99_ms']:>9.3f}{'':>10}{hn['build_rate']:>10.0f}"
@@ -313,6 +318,7 @@ def main() -> None:
     ap.add_argument("--sets", nargs="*", default=["clustered", "uniform"])
     ap.add_argument("--rounds", type=int, default=3, help="query rounds per index (medians)")
     ap.add_argument("--engine-only", action="store_true", help="only the memd.Engine rows")
+    ap.add_argument("--no-hnswlib", action="store_true", help="skip hnswlib (e.g. at 1M)")
     ap.add_argument("--hnswlib-worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hnswlib_worker:
@@ -330,9 +336,12 @@ def main() -> None:
             row: dict[str, Any] = {"set": kind, "n": n}
             with tempfile.TemporaryDirectory() as tmp:
                 if not args.engine_only:
-                    row["index"], row["hnswlib"] = run_index_and_hnswlib(
-                        binary, x, q, want, Path(tmp), args.rounds
+                    ix, hn = run_index_and_hnswlib(
+                        binary, x, q, want, Path(tmp), args.rounds, not args.no_hnswlib
                     )
+                    row["index"] = ix
+                    if hn is not None:
+                        row["hnswlib"] = hn
                 if not args.no_engine:
                     row["engine"] = run_engine(x, q, want, tmp + "/db")
             results.append(row)
