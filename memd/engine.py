@@ -203,6 +203,10 @@ class Engine:
         """Statistics of one namespace or of all."""
         return self._core.stats(namespace)
 
+    def vector_index(self, namespace: str) -> tuple[int, int, int, int] | None:
+        """``(vectors, graph_nodes, pending, condemned)`` of a namespace's vector index."""
+        return self._core.vector_index(namespace)
+
     def namespaces(self) -> builtins.list[str]:
         """Names of namespaces that hold memories."""
         return self._core.namespaces()

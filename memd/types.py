@@ -323,6 +323,9 @@ class SearchQuery:
             1. Empty: no pattern.
         pattern_syntax: ``glob`` or ``regex``.
         pattern_ignore_case: Match letters regardless of case.
+        exact: Compare the vector with every memory's; by default a namespace of
+            10 000 or more vectors is searched through its HNSW graph
+            (approximate, see ``docs/search.md``).
     """
 
     namespace: str
@@ -343,3 +346,4 @@ class SearchQuery:
     pattern: str = ""
     pattern_syntax: Literal["glob", "regex"] = "glob"
     pattern_ignore_case: bool = False
+    exact: bool = False

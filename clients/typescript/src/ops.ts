@@ -45,6 +45,8 @@ export interface SearchOptions extends CallOptions {
   pattern?: string;
   patternSyntax?: PatternSyntax;
   patternIgnoreCase?: boolean;
+  /** Scan every vector instead of walking a large namespace's HNSW graph (docs/search.md). */
+  exact?: boolean;
 }
 
 /** A uint64 field from a number or bigint (undefined: 0). */
@@ -80,6 +82,7 @@ export function toSearchRequest(namespace: string, o: SearchOptions): SearchRequ
     pattern: o.pattern ?? "",
     patternSyntax: o.patternSyntax ?? PatternSyntax.PATTERN_SYNTAX_UNSPECIFIED,
     patternIgnoreCase: o.patternIgnoreCase ?? false,
+    exact: o.exact ?? false,
   });
 }
 

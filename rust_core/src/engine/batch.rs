@@ -12,7 +12,7 @@
 use super::search::{self, check_hit_sizes, Fetched, Ranking};
 use super::{read, Engine, Shared};
 use crate::error::{CoreError, Result};
-use crate::search::batch::{scan_groups, shares_scan};
+use crate::search::batch::scan_groups;
 use crate::search::{Hit, SearchQuery, MAX_K};
 use std::sync::Arc;
 
@@ -105,7 +105,7 @@ fn search_batch(shared: &Shared, queries: &[SearchQuery]) -> Result<Vec<Vec<Hit>
 }
 
 /// Ranks every query under one read lock; semantic-only queries without a pattern
-/// and with equal filters share one scan.
+/// and with equal filters share one scan, unless their namespace's graph serves them.
 fn rank_all(
     shared: &Shared,
     queries: &[SearchQuery],
@@ -128,7 +128,7 @@ fn rank_all(
             continue;
         }
         let plan = search::plan(q, space.dim).map_err(|e| indexed(i, e))?;
-        if shares_scan(&plan) {
+        if space.index.shares_scan(&plan) {
             plans.push(plan);
             which.push(i);
         }

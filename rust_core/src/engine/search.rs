@@ -165,6 +165,7 @@ pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
             q.now_ms,
         ),
         filter: q.filter.clone(),
+        exact: q.exact,
     })
 }
 

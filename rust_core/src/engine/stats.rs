@@ -2,6 +2,7 @@
 
 use crate::engine::Shared;
 use crate::model::Tier;
+use crate::search::ann::AnnStats;
 use crate::tier::Namespace;
 
 /// One tier of one namespace.
@@ -40,6 +41,8 @@ pub struct NamespaceStats {
     pub misses: u64,
     /// WORKING, `SHORT_TERM`, `LONG_TERM`, ARCHIVE.
     pub tiers: Vec<TierStats>,
+    /// The vector index: live vectors, HNSW nodes, vectors not in the graph yet.
+    pub vectors: AnnStats,
 }
 
 /// LMDB map usage.
@@ -56,6 +59,7 @@ fn of(space: &Namespace, shared: &Shared) -> NamespaceStats {
         namespace: space.name.to_string(),
         dimension: space.dim,
         misses: space.misses,
+        vectors: space.index.vectors().stats(),
         tiers: Tier::ALL
             .iter()
             .map(|&tier| {

@@ -10,6 +10,12 @@
 //! The state lock is held while jobs are applied but released before the commit's
 //! fsync, so readers recording accesses never wait for the disk.
 //!
+//! When no job has come for `GRAPH_IDLE`, the writer builds the namespaces' HNSW
+//! graphs (`search::ann`) one bounded step at a time: the step is planned under the
+//! state's read lock (searches run meanwhile) and applied under the write lock; a
+//! job arriving meanwhile waits for at most that one step. A stream of writes
+//! closer together than `GRAPH_IDLE` is never slowed; the graph catches up after.
+//!
 //! If a commit fails (map full, disk full, I/O error), the transaction is aborted, the
 //! in-memory view is rebuilt from LMDB (the source of truth) and, when several jobs
 //! were grouped, each is retried alone so one failing batch cannot fail the others.
@@ -28,6 +34,9 @@ use std::time::Duration;
 
 /// Most jobs grouped into one transaction.
 const MAX_GROUP: usize = 256;
+
+/// How long the writer waits for another job before spending time on graphs.
+const GRAPH_IDLE: Duration = Duration::from_millis(2);
 
 /// A write request and where its reply goes (`None`: nobody waits, e.g. lazy expiry).
 pub struct Job {
@@ -53,8 +62,17 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
     let mut last_flush = clock::monotonic();
     let mut last_sync = clock::monotonic();
     let mut unsynced = false;
+    // Loaded namespaces may need graphs; any commit may add vectors.
+    let mut graph_work = true;
+    let mut graph_cursor = 0u32;
+    let mut last_job = clock::monotonic();
     loop {
-        let wait = flush_every.saturating_sub(clock::since(last_flush));
+        let flush_wait = flush_every.saturating_sub(clock::since(last_flush));
+        let wait = if graph_work {
+            GRAPH_IDLE.saturating_sub(clock::since(last_job)).min(flush_wait)
+        } else {
+            flush_wait
+        };
         let mut jobs = Vec::new();
         let mut shutdown = false;
         match rx.recv_timeout(wait) {
@@ -75,8 +93,14 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
         }
         let has_dirty = flush && !shared.state.read().expect("state lock").dirty.is_empty();
         if !jobs.is_empty() || has_dirty {
+            graph_work |= !jobs.is_empty();
+            if !jobs.is_empty() {
+                last_job = clock::monotonic();
+            }
             commit_group(shared, &mut keygen, jobs, flush);
             unsynced = true;
+        } else if graph_work && !shutdown && clock::since(last_job) >= GRAPH_IDLE {
+            graph_work = graph_step(shared, &mut graph_cursor);
         }
         let sync_due = shutdown || clock::since(last_sync) >= sync_every;
         if unsynced && sync_due && shared.cfg.durability == crate::config::Durability::NoSync {
@@ -156,6 +180,24 @@ fn try_commit(
     // A full disk shows at commit, when the pages are written (see `store/disk.rs`).
     wtxn.commit().map_err(|e| disk::classify_commit(e, shared.store.env.path()))?;
     Ok(replies)
+}
+
+/// One bounded step of graph work in the next namespace that has some after
+/// `cursor`; returns whether any namespace had work.
+fn graph_step(shared: &Shared, cursor: &mut u32) -> bool {
+    let (id, work) = {
+        let state = shared.state.read().expect("state lock");
+        let Some(id) = state.next_vector_work(*cursor) else { return false };
+        (id, state.namespace_by_id(id).and_then(|ns| ns.index.plan_vector_work()))
+    };
+    *cursor = id;
+    if let Some(work) = work {
+        let mut state = shared.state.write().expect("state lock");
+        if state.namespace_by_id(id).is_some() {
+            state.by_id(id).index.apply_vector_work(work);
+        }
+    }
+    true
 }
 
 /// Rebuilds the in-memory view after an aborted transaction.

@@ -243,6 +243,19 @@ impl PyEngine {
         Ok(stats.into_iter().map(PyNamespaceStats).collect())
     }
 
+    /// `(vectors, graph nodes, pending, condemned)` of a namespace's vector index.
+    fn vector_index(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+    ) -> PyResult<Option<(usize, usize, usize, usize)>> {
+        let stats = enter_core(py, || self.engine.stats(Some(namespace)))?;
+        Ok(stats.first().map(|s| {
+            let v = s.vectors;
+            (v.vectors, v.nodes, v.pending, v.condemned)
+        }))
+    }
+
     fn namespaces(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         enter_core(py, || self.engine.namespaces())
     }

@@ -1,13 +1,16 @@
 //! Several searches of one namespace at once (`Engine::search_batch`).
 //!
-//! A semantic search is a scan of the namespace's vector matrix, bound by memory
-//! bandwidth: with a few thousand 384-d vectors the matrix outgrows the CPU caches,
-//! so 32 separate searches read it from memory 32 times. Semantic-only plans (a
-//! vector, no keyword part) with the same filter therefore share one pass
+//! An exact semantic search is a scan of the namespace's vector matrix, bound by
+//! memory bandwidth: with a few thousand 384-d vectors the matrix outgrows the CPU
+//! caches, so 32 separate searches read it from memory 32 times. Semantic-only plans
+//! (a vector, no keyword part) with the same filter therefore share one pass
 //! (`ExactIndex::visit_many`): each eligible row is read once and compared with every
 //! query of the group, and each query keeps its own top k, scorer and floor, so its
-//! hits are exactly those of a search of its own (see the test below). Keyword and
-//! hybrid plans read posting lists rather than scanning, and run one by one; what
+//! hits are exactly those of a search of its own (see the test below). A plan whose
+//! own search would walk the namespace's HNSW graph (a large namespace, `exact`
+//! unset) does not join: a walk reads a few hundred rows, far less than a shared
+//! scan. Keyword and hybrid plans read posting lists rather than scanning, and run
+//! one by one; what
 //! they share with the others is the call itself: one read lock, one LMDB read
 //! transaction, one round of access accounting.
 
@@ -15,19 +18,22 @@ use super::index::SearchIndex;
 use super::query::Plan;
 use super::score::{Explain, Ranked, TopK};
 
-/// True when a plan can join a shared vector scan: semantic relevance only.
-pub fn shares_scan(plan: &Plan) -> bool {
-    plan.terms.is_empty() && plan.phrase.is_none() && plan.vector.is_some()
+impl SearchIndex {
+    /// True when a plan can join a shared vector scan: semantic relevance only, and
+    /// a search of its own would scan too (exact asked, or no graph to walk).
+    pub fn shares_scan(&self, plan: &Plan) -> bool {
+        plan.terms.is_empty()
+            && plan.phrase.is_none()
+            && (plan.vector.as_deref()).is_some_and(|q| plan.exact || !self.vectors.walks_graph(q))
+    }
 }
 
-/// The plans (by index) that can share a scan, grouped by filter and clock; only
-/// groups of two or more, each in input order.
+/// The plans (by index) that can share a scan (`SearchIndex::shares_scan`, which
+/// the caller checked), grouped by filter and clock; only groups of two or more,
+/// each in input order.
 pub fn scan_groups(plans: &[&Plan]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
-        if !shares_scan(plan) {
-            continue;
-        }
         let same = |g: &Vec<usize>| {
             let first = plans[g[0]];
             first.filter == plan.filter && first.scorer.now_ms == plan.scorer.now_ms
@@ -61,7 +67,7 @@ impl SearchIndex {
             let at = slot as usize;
             self.alive(slot) && filter.matches(&self.meta[at], &self.doc_labels[at])
         };
-        self.vectors.visit_many(&queries, driver.as_deref(), eligible, |slot, sims| {
+        self.vectors.exact().visit_many(&queries, driver.as_deref(), eligible, |slot, sims| {
             for (j, &cos) in sims.iter().enumerate() {
                 let e =
                     Explain { cosine: cos, relevance: cos.clamp(0.0, 1.0), ..Explain::default() };
@@ -92,6 +98,7 @@ mod tests {
             bm25: Bm25::default(),
             scorer: Scorer::new(Weights::default(), 1_000, RecencyFrom::LastAccess, 100, 5_000),
             filter,
+            exact: false,
         }
     }
 
@@ -145,6 +152,9 @@ mod tests {
         let c = plan(&[1.0, 1.0], 3, tagged);
         let mut keyword = plan(&[1.0, 0.0], 3, open);
         keyword.terms = vec!["tea".into()];
-        assert_eq!(scan_groups(&[&a, &keyword, &c, &b]), vec![vec![0, 3]]);
+        let ix = SearchIndex::default();
+        assert!(!ix.shares_scan(&keyword));
+        assert!(ix.shares_scan(&a));
+        assert_eq!(scan_groups(&[&a, &c, &b]), vec![vec![0, 2]]);
     }
 }

@@ -37,7 +37,17 @@ impl SearchIndex {
             e.relevance = a * e.keyword + (1.0 - a) * cos.clamp(0.0, 1.0);
             e
         };
-        self.scan(scan, &ok, |slot, cos| {
+        // From a graph walk, remember what it reached: keyword candidates it did not
+        // reach are scored below with their exact cosine.
+        let mut reached: Vec<u64> = Vec::new();
+        let complete = self.scan(scan, plan.k, &ok, |slot, cos| {
+            if !scan.exact {
+                let word = slot as usize / 64;
+                if reached.len() <= word {
+                    reached.resize(word + 1, 0);
+                }
+                reached[word] |= 1 << (slot % 64);
+            }
             // The accumulator is zero where no query term matched.
             let bm25 = kw.acc.scores.get(slot as usize).copied().unwrap_or(0.0);
             // Every vector is visited: test the floor before building an explanation.
@@ -48,9 +58,13 @@ impl SearchIndex {
             }
             self.offer(&mut top, &plan.scorer, scan.rest, slot, explain(bm25, cos));
         });
+        let seen =
+            |slot: u32| reached.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1);
         for &(slot, bm25) in &kw.cands {
-            if !self.vectors.contains(slot) && ok(slot) {
-                self.offer(&mut top, &plan.scorer, scan.rest, slot, explain(bm25, 0.0));
+            let skip = if complete { self.vectors.contains(slot) } else { seen(slot) };
+            if !skip && ok(slot) {
+                let cos = self.vectors.similarity(slot, scan.q).unwrap_or(0.0);
+                self.offer(&mut top, &plan.scorer, scan.rest, slot, explain(bm25, cos));
             }
         }
         top.into_sorted()
@@ -72,7 +86,7 @@ impl SearchIndex {
             }
         }
         let mut vec_top = TopK::new(depth);
-        self.scan(scan, ok, |slot, cos| {
+        self.scan(scan, depth, ok, |slot, cos| {
             if vec_top.threshold().is_none_or(|t| cos >= t) {
                 vec_top.push(bare(cos, key(slot), slot));
             }

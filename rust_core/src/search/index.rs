@@ -10,13 +10,16 @@
 //!
 //! A removed memory's slot is tombstoned (its key cleared); its postings are dropped
 //! and the slot reused only at the next purge, which runs once a quarter of the
-//! slots (and at least `PURGE_MIN`) are tombstones. Rewriting a memory whose text,
+//! slots (and at least `PURGE_MIN`) are tombstones. A slot whose vector is a node of
+//! the namespace's HNSW graph is reused only once the graph has let go of it
+//! (`AnnIndex::purge`, `take_released`). Rewriting a memory whose text,
 //! embedding, tags and metadata are unchanged (a put of the same content) keeps its
 //! slot and only updates its attributes; a tier move only calls `set_tier`.
 
+use super::ann::AnnIndex;
 use super::filter::{DocMeta, Labels, Maxima};
 use super::text::TextIndex;
-use super::vector::{ExactIndex, VectorIndex};
+use super::vector::{Reach, VectorIndex};
 use crate::model::Memory;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -71,7 +74,7 @@ pub struct SearchIndex {
     pub(super) labels: Labels,
     pub(super) maxima: Maxima,
     pub(super) text: TextIndex,
-    pub(super) vectors: ExactIndex,
+    pub(super) vectors: AnnIndex,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -140,7 +143,9 @@ impl SearchIndex {
             }
             self.remove(key);
         }
-        let slot = self.free.pop().unwrap_or(self.keys.len() as u32);
+        let slot = (self.free.pop())
+            .or_else(|| self.vectors.take_released())
+            .unwrap_or(self.keys.len() as u32);
         let at = slot as usize;
         if at == self.keys.len() {
             self.keys.push(None);
@@ -186,7 +191,8 @@ impl SearchIndex {
     pub fn purge(&mut self) {
         let live = &self.live;
         self.text.purge(|slot| live[slot as usize / 64] >> (slot % 64) & 1 == 1);
-        self.free.append(&mut self.dead);
+        let dead = std::mem::take(&mut self.dead);
+        self.free.extend(self.vectors.purge(dead));
     }
 
     /// Records new access statistics of `key`.
@@ -206,7 +212,8 @@ impl SearchIndex {
     }
 
     /// The live, unexpired memory whose embedding is most similar to `vector`, and
-    /// the cosine (an exact scan; used by near-duplicate detection on store).
+    /// the cosine (used by near-duplicate detection on store: the graph's nearest in
+    /// a large namespace, where a near duplicate is what HNSW finds most surely).
     pub fn nearest(&self, vector: &[f32], now_ms: u64) -> Option<(Arc<str>, f32)> {
         let query = super::vector::unit(vector)?;
         let mut best: Option<(u32, f32)> = None;
@@ -216,13 +223,33 @@ impl SearchIndex {
                 e == 0 || e > now_ms
             }
         };
-        self.vectors.visit(&query, live, |slot, sim| {
+        self.vectors.visit(&query, Reach::Nearest(1), live, |slot, sim| {
             if best.is_none_or(|(_, b)| sim > b) {
                 best = Some((slot, sim));
             }
         });
         let (slot, sim) = best?;
         Some((self.keys[slot as usize].clone()?, sim))
+    }
+
+    /// The vector index (graph state for reports and tests).
+    pub fn vectors(&self) -> &AnnIndex {
+        &self.vectors
+    }
+
+    /// True when the writer has graph work to do in this namespace.
+    pub fn has_vector_work(&self) -> bool {
+        self.vectors.has_work()
+    }
+
+    /// Plans a bounded step of graph work (read-only: runs under the read lock).
+    pub fn plan_vector_work(&self) -> Option<super::ann::Work> {
+        self.vectors.plan_work()
+    }
+
+    /// Applies a step from `plan_vector_work`; false if the index changed since.
+    pub fn apply_vector_work(&mut self, work: super::ann::Work) -> bool {
+        self.vectors.apply_work(work)
     }
 
     /// Whether some postings may belong to removed documents (until the next purge).

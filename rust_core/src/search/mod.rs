@@ -10,6 +10,7 @@
 //! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams).
 //! - `text`: the inverted index and BM25.
 //! - `vector`: the vector index trait and the exact SIMD cosine scan.
+//! - `ann`: the HNSW graph over those vectors, with exact fallbacks.
 //! - `filter`: filters and the per-document attributes they test.
 //! - `labels`: interned tags and metadata entries, with the slots holding each.
 //! - `score`: the final score, its explanation and the top-k heap.
@@ -17,6 +18,7 @@
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
 //! - `pattern`: globs and regular expressions over text; `batch`: many searches at once.
 
+pub mod ann;
 pub mod batch;
 pub mod filter;
 pub mod fusion;
@@ -111,6 +113,9 @@ pub struct SearchQuery {
     pub max_hit_bytes: usize,
     /// Only memories whose text matches this pattern (`pattern.rs`).
     pub pattern: Option<pattern::PatternSpec>,
+    /// Scan every vector instead of walking the namespace's graph (a large
+    /// namespace's vector search is otherwise approximate: see `ann`).
+    pub exact: bool,
 }
 
 impl Default for SearchQuery {
@@ -133,6 +138,7 @@ impl Default for SearchQuery {
             now_ms: 0,
             max_hit_bytes: 0,
             pattern: None,
+            exact: false,
         }
     }
 }

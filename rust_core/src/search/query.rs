@@ -20,6 +20,12 @@
 //!    (`VectorIndex::visit`); all of them are candidates, as in any nearest-neighbour
 //!    search (k hits whenever k eligible memories have vectors); relevance is the
 //!    cosine clamped to [0, 1], so dissimilar ones rank only on the other components.
+//!    In a namespace large enough for an HNSW graph (`ann`), unless the request asks
+//!    for an exact search, the candidates are instead the `max(k, ef_search)`
+//!    eligible memories the graph walk finds nearest (plus the vectors not in the
+//!    graph yet), so the final score ranks the semantic neighbourhood rather than
+//!    every memory; keyword candidates the walk did not reach still get their exact
+//!    cosine in hybrid search.
 //! 4. Relevance: keyword or cosine alone, or fused:
 //!    - `Rrf` (reciprocal rank fusion): each list is ranked (ties by key) and cut to
 //!      its best `R = max(10k, 100)`; relevance = `sum 1/(60 + rank)` over the lists
@@ -37,7 +43,7 @@ use super::filter::Compiled;
 use super::index::SearchIndex;
 use super::score::{Explain, Ranked, Scorer, TopK};
 use super::text::{Accumulator, Bm25};
-use super::vector::VectorIndex;
+use super::vector::{Reach, VectorIndex};
 use super::{Filter, Fusion};
 
 pub use super::fusion::RRF_K;
@@ -63,11 +69,14 @@ pub struct Plan {
     pub scorer: Scorer,
     /// Filter.
     pub filter: Filter,
+    /// Scan every vector (no graph walk).
+    pub exact: bool,
 }
 
 /// The query vector and, under a selective filter, the slots to visit.
 pub(super) struct Scan<'a> {
     pub(super) q: &'a [f32],
+    pub(super) exact: bool,
     pub(super) driver: Option<&'a [u32]>,
     pub(super) rest: f32,
 }
@@ -90,6 +99,7 @@ impl SearchIndex {
         let driver = filter.driver(&self.labels, self.keys.len());
         let scan = Scan {
             q: plan.vector.as_deref().unwrap_or_default(),
+            exact: plan.exact,
             driver: driver.as_deref(),
             // What recency, frequency and importance can add at most, with a margin
             // for rounding (summed in another order than `Scorer::finish`).
@@ -116,7 +126,7 @@ impl SearchIndex {
             (Some(kw), None) => self.keyword_top(plan, kw, scan.rest, ok),
             (None, Some(_)) => {
                 let mut top = TopK::new(plan.k);
-                self.scan(scan, ok, |slot, cos| {
+                self.scan(scan, plan.k, ok, |slot, cos| {
                     let relevance = cos.clamp(0.0, 1.0);
                     let e = Explain { cosine: cos, relevance, ..Explain::default() };
                     self.offer(&mut top, &plan.scorer, scan.rest, slot, e);
@@ -169,16 +179,23 @@ impl SearchIndex {
         top.into_sorted()
     }
 
-    /// Vector candidates: the selective filter's slots, or every vector.
+    /// Vector candidates: the selective filter's slots, or every vector, or (from
+    /// a graph, unless the plan is exact) at least the `want` nearest. Returns true
+    /// when every eligible vector was visited.
     pub(super) fn scan(
         &self,
         scan: &Scan,
+        want: usize,
         ok: impl Fn(u32) -> bool + Sync,
         visit: impl FnMut(u32, f32),
-    ) {
+    ) -> bool {
+        let reach = if scan.exact { Reach::All } else { Reach::Nearest(want) };
         match scan.driver {
-            Some(slots) => self.vectors.visit_slots(scan.q, slots, ok, visit),
-            None => self.vectors.visit(scan.q, ok, visit),
+            Some(slots) => {
+                self.vectors.visit_slots(scan.q, slots, ok, visit);
+                true
+            }
+            None => self.vectors.visit(scan.q, reach, ok, visit),
         }
     }
 

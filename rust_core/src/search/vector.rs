@@ -16,9 +16,9 @@
 //! similarities into a buffer; candidates are then visited in slot order on the
 //! caller's thread, so the result does not depend on the split.
 //!
-//! The trait is what the search pipeline uses, so an approximate index (HNSW or
-//! IVF) can later implement `visit` by walking its graph, testing the same filter
-//! while it walks, and calling back only for the rows it reached.
+//! The trait is what the search pipeline uses; `ann::AnnIndex` implements it with
+//! an HNSW graph over this matrix, walking the graph for `Reach::Nearest`, testing
+//! the same filter while it walks, and calling back only for the rows it reached.
 
 /// Partial sums in the dot product (two AVX2 registers, four SSE registers).
 const LANES: usize = 16;
@@ -26,6 +26,16 @@ const LANES: usize = 16;
 const PARALLEL_FLOATS: usize = 1 << 22;
 /// Most threads one scan uses (the machine is shared with other requests).
 const MAX_THREADS: usize = 4;
+
+/// How much of an index a search must see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Every vector passing the filter: an exact search.
+    All,
+    /// At least the `n` nearest passing the filter (an approximate index may miss
+    /// some of them, and may visit more).
+    Nearest(usize),
+}
 
 /// What the search pipeline needs from a vector index.
 pub trait VectorIndex {
@@ -38,13 +48,15 @@ pub trait VectorIndex {
     /// Cosine similarity of `slot` with the unit vector `query`, if it has a vector.
     fn similarity(&self, slot: u32, query: &[f32]) -> Option<f32>;
     /// Calls `visit(slot, cosine)` for the stored vectors that pass `accept`: every
-    /// one for an exact index, the neighbourhood it explored for an approximate one.
+    /// one for an exact index or `Reach::All`, the neighbourhood it explored for an
+    /// approximate one. Returns true when every vector passing `accept` was visited.
     fn visit(
         &self,
         query: &[f32],
+        reach: Reach,
         accept: impl Fn(u32) -> bool + Sync,
         visit: impl FnMut(u32, f32),
-    );
+    ) -> bool;
     /// Like `visit`, restricted to `slots` (a selective filter's candidates).
     fn visit_slots(
         &self,
@@ -61,6 +73,7 @@ pub struct ExactIndex {
     dim: usize,
     rows: Vec<f32>,
     present: Vec<bool>,
+    count: usize,
 }
 
 /// `v` scaled to unit length; `None` for the zero vector (it has no direction).
@@ -72,12 +85,26 @@ pub fn unit(v: &[f32]) -> Option<Vec<f32>> {
 impl ExactIndex {
     /// Number of slots with a vector.
     pub fn len(&self) -> usize {
-        self.present.iter().filter(|p| **p).count()
+        self.count
     }
 
     /// True when no slot has a vector.
     pub fn is_empty(&self) -> bool {
-        !self.present.iter().any(|p| *p)
+        self.count == 0
+    }
+
+    /// Dimension (0 before the first vector).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The row of `slot` as last written, whether or not it still has a vector (a
+    /// graph walks through removed rows until it lets go of them). `slot` must
+    /// have been written.
+    #[inline]
+    pub fn raw_row(&self, slot: u32) -> &[f32] {
+        let at = slot as usize * self.dim;
+        &self.rows[at..at + self.dim]
     }
 
     /// Bytes held by the matrix (for memory reports).
@@ -143,12 +170,20 @@ impl VectorIndex for ExactIndex {
         assert_eq!(vector.len(), self.dim, "the engine checks dimensions");
         let at = slot as usize;
         if self.present.len() <= at {
+            // Grow by an eighth, not by doubling: the matrix is most of a
+            // namespace's memory, and doubling would leave up to half of it unused.
+            let rows = (at + 1) * self.dim;
+            if self.rows.capacity() < rows {
+                self.rows.reserve_exact((rows - self.rows.len()).max(self.rows.len() / 8));
+            }
             self.present.resize(at + 1, false);
-            self.rows.resize((at + 1) * self.dim, 0.0);
+            self.rows.resize(rows, 0.0);
         }
         let row = &mut self.rows[at * self.dim..(at + 1) * self.dim];
         let norm = dot(vector, vector).sqrt();
+        self.count -= usize::from(self.present[at]);
         self.present[at] = norm > 0.0 && norm.is_finite();
+        self.count += usize::from(self.present[at]);
         if self.present[at] {
             for (r, x) in row.iter_mut().zip(vector) {
                 *r = x / norm;
@@ -158,6 +193,7 @@ impl VectorIndex for ExactIndex {
 
     fn remove(&mut self, slot: u32) {
         if let Some(p) = self.present.get_mut(slot as usize) {
+            self.count -= usize::from(*p);
             *p = false;
         }
     }
@@ -173,11 +209,12 @@ impl VectorIndex for ExactIndex {
     fn visit(
         &self,
         query: &[f32],
+        _reach: Reach,
         accept: impl Fn(u32) -> bool + Sync,
         mut visit: impl FnMut(u32, f32),
-    ) {
+    ) -> bool {
         if self.dim == 0 || query.len() != self.dim {
-            return;
+            return true;
         }
         let threads = if self.rows.len() < PARALLEL_FLOATS {
             1
@@ -191,7 +228,7 @@ impl VectorIndex for ExactIndex {
                     visit(slot, dot(row, query));
                 }
             }
-            return;
+            return true;
         }
         // NaN marks rows without a vector or rejected by the filter.
         let mut sims = vec![f32::NAN; self.present.len()];
@@ -218,6 +255,7 @@ impl VectorIndex for ExactIndex {
                 visit(at as u32, sim);
             }
         }
+        true
     }
 
     fn visit_slots(
@@ -240,6 +278,27 @@ impl VectorIndex for ExactIndex {
     }
 }
 
+/// Cache lines of a row `prefetch` asks for (the hardware streams the rest once
+/// the first few are read).
+const PREFETCH_LINES: usize = 8;
+
+/// Asks the CPU to start loading the head of `row` into the cache: a graph walk
+/// calls it for every neighbour before computing any distance, so the loads of a
+/// node's neighbours overlap instead of waiting for each other.
+#[inline]
+pub fn prefetch(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in row.chunks(16).take(PREFETCH_LINES) {
+        // SAFETY: `_mm_prefetch` is a hint that never faults (SSE, part of the
+        // x86-64 baseline); the pointer is in bounds anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
+        }
+    }
+}
+
 /// Dot product of two equal-length slices, with the fastest code this CPU runs.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -257,7 +316,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_portable(a, b)
+    dot_lanes::<true>(a, b)
 }
 
 /// `out[j] = dot(row, queries[j])` for every query (all of the row's length), four
@@ -274,13 +333,13 @@ pub fn dots(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
             return;
         }
     }
-    dots_portable(row, queries, out);
+    dots_lanes::<false>(row, queries, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dots_avx2(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
-    dots_portable(row, queries, out);
+    dots_lanes::<true>(row, queries, out);
 }
 
 #[expect(
@@ -288,13 +347,13 @@ fn dots_avx2(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
     reason = "must be inlined into dots_avx2 to be compiled with AVX2 and FMA enabled"
 )]
 #[inline(always)]
-fn dots_portable(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
+fn dots_lanes<const FMA: bool>(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
     let mut groups = queries.chunks_exact(4);
     let mut at = 0;
     for g in groups.by_ref() {
         let n = g.iter().fold(row.len(), |n, q| n.min(q.len()));
-        // The same lanes and order of additions as `dot_portable`, so every product
-        // is bit for bit the one a search of its own computes.
+        // The same lanes, multiply-adds and order of additions as `dot_lanes`, so
+        // every product is bit for bit the one a search of its own computes.
         let (mut s0, mut s1, mut s2, mut s3) =
             ([0.0f32; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
         let chunks = row[..n]
@@ -305,32 +364,46 @@ fn dots_portable(row: &[f32], queries: &[&[f32]], out: &mut [f32]) {
             .zip(g[3][..n].chunks_exact(LANES));
         for ((((r, a), b), c), d) in chunks {
             for l in 0..LANES {
-                s0[l] += r[l] * a[l];
-                s1[l] += r[l] * b[l];
-                s2[l] += r[l] * c[l];
-                s3[l] += r[l] * d[l];
+                if FMA {
+                    s0[l] = r[l].mul_add(a[l], s0[l]);
+                    s1[l] = r[l].mul_add(b[l], s1[l]);
+                    s2[l] = r[l].mul_add(c[l], s2[l]);
+                    s3[l] = r[l].mul_add(d[l], s3[l]);
+                } else {
+                    s0[l] += r[l] * a[l];
+                    s1[l] += r[l] * b[l];
+                    s2[l] += r[l] * c[l];
+                    s3[l] += r[l] * d[l];
+                }
             }
         }
         let whole = n / LANES * LANES;
-        for (j, acc) in [s0, s1, s2, s3].iter().enumerate() {
+        for (j, acc) in [s0, s1, s2, s3].into_iter().enumerate() {
             let q = g[j];
             let tail: f32 = row[whole..n].iter().zip(&q[whole..n]).fold(0.0, |t, (x, y)| t + x * y);
-            out[at + j] = acc.iter().sum::<f32>() + tail;
+            out[at + j] = lane_sum(acc) + tail;
         }
         at += 4;
     }
     for q in groups.remainder() {
-        out[at] = dot_portable(row, q);
+        out[at] = dot_lanes::<FMA>(row, q);
         at += 1;
     }
 }
 
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes::<false>(a, b)
+}
+
+/// The dot product in `LANES` independent partial sums; with `FMA`, each step is
+/// one fused multiply-add (only where the CPU has FMA: elsewhere `mul_add` is a
+/// slow library call).
 #[expect(
     clippy::inline_always,
     reason = "must be inlined into dot_avx2 to be compiled with AVX2 and FMA enabled"
 )]
 #[inline(always)]
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+fn dot_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; LANES];
@@ -338,14 +411,32 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for i in 0..LANES {
-            acc[i] += x[i] * y[i];
+            acc[i] = if FMA { x[i].mul_add(y[i], acc[i]) } else { acc[i] + x[i] * y[i] };
         }
     }
     let mut tail = 0.0;
     for (x, y) in ra.iter().zip(rb) {
         tail += x * y;
     }
-    acc.iter().sum::<f32>() + tail
+    lane_sum(acc) + tail
+}
+
+/// The sum of the lanes as a tree of halvings (three vector adds) instead of 15
+/// dependent scalar adds: the sum is on the critical path of every graph step.
+#[expect(
+    clippy::inline_always,
+    reason = "must be inlined into the AVX2 callers to be compiled with AVX2 enabled"
+)]
+#[inline(always)]
+fn lane_sum(mut acc: [f32; LANES]) -> f32 {
+    let mut half = LANES / 2;
+    while half > 0 {
+        for i in 0..half {
+            acc[i] += acc[i + half];
+        }
+        half /= 2;
+    }
+    acc[0]
 }
 
 #[cfg(test)]
@@ -390,7 +481,7 @@ mod tests {
         }
         let q = unit(&(0..dim).map(|i| (i % 3) as f32).collect::<Vec<_>>()).unwrap();
         let mut seen = Vec::new();
-        ix.visit(&q, |s| s % 2 == 0, |s, c| seen.push((s, c)));
+        ix.visit(&q, Reach::All, |s| s % 2 == 0, |s, c| seen.push((s, c)));
         let want: Vec<(u32, f32)> = (0..rows as u32)
             .filter(|s| s % 2 == 0 && s % 5 != 3)
             .map(|s| (s, ix.similarity(s, &q).unwrap()))
@@ -407,7 +498,7 @@ mod tests {
         ix.insert(3, &[0.0, 0.0]);
         ix.remove(2);
         let mut seen = Vec::new();
-        ix.visit(&[1.0, 0.0], |s| s != 0, |s, c| seen.push((s, c)));
+        ix.visit(&[1.0, 0.0], Reach::All, |s| s != 0, |s, c| seen.push((s, c)));
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].0, 1);
         assert!((seen[0].1 - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);

@@ -394,6 +394,21 @@ impl State {
         self.by_id(id)
     }
 
+    /// The namespace with HNSW work to do that comes after id `after` (round robin
+    /// over namespace ids), if any.
+    pub fn next_vector_work(&self, after: u32) -> Option<u32> {
+        let ids =
+            self.spaces.iter().filter(|(_, ns)| ns.index.has_vector_work()).map(|(&id, _)| id);
+        let (mut next, mut first) = (None::<u32>, None::<u32>);
+        for id in ids {
+            first = Some(first.map_or(id, |f| f.min(id)));
+            if id > after {
+                next = Some(next.map_or(id, |n| n.min(id)));
+            }
+        }
+        next.or(first)
+    }
+
     /// Every namespace, by name.
     pub fn namespaces(&self) -> Vec<&Namespace> {
         let mut all: Vec<&Namespace> = self.spaces.values().collect();

@@ -1932,8 +1932,13 @@ type SearchRequest struct {
 	PatternSyntax PatternSyntax `protobuf:"varint,31,opt,name=pattern_syntax,json=patternSyntax,proto3,enum=memd.v1.PatternSyntax" json:"pattern_syntax,omitempty"`
 	// true: letters match regardless of case (Unicode simple case folding).
 	PatternIgnoreCase bool `protobuf:"varint,32,opt,name=pattern_ignore_case,json=patternIgnoreCase,proto3" json:"pattern_ignore_case,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// true: compare the query embedding with every memory's (an exact scan). false:
+	// in a namespace of 10 000 or more embeddings, walk its HNSW graph instead
+	// (approximate nearest neighbours; much faster at scale). Either way, filters
+	// apply before the top `limit` is taken. See docs/search.md.
+	Exact         bool `protobuf:"varint,23,opt,name=exact,proto3" json:"exact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -2137,6 +2142,13 @@ func (x *SearchRequest) GetPatternSyntax() PatternSyntax {
 func (x *SearchRequest) GetPatternIgnoreCase() bool {
 	if x != nil {
 		return x.PatternIgnoreCase
+	}
+	return false
+}
+
+func (x *SearchRequest) GetExact() bool {
+	if x != nil {
+		return x.Exact
 	}
 	return false
 }
@@ -2875,7 +2887,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tfrequency\x18\x03 \x01(\x01R\tfrequency\x12\x1e\n" +
 	"\n" +
 	"importance\x18\x04 \x01(\x01R\n" +
-	"importance\"\xc3\b\n" +
+	"importance\"\xd9\b\n" +
 	"\rSearchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
@@ -2902,7 +2914,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x14recency_from_created\x18\x16 \x01(\bR\x12recencyFromCreated\x12\x18\n" +
 	"\apattern\x18\x1e \x01(\tR\apattern\x12=\n" +
 	"\x0epattern_syntax\x18\x1f \x01(\x0e2\x16.memd.v1.PatternSyntaxR\rpatternSyntax\x12.\n" +
-	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x1a;\n" +
+	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x12\x14\n" +
+	"\x05exact\x18\x17 \x01(\bR\x05exact\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +

@@ -743,6 +743,13 @@ export interface SearchRequest {
   patternSyntax: PatternSyntax;
   /** true: letters match regardless of case (Unicode simple case folding). */
   patternIgnoreCase: boolean;
+  /**
+   * true: compare the query embedding with every memory's (an exact scan). false:
+   * in a namespace of 10 000 or more embeddings, walk its HNSW graph instead
+   * (approximate nearest neighbours; much faster at scale). Either way, filters
+   * apply before the top `limit` is taken. See docs/search.md.
+   */
+  exact: boolean;
 }
 
 export interface SearchRequest_MetadataEntry {
@@ -3365,6 +3372,7 @@ function createBaseSearchRequest(): SearchRequest {
     pattern: "",
     patternSyntax: 0,
     patternIgnoreCase: false,
+    exact: false,
   };
 }
 
@@ -3463,6 +3471,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.patternIgnoreCase !== false) {
       writer.uint32(256).bool(message.patternIgnoreCase);
+    }
+    if (message.exact !== false) {
+      writer.uint32(184).bool(message.exact);
     }
     return writer;
   },
@@ -3693,6 +3704,14 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.patternIgnoreCase = reader.bool();
             continue;
           }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.exact = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3797,6 +3816,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         : isSet(object.pattern_ignore_case)
         ? globalThis.Boolean(object.pattern_ignore_case)
         : false,
+      exact: isSet(object.exact) ? globalThis.Boolean(object.exact) : false,
     };
   },
 
@@ -3883,6 +3903,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.patternIgnoreCase !== false) {
       obj.patternIgnoreCase = message.patternIgnoreCase;
     }
+    if (message.exact !== false) {
+      obj.exact = message.exact;
+    }
     return obj;
   },
 
@@ -3936,6 +3959,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.pattern = object.pattern ?? "";
     message.patternSyntax = object.patternSyntax ?? 0;
     message.patternIgnoreCase = object.patternIgnoreCase ?? false;
+    message.exact = object.exact ?? false;
     return message;
   },
 };
