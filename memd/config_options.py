@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memd.cluster.options import ClusterOptions, nats_urls, node_id
+from memd.cluster.options import ClusterOptions, advertise_address, nats_urls, node_id
 from memd.config_parse import (
     TIER_NAMES,
     ConfigError,
@@ -377,7 +377,7 @@ def _cluster_options() -> list[Option]:
             "host:port other nodes and clients reach this node's gRPC at (default: the "
             "first --listen address)",
             c.advertise,
-            grpc_address,
+            advertise_address,
         ),
         Option(
             "cluster.partitions",

@@ -7,6 +7,8 @@
 #   cluster.sh down            stop everything this script started (pid files)
 #   cluster.sh status          which processes run
 #   cluster.sh node-up N       (re)start memd node N (1-3), e.g. after kill -9
+#   cluster.sh node-down N     stop memd node N gracefully (SIGTERM: it hands its
+#                              partitions over, then exits)
 #   cluster.sh nats-up N       (re)start NATS server N (1-3)
 #
 # Environment: CLUSTER_DIR (state, logs, pid files; default target/cluster),
@@ -101,9 +103,10 @@ case "${1:-}" in
         done
         ;;
     node-up) node_up "$2" && wait_serving "$2" ;;
+    node-down) stop_pid "$DIR/memd-$2.pid" ;;
     nats-up) nats_up "$2" ;;
     *)
-        sed -n '2,16p' "$0" >&2
+        sed -n '2,18p' "$0" >&2
         exit 2
         ;;
 esac

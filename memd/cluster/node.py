@@ -46,7 +46,7 @@ from memd.cluster.partition import (
     subject,
 )
 from memd.cluster.placement import NodeRecord, Placement, rank
-from memd.cluster.replica import PartitionState, Replica
+from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
 from memd.errors import MemdError, Unavailable
 from memd.logs import event
 
@@ -55,7 +55,10 @@ T = TypeVar("T")
 
 WRONG_LAST_SEQUENCE = (10071, 10164)
 """JetStream's error codes for a refused expected-last-sequence (the fence)."""
-APPEND_TIMEOUT_S = 5.0
+APPEND_TIMEOUT_S = 2.0
+"""How long an append (or any JetStream call) may take before the owner gives up on it:
+short, because while it waits the partition's lock is held and every write of the
+partition waits with it; a NATS server that died is noticed in this time."""
 
 
 class ClusterNode:
@@ -89,6 +92,7 @@ class ClusterNode:
         self._kv: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._taking: dict[int, asyncio.Task[None]] = {}
+        self._leaving = False
 
     @property
     def states(self) -> list[PartitionState]:
@@ -175,6 +179,39 @@ class ClusterNode:
         except js_errors.BucketNotFoundError:
             self._kv = await self._js.create_key_value(bucket=BUCKET, replicas=replicas, history=1)
 
+    def release(self, timeout: float = 5.0) -> int:
+        """Drain: stop serving every partition and end its lease now.
+
+        The next owners take over at their next tick instead of after a lease. The node
+        keeps applying the log until ``stop``. Returns how many partitions it handed back.
+        """
+        self._leaving = True
+        released = []
+        for state in self.states:
+            with state.lock:  # waits for the write in flight, if any
+                if not state.serving:
+                    continue
+                state.serving = False
+            released.append(state)
+        try:
+            self.call(self._end_leases(released), timeout)
+        except Exception as exc:  # NATS unreachable: the leases lapse on their own
+            event(log, logging.WARNING, "releasing leases", error=str(exc))
+        return len(released)
+
+    async def _end_leases(self, states: list[PartitionState]) -> None:
+        for state in states:
+            record = state.placement
+            if record is None or record.owner != self.id:
+                continue
+            ended = replace(record, lease_until_ms=0)
+            try:
+                await self._kv.update(
+                    placement_key(state.number), ended.encode(), last=state.revision
+                )
+            except js_errors.KeyWrongLastSequenceError:
+                continue  # already changed by another node
+
     def stop(self) -> None:
         """Stop leasing and applying and close the NATS connection. Leases lapse."""
         self._stopping.set()
@@ -230,7 +267,15 @@ class ClusterNode:
                     f"the log did not confirm the write ({type(exc).__name__}); "
                     "it may or may not be applied: retry"
                 ) from None
-            return self.replica.apply_locked(state, ack.seq, entry)
+            try:
+                return self.replica.apply_locked(state, ack.seq, entry)
+            except DETERMINISTIC:
+                raise  # refused alike everywhere: the entry counts as applied
+            except MemdError:
+                # Logged but not applied here (a full disk): stop serving; the applier
+                # retries the entry, and the partition moves if this node cannot.
+                state.serving = False
+                raise
 
     # ---- the follower's apply path -------------------------------------------------
 
@@ -312,8 +357,8 @@ class ClusterNode:
         self.metrics.partitions.labels("follower").set(len(self.states) - owned)
 
     async def _tick_partition(self, state: PartitionState, now: int, live: list[str]) -> None:
-        if state.number in self._taking:
-            return  # a take-over is catching up; it renews nothing until it serves
+        if state.number in self._taking or self._leaving:
+            return  # a take-over is catching up (it renews nothing until it serves)
         key = placement_key(state.number)
         try:
             found = await self._kv.get(key)

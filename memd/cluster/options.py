@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from memd.config_parse import ConfigError
+from memd.config_parse import ConfigError, grpc_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +72,8 @@ def node_id(raw: str) -> str:
     if raw and not all(c.isalnum() or c in "-_" for c in raw):
         raise ConfigError(f"a node id is letters, digits, - and _; got {raw!r}")
     return raw
+
+
+def advertise_address(raw: str) -> str:
+    """Parse ``--cluster-advertise``: host:port, or empty for the first listen address."""
+    return grpc_address(raw) if raw else raw

@@ -11,6 +11,8 @@ balancers see the drain before connections are refused:
    UNAVAILABLE, after acknowledging everything committed);
 2. the scheduler stops;
 3. gRPC stops accepting and gives in-flight RPCs ``grace_s`` to finish;
+   (cluster mode: this node's partitions are handed over first, docs/cluster.md;
+   it leaves the cluster after step 3);
 4. the engine flushes access statistics and closes LMDB;
 5. queued spans are exported (tracing on; up to the exporter's timeout);
 6. the metrics endpoint stops last, so the drain itself can be scraped.
@@ -22,7 +24,7 @@ import logging
 import threading
 from concurrent import futures
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -54,6 +56,9 @@ from memd.server.security import InsecureExposure, check_exposure, server_creden
 from memd.server.servicer import MemoryServicer, add_to_server
 from memd.server.status import DrainState
 from memd.telemetry import TracingUnavailable, server_tracing
+
+if TYPE_CHECKING:
+    from memd.cluster.setup import ClusterParts
 
 log = logging.getLogger("memd.server")
 
@@ -131,9 +136,9 @@ class MemdServer:
             "backup_dir": cfg.backup_dir,
         }
         services = [SERVICE_NAME, AUTH_SERVICE_NAME, health.SERVICE_NAME]
-        self.cluster: Any = None
+        self.cluster: ClusterParts | None = None
         if cfg.cluster.enabled:
-            servicer = self._join_cluster(cfg, servicer_args)
+            servicer, self.cluster = self._join_cluster(cfg, servicer_args)
             services.append(self.cluster.service_name)
         else:
             servicer = MemoryServicer(**servicer_args)
@@ -172,19 +177,21 @@ class MemdServer:
 
     def close_parts(self) -> None:
         """Undo a start that failed: leave the cluster (if joined), close the engine."""
-        if getattr(self, "cluster", None) is not None:
-            self.cluster.stop()
+        cluster: ClusterParts | None = getattr(self, "cluster", None)
+        if cluster is not None:
+            cluster.stop()
         self.engine.close()
 
-    def _join_cluster(self, cfg: Config, servicer_args: dict[str, Any]) -> MemoryServicer:
+    def _join_cluster(
+        self, cfg: Config, servicer_args: dict[str, Any]
+    ) -> tuple[MemoryServicer, ClusterParts]:
         # Imported here: single-node daemons never load nats-py (docs/cluster.md).
         from memd.cluster.setup import build
 
         try:
-            servicer, self.cluster = build(cfg, self.engine, self.metrics, servicer_args, self.grpc)
+            return build(cfg, self.engine, self.metrics, servicer_args, self.grpc)
         except (ConfigError, Unavailable) as exc:
             raise StartupError(str(exc)) from None
-        return servicer
 
     def bind(self) -> list[int]:
         """Bind every ``listen`` address; returns the ports (1 for a Unix socket)."""
@@ -247,6 +254,10 @@ class MemdServer:
             self.drain.draining = True
             self.metrics.draining.set(1)
             self.health.enter_graceful_shutdown()
+            if self.cluster is not None:
+                # Hand the partitions over first, so that during the grace period
+                # other nodes forward to their new owners rather than to this one.
+                self.cluster.node.release()
             self.scheduler.stop()
             self.grpc.stop(grace).wait()
             if self.cluster is not None:

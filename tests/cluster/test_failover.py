@@ -71,10 +71,17 @@ class Checker:
             time.sleep(0.02)
 
 
-def _owner_of(cluster: Cluster, ns: str, via: int = 1) -> tuple[str, int]:
+def _owner_of(cluster: Cluster, ns: str) -> tuple[str, int]:
     placement = cluster.wait_owned()
     record = placement.partitions[partition_of(ns, placement.partition_count)]
     return record.owner, record.epoch
+
+
+def _watch(cluster: Cluster, ns: str) -> tuple[str, int, Checker]:
+    """The owner of ``ns``, its epoch, and a checker writing through another node."""
+    owner, epoch = _owner_of(cluster, ns)
+    via = next(n for n in (1, 2, 3) if f"memd-{n}" != owner)
+    return owner, epoch, Checker(cluster, via, ns)
 
 
 def _node_number(name: str) -> int:
@@ -104,16 +111,14 @@ def _report(what: str, checker: Checker) -> None:
 def test_kill9_of_the_owner_loses_no_acknowledged_write(cluster: Cluster) -> None:
     for round_ in range(ROUNDS):
         ns = f"failover:kill/{round_}"
-        owner, epoch = _owner_of(cluster, ns)
-        via = next(n for n in (1, 2, 3) if f"memd-{n}" != owner)
-        checker = Checker(cluster, via, ns)
+        owner, epoch, checker = _watch(cluster, ns)
         with checker.running():
             checker.wait_acks(30, 30)
             cluster.kill9(owner)
             checker.wait_acks(30, 10 * LEASE_S + 20)
         survivors = tuple(n for n in (1, 2, 3) if f"memd-{n}" != owner)
         _check_all_readable(cluster, ns, checker.acked, survivors)
-        new_owner, new_epoch = _owner_of(cluster, ns, via)
+        new_owner, new_epoch = _owner_of(cluster, ns)
         assert new_owner != owner and new_epoch > epoch
         # The longest a client waited is bounded by the lease (plus detection and catch-up).
         assert max(checker.gaps) < 4 * LEASE_S + 5, checker.gaps
@@ -124,11 +129,28 @@ def test_kill9_of_the_owner_loses_no_acknowledged_write(cluster: Cluster) -> Non
         _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
 
 
+def test_a_drained_owner_hands_its_partitions_over_within_a_lease(cluster: Cluster) -> None:
+    ns = "failover:drain"
+    owner, epoch, checker = _watch(cluster, ns)
+    with checker.running():
+        checker.wait_acks(20, 30)
+        cluster.run("node-down", str(_node_number(owner)))  # SIGTERM: drain, then exit
+        checker.wait_acks(20, 10 * LEASE_S + 20)
+    _check_all_readable(
+        cluster, ns, checker.acked, tuple(n for n in (1, 2, 3) if n != _node_number(owner))
+    )
+    new_owner, new_epoch = _owner_of(cluster, ns)
+    assert new_owner != owner and new_epoch > epoch
+    # Handed over, not lapsed: clients wait about a lease tick, not a whole lease.
+    assert max(checker.gaps) < LEASE_S + 1.0, checker.gaps
+    _report("SIGTERM (drain) owner", checker)
+    cluster.run("node-up", str(_node_number(owner)))
+    cluster.converged()
+
+
 def test_a_stopped_owner_that_wakes_up_accepts_no_write(cluster: Cluster) -> None:
     ns = "failover:stop"
-    owner, epoch = _owner_of(cluster, ns)
-    via = next(n for n in (1, 2, 3) if f"memd-{n}" != owner)
-    checker = Checker(cluster, via, ns)
+    owner, epoch, checker = _watch(cluster, ns)
     with checker.running():
         checker.wait_acks(20, 30)
         cluster.signal(owner, signal.SIGSTOP)

@@ -1,7 +1,7 @@
 //! Cluster mode's applied-sequence mark, carried from a caller to the writer.
 //!
 //! A cluster node applies each replicated-log entry with one engine call (a Store,
-//! a Delete, a DropNamespace) and must record the entry's sequence in the SAME
+//! a Delete, a `DropNamespace`) and must record the entry's sequence in the SAME
 //! transaction as its effects (`store/applied.rs`). Rather than add a mark argument
 //! to every write method of the public API, the caller scopes a mark around the
 //! call: the first job that call submits to the writer carries it. The slot is
