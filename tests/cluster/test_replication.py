@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import urllib.request
 from functools import partial
 
 import grpc
@@ -111,3 +113,35 @@ def test_the_cluster_rpc_returns_the_placement_map(cluster: Cluster) -> None:
         assert len(p.followers) == 2 and p.owner not in p.followers
     # Deterministic placement spreads the partitions: no node owns them all.
     assert len({p.owner for p in placement.partitions}) > 1
+
+
+def test_each_node_reports_its_partitions_and_forwards(cluster: Cluster) -> None:
+    cluster.wait_owned()
+    deadline = time.monotonic() + 10  # the gauges follow the map at the next lease tick
+    while True:
+        pages = []
+        for node in (1, 2, 3):
+            with urllib.request.urlopen(cluster.metrics_url(node), timeout=5) as page:
+                pages.append(page.read().decode())
+        owned = sum(_metric(text, 'memd_cluster_partitions{role="owner"}') for text in pages)
+        if owned == 8 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert owned == 8, "every partition is served by exactly one node"
+    forwards = sum(
+        float(line.rsplit(" ", 1)[1])
+        for text in pages
+        for line in text.splitlines()
+        if line.startswith("memd_cluster_forwards_total{")
+    )
+    assert forwards > 0, "the tests above went through non-owners"
+    for text in pages:
+        assert "memd_cluster_replication_lag_entries" in text
+        assert "memd_cluster_fencing_rejections_total" in text
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not exported")
