@@ -34,6 +34,7 @@ NAMESPACE_HEADER = "memd-namespace"
 """Metadata key a client or proxy may route by; it must match the body's namespace."""
 SERVICE_PATH = "/memd.v1.MemoryService/"
 DEFAULT_TIMEOUT_S = 30.0
+POLL_S = 0.1
 
 _ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
@@ -97,15 +98,33 @@ class Forwarder:
         method: str,
         request: Any,
         context: Any,
+        still_owner: Callable[[], bool],
         serialize: Callable[[Any], bytes] | None = None,
         deserialize: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        """Forward a unary call (bytes in and out when no (de)serializer is given)."""
+        """Forward a unary call (bytes in and out when no (de)serializer is given).
+
+        An owner that stops answering (paused, or its machine gone) would hold the call
+        until the caller's deadline: while waiting, ``still_owner`` is asked every
+        ``POLL_S``, and once the owner's lease lapsed or the partition moved the call is
+        cancelled and answered UNAVAILABLE, so the caller's retry finds the new owner.
+        A write cancelled that way may or may not have been applied, as with any timeout.
+        """
         stub = self._channel(owner[1]).unary_unary(
             SERVICE_PATH + method, request_serializer=serialize, response_deserializer=deserialize
         )
+        call = stub.future(request, **self._call_args(context))
         try:
-            return stub(request, **self._call_args(context))
+            while True:
+                try:
+                    return call.result(timeout=POLL_S)
+                except grpc.FutureTimeoutError:
+                    if not still_owner():
+                        call.cancel()
+                        raise Unavailable(
+                            f"owner node {owner[0]} stopped answering and lost the partition; "
+                            "the request may or may not have been applied: retry"
+                        ) from None
         except grpc.RpcError as exc:
             raise as_memd_error(exc, owner[0]) from None
 

@@ -14,8 +14,8 @@ one hop, to the owner (``forward.py``). In this first phase:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import fill_keys, wall_ms
@@ -64,6 +64,10 @@ class ClusterMemoryServicer(MemoryServicer):
         self._node.metrics.forwards.labels(method).inc()
         return partition, owner
 
+    def _still(self, partition: int, owner: tuple[str, str]) -> Callable[[], bool]:
+        """Whether ``owner`` still holds ``partition`` (a live lease, as last read)."""
+        return lambda: self._node.owner_address(partition) == owner
+
     def Store(self, request: bytes, context: Any) -> bytes:
         """Store one batch through the partition's log; reply once applied here."""
         now = wall_ms()
@@ -74,7 +78,8 @@ class ClusterMemoryServicer(MemoryServicer):
             )
         partition, owner = self._owner("Store", req.namespace, context)
         if owner is not None:
-            return self._fwd.unary(owner, "Store", request, context)  # type: ignore[no-any-return]
+            still = self._still(partition, owner)
+            return cast(bytes, self._fwd.unary(owner, "Store", request, context, still))
         reply = self._node.write(partition, "store", payload, now)
         self._items["Store"].observe(len(req.memories))
         return reply  # type: ignore[no-any-return]
@@ -82,9 +87,10 @@ class ClusterMemoryServicer(MemoryServicer):
     def Retrieve(self, request: bytes, context: Any) -> bytes:
         """Read on the owner (as a peek: see the module docstring), or forward."""
         req = pb.RetrieveRequest.FromString(request)
-        _, owner = self._owner("Retrieve", req.namespace, context)
+        partition, owner = self._owner("Retrieve", req.namespace, context)
         if owner is not None:
-            return self._fwd.unary(owner, "Retrieve", request, context)  # type: ignore[no-any-return]
+            still = self._still(partition, owner)
+            return cast(bytes, self._fwd.unary(owner, "Retrieve", request, context, still))
         if not req.peek:
             req.peek = True
             request = req.SerializeToString()
@@ -93,9 +99,10 @@ class ClusterMemoryServicer(MemoryServicer):
     def List(self, request: bytes, context: Any) -> bytes:
         """One page, from the owner."""
         req = pb.ListRequest.FromString(request)
-        _, owner = self._owner("List", req.namespace, context)
+        partition, owner = self._owner("List", req.namespace, context)
         if owner is not None:
-            return self._fwd.unary(owner, "List", request, context)  # type: ignore[no-any-return]
+            still = self._still(partition, owner)
+            return cast(bytes, self._fwd.unary(owner, "List", request, context, still))
         return super().List(request, context)
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
@@ -124,6 +131,7 @@ class ClusterMemoryServicer(MemoryServicer):
                 "Delete",
                 request,
                 context,
+                self._still(partition, owner),
                 pb.DeleteRequest.SerializeToString,
                 pb.DeleteResponse.FromString,
             )
@@ -141,6 +149,7 @@ class ClusterMemoryServicer(MemoryServicer):
                 "DropNamespace",
                 request,
                 context,
+                self._still(partition, owner),
                 pb.DropNamespaceRequest.SerializeToString,
                 pb.DropNamespaceResponse.FromString,
             )
@@ -150,13 +159,14 @@ class ClusterMemoryServicer(MemoryServicer):
     def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
         """One namespace's statistics from its owner; all of them from this node."""
         if request.namespace:
-            _, owner = self._owner("Stats", request.namespace, context)
+            partition, owner = self._owner("Stats", request.namespace, context)
             if owner is not None:
                 return self._fwd.unary(  # type: ignore[no-any-return]
                     owner,
                     "Stats",
                     request,
                     context,
+                    self._still(partition, owner),
                     pb.StatsRequest.SerializeToString,
                     pb.StatsResponse.FromString,
                 )

@@ -170,6 +170,8 @@ def test_a_stopped_owner_that_wakes_up_accepts_no_write(cluster: Cluster) -> Non
         checker.wait_acks(10, 30)
     _, new_epoch = _owner_of(cluster, ns)
     assert new_epoch > epoch
+    # A call forwarded to the paused owner is cancelled once its lease lapses.
+    assert max(checker.gaps) < 4 * LEASE_S + 5, checker.gaps
     _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
     cluster.converged()
     _report("SIGSTOP owner past its lease", checker)
