@@ -6,7 +6,7 @@ import pytest
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
-from memd.cluster.entry import Entry, fill_keys, new_key
+from memd.cluster.entry import Entry, fill_keys, new_keys
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import NodeRecord, Placement, rank
@@ -32,7 +32,16 @@ def test_keys_filled_by_the_owner_are_time_ordered_and_kept_when_given() -> None
     assert parsed.memories[0].key == "mine"
     made = parsed.memories[1].key
     assert len(made) == 26 and pb.StoreRequest.FromString(payload).memories[1].key == made
-    assert new_key(1) < new_key(2) < new_key(1 << 40)
+    assert new_keys(1, 1)[0] < new_keys(2, 1)[0] < new_keys(1 << 40, 1)[0]
+    keys = new_keys(1_700_000_000_000, 1000)
+    assert len(set(keys)) == 1000 and all(len(k) == 26 for k in keys)
+    # The layout of the engine's keys (rust_core/src/store/keys.rs): 48-bit ms time,
+    # then 80 random bits, as one 128-bit number in Crockford base 32.
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = 0
+    for char in keys[0]:
+        value = value * 32 + alphabet.index(char)
+    assert value >> 80 == 1_700_000_000_000 and value < 1 << 128
     untouched = pb.StoreRequest(
         namespace="n", memories=[mpb.NewMemory(key="k")]
     ).SerializeToString()
