@@ -8,6 +8,7 @@ readable through every node and the replicas must hold identical bytes. The figu
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -15,11 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
+import nats
 import pytest
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
-from memd.cluster.partition import partition_of
+from memd.cluster.partition import STREAM, partition_of, partition_of_subject
 from tests.cluster.conftest import LEASE_S, LONG, Cluster, retry
 
 ROUNDS = 3 if LONG else 1
@@ -202,3 +204,36 @@ def test_forwarded_errors_keep_their_status(cluster: Cluster) -> None:
         retry(lambda: cluster.stub(via).Store(bad, timeout=10))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "needs text" in (err.value.details() or "")
+
+
+def test_the_log_never_had_two_owners_for_one_epoch(cluster: Cluster) -> None:
+    # Runs last in this module, after every fault above: read the whole log back.
+    entries = asyncio.run(_read_log(f"nats://127.0.0.1:{cluster.base + 1}"))
+    assert len(entries) > 100
+    writers: dict[tuple[int, int], set[str]] = {}
+    last_epoch: dict[int, int] = {}
+    for subject, headers in entries:
+        partition = partition_of_subject(subject)
+        epoch = int(headers["Memd-Epoch"])
+        writers.setdefault((partition, epoch), set()).add(headers["Memd-Node"])
+        # Along a partition's log, epochs never go back: a deposed owner's appends
+        # are refused once the new owner's barrier is in.
+        assert epoch >= last_epoch.get(partition, 0), (partition, epoch, last_epoch)
+        last_epoch[partition] = epoch
+    doubles = {k: v for k, v in writers.items() if len(v) > 1}
+    assert not doubles, f"two owners appended in one epoch: {doubles}"
+    assert max(last_epoch.values()) > 1, "the faults above moved partitions"
+
+
+async def _read_log(url: str) -> list[tuple[str, dict[str, str]]]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(STREAM)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(STREAM, seq)
+            out.append((msg.subject, dict(msg.headers or {})))
+        return out
+    finally:
+        await nc.close()
