@@ -83,7 +83,14 @@ def retrieve_rate(stub: pb_grpc.MemoryServiceStub, key: str, calls: int) -> floa
 def prepare(address: str) -> tuple[pb_grpc.MemoryServiceStub, str]:
     stub = pb_grpc.MemoryServiceStub(grpc.insecure_channel(address))
     request = pb.StoreRequest(namespace=NS, memories=[mpb.NewMemory(key="k", text="t")])
-    key = stub.Store(request, timeout=30).keys[0]
+    for _ in range(300):  # the owner may still be catching up right after the start
+        try:
+            key = stub.Store(request, timeout=30).keys[0]
+            break
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            time.sleep(0.1)
     retrieve_rate(stub, key, 100)  # warm up the channel
     return stub, key
 
