@@ -101,6 +101,15 @@ class Replica:
         with state.lock:
             if seq <= state.applied:
                 return False
+            if state.serving:
+                # An entry this node did not append: another node owns the partition
+                # now (this one was paused, or cut off, past its lease). Stop serving
+                # BEFORE applying it: a write accepted here afterwards would expect
+                # this entry's sequence and pass the log's fence under the old epoch.
+                state.serving = False
+                event(
+                    log, logging.WARNING, "deposed", partition=state.number, seq=seq, by=entry.node
+                )
             try:
                 self.apply_locked(state, seq, entry)
             except DETERMINISTIC as exc:

@@ -150,6 +150,22 @@ def test_a_drained_owner_hands_its_partitions_over_within_a_lease(cluster: Clust
     cluster.converged()
 
 
+def test_kill9_of_a_follower_stops_nothing(cluster: Cluster) -> None:
+    ns = "failover:follower"
+    owner, _, checker = _watch(cluster, ns)
+    follower = next(n for n in (1, 2, 3) if f"memd-{n}" != owner and n != checker.node)
+    with checker.running():
+        checker.wait_acks(20, 30)
+        cluster.kill9(f"memd-{follower}")
+        checker.wait_acks(40, 30)
+        cluster.run("node-up", str(follower))  # resumes from its recorded sequences
+        checker.wait_acks(20, 30)
+    assert _owner_of(cluster, ns)[0] == owner
+    _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
+    cluster.converged()
+    _report("kill -9 follower", checker)
+
+
 def test_a_stopped_owner_that_wakes_up_accepts_no_write(cluster: Cluster) -> None:
     ns = "failover:stop"
     owner, epoch, checker = _watch(cluster, ns)
