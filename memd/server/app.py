@@ -186,7 +186,12 @@ class MemdServer:
         self, cfg: Config, servicer_args: dict[str, Any]
     ) -> tuple[MemoryServicer, ClusterParts]:
         # Imported here: single-node daemons never load nats-py (docs/cluster.md).
-        from memd.cluster.setup import build
+        try:
+            from memd.cluster.setup import build
+        except ImportError as exc:
+            raise StartupError(
+                f"cluster mode needs nats-py: pip install 'memd-daemon[cluster]' ({exc})"
+            ) from None
 
         try:
             return build(cfg, self.engine, self.metrics, servicer_args, self.grpc)
