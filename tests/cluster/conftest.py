@@ -95,6 +95,13 @@ class Cluster:
         stub = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(self.address(node)))
         return stub.Cluster(cpb.ClusterRequest(), timeout=5)
 
+    def restore(self) -> None:
+        """Bring back every node a failed test left down, so the next test starts whole."""
+        for n in (1, 2, 3):
+            self.run("nats-up", str(n), check=False)
+        for n in (1, 2, 3):
+            self.run("node-up", str(n), check=False)
+
     def wait_owned(self, timeout: float = 30.0) -> cpb.ClusterResponse:
         """Wait until every partition has an owner with a live lease (as node 1 reads it)."""
         deadline = time.monotonic() + timeout
@@ -158,6 +165,15 @@ def retry(call: Callable[[], T], timeout: float = 30.0) -> tuple[T, float]:
             if time.monotonic() - start > timeout:
                 raise
             time.sleep(0.05)
+
+
+@pytest.fixture
+def whole(cluster: Cluster) -> Iterator[Cluster]:
+    """The module's cluster, every node running again after the test, pass or fail."""
+    try:
+        yield cluster
+    finally:
+        cluster.restore()
 
 
 @pytest.fixture(scope="module")
