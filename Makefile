@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test
+.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test nats-server haproxy cluster-up cluster-down
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,7 +73,7 @@ proto-check: install ## Fail if memd/_pb differs from what proto/ generates
 rust-test: ## Rust unit, property and integration tests (no libpython needed)
 	$(NOPY_CARGO) test --release --no-default-features
 
-py-test: build-dev ## pytest: engine API, property, crash and server end-to-end tests
+py-test: build-dev nats-server haproxy ## pytest: engine API, property, crash, server and cluster end-to-end tests
 	$(BIN)/pytest
 
 go-test: build-dev ## Go client: generated code matches proto/, vet, gofmt, tests against a real daemon
@@ -117,6 +117,18 @@ test: build-dev lint rust-test py-test wheel-test go-test ts-test deploy-test im
 
 serve: build-dev ## Run the daemon on ./data (127.0.0.1:50051, metrics on :9464)
 	$(BIN)/memd serve
+
+nats-server: ## Install the pinned nats-server (Go module) into target/tools, for cluster mode
+	bash deploy/cluster/install-nats.sh
+
+haproxy: ## Install HAProxy (Debian's package) if missing: the cluster's reference proxy, tested by tests/cluster
+	command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { apt-get update -qq && apt-get install -y -qq --no-install-recommends haproxy; }
+
+cluster-up: build-dev nats-server ## Start 3 NATS servers (one JetStream cluster) and 3 memd nodes on loopback (docs/cluster.md)
+	bash deploy/cluster/cluster.sh up
+
+cluster-down: ## Stop what cluster-up started
+	bash deploy/cluster/cluster.sh down
 
 tools: ## Install pinned grpcurl and ghz with go install (into ~/go/bin or GOPATH/bin)
 	bash bench/grpc/setup.sh

@@ -321,8 +321,18 @@ class Engine:
         count_access: bool = True,
     ) -> builtins.list[Memory | None]:
         """Read a batch; missing and expired keys give ``None``, in order."""
-    def delete_many(self, namespace: str, keys: Sequence[str], now_ms: int) -> builtins.list[bool]:
-        """Delete a batch; ``True`` where a memory was removed."""
+    def delete_many(
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        now_ms: int,
+        mark: tuple[str, int] | None = None,
+    ) -> builtins.list[bool]:
+        """Delete a batch; ``True`` where a memory was removed.
+
+        ``mark`` (cluster mode): ``(partition, sequence)`` of the replicated-log entry
+        this call applies, recorded in the same transaction (see ``applied``).
+        """
     def list(
         self,
         namespace: str,
@@ -404,8 +414,13 @@ class Engine:
         An invalid namespace (empty, over 128 bytes, with NUL) raises ``InvalidArgument``.
         """
     def namespaces(self) -> builtins.list[str]: ...
-    def drop_namespace(self, namespace: str) -> int:
-        """Delete a namespace and all its memories; returns how many were removed."""
+    def drop_namespace(self, namespace: str, mark: tuple[str, int] | None = None) -> int:
+        """Delete a namespace and all its memories; returns how many were removed.
+
+        ``mark``: as in ``delete_many``.
+        """
+    def applied(self, partition: str) -> int:
+        """The last replicated-log sequence applied for ``partition`` (0: none)."""
     def flush(self) -> int:
         """Persist pending access statistics now; returns how many records were updated."""
     def sync(self) -> None:
@@ -431,9 +446,15 @@ class Engine:
         without applying. Stops after ``max_actions`` actions (``more`` is then set).
         """
     def store_encoded(
-        self, request: bytes, now_ms: int, max_items: int = 100_000
+        self,
+        request: bytes,
+        now_ms: int,
+        max_items: int = 100_000,
+        mark: tuple[str, int] | None = None,
     ) -> tuple[bytes, int]:
         """Store a serialized ``memd.v1.StoreRequest``.
+
+        ``mark``: as in ``delete_many``.
 
         More than ``max_items`` items raise ``CapacityExceeded`` (nothing stored).
         Returns the serialized ``memd.v1.StoreResponse`` and the number of items.

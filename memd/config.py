@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from memd.cluster.options import ClusterOptions
 from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean
@@ -71,6 +72,7 @@ class Config:
         backup_dir: Directory Backup writes under; empty: Backup is refused.
         tracing: OpenTelemetry spans of the RPCs (docs/tracing.md).
         embed: Server-side embedders (docs/embeddings.md).
+        cluster: Cluster mode (docs/cluster.md); off unless ``cluster.url`` is set.
         engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
@@ -102,6 +104,7 @@ class Config:
     backup_dir: str
     tracing: TracingOptions
     embed: EmbedOptions
+    cluster: ClusterOptions
     engine: EngineOptions
 
     @classmethod
@@ -140,6 +143,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         switch = {"nargs": "?", "const": True} if opt.parse is boolean else {}
         group.add_argument(
             opt.flag,
+            *opt.aliases,
             dest=opt.dest,
             metavar=opt.metavar,
             action="append" if opt.repeatable else "store",
@@ -300,6 +304,14 @@ def _build(v: Mapping[str, Any]) -> Config:
             openai_breaker_failures=v["embed.openai.breaker_failures"],
             openai_breaker_cooldown_ms=v["embed.openai.breaker_cooldown_ms"],
             openai_input_type=v["embed.openai.input_type"],
+        ),
+        cluster=ClusterOptions(
+            url=v["cluster.url"],
+            node_id=v["cluster.node_id"],
+            advertise=v["cluster.advertise"],
+            partitions=v["cluster.partitions"],
+            replicas=v["cluster.replicas"],
+            lease_s=v["cluster.lease_s"],
         ),
         engine=engine,
     )

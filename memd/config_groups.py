@@ -47,5 +47,8 @@ GROUPS: dict[str, Group] = {
         "embeddings",
         "server-side embedders of texts stored or searched without a vector (docs/embeddings.md)",
     ),
+    "cluster": Group(
+        "cluster", "run as one node of a memd cluster replicated through NATS (docs/cluster.md)"
+    ),
 }
 """Group key (``Option.group``) -> its heading and description, in no particular order."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from memd.cluster.options import ClusterOptions, advertise_address, nats_urls, node_id
 from memd.config_parse import (
     TIER_NAMES,
     ConfigError,
@@ -38,6 +39,7 @@ _ENGINE = EngineOptions()
 _LIFECYCLE = LifecycleOptions()
 _TRACING = TracingOptions()
 _EMBED = EmbedOptions()
+_CLUSTER = ClusterOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class Option:
         parse: Turns a string into the value; raises ConfigError.
         repeatable: A list: the flag may repeat, the env var is comma-separated.
         show: Renders the default for ``--help``.
+        aliases: More flags for it (``--cluster`` for ``--cluster-url``).
     """
 
     key: str
@@ -61,6 +64,7 @@ class Option:
     parse: Callable[[str], Any]
     repeatable: bool = False
     show: Callable[[Any], str] = str
+    aliases: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -351,6 +355,54 @@ def _tracing_options() -> list[Option]:
     ]
 
 
+def _cluster_options() -> list[Option]:
+    """Cluster mode (docs/cluster.md)."""
+    cl, c = "cluster", _CLUSTER
+    return [
+        Option(
+            "cluster.url",
+            cl,
+            "NATS JetStream URLs (comma-separated nats://host:port); set: run as a node "
+            "of a memd cluster",
+            c.url,
+            nats_urls,
+            aliases=("--cluster",),
+        ),
+        Option(
+            "cluster.node_id", cl, "This node's id (default: the host name)", c.node_id, node_id
+        ),
+        Option(
+            "cluster.advertise",
+            cl,
+            "host:port other nodes and clients reach this node's gRPC at (default: the "
+            "first --listen address)",
+            c.advertise,
+            advertise_address,
+        ),
+        Option(
+            "cluster.partitions",
+            cl,
+            "Partitions namespaces are hashed into (the same on every node, fixed)",
+            c.partitions,
+            int_in(1, 4096),
+        ),
+        Option(
+            "cluster.replicas",
+            cl,
+            "JetStream replicas of the log and the placement map",
+            c.replicas,
+            int_in(1, 5),
+        ),
+        Option(
+            "cluster.lease_s",
+            cl,
+            "Seconds an owner's lease lasts; after it lapses another node takes over",
+            c.lease_s,
+            float_in(0.5, 600.0),
+        ),
+    ]
+
+
 def _embed_options() -> list[Option]:
     """Server-side embedders (docs/embeddings.md)."""
     em, e = "embed", _EMBED
@@ -600,6 +652,7 @@ OPTIONS: tuple[Option, ...] = (
     *_security_options(),
     *_tracing_options(),
     *_embed_options(),
+    *_cluster_options(),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {opt.key: opt for opt in OPTIONS}

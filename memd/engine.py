@@ -93,9 +93,21 @@ class Engine:
         """Read one memory."""
         return self.get_many(namespace, [key])[0]
 
-    def delete_many(self, namespace: str, keys: Sequence[str]) -> builtins.list[bool]:
-        """Delete a batch; ``True`` where a memory was removed."""
-        return self._core.delete_many(namespace, keys, self._clock())
+    def delete_many(
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        *,
+        now_ms: int | None = None,
+        mark: tuple[str, int] | None = None,
+    ) -> builtins.list[bool]:
+        """Delete a batch; ``True`` where a memory was removed.
+
+        ``now_ms`` and ``mark`` are cluster mode's (a replicated entry applied at the
+        time it was logged, with its sequence: ``_core.Engine.delete_many``).
+        """
+        now = self._clock() if now_ms is None else now_ms
+        return self._core.delete_many(namespace, keys, now, mark)
 
     def list(
         self,
@@ -211,9 +223,13 @@ class Engine:
         """Names of namespaces that hold memories."""
         return self._core.namespaces()
 
-    def drop_namespace(self, namespace: str) -> int:
+    def drop_namespace(self, namespace: str, *, mark: tuple[str, int] | None = None) -> int:
         """Delete a namespace with all its memories; returns how many were removed."""
-        return self._core.drop_namespace(namespace)
+        return self._core.drop_namespace(namespace, mark)
+
+    def applied(self, partition: str) -> int:
+        """The last replicated-log sequence applied for ``partition`` (cluster mode)."""
+        return self._core.applied(partition)
 
     def flush(self) -> int:
         """Persist pending access statistics now."""
@@ -232,12 +248,21 @@ class Engine:
         """LMDB map size and bytes in use."""
         return self._core.map_info()
 
-    def store_encoded(self, request: bytes, max_items: int = 100_000) -> tuple[bytes, int]:
+    def store_encoded(
+        self,
+        request: bytes,
+        max_items: int = 100_000,
+        *,
+        now_ms: int | None = None,
+        mark: tuple[str, int] | None = None,
+    ) -> tuple[bytes, int]:
         """Store a serialized ``memd.v1.StoreRequest``; see ``_core.Engine.store_encoded``.
 
-        The gRPC fast path: protobuf decoding and encoding happen in Rust.
+        The gRPC fast path: protobuf decoding and encoding happen in Rust. ``now_ms``
+        and ``mark``: as in ``delete_many``.
         """
-        return self._core.store_encoded(request, self._clock(), max_items)
+        now = self._clock() if now_ms is None else now_ms
+        return self._core.store_encoded(request, now, max_items, mark)
 
     def retrieve_encoded(
         self, request: bytes, max_items: int = 100_000, max_reply_bytes: int = 4 << 20

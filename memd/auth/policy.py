@@ -81,6 +81,8 @@ RULES: dict[str, Rule] = {
     _MEM + "BatchSearch": Rule(_R, Scope.NAMESPACE),  # every query searches that namespace
     _MEM + "Transfer": Rule(_R, Scope.TRANSFER),
     _MEM + "Clear": Rule(_D, Scope.NAMESPACE),
+    # Cluster mode only: the placement map names nodes, not memories.
+    "/memd.v1.ClusterService/Cluster": Rule(_R, Scope.GLOBAL),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),

@@ -11,6 +11,8 @@ balancers see the drain before connections are refused:
    UNAVAILABLE, after acknowledging everything committed);
 2. the scheduler stops;
 3. gRPC stops accepting and gives in-flight RPCs ``grace_s`` to finish;
+   (cluster mode: this node's partitions are handed over first, docs/cluster.md;
+   it leaves the cluster after step 3);
 4. the engine flushes access statistics and closes LMDB;
 5. queued spans are exported (tracing on; up to the exporter's timeout);
 6. the metrics endpoint stops last, so the drain itself can be scraped.
@@ -21,7 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent import futures
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -37,7 +40,7 @@ from memd.config import Config, ConfigError
 from memd.embed import configure as configure_embedding
 from memd.embed import describe as describe_embedding
 from memd.engine import Engine
-from memd.errors import InvalidArgument
+from memd.errors import InvalidArgument, Unavailable
 from memd.logs import event
 from memd.metrics import Metrics
 from memd.server.interceptors import ObservabilityInterceptor
@@ -53,6 +56,9 @@ from memd.server.security import InsecureExposure, check_exposure, server_creden
 from memd.server.servicer import MemoryServicer, add_to_server
 from memd.server.status import DrainState
 from memd.telemetry import TracingUnavailable, server_tracing
+
+if TYPE_CHECKING:
+    from memd.cluster.setup import ClusterParts
 
 log = logging.getLogger("memd.server")
 
@@ -83,7 +89,7 @@ class MemdServer:
         try:
             self._setup(cfg)
         except BaseException:
-            self.engine.close()
+            self.close_parts()
             raise
 
     def _setup(self, cfg: Config) -> None:
@@ -121,19 +127,31 @@ class MemdServer:
             options=options,
             maximum_concurrent_rpcs=cfg.max_concurrent_rpcs or None,
         )
-        servicer = MemoryServicer(
-            self.engine,
-            self.metrics,
-            self.drain,
-            cfg.max_batch_items,
-            max_message_bytes=cfg.max_message_bytes,
-            backup_dir=cfg.backup_dir,
-        )
+        servicer_args: dict[str, Any] = {
+            "engine": self.engine,
+            "metrics": self.metrics,
+            "drain": self.drain,
+            "max_batch_items": cfg.max_batch_items,
+            "max_message_bytes": cfg.max_message_bytes,
+            "backup_dir": cfg.backup_dir,
+        }
+        services = [SERVICE_NAME, AUTH_SERVICE_NAME, health.SERVICE_NAME]
+        self.cluster: ClusterParts | None = None
+        if cfg.cluster.enabled:
+            servicer, self.cluster = self._join_cluster(cfg, servicer_args)
+            services.append(self.cluster.service_name)
+        else:
+            servicer = MemoryServicer(**servicer_args)
         add_to_server(servicer, self.grpc)
         add_auth_to_server(AuthServicer(self.tokens), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
-        enable_reflection(self.grpc, [SERVICE_NAME, AUTH_SERVICE_NAME, health.SERVICE_NAME])
+        enable_reflection(self.grpc, services)
         jobs: list[Job] = []
+        if self.cluster is not None:
+            # Sweeps and lifecycle passes are engine effects this phase does not log:
+            # run on every replica on their own, they would make replicas differ.
+            cfg = replace(cfg, sweep_interval_s=0, lifecycle_interval_s=0)
+            cfg = replace(cfg, lifecycle_capacity_check_s=0)
         if cfg.sweep_interval_s > 0:
             jobs.append(ttl_sweep_job(self.engine, cfg.sweep_interval_s, cfg.sweep_max_items))
         if cfg.lifecycle_interval_s > 0:
@@ -156,6 +174,29 @@ class MemdServer:
                 )
             )
         self.scheduler = Scheduler(jobs, self.metrics)
+
+    def close_parts(self) -> None:
+        """Undo a start that failed: leave the cluster (if joined), close the engine."""
+        cluster: ClusterParts | None = getattr(self, "cluster", None)
+        if cluster is not None:
+            cluster.stop()
+        self.engine.close()
+
+    def _join_cluster(
+        self, cfg: Config, servicer_args: dict[str, Any]
+    ) -> tuple[MemoryServicer, ClusterParts]:
+        # Imported here: single-node daemons never load nats-py (docs/cluster.md).
+        try:
+            from memd.cluster.setup import build
+        except ImportError as exc:
+            raise StartupError(
+                f"cluster mode needs nats-py: pip install 'memd-daemon[cluster]' ({exc})"
+            ) from None
+
+        try:
+            return build(cfg, self.engine, self.metrics, servicer_args, self.grpc)
+        except (ConfigError, Unavailable) as exc:
+            raise StartupError(str(exc)) from None
 
     def bind(self) -> list[int]:
         """Bind every ``listen`` address; returns the ports (1 for a Unix socket)."""
@@ -218,8 +259,14 @@ class MemdServer:
             self.drain.draining = True
             self.metrics.draining.set(1)
             self.health.enter_graceful_shutdown()
+            if self.cluster is not None:
+                # Hand the partitions over first, so that during the grace period
+                # other nodes forward to their new owners rather than to this one.
+                self.cluster.node.release()
             self.scheduler.stop()
             self.grpc.stop(grace).wait()
+            if self.cluster is not None:
+                self.cluster.stop()
             flushed = self.engine.flush()
             self.engine.close()
             if self.tracing is not None:  # the last calls' spans; waits for the exporter
@@ -255,7 +302,7 @@ def create_server(
     try:
         return server, server.bind()
     except BaseException:
-        server.engine.close()
+        server.close_parts()
         raise
 
 

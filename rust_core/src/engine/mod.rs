@@ -9,6 +9,7 @@ mod clear;
 mod embed;
 mod encoded;
 mod lifecycle;
+pub mod mark;
 mod pattern;
 mod put;
 mod read;
@@ -56,14 +57,14 @@ impl Shared {
     fn submit(&self, op: Op) -> Result<Reply> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.tx
-            .send(Msg::Job(Job { op, reply: Some(tx) }))
+            .send(Msg::Job(Job { op, reply: Some(tx), mark: mark::take() }))
             .map_err(|_| CoreError::Closed("the engine is closed".into()))?;
         rx.recv().map_err(|_| CoreError::Closed("the engine closed during the call".into()))?
     }
 
     /// Sends a job without waiting (best-effort housekeeping such as lazy expiry).
     fn submit_detached(&self, op: Op) {
-        let _ = self.tx.send(Msg::Job(Job { op, reply: None }));
+        let _ = self.tx.send(Msg::Job(Job { op, reply: None, mark: None }));
     }
 }
 
@@ -278,6 +279,14 @@ impl Engine {
             unreachable!("flush replies Count")
         };
         Ok(n)
+    }
+
+    /// The last replicated-log sequence applied for `partition` (0: none); see
+    /// `mark.rs`.
+    pub fn applied(&self, partition: &str) -> Result<u64> {
+        let shared = self.shared()?;
+        let rtxn = shared.store.env.read_txn()?;
+        shared.store.applied(&rtxn, partition)
     }
 
     /// fsyncs the environment.

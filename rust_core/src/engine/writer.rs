@@ -44,6 +44,8 @@ pub struct Job {
     pub op: Op,
     /// Reply channel.
     pub reply: Option<SyncSender<Result<Reply>>>,
+    /// Cluster mode: the log entry this job applies, recorded in its transaction.
+    pub mark: Option<crate::store::applied::Mark>,
 }
 
 /// Messages to the writer.
@@ -169,6 +171,11 @@ fn try_commit(
             ) = &reply
             {
                 return Err(e.clone());
+            }
+            // The entry is applied even when the op refused it (a job-level error is
+            // deterministic: every replica refuses it alike), so the mark stands.
+            if let Some(mark) = &job.mark {
+                shared.store.put_mark(txn.wtxn, mark)?;
             }
             replies.push(reply);
         }

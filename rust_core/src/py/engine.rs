@@ -17,6 +17,7 @@ use crate::engine::{Engine, LifecycleRequest, ListQuery, TransferRequest};
 use crate::lifecycle::Jobs;
 use crate::model::RawMemory;
 use crate::search::SearchQuery;
+use crate::store::applied::Mark;
 use crate::validate;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -26,6 +27,12 @@ use std::path::PathBuf;
 #[pyclass(frozen, name = "Engine", module = "memd._core")]
 pub struct PyEngine {
     engine: Engine,
+}
+
+/// Runs `f` with the cluster mark `(partition, seq)` pending (`engine/mark.rs`).
+fn scoped<T>(mark: Option<(String, u64)>, f: impl FnOnce() -> T) -> T {
+    let mark = mark.map(|(partition, seq)| Mark { partition, seq });
+    crate::engine::mark::scoped(mark, f)
 }
 
 /// A count from Python: negatives become 0 and huge values `usize::MAX`, so the
@@ -76,15 +83,16 @@ impl PyEngine {
         Ok(found.into_iter().map(|m| m.map(PyMemory)).collect())
     }
 
-    #[pyo3(signature = (namespace, keys, now_ms))]
+    #[pyo3(signature = (namespace, keys, now_ms, mark = None))]
     fn delete_many(
         &self,
         py: Python<'_>,
         namespace: &str,
         keys: Vec<String>,
         now_ms: u64,
+        mark: Option<(String, u64)>,
     ) -> PyResult<Vec<bool>> {
-        enter_core(py, || self.engine.delete_many(namespace, &keys, now_ms))
+        enter_core(py, || scoped(mark, || self.engine.delete_many(namespace, &keys, now_ms)))
     }
 
     #[pyo3(signature = (
@@ -260,8 +268,18 @@ impl PyEngine {
         enter_core(py, || self.engine.namespaces())
     }
 
-    fn drop_namespace(&self, py: Python<'_>, namespace: &str) -> PyResult<u64> {
-        enter_core(py, || self.engine.drop_namespace(namespace))
+    #[pyo3(signature = (namespace, mark = None))]
+    fn drop_namespace(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+        mark: Option<(String, u64)>,
+    ) -> PyResult<u64> {
+        enter_core(py, || scoped(mark, || self.engine.drop_namespace(namespace)))
+    }
+
+    fn applied(&self, py: Python<'_>, partition: &str) -> PyResult<u64> {
+        enter_core(py, || self.engine.applied(partition))
     }
 
     fn flush(&self, py: Python<'_>) -> PyResult<u64> {
@@ -280,15 +298,18 @@ impl PyEngine {
         enter_core(py, || self.engine.map_info()).map(PyMapInfo)
     }
 
-    #[pyo3(signature = (request, now_ms, max_items = 100_000))]
+    #[pyo3(signature = (request, now_ms, max_items = 100_000, mark = None))]
     fn store_encoded<'py>(
         &self,
         py: Python<'py>,
         request: &[u8],
         now_ms: u64,
         max_items: usize,
+        mark: Option<(String, u64)>,
     ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
-        let (reply, n) = enter_core(py, || self.engine.store_encoded(request, now_ms, max_items))?;
+        let (reply, n) = enter_core(py, || {
+            scoped(mark, || self.engine.store_encoded(request, now_ms, max_items))
+        })?;
         Ok((PyBytes::new(py, &reply), n))
     }
 

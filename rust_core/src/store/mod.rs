@@ -1,6 +1,7 @@
 //! LMDB storage: one environment per data directory (locked by one engine at a
-//! time), three named databases, and the byte layouts of their keys and records.
+//! time), three named databases (four in cluster mode), and the byte layouts of their keys and records.
 
+pub mod applied;
 pub mod codec;
 pub mod disk;
 pub mod embedder;

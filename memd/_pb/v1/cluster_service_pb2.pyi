@@ -1,0 +1,47 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ClusterRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ClusterNode(_message.Message):
+    __slots__ = ("id", "address", "live")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    address: str
+    live: bool
+    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., live: _Optional[bool] = ...) -> None: ...
+
+class PartitionPlacement(_message.Message):
+    __slots__ = ("partition", "owner", "followers", "epoch", "lease_until_ms")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWERS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LEASE_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    partition: int
+    owner: str
+    followers: _containers.RepeatedScalarFieldContainer[str]
+    epoch: int
+    lease_until_ms: int
+    def __init__(self, partition: _Optional[int] = ..., owner: _Optional[str] = ..., followers: _Optional[_Iterable[str]] = ..., epoch: _Optional[int] = ..., lease_until_ms: _Optional[int] = ...) -> None: ...
+
+class ClusterResponse(_message.Message):
+    __slots__ = ("node_id", "partition_count", "partitions", "nodes")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    partition_count: int
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionPlacement]
+    nodes: _containers.RepeatedCompositeFieldContainer[ClusterNode]
+    def __init__(self, node_id: _Optional[str] = ..., partition_count: _Optional[int] = ..., partitions: _Optional[_Iterable[_Union[PartitionPlacement, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[ClusterNode, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,167 @@
+"""One-hop forwarding of a request to its partition's owner, over gRPC.
+
+The request goes on as it came (serialized bytes for the raw methods), with the
+caller's metadata (its token among it) and what is left of its deadline. A forwarded
+request carries ``memd-forwarded``: a node that receives one for a partition it does
+not serve answers UNAVAILABLE rather than forwarding again, so a request never
+travels more than one hop, even while the placement map is changing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from memd.errors import (
+    AlreadyExists,
+    CapacityExceeded,
+    FailedPrecondition,
+    InternalError,
+    InvalidArgument,
+    MemdError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+
+FORWARDED = "memd-forwarded"
+"""Metadata key marking a forwarded request (its value: the forwarding node's id)."""
+NAMESPACE_HEADER = "memd-namespace"
+"""Metadata key a client or proxy may route by; it must match the body's namespace."""
+SERVICE_PATH = "/memd.v1.MemoryService/"
+DEFAULT_TIMEOUT_S = 30.0
+POLL_S = 0.1
+
+_ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: CapacityExceeded,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.INTERNAL: InternalError,
+}
+_DROPPED = ("grpc-", ":", "user-agent", "te", "content-type", FORWARDED)
+
+
+def as_memd_error(exc: grpc.RpcError, owner: str) -> MemdError:
+    """The owner's failure as the exception that maps back to the same status."""
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNAVAILABLE
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    cls = _ERROR_OF.get(code)
+    if cls is None:  # UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED...: try again
+        return Unavailable(f"owner node {owner}: {code.name}: {details}")
+    return cls(details or "")
+
+
+class Forwarder:
+    """Channels to the other nodes, one per address, reused.
+
+    Args:
+        node_id: This node's id (sent as ``memd-forwarded``).
+        max_message_bytes: Message size limit of the channels.
+    """
+
+    def __init__(self, node_id: str, max_message_bytes: int) -> None:
+        self._node_id = node_id
+        self._options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()
+
+    def _channel(self, address: str) -> grpc.Channel:
+        with self._lock:
+            channel = self._channels.get(address)
+            if channel is None:
+                channel = self._channels[address] = grpc.insecure_channel(address, self._options)
+            return channel
+
+    def _call_args(self, context: Any) -> dict[str, Any]:
+        metadata = [
+            (k, v) for k, v in (context.invocation_metadata() or ()) if not k.startswith(_DROPPED)
+        ]
+        metadata.append((FORWARDED, self._node_id))
+        remaining = context.time_remaining()
+        timeout = DEFAULT_TIMEOUT_S if remaining is None or remaining > 1e6 else remaining
+        return {"metadata": metadata, "timeout": timeout}
+
+    def unary(
+        self,
+        owner: tuple[str, str],
+        method: str,
+        request: Any,
+        context: Any,
+        still_owner: Callable[[], bool],
+        serialize: Callable[[Any], bytes] | None = None,
+        deserialize: Callable[[bytes], Any] | None = None,
+    ) -> Any:
+        """Forward a unary call (bytes in and out when no (de)serializer is given).
+
+        An owner that stops answering (paused, or its machine gone) would hold the call
+        until the caller's deadline: while waiting, ``still_owner`` is asked every
+        ``POLL_S``, and once the owner's lease lapsed or the partition moved the call is
+        cancelled and answered UNAVAILABLE, so the caller's retry finds the new owner.
+        A write cancelled that way may or may not have been applied, as with any timeout.
+        """
+        stub = self._channel(owner[1]).unary_unary(
+            SERVICE_PATH + method, request_serializer=serialize, response_deserializer=deserialize
+        )
+        call = stub.future(request, **self._call_args(context))
+        try:
+            while True:
+                try:
+                    return call.result(timeout=POLL_S)
+                except grpc.FutureTimeoutError:
+                    if not still_owner():
+                        call.cancel()
+                        raise Unavailable(
+                            f"owner node {owner[0]} stopped answering and lost the partition; "
+                            "the request may or may not have been applied: retry"
+                        ) from None
+        except grpc.RpcError as exc:
+            raise as_memd_error(exc, owner[0]) from None
+
+    def stream(
+        self,
+        owner: tuple[str, str],
+        method: str,
+        request: Any,
+        context: Any,
+        serialize: Callable[[Any], bytes],
+        deserialize: Callable[[bytes], Any],
+    ) -> Iterator[Any]:
+        """Forward a server-streaming call, relaying each response."""
+        stub = self._channel(owner[1]).unary_stream(
+            SERVICE_PATH + method, request_serializer=serialize, response_deserializer=deserialize
+        )
+        try:
+            yield from stub(request, **self._call_args(context))
+        except grpc.RpcError as exc:
+            raise as_memd_error(exc, owner[0]) from None
+
+    def close(self) -> None:
+        """Close every channel."""
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+
+
+def header_namespace(context: Any) -> str | None:
+    """The ``memd-namespace`` metadata value, if the caller sent one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == NAMESPACE_HEADER:
+            return str(value)
+    return None
+
+
+def forwarded(context: Any) -> bool:
+    """The request was forwarded by another node."""
+    return any(key == FORWARDED for key, _ in context.invocation_metadata() or ())

@@ -1,0 +1,52 @@
+"""Cluster metrics of one node (registered only in cluster mode)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class ClusterMetrics:
+    """The ``memd_cluster_*`` metrics.
+
+    Args:
+        registry: The daemon's registry.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.partitions = Gauge(
+            "memd_cluster_partitions",
+            "Partitions this node owns (serving) or follows",
+            ["role"],
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "memd_cluster_replication_lag_entries",
+            "Log entries appended but not yet applied here (at the last delivery)",
+            registry=registry,
+        )
+        self.lag_seconds = Gauge(
+            "memd_cluster_replication_lag_seconds",
+            "Age of the log entry applied last, while entries are waiting; else 0",
+            registry=registry,
+        )
+        self.applied = Counter(
+            "memd_cluster_applied_entries_total",
+            "Log entries of other owners applied here",
+            registry=registry,
+        )
+        self.forwards = Counter(
+            "memd_cluster_forwards_total",
+            "Requests forwarded to a partition's owner",
+            ["method"],
+            registry=registry,
+        )
+        self.failovers = Counter(
+            "memd_cluster_failovers_total",
+            "Partitions this node took over from another owner",
+            registry=registry,
+        )
+        self.fenced = Counter(
+            "memd_cluster_fencing_rejections_total",
+            "Appends the log refused because another node had taken the partition",
+            registry=registry,
+        )

@@ -1,0 +1,482 @@
+"""``ClusterNode``: this daemon's membership in a memd cluster.
+
+It runs an asyncio loop (nats-py) on its own thread; gRPC worker threads reach it with
+``call``. It keeps:
+- the log: one JetStream stream (``MEMD_LOG``, subjects ``memd.log.<partition>``, R
+  replicas), appended to by owners with the subject's expected last sequence;
+- the applier: an ordered consumer over every subject, from the lowest sequence this
+  store has applied, feeding a thread that applies entries in log order (``replica.py``);
+- the lease tick (every third of a lease): renew this node's registration, read the
+  placement of every partition, renew the leases it owns, claim free partitions and take
+  over lapsed ones it ranks first for (``placement.py``).
+
+Taking a partition (``_take``): compare-and-set the record with the next epoch, append a
+barrier entry (expecting the subject's current last sequence: from then on a deposed
+owner's appends are refused), wait until the applier has applied up to the barrier,
+then serve. An owner whose append is refused, or whose renewal's compare-and-set fails,
+stops serving at once; the next tick makes it a follower (or takes it back, at a new
+epoch, when the record still names it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import nats
+import nats.js.errors as js_errors
+from nats.js import api
+
+from memd.cluster.entry import Entry, wall_ms
+from memd.cluster.metrics import ClusterMetrics
+from memd.cluster.options import ClusterOptions
+from memd.cluster.partition import (
+    BUCKET,
+    STREAM,
+    SUBJECT_PREFIX,
+    node_key,
+    partition_of_subject,
+    placement_key,
+    subject,
+)
+from memd.cluster.placement import NodeRecord, Placement, rank
+from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
+from memd.errors import MemdError, Unavailable
+from memd.logs import event
+
+log = logging.getLogger("memd.cluster")
+T = TypeVar("T")
+
+WRONG_LAST_SEQUENCE = (10071, 10164)
+"""JetStream's error codes for a refused expected-last-sequence (the fence)."""
+APPEND_TIMEOUT_S = 2.0
+"""How long an append (or any JetStream call) may take before the owner gives up on it:
+short, because while it waits the partition's lock is held and every write of the
+partition waits with it; a NATS server that died is noticed in this time."""
+
+
+class ClusterNode:
+    """One node's link to NATS and its view of the placement map.
+
+    Args:
+        options: Resolved cluster options (node id and address set).
+        replica: This node's store as a replica.
+        metrics: Where to count.
+    """
+
+    def __init__(self, options: ClusterOptions, replica: Replica, metrics: ClusterMetrics) -> None:
+        self.options = options
+        self.id = options.node_id
+        self.replica = replica
+        self.metrics = metrics
+        self.nodes: dict[str, NodeRecord] = {}
+        self._lease_ms = int(options.lease_s * 1000)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="memd-cluster", daemon=True
+        )
+        self._applier = threading.Thread(
+            target=self._apply_forever, name="memd-applier", daemon=True
+        )
+        self._inbox: queue.Queue[tuple[int, int, Entry, float] | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._started_ms = 0
+        self._nc: Any = None
+        self._js: Any = None
+        self._kv: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._taking: dict[int, asyncio.Task[None]] = {}
+        self._leaving = False
+
+    @property
+    def states(self) -> list[PartitionState]:
+        """Every partition's state, in partition order."""
+        return self.replica.states
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coro`` on the cluster loop and wait for it (from any other thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    # ---- start and stop -------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Connect, create the log and the bucket if needed, start following and leasing.
+
+        Raises:
+            Unavailable: NATS did not answer within ``timeout`` seconds.
+        """
+        self._thread.start()
+        self._applier.start()
+        try:
+            self.call(self._start(timeout), timeout + 5)
+        except Exception as exc:
+            self.stop()
+            raise Unavailable(f"cluster: cannot join through {self.options.url}: {exc}") from None
+
+    async def _start(self, timeout: float) -> None:
+        self._nc = await nats.connect(
+            self.options.servers,
+            name=f"memd-{self.id}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+        )
+        self._js = self._nc.jetstream(timeout=APPEND_TIMEOUT_S)
+        deadline = time.monotonic() + timeout
+        # A JetStream cluster that just started has no meta leader for a few seconds,
+        # and a stream just created no leader: each step is retried until it works.
+        await self._until(deadline, "creating the log", self._ensure_log)
+        start = min(s.applied for s in self.states) + 1
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+        )
+
+        async def follow() -> None:
+            await self._js.subscribe(
+                SUBJECT_PREFIX + ">",
+                stream=STREAM,
+                cb=self._on_entry,
+                ordered_consumer=True,
+                config=config,
+            )
+
+        await self._until(deadline, "following the log", follow)
+        self._started_ms = wall_ms()
+        await self._until(deadline, "reading the placement map", self._tick)
+        self._tasks.append(self._loop.create_task(self._lease_forever()))
+
+    @staticmethod
+    async def _until(deadline: float, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await step()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                event(log, logging.INFO, "cluster start: retrying", step=what, error=str(exc))
+                await asyncio.sleep(0.5)
+
+    async def _ensure_log(self) -> None:
+        replicas = self.options.replicas
+        try:
+            await self._js.stream_info(STREAM)
+        except js_errors.NotFoundError:
+            await self._js.add_stream(
+                name=STREAM,
+                subjects=[SUBJECT_PREFIX + ">"],
+                num_replicas=replicas,
+                storage=api.StorageType.FILE,
+            )
+        try:
+            self._kv = await self._js.key_value(BUCKET)
+        except js_errors.BucketNotFoundError:
+            self._kv = await self._js.create_key_value(bucket=BUCKET, replicas=replicas, history=1)
+
+    def release(self, timeout: float = 5.0) -> int:
+        """Drain: stop serving every partition and end its lease now.
+
+        The next owners take over at their next tick instead of after a lease. The node
+        keeps applying the log until ``stop``. Returns how many partitions it handed back.
+        """
+        self._leaving = True
+        released = []
+        for state in self.states:
+            with state.lock:  # waits for the write in flight, if any
+                if not state.serving:
+                    continue
+                state.serving = False
+            released.append(state)
+        try:
+            self.call(self._end_leases(released), timeout)
+        except Exception as exc:  # NATS unreachable: the leases lapse on their own
+            event(log, logging.WARNING, "releasing leases", error=str(exc))
+        return len(released)
+
+    async def _end_leases(self, states: list[PartitionState]) -> None:
+        for state in states:
+            record = state.placement
+            if record is None or record.owner != self.id:
+                continue
+            ended = replace(record, lease_until_ms=0)
+            try:
+                await self._kv.update(
+                    placement_key(state.number), ended.encode(), last=state.revision
+                )
+            except js_errors.KeyWrongLastSequenceError:
+                continue  # already changed by another node
+
+    def stop(self) -> None:
+        """Stop leasing and applying and close the NATS connection. Leases lapse."""
+        self._stopping.set()
+        self._inbox.put(None)
+        if self._loop.is_running():
+            try:
+                self.call(self._close(), 5.0)
+            except Exception as exc:  # a NATS that is gone cannot be closed politely
+                event(log, logging.WARNING, "cluster close", error=str(exc))
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5.0)
+        self._applier.join(5.0)
+
+    async def _close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._nc is not None:
+            await self._nc.close()
+
+    # ---- the owner's write path ---------------------------------------------------
+
+    def write(self, partition: int, kind: str, payload: bytes, now_ms: int) -> Any:
+        """Append an entry to ``partition``'s log as its owner, apply it, return the result.
+
+        Raises:
+            Unavailable: This node does not serve the partition (any more), or the log
+                did not confirm the append (then its outcome is unknown).
+            memd.errors.MemdError: The engine refused the entry.
+        """
+        state = self.states[partition]
+        with state.lock:
+            if not state.serving:
+                raise Unavailable(f"partition {partition} is moving to another node; retry")
+            entry = Entry(kind, payload, now_ms, state.epoch, self.id)
+            headers = entry.headers(state.applied)
+            try:
+                ack = self.call(
+                    self._js.publish(subject(partition), payload, headers=headers),
+                    APPEND_TIMEOUT_S + 1,
+                )
+            except js_errors.APIError as exc:
+                state.serving = False
+                if exc.err_code in WRONG_LAST_SEQUENCE:
+                    self.metrics.fenced.inc()
+                    event(log, logging.WARNING, "fenced", partition=partition, epoch=state.epoch)
+                    raise Unavailable(
+                        f"this node is no longer the owner of partition {partition}; retry"
+                    ) from None
+                raise Unavailable(f"the log refused the write ({exc}); retry") from None
+            except Exception as exc:
+                state.serving = False
+                raise Unavailable(
+                    f"the log did not confirm the write ({type(exc).__name__}); "
+                    "it may or may not be applied: retry"
+                ) from None
+            try:
+                return self.replica.apply_locked(state, ack.seq, entry)
+            except DETERMINISTIC:
+                raise  # refused alike everywhere: the entry counts as applied
+            except MemdError:
+                # Logged but not applied here (a full disk): stop serving; the applier
+                # retries the entry, and the partition moves if this node cannot.
+                state.serving = False
+                raise
+
+    # ---- the follower's apply path -------------------------------------------------
+
+    async def _on_entry(self, msg: Any) -> None:
+        try:
+            entry = Entry.from_message(msg.headers, msg.data)
+        except ValueError as exc:
+            event(
+                log,
+                logging.WARNING,
+                "skipping foreign message",
+                subject=msg.subject,
+                error=str(exc),
+            )
+            return
+        meta = msg.metadata
+        self.metrics.pending.set(meta.num_pending + self._inbox.qsize())
+        published = meta.timestamp.timestamp() if meta.timestamp else time.time()
+        self._inbox.put((partition_of_subject(msg.subject), meta.sequence.stream, entry, published))
+
+    def _apply_forever(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is None:
+                return
+            partition, seq, entry, published = item
+            state = self.states[partition]
+            while not self._stopping.is_set():
+                try:
+                    if self.replica.apply(state, seq, entry):
+                        self.metrics.applied.inc()
+                        self.metrics.lag_seconds.set(max(0.0, time.time() - published))
+                    break
+                except MemdError as exc:
+                    # Never skip an entry: a node that cannot apply stops following.
+                    event(
+                        log,
+                        logging.ERROR,
+                        "apply failed",
+                        partition=partition,
+                        seq=seq,
+                        error=str(exc),
+                    )
+                    time.sleep(1.0)
+            if self._inbox.empty():
+                self.metrics.lag_seconds.set(0.0)
+
+    # ---- leases and placement -------------------------------------------------------
+
+    async def _lease_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.lease_s / 3)
+            try:
+                await self._tick()
+            except Exception as exc:  # NATS unreachable: keep trying; leases lapse
+                event(log, logging.WARNING, "lease tick failed", error=str(exc))
+
+    async def _tick(self) -> None:
+        now = wall_ms()
+        await self._kv.put(node_key(self.id), NodeRecord(self.options.advertise, now).encode())
+        nodes: dict[str, NodeRecord] = {}
+        try:
+            keys = await self._kv.keys()
+        except js_errors.NoKeysError:
+            keys = []
+        for key in (k for k in keys if k.startswith("node.")):
+            try:
+                nodes[key.removeprefix("node.")] = NodeRecord.decode(
+                    (await self._kv.get(key)).value
+                )
+            except js_errors.KeyNotFoundError:
+                continue
+        self.nodes = nodes
+        live = [n for n, r in nodes.items() if now - r.seen_ms <= self._lease_ms]
+        for state in self.states:
+            await self._tick_partition(state, now, live)
+        owned = sum(s.serving for s in self.states)
+        self.metrics.partitions.labels("owner").set(owned)
+        self.metrics.partitions.labels("follower").set(len(self.states) - owned)
+
+    async def _tick_partition(self, state: PartitionState, now: int, live: list[str]) -> None:
+        if state.number in self._taking or self._leaving:
+            return  # a take-over is catching up (it renews nothing until it serves)
+        key = placement_key(state.number)
+        try:
+            found = await self._kv.get(key)
+            record: Placement | None = Placement.decode(found.value)
+            revision = found.revision
+        except js_errors.KeyNotFoundError:
+            record, revision = None, 0
+        state.placement, state.revision = record, revision
+        if record is not None and record.owner == self.id:
+            if not state.serving:
+                self._start_take(state, record, revision, now, live)
+                return
+            renewed = replace(record, lease_until_ms=now + self._lease_ms)
+            try:
+                state.revision = await self._kv.update(key, renewed.encode(), last=revision)
+                state.placement = renewed
+            except js_errors.KeyWrongLastSequenceError:
+                state.serving = False
+            return
+        if state.serving:  # the record names another owner: stop at once
+            state.serving = False
+        ranked = rank(state.number, live)
+        if record is None:
+            # Give every node one lease to register before free partitions are dealt.
+            if now - self._started_ms >= self._lease_ms and ranked[:1] == [self.id]:
+                self._start_take(state, None, 0, now, live)
+            return
+        if now > record.lease_until_ms:
+            candidates = [n for n in ranked if n != record.owner]
+            # The best-ranked live node takes over; after a second lease, any live one.
+            late = now > record.lease_until_ms + self._lease_ms
+            if candidates[:1] == [self.id] or (late and self.id in candidates):
+                self._start_take(state, record, revision, now, live)
+
+    def _start_take(
+        self,
+        state: PartitionState,
+        record: Placement | None,
+        revision: int,
+        now: int,
+        live: list[str],
+    ) -> None:
+        # Catching up may take long: it runs beside the tick, which goes on renewing
+        # the other partitions' leases.
+        task = self._loop.create_task(self._take_logged(state, record, revision, now, live))
+        self._taking[state.number] = task
+        task.add_done_callback(lambda _: self._taking.pop(state.number, None))
+
+    async def _take_logged(
+        self,
+        state: PartitionState,
+        record: Placement | None,
+        revision: int,
+        now: int,
+        live: list[str],
+    ) -> None:
+        try:
+            await self._take(state, record, revision, now, live)
+        except Exception as exc:  # NATS unreachable mid-way: the next tick tries again
+            event(log, logging.WARNING, "take-over failed", partition=state.number, error=str(exc))
+
+    async def _take(
+        self,
+        state: PartitionState,
+        record: Placement | None,
+        revision: int,
+        now: int,
+        live: list[str],
+    ) -> None:
+        epoch = (record.epoch if record else 0) + 1
+        followers = tuple(n for n in rank(state.number, live) if n != self.id)
+        placement = Placement(
+            self.id, epoch, now + self._lease_ms, followers[: self.options.replicas - 1]
+        )
+        key = placement_key(state.number)
+        try:
+            if revision == 0:
+                state.revision = await self._kv.create(key, placement.encode())
+            else:
+                state.revision = await self._kv.update(key, placement.encode(), last=revision)
+        except js_errors.KeyWrongLastSequenceError:
+            return  # another node changed it first
+        state.placement = placement
+        barrier = await self._append_barrier(state.number, epoch)
+        deadline = time.monotonic() + max(30.0, 10 * self.options.lease_s)
+        while state.applied < barrier:
+            if time.monotonic() > deadline:
+                event(log, logging.WARNING, "catch-up timed out", partition=state.number)
+                return
+            await asyncio.sleep(0.005)
+        state.epoch = epoch
+        state.serving = True
+        if record is not None and record.owner != self.id:
+            self.metrics.failovers.inc()
+        event(log, logging.INFO, "owning", partition=state.number, epoch=epoch, seq=barrier)
+
+    async def _append_barrier(self, partition: int, epoch: int) -> int:
+        entry = Entry("barrier", b"", wall_ms(), epoch, self.id)
+        while True:
+            try:
+                last = (await self._js.get_last_msg(STREAM, subject(partition))).seq
+            except js_errors.NotFoundError:
+                last = 0
+            try:
+                ack = await self._js.publish(subject(partition), b"", headers=entry.headers(last))
+                return int(ack.seq)
+            except js_errors.APIError as exc:
+                if exc.err_code not in WRONG_LAST_SEQUENCE:
+                    raise
+                # A deposed owner appended meanwhile; its entry is before ours: retry.
+
+    # ---- routing --------------------------------------------------------------------
+
+    def owner_address(self, partition: int) -> tuple[str, str] | None:
+        """The owner of ``partition`` and its address, as last read; None if unknown."""
+        record = self.states[partition].placement
+        if record is None or record.owner not in self.nodes:
+            return None
+        if record.lease_until_ms < wall_ms():
+            return None  # a lapsed lease: the owner is probably gone, a take-over is due
+        return record.owner, self.nodes[record.owner].address

@@ -1,0 +1,138 @@
+"""Applying the log to this node's store: one ``PartitionState`` per partition.
+
+Every entry is applied under its partition's lock, exactly once per store: the
+engine records the entry's sequence in the same LMDB transaction as its effects
+(``Engine.store_encoded(..., mark=...)``), and an entry at or below the partition's
+applied sequence is skipped. The owner applies its own entries right after the log
+accepted them (holding the lock from append to apply, so nothing can come between);
+the follower path (``ClusterNode``'s applier thread) applies everyone else's, and skips
+the owner's own when the consumer hands them back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.entry import Entry
+from memd.cluster.partition import mark_name
+from memd.cluster.placement import Placement
+from memd.engine import Engine
+from memd.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from memd.logs import event
+
+log = logging.getLogger("memd.cluster")
+
+DETERMINISTIC = (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition)
+"""Errors every replica raises alike for the same entry on the same state: the entry
+counts as applied. Any other error (a full disk) is this node's alone: the entry is
+retried, never skipped."""
+
+
+@dataclass
+class PartitionState:
+    """What this node knows and holds of one partition.
+
+    Attributes:
+        number: The partition.
+        lock: Held from an owner's append to its apply, and by every apply.
+        applied: Last log sequence applied to this store (the engine's durable mark,
+            or the sequence of a barrier or of an entry the engine refused).
+        serving: This node owns the partition and is caught up: it accepts writes.
+        epoch: The epoch this node owns it at (when serving).
+        placement: The record last read from the bucket, and its revision.
+        revision: KV revision of ``placement`` (0: none read).
+    """
+
+    number: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    applied: int = 0
+    serving: bool = False
+    epoch: int = 0
+    placement: Placement | None = None
+    revision: int = 0
+
+
+class Replica:
+    """This node's store, seen as a replica of every partition.
+
+    Args:
+        engine: The store.
+        partitions: Number of partitions.
+        max_items: Most items per applied Store (the daemon's ``--max-batch-items``).
+    """
+
+    def __init__(self, engine: Engine, partitions: int, max_items: int) -> None:
+        self.engine = engine
+        self.max_items = max_items
+        self.states = [
+            PartitionState(p, applied=engine.applied(mark_name(p))) for p in range(partitions)
+        ]
+
+    def apply_locked(
+        self, state: PartitionState, seq: int, entry: Entry
+    ) -> bytes | int | list[bool]:
+        """Apply ``entry`` (sequence ``seq``) to the store; the caller holds ``state.lock``.
+
+        Returns what the engine answered (a serialized ``StoreResponse``, a removed
+        count, deleted flags), for the owner to reply with.
+
+        Raises:
+            memd.errors.MemdError: The engine refused it. ``DETERMINISTIC`` errors
+                still advance ``applied``; others leave it for a retry.
+        """
+        mark = (mark_name(state.number), seq)
+        try:
+            out = self._apply(entry, mark)
+        except DETERMINISTIC:
+            state.applied = seq
+            raise
+        state.applied = seq
+        return out
+
+    def apply(self, state: PartitionState, seq: int, entry: Entry) -> bool:
+        """Follower path: apply unless already applied; ``True`` if it was applied now.
+
+        Raises:
+            memd.errors.MemdError: A non-deterministic failure; retry the same entry.
+        """
+        with state.lock:
+            if seq <= state.applied:
+                return False
+            if state.serving:
+                # An entry this node did not append: another node owns the partition
+                # now (this one was paused, or cut off, past its lease). Stop serving
+                # BEFORE applying it: a write accepted here afterwards would expect
+                # this entry's sequence and pass the log's fence under the old epoch.
+                state.serving = False
+                event(
+                    log, logging.WARNING, "deposed", partition=state.number, seq=seq, by=entry.node
+                )
+            try:
+                self.apply_locked(state, seq, entry)
+            except DETERMINISTIC as exc:
+                event(
+                    log,
+                    logging.DEBUG,
+                    "entry refused",
+                    partition=state.number,
+                    seq=seq,
+                    error=str(exc),
+                )
+            return True
+
+    def _apply(self, entry: Entry, mark: tuple[str, int]) -> bytes | int | list[bool]:
+        if entry.kind == "store":
+            reply, _ = self.engine.store_encoded(
+                entry.payload, self.max_items, now_ms=entry.now_ms, mark=mark
+            )
+            return reply
+        if entry.kind == "delete":
+            req = pb.DeleteRequest.FromString(entry.payload)
+            return self.engine.delete_many(req.namespace, req.keys, now_ms=entry.now_ms, mark=mark)
+        if entry.kind == "drop":
+            req_drop = pb.DropNamespaceRequest.FromString(entry.payload)
+            return self.engine.drop_namespace(req_drop.namespace, mark=mark)
+        return 0  # barrier: nothing to apply

@@ -1,0 +1,196 @@
+"""The MemoryService of a cluster node: route each request to its partition's owner.
+
+A request for a partition this node serves runs here; writes go through the log first
+(``ClusterNode.write``), reads straight to the store. Any other request is forwarded,
+one hop, to the owner (``forward.py``). In this first phase:
+- reads on the owner never count as accesses (Retrieve is a peek, Search does not count):
+  access statistics are engine effects that are not logged yet, and a replica must not
+  drift from its owner;
+- Transfer, Clear, RunLifecycle and Sweep are refused (FAILED_PRECONDITION): they are
+  engine effects over possibly several partitions, not logged yet (docs/cluster.md);
+- ListNamespaces, Stats without a namespace and Backup answer from this node's store,
+  which in this phase replicates every partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.entry import fill_keys, wall_ms
+from memd.cluster.forward import Forwarder, forwarded, header_namespace
+from memd.cluster.node import ClusterNode
+from memd.cluster.partition import partition_of
+from memd.errors import CapacityExceeded, FailedPrecondition, InvalidArgument, Unavailable
+from memd.server import convert
+from memd.server.servicer import MemoryServicer
+
+_NOT_YET = "{} is not available in cluster mode yet (docs/cluster.md)"
+
+
+class ClusterMemoryServicer(MemoryServicer):
+    """``MemoryServicer`` with routing and replicated writes.
+
+    Args:
+        node: This node's cluster membership.
+        forwarder: Channels to the other nodes.
+        *args: As ``MemoryServicer``.
+        **kwargs: As ``MemoryServicer``.
+    """
+
+    def __init__(self, node: ClusterNode, forwarder: Forwarder, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._node = node
+        self._fwd = forwarder
+        self._count = len(node.states)
+
+    def _owner(
+        self, method: str, namespace: str, context: Any
+    ) -> tuple[int, tuple[str, str] | None]:
+        """The partition of ``namespace`` and its owner, or None when it is served here."""
+        sent = header_namespace(context)
+        if sent is not None and sent != namespace:
+            raise InvalidArgument(
+                f"the memd-namespace header ({sent!r}) differs from the request's "
+                f"namespace ({namespace!r})"
+            )
+        partition = partition_of(namespace, self._count)
+        if self._node.states[partition].serving:
+            return partition, None
+        owner = self._node.owner_address(partition)
+        if forwarded(context) or owner is None or owner[0] == self._node.id:
+            raise Unavailable(f"partition {partition} has no serving owner right now; retry")
+        self._node.metrics.forwards.labels(method).inc()
+        return partition, owner
+
+    def _still(self, partition: int, owner: tuple[str, str]) -> Callable[[], bool]:
+        """Whether ``owner`` still holds ``partition`` (a live lease, as last read)."""
+        return lambda: self._node.owner_address(partition) == owner
+
+    def Store(self, request: bytes, context: Any) -> bytes:
+        """Store one batch through the partition's log; reply once applied here."""
+        now = wall_ms()
+        req, payload = fill_keys(request, now)
+        if len(req.memories) > self._max_items:
+            raise CapacityExceeded(
+                f"{len(req.memories)} items in one message; the limit is {self._max_items}"
+            )
+        partition, owner = self._owner("Store", req.namespace, context)
+        if owner is not None:
+            still = self._still(partition, owner)
+            return cast(bytes, self._fwd.unary(owner, "Store", request, context, still))
+        reply = self._node.write(partition, "store", payload, now)
+        self._items["Store"].observe(len(req.memories))
+        return reply  # type: ignore[no-any-return]
+
+    def Retrieve(self, request: bytes, context: Any) -> bytes:
+        """Read on the owner (as a peek: see the module docstring), or forward."""
+        req = pb.RetrieveRequest.FromString(request)
+        partition, owner = self._owner("Retrieve", req.namespace, context)
+        if owner is not None:
+            still = self._still(partition, owner)
+            return cast(bytes, self._fwd.unary(owner, "Retrieve", request, context, still))
+        if not req.peek:
+            req.peek = True
+            request = req.SerializeToString()
+        return super().Retrieve(request, context)
+
+    def List(self, request: bytes, context: Any) -> bytes:
+        """One page, from the owner."""
+        req = pb.ListRequest.FromString(request)
+        partition, owner = self._owner("List", req.namespace, context)
+        if owner is not None:
+            still = self._still(partition, owner)
+            return cast(bytes, self._fwd.unary(owner, "List", request, context, still))
+        return super().List(request, context)
+
+    def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
+        """Search on the owner (counting no access), or forward."""
+        _, owner = self._owner("Search", request.namespace, context)
+        if owner is not None:
+            yield from self._fwd.stream(
+                owner,
+                "Search",
+                request,
+                context,
+                pb.SearchRequest.SerializeToString,
+                pb.SearchResponse.FromString,
+            )
+            return
+        request.count_access = False
+        yield from super().Search(request, context)
+
+    def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.DeleteResponse:
+        """Delete through the partition's log."""
+        self._batch("Delete", len(request.keys))
+        partition, owner = self._owner("Delete", request.namespace, context)
+        if owner is not None:
+            return self._fwd.unary(  # type: ignore[no-any-return]
+                owner,
+                "Delete",
+                request,
+                context,
+                self._still(partition, owner),
+                pb.DeleteRequest.SerializeToString,
+                pb.DeleteResponse.FromString,
+            )
+        deleted = self._node.write(partition, "delete", request.SerializeToString(), wall_ms())
+        return pb.DeleteResponse(deleted=deleted, deleted_count=sum(deleted))
+
+    def DropNamespace(
+        self, request: pb.DropNamespaceRequest, context: Any
+    ) -> pb.DropNamespaceResponse:
+        """Drop through the partition's log."""
+        partition, owner = self._owner("DropNamespace", request.namespace, context)
+        if owner is not None:
+            return self._fwd.unary(  # type: ignore[no-any-return]
+                owner,
+                "DropNamespace",
+                request,
+                context,
+                self._still(partition, owner),
+                pb.DropNamespaceRequest.SerializeToString,
+                pb.DropNamespaceResponse.FromString,
+            )
+        removed = self._node.write(partition, "drop", request.SerializeToString(), wall_ms())
+        return pb.DropNamespaceResponse(removed=removed)
+
+    def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
+        """One namespace's statistics from its owner; all of them from this node."""
+        if request.namespace:
+            partition, owner = self._owner("Stats", request.namespace, context)
+            if owner is not None:
+                return self._fwd.unary(  # type: ignore[no-any-return]
+                    owner,
+                    "Stats",
+                    request,
+                    context,
+                    self._still(partition, owner),
+                    pb.StatsRequest.SerializeToString,
+                    pb.StatsResponse.FromString,
+                )
+        stats = self._engine.stats(request.namespace or None)
+        return convert.stats_response(stats, self._engine.map_info())
+
+    def Sweep(self, request: pb.SweepRequest, context: Any) -> pb.SweepResponse:
+        """Refused in cluster mode (for now)."""
+        raise FailedPrecondition(_NOT_YET.format("Sweep"))
+
+    def RunLifecycle(
+        self, request: pb.RunLifecycleRequest, context: Any
+    ) -> pb.RunLifecycleResponse:
+        """Refused in cluster mode (for now)."""
+        raise FailedPrecondition(_NOT_YET.format("RunLifecycle"))
+
+    def Transfer(self, request: Any, context: Any) -> Any:
+        """Refused in cluster mode (for now)."""
+        raise FailedPrecondition(_NOT_YET.format("Transfer"))
+
+    def Clear(self, request: Any, context: Any) -> Any:
+        """Refused in cluster mode (for now)."""
+        raise FailedPrecondition(_NOT_YET.format("Clear"))
+
+    def BatchSearch(self, request: Any, context: Any) -> Any:
+        """Refused in cluster mode (for now)."""
+        raise FailedPrecondition(_NOT_YET.format("BatchSearch"))

@@ -1,0 +1,82 @@
+"""The pure parts of cluster mode: hashing, keys, entries, ranking, options."""
+
+from __future__ import annotations
+
+import pytest
+
+from memd._pb.v1 import memory_pb2 as mpb
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.entry import Entry, fill_keys, new_keys
+from memd.cluster.options import ClusterOptions, nats_urls, node_id
+from memd.cluster.partition import partition_of
+from memd.cluster.placement import NodeRecord, Placement, rank
+from memd.config_parse import ConfigError
+
+
+def test_the_partition_hash_is_the_documented_one() -> None:
+    # BLAKE2b-64 of the UTF-8 name, big-endian, modulo the count (ClusterResponse).
+    import hashlib
+
+    for ns in ["a", "agent:planner/user:42", "ünïcode"]:
+        digest = hashlib.blake2b(ns.encode(), digest_size=8).digest()
+        assert partition_of(ns, 16) == int.from_bytes(digest, "big") % 16
+    spread = {partition_of(f"ns{i}", 16) for i in range(200)}
+    assert spread == set(range(16))
+
+
+def test_keys_filled_by_the_owner_are_time_ordered_and_kept_when_given() -> None:
+    request = pb.StoreRequest(
+        namespace="n", memories=[mpb.NewMemory(key="mine", text="a"), mpb.NewMemory(text="b")]
+    ).SerializeToString()
+    parsed, payload = fill_keys(request, 1_700_000_000_000)
+    assert parsed.memories[0].key == "mine"
+    made = parsed.memories[1].key
+    assert len(made) == 26 and pb.StoreRequest.FromString(payload).memories[1].key == made
+    assert new_keys(1, 1)[0] < new_keys(2, 1)[0] < new_keys(1 << 40, 1)[0]
+    keys = new_keys(1_700_000_000_000, 1000)
+    assert len(set(keys)) == 1000 and all(len(k) == 26 for k in keys)
+    # The layout of the engine's keys (rust_core/src/store/keys.rs): 48-bit ms time,
+    # then 80 random bits, as one 128-bit number in Crockford base 32.
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = 0
+    for char in keys[0]:
+        value = value * 32 + alphabet.index(char)
+    assert value >> 80 == 1_700_000_000_000 and value < 1 << 128
+    untouched = pb.StoreRequest(
+        namespace="n", memories=[mpb.NewMemory(key="k")]
+    ).SerializeToString()
+    assert fill_keys(untouched, 5)[1] is untouched
+
+
+def test_entries_round_trip_through_headers_and_foreign_messages_are_refused() -> None:
+    entry = Entry("store", b"payload", 123, 4, "memd-1")
+    headers = entry.headers(expected_last=9)
+    assert headers["Nats-Expected-Last-Subject-Sequence"] == "9"
+    assert Entry.from_message(headers, b"payload") == entry
+    with pytest.raises(ValueError, match="not a memd log entry"):
+        Entry.from_message({"Memd-Kind": "rm -rf"}, b"")
+    with pytest.raises(ValueError):
+        Entry.from_message(None, b"")
+
+
+def test_placement_records_round_trip_and_ranking_is_the_same_everywhere() -> None:
+    record = Placement("memd-1", 3, 99, ("memd-2", "memd-3"))
+    assert Placement.decode(record.encode()) == record
+    assert NodeRecord.decode(NodeRecord("h:1", 5).encode()) == NodeRecord("h:1", 5)
+    nodes = ["memd-1", "memd-2", "memd-3"]
+    assert rank(7, nodes) == rank(7, list(reversed(nodes)))
+    firsts = {rank(p, nodes)[0] for p in range(32)}
+    assert firsts == set(nodes), "owners spread over the nodes"
+
+
+def test_cluster_options_parse_and_resolve() -> None:
+    assert nats_urls("nats://a:1, nats://b:2") == "nats://a:1,nats://b:2"
+    with pytest.raises(ConfigError, match="nats://"):
+        nats_urls("http://a:1")
+    with pytest.raises(ConfigError, match="node id"):
+        node_id("a.b")
+    opts = ClusterOptions(url="nats://a:1", node_id="n1").resolved(("unix:///s", "10.0.0.1:5"))
+    assert opts.advertise == "10.0.0.1:5" and opts.enabled and opts.servers == ["nats://a:1"]
+    with pytest.raises(ConfigError, match="advertise"):
+        ClusterOptions(url="nats://a:1").resolved(("127.0.0.1:0",))
+    assert not ClusterOptions().enabled
