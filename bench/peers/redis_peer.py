@@ -5,10 +5,10 @@ memory (its 384 float32s then its UTF-8 text, one string value). Vector and keyw
 search need the RediSearch module, which neither Debian nor PyPI ships here, so Redis
 has no search rows.
 
-Durability is set to match memd's default (sync: a write is acknowledged once it is
-fsynced): append-only file with ``appendfsync always``. ``--redis-appendfsync
-everysec`` (Redis's usual production setting: up to a second of acknowledged writes
-lost in a crash) or ``no`` measure the looser settings. Snapshots (``save``) are off.
+Two settings, two peers: ``redis`` matches memd's default durability (sync: a write is
+acknowledged once it is fsynced) with an append-only file and ``appendfsync always``;
+``redis-everysec`` is Redis's usual production setting (``appendfsync everysec``: up to
+a second of acknowledged writes lost in a crash). Snapshots (``save``) are off.
 
 - ingest: a non-transactional pipeline of 1 000 SETs per round trip;
 - single store: one SET;
@@ -26,24 +26,24 @@ from bench.peers.workload import Array, Server, find_bin
 VEC_BYTES = 384 * 4
 START_TIMEOUT_S = 30.0
 HINT = "run `make bench-peers-deps` (apt-get install redis-server)"
-APPENDFSYNC = "always"  # set by the runner's --redis-appendfsync
 
 
 class RedisPeer:
     """One ``redis-server`` on a new directory, and a ``redis.Redis`` client to it."""
 
-    name = "redis"
     keyword_note = "no search (RediSearch not available)"
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, appendfsync: str = "always") -> None:
         import redis
 
+        self.name = "redis" if appendfsync == "always" else f"redis-{appendfsync}"
+        self.appendfsync = appendfsync
         self.server = Server("redis", work)
         self.data_dir, port = self.server.data_dir, self.server.port
         argv = [
             find_bin("redis-server", Path("/usr/bin/redis-server"), HINT),
             "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-            "--save", "", "--appendonly", "yes", "--appendfsync", APPENDFSYNC,
+            "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync,
             "--daemonize", "no", "--logfile", "", "--loglevel", "warning",
         ]  # fmt: skip
         self.server.start(argv, START_TIMEOUT_S)
@@ -84,7 +84,7 @@ class RedisPeer:
         return {
             "server": f"redis-server {self.version}",
             "client": f"redis-py {redis.__version__}",
-            "durability": f"appendonly yes, appendfsync {APPENDFSYNC}",
+            "durability": f"appendonly yes, appendfsync {self.appendfsync}",
         }
 
     def close(self) -> None:

@@ -3,8 +3,8 @@
     make bench-peers                                  # installs chromadb, redis-py, redis-server
     nice .venv/bin/python -m bench.peers              # 100 000 memories, 3 rounds
     .venv/bin/python -m bench.peers --n 10000         # quick
-    options: --rounds R, --queries Q, --gets G, --stores S, --peers memd,chroma,redis,
-             --redis-appendfsync always|everysec|no
+    options: --rounds R, --queries Q, --gets G, --stores S,
+             --peers memd,chroma,redis,redis-everysec (redis: appendfsync always)
 
 Each round starts every system afresh (a new server on a new directory), in an order
 rotated per round so that none always runs first on a cooler machine, and runs on it:
@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.peers import redis_peer, table
+from bench.peers import table
+from bench.peers.redis_peer import RedisPeer
 from bench.peers.workload import Peer, Workload, build, disk_bytes, recall, rss_bytes, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,12 @@ def makers() -> dict[str, Callable[[Path], Peer]]:
     from bench.peers.chroma_peer import ChromaPeer
     from bench.peers.memd_peer import MemdPeer
 
-    return {"memd": MemdPeer, "chroma": ChromaPeer, "redis": redis_peer.RedisPeer}
+    return {
+        "memd": MemdPeer,
+        "chroma": ChromaPeer,
+        "redis": RedisPeer,
+        "redis-everysec": lambda work: RedisPeer(work, "everysec"),
+    }
 
 
 def timed(
@@ -116,11 +122,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200, help="vector and keyword queries")
     ap.add_argument("--gets", type=int, default=1000)
     ap.add_argument("--stores", type=int, default=200)
-    ap.add_argument("--peers", default="memd,chroma,redis")
-    ap.add_argument("--redis-appendfsync", default="always", choices=("always", "everysec", "no"))
+    ap.add_argument("--peers", default="memd,chroma,redis,redis-everysec")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    redis_peer.APPENDFSYNC = args.redis_appendfsync
     names = args.peers.split(",")
     known = makers()
     if "memd" not in names or any(n not in known for n in names):
