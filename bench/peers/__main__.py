@@ -1,0 +1,5 @@
+"""``python -m bench.peers``: see ``run.py``."""
+
+from bench.peers.run import main
+
+main()
