@@ -30,6 +30,8 @@ from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
+from memd.archive import options as archive_options
+from memd.archive.options import ArchiveOptions
 from memd.embed.options import EmbedOptions
 from memd.telemetry.options import TracingOptions
 from memd.types import EngineOptions, LifecycleOptions, TierOptions
@@ -71,6 +73,7 @@ class Config:
         backup_dir: Directory Backup writes under; empty: Backup is refused.
         tracing: OpenTelemetry spans of the RPCs (docs/tracing.md).
         embed: Server-side embedders (docs/embeddings.md).
+        archive: The object-storage archive (docs/archive.md).
         engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
@@ -103,6 +106,7 @@ class Config:
     tracing: TracingOptions
     embed: EmbedOptions
     engine: EngineOptions
+    archive: ArchiveOptions
 
     @classmethod
     def defaults(cls, **overrides: Any) -> Config:
@@ -302,6 +306,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             openai_input_type=v["embed.openai.input_type"],
         ),
         engine=engine,
+        archive=archive_options.from_values(v),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from memd.archive import options as _archive
 from memd.config_parse import (
     TIER_NAMES,
     ConfigError,
@@ -600,6 +601,7 @@ OPTIONS: tuple[Option, ...] = (
     *_security_options(),
     *_tracing_options(),
     *_embed_options(),
+    *(Option(k, "archive", h, d, p, **x) for k, h, d, p, x in _archive.option_rows()),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {opt.key: opt for opt in OPTIONS}

@@ -34,6 +34,8 @@ from memd.auth.servicer import SERVICE_NAME as AUTH_SERVICE_NAME
 from memd.auth.servicer import AuthServicer
 from memd.auth.servicer import add_to_server as add_auth_to_server
 from memd.config import Config, ConfigError
+from memd.archive import configure as configure_archive
+from memd.archive.job import archive_job
 from memd.embed import configure as configure_embedding
 from memd.embed import describe as describe_embedding
 from memd.engine import Engine
@@ -101,6 +103,10 @@ class MemdServer:
             self.embedding = configure_embedding(self.engine, cfg.embed)
         except (ConfigError, InvalidArgument) as exc:
             raise StartupError(f"embedding: {exc}") from None
+        try:
+            self.archive = configure_archive(self.engine, cfg.archive)
+        except (ConfigError, InvalidArgument) as exc:
+            raise StartupError(f"archive: {exc}") from None
         self.metrics.watch_engine(self.engine)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._stopped = threading.Event()
@@ -155,6 +161,8 @@ class MemdServer:
                     cfg.lifecycle_max_actions,
                 )
             )
+        if self.archive and cfg.archive.interval_s > 0:
+            jobs.append(archive_job(self.engine, cfg.archive.interval_s))
         self.scheduler = Scheduler(jobs, self.metrics)
 
     def bind(self) -> list[int]:

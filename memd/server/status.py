@@ -17,6 +17,7 @@ from memd.errors import (
     DataDirInUse,
     EngineClosed,
     FailedPrecondition,
+    DataLoss,
     InternalError,
     InvalidArgument,
     MemdError,
@@ -63,6 +64,7 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     InternalError: grpc.StatusCode.INTERNAL,
     ServerDraining: grpc.StatusCode.UNAVAILABLE,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    DataLoss: grpc.StatusCode.DATA_LOSS,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
 }
 """Exception class -> status code. Subclasses map like their nearest listed base."""

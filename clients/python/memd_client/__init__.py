@@ -3,6 +3,7 @@
 from memd.errors import (
     AlreadyExists,
     CapacityExceeded,
+    DataLoss,
     EngineClosed,
     FailedPrecondition,
     InternalError,
@@ -51,6 +52,7 @@ __all__ = [
     "BulkResult",
     "Cancelled",
     "CapacityExceeded",
+    "DataLoss",
     "Client",
     "DeadlineExceeded",
     "EngineClosed",
