@@ -26,12 +26,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from memd.archive import options as archive_options
+from memd.archive.options import ArchiveOptions
 from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean
 from memd.config_tables import TABLE_OPTIONS, TableOption
-from memd.archive import options as archive_options
-from memd.archive.options import ArchiveOptions
 from memd.embed.options import EmbedOptions
 from memd.telemetry.options import TracingOptions
 from memd.types import EngineOptions, LifecycleOptions, TierOptions

@@ -45,8 +45,7 @@ GROUPS: dict[str, Group] = {
     ),
     "archive": Group(
         "archive",
-        "the ARCHIVE tier's values in encrypted objects on S3-compatible storage "
-        "(docs/archive.md)",
+        "the ARCHIVE tier's values in encrypted objects on S3-compatible storage (docs/archive.md)",
     ),
     "embed": Group(
         "embeddings",

@@ -1,5 +1,7 @@
-"""The object-storage archive's daemon side: its ``[archive]`` options, reading the
-key and credential files, and the background pass (docs/archive.md).
+"""The object-storage archive's daemon side (docs/archive.md).
+
+Its ``[archive]`` options, reading the key and credential files, and the background
+pass.
 
 The archive itself (S3 client, encryption, object format, offload and collection)
 is in the Rust core, ``rust_core/src/archive/``.

@@ -1,5 +1,7 @@
-"""The scheduler's archive job: one bounded pass (offload, then collection) per
-``archive.interval_s`` (docs/archive.md)."""
+"""The scheduler's archive job (docs/archive.md).
+
+One bounded pass (offload, then collection) per ``archive.interval_s``.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""The ``[archive]`` options: where the object store is, which keys seal the
-objects, and when memories go there. Nothing here reads a file or opens a
-connection (``memd.archive.setup`` does)."""
+"""The ``[archive]`` options (docs/archive.md).
+
+Where the object store is, which keys seal the objects, and when memories go there.
+Nothing here reads a file or opens a connection (``memd.archive.setup`` does).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,8 +170,7 @@ def option_rows() -> list[tuple[str, str, Any, Any, dict[str, Any]]]:
         ),
         (
             "archive.interval_s",
-            "Seconds between archive passes (offload, then delete unreferenced objects); "
-            "0: none",
+            "Seconds between archive passes (offload, then delete unreferenced objects); 0: none",
             _A.interval_s,
             seconds,
             {},
@@ -183,7 +185,7 @@ def option_rows() -> list[tuple[str, str, Any, Any, dict[str, Any]]]:
     ]
 
 
-def from_values(v: dict[str, Any]) -> ArchiveOptions:
+def from_values(v: Mapping[str, Any]) -> ArchiveOptions:
     """The options from merged values keyed like ``option_rows``."""
     return ArchiveOptions(
         endpoint=v["archive.endpoint"],

@@ -1,6 +1,8 @@
-"""Resolving ``[archive]`` into what the core needs: the key and credential files
-read, everything checked before the daemon serves (a daemon whose archive cannot
-work does not start)."""
+"""Resolving ``[archive]`` into what the core needs.
+
+The key and credential files are read and everything is checked before the daemon
+serves: a daemon whose archive cannot work does not start.
+"""
 
 from __future__ import annotations
 

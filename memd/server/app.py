@@ -28,14 +28,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.archive import configure as configure_archive
+from memd.archive.job import archive_job
 from memd.auth.policy import Guard
 from memd.auth.registry import TokenRegistry
 from memd.auth.servicer import SERVICE_NAME as AUTH_SERVICE_NAME
 from memd.auth.servicer import AuthServicer
 from memd.auth.servicer import add_to_server as add_auth_to_server
 from memd.config import Config, ConfigError
-from memd.archive import configure as configure_archive
-from memd.archive.job import archive_job
 from memd.embed import configure as configure_embedding
 from memd.embed import describe as describe_embedding
 from memd.engine import Engine

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from daemon_launcher import Daemon
 
-from .s3server import S3Server
+from .s3server import SECRET_KEY, S3Server
 
 StartArchived = Callable[..., Daemon]
 
@@ -48,12 +48,13 @@ def start_archived(tmp_path: Path, s3: S3Server, key_file: Path) -> Iterator[Sta
     """
     started: list[Daemon] = []
 
-    def start(*flags: str, key: Path = key_file) -> Daemon:
+    def start(*flags: str, key: Path = key_file, secret_key: str = SECRET_KEY) -> Daemon:
         archive = s3.daemon_flags(
             tmp_path,
             key,
             *("--archive-offload-after-ms", "0", "--archive-offload-min-bytes", "1"),
             *("--archive-interval-s", "0.1", "--archive-timeout-ms", "2000"),
+            secret_key=secret_key,
         )
         daemon = Daemon(tmp_path / "data", *archive, *flags)
         started.append(daemon)

@@ -11,6 +11,6 @@ if [ -x "$ROOT/bin/s3s-fs" ] && [ -e "$STAMP" ]; then
     exit 0
 fi
 echo "installing s3s-fs $VERSION into $ROOT (cargo install, a few minutes once)"
-cargo install s3s-fs --version "$VERSION" --locked --root "$ROOT" --quiet
+cargo install s3s-fs --version "$VERSION" --features binary --locked --root "$ROOT" --quiet
 rm -f "$ROOT"/s3s-fs-*.installed
 touch "$STAMP"

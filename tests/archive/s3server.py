@@ -94,10 +94,12 @@ class S3Server:
         ]
         return sorted(files, key=lambda p: p.stat().st_mtime_ns)
 
-    def daemon_flags(self, secrets: Path, key_file: Path, *extra: str) -> list[str]:
+    def daemon_flags(
+        self, secrets: Path, key_file: Path, *extra: str, secret_key: str = SECRET_KEY
+    ) -> list[str]:
         """``memd serve`` flags using this server (the secret written under ``secrets``)."""
         secret = secrets / "s3.secret"
-        secret.write_text(SECRET_KEY + "\n")
+        secret.write_text(secret_key + "\n")
         return [
             *("--archive-endpoint", self.endpoint, "--archive-bucket", self.bucket),
             *("--archive-access-key-id", ACCESS_KEY, "--archive-secret-key-file", str(secret)),

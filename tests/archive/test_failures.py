@@ -59,12 +59,12 @@ def test_store_down_fails_offloaded_reads_only_and_recovers(
         with pytest.raises(Unavailable):
             list(c.search(ns, "archived fact 1", limit=1))
         # Everything that needs no archived value keeps working.
-        c.store(ns, [{"key": "new", "text": "stored while the store is down", "value": b"v"}])
+        new = {"key": "new", "text": "stored while the store is down", "tier": Tier.WORKING}
+        c.store(ns, [new])
         assert c.get(ns, ["new"])["new"] is not None
         assert [h.memory.key for h in c.search(ns, "stored while", limit=1)] == ["new"]
-        assert c.stats(ns).namespaces[0].tiers
-        page = c.list(ns, tier=Tier.WORKING)
-        assert [m.key for m in page.memories] == ["new"]
+        assert c.stats(ns).namespaces[ns].count == 6
+        assert [m.key for m in c.list(ns, tier=Tier.WORKING)] == ["new"]
         s3.start()
         got = c.get(ns, keys, peek=True)
         assert [got[k].value for k in keys] == vals  # type: ignore[union-attr]
@@ -85,7 +85,10 @@ def test_deleted_expired_and_overwritten_memories_free_their_objects(
         wait_offloaded(daemon, 11)
         assert len(s3.objects()) == 4
         assert c.delete(f"{ns}-del", deleted) == 4
-        c.store(f"{ns}-put", [{"key": k, "value": b"now local", "tier": Tier.ARCHIVE} for k in overwritten])
+        c.store(
+            f"{ns}-put",
+            [{"key": k, "value": b"now local", "tier": Tier.ARCHIVE} for k in overwritten],
+        )
         time.sleep(1.6)  # the TTL passes; the sweeper removes them
         wait_until(lambda: len(s3.objects()) <= 2, "objects of gone memories to be deleted")
         # The overwritten values are small new ones, offloaded again into a new object.
@@ -94,3 +97,17 @@ def test_deleted_expired_and_overwritten_memories_free_their_objects(
         assert c.get(f"{ns}-ttl", expiring, peek=True) == dict.fromkeys(expiring)
         got = c.get(f"{ns}-put", overwritten, peek=True)
         assert {m.value for m in got.values() if m} == {b"now local"}
+
+
+def test_the_store_checks_signatures_and_a_wrong_secret_offloads_nothing(
+    start_archived: StartArchived, s3: S3Server, ns: str
+) -> None:
+    daemon = start_archived(secret_key="not-the-secret")
+    with Client(daemon.address) as c:
+        vals = values(3)
+        keys = store_archived(c, ns, vals)
+        wait_until(lambda: "job failed" in daemon.log(), "a failed archive pass")
+        assert "HTTP 403" in daemon.log()
+        got = c.get(ns, keys, peek=True)
+        assert [got[k].value for k in keys] == vals  # type: ignore[union-attr]
+    assert s3.objects() == []

@@ -45,8 +45,9 @@ impl ArchiveKey {
             )));
         }
         // A one-way id: the first 8 bytes of a domain-separated SHA-256, in hex.
-        let digest = Sha256::new_with_prefix(b"memd archive key id\0").chain_update(bytes).finalize();
-        let id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let digest =
+            Sha256::new_with_prefix(b"memd archive key id\0").chain_update(bytes).finalize();
+        let id = super::hex(&digest[..8]);
         let cipher = XChaCha20Poly1305::new_from_slice(bytes).expect("32-byte key");
         Ok(ArchiveKey { id, cipher })
     }
@@ -138,9 +139,8 @@ pub fn key_id_of(object: &[u8]) -> Option<&str> {
 pub fn parse_key(content: &[u8]) -> Result<ArchiveKey> {
     let text = std::str::from_utf8(content).ok().map(str::trim);
     if let Some(hex) = text.filter(|t| t.len() == 2 * KEY_LEN) {
-        let bytes: Option<Vec<u8>> = (0..KEY_LEN)
-            .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-            .collect();
+        let bytes: Option<Vec<u8>> =
+            (0..KEY_LEN).map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
         if let Some(bytes) = bytes {
             return ArchiveKey::new(&bytes);
         }

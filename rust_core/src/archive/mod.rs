@@ -28,6 +28,15 @@ use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::OsRng;
 use std::sync::{Arc, Mutex};
 
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 /// How the archive is reached and when memories go there.
 #[derive(Clone, Debug)]
 pub struct ArchiveConfig {
@@ -89,8 +98,7 @@ impl Archive {
     fn new_object_name(&self) -> String {
         let mut id = [0u8; 16];
         OsRng.fill_bytes(&mut id);
-        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}{hex}", self.cfg.prefix)
+        format!("{}{}", self.cfg.prefix, hex(&id))
     }
 
     /// The plaintext of object `name`: from the cache, else fetched, opened and

@@ -50,7 +50,12 @@ struct Candidate {
     key: Arc<str>,
 }
 
-fn candidates(shared: &Shared, archive: &Archive, now_ms: u64, budget: usize) -> (Vec<Candidate>, bool) {
+fn candidates(
+    shared: &Shared,
+    archive: &Archive,
+    now_ms: u64,
+    budget: usize,
+) -> (Vec<Candidate>, bool) {
     let cfg = archive.config();
     let state = shared.state.read().expect("state lock");
     let mut out = Vec::new();
@@ -98,7 +103,12 @@ fn read_batches(shared: &Shared, archive: &Archive, chosen: Vec<Candidate>) -> R
             size = 0;
         }
         size += m.value.len();
-        batches.last_mut().expect("one batch at least").push((c.ns, c.key, m.header.version, m.value));
+        batches.last_mut().expect("one batch at least").push((
+            c.ns,
+            c.key,
+            m.header.version,
+            m.value,
+        ));
     }
     batches.retain(|b| !b.is_empty());
     Ok(batches)

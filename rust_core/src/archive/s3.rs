@@ -8,6 +8,7 @@
 //! `Unavailable` too, with the server's answer in the message (a wrong key or bucket
 //! is an operator's fix, not the caller's).
 
+use super::hex;
 use crate::error::{CoreError, Result};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -38,10 +39,6 @@ pub struct S3 {
     cfg: S3Config,
     host: String,
     agent: ureq::Agent,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
@@ -144,7 +141,12 @@ impl S3 {
         ))
     }
 
-    fn check(&self, what: &str, name: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<ureq::http::Response<ureq::Body>> {
+    fn check(
+        &self,
+        what: &str,
+        name: &str,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(resp);
@@ -204,9 +206,9 @@ mod tests {
         assert_eq!(amz_dates(951_782_400_000 + 3_723_000).1, "20000229T010203Z");
     }
 
-    /// The credentials and date of AWS's SigV4 examples, path style; the expected
+    /// The credentials and date of AWS's `SigV4` examples, path style; the expected
     /// signature was computed separately with Python's hmac and hashlib from the
-    /// canonical request the SigV4 specification defines. (The end-to-end tests
+    /// canonical request the `SigV4` specification defines. (The end-to-end tests
     /// check the signatures against a real S3 server that verifies them.)
     #[test]
     fn signature_matches_an_independent_computation() {
@@ -225,10 +227,11 @@ mod tests {
         assert!(auth.1.starts_with(
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
         ));
-        assert!(auth.1.ends_with(&format!("Signature={}", SIGNATURE_GET_TEST_TXT)), "{}", auth.1);
+        assert!(auth.1.ends_with(&format!("Signature={SIGNATURE_GET_TEST_TXT}")), "{}", auth.1);
     }
 
-    const SIGNATURE_GET_TEST_TXT: &str = "ce4d526ef7af0aee7f6fe48a13ee5b628224b658d2833a36130ad362d6d3a9fa";
+    const SIGNATURE_GET_TEST_TXT: &str =
+        "ce4d526ef7af0aee7f6fe48a13ee5b628224b658d2833a36130ad362d6d3a9fa";
 
     #[test]
     fn rejects_bad_endpoints_and_buckets() {
