@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.memd-installed
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test nats-server haproxy cluster-up cluster-down bench-peers bench-peers-deps
+.PHONY: help install build-dev format lint rust-test py-test wheels wheel-test test serve bench bench-deps tools clean proto proto-check go-test ts-test deploy-test image image-test nats-server haproxy cluster-up cluster-down bench-peers bench-peers-deps s3-server
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,7 +73,7 @@ proto-check: install ## Fail if memd/_pb differs from what proto/ generates
 rust-test: ## Rust unit, property and integration tests (no libpython needed)
 	$(NOPY_CARGO) test --release --no-default-features
 
-py-test: build-dev nats-server haproxy ## pytest: engine API, property, crash, server and cluster end-to-end tests
+py-test: build-dev nats-server haproxy s3-server ## pytest: engine API, property, crash, server, archive and cluster end-to-end tests
 	$(BIN)/pytest
 
 go-test: build-dev ## Go client: generated code matches proto/, vet, gofmt, tests against a real daemon
@@ -129,6 +129,8 @@ cluster-up: build-dev nats-server ## Start 3 NATS servers (one JetStream cluster
 
 cluster-down: ## Stop what cluster-up started
 	bash deploy/cluster/cluster.sh down
+s3-server: ## Install the pinned S3-compatible server of the archive tests (s3s-fs) into .tools/
+	bash tests/archive/install_s3s.sh
 
 tools: ## Install pinned grpcurl and ghz with go install (into ~/go/bin or GOPATH/bin)
 	bash bench/grpc/setup.sh

@@ -9,10 +9,12 @@ import builtins
 from collections.abc import Sequence
 from typing import Literal, final
 
+from memd.archive.setup import ArchiveSetup
 from memd.embed.setup import EmbedSetup
 from memd.types import EngineOptions, NewMemory, SearchQuery
 
 __all__ = [
+    "ArchiveReport",
     "Engine",
     "Hit",
     "LifecycleAction",
@@ -111,6 +113,26 @@ class ListPage:
     @property
     def next_cursor(self) -> str:
         """Pass back as ``cursor`` for the next page; empty when there is none."""
+
+@final
+class ArchiveReport:
+    """What ``Engine.archive_pass`` did."""
+
+    @property
+    def offloaded(self) -> int:
+        """Memories whose value went to the archive."""
+    @property
+    def objects(self) -> int:
+        """Objects uploaded."""
+    @property
+    def bytes(self) -> int:
+        """Value bytes uploaded (before compression)."""
+    @property
+    def collected(self) -> int:
+        """Unreferenced objects deleted."""
+    @property
+    def more(self) -> bool:
+        """More memories qualify than this pass offloaded."""
 
 @final
 class TransferReport:
@@ -498,6 +520,17 @@ class Engine:
         """Remove a token's record; ``True`` if it existed."""
     def tokens(self) -> builtins.list[tuple[bytes, bytes]]:
         """Every ``(digest, record)``, in digest order."""
+    def configure_archive(self, setup: ArchiveSetup | None = None) -> None:
+        """Set (or with None remove) the object-storage archive (docs/archive.md).
+
+        Opens no connection. Raises ``InvalidArgument`` for a bad endpoint, bucket,
+        prefix or key.
+        """
+    def archive_pass(self, now_ms: int) -> ArchiveReport:
+        """Offload qualifying ARCHIVE values, then delete unreferenced objects.
+
+        Raises ``Unavailable`` when the object store fails (what was committed stays).
+        """
     def configure_embedding(self, setup: EmbedSetup) -> None:
         """Set the server-side embedders (docs/embeddings.md), loading the local model.
 

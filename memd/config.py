@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from memd.cluster.options import ClusterOptions
+from memd.archive import options as archive_options
+from memd.archive.options import ArchiveOptions
 from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean
@@ -73,6 +75,7 @@ class Config:
         tracing: OpenTelemetry spans of the RPCs (docs/tracing.md).
         embed: Server-side embedders (docs/embeddings.md).
         cluster: Cluster mode (docs/cluster.md); off unless ``cluster.url`` is set.
+        archive: The object-storage archive (docs/archive.md).
         engine: How the store is opened (``engine.lifecycle``: the rules themselves).
     """
 
@@ -106,6 +109,7 @@ class Config:
     embed: EmbedOptions
     cluster: ClusterOptions
     engine: EngineOptions
+    archive: ArchiveOptions
 
     @classmethod
     def defaults(cls, **overrides: Any) -> Config:
@@ -314,6 +318,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             lease_s=v["cluster.lease_s"],
         ),
         engine=engine,
+        archive=archive_options.from_values(v),
     )
 
 

@@ -43,6 +43,10 @@ GROUPS: dict[str, Group] = {
     "tracing": Group(
         "tracing", "OpenTelemetry spans of the RPCs and where they are sent (docs/tracing.md)"
     ),
+    "archive": Group(
+        "archive",
+        "the ARCHIVE tier's values in encrypted objects on S3-compatible storage (docs/archive.md)",
+    ),
     "embed": Group(
         "embeddings",
         "server-side embedders of texts stored or searched without a vector (docs/embeddings.md)",

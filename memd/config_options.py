@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memd.cluster.options import ClusterOptions, advertise_address, nats_urls, node_id
+from memd.archive import options as _archive
 from memd.config_parse import (
     TIER_NAMES,
     ConfigError,
@@ -653,6 +654,7 @@ OPTIONS: tuple[Option, ...] = (
     *_tracing_options(),
     *_embed_options(),
     *_cluster_options(),
+    *(Option(k, "archive", h, d, p, **x) for k, h, d, p, x in _archive.option_rows()),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {opt.key: opt for opt in OPTIONS}

@@ -20,6 +20,7 @@ from memd import _core
 from memd.types import EngineOptions, NewMemory, SearchQuery
 
 if TYPE_CHECKING:
+    from memd.archive.setup import ArchiveSetup
     from memd.embed.setup import EmbedSetup
 
 Clock = Callable[[], int]
@@ -299,6 +300,14 @@ class Engine:
     def tokens(self) -> builtins.list[tuple[bytes, bytes]]:
         """Every ``(digest, record)`` pair, in digest order."""
         return self._core.tokens()
+
+    def configure_archive(self, setup: ArchiveSetup | None) -> None:
+        """Set (or remove) the object-storage archive; see ``memd.archive.configure``."""
+        self._core.configure_archive(setup)
+
+    def archive_pass(self) -> _core.ArchiveReport:
+        """Offload qualifying ARCHIVE values and collect unreferenced objects."""
+        return self._core.archive_pass(self._clock())
 
     def configure_embedding(self, setup: EmbedSetup) -> None:
         """Set the server-side embedders; see ``memd.embed.configure``."""

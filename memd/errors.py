@@ -26,6 +26,10 @@ exception              raised when                 gRPC status
                        this action and namespace
 ``Unavailable``        the embedding service       ``UNAVAILABLE``
                        failed or is down
+``DataLoss``           an archive object of the    ``DATA_LOSS``
+                       memory is missing, corrupt
+                       or sealed with an unknown
+                       key
 ``StorageError``       LMDB or filesystem failure  ``INTERNAL``
 ``InternalError``      a bug in memd               ``INTERNAL``
 =====================  ==========================  ======================
@@ -105,6 +109,14 @@ class Unavailable(MemdError):
     """
 
 
+class DataLoss(MemdError):
+    """A memory's value cannot be read back from the object archive (docs/archive.md).
+
+    Its object is missing, corrupted, or sealed with a key the daemon is not given.
+    Only the memories that need that object are affected; nothing was changed.
+    """
+
+
 class InternalError(MemdError):
     """An invariant inside memd broke: please report it."""
 
@@ -113,6 +125,7 @@ __all__ = [
     "AlreadyExists",
     "CapacityExceeded",
     "DataDirInUse",
+    "DataLoss",
     "EngineClosed",
     "FailedPrecondition",
     "InternalError",

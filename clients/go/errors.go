@@ -28,6 +28,9 @@ var (
 	// ErrUnavailable: the server is unreachable or shutting down; retry later or
 	// elsewhere. Acknowledged work stays committed.
 	ErrUnavailable = errors.New("memd: unavailable")
+	// ErrDataLoss: a memory's value is in the object-storage archive and its object is
+	// missing, corrupted or sealed with a key the daemon is not given (docs/archive.md).
+	ErrDataLoss = errors.New("memd: data loss")
 	// ErrFailedPrecondition: the server's store is closed.
 	ErrFailedPrecondition = errors.New("memd: failed precondition")
 	// ErrInternal: a storage failure or a server bug; the failed batch was not committed.
@@ -47,6 +50,7 @@ var sentinels = map[codes.Code]error{
 	codes.ResourceExhausted:  ErrResourceExhausted,
 	codes.Unavailable:        ErrUnavailable,
 	codes.FailedPrecondition: ErrFailedPrecondition,
+	codes.DataLoss:           ErrDataLoss,
 	codes.Internal:           ErrInternal,
 	codes.Unauthenticated:    ErrUnauthenticated,
 	codes.PermissionDenied:   ErrPermissionDenied,

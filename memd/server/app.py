@@ -31,6 +31,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.archive import configure as configure_archive
+from memd.archive.job import archive_job
 from memd.auth.policy import Guard
 from memd.auth.registry import TokenRegistry
 from memd.auth.servicer import SERVICE_NAME as AUTH_SERVICE_NAME
@@ -107,6 +109,10 @@ class MemdServer:
             self.embedding = configure_embedding(self.engine, cfg.embed)
         except (ConfigError, InvalidArgument) as exc:
             raise StartupError(f"embedding: {exc}") from None
+        try:
+            self.archive = configure_archive(self.engine, cfg.archive)
+        except (ConfigError, InvalidArgument) as exc:
+            raise StartupError(f"archive: {exc}") from None
         self.metrics.watch_engine(self.engine)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self._stopped = threading.Event()
@@ -173,6 +179,8 @@ class MemdServer:
                     cfg.lifecycle_max_actions,
                 )
             )
+        if self.archive and cfg.archive.interval_s > 0:
+            jobs.append(archive_job(self.engine, cfg.archive.interval_s))
         self.scheduler = Scheduler(jobs, self.metrics)
 
     def close_parts(self) -> None:

@@ -15,6 +15,7 @@ from memd.errors import (
     AlreadyExists,
     CapacityExceeded,
     DataDirInUse,
+    DataLoss,
     EngineClosed,
     FailedPrecondition,
     InternalError,
@@ -63,6 +64,7 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     InternalError: grpc.StatusCode.INTERNAL,
     ServerDraining: grpc.StatusCode.UNAVAILABLE,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    DataLoss: grpc.StatusCode.DATA_LOSS,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
 }
 """Exception class -> status code. Subclasses map like their nearest listed base."""

@@ -25,6 +25,10 @@ pub enum CoreError {
     /// A service memd depends on (the embedding endpoint) failed or is known to be
     /// down; nothing was changed, and the same call may succeed later.
     Unavailable(String),
+    /// Stored data memd needs cannot be read back: an archive object is missing,
+    /// corrupted, or sealed with a key memd is not given. Only the memories that
+    /// need it are affected.
+    DataLoss(String),
     /// An invariant broke: a bug in memd.
     Internal(String),
 }
@@ -41,6 +45,7 @@ impl CoreError {
             Self::Storage(_) => "StorageError",
             Self::InUse(_) => "DataDirInUse",
             Self::Unavailable(_) => "Unavailable",
+            Self::DataLoss(_) => "DataLoss",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -56,6 +61,7 @@ impl CoreError {
             | Self::Storage(m)
             | Self::InUse(m)
             | Self::Unavailable(m)
+            | Self::DataLoss(m)
             | Self::Internal(m) => m,
         }
     }

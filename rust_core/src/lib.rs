@@ -3,6 +3,7 @@
 //! the `python` feature, so `cargo test --no-default-features` needs no libpython.
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod clock;
 pub mod config;
 pub mod embed;

@@ -60,6 +60,8 @@ pub struct Header {
     pub tier: Tier,
     /// The stored value is lz4-compressed (ARCHIVE).
     pub compressed: bool,
+    /// The stored value is a pointer into the object archive (`archive::Pointer`).
+    pub offloaded: bool,
     /// In [0, 1].
     pub importance: f32,
     /// Higher is evicted later.

@@ -289,6 +289,7 @@ pub fn grpc_code(err: &CoreError) -> i32 {
         CoreError::Capacity(_) => 8,
         CoreError::Closed(_) | CoreError::InUse(_) => 9,
         CoreError::Unavailable(_) => 14,
+        CoreError::DataLoss(_) => 15,
         CoreError::Storage(_) | CoreError::Internal(_) => 13,
     }
 }
@@ -383,6 +384,7 @@ mod tests {
                 header: Header {
                     tier: Tier::Archive,
                     compressed: false,
+                    offloaded: false,
                     importance: 0.3,
                     priority,
                     dim: u32::try_from(dim).unwrap(),

@@ -9,6 +9,7 @@ import pytest
 from memd import (
     CapacityExceeded,
     DataDirInUse,
+    DataLoss,
     EngineClosed,
     InternalError,
     InvalidArgument,
@@ -107,6 +108,7 @@ def test_malformed_bytes_are_invalid_argument(engine):
         (StorageError, 13),
         (InternalError, 13),
         (Unavailable, 14),
+        (DataLoss, 15),
     ],
 )
 def test_rust_item_codes_match_the_status_table(exc, code):

@@ -3,6 +3,7 @@
 from memd.errors import (
     AlreadyExists,
     CapacityExceeded,
+    DataLoss,
     EngineClosed,
     FailedPrecondition,
     InternalError,
@@ -52,6 +53,7 @@ __all__ = [
     "Cancelled",
     "CapacityExceeded",
     "Client",
+    "DataLoss",
     "DeadlineExceeded",
     "EngineClosed",
     "FailedPrecondition",

@@ -17,6 +17,7 @@ import grpc
 from memd.errors import (
     AlreadyExists,
     CapacityExceeded,
+    DataLoss,
     FailedPrecondition,
     InternalError,
     InvalidArgument,
@@ -60,6 +61,7 @@ ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DATA_LOSS: DataLoss,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.CANCELLED: Cancelled,
     grpc.StatusCode.UNIMPLEMENTED: Unimplemented,

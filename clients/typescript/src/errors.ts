@@ -37,6 +37,8 @@ export class AlreadyExistsError extends MemdError {}
 export class ResourceExhaustedError extends MemdError {}
 /** UNAVAILABLE: the server is unreachable or draining; retry later or elsewhere. */
 export class UnavailableError extends MemdError {}
+/** DATA_LOSS: an archived value's object is missing, corrupted or sealed with an unknown key (docs/archive.md). */
+export class DataLossError extends MemdError {}
 /** FAILED_PRECONDITION: the server's store is closed. */
 export class FailedPreconditionError extends MemdError {}
 /** INTERNAL: a storage failure or a server bug; the failed batch was not committed. */
@@ -62,6 +64,7 @@ export const ERROR_CLASSES: ReadonlyMap<status, ErrorClass> = new Map<status, Er
   [status.RESOURCE_EXHAUSTED, ResourceExhaustedError],
   [status.UNAVAILABLE, UnavailableError],
   [status.FAILED_PRECONDITION, FailedPreconditionError],
+  [status.DATA_LOSS, DataLossError],
   [status.INTERNAL, InternalError],
   [status.DEADLINE_EXCEEDED, DeadlineExceededError],
   [status.CANCELLED, CancelledError],

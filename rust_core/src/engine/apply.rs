@@ -52,6 +52,8 @@ pub enum Op {
     Transfer(Box<super::TransferRequest>),
     /// Delete every memory of one tier, or all, of a namespace (`clear.rs`).
     Clear { ns: String, tier: Option<Tier> },
+    /// A write of the object-storage archive (`archive/apply.rs`).
+    Archive(crate::archive::apply::ArchiveOp),
 }
 
 /// A stored put item.
@@ -122,6 +124,7 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         }
         Op::Transfer(req) => super::transfer::apply(txn, req),
         Op::Clear { ns, tier } => super::clear::apply(txn, ns, *tier),
+        Op::Archive(op) => crate::archive::apply::apply(txn, op).map(Reply::Count),
     }
 }
 

@@ -95,7 +95,8 @@ fn search_batch(shared: &Shared, queries: &[SearchQuery]) -> Result<Vec<Vec<Hit>
             fetched.push(f.map_err(|e| indexed(i, e))?);
         }
     }
-    for (i, (q, f)) in queries.iter().zip(&fetched).enumerate() {
+    for (i, (q, f)) in queries.iter().zip(&mut fetched).enumerate() {
+        crate::archive::hydrate(shared, &mut f.found, q.now_ms).map_err(|e| indexed(i, e))?;
         if q.max_hit_bytes > 0 {
             check_hit_sizes(&f.found, q.max_hit_bytes).map_err(|e| indexed(i, e))?;
         }

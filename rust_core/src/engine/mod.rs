@@ -50,9 +50,24 @@ pub(crate) struct Shared {
     /// writer, and reads recording accesses, take the write lock briefly.
     pub state: RwLock<State>,
     tx: Sender<Msg>,
+    /// The object-storage archive, once configured (`configure_archive`).
+    archive: RwLock<Option<Arc<crate::archive::Archive>>>,
 }
 
 impl Shared {
+    /// The configured archive, if any.
+    pub(crate) fn archive(&self) -> Option<Arc<crate::archive::Archive>> {
+        self.archive.read().expect("archive lock").clone()
+    }
+
+    /// Applies an archive write (`archive/apply.rs`) and waits for its commit.
+    pub(crate) fn submit_archive(&self, op: crate::archive::apply::ArchiveOp) -> Result<u64> {
+        let Reply::Count(n) = self.submit(Op::Archive(op))? else {
+            unreachable!("archive ops reply Count")
+        };
+        Ok(n)
+    }
+
     /// Sends a job to the writer and waits for its reply (after commit).
     fn submit(&self, op: Op) -> Result<Reply> {
         let (tx, rx) = mpsc::sync_channel(1);
@@ -107,7 +122,13 @@ impl Engine {
         let store = Store::open(path, &cfg)?;
         let state = State::load(&store)?;
         let (tx, rx) = mpsc::channel();
-        let shared = Arc::new(Shared { store, cfg, state: RwLock::new(state), tx });
+        let shared = Arc::new(Shared {
+            store,
+            cfg,
+            state: RwLock::new(state),
+            tx,
+            archive: RwLock::new(None),
+        });
         let for_writer = shared.clone();
         let writer = std::thread::Builder::new()
             .name("memd-writer".into())
@@ -271,6 +292,20 @@ impl Engine {
             unreachable!("drop replies Count")
         };
         Ok(n)
+    }
+
+    /// Sets (or with `None` removes) the object-storage archive. Reads of offloaded
+    /// memories need it; `archive_pass` offloads and collects through it.
+    pub fn configure_archive(&self, cfg: Option<crate::archive::ArchiveConfig>) -> Result<()> {
+        let archive = cfg.map(crate::archive::Archive::new).transpose()?.map(Arc::new);
+        *self.shared()?.archive.write().expect("archive lock") = archive;
+        Ok(())
+    }
+
+    /// One archive pass: offload what qualifies, then delete unreferenced objects
+    /// (`archive/offload.rs`). Nothing happens without a configured archive.
+    pub fn archive_pass(&self, now_ms: u64) -> Result<crate::archive::ArchiveReport> {
+        crate::archive::run_pass(&*self.shared()?, now_ms)
     }
 
     /// Persists access statistics now; returns how many records were updated.

@@ -215,6 +215,7 @@ fn put_one(
     let header = Header {
         tier,
         compressed: false,
+        offloaded: false,
         importance,
         priority: item.priority,
         dim: item.embedding.as_ref().map_or(0, Vec::len) as u32,

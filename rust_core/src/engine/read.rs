@@ -77,6 +77,7 @@ pub(super) fn lookup(
     if !expired.is_empty() {
         shared.submit_detached(Op::Expire { ns: ns.to_owned(), keys: expired, now_ms });
     }
+    crate::archive::hydrate(shared, &mut out, now_ms)?;
     Ok(out)
 }
 
@@ -247,8 +248,12 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
         let (_, key) = keys::split(db_key).ok_or_else(|| CoreError::Internal("bad key".into()))?;
         items.push(codec::decode(name.clone(), key.to_owned(), record)?);
     }
+    drop(rtxn);
     let next =
         if more { items.last().map(|m| m.key.clone()).unwrap_or_default() } else { String::new() };
+    let mut items: Vec<Option<Memory>> = items.into_iter().map(Some).collect();
+    crate::archive::hydrate(shared, &mut items, q.now_ms)?;
+    let mut items: Vec<Memory> = items.into_iter().flatten().collect();
     // Records lag the in-memory access statistics until the next flush; report the
     // current ones, as `get_many` does.
     let state = shared.state.read().expect("state lock");

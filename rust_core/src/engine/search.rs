@@ -297,6 +297,7 @@ pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
             None => fetch(&rtxn, shared, &ns, ranking)?,
         }
     };
+    crate::archive::hydrate(shared, &mut fetched.found, q.now_ms)?;
     if q.max_hit_bytes > 0 {
         check_hit_sizes(&fetched.found, q.max_hit_bytes)?;
     }

@@ -161,8 +161,14 @@ fn try_commit(
     let mut wtxn = shared.store.env.write_txn()?;
     let replies = {
         let mut state = shared.state.write().expect("state lock");
-        let mut txn =
-            Txn { store: &shared.store, wtxn: &mut wtxn, state: &mut state, cfg: &shared.cfg };
+        let archive = shared.archive();
+        let mut txn = Txn {
+            store: &shared.store,
+            wtxn: &mut wtxn,
+            state: &mut state,
+            cfg: &shared.cfg,
+            archive: archive.as_deref(),
+        };
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             let reply = apply::apply(&mut txn, keygen, &job.op);

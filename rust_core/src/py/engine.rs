@@ -4,6 +4,7 @@
 // pyo3 extracts arguments as owned values; borrowing them is not an option here.
 #![allow(clippy::needless_pass_by_value)]
 
+use super::archive::{PyArchiveReport, PyArchiveSetup};
 use super::embed::PyEmbedSetup;
 use super::gil::enter_core;
 use super::ops::{self, PyTransferReport};
@@ -364,6 +365,17 @@ impl PyEngine {
 
     fn configure_embedding(&self, py: Python<'_>, setup: PyEmbedSetup) -> PyResult<()> {
         enter_core(py, || self.engine.configure_embedding(setup.into_setup()?))
+    }
+
+    #[pyo3(signature = (setup = None))]
+    fn configure_archive(&self, py: Python<'_>, setup: Option<PyArchiveSetup>) -> PyResult<()> {
+        enter_core(py, || {
+            self.engine.configure_archive(setup.map(PyArchiveSetup::into_config).transpose()?)
+        })
+    }
+
+    fn archive_pass(&self, py: Python<'_>, now_ms: u64) -> PyResult<PyArchiveReport> {
+        Ok(PyArchiveReport(enter_core(py, || self.engine.archive_pass(now_ms))?))
     }
 
     fn embedder_of(&self, namespace: &str) -> Option<(String, usize)> {

@@ -11,6 +11,7 @@ pyo3::import_exception!(memd.errors, EngineClosed);
 pyo3::import_exception!(memd.errors, StorageError);
 pyo3::import_exception!(memd.errors, DataDirInUse);
 pyo3::import_exception!(memd.errors, Unavailable);
+pyo3::import_exception!(memd.errors, DataLoss);
 pyo3::import_exception!(memd.errors, InternalError);
 
 impl From<CoreError> for PyErr {
@@ -25,6 +26,7 @@ impl From<CoreError> for PyErr {
             CoreError::Storage(_) => StorageError::new_err(msg),
             CoreError::InUse(_) => DataDirInUse::new_err(msg),
             CoreError::Unavailable(_) => Unavailable::new_err(msg),
+            CoreError::DataLoss(_) => DataLoss::new_err(msg),
             CoreError::Internal(_) => InternalError::new_err(msg),
         }
     }

@@ -1,6 +1,7 @@
 //! Python bindings (`memd._core`). The only files that use pyo3: everything here
 //! converts at the boundary and calls the pure-Rust engine with the GIL released.
 
+mod archive;
 mod embed;
 mod engine;
 mod errors;
@@ -27,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyLifecycleReport>()?;
     m.add_class::<search::PyHit>()?;
     m.add_class::<ops::PyTransferReport>()?;
+    m.add_class::<archive::PyArchiveReport>()?;
     m.add_class::<offline::PyVerifyReport>()?;
     m.add_function(wrap_pyfunction!(offline::py_verify, m)?)?;
     m.add_function(wrap_pyfunction!(offline::peek_namespace, m)?)?;

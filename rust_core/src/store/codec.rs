@@ -5,11 +5,14 @@
 //! the Python `lmdb` package, independently of this code:
 //!
 //! ```text
-//! 0 u8 format=1 | 1 u8 tier | 2 u8 flags (bit0: value lz4) | 3 u8 0 | 4 f32 importance
+//! 0 u8 format=1 | 1 u8 tier | 2 u8 flags (bit0: value lz4, bit1: value offloaded) | 3 u8 0 | 4 f32 importance
 //! 8 i32 priority | 12 u32 dim | 16 u64 created | 24 u64 updated | 32 u64 last_access
 //! 40 u64 access_count | 48 u64 version | 56 u64 expires_at (0=never) | 64 u64 ttl
 //! 72: u32 len+text | u32 len+value | dim*f32 | u32 n, (u32 len+tag)* | u32 n, (u32 len+k, u32 len+v)*
 //! ```
+//!
+//! An offloaded value's field holds an `archive::Pointer` (its raw size first, as
+//! for lz4) instead of the value.
 
 use crate::error::{CoreError, Result};
 use crate::model::{Header, Memory, Tier};
@@ -19,6 +22,7 @@ use std::sync::Arc;
 pub const HEADER_LEN: usize = 72;
 const FORMAT: u8 = 1;
 const FLAG_COMPRESSED: u8 = 1;
+const FLAG_OFFLOADED: u8 = 2;
 /// Byte offset of `last_access_ms`; `access_count` follows it.
 const ACCESS_OFFSET: usize = 32;
 
@@ -42,6 +46,7 @@ pub fn decode_header(b: &[u8]) -> Result<Header> {
     Ok(Header {
         tier: Tier::from_number(i64::from(b[1])).ok_or_else(|| corrupt("tier"))?,
         compressed: b[2] & FLAG_COMPRESSED != 0,
+        offloaded: b[2] & FLAG_OFFLOADED != 0,
         importance: f32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
         priority: i32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
         dim: u32_at(b, 12),
@@ -61,17 +66,19 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Encodes a memory. With `compress`, the value is stored lz4-compressed (its raw
-/// size prepended) if that makes it smaller; the header's flag says which.
+/// size prepended) if that makes it smaller; the header's flag says which. An
+/// offloaded memory's value (its pointer) is kept as it is.
 pub fn encode(m: &Memory, compress: bool) -> Vec<u8> {
     let h = &m.header;
-    let packed = (compress && !m.value.is_empty())
+    let packed = (compress && !h.offloaded && !m.value.is_empty())
         .then(|| lz4_flex::compress_prepend_size(&m.value))
         .filter(|c| c.len() < m.value.len());
     let compressed = packed.is_some();
     let value: &[u8] = packed.as_deref().unwrap_or(&m.value);
     let dim = m.embedding.as_ref().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(HEADER_LEN + 16 + m.text.len() + value.len() + dim * 4);
-    out.extend_from_slice(&[FORMAT, h.tier.number(), u8::from(compressed), 0]);
+    let flags = if h.offloaded { FLAG_OFFLOADED } else { u8::from(compressed) };
+    out.extend_from_slice(&[FORMAT, h.tier.number(), flags, 0]);
     out.extend_from_slice(&h.importance.to_le_bytes());
     out.extend_from_slice(&h.priority.to_le_bytes());
     out.extend_from_slice(&(dim as u32).to_le_bytes());
@@ -131,7 +138,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes a whole record, decompressing the value.
+/// Decodes a whole record, decompressing the value (an offloaded value stays a
+/// pointer: `archive::hydrate` fetches it).
 pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
     let header = decode_header(b)?;
     let mut r = Reader { b, at: HEADER_LEN };
@@ -161,7 +169,7 @@ pub fn text_and_value_sizes<'a>(h: &Header, b: &'a [u8]) -> Result<(&'a str, u32
     let mut r = Reader { b, at: HEADER_LEN };
     let text = std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("utf-8"))?;
     let stored = r.bytes()?;
-    let raw = if h.compressed {
+    let raw = if h.compressed || h.offloaded {
         stored.get(..4).map_or(0, |n| u32_at(n, 0))
     } else {
         stored.len() as u32
@@ -261,6 +269,7 @@ mod tests {
             header: Header {
                 tier,
                 compressed: false,
+                offloaded: false,
                 importance: 0.75,
                 priority: -2,
                 dim: 3,

@@ -14,6 +14,10 @@ pub const NAMESPACES_DB: &str = "namespaces";
 /// Access tokens: SHA-256 digest -> opaque record (see `tokens.rs`).
 pub const TOKENS_DB: &str = "auth_tokens";
 
+/// Archive objects memd registered: object name -> u64 LE registration time
+/// (`archive/apply.rs`).
+pub const ARCHIVE_DB: &str = "archive_objects";
+
 /// Raw byte database.
 pub type RawDb = Database<Bytes, Bytes>;
 
@@ -28,6 +32,8 @@ pub struct Store {
     pub namespaces: RawDb,
     /// `TOKENS_DB`.
     pub tokens: RawDb,
+    /// `ARCHIVE_DB`.
+    pub archive_objects: RawDb,
 }
 
 impl Store {
@@ -53,8 +59,9 @@ impl Store {
         let memories = env.create_database(&mut wtxn, Some(MEMORIES_DB))?;
         let namespaces = env.create_database(&mut wtxn, Some(NAMESPACES_DB))?;
         let tokens = env.create_database(&mut wtxn, Some(TOKENS_DB))?;
+        let archive_objects = env.create_database(&mut wtxn, Some(ARCHIVE_DB))?;
         wtxn.commit()?;
-        Ok(Store { env, memories, namespaces, tokens })
+        Ok(Store { env, memories, namespaces, tokens, archive_objects })
     }
 
     /// Reads a namespace's stored dimension.

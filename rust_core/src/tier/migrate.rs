@@ -1,6 +1,7 @@
 //! `Txn`: one write transaction together with the in-memory view it keeps in step,
 //! and the moves between tiers (demotion on overflow, promotion on read).
 
+use crate::archive::{Archive, Pointer};
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};
 use crate::lifecycle::retention;
@@ -26,6 +27,9 @@ pub struct Txn<'a, 't> {
     pub state: &'a mut State,
     /// Engine configuration.
     pub cfg: &'a EngineConfig,
+    /// The object-storage archive, if configured: a memory promoted out of ARCHIVE
+    /// gets its value back from the archive's cache (no I/O here).
+    pub archive: Option<&'a Archive>,
 }
 
 impl Txn<'_, '_> {
@@ -64,7 +68,9 @@ impl Txn<'_, '_> {
     /// and keeping its read history. When the move changes whether the value should
     /// be compressed (`LifecycleConfig::compresses`), the record is re-encoded;
     /// otherwise only its fixed header is patched, and the search index only learns
-    /// the new tier.
+    /// the new tier. An offloaded memory leaving ARCHIVE becomes local again when
+    /// its object is in the archive's cache (a read that promotes has just fetched
+    /// it); otherwise it moves with its pointer, and a later read fetches it.
     pub fn move_to(&mut self, ns_id: u32, key: &str, to: Tier) -> Result<()> {
         let name = self.state.by_id(ns_id).name.clone();
         let (last, count, raw) = self
@@ -77,12 +83,24 @@ impl Txn<'_, '_> {
             self.store.memories.get(self.wtxn, &db_key)?.ok_or_else(|| {
                 CoreError::Internal(format!("{name}/{key} indexed but not stored"))
             })?;
-        let compressed = codec::decode_header(record)?.compressed;
+        let h = codec::decode_header(record)?;
+        let local = match self.archive {
+            Some(archive) if h.offloaded && to != Tier::Archive => {
+                let m = codec::decode(name.clone(), key.to_owned(), record)?;
+                archive.cached_value(&Pointer::decode(&m.value)?)
+            }
+            _ => None,
+        };
+        let offloaded = h.offloaded && local.is_none();
         let compress = self.cfg.lifecycle.compresses(to, raw as usize);
-        let bytes = if compress == compressed {
+        let bytes = if offloaded || (local.is_none() && compress == h.compressed) {
             codec::with_tier(record, to, last, count)
         } else {
             let mut m = codec::decode(name.clone(), key.to_owned(), record)?;
+            if let Some(value) = local {
+                m.value = value;
+                m.header.offloaded = false;
+            }
             m.header.tier = to;
             m.header.last_access_ms = last;
             m.header.access_count = count;
@@ -95,6 +113,7 @@ impl Txn<'_, '_> {
         // The access statistics were just written with the record.
         if let Some(meta) = self.state.meta_mut(ns_id, key) {
             meta.dirty = false;
+            meta.offloaded = offloaded;
         }
         Ok(())
     }

@@ -46,8 +46,10 @@ pub struct KeyMeta {
     pub text_hash: u64,
     /// Value size as stored by the client.
     pub value_raw: u32,
-    /// Value size on disk (smaller when compressed).
+    /// Value size on disk (smaller when compressed; a pointer's when offloaded).
     pub value_stored: u32,
+    /// The value is in the object archive.
+    pub offloaded: bool,
 }
 
 impl KeyMeta {
@@ -69,6 +71,7 @@ impl KeyMeta {
             text_hash: text_hash(text),
             value_raw,
             value_stored,
+            offloaded: h.offloaded,
         }
     }
 
