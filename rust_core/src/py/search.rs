@@ -59,6 +59,7 @@ pub struct PySearchQuery {
     pattern_syntax: String,
     pattern_ignore_case: bool,
     exact: bool,
+    include_embedding: bool,
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -162,6 +163,7 @@ impl PySearchQuery {
                 })
             },
             exact: self.exact,
+            include_embedding: self.include_embedding,
         })
     }
 }
