@@ -38,6 +38,8 @@ pub struct PySearchFilter {
 }
 
 /// `memd.types.SearchQuery`.
+// Its flags are the Python dataclass's fields, read by attribute one for one.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(FromPyObject)]
 pub struct PySearchQuery {
     namespace: String,
