@@ -247,7 +247,10 @@ class Hit:
         """The final score: the sum of the four ``*_part`` entries of ``explain``."""
     @property
     def memory(self) -> Memory:
-        """The memory as stored, with access statistics as of the search."""
+        """The memory as stored, with access statistics as of the search.
+
+        Its ``embedding`` is ``None`` unless the query set ``include_embedding``.
+        """
     @property
     def explain(self) -> dict[str, float]:
         """How the score was made.

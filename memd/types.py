@@ -326,6 +326,8 @@ class SearchQuery:
         exact: Compare the vector with every memory's; by default a namespace of
             10 000 or more vectors is searched through its HNSW graph
             (approximate, see ``docs/search.md``).
+        include_embedding: Return each hit's embedding. Off by default: a hit's
+            ``memory.embedding`` is then ``None`` (the vector is not even decoded).
     """
 
     namespace: str
@@ -347,3 +349,4 @@ class SearchQuery:
     pattern_syntax: Literal["glob", "regex"] = "glob"
     pattern_ignore_case: bool = False
     exact: bool = False
+    include_embedding: bool = False

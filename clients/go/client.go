@@ -265,6 +265,7 @@ type SearchStream struct {
 }
 
 // Search starts a search; hits arrive in pages from the server as Next is called.
+// A hit's Memory.Embedding is empty unless req.IncludeEmbedding is set.
 // Close the stream when stopping early: it cancels the RPC.
 func (c *Client) Search(ctx context.Context, req *SearchRequest) (*SearchStream, error) {
 	ctx, cancel := context.WithCancel(ctx)

@@ -129,6 +129,18 @@ func roundTrip(t *testing.T, cn conn) {
 	if len(hits) != 1 || hits[0].GetMemory().GetKey() != res.Keys[2] {
 		t.Fatalf("semantic search: %v", hits)
 	}
+	// Hits carry their vector only when asked.
+	if len(hits[0].GetMemory().GetEmbedding()) != 0 {
+		t.Fatalf("a default hit carried a vector: %v", hits[0])
+	}
+	hits, err = c.SearchAll(ctx, &memd.SearchRequest{Namespace: ns, IncludeEmbedding: true,
+		Embedding: memd.PackEmbedding([]float32{0.9, 0.1, 0})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := memd.UnpackEmbedding(hits[0].GetMemory().GetEmbedding()); len(v) != 3 || v[0] != 1 {
+		t.Fatalf("include_embedding: %v", v)
+	}
 
 	var listed []string
 	err = c.ListAll(ctx, &memd.ListRequest{Namespace: ns, PageSize: 2}, func(m *memd.Memory) error {

@@ -166,6 +166,12 @@ def test_round_trip_store_get_search_list_delete(client: Client, ns: str) -> Non
     assert semantic.explain["cosine"] == pytest.approx(1.0)
     filtered = list(client.search(ns, "user", tags_all=["preference"], mode="keyword"))
     assert [h.memory.key for h in filtered] == ["tea"]
+    # Hits carry their vector only when asked; it is unpacked when first read.
+    assert (semantic.memory.embedding_bytes, semantic.memory.embedding) == (b"", [])
+    [full] = client.search(ns, embedding=[0.0, 1.0, 0.0], limit=1, include_embedding=True)
+    assert full.memory.embedding == [0.0, 1.0, 0.0]
+    assert full.memory.embedding is full.memory.embedding  # decoded once
+    assert full.memory == got["coffee"] and "_floats" not in repr(full.memory)
 
     listed = list(client.list(ns, page_size=2))
     assert sorted(m.key for m in listed) == sorted(ack.keys)

@@ -3,6 +3,7 @@ counting, consistency through writes/evictions/restarts, and input validation.""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -260,3 +261,21 @@ def test_bad_input_is_rejected_and_changes_nothing(facts: memd.Engine, query: Se
         before.access_count,
         before.last_access_ms,
     )
+
+
+def test_hits_carry_their_vector_only_when_asked(facts: memd.Engine) -> None:
+    for query in (SearchQuery(NS, "blue"), SearchQuery(NS, vector=vec(1, 0, 0), k=3)):
+        hits = facts.search(query)
+        assert hits and all(h.memory.embedding is None for h in hits)
+        full = facts.search(dataclasses.replace(query, include_embedding=True))
+        assert [h.key for h in full] == [h.key for h in hits]
+        (stored,) = facts.get_many(NS, [full[0].key], count_access=False)
+        assert stored is not None and full[0].memory.embedding == stored.embedding
+        assert full[0].memory.embedding is not None
+        assert [h.memory.text for h in full] == [h.memory.text for h in hits]
+    # Batches too, per query.
+    plain, asked = facts.search_batch(
+        [SearchQuery(NS, "blue"), SearchQuery(NS, "blue", include_embedding=True)]
+    )
+    assert [h.memory.embedding for h in plain] == [None, None]
+    assert all(h.memory.embedding for h in asked)

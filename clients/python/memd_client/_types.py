@@ -96,12 +96,19 @@ MemoryLike = NewMemory | Mapping[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """A stored memory as read back (see ``Memory`` in proto/memd/v1/memory.proto)."""
+    """A stored memory as read back (see ``Memory`` in proto/memd/v1/memory.proto).
+
+    The vector arrives as ``embedding_bytes`` (packed little-endian float32, as sent)
+    and becomes floats only when ``embedding`` is first read: unpacking 384 floats
+    into a list cost a client more than the rest of the hit. Search hits carry no
+    vector unless the search asked (``include_embedding=True``); ``get`` and ``list``
+    always do.
+    """
 
     key: str
     text: str
     value: bytes
-    embedding: list[float]
+    embedding_bytes: bytes
     tags: list[str]
     metadata: dict[str, str]
     importance: float
@@ -115,6 +122,15 @@ class Memory:
     last_access_ms: int
     access_count: int
     version: int
+    _floats: list[float] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def embedding(self) -> list[float]:
+        """The vector as floats ([] when none), unpacked on first read."""
+        if self._floats is None:
+            raw = self.embedding_bytes
+            object.__setattr__(self, "_floats", unpack_embedding(raw) if raw else [])
+        return self._floats  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +349,7 @@ def memory(m: mpb.Memory) -> Memory:
         key=m.key,
         text=m.text,
         value=m.value,
-        embedding=unpack_embedding(m.embedding) if m.embedding else [],
+        embedding_bytes=m.embedding,
         tags=list(m.tags),
         metadata=dict(m.metadata),
         importance=m.importance,
@@ -394,6 +410,7 @@ def search_request(
     pattern_syntax: PatternSyntax = "glob",
     pattern_ignore_case: bool = False,
     exact: bool = False,
+    include_embedding: bool = False,
 ) -> pb.SearchRequest:
     """A SearchRequest; see ``Client.search`` for the arguments."""
     if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
@@ -431,6 +448,7 @@ def search_request(
         pattern_syntax=syntax,  # type: ignore[arg-type]
         pattern_ignore_case=pattern_ignore_case,
         exact=exact,
+        include_embedding=include_embedding,
     )
 
 

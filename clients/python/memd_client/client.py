@@ -232,7 +232,8 @@ class Client:
                 ("weighted", "rrf"), ``pattern`` (a glob, or with
                 ``pattern_syntax="regex"`` a regular expression, the text must match),
                 ``pattern_ignore_case``, ``exact`` (scan every vector instead of
-                walking a large namespace's HNSW graph).
+                walking a large namespace's HNSW graph), ``include_embedding`` (fill
+                each hit's ``memory.embedding``; by default hits carry no vector).
         """
         request = t.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters

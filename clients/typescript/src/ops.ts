@@ -47,6 +47,8 @@ export interface SearchOptions extends CallOptions {
   patternIgnoreCase?: boolean;
   /** Scan every vector instead of walking a large namespace's HNSW graph (docs/search.md). */
   exact?: boolean;
+  /** Fill each hit's `memory.embedding` (default: left empty; the server does not send it). */
+  includeEmbedding?: boolean;
 }
 
 /** A uint64 field from a number or bigint (undefined: 0). */
@@ -83,6 +85,7 @@ export function toSearchRequest(namespace: string, o: SearchOptions): SearchRequ
     patternSyntax: o.patternSyntax ?? PatternSyntax.PATTERN_SYNTAX_UNSPECIFIED,
     patternIgnoreCase: o.patternIgnoreCase ?? false,
     exact: o.exact ?? false,
+    includeEmbedding: o.includeEmbedding ?? false,
   });
 }
 

@@ -105,6 +105,10 @@ for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${vari
 
     const sem = await c.search(ns, { embedding: [0.9, 0.1, 0] }).toArray();
     assert.deepEqual(sem.map((h) => h.memory?.key), [res.keys[2]]);
+    // Hits carry their vector only when asked.
+    assert.equal(sem[0]?.memory?.embedding.length, 0);
+    const full = await c.search(ns, { embedding: [0.9, 0.1, 0], includeEmbedding: true }).toArray();
+    assert.deepEqual(unpackEmbedding(full[0]!.memory!.embedding), [1, 0, 0]);
 
     const listed: string[] = [];
     for await (const mem of c.list(ns, { pageSize: 2 })) listed.push(mem.key);

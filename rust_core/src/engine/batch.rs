@@ -89,8 +89,8 @@ fn search_batch(shared: &Shared, queries: &[SearchQuery]) -> Result<Vec<Vec<Hit>
         for (i, (ranking, pattern)) in rankings.into_iter().zip(&patterns).enumerate() {
             let q = &queries[i];
             let f = match pattern {
-                Some(p) => super::pattern::matching(&rtxn, shared, &ns, ranking, p, q.k),
-                None => search::fetch(&rtxn, shared, &ns, ranking),
+                Some(p) => super::pattern::matching(&rtxn, shared, &ns, ranking, p, q),
+                None => search::fetch(&rtxn, shared, &ns, ranking, q.include_embedding),
             };
             fetched.push(f.map_err(|e| indexed(i, e))?);
         }

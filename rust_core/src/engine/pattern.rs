@@ -13,19 +13,22 @@ use super::search::{decoded, Fetched, Ranking};
 use super::Shared;
 use crate::error::{CoreError, Result};
 use crate::search::pattern::{Pattern, MAX_SCAN_BYTES};
+use crate::search::SearchQuery;
 use crate::store::{codec, keys};
 use heed::RoTxn;
 use std::sync::Arc;
 
-/// The first `k` of `ranking` whose text matches `pattern`, decoded, in rank order.
+/// The first `q.k` of `ranking` whose text matches `pattern`, decoded (their vectors
+/// only with `q.include_embedding`), in rank order.
 pub(super) fn matching(
     rtxn: &RoTxn,
     shared: &Shared,
     ns: &Arc<str>,
     ranking: Ranking,
     pattern: &Pattern,
-    k: usize,
+    q: &SearchQuery,
 ) -> Result<Fetched> {
+    let k = q.k;
     let mut out = Fetched { found: Vec::with_capacity(k), explains: Vec::with_capacity(k) };
     let mut scanned: u64 = 0;
     let mut db_key = keys::namespace_prefix(ns);
@@ -50,7 +53,8 @@ pub(super) fn matching(
             )));
         }
         if pattern.is_match(text) {
-            out.found.push(Some(decoded(ns, &r.key, record, last_access_ms, access_count)?));
+            let access = (last_access_ms, access_count);
+            out.found.push(Some(decoded(ns, &r.key, record, access, q.include_embedding)?));
             out.explains.push(r.explain);
         }
     }

@@ -209,9 +209,11 @@ pub(super) fn rank(
             let (Some(rtxn), Some(phrase)) = (&rtxn, &plan.phrase) else { return true };
             let mut db_key = prefix.clone();
             db_key.extend_from_slice(key.as_bytes());
+            // The text alone: decoding the vector too cost most of a verification.
             match shared.store.memories.get(rtxn, &db_key) {
-                Ok(Some(record)) => codec::decode_searchable(record)
-                    .is_ok_and(|body| contains_phrase(body.text, phrase)),
+                Ok(Some(record)) => {
+                    codec::text_of(record).is_ok_and(|t| contains_phrase(t, phrase))
+                }
                 _ => false,
             }
         };
@@ -250,19 +252,23 @@ pub(super) struct Fetched {
     pub explains: Vec<Explain>,
 }
 
-/// Decodes the records of `ranking` (every one of them).
+/// Decodes the records of `ranking` (every one of them), their vectors only with
+/// `embedding`.
 pub(super) fn fetch(
     rtxn: &RoTxn,
     shared: &Shared,
     ns: &Arc<str>,
     ranking: Ranking,
+    embedding: bool,
 ) -> Result<Fetched> {
     let mut out = Fetched { found: Vec::with_capacity(ranking.len()), explains: Vec::new() };
     for (r, last_access_ms, access_count) in ranking {
         let db_key = keys::db_key(ns, &r.key);
         // A memory deleted since the scan is left out.
         let m = match shared.store.memories.get(rtxn, &db_key)? {
-            Some(record) => Some(decoded(ns, &r.key, record, last_access_ms, access_count)?),
+            Some(record) => {
+                Some(decoded(ns, &r.key, record, (last_access_ms, access_count), embedding)?)
+            }
             None => None,
         };
         out.found.push(m);
@@ -271,15 +277,16 @@ pub(super) fn fetch(
     Ok(out)
 }
 
-/// A record as a hit's memory, with the access statistics of the ranking where newer.
+/// A record as a hit's memory, with the access statistics of the ranking
+/// (`(last_access_ms, access_count)`) where newer; its vector only with `embedding`.
 pub(super) fn decoded(
     ns: &Arc<str>,
     key: &str,
     record: &[u8],
-    last_access_ms: u64,
-    access_count: u64,
+    (last_access_ms, access_count): (u64, u64),
+    embedding: bool,
 ) -> Result<Memory> {
-    let mut m = codec::decode(ns.clone(), key.to_owned(), record)?;
+    let mut m = codec::decode_with(ns.clone(), key.to_owned(), record, embedding)?;
     m.header.last_access_ms = m.header.last_access_ms.max(last_access_ms);
     m.header.access_count = m.header.access_count.max(access_count);
     Ok(m)
@@ -293,8 +300,8 @@ pub(super) fn search(shared: &Shared, q: &SearchQuery) -> Result<Vec<Hit>> {
     let mut fetched = {
         let rtxn = shared.store.env.read_txn()?;
         match &pattern {
-            Some(p) => super::pattern::matching(&rtxn, shared, &ns, ranking, p, q.k)?,
-            None => fetch(&rtxn, shared, &ns, ranking)?,
+            Some(p) => super::pattern::matching(&rtxn, shared, &ns, ranking, p, q)?,
+            None => fetch(&rtxn, shared, &ns, ranking, q.include_embedding)?,
         }
     };
     crate::archive::hydrate(shared, &mut fetched.found, q.now_ms)?;

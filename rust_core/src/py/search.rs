@@ -38,6 +38,8 @@ pub struct PySearchFilter {
 }
 
 /// `memd.types.SearchQuery`.
+// Its flags are the Python dataclass's fields, read by attribute one for one.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(FromPyObject)]
 pub struct PySearchQuery {
     namespace: String,
@@ -59,6 +61,7 @@ pub struct PySearchQuery {
     pattern_syntax: String,
     pattern_ignore_case: bool,
     exact: bool,
+    include_embedding: bool,
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -162,6 +165,7 @@ impl PySearchQuery {
                 })
             },
             exact: self.exact,
+            include_embedding: self.include_embedding,
         })
     }
 }

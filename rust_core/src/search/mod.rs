@@ -116,6 +116,9 @@ pub struct SearchQuery {
     /// Scan every vector instead of walking the namespace's graph (a large
     /// namespace's vector search is otherwise approximate: see `ann`).
     pub exact: bool,
+    /// Return each hit's embedding. Off by default: the vector is then neither
+    /// decoded nor encoded (it is most of a hit's bytes and of a client's work).
+    pub include_embedding: bool,
 }
 
 impl Default for SearchQuery {
@@ -139,6 +142,7 @@ impl Default for SearchQuery {
             max_hit_bytes: 0,
             pattern: None,
             exact: false,
+            include_embedding: false,
         }
     }
 }

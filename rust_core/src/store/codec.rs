@@ -141,6 +141,14 @@ impl<'a> Reader<'a> {
 /// Decodes a whole record, decompressing the value (an offloaded value stays a
 /// pointer: `archive::hydrate` fetches it).
 pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
+    decode_with(namespace, key, b, true)
+}
+
+/// Decodes a record; without `embedding` the vector is skipped, not copied (a search
+/// hit carries it only when asked: converting 384 floats cost more than the rest of
+/// the record), and the memory's `embedding` is `None` while `header.dim` keeps its
+/// stored dimension.
+pub fn decode_with(namespace: Arc<str>, key: String, b: &[u8], embedding: bool) -> Result<Memory> {
     let header = decode_header(b)?;
     let mut r = Reader { b, at: HEADER_LEN };
     let text = r.string()?;
@@ -150,12 +158,10 @@ pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
     } else {
         raw_value.to_vec()
     };
-    let embedding = if header.dim == 0 {
-        None
-    } else {
-        let raw = r.take(header.dim as usize * 4)?;
-        Some(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-    };
+    let raw = r.take(header.dim as usize * 4)?;
+    let embedding = (embedding && header.dim != 0).then(|| {
+        raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    });
     let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
     let metadata =
         (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
@@ -343,6 +349,16 @@ mod tests {
         let bytes = encode(&m, true);
         assert!(!decode_header(&bytes).unwrap().compressed);
         assert_eq!(value_sizes(&bytes).unwrap(), (64, 64));
+    }
+
+    #[test]
+    fn decoding_without_the_embedding_keeps_everything_else() {
+        let m = sample(Tier::Working);
+        let bytes = encode(&m, false);
+        let bare = decode_with(Arc::from("ns"), "k".into(), &bytes, false).unwrap();
+        assert_eq!((bare.embedding.as_ref(), bare.header.dim), (None, 3));
+        assert_eq!(Memory { embedding: m.embedding.clone(), ..bare }, m);
+        assert!(decode_with(Arc::from("ns"), "k".into(), &bytes[..bytes.len() - 1], false).is_err());
     }
 
     #[test]

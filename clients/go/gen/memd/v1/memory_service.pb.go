@@ -1936,9 +1936,14 @@ type SearchRequest struct {
 	// in a namespace of 10 000 or more embeddings, walk its HNSW graph instead
 	// (approximate nearest neighbours; much faster at scale). Either way, filters
 	// apply before the top `limit` is taken. See docs/search.md.
-	Exact         bool `protobuf:"varint,23,opt,name=exact,proto3" json:"exact,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Exact bool `protobuf:"varint,23,opt,name=exact,proto3" json:"exact,omitempty"`
+	// true: each hit's Memory.embedding is filled. false (the default): it is left
+	// empty, and the server neither reads nor sends the vector (at 384 dimensions it is
+	// most of a hit's bytes and of a client's decoding). Retrieve and List always return
+	// the whole memory. (Field 50: numbers below are left to other fields in progress.)
+	IncludeEmbedding bool `protobuf:"varint,50,opt,name=include_embedding,json=includeEmbedding,proto3" json:"include_embedding,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -2149,6 +2154,13 @@ func (x *SearchRequest) GetPatternIgnoreCase() bool {
 func (x *SearchRequest) GetExact() bool {
 	if x != nil {
 		return x.Exact
+	}
+	return false
+}
+
+func (x *SearchRequest) GetIncludeEmbedding() bool {
+	if x != nil {
+		return x.IncludeEmbedding
 	}
 	return false
 }
@@ -2887,7 +2899,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tfrequency\x18\x03 \x01(\x01R\tfrequency\x12\x1e\n" +
 	"\n" +
 	"importance\x18\x04 \x01(\x01R\n" +
-	"importance\"\xd9\b\n" +
+	"importance\"\x86\t\n" +
 	"\rSearchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
@@ -2915,7 +2927,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\apattern\x18\x1e \x01(\tR\apattern\x12=\n" +
 	"\x0epattern_syntax\x18\x1f \x01(\x0e2\x16.memd.v1.PatternSyntaxR\rpatternSyntax\x12.\n" +
 	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x12\x14\n" +
-	"\x05exact\x18\x17 \x01(\bR\x05exact\x1a;\n" +
+	"\x05exact\x18\x17 \x01(\bR\x05exact\x12+\n" +
+	"\x11include_embedding\x182 \x01(\bR\x10includeEmbedding\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +

@@ -750,6 +750,13 @@ export interface SearchRequest {
    * apply before the top `limit` is taken. See docs/search.md.
    */
   exact: boolean;
+  /**
+   * true: each hit's Memory.embedding is filled. false (the default): it is left
+   * empty, and the server neither reads nor sends the vector (at 384 dimensions it is
+   * most of a hit's bytes and of a client's decoding). Retrieve and List always return
+   * the whole memory. (Field 50: numbers below are left to other fields in progress.)
+   */
+  includeEmbedding: boolean;
 }
 
 export interface SearchRequest_MetadataEntry {
@@ -3373,6 +3380,7 @@ function createBaseSearchRequest(): SearchRequest {
     patternSyntax: 0,
     patternIgnoreCase: false,
     exact: false,
+    includeEmbedding: false,
   };
 }
 
@@ -3474,6 +3482,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.exact !== false) {
       writer.uint32(184).bool(message.exact);
+    }
+    if (message.includeEmbedding !== false) {
+      writer.uint32(400).bool(message.includeEmbedding);
     }
     return writer;
   },
@@ -3712,6 +3723,14 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.exact = reader.bool();
             continue;
           }
+          case 50: {
+            if (tag !== 400) {
+              break;
+            }
+
+            message.includeEmbedding = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3817,6 +3836,11 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         ? globalThis.Boolean(object.pattern_ignore_case)
         : false,
       exact: isSet(object.exact) ? globalThis.Boolean(object.exact) : false,
+      includeEmbedding: isSet(object.includeEmbedding)
+        ? globalThis.Boolean(object.includeEmbedding)
+        : isSet(object.include_embedding)
+        ? globalThis.Boolean(object.include_embedding)
+        : false,
     };
   },
 
@@ -3906,6 +3930,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.exact !== false) {
       obj.exact = message.exact;
     }
+    if (message.includeEmbedding !== false) {
+      obj.includeEmbedding = message.includeEmbedding;
+    }
     return obj;
   },
 
@@ -3960,6 +3987,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.patternSyntax = object.patternSyntax ?? 0;
     message.patternIgnoreCase = object.patternIgnoreCase ?? false;
     message.exact = object.exact ?? false;
+    message.includeEmbedding = object.includeEmbedding ?? false;
     return message;
   },
 };
