@@ -200,6 +200,7 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
         pattern=req.pattern,
         pattern_syntax=syntax,
         pattern_ignore_case=req.pattern_ignore_case,
+        fuzzy=req.fuzzy,
     )
     if req.recency_half_life_ms:
         # The engine checks the range too, but would name its own field (half_life_ms).

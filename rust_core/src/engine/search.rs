@@ -18,8 +18,9 @@ use crate::error::{CoreError, Result};
 use crate::model::Memory;
 use crate::search::pattern::Pattern;
 use crate::search::score::{Ranked, Scorer};
-use crate::search::tokenize::{contains_phrase, tokens};
-use crate::search::{vector, Explain, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS};
+use crate::search::{
+    vector, Analyzer, Explain, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS,
+};
 use crate::store::{codec, keys};
 use crate::tier::state::Namespace;
 use crate::validate;
@@ -108,9 +109,10 @@ fn validate_query(q: &SearchQuery, shared: &Shared) -> Result<()> {
     Ok(())
 }
 
-/// Turns a validated query into a plan for a namespace of dimension `dim`.
-pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
-    let toks = tokens(&q.text);
+/// Turns a validated query into a plan for a namespace of dimension `dim` whose
+/// index analyzes text with `analyzer`.
+pub(super) fn plan(q: &SearchQuery, dim: u32, analyzer: Analyzer) -> Result<Plan> {
+    let toks = analyzer.terms(&q.text);
     let mut terms = toks.clone();
     terms.sort();
     terms.dedup();
@@ -133,6 +135,11 @@ pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
             "the query text {why}; this mode needs text{}",
             if q.mode == Mode::Auto { " or a vector" } else { "" }
         )));
+    }
+    if q.fuzzy && (!use_text || q.mode == Mode::Phrase) {
+        return Err(CoreError::invalid(
+            "fuzzy applies to keyword terms: it needs keyword or hybrid search with text",
+        ));
     }
     if !use_text && !use_vector && q.pattern.is_none() {
         return Err(CoreError::invalid("the query needs text, a vector or a pattern"));
@@ -165,6 +172,7 @@ pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
             q.now_ms,
         ),
         filter: q.filter.clone(),
+        fuzzy: q.fuzzy,
     })
 }
 
@@ -194,7 +202,8 @@ pub(super) fn rank(
     q: &SearchQuery,
     pattern: bool,
 ) -> Result<Ranking> {
-    let mut plan = plan(q, space.dim)?;
+    let analyzer = space.index.analyzer();
+    let mut plan = plan(q, space.dim, analyzer)?;
     if pattern {
         plan.k = space.index.len().max(1);
     }
@@ -210,7 +219,7 @@ pub(super) fn rank(
             db_key.extend_from_slice(key.as_bytes());
             match shared.store.memories.get(rtxn, &db_key) {
                 Ok(Some(record)) => codec::decode_searchable(record)
-                    .is_ok_and(|body| contains_phrase(body.text, phrase)),
+                    .is_ok_and(|body| analyzer.contains_phrase(body.text, phrase)),
                 _ => false,
             }
         };
@@ -236,7 +245,7 @@ fn rank_in(shared: &Shared, q: &SearchQuery, pattern: bool) -> Result<Ranking> {
     let state = shared.state.read().expect("state lock");
     match state.namespace(&q.namespace) {
         Some(space) => rank(shared, space, q, pattern),
-        None => plan(q, 0).map(|_| Vec::new()),
+        None => plan(q, 0, shared.cfg.analyzer).map(|_| Vec::new()),
     }
 }
 

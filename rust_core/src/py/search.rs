@@ -58,6 +58,7 @@ pub struct PySearchQuery {
     pattern: String,
     pattern_syntax: String,
     pattern_ignore_case: bool,
+    fuzzy: bool,
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -160,6 +161,7 @@ impl PySearchQuery {
                     ignore_case: self.pattern_ignore_case,
                 })
             },
+            fuzzy: self.fuzzy,
         })
     }
 }

@@ -92,6 +92,7 @@ mod tests {
             bm25: Bm25::default(),
             scorer: Scorer::new(Weights::default(), 1_000, RecencyFrom::LastAccess, 100, 5_000),
             filter,
+            fuzzy: false,
         }
     }
 

@@ -7,7 +7,8 @@
 //! a `SearchQuery` into a `Plan`, runs it under the state's read lock, then reads
 //! the winning records. See `docs/search.md` for the choices and measurements.
 //!
-//! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams).
+//! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams); `analyze`: NFKC
+//!   and stemming around them, the terms BM25 indexes.
 //! - `text`: the inverted index and BM25.
 //! - `vector`: the vector index trait and the exact SIMD cosine scan.
 //! - `filter`: filters and the per-document attributes they test.
@@ -16,10 +17,13 @@
 //! - `index`: the per-namespace index and its maintenance.
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
 //! - `pattern`: globs and regular expressions over text; `batch`: many searches at once.
+//! - `fuzzy`: typo-tolerant keyword terms.
 
+pub mod analyze;
 pub mod batch;
 pub mod filter;
 pub mod fusion;
+pub mod fuzzy;
 pub mod index;
 pub mod labels;
 pub mod pattern;
@@ -29,6 +33,7 @@ pub mod text;
 pub mod tokenize;
 pub mod vector;
 
+pub use analyze::Analyzer;
 pub use filter::{DocMeta, Filter};
 pub use index::{DocInput, SearchIndex};
 pub use query::Plan;
@@ -111,6 +116,8 @@ pub struct SearchQuery {
     pub max_hit_bytes: usize,
     /// Only memories whose text matches this pattern (`pattern.rs`).
     pub pattern: Option<pattern::PatternSpec>,
+    /// Keyword terms the index lacks match indexed ones within 1-2 edits (`fuzzy.rs`).
+    pub fuzzy: bool,
 }
 
 impl Default for SearchQuery {
@@ -133,6 +140,7 @@ impl Default for SearchQuery {
             now_ms: 0,
             max_hit_bytes: 0,
             pattern: None,
+            fuzzy: false,
         }
     }
 }
