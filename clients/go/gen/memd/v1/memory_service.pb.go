@@ -1932,8 +1932,13 @@ type SearchRequest struct {
 	PatternSyntax PatternSyntax `protobuf:"varint,31,opt,name=pattern_syntax,json=patternSyntax,proto3,enum=memd.v1.PatternSyntax" json:"pattern_syntax,omitempty"`
 	// true: letters match regardless of case (Unicode simple case folding).
 	PatternIgnoreCase bool `protobuf:"varint,32,opt,name=pattern_ignore_case,json=patternIgnoreCase,proto3" json:"pattern_ignore_case,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// true: typo tolerance for `query`'s words: a word no memory of the namespace contains
+	// matches the indexed words within 1 edit (words of 4 to 7 letters) or 2 (8 and
+	// more), after the same normalisation and stemming. Keyword and hybrid search only
+	// (else INVALID_ARGUMENT). Off by default: see docs/search.md#recall.
+	Fuzzy         bool `protobuf:"varint,40,opt,name=fuzzy,proto3" json:"fuzzy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -2137,6 +2142,13 @@ func (x *SearchRequest) GetPatternSyntax() PatternSyntax {
 func (x *SearchRequest) GetPatternIgnoreCase() bool {
 	if x != nil {
 		return x.PatternIgnoreCase
+	}
+	return false
+}
+
+func (x *SearchRequest) GetFuzzy() bool {
+	if x != nil {
+		return x.Fuzzy
 	}
 	return false
 }
@@ -2875,7 +2887,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tfrequency\x18\x03 \x01(\x01R\tfrequency\x12\x1e\n" +
 	"\n" +
 	"importance\x18\x04 \x01(\x01R\n" +
-	"importance\"\xc3\b\n" +
+	"importance\"\xd9\b\n" +
 	"\rSearchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
@@ -2902,7 +2914,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x14recency_from_created\x18\x16 \x01(\bR\x12recencyFromCreated\x12\x18\n" +
 	"\apattern\x18\x1e \x01(\tR\apattern\x12=\n" +
 	"\x0epattern_syntax\x18\x1f \x01(\x0e2\x16.memd.v1.PatternSyntaxR\rpatternSyntax\x12.\n" +
-	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x1a;\n" +
+	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x12\x14\n" +
+	"\x05fuzzy\x18( \x01(\bR\x05fuzzy\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +

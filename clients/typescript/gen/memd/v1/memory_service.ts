@@ -743,6 +743,13 @@ export interface SearchRequest {
   patternSyntax: PatternSyntax;
   /** true: letters match regardless of case (Unicode simple case folding). */
   patternIgnoreCase: boolean;
+  /**
+   * true: typo tolerance for `query`'s words: a word no memory of the namespace contains
+   * matches the indexed words within 1 edit (words of 4 to 7 letters) or 2 (8 and
+   * more), after the same normalisation and stemming. Keyword and hybrid search only
+   * (else INVALID_ARGUMENT). Off by default: see docs/search.md#recall.
+   */
+  fuzzy: boolean;
 }
 
 export interface SearchRequest_MetadataEntry {
@@ -3365,6 +3372,7 @@ function createBaseSearchRequest(): SearchRequest {
     pattern: "",
     patternSyntax: 0,
     patternIgnoreCase: false,
+    fuzzy: false,
   };
 }
 
@@ -3463,6 +3471,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.patternIgnoreCase !== false) {
       writer.uint32(256).bool(message.patternIgnoreCase);
+    }
+    if (message.fuzzy !== false) {
+      writer.uint32(320).bool(message.fuzzy);
     }
     return writer;
   },
@@ -3693,6 +3704,14 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.patternIgnoreCase = reader.bool();
             continue;
           }
+          case 40: {
+            if (tag !== 320) {
+              break;
+            }
+
+            message.fuzzy = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3797,6 +3816,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         : isSet(object.pattern_ignore_case)
         ? globalThis.Boolean(object.pattern_ignore_case)
         : false,
+      fuzzy: isSet(object.fuzzy) ? globalThis.Boolean(object.fuzzy) : false,
     };
   },
 
@@ -3883,6 +3903,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.patternIgnoreCase !== false) {
       obj.patternIgnoreCase = message.patternIgnoreCase;
     }
+    if (message.fuzzy !== false) {
+      obj.fuzzy = message.fuzzy;
+    }
     return obj;
   },
 
@@ -3936,6 +3959,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.pattern = object.pattern ?? "";
     message.patternSyntax = object.patternSyntax ?? 0;
     message.patternIgnoreCase = object.patternIgnoreCase ?? false;
+    message.fuzzy = object.fuzzy ?? false;
     return message;
   },
 };
