@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from memd_client import Client
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
@@ -58,6 +59,9 @@ def test_fuzzy_terms_find_typos_only_when_asked(start_daemon: StartDaemon) -> No
     assert keys(d, "wether", fuzzy=True) == ["other"]
     # A word the index holds is not expanded: "week" does not also match "weak".
     assert keys(d, "week", fuzzy=True) == ["other"]
+    with Client(d.address) as client:
+        hits = client.search(NS, "maranthon", mode="keyword", fuzzy=True)
+        assert [h.memory.key for h in hits] == ["race"]
     with pytest.raises(grpc.RpcError) as err:
         list(
             d.stub.Search(

@@ -393,6 +393,7 @@ def search_request(
     pattern: str = "",
     pattern_syntax: PatternSyntax = "glob",
     pattern_ignore_case: bool = False,
+    fuzzy: bool = False,
 ) -> pb.SearchRequest:
     """A SearchRequest; see ``Client.search`` for the arguments."""
     if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
@@ -429,6 +430,7 @@ def search_request(
         pattern=pattern,
         pattern_syntax=syntax,  # type: ignore[arg-type]
         pattern_ignore_case=pattern_ignore_case,
+        fuzzy=fuzzy,
     )
 
 

@@ -231,7 +231,7 @@ class Client:
                 ("auto", "keyword", "semantic", "hybrid", "pattern"), ``fusion``
                 ("weighted", "rrf"), ``pattern`` (a glob, or with
                 ``pattern_syntax="regex"`` a regular expression, the text must match),
-                ``pattern_ignore_case``.
+                ``pattern_ignore_case``, ``fuzzy`` (typo-tolerant keyword terms).
         """
         request = t.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters
