@@ -24,7 +24,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .facts import CHATTER, FACTS, FILL, SPEAKERS, FactType
+from .chatter import CHATTER, FILL, SPEAKERS
+from .facts import FACTS, FactType
 from .lexicon import STOP, disjoint
 
 DAY_MS = 86_400_000
