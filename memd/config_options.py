@@ -34,7 +34,7 @@ from memd.telemetry.options import (
     otlp_endpoint,
     service_name,
 )
-from memd.types import EngineOptions, LifecycleOptions, Tier
+from memd.types import SEARCH_LANGUAGES, EngineOptions, LifecycleOptions, Tier
 
 _ENGINE = EngineOptions()
 _LIFECYCLE = LifecycleOptions()
@@ -624,6 +624,15 @@ OPTIONS: tuple[Option, ...] = (
         "Importance above which any read promotes",
         _ENGINE.promote_importance,
         float_in(0.0, 1.0),
+    ),
+    Option(
+        "engine.search_language",
+        _E,
+        "Language of keyword search's Snowball stemming, or none: "
+        + ", ".join(SEARCH_LANGUAGES)
+        + " (indexes are rebuilt with it at start)",
+        _ENGINE.search_language,
+        choice(*SEARCH_LANGUAGES),
     ),
     Option(
         "engine.max_value_bytes",

@@ -219,6 +219,9 @@ class EngineOptions:
         max_text_bytes: Largest accepted text.
         max_embedding_dim: Largest accepted embedding dimension.
         lifecycle: Consolidation, policies, categories, dedup and compression.
+        search_language: Snowball stemming language of keyword search (one of
+            ``SEARCH_LANGUAGES``; ``"none"``: no stemming). Indexes are rebuilt with
+            it when the store opens.
     """
 
     map_size_bytes: int = 64 << 30
@@ -236,7 +239,31 @@ class EngineOptions:
     max_text_bytes: int = 256 << 10
     max_embedding_dim: int = 4_096
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
+    search_language: str = "english"
 
+
+SEARCH_LANGUAGES = (
+    "none",
+    "arabic",
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "german",
+    "greek",
+    "hungarian",
+    "italian",
+    "norwegian",
+    "portuguese",
+    "romanian",
+    "russian",
+    "spanish",
+    "swedish",
+    "tamil",
+    "turkish",
+)
+"""``EngineOptions.search_language`` values: the Snowball stemmers (rust-stemmers)."""
 
 SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "phrase", "pattern"]
 """``auto`` is keyword with text, semantic with a vector, hybrid with both."""
@@ -328,6 +355,9 @@ class SearchQuery:
             (approximate, see ``docs/search.md``).
         include_embedding: Return each hit's embedding. Off by default: a hit's
             ``memory.embedding`` is then ``None`` (the vector is not even decoded).
+        fuzzy: Typo tolerance for keyword terms: a query word no memory contains
+            matches indexed words within 1 edit (4-7 letters) or 2 (8 and more).
+            Keyword and hybrid modes only.
     """
 
     namespace: str
@@ -350,3 +380,4 @@ class SearchQuery:
     pattern_ignore_case: bool = False
     exact: bool = False
     include_embedding: bool = False
+    fuzzy: bool = False

@@ -53,7 +53,7 @@ func batchSearch(t *testing.T, cn conn) {
 		{Embedding: memd.PackEmbedding([]float32{5, 1})},
 		{Pattern: "*#10??*"},
 		{Pattern: `\bto (Paris|Tokyo)\b`, PatternSyntax: memd.PatternRegex, Mode: memd.SearchModePattern},
-		{Query: "nothing-like-this"},
+		{Query: "nothing-resembling-these"},
 	}
 	req := &memd.BatchSearchRequest{Namespace: ns, Shared: &memd.SearchRequest{Limit: 3}, Queries: queries}
 	got, err := c.BatchSearch(ctx, req)

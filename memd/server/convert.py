@@ -202,6 +202,7 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
         pattern_ignore_case=req.pattern_ignore_case,
         exact=req.exact,
         include_embedding=req.include_embedding,
+        fuzzy=req.fuzzy,
     )
     if req.recency_half_life_ms:
         # The engine checks the range too, but would name its own field (half_life_ms).

@@ -4,6 +4,7 @@
 use crate::error::{CoreError, Result};
 use crate::lifecycle::LifecycleConfig;
 use crate::model::Tier;
+use crate::search::Analyzer;
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +91,8 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Consolidation, policies, categories, dedup, compression.
     pub lifecycle: LifecycleConfig,
+    /// How search indexes turn text into BM25 terms (NFKC, stemming language).
+    pub analyzer: Analyzer,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +110,7 @@ impl Default for EngineConfig {
             promote_importance: 0.8,
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
+            analyzer: Analyzer::ENGLISH,
         }
     }
 }

@@ -6,7 +6,6 @@ mod common;
 
 use memd_core::search::filter::DocMeta;
 use memd_core::search::score::{Explain, RecencyFrom, Scorer, Weights};
-use memd_core::search::tokenize::{contains_phrase, tokens};
 use memd_core::search::vector::{dot, unit};
 use memd_core::search::{Bm25, Filter, Fusion, Mode, SearchQuery};
 use memd_core::{Durability, Engine, EngineConfig, ListQuery, Memory, RawMemory, Tier};
@@ -129,8 +128,10 @@ fn brute_force(docs: &[Memory], q: &SearchQuery) -> Vec<(String, f32)> {
             && h.importance <= f.importance_max
             && h.created_ms >= f.created_after_ms
     };
-    let toks: Vec<Vec<String>> = docs.iter().map(|m| tokens(&m.text)).collect();
-    let mut terms = tokens(&q.text);
+    // The engine's analyzer (NFKC, English stemming): the oracle checks scoring, not it.
+    let analyzer = config().analyzer;
+    let toks: Vec<Vec<String>> = docs.iter().map(|m| analyzer.terms(&m.text)).collect();
+    let mut terms = analyzer.terms(&q.text);
     let phrase = terms.clone();
     terms.sort();
     terms.dedup();
@@ -174,7 +175,7 @@ fn brute_force(docs: &[Memory], q: &SearchQuery) -> Vec<(String, f32)> {
     let kw_ok = |i: usize| {
         use_text
             && bm25[i] > 0.0
-            && (q.mode != Mode::Phrase || contains_phrase(&docs[i].text, &phrase))
+            && (q.mode != Mode::Phrase || analyzer.contains_phrase(&docs[i].text, &phrase))
     };
     let vec_ok = |i: usize| use_vec && cos[i].is_some();
     let eligible: Vec<usize> = (0..docs.len()).filter(|&i| passes(&docs[i])).collect();

@@ -74,7 +74,8 @@ def test_batch_search_answers_each_query_as_a_search_would(client: Client, ns: s
         {"pattern": "*#10??*"},
         {"pattern": r"\bto (Paris|Tokyo)\b", "pattern_syntax": "regex", "mode": "pattern"},
         {"query": "user", "tags_any": ["pref"]},
-        "nothing-like-this",
+        # No stored word, nor one with the same English stem ("like" is "likes").
+        "nothing-resembling-these",
     ]
     got = client.batch_search(ns, queries, shared={"limit": 2, "tiers": [Tier.SHORT_TERM]})
     assert len(got) == len(queries)

@@ -411,6 +411,7 @@ def search_request(
     pattern_ignore_case: bool = False,
     exact: bool = False,
     include_embedding: bool = False,
+    fuzzy: bool = False,
 ) -> pb.SearchRequest:
     """A SearchRequest; see ``Client.search`` for the arguments."""
     if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
@@ -449,6 +450,7 @@ def search_request(
         pattern_ignore_case=pattern_ignore_case,
         exact=exact,
         include_embedding=include_embedding,
+        fuzzy=fuzzy,
     )
 
 

@@ -49,7 +49,7 @@ for (const variant of ["plain", "tls"]) describe(`batch search, transfer, clear 
       { embedding: [0.1, 1] },
       { pattern: "*#10??*" },
       { pattern: "(?i)^THE", patternSyntax: PatternSyntax.PATTERN_SYNTAX_REGEX, mode: SearchMode.SEARCH_MODE_PATTERN },
-      "nothing-like-this",
+      "nothing-resembling-these", // no stored word, nor its English stem ("like": "likes")
     ];
     const got = await c.batchSearch(ns, queries, { shared: { limit: 2 } });
     assert.equal(got.length, queries.length);

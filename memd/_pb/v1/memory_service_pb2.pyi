@@ -295,7 +295,7 @@ class ScoreWeights(_message.Message):
     def __init__(self, relevance: _Optional[float] = ..., recency: _Optional[float] = ..., frequency: _Optional[float] = ..., importance: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created", "pattern", "pattern_syntax", "pattern_ignore_case", "exact", "include_embedding")
+    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created", "pattern", "pattern_syntax", "pattern_ignore_case", "exact", "include_embedding", "fuzzy")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -330,6 +330,7 @@ class SearchRequest(_message.Message):
     PATTERN_IGNORE_CASE_FIELD_NUMBER: _ClassVar[int]
     EXACT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    FUZZY_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     query: str
     phrase: str
@@ -357,7 +358,8 @@ class SearchRequest(_message.Message):
     pattern_ignore_case: bool
     exact: bool
     include_embedding: bool
-    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ..., pattern: _Optional[str] = ..., pattern_syntax: _Optional[_Union[PatternSyntax, str]] = ..., pattern_ignore_case: _Optional[bool] = ..., exact: _Optional[bool] = ..., include_embedding: _Optional[bool] = ...) -> None: ...
+    fuzzy: bool
+    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ..., pattern: _Optional[str] = ..., pattern_syntax: _Optional[_Union[PatternSyntax, str]] = ..., pattern_ignore_case: _Optional[bool] = ..., exact: _Optional[bool] = ..., include_embedding: _Optional[bool] = ..., fuzzy: _Optional[bool] = ...) -> None: ...
 
 class ScoreExplain(_message.Message):
     __slots__ = ("relevance", "recency", "frequency", "importance", "bm25", "cosine")

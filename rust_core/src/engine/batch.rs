@@ -117,7 +117,7 @@ fn rank_all(
         // An unknown namespace has no hits, but a query no namespace could run
         // is still refused.
         for (i, q) in queries.iter().enumerate() {
-            search::plan(q, 0).map_err(|e| indexed(i, e))?;
+            search::plan(q, 0, shared.cfg.analyzer).map_err(|e| indexed(i, e))?;
         }
         return Ok(queries.iter().map(|_| Vec::new()).collect());
     };
@@ -128,7 +128,7 @@ fn rank_all(
         if with_pattern[i] {
             continue;
         }
-        let plan = search::plan(q, space.dim).map_err(|e| indexed(i, e))?;
+        let plan = search::plan(q, space.dim, space.index.analyzer()).map_err(|e| indexed(i, e))?;
         if space.index.shares_scan(&plan) {
             plans.push(plan);
             which.push(i);

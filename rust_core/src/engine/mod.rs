@@ -120,7 +120,7 @@ impl Engine {
         std::fs::create_dir_all(path)?;
         let lock = DirLock::acquire(path)?;
         let store = Store::open(path, &cfg)?;
-        let state = State::load(&store)?;
+        let state = State::load(&store, cfg.analyzer)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             store,

@@ -18,8 +18,9 @@ use crate::error::{CoreError, Result};
 use crate::model::Memory;
 use crate::search::pattern::Pattern;
 use crate::search::score::{Ranked, Scorer};
-use crate::search::tokenize::{contains_phrase, tokens};
-use crate::search::{vector, Explain, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS};
+use crate::search::{
+    vector, Analyzer, Explain, Hit, Mode, Plan, SearchQuery, MAX_K, MAX_QUERY_TERMS,
+};
 use crate::store::{codec, keys};
 use crate::tier::state::Namespace;
 use crate::validate;
@@ -108,9 +109,10 @@ fn validate_query(q: &SearchQuery, shared: &Shared) -> Result<()> {
     Ok(())
 }
 
-/// Turns a validated query into a plan for a namespace of dimension `dim`.
-pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
-    let toks = tokens(&q.text);
+/// Turns a validated query into a plan for a namespace of dimension `dim` whose
+/// index analyzes text with `analyzer`.
+pub(super) fn plan(q: &SearchQuery, dim: u32, analyzer: Analyzer) -> Result<Plan> {
+    let toks = analyzer.terms(&q.text);
     let mut terms = toks.clone();
     terms.sort();
     terms.dedup();
@@ -133,6 +135,11 @@ pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
             "the query text {why}; this mode needs text{}",
             if q.mode == Mode::Auto { " or a vector" } else { "" }
         )));
+    }
+    if q.fuzzy && (!use_text || q.mode == Mode::Phrase) {
+        return Err(CoreError::invalid(
+            "fuzzy applies to keyword terms: it needs keyword or hybrid search with text",
+        ));
     }
     if !use_text && !use_vector && q.pattern.is_none() {
         return Err(CoreError::invalid("the query needs text, a vector or a pattern"));
@@ -166,6 +173,7 @@ pub(super) fn plan(q: &SearchQuery, dim: u32) -> Result<Plan> {
         ),
         filter: q.filter.clone(),
         exact: q.exact,
+        fuzzy: q.fuzzy,
     })
 }
 
@@ -195,7 +203,8 @@ pub(super) fn rank(
     q: &SearchQuery,
     pattern: bool,
 ) -> Result<Ranking> {
-    let mut plan = plan(q, space.dim)?;
+    let analyzer = space.index.analyzer();
+    let mut plan = plan(q, space.dim, analyzer)?;
     if pattern {
         plan.k = space.index.len().max(1);
     }
@@ -212,7 +221,7 @@ pub(super) fn rank(
             // The text alone: decoding the vector too cost most of a verification.
             match shared.store.memories.get(rtxn, &db_key) {
                 Ok(Some(record)) => {
-                    codec::text_of(record).is_ok_and(|t| contains_phrase(t, phrase))
+                    codec::text_of(record).is_ok_and(|t| analyzer.contains_phrase(t, phrase))
                 }
                 _ => false,
             }
@@ -239,7 +248,7 @@ fn rank_in(shared: &Shared, q: &SearchQuery, pattern: bool) -> Result<Ranking> {
     let state = shared.state.read().expect("state lock");
     match state.namespace(&q.namespace) {
         Some(space) => rank(shared, space, q, pattern),
-        None => plan(q, 0).map(|_| Vec::new()),
+        None => plan(q, 0, shared.cfg.analyzer).map(|_| Vec::new()),
     }
 }
 

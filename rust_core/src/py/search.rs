@@ -62,6 +62,7 @@ pub struct PySearchQuery {
     pattern_ignore_case: bool,
     exact: bool,
     include_embedding: bool,
+    fuzzy: bool,
 }
 
 fn choice<T: Copy>(name: &str, got: &str, options: &[(&str, T)]) -> Result<T, CoreError> {
@@ -166,6 +167,7 @@ impl PySearchQuery {
             },
             exact: self.exact,
             include_embedding: self.include_embedding,
+            fuzzy: self.fuzzy,
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::engine::{
 use crate::error::CoreError;
 use crate::lifecycle::{Category, Conditions, LifecycleConfig, NearAction, Policy, PolicyAction};
 use crate::model::{Memory, RawHistory, RawMemory, Tier};
+use crate::search::Analyzer;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
@@ -188,6 +189,7 @@ pub struct PyEngineOptions {
     max_text_bytes: usize,
     max_embedding_dim: usize,
     lifecycle: PyLifecycleOptions,
+    search_language: String,
 }
 
 impl TryFrom<PyEngineOptions> for EngineConfig {
@@ -225,6 +227,14 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                 ..Limits::default()
             },
             lifecycle: LifecycleConfig::try_from(o.lifecycle)?,
+            analyzer: Analyzer::parse(&o.search_language).ok_or_else(|| {
+                let known: Vec<&str> = Analyzer::names().collect();
+                CoreError::invalid(format!(
+                    "unknown search_language {:?}; one of {}",
+                    o.search_language,
+                    known.join(", ")
+                ))
+            })?,
         })
     }
 }

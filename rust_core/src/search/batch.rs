@@ -99,6 +99,7 @@ mod tests {
             scorer: Scorer::new(Weights::default(), 1_000, RecencyFrom::LastAccess, 100, 5_000),
             filter,
             exact: false,
+            fuzzy: false,
         }
     }
 

@@ -100,6 +100,16 @@ fn fingerprint(doc: &DocInput) -> u64 {
 }
 
 impl SearchIndex {
+    /// An empty index whose text is analyzed by `analyzer`.
+    pub fn new(analyzer: super::Analyzer) -> SearchIndex {
+        SearchIndex { text: TextIndex::new(analyzer), ..SearchIndex::default() }
+    }
+
+    /// How the index turns text into terms.
+    pub fn analyzer(&self) -> super::Analyzer {
+        self.text.analyzer()
+    }
+
     /// Live documents.
     pub fn len(&self) -> usize {
         self.slots.len()

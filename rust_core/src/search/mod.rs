@@ -7,7 +7,8 @@
 //! a `SearchQuery` into a `Plan`, runs it under the state's read lock, then reads
 //! the winning records. See `docs/search.md` for the choices and measurements.
 //!
-//! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams).
+//! - `tokenize`: Unicode-aware tokens (CJK and Thai as bigrams); `analyze`: NFKC
+//!   and stemming around them, the terms BM25 indexes.
 //! - `text`: the inverted index and BM25.
 //! - `vector`: the vector index trait and the exact SIMD cosine scan.
 //! - `ann`: the HNSW graph over those vectors, with exact fallbacks.
@@ -17,11 +18,14 @@
 //! - `index`: the per-namespace index and its maintenance.
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
 //! - `pattern`: globs and regular expressions over text; `batch`: many searches at once.
+//! - `fuzzy`: typo-tolerant keyword terms.
 
+pub mod analyze;
 pub mod ann;
 pub mod batch;
 pub mod filter;
 pub mod fusion;
+pub mod fuzzy;
 pub mod index;
 pub mod labels;
 pub mod pattern;
@@ -31,6 +35,7 @@ pub mod text;
 pub mod tokenize;
 pub mod vector;
 
+pub use analyze::Analyzer;
 pub use filter::{DocMeta, Filter};
 pub use index::{DocInput, SearchIndex};
 pub use query::Plan;
@@ -119,6 +124,8 @@ pub struct SearchQuery {
     /// Return each hit's embedding. Off by default: the vector is then neither
     /// decoded nor encoded (it is most of a hit's bytes and of a client's work).
     pub include_embedding: bool,
+    /// Keyword terms the index lacks match indexed ones within 1-2 edits (`fuzzy.rs`).
+    pub fuzzy: bool,
 }
 
 impl Default for SearchQuery {
@@ -143,6 +150,7 @@ impl Default for SearchQuery {
             pattern: None,
             exact: false,
             include_embedding: false,
+            fuzzy: false,
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct Plan {
     pub filter: Filter,
     /// Scan every vector (no graph walk).
     pub exact: bool,
+    /// Replace query terms the index lacks by near ones (`fuzzy.rs`).
+    pub fuzzy: bool,
 }
 
 /// The query vector and, under a selective filter, the slots to visit.
@@ -244,7 +246,9 @@ impl SearchIndex {
         let n = self.len() as u32;
         let live = (self.has_tombstones(), |s| self.alive(s));
         let phrase = plan.phrase.is_some();
-        let norm = self.text.score(&plan.terms, plan.bm25, n, live, phrase, &mut acc);
+        let fuzzy = (plan.fuzzy && !phrase).then(|| self.text.fuzzy_terms(&plan.terms));
+        let terms = fuzzy.as_deref().unwrap_or(&plan.terms);
+        let norm = self.text.score(terms, plan.bm25, n, live, phrase, &mut acc);
         let need = plan.terms.len();
         let cands: Vec<(u32, f32)> = acc
             .touched

@@ -21,7 +21,7 @@
 //! the whole namespace, so a filter changes which documents are returned, never
 //! their relevance.
 
-use super::tokenize::for_each_token;
+use super::analyze::Analyzer;
 use std::collections::HashMap;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -109,6 +109,7 @@ impl Accumulator {
 /// The inverted index of one namespace.
 #[derive(Clone, Debug, Default)]
 pub struct TextIndex {
+    analyzer: Analyzer,
     terms: Map<Box<str>, u32>,
     postings: Vec<Vec<Posting>>,
     free_terms: Vec<u32>,
@@ -117,12 +118,22 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
+    /// An empty index whose documents are analyzed by `analyzer`.
+    pub fn new(analyzer: Analyzer) -> TextIndex {
+        TextIndex { analyzer, ..TextIndex::default() }
+    }
+
+    /// How this index turns text into terms (queries must use the same).
+    pub fn analyzer(&self) -> Analyzer {
+        self.analyzer
+    }
+
     /// Indexes `text` under `slot` (which must hold no live document).
     pub fn insert(&mut self, slot: u32, text: &str) {
         // Term ids of every token, then counted by sorting: one hash lookup per
         // token and no allocation except for terms never seen before.
         let mut ids: Vec<u32> = Vec::new();
-        for_each_token(text, |t| {
+        self.analyzer.for_each_term(text, |t| {
             let id = match self.terms.get(t) {
                 Some(&id) => id,
                 None => self.new_term(t.into()),
@@ -182,6 +193,16 @@ impl TextIndex {
     /// Number of tokens in the document at `slot`.
     pub fn len_of(&self, slot: u32) -> u32 {
         self.lens.get(slot as usize).copied().unwrap_or(0)
+    }
+
+    /// True when some document (live or not yet purged) holds `term`.
+    pub fn has_term(&self, term: &str) -> bool {
+        self.terms.contains_key(term)
+    }
+
+    /// Every indexed term, in no particular order.
+    pub fn vocabulary(&self) -> impl Iterator<Item = &str> {
+        self.terms.keys().map(|t| &**t)
     }
 
     /// Number of distinct terms (for memory reports).

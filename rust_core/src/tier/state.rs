@@ -9,7 +9,7 @@ use crate::evict::{LruPolicy, TtlIndex};
 use crate::lifecycle::dedup::{text_hash, TextHashes};
 use crate::lifecycle::RetentionInput;
 use crate::model::{Header, Tier};
-use crate::search::{DocInput, DocMeta, SearchIndex};
+use crate::search::{Analyzer, DocInput, DocMeta, SearchIndex};
 use crate::store::{codec, keys, Store};
 // foldhash: several times faster than SipHash on short keys, and randomly seeded
 // per map, so clients choosing keys cannot force collisions the way they could
@@ -280,12 +280,14 @@ pub struct State {
     /// a rewrite is a remove then an insert of the same key, and putting it back in its
     /// place keeps dedup merging into the memory that held the text first.
     text_slot: Option<(u32, Arc<str>, u64, usize)>,
+    /// How every namespace's search index turns text into terms (per daemon).
+    analyzer: Analyzer,
 }
 
 impl State {
     /// Rebuilds the view from LMDB: one pass over the record headers.
-    pub fn load(store: &Store) -> Result<State> {
-        let mut state = State::default();
+    pub fn load(store: &Store, analyzer: Analyzer) -> Result<State> {
+        let mut state = State { analyzer, ..State::default() };
         let rtxn = store.env.read_txn()?;
         for entry in store.namespaces.iter(&rtxn)? {
             let (name, dim) = entry?;
@@ -301,7 +303,11 @@ impl State {
             let indexer = s.spawn(move || {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
                 for (id, key, record) in rx.into_iter().flatten() {
-                    index_record(indexes.entry(id).or_default(), &key, record);
+                    index_record(
+                        indexes.entry(id).or_insert_with(|| SearchIndex::new(analyzer)),
+                        &key,
+                        record,
+                    );
                 }
                 indexes
             });
@@ -390,7 +396,7 @@ impl State {
             keys: HashMap::default(),
             tiers: Default::default(),
             misses: 0,
-            index: SearchIndex::default(),
+            index: SearchIndex::new(self.analyzer),
             texts: TextHashes::default(),
         };
         self.spaces.insert(id, space);

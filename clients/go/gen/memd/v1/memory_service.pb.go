@@ -1942,8 +1942,13 @@ type SearchRequest struct {
 	// most of a hit's bytes and of a client's decoding). Retrieve and List always return
 	// the whole memory. (Field 50: numbers below are left to other fields in progress.)
 	IncludeEmbedding bool `protobuf:"varint,50,opt,name=include_embedding,json=includeEmbedding,proto3" json:"include_embedding,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// true: typo tolerance for `query`'s words: a word no memory of the namespace contains
+	// matches the indexed words within 1 edit (words of 4 to 7 letters) or 2 (8 and
+	// more), after the same normalisation and stemming. Keyword and hybrid search only
+	// (else INVALID_ARGUMENT). Off by default: see docs/search.md#recall.
+	Fuzzy         bool `protobuf:"varint,40,opt,name=fuzzy,proto3" json:"fuzzy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -2161,6 +2166,13 @@ func (x *SearchRequest) GetExact() bool {
 func (x *SearchRequest) GetIncludeEmbedding() bool {
 	if x != nil {
 		return x.IncludeEmbedding
+	}
+	return false
+}
+
+func (x *SearchRequest) GetFuzzy() bool {
+	if x != nil {
+		return x.Fuzzy
 	}
 	return false
 }
@@ -2899,7 +2911,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tfrequency\x18\x03 \x01(\x01R\tfrequency\x12\x1e\n" +
 	"\n" +
 	"importance\x18\x04 \x01(\x01R\n" +
-	"importance\"\x86\t\n" +
+	"importance\"\x9c\t\n" +
 	"\rSearchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
@@ -2928,7 +2940,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x0epattern_syntax\x18\x1f \x01(\x0e2\x16.memd.v1.PatternSyntaxR\rpatternSyntax\x12.\n" +
 	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x12\x14\n" +
 	"\x05exact\x18\x17 \x01(\bR\x05exact\x12+\n" +
-	"\x11include_embedding\x182 \x01(\bR\x10includeEmbedding\x1a;\n" +
+	"\x11include_embedding\x182 \x01(\bR\x10includeEmbedding\x12\x14\n" +
+	"\x05fuzzy\x18( \x01(\bR\x05fuzzy\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +

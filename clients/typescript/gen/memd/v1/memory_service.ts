@@ -757,6 +757,13 @@ export interface SearchRequest {
    * the whole memory. (Field 50: numbers below are left to other fields in progress.)
    */
   includeEmbedding: boolean;
+  /**
+   * true: typo tolerance for `query`'s words: a word no memory of the namespace contains
+   * matches the indexed words within 1 edit (words of 4 to 7 letters) or 2 (8 and
+   * more), after the same normalisation and stemming. Keyword and hybrid search only
+   * (else INVALID_ARGUMENT). Off by default: see docs/search.md#recall.
+   */
+  fuzzy: boolean;
 }
 
 export interface SearchRequest_MetadataEntry {
@@ -3381,6 +3388,7 @@ function createBaseSearchRequest(): SearchRequest {
     patternIgnoreCase: false,
     exact: false,
     includeEmbedding: false,
+    fuzzy: false,
   };
 }
 
@@ -3485,6 +3493,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.includeEmbedding !== false) {
       writer.uint32(400).bool(message.includeEmbedding);
+    }
+    if (message.fuzzy !== false) {
+      writer.uint32(320).bool(message.fuzzy);
     }
     return writer;
   },
@@ -3731,6 +3742,14 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.includeEmbedding = reader.bool();
             continue;
           }
+          case 40: {
+            if (tag !== 320) {
+              break;
+            }
+
+            message.fuzzy = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3841,6 +3860,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         : isSet(object.include_embedding)
         ? globalThis.Boolean(object.include_embedding)
         : false,
+      fuzzy: isSet(object.fuzzy) ? globalThis.Boolean(object.fuzzy) : false,
     };
   },
 
@@ -3933,6 +3953,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.includeEmbedding !== false) {
       obj.includeEmbedding = message.includeEmbedding;
     }
+    if (message.fuzzy !== false) {
+      obj.fuzzy = message.fuzzy;
+    }
     return obj;
   },
 
@@ -3988,6 +4011,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.patternIgnoreCase = object.patternIgnoreCase ?? false;
     message.exact = object.exact ?? false;
     message.includeEmbedding = object.includeEmbedding ?? false;
+    message.fuzzy = object.fuzzy ?? false;
     return message;
   },
 };

