@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from memd.cluster.options import ClusterOptions
 from memd.archive import options as archive_options
 from memd.archive.options import ArchiveOptions
+from memd.cluster.options import ClusterOptions
 from memd.config_groups import GROUPS
 from memd.config_options import OPTIONS, OPTIONS_BY_KEY, Option
 from memd.config_parse import TIER_NAMES, ConfigError, boolean

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memd.cluster.options import ClusterOptions, advertise_address, nats_urls, node_id
 from memd.archive import options as _archive
+from memd.cluster.options import ClusterOptions, advertise_address, nats_urls, node_id
 from memd.config_parse import (
     TIER_NAMES,
     ConfigError,

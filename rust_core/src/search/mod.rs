@@ -81,6 +81,10 @@ pub enum Fusion {
 }
 
 /// A search request.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent per-request switches mirroring SearchRequest's fields, not states"
+)]
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchQuery {
     /// Namespace searched (required).
