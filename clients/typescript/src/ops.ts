@@ -49,6 +49,8 @@ export interface SearchOptions extends CallOptions {
   exact?: boolean;
   /** Fill each hit's `memory.embedding` (default: left empty; the server does not send it). */
   includeEmbedding?: boolean;
+  /** Typo-tolerant keyword terms (1 edit for 4-7 letters, 2 from 8); keyword and hybrid only. */
+  fuzzy?: boolean;
 }
 
 /** A uint64 field from a number or bigint (undefined: 0). */
@@ -86,6 +88,7 @@ export function toSearchRequest(namespace: string, o: SearchOptions): SearchRequ
     patternIgnoreCase: o.patternIgnoreCase ?? false,
     exact: o.exact ?? false,
     includeEmbedding: o.includeEmbedding ?? false,
+    fuzzy: o.fuzzy ?? false,
   });
 }
 

@@ -66,6 +66,17 @@ for (const variant of ["plain", "tls"]) describe(`batch search, transfer, clear 
     );
   });
 
+  test("fuzzy keyword terms find a misspelt word, and only when asked", async () => {
+    const ns = "ts-test:fuzzy";
+    await c.store(ns, [{ key: "dog", text: "Yuki adopted a beagle last spring" }]);
+    assert.deepEqual(keys(await c.search(ns, { query: "beaglr" }).toArray()), []);
+    assert.deepEqual(keys(await c.search(ns, { query: "beaglr", fuzzy: true }).toArray()), ["dog"]);
+    await assert.rejects(
+      c.search(ns, { phrase: "beaglr", fuzzy: true }).toArray(),
+      (e: unknown) => e instanceof InvalidArgumentError,
+    );
+  });
+
   test("transfer and clear", async () => {
     const src = "ts-test:src";
     const dst = "ts-test:dst";
