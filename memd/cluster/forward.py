@@ -18,6 +18,7 @@ import grpc
 from memd.errors import (
     AlreadyExists,
     CapacityExceeded,
+    DataLoss,
     FailedPrecondition,
     InternalError,
     InvalidArgument,
@@ -36,6 +37,10 @@ SERVICE_PATH = "/memd.v1.MemoryService/"
 DEFAULT_TIMEOUT_S = 30.0
 POLL_S = 0.1
 
+# The inverse of memd.server.status.STATUS_OF for the codes an owner's own failure
+# carries (one class per code; tests/cluster/test_units.py checks the round trip), so
+# a forwarded call ends with the status the owner gave. Codes not here (UNAVAILABLE,
+# DEADLINE_EXCEEDED, CANCELLED...) mean the hop failed: try again.
 _ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.NOT_FOUND: NotFound,
@@ -45,6 +50,7 @@ _ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.DATA_LOSS: DataLoss,
 }
 _DROPPED = ("grpc-", ":", "user-agent", "te", "content-type", FORWARDED)
 

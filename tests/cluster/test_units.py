@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import Entry, fill_keys, new_keys
+from memd.cluster.forward import as_memd_error
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import NodeRecord, Placement, rank
 from memd.config_parse import ConfigError
+from memd.errors import MemdError, Unavailable
+from memd.server.status import STATUS_OF, to_status
 
 
 def test_the_partition_hash_is_the_documented_one() -> None:
@@ -80,3 +84,29 @@ def test_cluster_options_parse_and_resolve() -> None:
     with pytest.raises(ConfigError, match="advertise"):
         ClusterOptions(url="nats://a:1").resolved(("127.0.0.1:0",))
     assert not ClusterOptions().enabled
+
+
+class _OwnerFailure(grpc.RpcError, grpc.Call):
+    """What a forwarded call raises when the owner answered with `code`."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return "from the owner"
+
+
+def test_an_owner_failure_is_relayed_with_the_owner_status() -> None:
+    # Every status one of our errors maps to comes back as that status, so a forwarded
+    # call fails as a direct one would (DATA_LOSS included, not turned into UNAVAILABLE).
+    codes = {code for cls, code in STATUS_OF.items() if issubclass(cls, MemdError)}
+    codes.discard(grpc.StatusCode.UNAVAILABLE)  # the owner's UNAVAILABLE: try again
+    for code in codes:
+        relayed = as_memd_error(_OwnerFailure(code), "n1")
+        assert to_status(relayed)[0] == code, code
+    assert isinstance(
+        as_memd_error(_OwnerFailure(grpc.StatusCode.DEADLINE_EXCEEDED), "n1"), Unavailable
+    )
