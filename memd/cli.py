@@ -21,6 +21,7 @@ from typing import Any
 
 from memd import restore as offline
 from memd.auth.cli import add_token_commands
+from memd.cluster.cli import add_cluster_commands
 from memd.config import Config, ConfigError, add_arguments, load_config
 from memd.errors import MemdError
 from memd.health_check import add_health_command
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(serve)
     add_token_commands(commands)
+    add_cluster_commands(commands)
     add_health_command(commands)
     add_mcp_command(commands)
     add_history_commands(commands)

@@ -83,6 +83,7 @@ RULES: dict[str, Rule] = {
     _MEM + "Clear": Rule(_D, Scope.NAMESPACE),
     # Cluster mode only: the placement map names nodes, not memories.
     "/memd.v1.ClusterService/Cluster": Rule(_R, Scope.GLOBAL),
+    "/memd.v1.ClusterService/Drain": Rule(_A, Scope.GLOBAL),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),

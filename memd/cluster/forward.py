@@ -152,6 +152,67 @@ class Forwarder:
         except grpc.RpcError as exc:
             raise as_memd_error(exc, owner[0]) from None
 
+    def call_at(
+        self,
+        node: tuple[str, str],
+        path: str,
+        request: Any,
+        context: Any,
+        serialize: Callable[[Any], bytes],
+        deserialize: Callable[[bytes], Any],
+    ) -> Any:
+        """One blocking unary call of any service's method ``path`` on ``node`` (id, address).
+
+        Raises:
+            memd.errors.MemdError: The node's failure, as its status.
+        """
+        stub = self._channel(node[1]).unary_unary(
+            path, request_serializer=serialize, response_deserializer=deserialize
+        )
+        try:
+            return stub(request, **self._call_args(context))
+        except grpc.RpcError as exc:
+            raise as_memd_error(exc, node[0]) from None
+
+    def gather(
+        self,
+        nodes: list[tuple[str, str]],
+        method: str,
+        request: Any,
+        context: Any,
+        serialize: Callable[[Any], bytes],
+        deserialize: Callable[[bytes], Any],
+    ) -> list[tuple[str, Any, Any]]:
+        """Send one unary call to every node at once: (node id, reply, trailing metadata).
+
+        Raises:
+            memd.errors.MemdError: The first node (in ``nodes`` order) that failed, as
+                its status (UNAVAILABLE when it could not be reached).
+        """
+        args = self._call_args(context)
+        calls = [
+            (
+                node_id,
+                self._channel(address)
+                .unary_unary(
+                    SERVICE_PATH + method,
+                    request_serializer=serialize,
+                    response_deserializer=deserialize,
+                )
+                .future(request, **args),
+            )
+            for node_id, address in nodes
+        ]
+        out = []
+        for node_id, call in calls:
+            try:
+                out.append((node_id, call.result(), call.trailing_metadata()))
+            except grpc.RpcError as exc:
+                for _, other in calls:
+                    other.cancel()
+                raise as_memd_error(exc, node_id) from None
+        return out
+
     def close(self) -> None:
         """Close every channel."""
         with self._lock:

@@ -45,6 +45,11 @@ class ClusterMetrics:
             "Partitions this node took over from another owner",
             registry=registry,
         )
+        self.handovers = Counter(
+            "memd_cluster_handovers_total",
+            "Partitions this node handed to a better-placed node (rebalancing)",
+            registry=registry,
+        )
         self.fenced = Counter(
             "memd_cluster_fencing_rejections_total",
             "Appends the log refused because another node had taken the partition",

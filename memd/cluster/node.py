@@ -8,7 +8,8 @@ It runs an asyncio loop (nats-py) on its own thread; gRPC worker threads reach i
   store has applied, feeding a thread that applies entries in log order (``replica.py``);
 - the lease tick (every third of a lease): renew this node's registration, read the
   placement of every partition, renew the leases it owns, claim free partitions and take
-  over lapsed ones it ranks first for (``placement.py``).
+  over lapsed ones it ranks first for (``placement.py``); hand one partition whose best
+  node is another one to that node (rebalancing, ``moves.py``).
 
 Taking a partition (``_take``): compare-and-set the record with the next epoch, append a
 barrier entry (expecting the subject's current last sequence: from then on a deposed
@@ -45,7 +46,8 @@ from memd.cluster.partition import (
     placement_key,
     subject,
 )
-from memd.cluster.placement import NodeRecord, Placement, rank
+from memd.cluster.moves import hand_over, rebalance_one, stop_serving
+from memd.cluster.placement import NodeRecord, Placement, Pool, rank
 from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
 from memd.errors import MemdError, Unavailable
 from memd.logs import event
@@ -93,6 +95,14 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._taking: dict[int, asyncio.Task[None]] = {}
         self._leaving = False
+        self.draining = False
+        self._join_seq = 0  # the log's last sequence when this node joined
+        self._processed_seq = 0  # the last sequence the applier has dealt with
+
+    @property
+    def ready(self) -> bool:
+        """This node has applied the log as it stood when it joined."""
+        return self._processed_seq >= self._join_seq
 
     @property
     def states(self) -> list[PartitionState]:
@@ -138,6 +148,8 @@ class ClusterNode:
         )
 
         async def follow() -> None:
+            info = await self._js.stream_info(STREAM)
+            self._join_seq = info.state.last_seq if info.state.last_seq >= start else 0
             await self._js.subscribe(
                 SUBJECT_PREFIX + ">",
                 stream=STREAM,
@@ -180,37 +192,43 @@ class ClusterNode:
             self._kv = await self._js.create_key_value(bucket=BUCKET, replicas=replicas, history=1)
 
     def release(self, timeout: float = 5.0) -> int:
-        """Drain: stop serving every partition and end its lease now.
+        """Leave (SIGTERM): hand every partition over now and take none any more.
 
         The next owners take over at their next tick instead of after a lease. The node
-        keeps applying the log until ``stop``. Returns how many partitions it handed back.
+        keeps applying the log until ``stop``. Returns how many partitions it handed over.
         """
         self._leaving = True
-        released = []
-        for state in self.states:
-            with state.lock:  # waits for the write in flight, if any
-                if not state.serving:
-                    continue
-                state.serving = False
-            released.append(state)
+        return self.drain(timeout=timeout)
+
+    def drain(self, resume: bool = False, timeout: float = 5.0) -> int:
+        """Drain this node while it keeps running, or (``resume``) undo a drain.
+
+        Drained, it registers as draining (no node deals it a partition), stops serving
+        each partition after the write in flight, and names the best other node owner
+        of each (``moves.py``). It goes on applying the log. Returns how many
+        partitions it handed over. Call it from a worker thread, not the cluster loop.
+        """
+        self.draining = not resume
+        released = [] if resume else [s for s in self.states if stop_serving(s)]
         try:
-            self.call(self._end_leases(released), timeout)
+            self.call(self._hand_over_all(released), timeout)
         except Exception as exc:  # NATS unreachable: the leases lapse on their own
-            event(log, logging.WARNING, "releasing leases", error=str(exc))
+            event(log, logging.WARNING, "handing partitions over", error=str(exc))
         return len(released)
 
-    async def _end_leases(self, states: list[PartitionState]) -> None:
+    async def _hand_over_all(self, states: list[PartitionState]) -> None:
+        now = wall_ms()
+        await self._register(now)
+        pool = Pool.of(self.nodes, now, self._lease_ms)
         for state in states:
             record = state.placement
-            if record is None or record.owner != self.id:
-                continue
-            ended = replace(record, lease_until_ms=0)
-            try:
-                await self._kv.update(
-                    placement_key(state.number), ended.encode(), last=state.revision
-                )
-            except js_errors.KeyWrongLastSequenceError:
-                continue  # already changed by another node
+            if record is not None and record.owner == self.id:
+                target = pool.best(state.number, exclude=self.id)
+                await hand_over(self._kv, state, target, now, self._lease_ms)
+
+    async def _register(self, now: int) -> None:
+        record = NodeRecord(self.options.advertise, now, self.draining, self.ready)
+        await self._kv.put(node_key(self.id), record.encode())
 
     def stop(self) -> None:
         """Stop leasing and applying and close the NATS connection. Leases lapse."""
@@ -303,6 +321,7 @@ class ClusterNode:
                 return
             partition, seq, entry, published = item
             state = self.states[partition]
+            self._processed_seq = seq
             while not self._stopping.is_set():
                 try:
                     if self.replica.apply(state, seq, entry):
@@ -335,7 +354,7 @@ class ClusterNode:
 
     async def _tick(self) -> None:
         now = wall_ms()
-        await self._kv.put(node_key(self.id), NodeRecord(self.options.advertise, now).encode())
+        await self._register(now)
         nodes: dict[str, NodeRecord] = {}
         try:
             keys = await self._kv.keys()
@@ -349,14 +368,18 @@ class ClusterNode:
             except js_errors.KeyNotFoundError:
                 continue
         self.nodes = nodes
-        live = [n for n, r in nodes.items() if now - r.seen_ms <= self._lease_ms]
+        pool = Pool.of(nodes, now, self._lease_ms)
         for state in self.states:
-            await self._tick_partition(state, now, live)
+            await self._tick_partition(state, now, pool)
+        if not (self.draining or self._leaving):
+            moved = await rebalance_one(self.id, self._kv, self.states, pool, now, self._lease_ms)
+            if moved is not None:
+                self.metrics.handovers.inc()
         owned = sum(s.serving for s in self.states)
         self.metrics.partitions.labels("owner").set(owned)
         self.metrics.partitions.labels("follower").set(len(self.states) - owned)
 
-    async def _tick_partition(self, state: PartitionState, now: int, live: list[str]) -> None:
+    async def _tick_partition(self, state: PartitionState, now: int, pool: Pool) -> None:
         if state.number in self._taking or self._leaving:
             return  # a take-over is catching up (it renews nothing until it serves)
         key = placement_key(state.number)
@@ -368,8 +391,17 @@ class ClusterNode:
             record, revision = None, 0
         state.placement, state.revision = record, revision
         if record is not None and record.owner == self.id:
+            if self.draining:
+                # Named owner while drained (handed over before the registry said so,
+                # or a take-over that finished after the drain): pass it on.
+                if state.serving:
+                    await asyncio.to_thread(stop_serving, state)
+                await hand_over(
+                    self._kv, state, pool.best(state.number, self.id), now, self._lease_ms
+                )
+                return
             if not state.serving:
-                self._start_take(state, record, revision, now, live)
+                self._start_take(state, record, revision, now, pool.active)
                 return
             renewed = replace(record, lease_until_ms=now + self._lease_ms)
             try:
@@ -380,18 +412,21 @@ class ClusterNode:
             return
         if state.serving:  # the record names another owner: stop at once
             state.serving = False
-        ranked = rank(state.number, live)
+        if self.draining:
+            return
         if record is None:
             # Give every node one lease to register before free partitions are dealt.
-            if now - self._started_ms >= self._lease_ms and ranked[:1] == [self.id]:
-                self._start_take(state, None, 0, now, live)
+            if now - self._started_ms >= self._lease_ms and pool.best(state.number) == self.id:
+                self._start_take(state, None, 0, now, pool.active)
             return
         if now > record.lease_until_ms:
-            candidates = [n for n in ranked if n != record.owner]
-            # The best-ranked live node takes over; after a second lease, any live one.
+            # The best-ranked eligible node takes over; after a second lease, any
+            # active one (the eligible ones may all be gone).
             late = now > record.lease_until_ms + self._lease_ms
-            if candidates[:1] == [self.id] or (late and self.id in candidates):
-                self._start_take(state, record, revision, now, live)
+            if pool.best(state.number, exclude=record.owner) == self.id or (
+                late and self.id in pool.active and self.id != record.owner
+            ):
+                self._start_take(state, record, revision, now, pool.active)
 
     def _start_take(
         self,
@@ -399,7 +434,7 @@ class ClusterNode:
         record: Placement | None,
         revision: int,
         now: int,
-        live: list[str],
+        live: tuple[str, ...],
     ) -> None:
         # Catching up may take long: it runs beside the tick, which goes on renewing
         # the other partitions' leases.
@@ -413,7 +448,7 @@ class ClusterNode:
         record: Placement | None,
         revision: int,
         now: int,
-        live: list[str],
+        live: tuple[str, ...],
     ) -> None:
         try:
             await self._take(state, record, revision, now, live)
@@ -426,10 +461,10 @@ class ClusterNode:
         record: Placement | None,
         revision: int,
         now: int,
-        live: list[str],
+        live: tuple[str, ...],
     ) -> None:
         epoch = (record.epoch if record else 0) + 1
-        followers = tuple(n for n in rank(state.number, live) if n != self.id)
+        followers = tuple(n for n in rank(state.number, list(live)) if n != self.id)
         placement = Placement(
             self.id, epoch, now + self._lease_ms, followers[: self.options.replicas - 1]
         )
@@ -450,6 +485,7 @@ class ClusterNode:
                 return
             await asyncio.sleep(0.005)
         state.epoch = epoch
+        state.serving_since_ms = wall_ms()
         state.serving = True
         if record is not None and record.owner != self.id:
             self.metrics.failovers.inc()

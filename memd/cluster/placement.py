@@ -58,20 +58,63 @@ class NodeRecord:
     Attributes:
         address: Its advertised gRPC address.
         seen_ms: Wall-clock ms of its last renewal.
+        draining: It owns nothing and takes nothing (drained, still running).
+        ready: It has applied the log as it stood when it joined, so a partition moved
+            to it is served after a short catch-up, not after a replay.
     """
 
     address: str
     seen_ms: int
+    draining: bool = False
+    ready: bool = True
 
     def encode(self) -> bytes:
         """The record as stored in the bucket."""
-        return json.dumps({"address": self.address, "seen_ms": self.seen_ms}).encode()
+        return json.dumps(
+            {
+                "address": self.address,
+                "seen_ms": self.seen_ms,
+                "draining": self.draining,
+                "ready": self.ready,
+            }
+        ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> NodeRecord:
-        """Read a record from the bucket."""
+        """Read a record from the bucket (records of the first phase lack the flags)."""
         d = json.loads(raw)
-        return cls(d["address"], int(d["seen_ms"]))
+        return cls(
+            d["address"], int(d["seen_ms"]), bool(d.get("draining")), bool(d.get("ready", True))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Which nodes may own partitions, as one node read the registry.
+
+    Attributes:
+        live: Renewed their registration within the last lease.
+        active: Live and not drained: they may take a lapsed partition.
+        eligible: Active and ready: where partitions are dealt and rebalanced to
+            (``active`` when none is ready yet, so a cluster can always start).
+    """
+
+    live: tuple[str, ...]
+    active: tuple[str, ...]
+    eligible: tuple[str, ...]
+
+    @classmethod
+    def of(cls, nodes: dict[str, NodeRecord], now_ms: int, lease_ms: int) -> Pool:
+        """The pool from the registry at ``now_ms``."""
+        live = tuple(n for n, r in nodes.items() if now_ms - r.seen_ms <= lease_ms)
+        active = tuple(n for n in live if not nodes[n].draining)
+        ready = tuple(n for n in active if nodes[n].ready)
+        return cls(live, active, ready or active)
+
+    def best(self, partition: int, exclude: str = "") -> str | None:
+        """The eligible node that should own ``partition``, other than ``exclude``."""
+        ranked = [n for n in rank(partition, list(self.eligible)) if n != exclude]
+        return ranked[0] if ranked else None
 
 
 def rank(partition: int, nodes: list[str]) -> list[str]:

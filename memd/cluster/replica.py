@@ -42,6 +42,8 @@ class PartitionState:
             or the sequence of a barrier or of an entry the engine refused).
         serving: This node owns the partition and is caught up: it accepts writes.
         epoch: The epoch this node owns it at (when serving).
+        serving_since_ms: Wall-clock ms this node started serving it (rebalancing
+            leaves a partition just taken over alone for a while).
         placement: The record last read from the bucket, and its revision.
         revision: KV revision of ``placement`` (0: none read).
     """
@@ -51,6 +53,7 @@ class PartitionState:
     applied: int = 0
     serving: bool = False
     epoch: int = 0
+    serving_since_ms: int = 0
     placement: Placement | None = None
     revision: int = 0
 

@@ -1,4 +1,5 @@
-"""``memd.v1.ClusterService``: the placement map, for smart clients and operators."""
+"""``memd.v1.ClusterService``: the placement map, for smart clients and operators, and
+draining a node without stopping it."""
 
 from __future__ import annotations
 
@@ -9,20 +10,44 @@ import grpc
 from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc
 from memd.cluster.entry import wall_ms
+from memd.cluster.forward import Forwarder, forwarded
 from memd.cluster.node import ClusterNode
+from memd.errors import NotFound, Unavailable
 
 SERVICE_NAME: str = cpb.DESCRIPTOR.services_by_name["ClusterService"].full_name
 
 
 class ClusterServicer(cpb_grpc.ClusterServiceServicer):
-    """Answers ``Cluster`` from the node's last read of the placement bucket.
+    """Answers ``Cluster`` from the node's last read of the placement bucket; ``Drain``.
 
     Args:
         node: This node's cluster membership.
+        forwarder: Channels to the other nodes (a drain of another node goes to it).
     """
 
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: ClusterNode, forwarder: Forwarder) -> None:
         self._node = node
+        self._fwd = forwarder
+
+    def Drain(self, request: cpb.DrainRequest, context: Any) -> cpb.DrainResponse:
+        """Drain (or resume) this node, or forward to the node named."""
+        node = self._node
+        if request.node_id and request.node_id != node.id:
+            if forwarded(context):
+                raise Unavailable(f"node {request.node_id} is not this node; retry")
+            target = node.nodes.get(request.node_id)
+            if target is None:
+                raise NotFound(f"no node {request.node_id!r} is registered in the cluster")
+            return self._fwd.call_at(  # type: ignore[no-any-return]
+                (request.node_id, target.address),
+                f"/{SERVICE_NAME}/Drain",
+                request,
+                context,
+                cpb.DrainRequest.SerializeToString,
+                cpb.DrainResponse.FromString,
+            )
+        released = node.drain(resume=request.resume)
+        return cpb.DrainResponse(node_id=node.id, released=released, draining=node.draining)
 
     def Cluster(self, request: cpb.ClusterRequest, context: Any) -> cpb.ClusterResponse:
         """The placement map as this node last read it."""
@@ -38,7 +63,13 @@ class ClusterServicer(cpb_grpc.ClusterServiceServicer):
                 entry.epoch = record.epoch
                 entry.lease_until_ms = record.lease_until_ms
         for node_id, info in sorted(node.nodes.items()):
-            reply.nodes.add(id=node_id, address=info.address, live=now - info.seen_ms <= lease_ms)
+            reply.nodes.add(
+                id=node_id,
+                address=info.address,
+                live=now - info.seen_ms <= lease_ms,
+                draining=info.draining,
+                ready=info.ready,
+            )
         return reply
 
 

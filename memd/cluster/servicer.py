@@ -8,8 +8,8 @@ one hop, to the owner (``forward.py``). In this first phase:
   drift from its owner;
 - Transfer, Clear, RunLifecycle and Sweep are refused (FAILED_PRECONDITION): they are
   engine effects over possibly several partitions, not logged yet (docs/cluster.md);
-- ListNamespaces, Stats without a namespace and Backup answer from this node's store,
-  which in this phase replicates every partition.
+- ListNamespaces, Stats without a namespace and Backup fan out to every live node
+  (``fanout.py``); a forwarded one answers for this node alone.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import fill_keys, wall_ms
+from memd.cluster.fanout import FanOut, served_header
 from memd.cluster.forward import Forwarder, forwarded, header_namespace
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
@@ -44,6 +45,7 @@ class ClusterMemoryServicer(MemoryServicer):
         self._node = node
         self._fwd = forwarder
         self._count = len(node.states)
+        self._fan = FanOut(node, forwarder)
 
     def _owner(
         self, method: str, namespace: str, context: Any
@@ -157,7 +159,7 @@ class ClusterMemoryServicer(MemoryServicer):
         return pb.DropNamespaceResponse(removed=removed)
 
     def Stats(self, request: pb.StatsRequest, context: Any) -> pb.StatsResponse:
-        """One namespace's statistics from its owner; all of them from this node."""
+        """One namespace's statistics from its owner; every namespace's from every node."""
         if request.namespace:
             partition, owner = self._owner("Stats", request.namespace, context)
             if owner is not None:
@@ -170,8 +172,38 @@ class ClusterMemoryServicer(MemoryServicer):
                     pb.StatsRequest.SerializeToString,
                     pb.StatsResponse.FromString,
                 )
-        stats = self._engine.stats(request.namespace or None)
-        return convert.stats_response(stats, self._engine.map_info())
+        local = super().Stats(request, context)
+        if request.namespace:
+            return local
+        if forwarded(context):  # one node's part of a fan-out: the partitions it serves
+            served = self._fan.served()
+            keep = set(self._fan.local((s.namespace for s in local.namespaces), served))
+            context.set_trailing_metadata(served_header(served))
+            kept = [s for s in local.namespaces if s.namespace in keep]
+            del local.namespaces[:]
+            local.namespaces.extend(kept)
+            return local
+        return self._fan.stats(request, context, local)
+
+    def ListNamespaces(
+        self, request: pb.ListNamespacesRequest, context: Any
+    ) -> pb.ListNamespacesResponse:
+        """Every namespace of the cluster, each reported by its partition's owner."""
+        if forwarded(context):
+            served = self._fan.served()
+            context.set_trailing_metadata(served_header(served))
+            names = self._fan.local(self._engine.namespaces(), served)
+            return pb.ListNamespacesResponse(namespaces=names)
+        return pb.ListNamespacesResponse(namespaces=self._fan.namespaces(request, context))
+
+    def Backup(self, request: pb.BackupRequest, context: Any) -> pb.BackupResponse:
+        """A hot copy on every live node, each in ``<path>/<node id>``."""
+        # An empty path stays empty, refused as on a single node.
+        mine = pb.BackupRequest(path=request.path and f"{request.path}/{self._node.id}")
+        local = super().Backup(mine, context)
+        if forwarded(context):
+            return local
+        return self._fan.backup(request, context, local)
 
     def Sweep(self, request: pb.SweepRequest, context: Any) -> pb.SweepResponse:
         """Refused in cluster mode (for now)."""

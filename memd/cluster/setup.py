@@ -61,7 +61,7 @@ def build(
     node.start()
     forwarder = Forwarder(options.node_id, cfg.max_message_bytes)
     servicer = ClusterMemoryServicer(node, forwarder, **servicer_args)
-    add_to_server(ClusterServicer(node), server)
+    add_to_server(ClusterServicer(node, forwarder), server)
     event(
         log,
         logging.INFO,

@@ -26,6 +26,7 @@ import pytest
 from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
+from memd.cluster.placement import NodeRecord, Pool
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "cluster" / "cluster.sh"
@@ -114,6 +115,23 @@ class Cluster:
                 raise AssertionError(f"partitions without a live owner: {placement}")
             time.sleep(0.2)
 
+    def wait_balanced(self, timeout: float = 40.0) -> cpb.ClusterResponse:
+        """Wait until every partition is owned by its best node (the ranking of
+        ``memd.cluster.placement.Pool``), so no rebalancing move is still due."""
+        deadline = time.monotonic() + timeout
+        while True:
+            placement = self.wait_owned(timeout)
+            pool = Pool.of(
+                {n.id: NodeRecord(n.address, 0, n.draining, n.ready) for n in placement.nodes if n.live},
+                0,
+                1,
+            )
+            if all(p.owner == pool.best(p.partition) for p in placement.partitions):
+                return placement
+            if time.monotonic() > deadline:
+                raise AssertionError(f"partitions not rebalanced: {placement}")
+            time.sleep(0.2)
+
     def digests(self, nodes: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, Any]]:
         dirs = [str(self.dir / f"memd-{n}") for n in nodes]
         done = subprocess.run(
@@ -169,8 +187,10 @@ def retry(call: Callable[[], T], timeout: float = 30.0) -> tuple[T, float]:
 
 @pytest.fixture
 def whole(cluster: Cluster) -> Iterator[Cluster]:
-    """The module's cluster, every node running again after the test, pass or fail."""
+    """The module's cluster, settled before the test (no move due), every node running
+    again after it, pass or fail."""
     try:
+        cluster.wait_balanced()
         yield cluster
     finally:
         cluster.restore()
@@ -188,6 +208,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             CLUSTER_LEASE_S=str(LEASE_S),
             CLUSTER_PARTITIONS="8",
             MEMD=str(Path(sys.executable).parent / "memd"),
+            # One backup directory for the three nodes: each writes <path>/<node id>.
+            MEMD_ARGS=f"--backup-dir {directory / 'backups'}",
         )
         c = Cluster(directory, base, env)
         try:

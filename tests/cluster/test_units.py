@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import grpc
 import pytest
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import Entry, fill_keys, new_keys
+from memd.cluster.fanout import served_header, served_of
 from memd.cluster.forward import as_memd_error
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.partition import partition_of
-from memd.cluster.placement import NodeRecord, Placement, rank
+from memd.cluster.placement import NodeRecord, Placement, Pool, rank
 from memd.config_parse import ConfigError
 from memd.errors import MemdError, Unavailable
 from memd.server.status import STATUS_OF, to_status
@@ -110,3 +113,36 @@ def test_an_owner_failure_is_relayed_with_the_owner_status() -> None:
     assert isinstance(
         as_memd_error(_OwnerFailure(grpc.StatusCode.DEADLINE_EXCEEDED), "n1"), Unavailable
     )
+
+
+def test_the_pool_deals_to_ready_active_nodes_and_falls_back_to_active() -> None:
+    now, lease = 100_000, 1_500
+    nodes = {
+        "a": NodeRecord("a:1", now),
+        "b": NodeRecord("b:1", now, draining=True),
+        "c": NodeRecord("c:1", now, ready=False),
+        "d": NodeRecord("d:1", now - 2 * lease),  # gone
+    }
+    pool = Pool.of(nodes, now, lease)
+    assert set(pool.live) == {"a", "b", "c"} and set(pool.active) == {"a", "c"}
+    assert pool.eligible == ("a",)
+    assert all(pool.best(p) == "a" for p in range(16))
+    assert pool.best(0, exclude="a") is None
+    # Nobody ready yet (a cluster starting): the active nodes are dealt partitions.
+    starting = Pool.of({n: replace(r, ready=False) for n, r in nodes.items()}, now, lease)
+    assert set(starting.eligible) == {"a", "c"}
+    # The ranking is rendezvous: removing a node moves only the partitions it was best for.
+    three = Pool.of({n: NodeRecord(n, now) for n in "xyz"}, now, lease)
+    two = Pool.of({n: NodeRecord(n, now) for n in "xy"}, now, lease)
+    for p in range(64):
+        if three.best(p) != "z":
+            assert two.best(p) == three.best(p)
+    # Records written by the first phase (no flags) read as ready and not draining.
+    old = NodeRecord.decode(b'{"address": "a:1", "seen_ms": 5}')
+    assert old == NodeRecord("a:1", 5) and NodeRecord.decode(old.encode()) == old
+
+
+def test_served_partitions_round_trip_through_trailing_metadata() -> None:
+    assert served_of(served_header({3, 0, 11})) == {0, 3, 11}
+    assert served_of(served_header(())) == set()
+    assert served_of([("other", "1")]) == set()

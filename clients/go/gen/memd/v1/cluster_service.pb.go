@@ -75,7 +75,11 @@ type ClusterNode struct {
 	// gRPC address other nodes and clients reach it at (`--cluster-advertise`).
 	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
 	// It renewed its registration within the last lease.
-	Live          bool `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
+	Live bool `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
+	// It is drained: it owns no partition and takes none (it still follows the log).
+	Draining bool `protobuf:"varint,4,opt,name=draining,proto3" json:"draining,omitempty"`
+	// It has applied the log as it stood when it joined: partitions may move to it.
+	Ready         bool `protobuf:"varint,5,opt,name=ready,proto3" json:"ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,6 +131,20 @@ func (x *ClusterNode) GetAddress() string {
 func (x *ClusterNode) GetLive() bool {
 	if x != nil {
 		return x.Live
+	}
+	return false
+}
+
+func (x *ClusterNode) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
+}
+
+func (x *ClusterNode) GetReady() bool {
+	if x != nil {
+		return x.Ready
 	}
 	return false
 }
@@ -287,16 +305,137 @@ func (x *ClusterResponse) GetNodes() []*ClusterNode {
 	return nil
 }
 
+// Drains a node, or puts a drained node back into service.
+type DrainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node to drain; empty for the node asked. Another node's id is forwarded to it.
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// Undo a drain: the node takes partitions again (rebalancing moves its share back).
+	Resume        bool `protobuf:"varint,2,opt,name=resume,proto3" json:"resume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRequest) Reset() {
+	*x = DrainRequest{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRequest) ProtoMessage() {}
+
+func (x *DrainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
+func (*DrainRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DrainRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DrainRequest) GetResume() bool {
+	if x != nil {
+		return x.Resume
+	}
+	return false
+}
+
+// What a drain did.
+type DrainResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node drained (or resumed).
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// Partitions it stopped serving and handed over in this call.
+	Released uint32 `protobuf:"varint,2,opt,name=released,proto3" json:"released,omitempty"`
+	// It is drained now.
+	Draining      bool `protobuf:"varint,3,opt,name=draining,proto3" json:"draining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainResponse) Reset() {
+	*x = DrainResponse{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainResponse) ProtoMessage() {}
+
+func (x *DrainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
+func (*DrainResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DrainResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DrainResponse) GetReleased() uint32 {
+	if x != nil {
+		return x.Released
+	}
+	return 0
+}
+
+func (x *DrainResponse) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1dmemd/v1/cluster_service.proto\x12\amemd.v1\"\x10\n" +
-	"\x0eClusterRequest\"K\n" +
+	"\x0eClusterRequest\"}\n" +
 	"\vClusterNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
-	"\x04live\x18\x03 \x01(\bR\x04live\"\xa2\x01\n" +
+	"\x04live\x18\x03 \x01(\bR\x04live\x12\x1a\n" +
+	"\bdraining\x18\x04 \x01(\bR\bdraining\x12\x14\n" +
+	"\x05ready\x18\x05 \x01(\bR\x05ready\"\xa2\x01\n" +
 	"\x12PartitionPlacement\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x1c\n" +
@@ -309,9 +448,17 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x03 \x03(\v2\x1b.memd.v1.PartitionPlacementR\n" +
 	"partitions\x12*\n" +
-	"\x05nodes\x18\x04 \x03(\v2\x14.memd.v1.ClusterNodeR\x05nodes2N\n" +
+	"\x05nodes\x18\x04 \x03(\v2\x14.memd.v1.ClusterNodeR\x05nodes\"?\n" +
+	"\fDrainRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x16\n" +
+	"\x06resume\x18\x02 \x01(\bR\x06resume\"`\n" +
+	"\rDrainResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
+	"\breleased\x18\x02 \x01(\rR\breleased\x12\x1a\n" +
+	"\bdraining\x18\x03 \x01(\bR\bdraining2\x86\x01\n" +
 	"\x0eClusterService\x12<\n" +
-	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponseB\x97\x01\n" +
+	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
+	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseB\x97\x01\n" +
 	"\vcom.memd.v1B\x13ClusterServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -326,20 +473,24 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_cluster_service_proto_rawDescData
 }
 
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*ClusterRequest)(nil),     // 0: memd.v1.ClusterRequest
 	(*ClusterNode)(nil),        // 1: memd.v1.ClusterNode
 	(*PartitionPlacement)(nil), // 2: memd.v1.PartitionPlacement
 	(*ClusterResponse)(nil),    // 3: memd.v1.ClusterResponse
+	(*DrainRequest)(nil),       // 4: memd.v1.DrainRequest
+	(*DrainResponse)(nil),      // 5: memd.v1.DrainResponse
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
 	2, // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
 	1, // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
 	0, // 2: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
-	3, // 3: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
+	4, // 3: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
+	3, // 4: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	5, // 5: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	4, // [4:6] is the sub-list for method output_type
+	2, // [2:4] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -356,7 +507,7 @@ func file_memd_v1_cluster_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

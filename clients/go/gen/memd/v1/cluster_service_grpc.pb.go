@@ -29,6 +29,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ClusterService_Cluster_FullMethodName = "/memd.v1.ClusterService/Cluster"
+	ClusterService_Drain_FullMethodName   = "/memd.v1.ClusterService/Drain"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -39,6 +40,9 @@ const (
 type ClusterServiceClient interface {
 	// Returns the placement map as this node last read it, and how to hash a namespace.
 	Cluster(ctx context.Context, in *ClusterRequest, opts ...grpc.CallOption) (*ClusterResponse, error)
+	// Drains a node without stopping it: it hands each partition it owns to the best
+	// other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
+	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
 }
 
 type clusterServiceClient struct {
@@ -59,6 +63,16 @@ func (c *clusterServiceClient) Cluster(ctx context.Context, in *ClusterRequest, 
 	return out, nil
 }
 
+func (c *clusterServiceClient) Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainResponse)
+	err := c.cc.Invoke(ctx, ClusterService_Drain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -67,6 +81,9 @@ func (c *clusterServiceClient) Cluster(ctx context.Context, in *ClusterRequest, 
 type ClusterServiceServer interface {
 	// Returns the placement map as this node last read it, and how to hash a namespace.
 	Cluster(context.Context, *ClusterRequest) (*ClusterResponse, error)
+	// Drains a node without stopping it: it hands each partition it owns to the best
+	// other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
+	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -79,6 +96,9 @@ type UnimplementedClusterServiceServer struct{}
 
 func (UnimplementedClusterServiceServer) Cluster(context.Context, *ClusterRequest) (*ClusterResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Cluster not implemented")
+}
+func (UnimplementedClusterServiceServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Drain not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -119,6 +139,24 @@ func _ClusterService_Cluster_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClusterService_Drain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServiceServer).Drain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClusterService_Drain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServiceServer).Drain(ctx, req.(*DrainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -129,6 +167,10 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cluster",
 			Handler:    _ClusterService_Cluster_Handler,
+		},
+		{
+			MethodName: "Drain",
+			Handler:    _ClusterService_Drain_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1235,7 +1235,10 @@ type BackupResponse struct {
 	// The directory written.
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// Size of the copy in bytes.
-	Bytes         uint64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Bytes uint64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Cluster mode: one copy per node, each in `<path>/<node id>` under that node's own
+	// backup directory (path and bytes above: the request's path and the total).
+	NodeCopies    []*NodeBackup `protobuf:"bytes,90,rep,name=node_copies,json=nodeCopies,proto3" json:"node_copies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1284,6 +1287,77 @@ func (x *BackupResponse) GetBytes() uint64 {
 	return 0
 }
 
+func (x *BackupResponse) GetNodeCopies() []*NodeBackup {
+	if x != nil {
+		return x.NodeCopies
+	}
+	return nil
+}
+
+// One node's copy of a cluster-wide Backup.
+type NodeBackup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node that wrote it.
+	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The directory it wrote, on that node.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Size of its copy in bytes.
+	Bytes         uint64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeBackup) Reset() {
+	*x = NodeBackup{}
+	mi := &file_memd_v1_memory_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeBackup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeBackup) ProtoMessage() {}
+
+func (x *NodeBackup) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_memory_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeBackup.ProtoReflect.Descriptor instead.
+func (*NodeBackup) Descriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *NodeBackup) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeBackup) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *NodeBackup) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 // Lists namespaces.
 type ListNamespacesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1293,7 +1367,7 @@ type ListNamespacesRequest struct {
 
 func (x *ListNamespacesRequest) Reset() {
 	*x = ListNamespacesRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[14]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1379,7 @@ func (x *ListNamespacesRequest) String() string {
 func (*ListNamespacesRequest) ProtoMessage() {}
 
 func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[14]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1392,7 @@ func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesRequest.ProtoReflect.Descriptor instead.
 func (*ListNamespacesRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{14}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{15}
 }
 
 // The namespaces that hold memories.
@@ -1332,7 +1406,7 @@ type ListNamespacesResponse struct {
 
 func (x *ListNamespacesResponse) Reset() {
 	*x = ListNamespacesResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[15]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1418,7 @@ func (x *ListNamespacesResponse) String() string {
 func (*ListNamespacesResponse) ProtoMessage() {}
 
 func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[15]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1431,7 @@ func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesResponse.ProtoReflect.Descriptor instead.
 func (*ListNamespacesResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{15}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListNamespacesResponse) GetNamespaces() []string {
@@ -1378,7 +1452,7 @@ type DropNamespaceRequest struct {
 
 func (x *DropNamespaceRequest) Reset() {
 	*x = DropNamespaceRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[16]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1464,7 @@ func (x *DropNamespaceRequest) String() string {
 func (*DropNamespaceRequest) ProtoMessage() {}
 
 func (x *DropNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[16]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1477,7 @@ func (x *DropNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*DropNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{16}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DropNamespaceRequest) GetNamespace() string {
@@ -1424,7 +1498,7 @@ type DropNamespaceResponse struct {
 
 func (x *DropNamespaceResponse) Reset() {
 	*x = DropNamespaceResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[17]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1510,7 @@ func (x *DropNamespaceResponse) String() string {
 func (*DropNamespaceResponse) ProtoMessage() {}
 
 func (x *DropNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[17]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1523,7 @@ func (x *DropNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*DropNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{17}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DropNamespaceResponse) GetRemoved() uint64 {
@@ -1479,7 +1553,7 @@ type RunLifecycleRequest struct {
 
 func (x *RunLifecycleRequest) Reset() {
 	*x = RunLifecycleRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1565,7 @@ func (x *RunLifecycleRequest) String() string {
 func (*RunLifecycleRequest) ProtoMessage() {}
 
 func (x *RunLifecycleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[18]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1578,7 @@ func (x *RunLifecycleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunLifecycleRequest.ProtoReflect.Descriptor instead.
 func (*RunLifecycleRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{18}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunLifecycleRequest) GetNamespace() string {
@@ -1556,7 +1630,7 @@ type LifecycleAction struct {
 
 func (x *LifecycleAction) Reset() {
 	*x = LifecycleAction{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1642,7 @@ func (x *LifecycleAction) String() string {
 func (*LifecycleAction) ProtoMessage() {}
 
 func (x *LifecycleAction) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[19]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1655,7 @@ func (x *LifecycleAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleAction.ProtoReflect.Descriptor instead.
 func (*LifecycleAction) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{19}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LifecycleAction) GetNamespace() string {
@@ -1647,7 +1721,7 @@ type LifecycleCount struct {
 
 func (x *LifecycleCount) Reset() {
 	*x = LifecycleCount{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1733,7 @@ func (x *LifecycleCount) String() string {
 func (*LifecycleCount) ProtoMessage() {}
 
 func (x *LifecycleCount) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[20]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1746,7 @@ func (x *LifecycleCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleCount.ProtoReflect.Descriptor instead.
 func (*LifecycleCount) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{20}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LifecycleCount) GetRule() string {
@@ -1721,7 +1795,7 @@ type RunLifecycleResponse struct {
 
 func (x *RunLifecycleResponse) Reset() {
 	*x = RunLifecycleResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1807,7 @@ func (x *RunLifecycleResponse) String() string {
 func (*RunLifecycleResponse) ProtoMessage() {}
 
 func (x *RunLifecycleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[21]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1820,7 @@ func (x *RunLifecycleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunLifecycleResponse.ProtoReflect.Descriptor instead.
 func (*RunLifecycleResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{21}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RunLifecycleResponse) GetActions() []*LifecycleAction {
@@ -1815,7 +1889,7 @@ type ScoreWeights struct {
 
 func (x *ScoreWeights) Reset() {
 	*x = ScoreWeights{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1901,7 @@ func (x *ScoreWeights) String() string {
 func (*ScoreWeights) ProtoMessage() {}
 
 func (x *ScoreWeights) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[22]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1914,7 @@ func (x *ScoreWeights) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreWeights.ProtoReflect.Descriptor instead.
 func (*ScoreWeights) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{22}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScoreWeights) GetRelevance() float64 {
@@ -1953,7 +2027,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[23]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2039,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[23]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2052,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{23}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SearchRequest) GetNamespace() string {
@@ -2195,7 +2269,7 @@ type ScoreExplain struct {
 
 func (x *ScoreExplain) Reset() {
 	*x = ScoreExplain{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[24]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2281,7 @@ func (x *ScoreExplain) String() string {
 func (*ScoreExplain) ProtoMessage() {}
 
 func (x *ScoreExplain) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[24]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2294,7 @@ func (x *ScoreExplain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreExplain.ProtoReflect.Descriptor instead.
 func (*ScoreExplain) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{24}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScoreExplain) GetRelevance() float64 {
@@ -2279,7 +2353,7 @@ type SearchHit struct {
 
 func (x *SearchHit) Reset() {
 	*x = SearchHit{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[25]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2365,7 @@ func (x *SearchHit) String() string {
 func (*SearchHit) ProtoMessage() {}
 
 func (x *SearchHit) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[25]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2378,7 @@ func (x *SearchHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHit.ProtoReflect.Descriptor instead.
 func (*SearchHit) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{25}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SearchHit) GetMemory() *Memory {
@@ -2338,7 +2412,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[26]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2424,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[26]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2437,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{26}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SearchResponse) GetHits() []*SearchHit {
@@ -2397,7 +2471,7 @@ type BatchSearchRequest struct {
 
 func (x *BatchSearchRequest) Reset() {
 	*x = BatchSearchRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[27]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2483,7 @@ func (x *BatchSearchRequest) String() string {
 func (*BatchSearchRequest) ProtoMessage() {}
 
 func (x *BatchSearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[27]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2496,7 @@ func (x *BatchSearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSearchRequest.ProtoReflect.Descriptor instead.
 func (*BatchSearchRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{27}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BatchSearchRequest) GetNamespace() string {
@@ -2461,7 +2535,7 @@ type BatchSearchResponse struct {
 
 func (x *BatchSearchResponse) Reset() {
 	*x = BatchSearchResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[28]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2547,7 @@ func (x *BatchSearchResponse) String() string {
 func (*BatchSearchResponse) ProtoMessage() {}
 
 func (x *BatchSearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[28]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2560,7 @@ func (x *BatchSearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSearchResponse.ProtoReflect.Descriptor instead.
 func (*BatchSearchResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{28}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BatchSearchResponse) GetQueryIndex() uint32 {
@@ -2529,7 +2603,7 @@ type TransferRequest struct {
 
 func (x *TransferRequest) Reset() {
 	*x = TransferRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[29]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2615,7 @@ func (x *TransferRequest) String() string {
 func (*TransferRequest) ProtoMessage() {}
 
 func (x *TransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[29]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2628,7 @@ func (x *TransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequest.ProtoReflect.Descriptor instead.
 func (*TransferRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{29}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TransferRequest) GetNamespace() string {
@@ -2630,7 +2704,7 @@ type TransferResponse struct {
 
 func (x *TransferResponse) Reset() {
 	*x = TransferResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[30]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2716,7 @@ func (x *TransferResponse) String() string {
 func (*TransferResponse) ProtoMessage() {}
 
 func (x *TransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[30]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2729,7 @@ func (x *TransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferResponse.ProtoReflect.Descriptor instead.
 func (*TransferResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{30}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TransferResponse) GetTransferred() uint64 {
@@ -2720,7 +2794,7 @@ type ClearRequest struct {
 
 func (x *ClearRequest) Reset() {
 	*x = ClearRequest{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[31]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2806,7 @@ func (x *ClearRequest) String() string {
 func (*ClearRequest) ProtoMessage() {}
 
 func (x *ClearRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[31]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2819,7 @@ func (x *ClearRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRequest.ProtoReflect.Descriptor instead.
 func (*ClearRequest) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{31}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ClearRequest) GetNamespace() string {
@@ -2773,7 +2847,7 @@ type ClearResponse struct {
 
 func (x *ClearResponse) Reset() {
 	*x = ClearResponse{}
-	mi := &file_memd_v1_memory_service_proto_msgTypes[32]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +2859,7 @@ func (x *ClearResponse) String() string {
 func (*ClearResponse) ProtoMessage() {}
 
 func (x *ClearResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_memd_v1_memory_service_proto_msgTypes[32]
+	mi := &file_memd_v1_memory_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +2872,7 @@ func (x *ClearResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearResponse.ProtoReflect.Descriptor instead.
 func (*ClearResponse) Descriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{32}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ClearResponse) GetRemoved() uint64 {
@@ -2866,10 +2940,17 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\aexpired\x18\x01 \x01(\x04R\aexpired\x12\x12\n" +
 	"\x04more\x18\x02 \x01(\bR\x04more\"#\n" +
 	"\rBackupRequest\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\":\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"p\n" +
 	"\x0eBackupResponse\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"\x17\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x124\n" +
+	"\vnode_copies\x18Z \x03(\v2\x13.memd.v1.NodeBackupR\n" +
+	"nodeCopies\"O\n" +
+	"\n" +
+	"NodeBackup\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x04R\x05bytes\"\x17\n" +
 	"\x15ListNamespacesRequest\"8\n" +
 	"\x16ListNamespacesResponse\x12\x1e\n" +
 	"\n" +
@@ -3054,7 +3135,7 @@ func file_memd_v1_memory_service_proto_rawDescGZIP() []byte {
 }
 
 var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_memd_v1_memory_service_proto_goTypes = []any{
 	(LifecycleJob)(0),              // 0: memd.v1.LifecycleJob
 	(PatternSyntax)(0),             // 1: memd.v1.PatternSyntax
@@ -3076,98 +3157,100 @@ var file_memd_v1_memory_service_proto_goTypes = []any{
 	(*SweepResponse)(nil),          // 17: memd.v1.SweepResponse
 	(*BackupRequest)(nil),          // 18: memd.v1.BackupRequest
 	(*BackupResponse)(nil),         // 19: memd.v1.BackupResponse
-	(*ListNamespacesRequest)(nil),  // 20: memd.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil), // 21: memd.v1.ListNamespacesResponse
-	(*DropNamespaceRequest)(nil),   // 22: memd.v1.DropNamespaceRequest
-	(*DropNamespaceResponse)(nil),  // 23: memd.v1.DropNamespaceResponse
-	(*RunLifecycleRequest)(nil),    // 24: memd.v1.RunLifecycleRequest
-	(*LifecycleAction)(nil),        // 25: memd.v1.LifecycleAction
-	(*LifecycleCount)(nil),         // 26: memd.v1.LifecycleCount
-	(*RunLifecycleResponse)(nil),   // 27: memd.v1.RunLifecycleResponse
-	(*ScoreWeights)(nil),           // 28: memd.v1.ScoreWeights
-	(*SearchRequest)(nil),          // 29: memd.v1.SearchRequest
-	(*ScoreExplain)(nil),           // 30: memd.v1.ScoreExplain
-	(*SearchHit)(nil),              // 31: memd.v1.SearchHit
-	(*SearchResponse)(nil),         // 32: memd.v1.SearchResponse
-	(*BatchSearchRequest)(nil),     // 33: memd.v1.BatchSearchRequest
-	(*BatchSearchResponse)(nil),    // 34: memd.v1.BatchSearchResponse
-	(*TransferRequest)(nil),        // 35: memd.v1.TransferRequest
-	(*TransferResponse)(nil),       // 36: memd.v1.TransferResponse
-	(*ClearRequest)(nil),           // 37: memd.v1.ClearRequest
-	(*ClearResponse)(nil),          // 38: memd.v1.ClearResponse
-	nil,                            // 39: memd.v1.SearchRequest.MetadataEntry
-	(*NewMemory)(nil),              // 40: memd.v1.NewMemory
-	(Tier)(0),                      // 41: memd.v1.Tier
-	(*ItemError)(nil),              // 42: memd.v1.ItemError
-	(*RetrieveResult)(nil),         // 43: memd.v1.RetrieveResult
-	(*Memory)(nil),                 // 44: memd.v1.Memory
-	(*NamespaceStats)(nil),         // 45: memd.v1.NamespaceStats
+	(*NodeBackup)(nil),             // 20: memd.v1.NodeBackup
+	(*ListNamespacesRequest)(nil),  // 21: memd.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil), // 22: memd.v1.ListNamespacesResponse
+	(*DropNamespaceRequest)(nil),   // 23: memd.v1.DropNamespaceRequest
+	(*DropNamespaceResponse)(nil),  // 24: memd.v1.DropNamespaceResponse
+	(*RunLifecycleRequest)(nil),    // 25: memd.v1.RunLifecycleRequest
+	(*LifecycleAction)(nil),        // 26: memd.v1.LifecycleAction
+	(*LifecycleCount)(nil),         // 27: memd.v1.LifecycleCount
+	(*RunLifecycleResponse)(nil),   // 28: memd.v1.RunLifecycleResponse
+	(*ScoreWeights)(nil),           // 29: memd.v1.ScoreWeights
+	(*SearchRequest)(nil),          // 30: memd.v1.SearchRequest
+	(*ScoreExplain)(nil),           // 31: memd.v1.ScoreExplain
+	(*SearchHit)(nil),              // 32: memd.v1.SearchHit
+	(*SearchResponse)(nil),         // 33: memd.v1.SearchResponse
+	(*BatchSearchRequest)(nil),     // 34: memd.v1.BatchSearchRequest
+	(*BatchSearchResponse)(nil),    // 35: memd.v1.BatchSearchResponse
+	(*TransferRequest)(nil),        // 36: memd.v1.TransferRequest
+	(*TransferResponse)(nil),       // 37: memd.v1.TransferResponse
+	(*ClearRequest)(nil),           // 38: memd.v1.ClearRequest
+	(*ClearResponse)(nil),          // 39: memd.v1.ClearResponse
+	nil,                            // 40: memd.v1.SearchRequest.MetadataEntry
+	(*NewMemory)(nil),              // 41: memd.v1.NewMemory
+	(Tier)(0),                      // 42: memd.v1.Tier
+	(*ItemError)(nil),              // 43: memd.v1.ItemError
+	(*RetrieveResult)(nil),         // 44: memd.v1.RetrieveResult
+	(*Memory)(nil),                 // 45: memd.v1.Memory
+	(*NamespaceStats)(nil),         // 46: memd.v1.NamespaceStats
 }
 var file_memd_v1_memory_service_proto_depIdxs = []int32{
-	40, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
-	41, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
-	42, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
-	43, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
-	41, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
-	44, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
-	45, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
-	0,  // 7: memd.v1.RunLifecycleRequest.jobs:type_name -> memd.v1.LifecycleJob
-	41, // 8: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
-	41, // 9: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
-	25, // 10: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
-	26, // 11: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
-	41, // 12: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
-	39, // 13: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
-	28, // 14: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
-	2,  // 15: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
-	3,  // 16: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
-	1,  // 17: memd.v1.SearchRequest.pattern_syntax:type_name -> memd.v1.PatternSyntax
-	44, // 18: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
-	30, // 19: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
-	31, // 20: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
-	29, // 21: memd.v1.BatchSearchRequest.shared:type_name -> memd.v1.SearchRequest
-	29, // 22: memd.v1.BatchSearchRequest.queries:type_name -> memd.v1.SearchRequest
-	31, // 23: memd.v1.BatchSearchResponse.hits:type_name -> memd.v1.SearchHit
-	4,  // 24: memd.v1.TransferRequest.on_conflict:type_name -> memd.v1.TransferConflict
-	5,  // 25: memd.v1.TransferRequest.on_dimension_mismatch:type_name -> memd.v1.TransferDimension
-	41, // 26: memd.v1.ClearRequest.tier:type_name -> memd.v1.Tier
-	6,  // 27: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
-	6,  // 28: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
-	8,  // 29: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
-	8,  // 30: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
-	29, // 31: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
-	10, // 32: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
-	12, // 33: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
-	14, // 34: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
-	16, // 35: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
-	18, // 36: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
-	20, // 37: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
-	22, // 38: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
-	24, // 39: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
-	33, // 40: memd.v1.MemoryService.BatchSearch:input_type -> memd.v1.BatchSearchRequest
-	35, // 41: memd.v1.MemoryService.Transfer:input_type -> memd.v1.TransferRequest
-	37, // 42: memd.v1.MemoryService.Clear:input_type -> memd.v1.ClearRequest
-	7,  // 43: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
-	7,  // 44: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
-	9,  // 45: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
-	9,  // 46: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
-	32, // 47: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
-	11, // 48: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
-	13, // 49: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
-	15, // 50: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
-	17, // 51: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
-	19, // 52: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
-	21, // 53: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
-	23, // 54: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
-	27, // 55: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
-	34, // 56: memd.v1.MemoryService.BatchSearch:output_type -> memd.v1.BatchSearchResponse
-	36, // 57: memd.v1.MemoryService.Transfer:output_type -> memd.v1.TransferResponse
-	38, // 58: memd.v1.MemoryService.Clear:output_type -> memd.v1.ClearResponse
-	43, // [43:59] is the sub-list for method output_type
-	27, // [27:43] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	41, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
+	42, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
+	43, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
+	44, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
+	42, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
+	45, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
+	46, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
+	20, // 7: memd.v1.BackupResponse.node_copies:type_name -> memd.v1.NodeBackup
+	0,  // 8: memd.v1.RunLifecycleRequest.jobs:type_name -> memd.v1.LifecycleJob
+	42, // 9: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
+	42, // 10: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
+	26, // 11: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
+	27, // 12: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
+	42, // 13: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
+	40, // 14: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
+	29, // 15: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
+	2,  // 16: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
+	3,  // 17: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
+	1,  // 18: memd.v1.SearchRequest.pattern_syntax:type_name -> memd.v1.PatternSyntax
+	45, // 19: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
+	31, // 20: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
+	32, // 21: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
+	30, // 22: memd.v1.BatchSearchRequest.shared:type_name -> memd.v1.SearchRequest
+	30, // 23: memd.v1.BatchSearchRequest.queries:type_name -> memd.v1.SearchRequest
+	32, // 24: memd.v1.BatchSearchResponse.hits:type_name -> memd.v1.SearchHit
+	4,  // 25: memd.v1.TransferRequest.on_conflict:type_name -> memd.v1.TransferConflict
+	5,  // 26: memd.v1.TransferRequest.on_dimension_mismatch:type_name -> memd.v1.TransferDimension
+	42, // 27: memd.v1.ClearRequest.tier:type_name -> memd.v1.Tier
+	6,  // 28: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
+	6,  // 29: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
+	8,  // 30: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
+	8,  // 31: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
+	30, // 32: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
+	10, // 33: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
+	12, // 34: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
+	14, // 35: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
+	16, // 36: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
+	18, // 37: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
+	21, // 38: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
+	23, // 39: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
+	25, // 40: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
+	34, // 41: memd.v1.MemoryService.BatchSearch:input_type -> memd.v1.BatchSearchRequest
+	36, // 42: memd.v1.MemoryService.Transfer:input_type -> memd.v1.TransferRequest
+	38, // 43: memd.v1.MemoryService.Clear:input_type -> memd.v1.ClearRequest
+	7,  // 44: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
+	7,  // 45: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
+	9,  // 46: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
+	9,  // 47: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
+	33, // 48: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
+	11, // 49: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
+	13, // 50: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
+	15, // 51: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
+	17, // 52: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
+	19, // 53: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
+	22, // 54: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
+	24, // 55: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
+	28, // 56: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
+	35, // 57: memd.v1.MemoryService.BatchSearch:output_type -> memd.v1.BatchSearchResponse
+	37, // 58: memd.v1.MemoryService.Transfer:output_type -> memd.v1.TransferResponse
+	39, // 59: memd.v1.MemoryService.Clear:output_type -> memd.v1.ClearResponse
+	44, // [44:60] is the sub-list for method output_type
+	28, // [28:44] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_memory_service_proto_init() }
@@ -3176,14 +3259,14 @@ func file_memd_v1_memory_service_proto_init() {
 		return
 	}
 	file_memd_v1_memory_proto_init()
-	file_memd_v1_memory_service_proto_msgTypes[23].OneofWrappers = []any{}
+	file_memd_v1_memory_service_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_memory_service_proto_rawDesc), len(file_memd_v1_memory_service_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

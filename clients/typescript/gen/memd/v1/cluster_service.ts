@@ -46,6 +46,10 @@ export interface ClusterNode {
   address: string;
   /** It renewed its registration within the last lease. */
   live: boolean;
+  /** It is drained: it owns no partition and takes none (it still follows the log). */
+  draining: boolean;
+  /** It has applied the log as it stood when it joined: partitions may move to it. */
+  ready: boolean;
 }
 
 /** One partition: who owns it, who follows it. */
@@ -75,6 +79,24 @@ export interface ClusterResponse {
   partitions: PartitionPlacement[];
   /** Every registered node. */
   nodes: ClusterNode[];
+}
+
+/** Drains a node, or puts a drained node back into service. */
+export interface DrainRequest {
+  /** The node to drain; empty for the node asked. Another node's id is forwarded to it. */
+  nodeId: string;
+  /** Undo a drain: the node takes partitions again (rebalancing moves its share back). */
+  resume: boolean;
+}
+
+/** What a drain did. */
+export interface DrainResponse {
+  /** The node drained (or resumed). */
+  nodeId: string;
+  /** Partitions it stopped serving and handed over in this call. */
+  released: number;
+  /** It is drained now. */
+  draining: boolean;
 }
 
 function createBaseClusterRequest(): ClusterRequest {
@@ -130,7 +152,7 @@ export const ClusterRequest: MessageFns<ClusterRequest> = {
 };
 
 function createBaseClusterNode(): ClusterNode {
-  return { id: "", address: "", live: false };
+  return { id: "", address: "", live: false, draining: false, ready: false };
 }
 
 export const ClusterNode: MessageFns<ClusterNode> = {
@@ -143,6 +165,12 @@ export const ClusterNode: MessageFns<ClusterNode> = {
     }
     if (message.live !== false) {
       writer.uint32(24).bool(message.live);
+    }
+    if (message.draining !== false) {
+      writer.uint32(32).bool(message.draining);
+    }
+    if (message.ready !== false) {
+      writer.uint32(40).bool(message.ready);
     }
     return writer;
   },
@@ -184,6 +212,22 @@ export const ClusterNode: MessageFns<ClusterNode> = {
             message.live = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.draining = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ready = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -201,6 +245,8 @@ export const ClusterNode: MessageFns<ClusterNode> = {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       address: isSet(object.address) ? globalThis.String(object.address) : "",
       live: isSet(object.live) ? globalThis.Boolean(object.live) : false,
+      draining: isSet(object.draining) ? globalThis.Boolean(object.draining) : false,
+      ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
     };
   },
 
@@ -215,6 +261,12 @@ export const ClusterNode: MessageFns<ClusterNode> = {
     if (message.live !== false) {
       obj.live = message.live;
     }
+    if (message.draining !== false) {
+      obj.draining = message.draining;
+    }
+    if (message.ready !== false) {
+      obj.ready = message.ready;
+    }
     return obj;
   },
 
@@ -226,6 +278,8 @@ export const ClusterNode: MessageFns<ClusterNode> = {
     message.id = object.id ?? "";
     message.address = object.address ?? "";
     message.live = object.live ?? false;
+    message.draining = object.draining ?? false;
+    message.ready = object.ready ?? false;
     return message;
   },
 };
@@ -504,6 +558,200 @@ export const ClusterResponse: MessageFns<ClusterResponse> = {
   },
 };
 
+function createBaseDrainRequest(): DrainRequest {
+  return { nodeId: "", resume: false };
+}
+
+export const DrainRequest: MessageFns<DrainRequest> = {
+  encode(message: DrainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.resume !== false) {
+      writer.uint32(16).bool(message.resume);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.resume = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainRequest {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      resume: isSet(object.resume) ? globalThis.Boolean(object.resume) : false,
+    };
+  },
+
+  toJSON(message: DrainRequest): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.resume !== false) {
+      obj.resume = message.resume;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DrainRequest>): DrainRequest {
+    return DrainRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainRequest>): DrainRequest {
+    const message = createBaseDrainRequest();
+    message.nodeId = object.nodeId ?? "";
+    message.resume = object.resume ?? false;
+    return message;
+  },
+};
+
+function createBaseDrainResponse(): DrainResponse {
+  return { nodeId: "", released: 0, draining: false };
+}
+
+export const DrainResponse: MessageFns<DrainResponse> = {
+  encode(message: DrainResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.released !== 0) {
+      writer.uint32(16).uint32(message.released);
+    }
+    if (message.draining !== false) {
+      writer.uint32(24).bool(message.draining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.released = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.draining = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainResponse {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      released: isSet(object.released) ? globalThis.Number(object.released) : 0,
+      draining: isSet(object.draining) ? globalThis.Boolean(object.draining) : false,
+    };
+  },
+
+  toJSON(message: DrainResponse): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.released !== 0) {
+      obj.released = Math.round(message.released);
+    }
+    if (message.draining !== false) {
+      obj.draining = message.draining;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DrainResponse>): DrainResponse {
+    return DrainResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainResponse>): DrainResponse {
+    const message = createBaseDrainResponse();
+    message.nodeId = object.nodeId ?? "";
+    message.released = object.released ?? 0;
+    message.draining = object.draining ?? false;
+    return message;
+  },
+};
+
 /** The placement map of a memd cluster. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -517,11 +765,29 @@ export const ClusterServiceService = {
     responseSerialize: (value: ClusterResponse): Buffer => Buffer.from(ClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClusterResponse => ClusterResponse.decode(value),
   },
+  /**
+   * Drains a node without stopping it: it hands each partition it owns to the best
+   * other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
+   */
+  drain: {
+    path: "/memd.v1.ClusterService/Drain" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DrainRequest): Buffer => Buffer.from(DrainRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DrainRequest => DrainRequest.decode(value),
+    responseSerialize: (value: DrainResponse): Buffer => Buffer.from(DrainResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DrainResponse => DrainResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
   /** Returns the placement map as this node last read it, and how to hash a namespace. */
   cluster: handleUnaryCall<ClusterRequest, ClusterResponse>;
+  /**
+   * Drains a node without stopping it: it hands each partition it owns to the best
+   * other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
+   */
+  drain: handleUnaryCall<DrainRequest, DrainResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -540,6 +806,25 @@ export interface ClusterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClusterResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Drains a node without stopping it: it hands each partition it owns to the best
+   * other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
+   */
+  drain(
+    request: DrainRequest,
+    callback: (error: ServiceError | null, response: DrainResponse) => void,
+  ): ClientUnaryCall;
+  drain(
+    request: DrainRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DrainResponse) => void,
+  ): ClientUnaryCall;
+  drain(
+    request: DrainRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DrainResponse) => void,
   ): ClientUnaryCall;
 }
 

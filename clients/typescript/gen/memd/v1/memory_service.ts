@@ -563,6 +563,21 @@ export interface BackupResponse {
   path: string;
   /** Size of the copy in bytes. */
   bytes: bigint;
+  /**
+   * Cluster mode: one copy per node, each in `<path>/<node id>` under that node's own
+   * backup directory (path and bytes above: the request's path and the total).
+   */
+  nodeCopies: NodeBackup[];
+}
+
+/** One node's copy of a cluster-wide Backup. */
+export interface NodeBackup {
+  /** The node that wrote it. */
+  nodeId: string;
+  /** The directory it wrote, on that node. */
+  path: string;
+  /** Size of its copy in bytes. */
+  bytes: bigint;
 }
 
 /** Lists namespaces. */
@@ -2293,7 +2308,7 @@ export const BackupRequest: MessageFns<BackupRequest> = {
 };
 
 function createBaseBackupResponse(): BackupResponse {
-  return { path: "", bytes: 0n };
+  return { path: "", bytes: 0n, nodeCopies: [] };
 }
 
 export const BackupResponse: MessageFns<BackupResponse> = {
@@ -2306,6 +2321,9 @@ export const BackupResponse: MessageFns<BackupResponse> = {
         throw new globalThis.Error("value provided for field message.bytes of type uint64 too large");
       }
       writer.uint32(16).uint64(message.bytes);
+    }
+    for (const v of message.nodeCopies) {
+      NodeBackup.encode(v!, writer.uint32(722).fork()).join();
     }
     return writer;
   },
@@ -2339,6 +2357,14 @@ export const BackupResponse: MessageFns<BackupResponse> = {
             message.bytes = reader.uint64() as bigint;
             continue;
           }
+          case 90: {
+            if (tag !== 722) {
+              break;
+            }
+
+            message.nodeCopies.push(NodeBackup.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2355,6 +2381,11 @@ export const BackupResponse: MessageFns<BackupResponse> = {
     return {
       path: isSet(object.path) ? globalThis.String(object.path) : "",
       bytes: isSet(object.bytes) ? BigInt(object.bytes) : 0n,
+      nodeCopies: globalThis.Array.isArray(object?.nodeCopies)
+        ? object.nodeCopies.map((e: any) => NodeBackup.fromJSON(e))
+        : globalThis.Array.isArray(object?.node_copies)
+        ? object.node_copies.map((e: any) => NodeBackup.fromJSON(e))
+        : [],
     };
   },
 
@@ -2366,6 +2397,9 @@ export const BackupResponse: MessageFns<BackupResponse> = {
     if (message.bytes !== 0n) {
       obj.bytes = message.bytes.toString();
     }
+    if (message.nodeCopies?.length) {
+      obj.nodeCopies = message.nodeCopies.map((e) => NodeBackup.toJSON(e));
+    }
     return obj;
   },
 
@@ -2374,6 +2408,115 @@ export const BackupResponse: MessageFns<BackupResponse> = {
   },
   fromPartial(object: DeepPartial<BackupResponse>): BackupResponse {
     const message = createBaseBackupResponse();
+    message.path = object.path ?? "";
+    message.bytes = (object.bytes !== undefined && object.bytes !== null) ? BigInt(object.bytes) : 0n;
+    message.nodeCopies = object.nodeCopies?.map((e) => NodeBackup.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNodeBackup(): NodeBackup {
+  return { nodeId: "", path: "", bytes: 0n };
+}
+
+export const NodeBackup: MessageFns<NodeBackup> = {
+  encode(message: NodeBackup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.bytes !== 0n) {
+      if (BigInt.asUintN(64, message.bytes) !== message.bytes) {
+        throw new globalThis.Error("value provided for field message.bytes of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeBackup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeBackup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeBackup {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      bytes: isSet(object.bytes) ? BigInt(object.bytes) : 0n,
+    };
+  },
+
+  toJSON(message: NodeBackup): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.bytes !== 0n) {
+      obj.bytes = message.bytes.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeBackup>): NodeBackup {
+    return NodeBackup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeBackup>): NodeBackup {
+    const message = createBaseNodeBackup();
+    message.nodeId = object.nodeId ?? "";
     message.path = object.path ?? "";
     message.bytes = (object.bytes !== undefined && object.bytes !== null) ? BigInt(object.bytes) : 0n;
     return message;
