@@ -6,14 +6,15 @@
 #                              until every memd node is SERVING
 #   cluster.sh down            stop everything this script started (pid files)
 #   cluster.sh status          which processes run
-#   cluster.sh node-up N       (re)start memd node N (1-3), e.g. after kill -9
+#   cluster.sh node-up N       (re)start memd node N (1-4; `up` starts 1-3, a fourth
+#                              node joins later), e.g. after kill -9
 #   cluster.sh node-down N     stop memd node N gracefully (SIGTERM: it hands its
 #                              partitions over, then exits)
 #   cluster.sh nats-up N       (re)start NATS server N (1-3)
 #
 # Environment: CLUSTER_DIR (state, logs, pid files; default target/cluster),
 # CLUSTER_PORT_BASE (default 14200: NATS clients on +1..+3, NATS routes +11..+13,
-# memd gRPC +21..+23, memd metrics +31..+33), CLUSTER_LEASE_S (3), CLUSTER_PARTITIONS
+# memd gRPC +21..+24, memd metrics +31..+34), CLUSTER_LEASE_S (3), CLUSTER_PARTITIONS
 # (16), MEMD (the memd executable; default .venv/bin/memd), MEMD_ARGS (more flags).
 # Only processes whose pid this script recorded are ever signalled.
 set -euo pipefail
@@ -92,12 +93,12 @@ case "${1:-}" in
         echo "memd cluster up: gRPC 127.0.0.1:$((BASE + 21)),$((BASE + 22)),$((BASE + 23)); NATS $(nats_urls)"
         ;;
     down)
-        for n in 1 2 3; do stop_pid "$DIR/memd-$n.pid"; done
+        for n in 1 2 3 4; do stop_pid "$DIR/memd-$n.pid"; done
         for n in 1 2 3; do stop_pid "$DIR/nats-$n.pid"; done
         echo "memd cluster down"
         ;;
     status)
-        for name in memd-1 memd-2 memd-3 nats-1 nats-2 nats-3; do
+        for name in memd-1 memd-2 memd-3 memd-4 nats-1 nats-2 nats-3; do
             if running "$DIR/$name.pid"; then echo "$name running (pid $(cat "$DIR/$name.pid"))"
             else echo "$name stopped"; fi
         done
@@ -106,7 +107,7 @@ case "${1:-}" in
     node-down) stop_pid "$DIR/memd-$2.pid" ;;
     nats-up) nats_up "$2" ;;
     *)
-        sed -n '2,18p' "$0" >&2
+        sed -n '2,19p' "$0" >&2
         exit 2
         ;;
 esac

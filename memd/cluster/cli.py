@@ -36,7 +36,11 @@ def add_cluster_commands(commands: Any) -> None:
     drain.add_argument("--node", default="", help="node id to drain (default: the --target node)")
     drain.add_argument("--resume", action="store_true", help="undo a drain")
     drain.add_argument(
-        "--wait", type=float, default=30.0, metavar="S", help="seconds to wait for the moves (0: none)"
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for the moves (0: none)",
     )
     drain.add_argument(
         "--token", default=os.environ.get("MEMD_TOKEN", ""), help="an admin token (env MEMD_TOKEN)"

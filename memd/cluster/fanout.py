@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.entry import wall_ms
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import Pool
-from memd.cluster.entry import wall_ms
 from memd.errors import Unavailable
 
 SERVED = "memd-served"
@@ -103,7 +103,9 @@ class FanOut:
         """Every namespace of the cluster, in byte order."""
         served = self.served()
         names = set(self.local(self._node.replica.engine.namespaces(), served))
-        for _, reply, trailing in self.ask("ListNamespaces", request, context, pb.ListNamespacesResponse):
+        for _, reply, trailing in self.ask(
+            "ListNamespaces", request, context, pb.ListNamespacesResponse
+        ):
             names.update(reply.namespaces)
             served |= served_of(trailing)
         self.check_covered(served)

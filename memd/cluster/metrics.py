@@ -40,6 +40,12 @@ class ClusterMetrics:
             ["method"],
             registry=registry,
         )
+        self.follower_reads = Counter(
+            "memd_cluster_follower_reads_total",
+            "Reads with a staleness bound answered from this node's follower copy",
+            ["method"],
+            registry=registry,
+        )
         self.failovers = Counter(
             "memd_cluster_failovers_total",
             "Partitions this node took over from another owner",

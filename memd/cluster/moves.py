@@ -28,7 +28,7 @@ from typing import Any
 import nats.js.errors as js_errors
 
 from memd.cluster.partition import placement_key
-from memd.cluster.placement import Placement, Pool
+from memd.cluster.placement import NodeRecord, Placement, Pool
 from memd.cluster.replica import PartitionState
 from memd.logs import event
 
@@ -78,9 +78,19 @@ async def hand_over(
 
 
 async def rebalance_one(
-    node_id: str, kv: Any, states: list[PartitionState], pool: Pool, now_ms: int, lease_ms: int
+    node_id: str,
+    kv: Any,
+    states: list[PartitionState],
+    pool: Pool,
+    nodes: dict[str, NodeRecord],
+    now_ms: int,
+    lease_ms: int,
 ) -> int | None:
     """Hand one served partition whose best node is another one to that node.
+
+    Only once that node is caught up on the partition: as the best node it is the first
+    follower the owner lists, so it follows the partition, catches up, says so in its
+    registration, and then gets it.
 
     Returns the partition moved, or None.
     """
@@ -88,7 +98,7 @@ async def rebalance_one(
         if not state.serving or now_ms - state.serving_since_ms < SETTLE_LEASES * lease_ms:
             continue
         best = pool.best(state.number)
-        if best is None or best == node_id:
+        if best is None or best == node_id or state.number not in nodes[best].caught_up:
             continue
         # The lock is waited for on a worker thread: the write holding it waits on
         # this loop for its append.

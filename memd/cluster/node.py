@@ -4,12 +4,14 @@ It runs an asyncio loop (nats-py) on its own thread; gRPC worker threads reach i
 ``call``. It keeps:
 - the log: one JetStream stream (``MEMD_LOG``, subjects ``memd.log.<partition>``, R
   replicas), appended to by owners with the subject's expected last sequence;
-- the applier: an ordered consumer over every subject, from the lowest sequence this
-  store has applied, feeding a thread that applies entries in log order (``replica.py``);
+- the applier: one ordered consumer per partition this node replicates (owner or one
+  of the R - 1 followers, ``follow.py``), from the sequence after the last one its store
+  applied, feeding a thread that applies entries in log order (``replica.py``);
 - the lease tick (every third of a lease): renew this node's registration, read the
   placement of every partition, renew the leases it owns, claim free partitions and take
   over lapsed ones it ranks first for (``placement.py``); hand one partition whose best
-  node is another one to that node (rebalancing, ``moves.py``).
+  node is another one to that node (rebalancing, ``moves.py``); follow exactly the
+  partitions whose records name it.
 
 Taking a partition (``_take``): compare-and-set the record with the next epoch, append a
 barrier entry (expecting the subject's current last sequence: from then on a deposed
@@ -35,7 +37,9 @@ import nats.js.errors as js_errors
 from nats.js import api
 
 from memd.cluster.entry import Entry, wall_ms
+from memd.cluster.follow import Following
 from memd.cluster.metrics import ClusterMetrics
+from memd.cluster.moves import hand_over, rebalance_one, stop_serving
 from memd.cluster.options import ClusterOptions
 from memd.cluster.partition import (
     BUCKET,
@@ -46,7 +50,6 @@ from memd.cluster.partition import (
     placement_key,
     subject,
 )
-from memd.cluster.moves import hand_over, rebalance_one, stop_serving
 from memd.cluster.placement import NodeRecord, Placement, Pool, rank
 from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
 from memd.errors import MemdError, Unavailable
@@ -96,13 +99,12 @@ class ClusterNode:
         self._taking: dict[int, asyncio.Task[None]] = {}
         self._leaving = False
         self.draining = False
-        self._join_seq = 0  # the log's last sequence when this node joined
-        self._processed_seq = 0  # the last sequence the applier has dealt with
+        self.following = Following(replica.states, self._on_entry)
 
     @property
     def ready(self) -> bool:
-        """This node has applied the log as it stood when it joined."""
-        return self._processed_seq >= self._join_seq
+        """This node has caught up on every partition it follows."""
+        return len(self.following.caught_up()) == len(self.following.partitions)
 
     @property
     def states(self) -> list[PartitionState]:
@@ -142,23 +144,7 @@ class ClusterNode:
         # A JetStream cluster that just started has no meta leader for a few seconds,
         # and a stream just created no leader: each step is retried until it works.
         await self._until(deadline, "creating the log", self._ensure_log)
-        start = min(s.applied for s in self.states) + 1
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
-        )
-
-        async def follow() -> None:
-            info = await self._js.stream_info(STREAM)
-            self._join_seq = info.state.last_seq if info.state.last_seq >= start else 0
-            await self._js.subscribe(
-                SUBJECT_PREFIX + ">",
-                stream=STREAM,
-                cb=self._on_entry,
-                ordered_consumer=True,
-                config=config,
-            )
-
-        await self._until(deadline, "following the log", follow)
+        self.following.js = self._js
         self._started_ms = wall_ms()
         await self._until(deadline, "reading the placement map", self._tick)
         self._tasks.append(self._loop.create_task(self._lease_forever()))
@@ -227,7 +213,9 @@ class ClusterNode:
                 await hand_over(self._kv, state, target, now, self._lease_ms)
 
     async def _register(self, now: int) -> None:
-        record = NodeRecord(self.options.advertise, now, self.draining, self.ready)
+        record = NodeRecord(
+            self.options.advertise, now, self.draining, self.ready, self.following.caught_up()
+        )
         await self._kv.put(node_key(self.id), record.encode())
 
     def stop(self) -> None:
@@ -310,9 +298,11 @@ class ClusterNode:
             )
             return
         meta = msg.metadata
+        partition = partition_of_subject(msg.subject)
+        self.following.delivered(partition, meta.sequence.stream, meta.num_pending)
         self.metrics.pending.set(meta.num_pending + self._inbox.qsize())
         published = meta.timestamp.timestamp() if meta.timestamp else time.time()
-        self._inbox.put((partition_of_subject(msg.subject), meta.sequence.stream, entry, published))
+        self._inbox.put((partition, meta.sequence.stream, entry, published))
 
     def _apply_forever(self) -> None:
         while True:
@@ -321,7 +311,6 @@ class ClusterNode:
                 return
             partition, seq, entry, published = item
             state = self.states[partition]
-            self._processed_seq = seq
             while not self._stopping.is_set():
                 try:
                     if self.replica.apply(state, seq, entry):
@@ -372,12 +361,30 @@ class ClusterNode:
         for state in self.states:
             await self._tick_partition(state, now, pool)
         if not (self.draining or self._leaving):
-            moved = await rebalance_one(self.id, self._kv, self.states, pool, now, self._lease_ms)
+            moved = await rebalance_one(
+                self.id, self._kv, self.states, pool, nodes, now, self._lease_ms
+            )
             if moved is not None:
                 self.metrics.handovers.inc()
+        await self.following.sync(self._replicated())
         owned = sum(s.serving for s in self.states)
         self.metrics.partitions.labels("owner").set(owned)
-        self.metrics.partitions.labels("follower").set(len(self.states) - owned)
+        self.metrics.partitions.labels("follower").set(len(self.following.partitions) - owned)
+
+    def _replicated(self) -> set[int]:
+        """Partitions this node should follow.
+
+        Those it serves or is taking over, and those whose record names it owner or
+        follower.
+        """
+        out = set(self._taking)
+        for state in self.states:
+            record = state.placement
+            if state.serving or (
+                record is not None and (record.owner == self.id or self.id in record.followers)
+            ):
+                out.add(state.number)
+        return out
 
     async def _tick_partition(self, state: PartitionState, now: int, pool: Pool) -> None:
         if state.number in self._taking or self._leaving:
@@ -401,9 +408,14 @@ class ClusterNode:
                 )
                 return
             if not state.serving:
-                self._start_take(state, record, revision, now, pool.active)
+                self._start_take(state, record, revision, now, pool.eligible)
                 return
-            renewed = replace(record, lease_until_ms=now + self._lease_ms)
+            # The followers follow the pool: a node that joined replaces a worse-ranked
+            # one, a node that left is replaced.
+            followers = pool.followers(state.number, self.id, self.options.replicas - 1)
+            renewed = replace(
+                record, lease_until_ms=now + self._lease_ms, followers=followers, seq=state.applied
+            )
             try:
                 state.revision = await self._kv.update(key, renewed.encode(), last=revision)
                 state.placement = renewed
@@ -417,16 +429,18 @@ class ClusterNode:
         if record is None:
             # Give every node one lease to register before free partitions are dealt.
             if now - self._started_ms >= self._lease_ms and pool.best(state.number) == self.id:
-                self._start_take(state, None, 0, now, pool.active)
+                self._start_take(state, None, 0, now, pool.eligible)
             return
         if now > record.lease_until_ms:
-            # The best-ranked eligible node takes over; after a second lease, any
-            # active one (the eligible ones may all be gone).
+            # The first active follower caught up on it takes over (a short catch-up),
+            # else the first active follower, else the best-ranked eligible node;
+            # after a second lease, any active one.
             late = now > record.lease_until_ms + self._lease_ms
-            if pool.best(state.number, exclude=record.owner) == self.id or (
-                late and self.id in pool.active and self.id != record.owner
-            ):
-                self._start_take(state, record, revision, now, pool.active)
+            heirs = [f for f in record.followers if f in pool.active]
+            caught_up = [f for f in heirs if state.number in self.nodes[f].caught_up]
+            heir = next(iter(caught_up + heirs), None) or pool.best(state.number, record.owner)
+            if heir == self.id or (late and self.id in pool.active and self.id != record.owner):
+                self._start_take(state, record, revision, now, pool.eligible)
 
     def _start_take(
         self,
@@ -477,6 +491,7 @@ class ClusterNode:
         except js_errors.KeyWrongLastSequenceError:
             return  # another node changed it first
         state.placement = placement
+        await self.following.follow(state.number)  # the catch-up comes through it
         barrier = await self._append_barrier(state.number, epoch)
         deadline = time.monotonic() + max(30.0, 10 * self.options.lease_s)
         while state.applied < barrier:
@@ -507,6 +522,11 @@ class ClusterNode:
                 # A deposed owner appended meanwhile; its entry is before ours: retry.
 
     # ---- routing --------------------------------------------------------------------
+
+    def staleness(self, partition: int) -> tuple[int, int] | None:
+        """How far this node's copy of ``partition`` may be behind: (ms, entries)."""
+        state = self.states[partition]
+        return self.following.staleness(state.number, state.placement, self._lease_ms, wall_ms())
 
     def owner_address(self, partition: int) -> tuple[str, str] | None:
         """The owner of ``partition`` and its address, as last read; None if unknown."""

@@ -26,12 +26,17 @@ class Placement:
         epoch: Incremented by every change of owner.
         lease_until_ms: Wall-clock ms until which the owner's lease holds.
         followers: Follower node ids, best failover candidate first.
+        seq: The last sequence the owner had applied when it wrote the record (at
+            ``lease_until_ms`` minus a lease): a follower that applied it is at most
+            that old (follower reads, ``follow.py``); -1 when unknown (a record written
+            by a take-over or a hand-over, before the owner caught up).
     """
 
     owner: str
     epoch: int
     lease_until_ms: int
     followers: tuple[str, ...] = field(default=())
+    seq: int = -1
 
     def encode(self) -> bytes:
         """The record as stored in the bucket."""
@@ -41,6 +46,7 @@ class Placement:
                 "epoch": self.epoch,
                 "lease_until_ms": self.lease_until_ms,
                 "followers": list(self.followers),
+                "seq": self.seq,
             }
         ).encode()
 
@@ -48,7 +54,13 @@ class Placement:
     def decode(cls, raw: bytes) -> Placement:
         """Read a record from the bucket."""
         d = json.loads(raw)
-        return cls(d["owner"], int(d["epoch"]), int(d["lease_until_ms"]), tuple(d["followers"]))
+        return cls(
+            d["owner"],
+            int(d["epoch"]),
+            int(d["lease_until_ms"]),
+            tuple(d["followers"]),
+            int(d.get("seq", -1)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +71,17 @@ class NodeRecord:
         address: Its advertised gRPC address.
         seen_ms: Wall-clock ms of its last renewal.
         draining: It owns nothing and takes nothing (drained, still running).
-        ready: It has applied the log as it stood when it joined, so a partition moved
-            to it is served after a short catch-up, not after a replay.
+        ready: It has caught up on every partition it follows.
+        caught_up: The partitions it follows and has caught up on: a partition is
+            handed over (rebalancing) only to a node caught up on it, so the move
+            costs a short catch-up, not a replay.
     """
 
     address: str
     seen_ms: int
     draining: bool = False
     ready: bool = True
+    caught_up: tuple[int, ...] = ()
 
     def encode(self) -> bytes:
         """The record as stored in the bucket."""
@@ -76,6 +91,7 @@ class NodeRecord:
                 "seen_ms": self.seen_ms,
                 "draining": self.draining,
                 "ready": self.ready,
+                "caught_up": list(self.caught_up),
             }
         ).encode()
 
@@ -84,7 +100,11 @@ class NodeRecord:
         """Read a record from the bucket (records of the first phase lack the flags)."""
         d = json.loads(raw)
         return cls(
-            d["address"], int(d["seen_ms"]), bool(d.get("draining")), bool(d.get("ready", True))
+            d["address"],
+            int(d["seen_ms"]),
+            bool(d.get("draining")),
+            bool(d.get("ready", True)),
+            tuple(int(p) for p in d.get("caught_up", ())),
         )
 
 
@@ -95,8 +115,11 @@ class Pool:
     Attributes:
         live: Renewed their registration within the last lease.
         active: Live and not drained: they may take a lapsed partition.
-        eligible: Active and ready: where partitions are dealt and rebalanced to
-            (``active`` when none is ready yet, so a cluster can always start).
+        eligible: Where partitions are dealt, followed and rebalanced to: the active
+            nodes. (Not only the ``ready`` ones: a node starts following partitions
+            whenever the followers change, and owners would then move partitions away
+            from it and back; a hand-over waits instead for the target to be caught up
+            on that one partition, ``NodeRecord.caught_up``.)
     """
 
     live: tuple[str, ...]
@@ -108,8 +131,11 @@ class Pool:
         """The pool from the registry at ``now_ms``."""
         live = tuple(n for n, r in nodes.items() if now_ms - r.seen_ms <= lease_ms)
         active = tuple(n for n in live if not nodes[n].draining)
-        ready = tuple(n for n in active if nodes[n].ready)
-        return cls(live, active, ready or active)
+        return cls(live, active, active)
+
+    def followers(self, partition: int, owner: str, count: int) -> tuple[str, ...]:
+        """The ``count`` best eligible nodes for ``partition`` other than its owner."""
+        return tuple(n for n in rank(partition, list(self.eligible)) if n != owner)[:count]
 
     def best(self, partition: int, exclude: str = "") -> str | None:
         """The eligible node that should own ``partition``, other than ``exclude``."""

@@ -1,5 +1,8 @@
-"""``memd.v1.ClusterService``: the placement map, for smart clients and operators, and
-draining a node without stopping it."""
+"""``memd.v1.ClusterService``: the placement map, and draining a running node.
+
+The map is for smart clients and operators; Drain moves a node's partitions away
+without stopping it (``memd cluster drain``).
+"""
 
 from __future__ import annotations
 

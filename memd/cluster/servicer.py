@@ -23,8 +23,8 @@ from memd.cluster.fanout import FanOut, served_header
 from memd.cluster.forward import Forwarder, forwarded, header_namespace
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
+from memd.cluster.reads import max_staleness_ms, report
 from memd.errors import CapacityExceeded, FailedPrecondition, InvalidArgument, Unavailable
-from memd.server import convert
 from memd.server.servicer import MemoryServicer
 
 _NOT_YET = "{} is not available in cluster mode yet (docs/cluster.md)"
@@ -48,9 +48,13 @@ class ClusterMemoryServicer(MemoryServicer):
         self._fan = FanOut(node, forwarder)
 
     def _owner(
-        self, method: str, namespace: str, context: Any
+        self, method: str, namespace: str, context: Any, read: bool = False
     ) -> tuple[int, tuple[str, str] | None]:
-        """The partition of ``namespace`` and its owner, or None when it is served here."""
+        """The partition of ``namespace`` and its owner, or None when it is served here.
+
+        Served here: as its owner, or, for a ``read`` with a staleness bound that this
+        node's follower copy meets, as a follower.
+        """
         sent = header_namespace(context)
         if sent is not None and sent != namespace:
             raise InvalidArgument(
@@ -58,8 +62,19 @@ class ClusterMemoryServicer(MemoryServicer):
                 f"namespace ({namespace!r})"
             )
         partition = partition_of(namespace, self._count)
-        if self._node.states[partition].serving:
+        bound = max_staleness_ms(context) if read else None
+        state = self._node.states[partition]
+        if state.serving:
+            if bound is not None:
+                report(context, "owner")
             return partition, None
+        if bound is not None:
+            lag = self._node.staleness(partition)
+            if lag is not None and lag[0] <= bound:
+                report(context, "follower", *lag)
+                self._node.metrics.follower_reads.labels(method).inc()
+                return partition, None
+            report(context, "owner")
         owner = self._node.owner_address(partition)
         if forwarded(context) or owner is None or owner[0] == self._node.id:
             raise Unavailable(f"partition {partition} has no serving owner right now; retry")
@@ -89,7 +104,7 @@ class ClusterMemoryServicer(MemoryServicer):
     def Retrieve(self, request: bytes, context: Any) -> bytes:
         """Read on the owner (as a peek: see the module docstring), or forward."""
         req = pb.RetrieveRequest.FromString(request)
-        partition, owner = self._owner("Retrieve", req.namespace, context)
+        partition, owner = self._owner("Retrieve", req.namespace, context, read=True)
         if owner is not None:
             still = self._still(partition, owner)
             return cast(bytes, self._fwd.unary(owner, "Retrieve", request, context, still))
@@ -101,7 +116,7 @@ class ClusterMemoryServicer(MemoryServicer):
     def List(self, request: bytes, context: Any) -> bytes:
         """One page, from the owner."""
         req = pb.ListRequest.FromString(request)
-        partition, owner = self._owner("List", req.namespace, context)
+        partition, owner = self._owner("List", req.namespace, context, read=True)
         if owner is not None:
             still = self._still(partition, owner)
             return cast(bytes, self._fwd.unary(owner, "List", request, context, still))
@@ -109,7 +124,7 @@ class ClusterMemoryServicer(MemoryServicer):
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
         """Search on the owner (counting no access), or forward."""
-        _, owner = self._owner("Search", request.namespace, context)
+        _, owner = self._owner("Search", request.namespace, context, read=True)
         if owner is not None:
             yield from self._fwd.stream(
                 owner,

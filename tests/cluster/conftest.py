@@ -36,12 +36,12 @@ T = TypeVar("T")
 
 
 def _free_base() -> int:
-    """A port base whose 12 ports (see cluster.sh) are all free now."""
+    """A port base whose 14 ports (see cluster.sh; a fourth node too) are all free now."""
     for _ in range(50):
         # Below the kernel's ephemeral range (32768-60999), where other processes'
         # outgoing connections could take a port between this check and the bind.
         base = random.randrange(10_000, 32_000, 100)
-        ports = [base + d for d in (1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33)]
+        ports = [base + d for d in (1, 2, 3, 11, 12, 13, 21, 22, 23, 24, 31, 32, 33, 34)]
         try:
             for port in ports:
                 with socket.socket() as s:
@@ -102,6 +102,7 @@ class Cluster:
             self.run("nats-up", str(n), check=False)
         for n in (1, 2, 3):
             self.run("node-up", str(n), check=False)
+        self.run("node-down", "4", check=False)  # the fourth node is a test's guest
 
     def wait_owned(self, timeout: float = 30.0) -> cpb.ClusterResponse:
         """Wait until every partition has an owner with a live lease (as node 1 reads it)."""
@@ -122,7 +123,11 @@ class Cluster:
         while True:
             placement = self.wait_owned(timeout)
             pool = Pool.of(
-                {n.id: NodeRecord(n.address, 0, n.draining, n.ready) for n in placement.nodes if n.live},
+                {
+                    n.id: NodeRecord(n.address, 0, n.draining, n.ready)
+                    for n in placement.nodes
+                    if n.live
+                },
                 0,
                 1,
             )

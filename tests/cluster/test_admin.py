@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -84,9 +85,7 @@ def test_a_forwarded_list_reports_only_the_partitions_its_node_serves(cluster: C
 
 def test_backup_fans_out_to_every_node(cluster: Cluster) -> None:
     _fill(cluster)
-    reply, _ = retry(
-        lambda: cluster.stub(2).Backup(pb.BackupRequest(path="nightly/1"), timeout=60)
-    )
+    reply, _ = retry(lambda: cluster.stub(2).Backup(pb.BackupRequest(path="nightly/1"), timeout=60))
     assert reply.path == "nightly/1"
     copies = {c.node_id: c for c in reply.node_copies}
     assert set(copies) == {"memd-1", "memd-2", "memd-3"}
@@ -115,7 +114,9 @@ def test_a_running_node_is_drained_and_gets_its_partitions_back_on_resume(
     checker = Checker(cluster, 2, ns)  # writes through the node being drained
     with checker.running():
         checker.wait_acks(20, 30)
-        done = _memd(cluster, "cluster", "drain", "--target", cluster.address(1), "--node", "memd-2")
+        done = _memd(
+            cluster, "cluster", "drain", "--target", cluster.address(1), "--node", "memd-2"
+        )
         assert done.returncode == 0, done.stderr
         assert f"memd-2: drained, {len(mine)} partitions handed over" in done.stdout
         checker.wait_acks(20, 30)
@@ -150,3 +151,67 @@ def test_draining_an_unknown_node_is_not_found(cluster: Cluster) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stub.Drain(cpb.DrainRequest(node_id="memd-9"), timeout=10)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _replicas(p: cpb.PartitionPlacement) -> set[str]:
+    return {p.owner, *p.followers}
+
+
+def test_a_fourth_node_joins_gets_its_share_and_replicates_only_r_partitions(
+    whole: Cluster,
+) -> None:
+    cluster = whole
+    namespaces = [f"join:{i}" for i in range(24)]
+    for i, ns in enumerate(namespaces):  # written before the node joins: it must replay
+        retry(
+            lambda ns=ns, n=1 + i % 3: cluster.stub(n).Store(
+                pb.StoreRequest(namespace=ns, memories=[mpb.NewMemory(key="k", text=ns)]),
+                timeout=10,
+            )
+        )
+    cluster.run("node-up", "4")
+    deadline = time.monotonic() + 60
+    while True:  # rebalanced with node 4 among the owners
+        placement = cluster.wait_balanced(60)
+        if any(p.owner == "memd-4" for p in placement.partitions):
+            break
+        assert time.monotonic() < deadline, placement
+        time.sleep(0.3)
+    for p in placement.partitions:  # R = 3: an owner and two followers, four nodes
+        assert len(_replicas(p)) == 3 and p.owner not in p.followers, p
+    mine = {p.partition for p in placement.partitions if "memd-4" in _replicas(p)}
+    assert 0 < len(mine) < 8
+    # Every namespace is held, byte for byte, by its partition's replicas; node 4 (which
+    # joined empty) holds exactly the namespaces of the partitions it replicates. (The
+    # others keep what they applied of partitions they stopped replicating.)
+    expect = {
+        ns: {
+            int(n.removeprefix("memd-"))
+            for n in _replicas(placement.partitions[partition_of(ns, 8)])
+        }
+        for ns in namespaces
+    }
+    deadline = time.monotonic() + 30
+    while True:
+        digests = dict(zip((1, 2, 3, 4), cluster.digests((1, 2, 3, 4)), strict=True))
+        same = all(
+            len(held := {digests[n]["namespaces"].get(ns) for n in nodes}) == 1 and None not in held
+            for ns, nodes in expect.items()
+        )
+        on_4 = {ns for ns in namespaces if ns in digests[4]["namespaces"]}
+        if same and on_4 == {ns for ns, nodes in expect.items() if 4 in nodes}:
+            break
+        assert time.monotonic() < deadline, (digests, expect)
+        time.sleep(0.3)
+    for ns in namespaces:
+        got, _ = retry(
+            partial(
+                cluster.stub(4).Retrieve, pb.RetrieveRequest(namespace=ns, keys=["k"]), timeout=10
+            )
+        )
+        assert got.results[0].found, ns
+    cluster.run("node-down", "4")  # SIGTERM: hands its partitions over
+    deadline = time.monotonic() + 30
+    while [p for p in cluster.wait_balanced(60).partitions if "memd-4" in _replicas(p)]:
+        assert time.monotonic() < deadline, "node 4 still named a replica after leaving"
+        time.sleep(0.3)

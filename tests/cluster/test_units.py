@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import grpc
 import pytest
 
@@ -125,12 +123,11 @@ def test_the_pool_deals_to_ready_active_nodes_and_falls_back_to_active() -> None
     }
     pool = Pool.of(nodes, now, lease)
     assert set(pool.live) == {"a", "b", "c"} and set(pool.active) == {"a", "c"}
-    assert pool.eligible == ("a",)
-    assert all(pool.best(p) == "a" for p in range(16))
-    assert pool.best(0, exclude="a") is None
-    # Nobody ready yet (a cluster starting): the active nodes are dealt partitions.
-    starting = Pool.of({n: replace(r, ready=False) for n, r in nodes.items()}, now, lease)
-    assert set(starting.eligible) == {"a", "c"}
+    assert set(pool.eligible) == {"a", "c"}  # not ready is still eligible (see Pool)
+    assert {pool.best(p) for p in range(16)} == {"a", "c"}
+    assert all(pool.best(p, exclude="a") == "c" for p in range(16))
+    assert all(set(pool.followers(p, "a", 2)) == {"c"} for p in range(16))
+    assert Pool.of({"a": nodes["a"]}, now, lease).best(0, exclude="a") is None
     # The ranking is rendezvous: removing a node moves only the partitions it was best for.
     three = Pool.of({n: NodeRecord(n, now) for n in "xyz"}, now, lease)
     two = Pool.of({n: NodeRecord(n, now) for n in "xy"}, now, lease)
@@ -140,6 +137,14 @@ def test_the_pool_deals_to_ready_active_nodes_and_falls_back_to_active() -> None
     # Records written by the first phase (no flags) read as ready and not draining.
     old = NodeRecord.decode(b'{"address": "a:1", "seen_ms": 5}')
     assert old == NodeRecord("a:1", 5) and NodeRecord.decode(old.encode()) == old
+    full = NodeRecord("a:1", 5, draining=True, ready=False, caught_up=(1, 4))
+    assert NodeRecord.decode(full.encode()) == full
+    record = Placement("a", 3, 99, ("b", "c"), seq=17)
+    assert Placement.decode(record.encode()) == record
+    assert (
+        Placement.decode(b'{"owner": "a", "epoch": 1, "lease_until_ms": 2, "followers": []}').seq
+        == -1
+    )
 
 
 def test_served_partitions_round_trip_through_trailing_metadata() -> None:

@@ -11,14 +11,18 @@ class ClusterRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ClusterNode(_message.Message):
-    __slots__ = ("id", "address", "live")
+    __slots__ = ("id", "address", "live", "draining", "ready")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
     id: str
     address: str
     live: bool
-    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., live: _Optional[bool] = ...) -> None: ...
+    draining: bool
+    ready: bool
+    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., live: _Optional[bool] = ..., draining: _Optional[bool] = ..., ready: _Optional[bool] = ...) -> None: ...
 
 class PartitionPlacement(_message.Message):
     __slots__ = ("partition", "owner", "followers", "epoch", "lease_until_ms")
@@ -45,3 +49,21 @@ class ClusterResponse(_message.Message):
     partitions: _containers.RepeatedCompositeFieldContainer[PartitionPlacement]
     nodes: _containers.RepeatedCompositeFieldContainer[ClusterNode]
     def __init__(self, node_id: _Optional[str] = ..., partition_count: _Optional[int] = ..., partitions: _Optional[_Iterable[_Union[PartitionPlacement, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[ClusterNode, _Mapping]]] = ...) -> None: ...
+
+class DrainRequest(_message.Message):
+    __slots__ = ("node_id", "resume")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    resume: bool
+    def __init__(self, node_id: _Optional[str] = ..., resume: _Optional[bool] = ...) -> None: ...
+
+class DrainResponse(_message.Message):
+    __slots__ = ("node_id", "released", "draining")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    released: int
+    draining: bool
+    def __init__(self, node_id: _Optional[str] = ..., released: _Optional[int] = ..., draining: _Optional[bool] = ...) -> None: ...

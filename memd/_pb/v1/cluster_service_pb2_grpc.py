@@ -40,6 +40,11 @@ class ClusterServiceStub:
                 request_serializer=memd_dot_v1_dot_cluster__service__pb2.ClusterRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_cluster__service__pb2.ClusterResponse.FromString,
                 _registered_method=True)
+        self.Drain = channel.unary_unary(
+                '/memd.v1.ClusterService/Drain',
+                request_serializer=memd_dot_v1_dot_cluster__service__pb2.DrainRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_cluster__service__pb2.DrainResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -53,6 +58,14 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Drain(self, request, context):
+        """Drains a node without stopping it: it hands each partition it owns to the best
+        other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +73,11 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.Cluster,
                     request_deserializer=memd_dot_v1_dot_cluster__service__pb2.ClusterRequest.FromString,
                     response_serializer=memd_dot_v1_dot_cluster__service__pb2.ClusterResponse.SerializeToString,
+            ),
+            'Drain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Drain,
+                    request_deserializer=memd_dot_v1_dot_cluster__service__pb2.DrainRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_cluster__service__pb2.DrainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +108,33 @@ class ClusterService:
             '/memd.v1.ClusterService/Cluster',
             memd_dot_v1_dot_cluster__service__pb2.ClusterRequest.SerializeToString,
             memd_dot_v1_dot_cluster__service__pb2.ClusterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Drain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.ClusterService/Drain',
+            memd_dot_v1_dot_cluster__service__pb2.DrainRequest.SerializeToString,
+            memd_dot_v1_dot_cluster__service__pb2.DrainResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -195,12 +195,24 @@ class BackupRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class BackupResponse(_message.Message):
-    __slots__ = ("path", "bytes")
+    __slots__ = ("path", "bytes", "node_copies")
     PATH_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
+    NODE_COPIES_FIELD_NUMBER: _ClassVar[int]
     path: str
     bytes: int
-    def __init__(self, path: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
+    node_copies: _containers.RepeatedCompositeFieldContainer[NodeBackup]
+    def __init__(self, path: _Optional[str] = ..., bytes: _Optional[int] = ..., node_copies: _Optional[_Iterable[_Union[NodeBackup, _Mapping]]] = ...) -> None: ...
+
+class NodeBackup(_message.Message):
+    __slots__ = ("node_id", "path", "bytes")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    path: str
+    bytes: int
+    def __init__(self, node_id: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
 
 class ListNamespacesRequest(_message.Message):
     __slots__ = ()

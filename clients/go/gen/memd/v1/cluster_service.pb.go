@@ -78,7 +78,8 @@ type ClusterNode struct {
 	Live bool `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
 	// It is drained: it owns no partition and takes none (it still follows the log).
 	Draining bool `protobuf:"varint,4,opt,name=draining,proto3" json:"draining,omitempty"`
-	// It has applied the log as it stood when it joined: partitions may move to it.
+	// It has caught up on every partition it follows (a hand-over waits for the
+	// target to be caught up on that partition).
 	Ready         bool `protobuf:"varint,5,opt,name=ready,proto3" json:"ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

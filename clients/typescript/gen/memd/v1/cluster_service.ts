@@ -48,7 +48,10 @@ export interface ClusterNode {
   live: boolean;
   /** It is drained: it owns no partition and takes none (it still follows the log). */
   draining: boolean;
-  /** It has applied the log as it stood when it joined: partitions may move to it. */
+  /**
+   * It has caught up on every partition it follows (a hand-over waits for the
+   * target to be caught up on that partition).
+   */
   ready: boolean;
 }
 
