@@ -93,6 +93,11 @@ case "${1:-}" in
         echo "memd cluster up: gRPC 127.0.0.1:$((BASE + 21)),$((BASE + 22)),$((BASE + 23)); NATS $(nats_urls)"
         ;;
     down)
+        # All memd nodes at once (each hands its partitions over and drains its RPCs:
+        # one at a time, that took seconds each), then the NATS servers.
+        for n in 1 2 3 4; do
+            if running "$DIR/memd-$n.pid"; then kill -TERM "$(cat "$DIR/memd-$n.pid")" 2>/dev/null || true; fi
+        done
         for n in 1 2 3 4; do stop_pid "$DIR/memd-$n.pid"; done
         for n in 1 2 3; do stop_pid "$DIR/nats-$n.pid"; done
         echo "memd cluster down"

@@ -65,7 +65,12 @@ async def hand_over(
     if target is None:
         moved = replace(record, lease_until_ms=0)
     else:
-        moved = Placement(target, record.epoch, now_ms + lease_ms, record.followers)
+        # The old owner holds the partition whole: it heads the followers until the
+        # target's take-over writes its own list.
+        followers = tuple(f for f in (record.owner, *record.followers) if f != target)
+        moved = Placement(
+            target, record.epoch, now_ms + lease_ms, followers[: len(record.followers)]
+        )
     try:
         state.revision = await kv.update(
             placement_key(state.number), moved.encode(), last=state.revision

@@ -134,8 +134,13 @@ def test_a_running_node_is_drained_and_gets_its_partitions_back_on_resume(
         )
         assert done.returncode == 0 and "memd-2: in service" in done.stdout, done.stderr
         # Rebalancing (the steps of a join) hands node 2 its share back.
-        after = cluster.wait_balanced()
-        assert {p.partition for p in after.partitions if p.owner == "memd-2"} == mine
+        deadline = time.monotonic() + 30
+        while True:
+            after = cluster.wait_balanced()
+            if {p.partition for p in after.partitions if p.owner == "memd-2"} == mine:
+                break
+            assert time.monotonic() < deadline, after
+            time.sleep(0.2)
         checker.wait_acks(20, 30)
     assert max(checker.gaps) < 10, checker.gaps
     _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
@@ -171,14 +176,15 @@ def test_a_fourth_node_joins_gets_its_share_and_replicates_only_r_partitions(
         )
     cluster.run("node-up", "4")
     deadline = time.monotonic() + 60
-    while True:  # rebalanced with node 4 among the owners
+    while True:  # rebalanced with node 4 among the owners, and its followers listed
         placement = cluster.wait_balanced(60)
-        if any(p.owner == "memd-4" for p in placement.partitions):
+        # R = 3: an owner and two followers of four nodes.
+        if any(p.owner == "memd-4" for p in placement.partitions) and all(
+            len(_replicas(p)) == 3 and p.owner not in p.followers for p in placement.partitions
+        ):
             break
         assert time.monotonic() < deadline, placement
         time.sleep(0.3)
-    for p in placement.partitions:  # R = 3: an owner and two followers, four nodes
-        assert len(_replicas(p)) == 3 and p.owner not in p.followers, p
     mine = {p.partition for p in placement.partitions if "memd-4" in _replicas(p)}
     assert 0 < len(mine) < 8
     # Every namespace is held, byte for byte, by its partition's replicas; node 4 (which
