@@ -10,6 +10,7 @@ travels more than one hop, even while the placement map is changing.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -133,6 +134,41 @@ class Forwarder:
                         ) from None
         except grpc.RpcError as exc:
             raise as_memd_error(exc, owner[0]) from None
+
+    def read(
+        self,
+        owner: tuple[str, str],
+        method: str,
+        request: bytes,
+        context: Any,
+        still_owner: Callable[[], bool],
+        slice_s: float,
+    ) -> Any:
+        """Forward a read (raw bytes in and out) as plain blocking calls.
+
+        Cheaper than ``unary``'s watched future (no polling thread hand-offs), which a
+        read can afford because it may be sent again: each attempt is bounded by
+        ``slice_s`` (a lease); one that runs out while the owner still holds the
+        partition is sent again with what is left of the caller's deadline, one whose
+        owner lost the partition meanwhile is answered UNAVAILABLE.
+        """
+        stub = self._channel(owner[1]).unary_unary(SERVICE_PATH + method)
+        args = self._call_args(context)
+        deadline = time.monotonic() + args["timeout"]
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return stub(request, metadata=args["metadata"], timeout=min(left, slice_s))
+            except grpc.RpcError as exc:
+                timed_out = isinstance(exc, grpc.Call) and (
+                    exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+                )
+                if not timed_out or left <= slice_s:
+                    raise as_memd_error(exc, owner[0]) from None
+                if not still_owner():
+                    raise Unavailable(
+                        f"owner node {owner[0]} stopped answering and lost the partition; retry"
+                    ) from None
 
     def stream(
         self,

@@ -46,6 +46,7 @@ class ClusterMemoryServicer(MemoryServicer):
         self._fwd = forwarder
         self._count = len(node.states)
         self._fan = FanOut(node, forwarder)
+        self._slice = node.options.lease_s  # a forwarded read's attempt: one lease
 
     def _owner(
         self, method: str, namespace: str, context: Any, read: bool = False
@@ -107,7 +108,9 @@ class ClusterMemoryServicer(MemoryServicer):
         partition, owner = self._owner("Retrieve", req.namespace, context, read=True)
         if owner is not None:
             still = self._still(partition, owner)
-            return cast(bytes, self._fwd.unary(owner, "Retrieve", request, context, still))
+            return cast(
+                bytes, self._fwd.read(owner, "Retrieve", request, context, still, self._slice)
+            )
         if not req.peek:
             req.peek = True
             request = req.SerializeToString()
@@ -119,7 +122,7 @@ class ClusterMemoryServicer(MemoryServicer):
         partition, owner = self._owner("List", req.namespace, context, read=True)
         if owner is not None:
             still = self._still(partition, owner)
-            return cast(bytes, self._fwd.unary(owner, "List", request, context, still))
+            return cast(bytes, self._fwd.read(owner, "List", request, context, still, self._slice))
         return super().List(request, context)
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
