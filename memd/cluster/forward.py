@@ -147,10 +147,11 @@ class Forwarder:
         """Forward a read (raw bytes in and out) as plain blocking calls.
 
         Cheaper than ``unary``'s watched future (no polling thread hand-offs), which a
-        read can afford because it may be sent again: each attempt is bounded by
+        read can afford because it may be sent again: the first attempt is bounded by
         ``slice_s`` (a lease); one that runs out while the owner still holds the
-        partition is sent again with what is left of the caller's deadline, one whose
-        owner lost the partition meanwhile is answered UNAVAILABLE.
+        partition is sent again with twice the bound (a read that is merely slow still
+        completes), within the caller's deadline; one whose owner lost the partition
+        meanwhile is answered UNAVAILABLE.
         """
         stub = self._channel(owner[1]).unary_unary(SERVICE_PATH + method)
         args = self._call_args(context)
@@ -169,6 +170,7 @@ class Forwarder:
                     raise Unavailable(
                         f"owner node {owner[0]} stopped answering and lost the partition; retry"
                     ) from None
+                slice_s *= 2
 
     def stream(
         self,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 import pytest
 
@@ -9,7 +12,7 @@ from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import Entry, fill_keys, new_keys
 from memd.cluster.fanout import served_header, served_of
-from memd.cluster.forward import as_memd_error
+from memd.cluster.forward import Forwarder, as_memd_error
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import NodeRecord, Placement, Pool, rank
@@ -151,3 +154,43 @@ def test_served_partitions_round_trip_through_trailing_metadata() -> None:
     assert served_of(served_header({3, 0, 11})) == {0, 3, 11}
     assert served_of(served_header(())) == set()
     assert served_of([("other", "1")]) == set()
+
+
+class _Caller:
+    """The parts of a servicer context the forwarder reads."""
+
+    def invocation_metadata(self) -> list[tuple[str, str]]:
+        return [("authorization", "Bearer t")]
+
+    def time_remaining(self) -> float:
+        return 10.0
+
+
+def test_a_forwarded_read_is_resent_with_a_longer_bound_and_given_up_when_the_owner_moved() -> None:
+    # A real gRPC server standing in for the owner: every call takes 0.3 s.
+    calls: list[dict[str, str]] = []
+
+    def slow(request: bytes, context: grpc.ServicerContext) -> bytes:
+        calls.append(dict(context.invocation_metadata()))
+        time.sleep(0.3)
+        return request
+
+    server = grpc.server(ThreadPoolExecutor(4))
+    handler = grpc.unary_unary_rpc_method_handler(slow)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("memd.v1.MemoryService", {"Retrieve": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    fwd = Forwarder("n0", 1 << 20)
+    owner = ("n1", f"127.0.0.1:{port}")
+    try:
+        # Bounds 0.1 and 0.2 s run out; the owner still holds the partition; 0.4 s does.
+        assert fwd.read(owner, "Retrieve", b"req", _Caller(), lambda: True, 0.1) == b"req"
+        assert len(calls) == 3
+        assert calls[0]["authorization"] == "Bearer t" and calls[0]["memd-forwarded"] == "n0"
+        with pytest.raises(Unavailable, match="lost the partition"):
+            fwd.read(owner, "Retrieve", b"req", _Caller(), lambda: False, 0.1)
+    finally:
+        fwd.close()
+        server.stop(None)
