@@ -33,6 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench" / "grpc"))
+sys.path.insert(0, str(REPO / "clients" / "python"))
 
 import run as grpc_run  # noqa: E402
 from memd_client import Client  # noqa: E402
