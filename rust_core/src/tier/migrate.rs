@@ -20,7 +20,7 @@ use heed::RwTxn;
 use std::sync::Arc;
 
 /// Records of one op not yet in LMDB, by database key. foldhash (seeded per map, as
-/// the state's maps are): std's SipHash cost a put batch about 4 % of its CPU.
+/// the state's maps are): std's `SipHash` cost a put batch about 4 % of its CPU.
 pub type Pending = hashbrown::HashMap<Vec<u8>, Vec<u8>, foldhash::fast::RandomState>;
 
 /// LRU ties compared by retention score per eviction.
@@ -127,9 +127,9 @@ impl Txn<'_, '_> {
             .map(|m| (m.last_access_ms, m.access_count, m.value_raw))
             .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
         let db_key = keys::db_key(&name, key);
-        let record = self.record(&db_key)?.ok_or_else(|| {
-            CoreError::Internal(format!("{name}/{key} indexed but not stored"))
-        })?;
+        let record = self
+            .record(&db_key)?
+            .ok_or_else(|| CoreError::Internal(format!("{name}/{key} indexed but not stored")))?;
         let h = codec::decode_header(record)?;
         let local = match self.archive {
             Some(archive) if h.offloaded && to != Tier::Archive => {
