@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,9 @@ def start_server(
             # The load repeats one text under many keys: measure stores, not dedup merges.
             "--dedup-exact",
             "false",
+            # Storing, not a model: with the dev extras `auto` would embed every text.
+            "--embed-backend",
+            "none",
             *sc.flags,
         ]
     else:
@@ -137,6 +142,18 @@ def start_server(
     finally:
         channel.close()
     return proc
+
+
+@contextmanager
+def serving(sc: Scenario, tmp: Path, pinned: bool) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A fresh server for ``sc`` on a new store under ``tmp``: its process and port."""
+    port = free_port()
+    proc = start_server(sc, port, tmp / f"data-{time.monotonic_ns()}", pinned)
+    try:
+        yield proc, port
+    finally:
+        proc.terminate()
+        proc.wait(60)
 
 
 def populate(port: int, channel: grpc.Channel | None = None) -> None:

@@ -124,3 +124,29 @@ fn eviction_order_survives_a_restart() {
     put(&e, "d", 1, 300);
     assert_eq!(layout(&e, 300)[1], keys(&["b"]), "a's read was flushed at close");
 }
+
+/// A batch whose own items push through every tier reaches LMDB as a sequence of
+/// single puts at the same instant does (the writer keeps a put's records until the
+/// end of the op: `Txn::pending`), and the store reopens to the same layout.
+#[test]
+fn a_batch_overflowing_every_tier_is_stored_as_its_items_one_by_one() {
+    let mut cfg = small_config();
+    cfg.tiers = [2, 3, 4, 5].map(|capacity| TierConfig { capacity, default_ttl_ms: 0 });
+    // "k3" twice: the second is a rewrite of a record this same batch wrote.
+    let names = ["k0", "k1", "k2", "k3", "k4", "k5", "k3", "k6", "k7", "k8", "k9", "k10"];
+    let items: Vec<RawMemory> = names.iter().map(|k| common::item(k, 1)).collect();
+    let (one, each) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let batch = open(one.path(), cfg.clone());
+    let single = open(each.path(), cfg.clone());
+    let got = batch.put_many("ns", items.clone(), 50, true).unwrap();
+    for item in items {
+        single.put_many("ns", vec![item], 50, true).unwrap();
+    }
+    assert_eq!(got[6].version, 2, "the batch's second k3 rewrote its first");
+    let want = layout(&single, 50);
+    assert_eq!(layout(&batch, 50), want);
+    assert_eq!(want.iter().map(Vec::len).collect::<Vec<_>>(), [2, 3, 4, 2]);
+    assert_eq!(batch.stats(Some("ns")).unwrap(), single.stats(Some("ns")).unwrap());
+    drop(batch);
+    assert_eq!(layout(&open(one.path(), cfg), 50), want, "LMDB holds what the state said");
+}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd_client import _builder as build
 from memd_client import _types as t
 
 Conflict = Literal["fail", "skip", "overwrite"]
@@ -30,7 +31,7 @@ _DIMENSIONS = {
 def _fields(query: Mapping[str, Any]) -> pb.SearchRequest:
     # limit 0 is "unset" (10, or the shared limit), so a query that names none keeps
     # the shared one: a batch query only sets what it says.
-    return t.search_request("", **{"limit": 0, **query})
+    return build.search_request("", **{"limit": 0, **query})
 
 
 def batch_request(

@@ -15,9 +15,10 @@ SERVICE: Final = "memd.v1.MemoryService"
 DEFAULT_TIMEOUT_S: Final = 30.0
 MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
 
+# A request class of None: the client sends bytes it serialized itself (``_builder``).
 _KINDS: dict[str, tuple[str, Any, Any]] = {
-    "Store": ("unary_unary", pb.StoreRequest, pb.StoreResponse),
-    "StoreStream": ("stream_stream", pb.StoreRequest, pb.StoreResponse),
+    "Store": ("unary_unary", None, pb.StoreResponse),
+    "StoreStream": ("stream_stream", None, pb.StoreResponse),
     "Retrieve": ("unary_unary", pb.RetrieveRequest, pb.RetrieveResponse),
     "Search": ("unary_stream", pb.SearchRequest, pb.SearchResponse),
     "Delete": ("unary_unary", pb.DeleteRequest, pb.DeleteResponse),
@@ -46,7 +47,7 @@ def multicallables(channel: Any) -> dict[str, Any]:
         make = getattr(channel, kind)
         calls[name] = make(
             f"/{SERVICE}/{name}",
-            request_serializer=request.SerializeToString,
+            request_serializer=None if request is None else request.SerializeToString,
             response_deserializer=response.FromString,
         )
     return calls

@@ -25,20 +25,6 @@ SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "pattern"]
 Fusion = Literal["default", "weighted", "rrf"]
 PatternSyntax = Literal["glob", "regex"]
 
-_MODES: dict[str, int] = {
-    "auto": pb.SEARCH_MODE_UNSPECIFIED,
-    "keyword": pb.SEARCH_MODE_KEYWORD,
-    "semantic": pb.SEARCH_MODE_SEMANTIC,
-    "hybrid": pb.SEARCH_MODE_HYBRID,
-    "pattern": pb.SEARCH_MODE_PATTERN,
-}
-_SYNTAXES: dict[str, int] = {"glob": pb.PATTERN_SYNTAX_GLOB, "regex": pb.PATTERN_SYNTAX_REGEX}
-_FUSIONS: dict[str, int] = {
-    "default": pb.FUSION_UNSPECIFIED,
-    "weighted": pb.FUSION_WEIGHTED,
-    "rrf": pb.FUSION_RRF,
-}
-
 
 def pack_embedding(vector: Iterable[float]) -> bytes:
     """Floats as packed little-endian float32, the wire format of embeddings."""
@@ -287,49 +273,6 @@ def is_retryable(err: grpc.RpcError) -> bool:
 # --- messages ---------------------------------------------------------------------------
 
 
-def new_memory(item: MemoryLike) -> mpb.NewMemory:
-    """The NewMemory message of a ``NewMemory`` or a dict of its fields."""
-    m = item if isinstance(item, NewMemory) else NewMemory(**item)
-    emb = m.embedding
-    return mpb.NewMemory(
-        key=m.key,
-        text=m.text,
-        value=m.value,
-        embedding=b"" if emb is None else emb if isinstance(emb, bytes) else pack_embedding(emb),
-        tags=list(m.tags) or None,
-        metadata=dict(m.metadata) or None,
-        importance=m.importance,
-        priority=m.priority,
-        ttl_ms=m.ttl_ms,
-        tier=int(m.tier),  # type: ignore[arg-type]
-        history=None if m.history is None else _history(m.history),
-    )
-
-
-def _history(h: MemoryHistory | Mapping[str, int]) -> mpb.MemoryHistory:
-    past = h if isinstance(h, MemoryHistory) else MemoryHistory(**h)
-    return mpb.MemoryHistory(
-        created_ms=past.created_ms,
-        updated_ms=past.updated_ms,
-        last_access_ms=past.last_access_ms,
-        access_count=past.access_count,
-        version=past.version,
-        expires_at_ms=past.expires_at_ms,
-    )
-
-
-def store_request(
-    namespace: str, memories: Iterable[MemoryLike], atomic: bool, batch_id: int = 0
-) -> pb.StoreRequest:
-    """A StoreRequest for a batch."""
-    return pb.StoreRequest(
-        namespace=namespace,
-        memories=[new_memory(m) for m in memories],
-        atomic=atomic,
-        batch_id=batch_id,
-    )
-
-
 def store_result(resp: pb.StoreResponse) -> StoreResult:
     """The StoreResult of a StoreResponse."""
     return StoreResult(
@@ -382,99 +325,6 @@ def hit(h: pb.SearchHit) -> Hit:
     return Hit(memory=memory(h.memory), score=h.score, explain=explain)
 
 
-def search_request(
-    namespace: str,
-    *,
-    query: str = "",
-    phrase: str = "",
-    embedding: Embedding | None = None,
-    limit: int = 10,
-    tiers: Iterable[Tier | int] = (),
-    tags_all: Iterable[str] = (),
-    tags_any: Iterable[str] = (),
-    metadata: Mapping[str, str] | None = None,
-    min_importance: float | None = None,
-    max_importance: float | None = None,
-    created_after_ms: int = 0,
-    created_before_ms: int = 0,
-    accessed_after_ms: int = 0,
-    accessed_before_ms: int = 0,
-    weights: Mapping[str, float] | None = None,
-    recency_half_life_ms: int = 0,
-    recency_from_created: bool = False,
-    count_access: bool = False,
-    explain: bool = False,
-    mode: SearchMode = "auto",
-    fusion: Fusion = "default",
-    pattern: str = "",
-    pattern_syntax: PatternSyntax = "glob",
-    pattern_ignore_case: bool = False,
-    exact: bool = False,
-    include_embedding: bool = False,
-    fuzzy: bool = False,
-) -> pb.SearchRequest:
-    """A SearchRequest; see ``Client.search`` for the arguments."""
-    if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
-        raise ValueError(
-            f"unknown mode {mode!r}, fusion {fusion!r} or pattern_syntax {pattern_syntax!r}"
-        )
-    emb = b"" if embedding is None else embedding
-    # Glob is the server's default too: left unset, so that a batch query naming no
-    # syntax keeps the shared one.
-    syntax = _SYNTAXES[pattern_syntax] if pattern_syntax != "glob" else 0
-    return pb.SearchRequest(
-        namespace=namespace,
-        query=query,
-        phrase=phrase,
-        embedding=emb if isinstance(emb, bytes) else pack_embedding(emb),
-        limit=limit,
-        tiers=[int(t) for t in tiers],  # type: ignore[misc]
-        tags_all=list(tags_all),
-        tags_any=list(tags_any),
-        metadata=dict(metadata or {}),
-        min_importance=min_importance,
-        max_importance=max_importance,
-        created_after_ms=created_after_ms,
-        created_before_ms=created_before_ms,
-        accessed_after_ms=accessed_after_ms,
-        accessed_before_ms=accessed_before_ms,
-        weights=pb.ScoreWeights(**weights) if weights is not None else None,
-        recency_half_life_ms=recency_half_life_ms,
-        recency_from_created=recency_from_created,
-        count_access=count_access,
-        explain=explain,
-        mode=_MODES[mode],  # type: ignore[arg-type]
-        fusion=_FUSIONS[fusion],  # type: ignore[arg-type]
-        pattern=pattern,
-        pattern_syntax=syntax,  # type: ignore[arg-type]
-        pattern_ignore_case=pattern_ignore_case,
-        exact=exact,
-        include_embedding=include_embedding,
-        fuzzy=fuzzy,
-    )
-
-
-def list_request(
-    namespace: str,
-    tier: Tier | int,
-    page_size: int,
-    page_token: str,
-    reverse: bool,
-    created_after_ms: int,
-    created_before_ms: int,
-) -> pb.ListRequest:
-    """A ListRequest for one page."""
-    return pb.ListRequest(
-        namespace=namespace,
-        tier=int(tier),  # type: ignore[arg-type]
-        page_size=page_size,
-        page_token=page_token,
-        reverse=reverse,
-        created_after_ms=created_after_ms,
-        created_before_ms=created_before_ms,
-    )
-
-
 def stats(resp: pb.StatsResponse) -> Stats:
     """The client Stats of a StatsResponse."""
     return Stats(
@@ -493,25 +343,6 @@ def stats(resp: pb.StatsResponse) -> Stats:
         map_size_bytes=resp.map_size_bytes,
         map_used_bytes=resp.map_used_bytes,
     )
-
-
-def batches(
-    namespace: str, memories: Iterable[MemoryLike], batch_size: int, atomic: bool
-) -> Iterator[pb.StoreRequest]:
-    """StoreRequests of at most ``batch_size`` memories, batch_id 0, 1, 2, ..."""
-    if not 1 <= batch_size <= 10_000:
-        raise ValueError(f"batch_size must be in [1, 10000], got {batch_size}")
-    batch: list[mpb.NewMemory] = []
-    batch_id = 0
-    for item in memories:
-        batch.append(new_memory(item))
-        if len(batch) == batch_size:
-            yield pb.StoreRequest(
-                namespace=namespace, memories=batch, atomic=atomic, batch_id=batch_id
-            )
-            batch, batch_id = [], batch_id + 1
-    if batch:
-        yield pb.StoreRequest(namespace=namespace, memories=batch, atomic=atomic, batch_id=batch_id)
 
 
 class BulkAcks:

@@ -20,6 +20,7 @@ import grpc.aio
 
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.types import Tier
+from memd_client import _builder as build
 from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
@@ -194,7 +195,7 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> t.StoreResult:
         """Store one batch; see ``Client.store``."""
-        request = t.store_request(namespace, memories, atomic)
+        request = build.store_request(namespace, memories, atomic)
         return t.store_result(await self._unary("Store", request, timeout))
 
     async def get(
@@ -206,7 +207,7 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> dict[str, t.Memory | None]:
         """Read keys: key -> Memory, or None for a missing or expired key."""
-        request = pb.RetrieveRequest(namespace=namespace, keys=list(keys), peek=peek)
+        request = build.retrieve_request(namespace, keys, peek)
         response: pb.RetrieveResponse = await self._unary("Retrieve", request, timeout)
         return {r.key: t.memory(r.memory) if r.found else None for r in response.results}
 
@@ -221,7 +222,7 @@ class AsyncClient:
         **filters: Any,
     ) -> AsyncHitStream:
         """Search (not awaited): ``async for hit in client.search(...)``; see ``Client``."""
-        request = t.search_request(
+        request = build.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters
         )
         call = self._calls["Search"]
@@ -279,7 +280,7 @@ class AsyncClient:
         self, namespace: str, tier: Tier | int = Tier.UNSPECIFIED, *, timeout: float | None = None
     ) -> int:
         """Delete every memory of one tier (default: all); see ``Client.clear``."""
-        request = pb.ClearRequest(namespace=namespace, tier=int(tier))  # type: ignore[arg-type]
+        request = build.clear_request(namespace, tier)
         response: pb.ClearResponse = await self._unary("Clear", request, timeout)
         return response.removed
 
@@ -287,7 +288,7 @@ class AsyncClient:
         self, namespace: str, keys: Iterable[str], *, timeout: float | None = None
     ) -> int:
         """Delete keys; returns how many memories were removed."""
-        request = pb.DeleteRequest(namespace=namespace, keys=list(keys))
+        request = build.delete_request(namespace, keys)
         response: pb.DeleteResponse = await self._unary("Delete", request, timeout)
         return response.deleted_count
 
@@ -305,7 +306,7 @@ class AsyncClient:
         """Every live memory of a namespace in key order (``async for``), page by page."""
         token = ""
         while True:
-            request = t.list_request(
+            request = build.list_request(
                 namespace, tier, page_size, token, reverse, created_after_ms, created_before_ms
             )
             page: pb.ListResponse = await self._unary("List", request, timeout)
@@ -317,7 +318,7 @@ class AsyncClient:
 
     async def stats(self, namespace: str | None = None, *, timeout: float | None = None) -> t.Stats:
         """Statistics of one namespace (absent when unknown) or of all."""
-        request = pb.StatsRequest(namespace=namespace or "")
+        request = build.stats_request(namespace)
         return t.stats(await self._unary("Stats", request, timeout))
 
     async def bulk_store(
@@ -333,21 +334,20 @@ class AsyncClient:
 
         ``memories`` may be an async iterable.
         """
-        if not 1 <= batch_size <= 10_000:
-            raise ValueError(f"batch_size must be in [1, 10000], got {batch_size}")
+        build.check_batch_size(batch_size)
         failure: list[Exception] = []
 
-        async def requests() -> AsyncIterator[pb.StoreRequest]:
+        async def requests() -> AsyncIterator[bytes]:
             batch: list[t.MemoryLike] = []
             batch_id = 0
             try:
                 async for item in _aiter(memories):
                     batch.append(item)
                     if len(batch) == batch_size:
-                        yield t.store_request(namespace, batch, atomic, batch_id)
+                        yield build.store_request(namespace, batch, atomic, batch_id)
                         batch, batch_id = [], batch_id + 1
                 if batch:
-                    yield t.store_request(namespace, batch, atomic, batch_id)
+                    yield build.store_request(namespace, batch, atomic, batch_id)
             except Exception as exc:  # bad input: end the stream, raise it below
                 failure.append(exc)
 

@@ -11,6 +11,7 @@ import grpc
 
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.types import Tier
+from memd_client import _builder as build
 from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
@@ -185,7 +186,7 @@ class Client:
         memories without a key may store them twice if the first attempt committed just
         before the connection broke; give keys when that matters.
         """
-        request = t.store_request(namespace, memories, atomic)
+        request = build.store_request(namespace, memories, atomic)
         return t.store_result(self._unary("Store", request, timeout))
 
     def get(
@@ -200,7 +201,7 @@ class Client:
 
         ``peek=True`` reads without counting an access (no promotion, no LRU touch).
         """
-        request = pb.RetrieveRequest(namespace=namespace, keys=list(keys), peek=peek)
+        request = build.retrieve_request(namespace, keys, peek)
         response: pb.RetrieveResponse = self._unary("Retrieve", request, timeout)
         return {r.key: t.memory(r.memory) if r.found else None for r in response.results}
 
@@ -236,7 +237,7 @@ class Client:
                 each hit's ``memory.embedding``; by default hits carry no vector).
                 ``pattern_ignore_case``, ``fuzzy`` (typo-tolerant keyword terms).
         """
-        request = t.search_request(
+        request = build.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters
         )
         call = self._calls["Search"]
@@ -302,7 +303,7 @@ class Client:
 
         The namespace stays; NotFound if it does not exist.
         """
-        request = pb.ClearRequest(namespace=namespace, tier=int(tier))  # type: ignore[arg-type]
+        request = build.clear_request(namespace, tier)
         response: pb.ClearResponse = self._unary("Clear", request, timeout)
         return response.removed
 
@@ -325,7 +326,7 @@ class Client:
 
     def delete(self, namespace: str, keys: Iterable[str], *, timeout: float | None = None) -> int:
         """Delete keys; returns how many memories were removed (unknown keys are fine)."""
-        request = pb.DeleteRequest(namespace=namespace, keys=list(keys))
+        request = build.delete_request(namespace, keys)
         response: pb.DeleteResponse = self._unary("Delete", request, timeout)
         return response.deleted_count
 
@@ -343,7 +344,7 @@ class Client:
         """Every live memory of a namespace in key order, fetched a page at a time."""
         token = ""
         while True:
-            request = t.list_request(
+            request = build.list_request(
                 namespace, tier, page_size, token, reverse, created_after_ms, created_before_ms
             )
             page: pb.ListResponse = self._unary("List", request, timeout)
@@ -355,7 +356,7 @@ class Client:
 
     def stats(self, namespace: str | None = None, *, timeout: float | None = None) -> t.Stats:
         """Statistics of one namespace (absent when unknown) or of all."""
-        request = pb.StatsRequest(namespace=namespace or "")
+        request = build.stats_request(namespace)
         return t.stats(self._unary("Stats", request, timeout))
 
     def bulk_store(
@@ -374,13 +375,12 @@ class Client:
         error, the batches acknowledged before it stay committed and the exception is
         raised; item errors (``atomic=False``) come back with stream-wide indexes.
         """
-        if not 1 <= batch_size <= 10_000:
-            raise ValueError(f"batch_size must be in [1, 10000], got {batch_size}")
+        build.check_batch_size(batch_size)
         failure: list[Exception] = []
 
-        def requests() -> Iterator[pb.StoreRequest]:
+        def requests() -> Iterator[bytes]:
             try:
-                yield from t.batches(namespace, memories, batch_size, atomic)
+                yield from build.batches(namespace, memories, batch_size, atomic)
             except Exception as exc:  # bad input: end the stream, raise it below
                 failure.append(exc)
 

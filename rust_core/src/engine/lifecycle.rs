@@ -19,6 +19,12 @@
 //!
 //! Cost: one header decode and one hash lookup per memory, plus a record read per
 //! applied move (to rewrite and verify it). `bench/lifecycle_bench.py` measures it.
+//!
+//! A pass is background work: each plan and each apply batch is one bounded step
+//! (`SCAN_BATCH` records under the read lock, `APPLY_BATCH` actions per write
+//! transaction, so the writer holds the state's write lock briefly), and after each
+//! step the pass pauses while requests are being served (`pace.rs`), so that it
+//! takes a small share of a busy daemon's CPU and the whole of an idle one's.
 
 use crate::engine::apply::{Op, Reply};
 use crate::engine::{Engine, Shared};
@@ -31,8 +37,9 @@ use std::ops::Bound;
 
 /// Records planned per read-lock hold.
 const SCAN_BATCH: usize = 4096;
-/// Actions applied per write transaction.
-const APPLY_BATCH: usize = 1000;
+/// Actions applied per write transaction: small enough that the writer holds the
+/// state's write lock (which readers wait for) about a millisecond at a time.
+const APPLY_BATCH: usize = 256;
 /// Most actions one pass may report.
 pub const MAX_ACTIONS: usize = 1_000_000;
 
@@ -99,7 +106,7 @@ struct Planned {
 impl Engine {
     /// Runs one lifecycle pass; see the module docs.
     pub fn lifecycle(&self, req: &LifecycleRequest) -> Result<LifecycleReport> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         if req.max_actions == 0 || req.max_actions > MAX_ACTIONS {
             return Err(CoreError::invalid(format!("max_actions must be in 1..={MAX_ACTIONS}")));
         }
@@ -140,7 +147,9 @@ fn pass(
     let mut first = true;
     loop {
         let room = req.max_actions - report.actions.len();
-        let (planned, next) = plan(shared, ns, &cursor, first, req, room, &mut report.scanned)?;
+        let (planned, next) = shared
+            .pace
+            .step(|| plan(shared, ns, &cursor, first, req, room, &mut report.scanned))?;
         first = false;
         if req.dry_run {
             report.actions.extend(
@@ -150,7 +159,7 @@ fn pass(
             );
         } else {
             for chunk in planned.chunks(APPLY_BATCH) {
-                apply(shared, ns, chunk, req, report)?;
+                shared.pace.step(|| apply(shared, ns, chunk, req, report))?;
             }
         }
         if report.actions.len() >= req.max_actions {

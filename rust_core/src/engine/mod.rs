@@ -10,6 +10,7 @@ mod embed;
 mod encoded;
 mod lifecycle;
 pub mod mark;
+mod pace;
 mod pattern;
 mod put;
 mod read;
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     tx: Sender<Msg>,
     /// The object-storage archive, once configured (`configure_archive`).
     archive: RwLock<Option<Arc<crate::archive::Archive>>>,
+    /// When foreground calls came, so that background work yields to them.
+    pub pace: pace::Pace,
 }
 
 impl Shared {
@@ -128,6 +131,7 @@ impl Engine {
             state: RwLock::new(state),
             tx,
             archive: RwLock::new(None),
+            pace: pace::Pace::default(),
         });
         let for_writer = shared.clone();
         let writer = std::thread::Builder::new()
@@ -149,6 +153,14 @@ impl Engine {
     }
 
     fn shared(&self) -> Result<Arc<Shared>> {
+        let shared = self.shared_quietly()?;
+        shared.pace.foreground();
+        Ok(shared)
+    }
+
+    /// `shared` for background work (a lifecycle pass), which must not count as a
+    /// foreground call that it then yields to.
+    fn shared_quietly(&self) -> Result<Arc<Shared>> {
         if std::process::id() != self.pid {
             return Err(CoreError::Closed(
                 "this engine was opened by the parent process; open a new one after fork()".into(),

@@ -189,7 +189,7 @@ fn put_one(
     // The state mirrors every stored key, so a key it does not know has no record:
     // new memories (the common case) skip the B-tree lookup.
     let old = match old_meta {
-        Some(_) => match txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))? {
+        Some(_) => match txn.record(&keys::db_key(name, &key))? {
             Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
             None => None,
         },
@@ -266,7 +266,7 @@ fn find_duplicate(
                 continue;
             }
             // Equal hashes are only candidates: compare the stored text.
-            let record = txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))?;
+            let record = txn.record(&keys::db_key(name, &key))?;
             if record.map(codec::text_of).transpose()? == Some(item.text.as_str()) {
                 return Ok(Some((key, true)));
             }

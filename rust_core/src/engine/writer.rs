@@ -15,6 +15,8 @@
 //! state's read lock (searches run meanwhile) and applied under the write lock; a
 //! job arriving meanwhile waits for at most that one step. A stream of writes
 //! closer together than `GRAPH_IDLE` is never slowed; the graph catches up after.
+//! While requests are being served, each graph step is followed by a pause in
+//! proportion to it (`pace.rs`), so that searches and reads keep most of the CPU.
 //!
 //! If a commit fails (map full, disk full, I/O error), the transaction is aborted, the
 //! in-memory view is rebuilt from LMDB (the source of truth) and, when several jobs
@@ -26,7 +28,7 @@ use crate::engine::Shared;
 use crate::error::{CoreError, Result};
 use crate::store::disk;
 use crate::store::keys::KeyGen;
-use crate::tier::migrate::Txn;
+use crate::tier::migrate::{Pending, Txn};
 use crate::tier::State;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -68,10 +70,13 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
     let mut graph_work = true;
     let mut graph_cursor = 0u32;
     let mut last_job = clock::monotonic();
+    // The next graph step waits for this (`pace.rs`).
+    let mut graph_at = clock::monotonic();
     loop {
         let flush_wait = flush_every.saturating_sub(clock::since(last_flush));
         let wait = if graph_work {
-            GRAPH_IDLE.saturating_sub(clock::since(last_job)).min(flush_wait)
+            let paused = graph_at.saturating_duration_since(clock::monotonic());
+            GRAPH_IDLE.saturating_sub(clock::since(last_job)).max(paused).min(flush_wait)
         } else {
             flush_wait
         };
@@ -101,8 +106,14 @@ pub fn run(shared: &Arc<Shared>, rx: &Receiver<Msg>) {
             }
             commit_group(shared, &mut keygen, jobs, flush);
             unsynced = true;
-        } else if graph_work && !shutdown && clock::since(last_job) >= GRAPH_IDLE {
+        } else if graph_work
+            && !shutdown
+            && clock::since(last_job) >= GRAPH_IDLE
+            && clock::monotonic() >= graph_at
+        {
+            let start = clock::monotonic();
             graph_work = graph_step(shared, &mut graph_cursor);
+            graph_at = clock::monotonic() + shared.pace.pause_after(clock::since(start));
         }
         let sync_due = shutdown || clock::since(last_sync) >= sync_every;
         if unsynced && sync_due && shared.cfg.durability == crate::config::Durability::NoSync {
@@ -168,10 +179,20 @@ fn try_commit(
             state: &mut state,
             cfg: &shared.cfg,
             archive: archive.as_deref(),
+            pending: None,
         };
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
+            // A put's records reach LMDB once each, in their final tier (`Txn`).
+            let is_put = matches!(job.op, Op::Put { .. });
+            if is_put {
+                txn.pending = Some(Pending::default());
+            }
             let reply = apply::apply(&mut txn, keygen, &job.op);
+            if is_put {
+                txn.flush_pending()?;
+                txn.pending = None;
+            }
             if let Err(
                 e @ (CoreError::Storage(_) | CoreError::Capacity(_) | CoreError::Internal(_)),
             ) = &reply
