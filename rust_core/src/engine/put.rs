@@ -244,7 +244,11 @@ fn put_one(
         tags: item.tags.clone(),
         metadata: item.metadata.clone(),
     };
-    txn.write(ns_id, &memory)?;
+    if old_meta.is_some() {
+        txn.write(ns_id, &memory)?;
+    } else {
+        txn.write_new(ns_id, &memory)?;
+    }
     txn.enforce_capacity(ns_id, tier, now_ms)?;
     Ok(version)
 }

@@ -68,7 +68,9 @@ pub(super) fn lookup(
                     expired.push(key.clone());
                     None
                 }
-                Some(record) => Some(codec::decode(name.clone(), key.clone(), record)?),
+                Some(record) => {
+                    Some(shared.store.decode(&rtxn, name.clone(), key.clone(), record, true)?)
+                }
                 None => None,
             };
             out.push(found);
@@ -246,7 +248,7 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
             break;
         }
         let (_, key) = keys::split(db_key).ok_or_else(|| CoreError::Internal("bad key".into()))?;
-        items.push(codec::decode(name.clone(), key.to_owned(), record)?);
+        items.push(shared.store.decode(&rtxn, name.clone(), key.to_owned(), record, true)?);
     }
     drop(rtxn);
     let next =

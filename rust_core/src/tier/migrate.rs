@@ -37,16 +37,27 @@ impl Txn<'_, '_> {
     pub fn read(&self, ns: &Arc<str>, key: &str) -> Result<Option<Memory>> {
         let db_key = keys::db_key(ns, key);
         match self.store.memories.get(self.wtxn, &db_key)? {
-            Some(bytes) => Ok(Some(codec::decode(ns.clone(), key.to_owned(), bytes)?)),
+            Some(bytes) => {
+                Ok(Some(self.store.decode(self.wtxn, ns.clone(), key.to_owned(), bytes, true)?))
+            }
             None => Ok(None),
         }
     }
 
     /// Writes a record and registers it in the state (the key must not be registered).
     pub fn write(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
+        self.write_record(ns_id, m, true)
+    }
+
+    /// As `write`, for a key that has no record: the state, which mirrors every
+    /// stored key, did not know it. Skips looking for an old vector to replace.
+    pub fn write_new(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
+        self.write_record(ns_id, m, false)
+    }
+
+    fn write_record(&mut self, ns_id: u32, m: &Memory, replacing: bool) -> Result<()> {
         let compress = self.cfg.lifecycle.compresses(m.header.tier, m.value.len());
-        let bytes = codec::encode(m, compress);
-        self.store.memories.put(self.wtxn, &keys::db_key(&m.namespace, &m.key), &bytes)?;
+        let bytes = self.store.put_memory(self.wtxn, m, compress, replacing)?;
         let meta = KeyMeta::of_record(&codec::decode_header(&bytes)?, &bytes);
         let key: Arc<str> = Arc::from(m.key.as_str());
         // Unchanged content (a rewrite of the same memory) only updates the indexed
@@ -59,7 +70,7 @@ impl Txn<'_, '_> {
     /// Deletes a record and unregisters it; returns its metadata if it existed.
     pub fn delete(&mut self, ns_id: u32, key: &str) -> Result<Option<KeyMeta>> {
         let name = self.state.by_id(ns_id).name.clone();
-        self.store.memories.delete(self.wtxn, &keys::db_key(&name, key))?;
+        self.store.delete_memory(self.wtxn, &name, key)?;
         self.state.by_id(ns_id).index.remove(key);
         Ok(self.state.remove(ns_id, key).map(|(_, meta)| meta))
     }
@@ -96,7 +107,7 @@ impl Txn<'_, '_> {
         let bytes = if offloaded || (local.is_none() && compress == h.compressed) {
             codec::with_tier(record, to, last, count)
         } else {
-            let mut m = codec::decode(name.clone(), key.to_owned(), record)?;
+            let mut m = codec::decode_with(name.clone(), key.to_owned(), record, false)?;
             if let Some(value) = local {
                 m.value = value;
                 m.header.offloaded = false;
@@ -104,7 +115,7 @@ impl Txn<'_, '_> {
             m.header.tier = to;
             m.header.last_access_ms = last;
             m.header.access_count = count;
-            codec::encode(&m, compress)
+            codec::encode_like(record, &m, compress)?
         };
         self.store.memories.put(self.wtxn, &db_key, &bytes)?;
         let (_, stored) = codec::value_sizes(&bytes)?;
