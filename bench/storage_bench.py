@@ -44,7 +44,9 @@ import json, os, sys, lmdb
 env = lmdb.open(sys.argv[1], readonly=True, lock=False, max_dbs=8)
 db = env.open_db(b"memories", create=False)
 with env.begin() as t:
-    names = [k for k, _ in t.cursor()]
+    names = [bytes(k) for k, _ in t.cursor()]
+packed = [env.open_db(n, create=False) for n in (b"vectors", b"vector_free") if n in names]
+with env.begin() as t:
     st = t.stat(db)
     record = key = 0
     for k, v in t.cursor(db):
@@ -54,11 +56,10 @@ with env.begin() as t:
         if v[0] == 2 and dim:  # the vector is elsewhere; the record holds a u64 slot
             record += 4 * dim - 8
     vec = {"leaf_pages": 0, "branch_pages": 0, "overflow_pages": 0}
-    for name in (b"vectors", b"vector_free"):
-        if name in names:
-            s = t.stat(env.open_db(name, create=False))
-            for f in vec:
-                vec[f] += s[f]
+    for pdb in packed:
+        s = t.stat(pdb)
+        for f in vec:
+            vec[f] += s[f]
 st.update(record_bytes=record, key_bytes=key, vectors=vec,
           file_bytes=os.path.getsize(os.path.join(sys.argv[1], "data.mdb")))
 print(json.dumps(st))

@@ -156,13 +156,17 @@ impl Vectors {
         Ok(group << 8 | slot as u64)
     }
 
-    /// Overwrites the vector in `slot_ref` (same dimension) in place.
+    /// Overwrites the vector in `slot_ref` (same dimension) in place; an unchanged
+    /// vector (a rewrite of the same memory, a dedup merge) writes nothing.
     pub fn overwrite(&self, txn: &mut RwTxn, ns: &str, slot_ref: u64, vector: &[u8]) -> Result<()> {
         let (group, slot) = (slot_ref >> 8, (slot_ref & 0xFF) as usize);
         let key = group_key(ns, (vector.len() / 4) as u32, group);
-        let mut bytes =
-            self.groups.get(txn, &key)?.ok_or_else(|| corrupt("missing group"))?.to_vec();
+        let old = self.groups.get(txn, &key)?.ok_or_else(|| corrupt("missing group"))?;
         let at = BITMAP + slot * vector.len();
+        if old.get(at..at + vector.len()) == Some(vector) {
+            return Ok(());
+        }
+        let mut bytes = old.to_vec();
         bytes
             .get_mut(at..at + vector.len())
             .ok_or_else(|| corrupt("short group"))?
