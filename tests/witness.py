@@ -40,8 +40,8 @@ import json
 import struct
 import subprocess
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import lmdb

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import witness
 
-import memd
 from memd import NewMemory, SearchQuery, Tier, pack_embedding
 from memd.restore import verify
 
@@ -59,7 +58,11 @@ def test_old_store_reads_searches_and_verifies(make_engine, old_store):
         for key, want in memories.items():
             got = eng.get(ns, key)
             assert got is not None, (ns, key)
-            assert (got.text, got.value.hex(), got.tier) == (want["text"], want["value"], want["tier"])
+            assert (got.text, got.value.hex(), got.tier) == (
+                want["text"],
+                want["value"],
+                want["tier"],
+            )
             assert got.vector() == want["embedding"]
             assert list(got.tags) == want["tags"]
     # The search index was rebuilt from inline vectors: each vector finds itself.
@@ -78,8 +81,15 @@ def test_old_records_are_rewritten_in_format_two_and_both_coexist(make_engine, o
     eng.put("agent:a", NewMemory(key="fresh", text="new", embedding=pack_embedding([0.25] * 384)))
     assert eng.delete_many("agent:a", ["v02"]) == [True]
     # A tier move of an old record keeps it in format 1 with its inline vector.
-    eng.put("agent:a", NewMemory(key="v04", text=EXPECTED["agent:a"]["v04"]["text"], tier=Tier.LONG_TERM,
-                                 embedding=pack_embedding(EXPECTED["agent:a"]["v04"]["embedding"])))
+    eng.put(
+        "agent:a",
+        NewMemory(
+            key="v04",
+            text=EXPECTED["agent:a"]["v04"]["text"],
+            tier=Tier.LONG_TERM,
+            embedding=pack_embedding(EXPECTED["agent:a"]["v04"]["embedding"]),
+        ),
+    )
     assert eng.get("agent:a", "v01").vector() == new_vector
     eng.close()
     fmt = formats(old_store)
@@ -87,7 +97,10 @@ def test_old_records_are_rewritten_in_format_two_and_both_coexist(make_engine, o
     assert "v02" not in fmt
     dump = witness.run_in_subprocess(old_store)
     a = dump["memories"]["agent:a"]
-    assert a["v01"]["embedding"] == new_vector and a["v00"]["embedding"] == EXPECTED["agent:a"]["v00"]["embedding"]
+    assert (
+        a["v01"]["embedding"] == new_vector
+        and a["v00"]["embedding"] == EXPECTED["agent:a"]["v00"]["embedding"]
+    )
     # Three format-2 vectors: v01, fresh, v04 (the old inline ones use no slot).
     assert dump["vector_slots"]["used"] == 3
     assert verify(old_store).problems == []

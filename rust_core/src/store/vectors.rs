@@ -120,22 +120,18 @@ impl Vectors {
         let dim = (vector.len() / 4) as u32;
         let n = slots_per_group(vector.len(), self.page);
         let room = self.free.prefix_iter(txn, &prefix(ns, dim))?.next().transpose()?;
-        let (group, mut bytes) = match room {
-            Some((key, _)) => {
-                let group = group_of(key)?;
-                let old = self.groups.get(txn, &group_key(ns, dim, group))?;
-                (group, old.ok_or_else(|| corrupt("free group missing"))?.to_vec())
-            }
-            None => {
-                let last =
-                    self.groups.rev_prefix_iter(txn, &prefix(ns, dim))?.next().transpose()?;
-                let group = match last {
-                    Some((key, _)) => group_of(key)? + 1,
-                    None => 0,
-                };
-                // Full size from the start: later puts then overwrite the value in place.
-                (group, vec![0; BITMAP + n * vector.len()])
-            }
+        let (group, mut bytes) = if let Some((key, _)) = room {
+            let group = group_of(key)?;
+            let old = self.groups.get(txn, &group_key(ns, dim, group))?;
+            (group, old.ok_or_else(|| corrupt("free group missing"))?.to_vec())
+        } else {
+            let last = self.groups.rev_prefix_iter(txn, &prefix(ns, dim))?.next().transpose()?;
+            let group = match last {
+                Some((key, _)) => group_of(key)? + 1,
+                None => 0,
+            };
+            // Full size from the start: later puts then overwrite the value in place.
+            (group, vec![0; BITMAP + n * vector.len()])
         };
         let mut used = u64::from_le_bytes(bytes[..BITMAP].try_into().expect("8 bytes"));
         let slot = (0..n).find(|i| used & (1 << i) == 0).ok_or_else(|| corrupt("full group"))?;
