@@ -9,10 +9,12 @@ batches of 1 000 with server-made keys. Printed:
   ``--window`` before the end, and their ratio (the issue's target: >= 0.8 between
   100 000 and 1 000 000);
 - from the closed store, read in a separate process with the ``lmdb`` package: the
-  ``memories`` database's entries, leaf/branch/overflow pages, the mean record and key
-  size, the B-tree's bytes per memory ((leaf + branch + overflow pages) x page size /
-  entries), the file's bytes per memory, and the first over the raw record size (the
-  target: <= 1.3).
+  ``memories`` database's entries, the leaf/branch/overflow pages of ``memories`` and
+  of the packed vectors (``vectors`` + ``vector_free``, record format 2), the mean
+  raw record size (what a format-1 record would be: the record with its vector
+  inline, i.e. the data a memory holds) and key size, the B-trees' bytes per memory
+  ((leaf + branch + overflow pages) x page size / entries), the file's bytes per
+  memory, and the first over the raw record size (the target: <= 1.3).
 
 Usage: ``python bench/storage_bench.py [--memories 100000] [--window 20000]
 [--dim 384] [--durability nosync] [--json]``.
@@ -42,12 +44,23 @@ import json, os, sys, lmdb
 env = lmdb.open(sys.argv[1], readonly=True, lock=False, max_dbs=8)
 db = env.open_db(b"memories", create=False)
 with env.begin() as t:
+    names = [bytes(k) for k, _ in t.cursor()]
+packed = [env.open_db(n, create=False) for n in (b"vectors", b"vector_free") if n in names]
+with env.begin() as t:
     st = t.stat(db)
     record = key = 0
     for k, v in t.cursor(db):
         key += len(k)
         record += len(v)
-st.update(record_bytes=record, key_bytes=key,
+        dim = int.from_bytes(v[12:16], "little")
+        if v[0] == 2 and dim:  # the vector is elsewhere; the record holds a u64 slot
+            record += 4 * dim - 8
+    vec = {"leaf_pages": 0, "branch_pages": 0, "overflow_pages": 0}
+    for pdb in packed:
+        s = t.stat(pdb)
+        for f in vec:
+            vec[f] += s[f]
+st.update(record_bytes=record, key_bytes=key, vectors=vec,
           file_bytes=os.path.getsize(os.path.join(sys.argv[1], "data.mdb")))
 print(json.dumps(st))
 """
@@ -95,7 +108,9 @@ def main() -> int:
         )
         st = json.loads(out.stdout)
     n = st["entries"]
-    pages = st["leaf_pages"] + st["branch_pages"] + st["overflow_pages"]
+    vec = st["vectors"]
+    vec_pages = vec["leaf_pages"] + vec["branch_pages"] + vec["overflow_pages"]
+    pages = st["leaf_pages"] + st["branch_pages"] + st["overflow_pages"] + vec_pages
     record = st["record_bytes"] / n
     tree = pages * st["psize"] / n
     figures = {
@@ -110,6 +125,7 @@ def main() -> int:
         "leaf_pages": st["leaf_pages"],
         "branch_pages": st["branch_pages"],
         "overflow_pages": st["overflow_pages"],
+        "vector_pages": vec,
         "tree_bytes_per_memory": round(tree),
         "file_bytes_per_memory": round(st["file_bytes"] / n),
         "tree_over_record": round(tree / record, 2),
@@ -119,7 +135,9 @@ def main() -> int:
     print(f"ingest, first {w}: {first:,.0f}/s; last {w}: {last:,.0f}/s; ratio {last / first:.2f}")
     print(
         f"record {record:.0f} B + key {figures['key_bytes']:.0f} B; pages: "
-        f"{st['leaf_pages']} leaf, {st['branch_pages']} branch, {st['overflow_pages']} overflow"
+        f"{st['leaf_pages']} leaf, {st['branch_pages']} branch, {st['overflow_pages']} overflow; "
+        f"vectors: {vec['leaf_pages']} leaf, {vec['branch_pages']} branch, "
+        f"{vec['overflow_pages']} overflow"
     )
     print(
         f"B-tree {tree:,.0f} B/memory ({tree / record:.2f} x the record), "

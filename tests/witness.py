@@ -4,12 +4,21 @@ memd's promise is that an acknowledged write is in plain LMDB. This module check
 promise from the outside: it shares no code with the engine and decodes records from
 the documented layout (``rust_core/src/store/codec.rs``), little-endian::
 
-    0 u8 format (=1) | 1 u8 tier | 2 u8 flags (bit0: value lz4) | 3 u8 reserved
+    0 u8 format (1 or 2) | 1 u8 tier | 2 u8 flags (bit0: value lz4) | 3 u8 reserved
     4 f32 importance | 8 i32 priority | 12 u32 embedding dim | 16 u64 created_ms
     24 u64 updated_ms | 32 u64 last_access_ms | 40 u64 access_count | 48 u64 version
     56 u64 expires_at_ms (0 = never) | 64 u64 ttl_ms
-    72: u32 len + text | u32 len + value (as stored) | dim * f32 embedding
+    72: u32 len + text | u32 len + value (as stored) | vector
         | u32 ntags, (u32 len + tag)* | u32 nmeta, (u32 len + k, u32 len + v)*
+
+``vector`` is absent when dim is 0. In format 1 it is the embedding (dim * f32); in
+format 2 a u64 slot reference, ``group << 8 | slot``, into the ``vectors`` database
+(``rust_core/src/store/vectors.rs``)::
+
+    key   namespace ++ 0x00 ++ u32 BE dim ++ u64 BE group
+    value u64 LE occupancy bitmap (bit i: slot i in use) ++ slots of dim * f32
+
+``vector_free`` has an empty entry under the same key for each group with a free slot.
 
 A compressed value is an LZ4 block with its uncompressed size prepended (u32 LE); it
 is decoded here too, with a small pure-Python LZ4 block decoder.
@@ -31,17 +40,20 @@ import json
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import lmdb
 
-FORMAT_VERSION = 1
+FORMAT_VERSIONS = (1, 2)
 HEADER = struct.Struct("<BBBBfiIQQQQQQQ")
 assert HEADER.size == 72
 FLAG_COMPRESSED = 0x01
 MEMORIES_DB = b"memories"
 NAMESPACES_DB = b"namespaces"
+VECTORS_DB = b"vectors"
+VECTOR_FREE_DB = b"vector_free"
 
 
 class _Header(NamedTuple):
@@ -127,12 +139,40 @@ class _Reader:
         return self.blob().decode("utf-8")
 
 
-def decode_record(raw: bytes) -> dict[str, Any]:
-    """Decode one ``memories`` record into a dict (``value`` is the original bytes)."""
+class Vectors:
+    """The ``vectors`` database, read with ``lookup``; counts the slots looked up."""
+
+    def __init__(self, txn: Any, db: Any) -> None:
+        self.txn = txn
+        self.db = db
+        self.referenced = 0
+
+    def lookup(self, ns: bytes, dim: int, ref: int) -> list[float]:
+        group, slot = ref >> 8, ref & 0xFF
+        if self.db is None:
+            raise CorruptRecord("format 2 record but no vectors database")
+        packed = self.txn.get(ns + b"\x00" + struct.pack(">IQ", dim, group), db=self.db)
+        if packed is None:
+            raise CorruptRecord(f"vector group {group} missing")
+        (used,) = struct.unpack_from("<Q", packed)
+        if not used >> slot & 1:
+            raise CorruptRecord(f"vector slot {slot} of group {group} not in use")
+        at = 8 + slot * 4 * dim
+        if at + 4 * dim > len(packed):
+            raise CorruptRecord(f"vector group {group} too short for slot {slot}")
+        self.referenced += 1
+        return list(struct.unpack_from(f"<{dim}f", packed, at))
+
+
+def decode_record(
+    raw: bytes, vector: Callable[[int, int], list[float]] | None = None
+) -> dict[str, Any]:
+    """Decode one ``memories`` record into a dict (``value`` is the original bytes).
+    ``vector(dim, slot_ref)`` fetches a format-2 record's embedding."""
     if len(raw) < HEADER.size:
         raise CorruptRecord(f"record of {len(raw)} bytes is shorter than the header")
     h = _Header._make(HEADER.unpack_from(raw))
-    if h.format != FORMAT_VERSION:
+    if h.format not in FORMAT_VERSIONS:
         raise CorruptRecord(f"unknown format version {h.format}")
     if h.tier not in (1, 2, 3, 4):
         raise CorruptRecord(f"unknown tier {h.tier}")
@@ -145,7 +185,14 @@ def decode_record(raw: bytes) -> dict[str, Any]:
         value = lz4_block_decompress(stored[4:], size)
     else:
         value = stored
-    embedding = list(struct.unpack(f"<{h.dim}f", r.take(4 * h.dim))) if h.dim else None
+    embedding = None
+    if h.dim and h.format == 1:
+        embedding = list(struct.unpack(f"<{h.dim}f", r.take(4 * h.dim)))
+    elif h.dim:
+        (ref,) = struct.unpack("<Q", r.take(8))
+        if vector is None:
+            raise CorruptRecord("format 2 record and no vectors database given")
+        embedding = vector(h.dim, ref)
     tags = [r.text() for _ in range(r.u32())]
     metadata = {}
     for _ in range(r.u32()):
@@ -187,6 +234,9 @@ def dump(path: str, values: str = "hex", show: frozenset[str] = frozenset()) -> 
             databases = sorted(k.decode() for k, _ in txn.cursor())
         memories_db = env.open_db(MEMORIES_DB, create=False)
         namespaces_db = env.open_db(NAMESPACES_DB, create=False)
+        packed = VECTORS_DB.decode() in databases
+        vectors_db = env.open_db(VECTORS_DB, create=False) if packed else None
+        free_db = env.open_db(VECTOR_FREE_DB, create=False) if packed else None
         out: dict[str, Any] = {
             "databases": databases,
             "locked": locked,
@@ -194,6 +244,7 @@ def dump(path: str, values: str = "hex", show: frozenset[str] = frozenset()) -> 
             "memories": {},
         }
         with env.begin() as txn:
+            vectors = Vectors(txn, vectors_db)
             for k, v in txn.cursor(db=namespaces_db):
                 if len(v) < 4:
                     raise CorruptRecord(f"namespace {k!r}: value of {len(v)} bytes")
@@ -203,7 +254,9 @@ def dump(path: str, values: str = "hex", show: frozenset[str] = frozenset()) -> 
                 if not sep:
                     raise CorruptRecord(f"key {bytes(k)!r} has no NUL separator")
                 try:
-                    rec = decode_record(bytes(v))
+                    rec = decode_record(
+                        bytes(v), lambda dim, ref, ns=ns: vectors.lookup(bytes(ns), dim, ref)
+                    )
                 except CorruptRecord as exc:
                     raise CorruptRecord(f"{bytes(k)!r}: {exc}") from exc
                 value = rec.pop("value")
@@ -213,6 +266,18 @@ def dump(path: str, values: str = "hex", show: frozenset[str] = frozenset()) -> 
                 elif values == "sha256":
                     rec["value_sha256"] = hashlib.sha256(value).hexdigest()
                 out["memories"].setdefault(ns.decode(), {})[key.decode()] = rec
+            out["vector_slots"] = {"used": 0, "groups": 0, "free_groups": 0}
+            if vectors_db is not None:
+                for _, v in txn.cursor(db=vectors_db):
+                    out["vector_slots"]["groups"] += 1
+                    out["vector_slots"]["used"] += bin(struct.unpack_from("<Q", v)[0]).count("1")
+                out["vector_slots"]["free_groups"] = txn.stat(free_db)["entries"]
+            # Every slot in use belongs to exactly one record (none leaked, none shared).
+            if out["vector_slots"]["used"] != vectors.referenced:
+                raise CorruptRecord(
+                    f"{out['vector_slots']['used']} vector slots in use, "
+                    f"{vectors.referenced} referred to by records"
+                )
         return out
     finally:
         env.close()

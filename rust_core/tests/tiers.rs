@@ -125,9 +125,8 @@ fn eviction_order_survives_a_restart() {
     assert_eq!(layout(&e, 300)[1], keys(&["b"]), "a's read was flushed at close");
 }
 
-/// A batch whose own items push through every tier reaches LMDB as a sequence of
-/// single puts at the same instant does (the writer keeps a put's records until the
-/// end of the op: `Txn::pending`), and the store reopens to the same layout.
+/// A batch whose own items push through every tier leaves the layout a sequence of
+/// single puts at the same instant does, and the store reopens to the same layout.
 #[test]
 fn a_batch_overflowing_every_tier_is_stored_as_its_items_one_by_one() {
     let mut cfg = small_config();

@@ -64,7 +64,8 @@ fn corrupt_records_are_reported_not_a_panic() {
         let q = memd_core::ListQuery { ns: "ns".into(), now_ms: 2, limit: 1, ..Default::default() };
         let m = e.list(&q).unwrap().0.remove(0);
         e.close().unwrap();
-        codec::encode(&memd_core::Memory { embedding: Some(vec![1.0, 2.0, 3.0]), ..m }, false)
+        // Format 1 (vector inline): verify reads old stores too.
+        codec::encode_v1(&memd_core::Memory { embedding: Some(vec![1.0, 2.0, 3.0]), ..m }, false)
     };
     let mut trailing = three_dims.clone();
     trailing.extend_from_slice(b"junk");
@@ -102,4 +103,33 @@ fn a_directory_in_use_or_without_a_store_is_refused() {
     assert!(verify(dir.path()).unwrap().problems.is_empty());
     let empty = tempfile::tempdir().unwrap();
     assert_eq!(verify(empty.path()).unwrap_err().kind(), "NotFound");
+}
+
+#[test]
+fn a_vector_slot_without_its_record_or_a_record_without_its_slot_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    let (record, group) = {
+        // SAFETY: test-only raw access to a closed store.
+        let env = unsafe { EnvOpenOptions::new().max_dbs(8).open(dir.path()).unwrap() };
+        let rtxn = env.read_txn().unwrap();
+        let open = |name| -> Database<Bytes, Bytes> {
+            env.open_database(&rtxn, Some(name)).unwrap().unwrap()
+        };
+        let record = open("memories").get(&rtxn, b"ns\0l").unwrap().unwrap().to_vec();
+        let (key, value) = open("vectors").first(&rtxn).unwrap().unwrap();
+        let group = (key.to_vec(), value.to_vec());
+        drop(rtxn);
+        env.prepare_for_closing().wait();
+        (record, group)
+    };
+    assert_eq!(record[0], 2, "the engine writes format 2");
+    // The same record under a second key: two records, one slot.
+    let mut used = group.1.clone();
+    used[0] |= 0b10; // and a second slot in use that no record refers to
+    corrupt(dir.path(), &[("memories", b"ns\0copy", &record), ("vectors", &group.0, &used)]);
+    let r = verify(dir.path()).unwrap();
+    let has = |needle: &str| r.problems.iter().any(|p| p.contains(needle));
+    assert!(has("\"ns\"/\"l\": its vector slot is another record's too"), "{:#?}", r.problems);
+    assert!(has("1 vector slots in use that no record refers to"), "{:#?}", r.problems);
 }

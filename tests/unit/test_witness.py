@@ -57,6 +57,18 @@ def test_decodes_every_field():
     assert rec["metadata"] == {"type": "fact", "k": ""} and not rec["compressed"]
 
 
+def test_format_two_fetches_the_vector_by_its_slot():
+    head = HEADER.pack(2, 2, 0, 0, 0.25, -3, 2, 10, 11, 12, 13, 14, 15, 16)
+    raw = head + blob(b"t") + blob(b"v") + struct.pack("<Q", 7 << 8 | 3) + bytes(8)
+    asked = []
+    rec = decode_record(raw, lambda dim, ref: asked.append((dim, ref)) or [1.0, 2.0])
+    assert asked == [(2, 7 << 8 | 3)] and rec["embedding"] == [1.0, 2.0]
+    with pytest.raises(CorruptRecord):
+        decode_record(raw)  # no vectors database to look in
+    with pytest.raises(CorruptRecord):
+        decode_record(raw[:-1], lambda dim, ref: [1.0, 2.0])
+
+
 def test_decodes_compressed_value():
     stored = struct.pack("<I", len(LZ4_PLAIN)) + LZ4_BLOCK
     rec = decode_record(record(tier=4, flags=1, value=stored))
@@ -69,10 +81,10 @@ def test_decodes_compressed_value():
         record()[:71],
         record()[:-1],
         record() + b"\x00",
-        b"\x02" + record()[1:],
+        b"\x03" + record()[1:],
         record()[:1] + b"\x05" + record()[2:],
     ],
-    ids=["short-header", "truncated", "trailing-bytes", "format-2", "tier-5"],
+    ids=["short-header", "truncated", "trailing-bytes", "format-3", "tier-5"],
 )
 def test_rejects_malformed_records(raw):
     with pytest.raises(CorruptRecord):

@@ -78,11 +78,11 @@ fn commit_one(txn: &mut Txn, item: &Offloaded) -> Result<bool> {
         return Ok(false);
     }
     let name = txn.state.by_id(ns_id).name.clone();
-    let mut m = codec::decode(name, item.key.clone(), record)?;
+    let mut m = codec::decode_with(name, item.key.clone(), record, false)?;
     m.value.clone_from(&item.pointer);
     m.header.offloaded = true;
     m.header.compressed = false;
-    let bytes = codec::encode(&m, false);
+    let bytes = codec::encode_like(record, &m, false)?;
     txn.store.memories.put(txn.wtxn, &db_key, &bytes)?;
     let (_, stored) = codec::value_sizes(&bytes)?;
     txn.state.set_tier(ns_id, &item.key, Tier::Archive, bytes.len(), stored);

@@ -304,6 +304,7 @@ fn drop_namespace(txn: &mut Txn, ns: &str) -> Result<Reply> {
     end.push(1);
     let range = (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice()));
     let removed = txn.store.memories.delete_range(txn.wtxn, &range)?;
+    txn.store.vectors.drop_namespace(txn.wtxn, ns)?;
     txn.store.namespaces.delete(txn.wtxn, ns.as_bytes())?;
     txn.state.drop_namespace(ns);
     Ok(Reply::Count(removed as u64))

@@ -54,7 +54,15 @@ pub(super) fn matching(
         }
         if pattern.is_match(text) {
             let access = (last_access_ms, access_count);
-            out.found.push(Some(decoded(ns, &r.key, record, access, q.include_embedding)?));
+            out.found.push(Some(decoded(
+                rtxn,
+                shared,
+                ns,
+                &r.key,
+                record,
+                access,
+                q.include_embedding,
+            )?));
             out.explains.push(r.explain);
         }
     }

@@ -189,7 +189,7 @@ fn put_one(
     // The state mirrors every stored key, so a key it does not know has no record:
     // new memories (the common case) skip the B-tree lookup.
     let old = match old_meta {
-        Some(_) => match txn.record(&keys::db_key(name, &key))? {
+        Some(_) => match txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))? {
             Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
             None => None,
         },
@@ -244,7 +244,11 @@ fn put_one(
         tags: item.tags.clone(),
         metadata: item.metadata.clone(),
     };
-    txn.write(ns_id, &memory)?;
+    if old_meta.is_some() {
+        txn.write(ns_id, &memory)?;
+    } else {
+        txn.write_new(ns_id, &memory)?;
+    }
     txn.enforce_capacity(ns_id, tier, now_ms)?;
     Ok(version)
 }
@@ -266,7 +270,7 @@ fn find_duplicate(
                 continue;
             }
             // Equal hashes are only candidates: compare the stored text.
-            let record = txn.record(&keys::db_key(name, &key))?;
+            let record = txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))?;
             if record.map(codec::text_of).transpose()? == Some(item.text.as_str()) {
                 return Ok(Some((key, true)));
             }

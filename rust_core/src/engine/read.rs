@@ -68,7 +68,9 @@ pub(super) fn lookup(
                     expired.push(key.clone());
                     None
                 }
-                Some(record) => Some(codec::decode(name.clone(), key.clone(), record)?),
+                Some(record) => {
+                    Some(shared.store.decode(&rtxn, name.clone(), key.clone(), record, true)?)
+                }
                 None => None,
             };
             out.push(found);
@@ -152,10 +154,17 @@ fn record_access<S: ReadSlot>(
     };
     let misses = out.iter().filter(|m| m.hit().is_none()).count() as u64;
     state.by_id(ns_id).misses += misses;
+    // Counted per tier first: one namespace lookup per batch, not one per hit.
+    let mut hits = [0u64; 4];
+    for (_, tier) in out.iter().filter_map(ReadSlot::hit) {
+        hits[tier.index()] += 1;
+    }
+    for tier in Tier::ALL {
+        state.by_id(ns_id).counters(tier).hits += hits[tier.index()];
+    }
     let reads_kept = shared.cfg.promote_min_reads as usize;
     for slot in out.iter_mut() {
-        let Some((key, tier)) = slot.hit() else { continue };
-        state.by_id(ns_id).counters(tier).hits += 1;
+        let Some((key, _)) = slot.hit() else { continue };
         let meta = if count_access {
             state.touch(ns_id, key, now_ms, reads_kept, shared.cfg.promote_window_ms)
         } else {
@@ -246,7 +255,7 @@ pub(super) fn list(shared: &Shared, q: &ListQuery) -> Result<(Vec<Memory>, Strin
             break;
         }
         let (_, key) = keys::split(db_key).ok_or_else(|| CoreError::Internal("bad key".into()))?;
-        items.push(codec::decode(name.clone(), key.to_owned(), record)?);
+        items.push(shared.store.decode(&rtxn, name.clone(), key.to_owned(), record, true)?);
     }
     drop(rtxn);
     let next =

@@ -275,9 +275,15 @@ pub(super) fn fetch(
         let db_key = keys::db_key(ns, &r.key);
         // A memory deleted since the scan is left out.
         let m = match shared.store.memories.get(rtxn, &db_key)? {
-            Some(record) => {
-                Some(decoded(ns, &r.key, record, (last_access_ms, access_count), embedding)?)
-            }
+            Some(record) => Some(decoded(
+                rtxn,
+                shared,
+                ns,
+                &r.key,
+                record,
+                (last_access_ms, access_count),
+                embedding,
+            )?),
             None => None,
         };
         out.found.push(m);
@@ -289,13 +295,15 @@ pub(super) fn fetch(
 /// A record as a hit's memory, with the access statistics of the ranking
 /// (`(last_access_ms, access_count)`) where newer; its vector only with `embedding`.
 pub(super) fn decoded(
+    rtxn: &RoTxn,
+    shared: &Shared,
     ns: &Arc<str>,
     key: &str,
     record: &[u8],
     (last_access_ms, access_count): (u64, u64),
     embedding: bool,
 ) -> Result<Memory> {
-    let mut m = codec::decode_with(ns.clone(), key.to_owned(), record, embedding)?;
+    let mut m = shared.store.decode(rtxn, ns.clone(), key.to_owned(), record, embedding)?;
     m.header.last_access_ms = m.header.last_access_ms.max(last_access_ms);
     m.header.access_count = m.header.access_count.max(access_count);
     Ok(m)

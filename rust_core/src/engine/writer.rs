@@ -28,7 +28,7 @@ use crate::engine::Shared;
 use crate::error::{CoreError, Result};
 use crate::store::disk;
 use crate::store::keys::KeyGen;
-use crate::tier::migrate::{Pending, Txn};
+use crate::tier::migrate::Txn;
 use crate::tier::State;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -179,20 +179,10 @@ fn try_commit(
             state: &mut state,
             cfg: &shared.cfg,
             archive: archive.as_deref(),
-            pending: None,
         };
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
-            // A put's records reach LMDB once each, in their final tier (`Txn`).
-            let is_put = matches!(job.op, Op::Put { .. });
-            if is_put {
-                txn.pending = Some(Pending::default());
-            }
             let reply = apply::apply(&mut txn, keygen, &job.op);
-            if is_put {
-                txn.flush_pending()?;
-                txn.pending = None;
-            }
             if let Err(
                 e @ (CoreError::Storage(_) | CoreError::Capacity(_) | CoreError::Internal(_)),
             ) = &reply

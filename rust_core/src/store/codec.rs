@@ -1,15 +1,21 @@
-//! Record codec of the `memories` database (little-endian, format 1).
+//! Record codec of the `memories` database (little-endian, formats 1 and 2).
 //!
 //! A fixed 72-byte header comes first, so opening a store and sweeping read only the
 //! header; the variable body follows. `tests/witness.py` decodes the same layout with
 //! the Python `lmdb` package, independently of this code:
 //!
 //! ```text
-//! 0 u8 format=1 | 1 u8 tier | 2 u8 flags (bit0: value lz4, bit1: value offloaded) | 3 u8 0 | 4 f32 importance
+//! 0 u8 format (1|2) | 1 u8 tier | 2 u8 flags (bit0: value lz4, bit1: value offloaded) | 3 u8 0 | 4 f32 importance
 //! 8 i32 priority | 12 u32 dim | 16 u64 created | 24 u64 updated | 32 u64 last_access
 //! 40 u64 access_count | 48 u64 version | 56 u64 expires_at (0=never) | 64 u64 ttl
-//! 72: u32 len+text | u32 len+value | dim*f32 | u32 n, (u32 len+tag)* | u32 n, (u32 len+k, u32 len+v)*
+//! 72: u32 len+text | u32 len+value | vector | u32 n, (u32 len+tag)* | u32 n, (u32 len+k, u32 len+v)*
 //! ```
+//!
+//! `vector` is the embedding itself (dim*f32) in format 1, which memd still reads
+//! but no longer writes; in format 2 it is a u64 slot reference into the packed
+//! vector store (`vectors.rs`), absent when dim is 0. Records are only ever
+//! rewritten whole in format 2, or patched or re-encoded keeping their vector field
+//! (`encode_like`), so a format-1 store needs no migration step.
 //!
 //! An offloaded value's field holds an `archive::Pointer` (its raw size first, as
 //! for lz4) instead of the value.
@@ -20,7 +26,10 @@ use std::sync::Arc;
 
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 72;
-const FORMAT: u8 = 1;
+/// The format this code writes.
+const FORMAT: u8 = 2;
+/// The format of stores written before packed vectors (read only).
+const FORMAT_INLINE: u8 = 1;
 const FLAG_COMPRESSED: u8 = 1;
 const FLAG_OFFLOADED: u8 = 2;
 /// Byte offset of `last_access_ms`; `access_count` follows it.
@@ -40,7 +49,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// Decodes the fixed header only.
 pub fn decode_header(b: &[u8]) -> Result<Header> {
-    if b.len() < HEADER_LEN || b[0] != FORMAT {
+    if b.len() < HEADER_LEN || !(b[0] == FORMAT || b[0] == FORMAT_INLINE) {
         return Err(corrupt("bad header"));
     }
     Ok(Header {
@@ -65,23 +74,67 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Encodes a memory. With `compress`, the value is stored lz4-compressed (its raw
+/// Where a record's embedding is: in the record (format 1) or in a slot of the
+/// packed vector store (format 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorField<'a> {
+    /// Raw little-endian f32 bytes.
+    Inline(&'a [u8]),
+    /// A slot reference (`vectors.rs`).
+    Slot(u64),
+}
+
+/// Bytes of the vector field of a record in `format` with `dim` dimensions.
+fn vector_len(format: u8, dim: u32) -> usize {
+    match (format, dim) {
+        (_, 0) => 0,
+        (FORMAT_INLINE, d) => d as usize * 4,
+        _ => 8,
+    }
+}
+
+/// Encodes a memory in format 2, its embedding (if any) being in slot `slot` of the
+/// vector store. With `compress`, the value is stored lz4-compressed (its raw
 /// size prepended) if that makes it smaller; the header's flag says which. An
 /// offloaded memory's value (its pointer) is kept as it is.
-pub fn encode(m: &Memory, compress: bool) -> Vec<u8> {
+pub fn encode(m: &Memory, compress: bool, slot: u64) -> Vec<u8> {
+    let dim = m.embedding.as_ref().map_or(0, Vec::len) as u32;
+    let field = slot.to_le_bytes();
+    encode_with(m, compress, FORMAT, dim, &field[..vector_len(FORMAT, dim)])
+}
+
+/// Encodes a memory in format 1 (its vector inline), as memd wrote before packed
+/// vectors: only for tests and fixtures of old stores.
+pub fn encode_v1(m: &Memory, compress: bool) -> Vec<u8> {
+    let raw: Vec<u8> = m.embedding.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    encode_with(m, compress, FORMAT_INLINE, (raw.len() / 4) as u32, &raw)
+}
+
+/// Re-encodes `m` keeping the format, dimension and vector field of `record`, the
+/// memory's current record: for rewrites that leave the embedding alone (a tier
+/// move, an offload), whatever `m.embedding` holds.
+pub fn encode_like(record: &[u8], m: &Memory, compress: bool) -> Result<Vec<u8>> {
+    let h = decode_header(record)?;
+    let mut r = Reader { b: record, at: HEADER_LEN };
+    r.bytes()?;
+    r.bytes()?;
+    let field = r.take(vector_len(record[0], h.dim))?;
+    Ok(encode_with(m, compress, record[0], h.dim, field))
+}
+
+fn encode_with(m: &Memory, compress: bool, format: u8, dim: u32, field: &[u8]) -> Vec<u8> {
     let h = &m.header;
     let packed = (compress && !h.offloaded && !m.value.is_empty())
         .then(|| lz4_flex::compress_prepend_size(&m.value))
         .filter(|c| c.len() < m.value.len());
     let compressed = packed.is_some();
     let value: &[u8] = packed.as_deref().unwrap_or(&m.value);
-    let dim = m.embedding.as_ref().map_or(0, Vec::len);
-    let mut out = Vec::with_capacity(HEADER_LEN + 16 + m.text.len() + value.len() + dim * 4);
+    let mut out = Vec::with_capacity(HEADER_LEN + 16 + m.text.len() + value.len() + field.len());
     let flags = if h.offloaded { FLAG_OFFLOADED } else { u8::from(compressed) };
-    out.extend_from_slice(&[FORMAT, h.tier.number(), flags, 0]);
+    out.extend_from_slice(&[format, h.tier.number(), flags, 0]);
     out.extend_from_slice(&h.importance.to_le_bytes());
     out.extend_from_slice(&h.priority.to_le_bytes());
-    out.extend_from_slice(&(dim as u32).to_le_bytes());
+    out.extend_from_slice(&dim.to_le_bytes());
     for v in [
         h.created_ms,
         h.updated_ms,
@@ -95,9 +148,7 @@ pub fn encode(m: &Memory, compress: bool) -> Vec<u8> {
     }
     put_bytes(&mut out, m.text.as_bytes());
     put_bytes(&mut out, value);
-    for x in m.embedding.iter().flatten() {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
+    out.extend_from_slice(field);
     out.extend_from_slice(&(m.tags.len() as u32).to_le_bytes());
     for t in &m.tags {
         put_bytes(&mut out, t.as_bytes());
@@ -144,10 +195,31 @@ pub fn decode(namespace: Arc<str>, key: String, b: &[u8]) -> Result<Memory> {
     decode_with(namespace, key, b, true)
 }
 
-/// Decodes a record; without `embedding` the vector is skipped, not copied (a search
-/// hit carries it only when asked: converting 384 floats cost more than the rest of
-/// the record), and the memory's `embedding` is `None` while `header.dim` keeps its
-/// stored dimension.
+/// Little-endian f32 bytes as floats.
+pub fn floats(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// Where the embedding of a record is; `None` without one.
+pub fn vector_field(b: &[u8]) -> Result<Option<VectorField<'_>>> {
+    let h = decode_header(b)?;
+    if h.dim == 0 {
+        return Ok(None);
+    }
+    let mut r = Reader { b, at: HEADER_LEN };
+    r.bytes()?;
+    r.bytes()?;
+    let field = r.take(vector_len(b[0], h.dim))?;
+    Ok(Some(match b[0] {
+        FORMAT_INLINE => VectorField::Inline(field),
+        _ => VectorField::Slot(u64_at(field, 0)),
+    }))
+}
+
+/// Decodes a record; without `embedding`, or in format 2 (whose vector is in the
+/// vector store: `Store::decode` fetches it), the memory's `embedding` is `None`
+/// while `header.dim` keeps its stored dimension. A search hit carries its vector
+/// only when asked: converting 384 floats cost more than the rest of the record.
 pub fn decode_with(namespace: Arc<str>, key: String, b: &[u8], embedding: bool) -> Result<Memory> {
     let header = decode_header(b)?;
     let mut r = Reader { b, at: HEADER_LEN };
@@ -158,10 +230,8 @@ pub fn decode_with(namespace: Arc<str>, key: String, b: &[u8], embedding: bool) 
     } else {
         raw_value.to_vec()
     };
-    let raw = r.take(header.dim as usize * 4)?;
-    let embedding = (embedding && header.dim != 0).then(|| {
-        raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-    });
+    let raw = r.take(vector_len(b[0], header.dim))?;
+    let embedding = (embedding && header.dim != 0 && b[0] == FORMAT_INLINE).then(|| floats(raw));
     let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
     let metadata =
         (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
@@ -199,7 +269,7 @@ pub fn metadata_value<'a>(b: &'a [u8], name: &str) -> Result<Option<&'a str>> {
     let mut r = Reader { b, at: HEADER_LEN };
     r.bytes()?;
     r.bytes()?;
-    r.take(header.dim as usize * 4)?;
+    r.take(vector_len(b[0], header.dim))?;
     for _ in 0..r.u32()? {
         r.bytes()?;
     }
@@ -213,13 +283,12 @@ pub fn metadata_value<'a>(b: &'a [u8], name: &str) -> Result<Option<&'a str>> {
 }
 
 /// The searchable parts of a record, for rebuilding the search index at open
-/// without copying or decompressing the value.
+/// without copying or decompressing the value. The embedding is not among them:
+/// `Store::embedding_bytes` finds it in either format.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Searchable<'a> {
     /// Text.
     pub text: &'a str,
-    /// Embedding, if any.
-    pub embedding: Option<Vec<f32>>,
     /// Tags.
     pub tags: Vec<String>,
     /// Metadata, in key order.
@@ -232,19 +301,11 @@ pub fn decode_searchable(b: &[u8]) -> Result<Searchable<'_>> {
     let mut r = Reader { b, at: HEADER_LEN };
     let text = std::str::from_utf8(r.bytes()?).map_err(|_| corrupt("utf-8"))?;
     r.bytes()?;
-    let embedding = match header.dim {
-        0 => None,
-        dim => Some(
-            r.take(dim as usize * 4)?
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        ),
-    };
+    r.take(vector_len(b[0], header.dim))?;
     let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
     let metadata =
         (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
-    Ok(Searchable { text, embedding, tags, metadata })
+    Ok(Searchable { text, tags, metadata })
 }
 
 /// A copy of `record` moved to `tier` with its access statistics replaced, without
@@ -267,6 +328,8 @@ pub fn with_access(record: &[u8], last_access_ms: u64, access_count: u64) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SLOT: u64 = 3 << 8 | 2;
 
     fn sample(tier: Tier) -> Memory {
         Memory {
@@ -299,7 +362,7 @@ mod tests {
     fn round_trips_in_every_tier() {
         for tier in Tier::ALL {
             let m = sample(tier);
-            let bytes = encode(&m, tier == Tier::Archive);
+            let bytes = encode(&m, tier == Tier::Archive, SLOT);
             let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
             assert_eq!(back.header.compressed, tier == Tier::Archive);
             let raw = m.value.len() as u32;
@@ -307,22 +370,27 @@ mod tests {
             assert_eq!(got_raw, raw);
             assert_eq!(stored < raw, tier == Tier::Archive);
             assert_eq!(back.value, m.value);
-            assert_eq!(Memory { header: m.header.clone(), ..back }, m);
+            // Format 2: the vector is in the vector store, the record only says where.
+            assert_eq!(vector_field(&bytes).unwrap(), Some(VectorField::Slot(SLOT)));
+            assert_eq!(
+                Memory { header: m.header.clone(), embedding: m.embedding.clone(), ..back },
+                m
+            );
         }
     }
 
     #[test]
     fn tier_patch_equals_a_full_reencode_outside_archive() {
-        let bytes = encode(&sample(Tier::Working), false);
+        let bytes = encode(&sample(Tier::Working), false, SLOT);
         let mut moved = sample(Tier::LongTerm);
         moved.header.last_access_ms = 50;
         moved.header.access_count = 9;
-        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved, false));
+        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved, false, SLOT));
     }
 
     #[test]
     fn access_patch_changes_only_access_fields() {
-        let bytes = encode(&sample(Tier::Working), false);
+        let bytes = encode(&sample(Tier::Working), false, SLOT);
         let h = decode_header(&with_access(&bytes, 99, 100)).unwrap();
         assert_eq!((h.last_access_ms, h.access_count, h.version), (99, 100, 5));
     }
@@ -331,13 +399,12 @@ mod tests {
     fn searchable_view_matches_full_decode() {
         for tier in [Tier::Working, Tier::Archive] {
             let m = sample(tier);
-            let bytes = encode(&m, tier == Tier::Archive);
+            let bytes = encode(&m, tier == Tier::Archive, SLOT);
             let s = decode_searchable(&bytes).unwrap();
             assert_eq!(text_of(&bytes).unwrap(), m.text);
             assert_eq!(metadata_value(&bytes, "category").unwrap(), Some("fact"));
             assert_eq!(metadata_value(&bytes, "type").unwrap(), None);
             assert_eq!(s.text, m.text);
-            assert_eq!(s.embedding, m.embedding);
             assert_eq!((s.tags, s.metadata), (m.tags, m.metadata));
         }
     }
@@ -346,7 +413,7 @@ mod tests {
     fn incompressible_values_stay_raw() {
         let mut m = sample(Tier::Archive);
         m.value = (0..64u8).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
-        let bytes = encode(&m, true);
+        let bytes = encode(&m, true, SLOT);
         assert!(!decode_header(&bytes).unwrap().compressed);
         assert_eq!(value_sizes(&bytes).unwrap(), (64, 64));
     }
@@ -354,18 +421,39 @@ mod tests {
     #[test]
     fn decoding_without_the_embedding_keeps_everything_else() {
         let m = sample(Tier::Working);
-        let bytes = encode(&m, false);
+        let bytes = encode(&m, false, SLOT);
         let bare = decode_with(Arc::from("ns"), "k".into(), &bytes, false).unwrap();
         assert_eq!((bare.embedding.as_ref(), bare.header.dim), (None, 3));
         assert_eq!(Memory { embedding: m.embedding.clone(), ..bare }, m);
+        let inline = encode_v1(&m, false);
+        let full = decode(Arc::from("ns"), "k".into(), &inline).unwrap();
+        assert_eq!(full.embedding, m.embedding);
         assert!(decode_with(Arc::from("ns"), "k".into(), &bytes[..bytes.len() - 1], false).is_err());
     }
 
     #[test]
     fn truncated_record_is_an_error_not_a_panic() {
-        let bytes = encode(&sample(Tier::Working), false);
+        let bytes = encode(&sample(Tier::Working), false, SLOT);
         for n in [0, 10, HEADER_LEN, bytes.len() - 1] {
             assert!(decode(Arc::from("ns"), "k".into(), &bytes[..n]).is_err());
         }
+    }
+
+    #[test]
+    fn format_one_records_still_read_and_reencode_unchanged() {
+        let m = sample(Tier::Working);
+        let old = encode_v1(&m, false);
+        assert_eq!(old[0], 1);
+        let raw: Vec<u8> = m.embedding.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(vector_field(&old).unwrap(), Some(VectorField::Inline(&raw)));
+        assert_eq!(decode(Arc::from("ns"), "k".into(), &old).unwrap(), m);
+        assert_eq!(text_of(&old).unwrap(), m.text);
+        assert_eq!(metadata_value(&old, "category").unwrap(), Some("fact"));
+        assert_eq!(decode_searchable(&old).unwrap().tags, m.tags);
+        // A tier move or offload keeps the record's format and its inline vector.
+        let bare = decode_with(Arc::from("ns"), "k".into(), &old, false).unwrap();
+        assert_eq!(encode_like(&old, &bare, false).unwrap(), old);
+        let new = encode(&m, false, SLOT);
+        assert_eq!(encode_like(&new, &bare, false).unwrap(), new);
     }
 }

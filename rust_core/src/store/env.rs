@@ -2,6 +2,7 @@
 
 use crate::config::{Durability, EngineConfig};
 use crate::error::{CoreError, Result};
+use crate::store::vectors::Vectors;
 use heed::types::Bytes;
 use heed::{CompactionOption, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn};
 use std::path::Path;
@@ -17,6 +18,11 @@ pub const TOKENS_DB: &str = "auth_tokens";
 /// Archive objects memd registered: object name -> u64 LE registration time
 /// (`archive/apply.rs`).
 pub const ARCHIVE_DB: &str = "archive_objects";
+
+/// Packed vectors (format 2): `namespace\0 ++ dim ++ group` -> slots (`vectors.rs`).
+pub const VECTORS_DB: &str = "vectors";
+/// The groups of `VECTORS_DB` with a free slot: same key -> empty.
+pub const VECTOR_FREE_DB: &str = "vector_free";
 
 /// Raw byte database.
 pub type RawDb = Database<Bytes, Bytes>;
@@ -34,6 +40,8 @@ pub struct Store {
     pub tokens: RawDb,
     /// `ARCHIVE_DB`.
     pub archive_objects: RawDb,
+    /// `VECTORS_DB` and `VECTOR_FREE_DB`.
+    pub vectors: Vectors,
 }
 
 impl Store {
@@ -60,8 +68,13 @@ impl Store {
         let namespaces = env.create_database(&mut wtxn, Some(NAMESPACES_DB))?;
         let tokens = env.create_database(&mut wtxn, Some(TOKENS_DB))?;
         let archive_objects = env.create_database(&mut wtxn, Some(ARCHIVE_DB))?;
+        let vectors = Vectors {
+            groups: env.create_database(&mut wtxn, Some(VECTORS_DB))?,
+            free: env.create_database(&mut wtxn, Some(VECTOR_FREE_DB))?,
+            page: env.stat().page_size as usize,
+        };
         wtxn.commit()?;
-        Ok(Store { env, memories, namespaces, tokens, archive_objects })
+        Ok(Store { env, memories, namespaces, tokens, archive_objects, vectors })
     }
 
     /// Reads a namespace's stored dimension.

@@ -1,5 +1,5 @@
 //! LMDB storage: one environment per data directory (locked by one engine at a
-//! time), three named databases (four in cluster mode), and the byte layouts of their keys and records.
+//! time), five named databases (six in cluster mode), and the byte layouts of their keys and records.
 
 pub mod applied;
 pub mod codec;
@@ -8,7 +8,9 @@ pub mod embedder;
 pub mod env;
 pub mod keys;
 pub mod lock;
+pub mod records;
 pub mod tokens;
+pub mod vectors;
 pub mod verify;
 
 pub use env::Store;

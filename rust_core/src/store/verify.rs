@@ -12,7 +12,8 @@
 //!   trailing garbage or stray flags), with importance in [0, 1], a version of at
 //!   least 1 and a finite embedding; its namespace is in `namespaces`, with the
 //!   embedding's dimension when it has one (the persisted index the engine trusts
-//!   at open).
+//!   at open). A format-2 record's vector slot is in use in `vectors`, and as many
+//!   slots are in use as records refer to (no slot leaked).
 //! - `auth_tokens`: each key is a 32-byte digest and each record within bounds.
 //!
 //! The directory's lock is held throughout, so a directory a daemon serves is
@@ -21,13 +22,14 @@
 use crate::config::Limits;
 use crate::error::{CoreError, Result};
 use crate::store::embedder;
-use crate::store::env::{RawDb, MEMORIES_DB, NAMESPACES_DB, TOKENS_DB};
+use crate::store::env::{RawDb, MEMORIES_DB, NAMESPACES_DB, TOKENS_DB, VECTORS_DB, VECTOR_FREE_DB};
 use crate::store::lock::DirLock;
 use crate::store::tokens::{DIGEST_LEN, MAX_TOKEN_RECORD};
+use crate::store::vectors::{self, Vectors};
 use crate::store::{codec, keys};
 use crate::validate;
 use heed::{EnvFlags, EnvOpenOptions, RoTxn};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -172,6 +174,12 @@ fn check_memories(
         return Ok(());
     };
     let limits = Limits::default();
+    // A store written before packed vectors has no vector databases.
+    let vectors = match (open_db(env, rtxn, VECTORS_DB)?, open_db(env, rtxn, VECTOR_FREE_DB)?) {
+        (Some(groups), Some(free)) => Some(Vectors { groups, free, page: 0 }),
+        _ => None,
+    };
+    let mut referenced = HashSet::new();
     walk(db, rtxn, MEMORIES_DB, report, |db_key, record, report| {
         report.memories += 1;
         report.record_bytes += record.len() as u64;
@@ -184,7 +192,7 @@ fn check_memories(
         if let Err(e) = validate::namespace(ns, &limits).and(validate::key(key, &limits, false)) {
             report.problem(format!("{at}: {}", e.message()));
         }
-        if let Err(e) = check_record(ns, key, record, report) {
+        if let Err(e) = check_record(ns, key, record, vectors.as_ref(), rtxn, report) {
             report.problem(format!("{at}: {}", e.message()));
             return;
         }
@@ -196,18 +204,46 @@ fn check_memories(
             )),
             Some(_) => {}
         }
-    })
+        if let (Ok(Some(codec::VectorField::Slot(slot))), Some(h)) =
+            (codec::vector_field(record), codec::decode_header(record).ok())
+        {
+            if !referenced.insert(vectors::slot_key(ns, h.dim, slot)) {
+                report.problem(format!("{at}: its vector slot is another record's too"));
+            }
+        }
+    })?;
+    let used = match &vectors {
+        Some(v) => v.used_slots(rtxn)?,
+        None => Vec::new(),
+    };
+    let leaked = used.iter().filter(|s| !referenced.contains(*s)).count();
+    if leaked > 0 {
+        report.problem(format!("{leaked} vector slots in use that no record refers to"));
+    }
+    Ok(())
 }
 
 /// Decodes one record completely; counts its tier.
-fn check_record(ns: &str, key: &str, record: &[u8], report: &mut VerifyReport) -> Result<()> {
+fn check_record(
+    ns: &str,
+    key: &str,
+    record: &[u8],
+    vectors: Option<&Vectors>,
+    rtxn: &RoTxn,
+    report: &mut VerifyReport,
+) -> Result<()> {
     let h = codec::decode_header(record)?;
     report.by_tier[h.tier.index()] += 1;
     let (raw, _) = codec::value_sizes(record)?;
     if raw > MAX_PLAUSIBLE_VALUE {
         return Err(CoreError::Internal(format!("corrupt record: value claims {raw} bytes")));
     }
-    let m = codec::decode(Arc::from(ns), key.to_owned(), record)?;
+    let mut m = codec::decode(Arc::from(ns), key.to_owned(), record)?;
+    if let Some(codec::VectorField::Slot(slot)) = codec::vector_field(record)? {
+        let vectors =
+            vectors.ok_or_else(|| CoreError::Internal(format!("no {VECTORS_DB} database")))?;
+        m.embedding = Some(codec::floats(vectors.get(rtxn, ns, h.dim, slot)?));
+    }
     let mut wrong = Vec::new();
     if !(0.0..=1.0).contains(&h.importance) {
         wrong.push(format!("importance {} is not in [0, 1]", h.importance));
@@ -218,7 +254,7 @@ fn check_record(ns: &str, key: &str, record: &[u8], report: &mut VerifyReport) -
     if m.embedding.iter().flatten().any(|x| !x.is_finite()) {
         wrong.push("embedding is not finite".to_owned());
     }
-    if codec::encode(&m, h.compressed) != record {
+    if codec::encode_like(record, &m, h.compressed)? != record {
         wrong.push("record does not re-encode to the same bytes".to_owned());
     }
     if wrong.is_empty() {

@@ -1,12 +1,5 @@
 //! `Txn`: one write transaction together with the in-memory view it keeps in step,
 //! and the moves between tiers (demotion on overflow, promotion on read).
-//!
-//! With `pending` set (the writer does it for a put), records are kept here until
-//! `flush_pending`, and every read of a record inside the op goes through `record`:
-//! a batch put into a full tier demotes most of its own items at once (with the
-//! default capacities a 1 000-memory batch into WORKING pushes up to three colder
-//! tiers), and each memory then reaches LMDB once, in its final tier, instead of
-//! being written and rewritten once per tier it passed through.
 
 use crate::archive::{Archive, Pointer};
 use crate::config::EngineConfig;
@@ -18,10 +11,6 @@ use crate::store::{codec, keys, Store};
 use crate::tier::state::{KeyMeta, State};
 use heed::RwTxn;
 use std::sync::Arc;
-
-/// Records of one op not yet in LMDB, by database key. foldhash (seeded per map, as
-/// the state's maps are): std's `SipHash` cost a put batch about 4 % of its CPU.
-pub type Pending = hashbrown::HashMap<Vec<u8>, Vec<u8>, foldhash::fast::RandomState>;
 
 /// LRU ties compared by retention score per eviction.
 const TIE_SCAN: usize = 64;
@@ -41,57 +30,35 @@ pub struct Txn<'a, 't> {
     /// The object-storage archive, if configured: a memory promoted out of ARCHIVE
     /// gets its value back from the archive's cache (no I/O here).
     pub archive: Option<&'a Archive>,
-    /// Records written but not yet put into LMDB, by database key (`None`: every
-    /// write goes straight to LMDB); see the module documentation.
-    pub pending: Option<Pending>,
 }
 
 impl Txn<'_, '_> {
-    /// The record stored under `db_key` in this transaction, pending or in LMDB.
-    pub fn record(&self, db_key: &[u8]) -> Result<Option<&[u8]>> {
-        if let Some(bytes) = self.pending.as_ref().and_then(|p| p.get(db_key)) {
-            return Ok(Some(bytes));
-        }
-        Ok(self.store.memories.get(self.wtxn, db_key)?)
-    }
-
-    fn put_record(&mut self, db_key: Vec<u8>, bytes: Vec<u8>) -> Result<()> {
-        match &mut self.pending {
-            Some(pending) => {
-                pending.insert(db_key, bytes);
-            }
-            None => self.store.memories.put(self.wtxn, &db_key, &bytes)?,
-        }
-        Ok(())
-    }
-
-    /// Puts the pending records into LMDB, in key order (sequential B-tree
-    /// inserts), and keeps buffering if it was.
-    pub fn flush_pending(&mut self) -> Result<()> {
-        let Some(pending) = self.pending.as_mut() else { return Ok(()) };
-        let mut records: Vec<(Vec<u8>, Vec<u8>)> = pending.drain().collect();
-        records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (db_key, bytes) in records {
-            self.store.memories.put(self.wtxn, &db_key, &bytes)?;
-        }
-        Ok(())
-    }
-
     /// Reads and decodes one record inside the transaction.
     pub fn read(&self, ns: &Arc<str>, key: &str) -> Result<Option<Memory>> {
         let db_key = keys::db_key(ns, key);
-        match self.record(&db_key)? {
-            Some(bytes) => Ok(Some(codec::decode(ns.clone(), key.to_owned(), bytes)?)),
+        match self.store.memories.get(self.wtxn, &db_key)? {
+            Some(bytes) => {
+                Ok(Some(self.store.decode(self.wtxn, ns.clone(), key.to_owned(), bytes, true)?))
+            }
             None => Ok(None),
         }
     }
 
     /// Writes a record and registers it in the state (the key must not be registered).
     pub fn write(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
+        self.write_record(ns_id, m, true)
+    }
+
+    /// As `write`, for a key that has no record: the state, which mirrors every
+    /// stored key, did not know it. Skips looking for an old vector to replace.
+    pub fn write_new(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
+        self.write_record(ns_id, m, false)
+    }
+
+    fn write_record(&mut self, ns_id: u32, m: &Memory, replacing: bool) -> Result<()> {
         let compress = self.cfg.lifecycle.compresses(m.header.tier, m.value.len());
-        let bytes = codec::encode(m, compress);
+        let bytes = self.store.put_memory(self.wtxn, m, compress, replacing)?;
         let meta = KeyMeta::of_record(&codec::decode_header(&bytes)?, &bytes);
-        self.put_record(keys::db_key(&m.namespace, &m.key), bytes)?;
         let key: Arc<str> = Arc::from(m.key.as_str());
         // Unchanged content (a rewrite of the same memory) only updates the indexed
         // attributes.
@@ -103,11 +70,7 @@ impl Txn<'_, '_> {
     /// Deletes a record and unregisters it; returns its metadata if it existed.
     pub fn delete(&mut self, ns_id: u32, key: &str) -> Result<Option<KeyMeta>> {
         let name = self.state.by_id(ns_id).name.clone();
-        let db_key = keys::db_key(&name, key);
-        if let Some(pending) = &mut self.pending {
-            pending.remove(&db_key);
-        }
-        self.store.memories.delete(self.wtxn, &db_key)?;
+        self.store.delete_memory(self.wtxn, &name, key)?;
         self.state.by_id(ns_id).index.remove(key);
         Ok(self.state.remove(ns_id, key).map(|(_, meta)| meta))
     }
@@ -127,9 +90,10 @@ impl Txn<'_, '_> {
             .map(|m| (m.last_access_ms, m.access_count, m.value_raw))
             .ok_or_else(|| CoreError::Internal(format!("{name}/{key} stored but not indexed")))?;
         let db_key = keys::db_key(&name, key);
-        let record = self
-            .record(&db_key)?
-            .ok_or_else(|| CoreError::Internal(format!("{name}/{key} indexed but not stored")))?;
+        let record =
+            self.store.memories.get(self.wtxn, &db_key)?.ok_or_else(|| {
+                CoreError::Internal(format!("{name}/{key} indexed but not stored"))
+            })?;
         let h = codec::decode_header(record)?;
         let local = match self.archive {
             Some(archive) if h.offloaded && to != Tier::Archive => {
@@ -143,7 +107,7 @@ impl Txn<'_, '_> {
         let bytes = if offloaded || (local.is_none() && compress == h.compressed) {
             codec::with_tier(record, to, last, count)
         } else {
-            let mut m = codec::decode(name.clone(), key.to_owned(), record)?;
+            let mut m = codec::decode_with(name.clone(), key.to_owned(), record, false)?;
             if let Some(value) = local {
                 m.value = value;
                 m.header.offloaded = false;
@@ -151,12 +115,11 @@ impl Txn<'_, '_> {
             m.header.tier = to;
             m.header.last_access_ms = last;
             m.header.access_count = count;
-            codec::encode(&m, compress)
+            codec::encode_like(record, &m, compress)?
         };
+        self.store.memories.put(self.wtxn, &db_key, &bytes)?;
         let (_, stored) = codec::value_sizes(&bytes)?;
-        let size = bytes.len();
-        self.put_record(db_key, bytes)?;
-        self.state.set_tier(ns_id, key, to, size, stored);
+        self.state.set_tier(ns_id, key, to, bytes.len(), stored);
         self.state.by_id(ns_id).index.set_tier(key, to.number());
         // The access statistics were just written with the record.
         if let Some(meta) = self.state.meta_mut(ns_id, key) {

@@ -245,17 +245,18 @@ const LOAD_BATCH: usize = 1024;
 
 /// Adds a stored record to a search index. A record whose body does not decode is
 /// still indexed (without content), so the index and the key map hold the same keys.
-fn index_record(index: &mut SearchIndex, key: &Arc<str>, record: &[u8]) {
+/// `vector` is the record's stored embedding (`Store::embedding_bytes`).
+fn index_record(index: &mut SearchIndex, key: &Arc<str>, record: &[u8], vector: Option<&[u8]>) {
     let Ok(header) = codec::decode_header(record) else { return };
     let body = codec::decode_searchable(record).unwrap_or(codec::Searchable {
         text: "",
-        embedding: None,
         tags: Vec::new(),
         metadata: Vec::new(),
     });
+    let embedding = vector.map(codec::floats);
     let doc = DocInput {
         text: body.text,
-        embedding: body.embedding.as_deref(),
+        embedding: embedding.as_deref(),
         tags: &body.tags,
         metadata: &body.metadata,
         meta: DocMeta::from_header(&header),
@@ -299,14 +300,16 @@ impl State {
         // rebuilds the LRU and TTL view (about halves the time on two cores).
         let indexes = std::thread::scope(|s| -> Result<HashMap<u32, SearchIndex>> {
             // Batches: one channel message per record costs more than indexing it.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u32, Arc<str>, &[u8])>>(8);
+            type Loaded<'t> = Vec<(u32, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(8);
             let indexer = s.spawn(move || {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
-                for (id, key, record) in rx.into_iter().flatten() {
+                for (id, key, record, vector) in rx.into_iter().flatten() {
                     index_record(
                         indexes.entry(id).or_insert_with(|| SearchIndex::new(analyzer)),
                         &key,
                         record,
+                        vector,
                     );
                 }
                 indexes
@@ -320,7 +323,8 @@ impl State {
                 let header = codec::decode_header(record)?;
                 let id = state.ensure(ns).id;
                 let key: Arc<str> = Arc::from(key);
-                batch.push((id, key.clone(), record));
+                let vector = store.embedding_bytes(&rtxn, ns, record).ok().flatten();
+                batch.push((id, key.clone(), record, vector));
                 if batch.len() == LOAD_BATCH {
                     // The indexer only stops early if it panicked; join reports that.
                     let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
