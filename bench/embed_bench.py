@@ -161,11 +161,11 @@ def main() -> None:
                     NewMemory(text=t, embedding=vectors[i] if name == "given" else None)
                     for i, t in enumerate(texts)
                 ]
-                put = (
-                    lambda eng=eng, ns=ns, items=items: [  # noqa: E731
-                        eng.put_many(ns, items[i : i + PUT_BATCH]) for i in range(0, n, PUT_BATCH)
-                    ]
-                )
+
+                def put(eng: memd.Engine = eng, ns: str = ns, items: list = items) -> None:
+                    for i in range(0, n, PUT_BATCH):
+                        eng.put_many(ns, items[i : i + PUT_BATCH])
+
                 runs.setdefault(f"ingest: {name}", []).append(rate(n, put))
         # Query latency over the namespaces ingested above (same memories, same model).
         rel = SearchWeights(1.0, 0.0, 0.0, 0.0)

@@ -53,8 +53,10 @@ class LocalModel:
 
 
 def _package_dir(package: str) -> Path | None:
-    """Where ``package`` is installed, without importing it (MiniLM's package imports
-    sentence-transformers, which memd neither needs nor installs)."""
+    """Where ``package`` is installed, without importing it.
+
+    (MiniLM's package imports sentence-transformers, which memd neither needs nor installs.)
+    """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -97,8 +99,7 @@ class EmbedSetup:
 
 
 def find_local_model(choice: str = "auto", threads: int = 0) -> LocalModel | None:
-    """The local model ``choice`` names (``auto``: MiniLM, else e5) if its package is
-    installed, else None.
+    """The local model ``choice`` names (``auto``: MiniLM, else e5), None if not installed.
 
     Raises:
         ConfigError: The package is installed without its files.

@@ -78,7 +78,7 @@ def test_the_local_model_is_minilm_unless_e5_is_asked_for(tmp_path: Path) -> Non
         "e5",
         "multilingual-e5-small-q4",
     )
-    with pytest.raises(ConfigError, match="embed.local.model.*minilm"):
+    with pytest.raises(ConfigError, match=r"embed\.local\.model.*minilm"):
         _load(tmp_path, '[embed.local]\nmodel = "bert-large"\n')
 
 

@@ -10,6 +10,8 @@
 //! to `threads` threads for its larger products.
 
 mod bert;
+mod ops;
+mod safetensors;
 mod tokenizer;
 
 use super::{checked, Embedder, Kind};
@@ -64,7 +66,8 @@ impl Embedder for MiniLmEmbedder {
         while batch_start < seqs.len() {
             let mut end = batch_start;
             let mut rows = 0;
-            while end < seqs.len() && (end == batch_start || rows + seqs[end].len() <= ROWS_PER_PASS)
+            while end < seqs.len()
+                && (end == batch_start || rows + seqs[end].len() <= ROWS_PER_PASS)
             {
                 rows += seqs[end].len();
                 end += 1;

@@ -71,7 +71,10 @@ fn paraphrases_are_nearer_than_unrelated_texts() {
     let Some(w) = weights() else { return };
     let e = MiniLmEmbedder::load(&w, "m", 0).unwrap();
     let v = e
-        .embed(&["where does my sibling live?", "my sister moved to Lisbon", "the cat sat on the mat"], Kind::Passage)
+        .embed(
+            &["where does my sibling live?", "my sister moved to Lisbon", "the cat sat on the mat"],
+            Kind::Passage,
+        )
         .unwrap();
     assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]) + 0.1);
     // Empty and NUL-only texts are [CLS] [SEP]: still a unit vector.
