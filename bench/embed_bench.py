@@ -131,6 +131,7 @@ def main() -> None:
                 openai_model=MODEL,
                 openai_dimensions=384,
                 openai_input_type=True,
+                openai_timeout_ms=120_000,  # a busy shared machine, not a dead endpoint
             ),
         }
         engines = {}

@@ -1,5 +1,5 @@
 //! The operations of a BERT layer on row-major f32 matrices whose rows are tokens:
-//! dense layers (sgemm, or dot products for a query's few rows), LayerNorm,
+//! dense layers (sgemm), LayerNorm,
 //! per-text self-attention, GELU.
 
 use super::bert::{HEADS, HEAD_DIM, HIDDEN};
@@ -7,8 +7,6 @@ use matrixmultiply::sgemm;
 
 /// Rows below which one thread does a product alone (a thread costs more).
 const ROWS_PER_THREAD: usize = 32;
-/// Rows up to which a product is dot products rather than sgemm (see `Linear::rows`).
-const SMALL_ROWS: usize = 16;
 const EPS: f32 = 1e-12;
 
 /// `y = x Wᵀ + b`, W stored `[out, in]` as PyTorch keeps it.
@@ -42,16 +40,6 @@ impl Linear {
 
     fn rows(&self, x: &[f32], out: &mut [f32]) {
         let rows = x.len() / self.n_in;
-        if rows <= SMALL_ROWS {
-            // A query's few tokens: sgemm would copy (pack) every weight before using it
-            // once or twice; dot products read each weight row once, straight from W.
-            for (o, w) in self.w.chunks_exact(self.n_in).enumerate() {
-                for (r, xr) in x.chunks_exact(self.n_in).enumerate() {
-                    out[r * self.n_out + o] = self.b[o] + dot(xr, w);
-                }
-            }
-            return;
-        }
         for o in out.chunks_exact_mut(self.n_out) {
             o.copy_from_slice(&self.b);
         }
@@ -153,19 +141,6 @@ pub fn attention(seqs: &[Vec<u32>], q: &[f32], k: &[f32], v: &[f32], ctx: &mut [
         }
         start += n;
     }
-}
-
-/// A dot product in eight lanes (vectorised by the compiler; a single running sum
-/// could not be reordered, so would not be).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let ((ca, ra), (cb, rb)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
-    for (xa, xb) in ca.iter().zip(cb) {
-        for ((l, x), y) in lanes.iter_mut().zip(xa).zip(xb) {
-            *l += x * y;
-        }
-    }
-    lanes.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
 }
 
 pub fn add(x: &mut [f32], y: &[f32]) {
