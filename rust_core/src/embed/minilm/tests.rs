@@ -1,6 +1,6 @@
-//! The MiniLM embedder against the reference: token ids and vectors written by
+//! The `MiniLM` embedder against the reference: token ids and vectors written by
 //! `bench/minilm_reference.py` (Hugging Face `tokenizers` on the package's own
-//! `tokenizer.json`, and a NumPy forward pass) into `tests/data/minilm_reference.json`.
+//! `tokenizer.json`, and a `NumPy` forward pass) into `tests/data/minilm_reference.json`.
 
 use super::*;
 use crate::embed::Embedder;

@@ -1,4 +1,4 @@
-//! BERT's uncased WordPiece tokenizer, as all-MiniLM-L6-v2 was trained with it
+//! BERT's uncased `WordPiece` tokenizer, as all-MiniLM-L6-v2 was trained with it
 //! (Hugging Face `BertTokenizer`, `do_lower_case`, `tokenize_chinese_chars`): clean
 //! out control characters, put spaces around CJK ideographs, lowercase, strip accents
 //! (NFD without nonspacing marks), split on whitespace and punctuation, then match
@@ -21,7 +21,7 @@ const CJK: &str = r"\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A70
 /// printable character (`$`, `+`, `^`, … are symbols to Unicode, punctuation here).
 const PUNCT: &str = r"\p{P}!-/:-@\[-`{-~";
 
-/// A WordPiece vocabulary and the patterns of the basic tokenizer.
+/// A `WordPiece` vocabulary and the patterns of the basic tokenizer.
 pub struct WordPiece {
     vocab: HashMap<String, u32>,
     unk: u32,
