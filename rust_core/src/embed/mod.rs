@@ -12,6 +12,7 @@
 pub mod breaker;
 pub mod cache;
 pub mod local;
+pub mod minilm;
 pub mod openai;
 
 use crate::error::{CoreError, Result};

@@ -3,6 +3,7 @@
 //! model's files are, the API key), turned into the core's `embed::Setup`.
 
 use crate::embed::local::LocalEmbedder;
+use crate::embed::minilm::MiniLmEmbedder;
 use crate::embed::openai::{OpenAiConfig, OpenAiEmbedder};
 use crate::embed::{Backend, Embedder, Rule, Setup};
 use crate::error::CoreError;
@@ -14,9 +15,11 @@ use std::time::Duration;
 /// `memd.embed.setup.LocalModel`.
 #[derive(FromPyObject)]
 pub struct PyLocalModel {
+    kind: String,
     library: PathBuf,
     weights: PathBuf,
     name: String,
+    threads: usize,
 }
 
 /// `memd.embed.setup.OpenAiEndpoint`.
@@ -59,6 +62,10 @@ impl PyEmbedSetup {
     /// The core's setup; loads the local model (call with the GIL released).
     pub fn into_setup(self) -> Result<Setup, CoreError> {
         let local = match self.local {
+            Some(m) if m.kind == "minilm" => {
+                Some(Arc::new(MiniLmEmbedder::load(&m.weights, &m.name, m.threads)?)
+                    as Arc<dyn Embedder>)
+            }
             Some(m) => {
                 let e = LocalEmbedder::load(&m.library, &m.weights, &m.name)?;
                 Some(Arc::new(e) as Arc<dyn Embedder>)
