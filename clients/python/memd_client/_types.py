@@ -24,6 +24,7 @@ Embedding = Sequence[float] | bytes
 SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "pattern"]
 Fusion = Literal["default", "weighted", "rrf"]
 PatternSyntax = Literal["glob", "regex"]
+CosineScale = Literal["default", "none", "minmax", "zscore"]
 
 _MODES: dict[str, int] = {
     "auto": pb.SEARCH_MODE_UNSPECIFIED,
@@ -37,6 +38,12 @@ _FUSIONS: dict[str, int] = {
     "default": pb.FUSION_UNSPECIFIED,
     "weighted": pb.FUSION_WEIGHTED,
     "rrf": pb.FUSION_RRF,
+}
+_SCALES: dict[str, int] = {
+    "default": pb.COSINE_SCALE_UNSPECIFIED,
+    "none": pb.COSINE_SCALE_NONE,
+    "minmax": pb.COSINE_SCALE_MINMAX,
+    "zscore": pb.COSINE_SCALE_ZSCORE,
 }
 
 
@@ -412,12 +419,17 @@ def search_request(
     exact: bool = False,
     include_embedding: bool = False,
     fuzzy: bool = False,
+    keyword_weight: float | None = None,
+    cosine_scale: CosineScale = "default",
+    rrf_depth: int = 0,
 ) -> pb.SearchRequest:
     """A SearchRequest; see ``Client.search`` for the arguments."""
     if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
         raise ValueError(
             f"unknown mode {mode!r}, fusion {fusion!r} or pattern_syntax {pattern_syntax!r}"
         )
+    if cosine_scale not in _SCALES:
+        raise ValueError(f"unknown cosine_scale {cosine_scale!r} (valid: {', '.join(_SCALES)})")
     emb = b"" if embedding is None else embedding
     # Glob is the server's default too: left unset, so that a batch query naming no
     # syntax keeps the shared one.
@@ -451,6 +463,9 @@ def search_request(
         exact=exact,
         include_embedding=include_embedding,
         fuzzy=fuzzy,
+        keyword_weight=keyword_weight,
+        cosine_scale=_SCALES[cosine_scale],  # type: ignore[arg-type]
+        rrf_depth=rrf_depth,
     )
 
 
