@@ -338,7 +338,8 @@ class SearchQuery:
         recency_from: Age measured from the ``last_access`` or from ``created``.
         fusion: Hybrid fusion: ``weighted`` (the default, chosen on
             ``bench/search_quality.py``) or ``rrf`` (reciprocal rank fusion). ``weighted`` is
-            ``keyword_weight * keyword + (1 - keyword_weight) * cosine``, where
+            ``keyword_weight * keyword + (1 - keyword_weight) * s(cosine)``, ``s`` the
+            ``cosine_scale``, where
             ``keyword`` is BM25 over the query terms' idf sum, capped at 1.
         keyword_weight: The keyword share of ``weighted`` fusion, in [0, 1].
         cosine_scale: How ``weighted`` fusion maps the vector candidates' cosines to
@@ -379,7 +380,7 @@ class SearchQuery:
     half_life_ms: int = 86_400_000
     recency_from: Literal["last_access", "created"] = "last_access"
     fusion: Literal["rrf", "weighted"] = "weighted"
-    keyword_weight: float = 0.2
+    keyword_weight: float = 0.1
     cosine_scale: CosineScale = "minmax"
     rrf_depth: int = 0
     frequency_saturation: int = 100

@@ -85,6 +85,21 @@ fn vector(bytes: &[u8]) -> Result<Vec<f32>, CoreError> {
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
+fn cosine_scale(name: &str) -> Result<CosineScale, CoreError> {
+    let scales = [
+        ("none", CosineScale::None),
+        ("minmax", CosineScale::MinMax),
+        ("zscore", CosineScale::ZScore),
+    ];
+    choice("cosine_scale", name, &scales)
+}
+
+fn rrf_depth(depth: i128) -> Result<usize, CoreError> {
+    usize::try_from(depth).ok().filter(|d| *d <= MAX_RRF_DEPTH).ok_or_else(|| {
+        CoreError::invalid(format!("rrf_depth must be in 0..={MAX_RRF_DEPTH}, got {depth}"))
+    })
+}
+
 impl PySearchQuery {
     /// The engine's query at `now_ms`; rejects what cannot be converted.
     pub fn into_query(self, now_ms: u64) -> Result<SearchQuery, CoreError> {
@@ -139,24 +154,8 @@ impl PySearchQuery {
                 &[("rrf", Fusion::Rrf), ("weighted", Fusion::Weighted)],
             )?,
             keyword_weight: self.keyword_weight as f32,
-            cosine_scale: choice(
-                "cosine_scale",
-                &self.cosine_scale,
-                &[
-                    ("none", CosineScale::None),
-                    ("minmax", CosineScale::MinMax),
-                    ("zscore", CosineScale::ZScore),
-                ],
-            )?,
-            rrf_depth: usize::try_from(self.rrf_depth)
-                .ok()
-                .filter(|d| *d <= MAX_RRF_DEPTH)
-                .ok_or_else(|| {
-                    CoreError::invalid(format!(
-                        "rrf_depth must be in 0..={MAX_RRF_DEPTH}, got {}",
-                        self.rrf_depth
-                    ))
-                })?,
+            cosine_scale: cosine_scale(&self.cosine_scale)?,
+            rrf_depth: rrf_depth(self.rrf_depth)?,
             bm25: Bm25 { k1: self.bm25_k1 as f32, b: self.bm25_b as f32 },
             filter: Filter {
                 tiers,

@@ -53,7 +53,7 @@ pub const MAX_K: usize = 10_000;
 pub const MAX_QUERY_TERMS: usize = 1024;
 
 /// `Weighted` fusion's default keyword share (chosen on `bench/recall_bench.py`).
-pub const KEYWORD_WEIGHT: f32 = 0.2;
+pub const KEYWORD_WEIGHT: f32 = 0.1;
 
 /// Which relevance a search uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
