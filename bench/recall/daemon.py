@@ -28,18 +28,28 @@ MODES = {
     "hybrid": pb.SEARCH_MODE_HYBRID,
 }
 FUSIONS = {"weighted": pb.FUSION_WEIGHTED, "rrf": pb.FUSION_RRF, "": pb.FUSION_UNSPECIFIED}
+SCALES = {
+    "none": pb.COSINE_SCALE_NONE,
+    "minmax": pb.COSINE_SCALE_MINMAX,
+    "zscore": pb.COSINE_SCALE_ZSCORE,
+    "": pb.COSINE_SCALE_UNSPECIFIED,
+}
 
 
 @dataclass(frozen=True)
 class Config:
     """One way of searching: mode, fusion, and (relevance, recency, frequency,
-    importance) weights; `None` weights are the server's defaults."""
+    importance) weights; `None` weights are the server's defaults, as are an unset
+    keyword share (`keyword_weight`), cosine rescaling ("") and RRF cut (0)."""
 
     mode: str
     fusion: str = ""
     weights: tuple[float, float, float, float] | None = (1.0, 0.0, 0.0, 0.0)
     recency_from_created: bool = False
     fuzzy: bool = False
+    keyword_weight: float | None = None
+    cosine_scale: str = ""
+    rrf_depth: int = 0
 
     def request(self) -> pb.SearchRequest:
         r = pb.SearchRequest(
@@ -48,6 +58,9 @@ class Config:
             limit=LIMIT,
             recency_from_created=self.recency_from_created,
             fuzzy=self.fuzzy,
+            keyword_weight=self.keyword_weight,
+            cosine_scale=SCALES[self.cosine_scale],
+            rrf_depth=self.rrf_depth,
         )
         if self.weights is not None:
             rel, rec, freq, imp = self.weights

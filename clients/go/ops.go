@@ -37,6 +37,17 @@ const (
 	SearchModePattern = memdv1.SearchMode_SEARCH_MODE_PATTERN
 )
 
+// Hybrid search's fusion options (SearchRequest.Fusion, .KeywordWeight, .CosineScale,
+// .RrfDepth; docs/search.md#recall for the server's defaults).
+const (
+	SearchModeHybrid  = memdv1.SearchMode_SEARCH_MODE_HYBRID
+	FusionWeighted    = memdv1.Fusion_FUSION_WEIGHTED
+	FusionRRF         = memdv1.Fusion_FUSION_RRF
+	CosineScaleNone   = memdv1.CosineScale_COSINE_SCALE_NONE
+	CosineScaleMinMax = memdv1.CosineScale_COSINE_SCALE_MINMAX
+	CosineScaleZScore = memdv1.CosineScale_COSINE_SCALE_ZSCORE
+)
+
 // BatchSearch runs every query of req in one call (one namespace; each query is
 // req.Shared with the query's own fields in their place) and returns each query's hits,
 // best first, in query order. One invalid query fails the call with ErrInvalidArgument

@@ -2,6 +2,7 @@ package memd_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 
@@ -21,6 +22,7 @@ func TestOps(t *testing.T) {
 			cn := conn{d: d, token: d.tokens["suite"]}
 			t.Run("BatchSearch", func(t *testing.T) { batchSearch(t, cn) })
 			t.Run("TransferClear", func(t *testing.T) { transferClear(t, cn) })
+			t.Run("FusionOptions", func(t *testing.T) { fusionOptions(t, cn) })
 		})
 	}
 }
@@ -149,5 +151,51 @@ func transferClear(t *testing.T, cn conn) {
 	}
 	if _, err := c.Clear(ctx, ns+"/none", memd.TierUnspecified); !errors.Is(err, memd.ErrNotFound) {
 		t.Fatalf("clear unknown: %v", err)
+	}
+}
+
+// fusionOptions: the keyword share and cosine rescaling reorder a hybrid search, and
+// RRF's rank cut drops what is below it (as tests/server/test_fusion_options.py).
+// near: cosine 0.95 to the query vector, no query word; word: cosine 0.85 and the
+// word; far: 0.80 (a narrow band, as e5 gives).
+func fusionOptions(t *testing.T, cn conn) {
+	c, ctx, ns := cn.client(t)
+	unit := func(cos float64) []byte {
+		return memd.PackEmbedding([]float32{float32(cos), float32(math.Sqrt(1 - cos*cos))})
+	}
+	mems := []*memd.NewMemory{
+		{Key: "near", Text: "an alpha report", Embedding: unit(0.95)},
+		{Key: "word", Text: "a zebra report", Embedding: unit(0.85)},
+		{Key: "far", Text: "nothing related", Embedding: unit(0.8)},
+	}
+	if _, err := c.Store(ctx, ns, mems); err != nil {
+		t.Fatal(err)
+	}
+	search := func(r *memd.SearchRequest) []string {
+		r.Namespace, r.Query, r.Embedding, r.Mode = ns, "zebra", unit(1), memd.SearchModeHybrid
+		hits, err := c.SearchAll(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keysOf(hits)
+	}
+	share := func(a float64) *float64 { return &a }
+	if k := search(&memd.SearchRequest{CosineScale: memd.CosineScaleNone, KeywordWeight: share(0.2)}); k[0] != "word" {
+		t.Errorf("raw cosines, share 0.2: %v", k)
+	}
+	if k := search(&memd.SearchRequest{CosineScale: memd.CosineScaleMinMax, KeywordWeight: share(0.2)}); k[0] != "near" {
+		t.Errorf("min-max, share 0.2: %v", k)
+	}
+	if k := search(&memd.SearchRequest{CosineScale: memd.CosineScaleMinMax, KeywordWeight: share(0.9)}); k[0] != "word" {
+		t.Errorf("min-max, share 0.9: %v", k)
+	}
+	if k := search(&memd.SearchRequest{Fusion: memd.FusionRRF, RrfDepth: 1}); len(k) != 2 {
+		t.Errorf("RRF cut at 1: %v", k)
+	}
+	if k := search(&memd.SearchRequest{Fusion: memd.FusionRRF}); len(k) != 3 {
+		t.Errorf("RRF: %v", k)
+	}
+	if _, err := c.SearchAll(ctx, &memd.SearchRequest{Namespace: ns, Query: "zebra", KeywordWeight: share(2)}); !errors.Is(err, memd.ErrInvalidArgument) {
+		t.Errorf("share 2: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ from memd import _core
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.errors import CapacityExceeded, InvalidArgument
-from memd.types import SearchFilter, SearchMode, SearchQuery, SearchWeights
+from memd.types import CosineScale, SearchFilter, SearchMode, SearchQuery, SearchWeights
 
 
 def memory(m: _core.Memory) -> mpb.Memory:
@@ -151,6 +151,12 @@ _FUSIONS: dict[int, Literal["rrf", "weighted"]] = {
     pb.FUSION_WEIGHTED: "weighted",
     pb.FUSION_RRF: "rrf",
 }
+_SCALES: dict[int, CosineScale | None] = {
+    pb.COSINE_SCALE_UNSPECIFIED: None,
+    pb.COSINE_SCALE_NONE: "none",
+    pb.COSINE_SCALE_MINMAX: "minmax",
+    pb.COSINE_SCALE_ZSCORE: "zscore",
+}
 MAX_SEARCH_LIMIT = 1_000
 MAX_MS = 2**63 - 1
 """Largest time or duration in milliseconds the engine takes (it stores them signed)."""
@@ -165,9 +171,11 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
     mode = _MODES.get(req.mode)
     fusion = _FUSIONS.get(req.fusion)
     syntax = _SYNTAXES.get(req.pattern_syntax)
-    if mode is None or fusion is None or syntax is None:
+    known_scale = req.cosine_scale in _SCALES
+    if mode is None or fusion is None or syntax is None or not known_scale:
         raise InvalidArgument(
-            f"unknown mode {req.mode}, fusion {req.fusion} or pattern_syntax {req.pattern_syntax}"
+            f"unknown mode {req.mode}, fusion {req.fusion}, pattern_syntax "
+            f"{req.pattern_syntax} or cosine_scale {req.cosine_scale}"
         )
     w = req.weights
     weights = (
@@ -203,7 +211,13 @@ def search_query(req: pb.SearchRequest) -> SearchQuery:
         exact=req.exact,
         include_embedding=req.include_embedding,
         fuzzy=req.fuzzy,
+        rrf_depth=req.rrf_depth,
     )
+    scale = _SCALES[req.cosine_scale]
+    if scale is not None:  # unspecified: SearchQuery's default
+        query = replace(query, cosine_scale=scale)
+    if req.HasField("keyword_weight"):
+        query = replace(query, keyword_weight=req.keyword_weight)
     if req.recency_half_life_ms:
         # The engine checks the range too, but would name its own field (half_life_ms).
         if req.recency_half_life_ms > MAX_MS:

@@ -7,7 +7,7 @@ mod common;
 use memd_core::search::filter::DocMeta;
 use memd_core::search::score::{Explain, RecencyFrom, Scorer, Weights};
 use memd_core::search::vector::{dot, unit};
-use memd_core::search::{Bm25, Filter, Fusion, Mode, SearchQuery};
+use memd_core::search::{Bm25, CosineScale, Filter, Fusion, Mode, SearchQuery};
 use memd_core::{Durability, Engine, EngineConfig, ListQuery, Memory, RawMemory, Tier};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -104,6 +104,8 @@ fn query() -> impl Strategy<Value = SearchQuery> {
                         [usize::from(mode)],
                     fusion: if rrf { Fusion::Rrf } else { Fusion::Weighted },
                     keyword_weight: 0.3,
+                    // The brute-force model fuses raw cosines (min-max: fusion.rs's tests).
+                    cosine_scale: CosineScale::None,
                     half_life_ms: 500,
                     recency_from: if c { RecencyFrom::Created } else { RecencyFrom::LastAccess },
                     filter,
@@ -313,6 +315,7 @@ fn selective_filters_scan_only_their_label_lists() {
         vector: Some(vec![1.0, 0.5, 0.0, -1.0]),
         k: 5,
         now_ms: 2_000,
+        cosine_scale: CosineScale::None,
         ..SearchQuery::default()
     };
     let mut queries = Vec::new();

@@ -19,6 +19,7 @@ from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.types import MemoryHistory, Tier
 from memd_client._types import (
+    CosineScale,
     Embedding,
     Fusion,
     MemoryLike,
@@ -43,6 +44,12 @@ _FUSIONS: dict[str, int] = {
     "default": pb.FUSION_UNSPECIFIED,
     "weighted": pb.FUSION_WEIGHTED,
     "rrf": pb.FUSION_RRF,
+}
+_SCALES: dict[str, int] = {
+    "default": pb.COSINE_SCALE_UNSPECIFIED,
+    "none": pb.COSINE_SCALE_NONE,
+    "minmax": pb.COSINE_SCALE_MINMAX,
+    "zscore": pb.COSINE_SCALE_ZSCORE,
 }
 
 # --- protobuf wire encoding of NewMemory and StoreRequest ---------------------------------
@@ -277,12 +284,17 @@ def search_request(
     exact: bool = False,
     include_embedding: bool = False,
     fuzzy: bool = False,
+    keyword_weight: float | None = None,
+    cosine_scale: CosineScale = "default",
+    rrf_depth: int = 0,
 ) -> pb.SearchRequest:
     """A SearchRequest; see ``Client.search`` for the arguments."""
     if mode not in _MODES or fusion not in _FUSIONS or pattern_syntax not in _SYNTAXES:
         raise ValueError(
             f"unknown mode {mode!r}, fusion {fusion!r} or pattern_syntax {pattern_syntax!r}"
         )
+    if cosine_scale not in _SCALES:
+        raise ValueError(f"unknown cosine_scale {cosine_scale!r} (valid: {', '.join(_SCALES)})")
     emb = b"" if embedding is None else embedding
     # Glob is the server's default too: left unset, so that a batch query naming no
     # syntax keeps the shared one.
@@ -316,6 +328,9 @@ def search_request(
         exact=exact,
         include_embedding=include_embedding,
         fuzzy=fuzzy,
+        keyword_weight=keyword_weight,
+        cosine_scale=_SCALES[cosine_scale],  # type: ignore[arg-type]
+        rrf_depth=rrf_depth,
     )
 
 

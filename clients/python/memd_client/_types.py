@@ -24,6 +24,7 @@ Embedding = Sequence[float] | bytes
 SearchMode = Literal["auto", "keyword", "semantic", "hybrid", "pattern"]
 Fusion = Literal["default", "weighted", "rrf"]
 PatternSyntax = Literal["glob", "regex"]
+CosineScale = Literal["default", "none", "minmax", "zscore"]
 
 
 def pack_embedding(vector: Iterable[float]) -> bytes:

@@ -234,8 +234,10 @@ class Client:
                 ``pattern_syntax="regex"`` a regular expression, the text must match),
                 ``pattern_ignore_case``, ``exact`` (scan every vector instead of
                 walking a large namespace's HNSW graph), ``include_embedding`` (fill
-                each hit's ``memory.embedding``; by default hits carry no vector).
-                ``pattern_ignore_case``, ``fuzzy`` (typo-tolerant keyword terms).
+                each hit's ``memory.embedding``; by default hits carry no vector),
+                ``fuzzy`` (typo-tolerant keyword terms),
+                ``keyword_weight`` (weighted fusion's keyword share), ``cosine_scale``
+                ("default", "none", "minmax", "zscore"), ``rrf_depth`` (RRF's cut).
         """
         request = build.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters

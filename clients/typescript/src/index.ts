@@ -6,6 +6,7 @@ export * from "./ops";
 export {
   SearchMode,
   Fusion,
+  CosineScale,
   PatternSyntax,
   TransferConflict,
   TransferDimension,

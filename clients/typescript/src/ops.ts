@@ -1,6 +1,7 @@
 // Requests of BatchSearch, Transfer and Clear, and the search request every search
 // method shares (MemdClient.search, MemdClient.batchSearch).
 import {
+  CosineScale,
   Fusion,
   PatternSyntax,
   SearchMode,
@@ -51,6 +52,12 @@ export interface SearchOptions extends CallOptions {
   includeEmbedding?: boolean;
   /** Typo-tolerant keyword terms (1 edit for 4-7 letters, 2 from 8); keyword and hybrid only. */
   fuzzy?: boolean;
+  /** Weighted fusion's keyword share in [0, 1] (default: the server's, docs/search.md#recall). */
+  keywordWeight?: number;
+  /** How weighted fusion rescales the candidates' cosines (default: the server's, min-max). */
+  cosineScale?: CosineScale;
+  /** RRF fusion's cut of each list (default 0: max(10 x limit, 100)); at most 10 000. */
+  rrfDepth?: number;
 }
 
 /** A uint64 field from a number or bigint (undefined: 0). */
@@ -89,6 +96,9 @@ export function toSearchRequest(namespace: string, o: SearchOptions): SearchRequ
     exact: o.exact ?? false,
     includeEmbedding: o.includeEmbedding ?? false,
     fuzzy: o.fuzzy ?? false,
+    keywordWeight: o.keywordWeight,
+    cosineScale: o.cosineScale ?? CosineScale.COSINE_SCALE_UNSPECIFIED,
+    rrfDepth: o.rrfDepth ?? 0,
   });
 }
 

@@ -5,6 +5,8 @@ import { after, before, describe, test } from "node:test";
 
 import {
   AlreadyExistsError,
+  CosineScale,
+  Fusion,
   InvalidArgumentError,
   MemdClient,
   NotFoundError,
@@ -77,7 +79,26 @@ for (const variant of ["plain", "tls"]) describe(`batch search, transfer, clear 
     );
   });
 
-  test("transfer and clear", async () => {
+  test("fusion options: keyword share, cosine rescaling, RRF's rank cut", async () => {
+    // near: cosine 0.95 to the query vector, no query word; word: cosine 0.85 and the word.
+    const ns = "ts-test:fusion";
+    const unit = (cos: number): number[] => [cos, Math.sqrt(1 - cos * cos)];
+    await c.store(ns, [
+      { key: "near", text: "an alpha report", embedding: unit(0.95) },
+      { key: "word", text: "a zebra report", embedding: unit(0.85) },
+      { key: "far", text: "nothing related", embedding: unit(0.8) },
+    ]);
+    const hybrid = async (o: SearchOptions): Promise<string[]> =>
+      keys(await c.search(ns, { query: "zebra", embedding: [1, 0], mode: SearchMode.SEARCH_MODE_HYBRID, ...o }).toArray());
+    assert.equal((await hybrid({ cosineScale: CosineScale.COSINE_SCALE_NONE, keywordWeight: 0.2 }))[0], "word");
+    assert.equal((await hybrid({ cosineScale: CosineScale.COSINE_SCALE_MINMAX, keywordWeight: 0.2 }))[0], "near");
+    assert.equal((await hybrid({ cosineScale: CosineScale.COSINE_SCALE_MINMAX, keywordWeight: 0.9 }))[0], "word");
+    assert.equal((await hybrid({ fusion: Fusion.FUSION_RRF, rrfDepth: 1 })).length, 2);
+    assert.equal((await hybrid({ fusion: Fusion.FUSION_RRF })).length, 3);
+    await assert.rejects(hybrid({ keywordWeight: 1.5 }), (e: unknown) => e instanceof InvalidArgumentError);
+  });
+
+    test("transfer and clear", async () => {
     const src = "ts-test:src";
     const dst = "ts-test:dst";
     await c.store(src, [

@@ -14,6 +14,13 @@ class LifecycleJob(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LIFECYCLE_JOB_CONSOLIDATE: _ClassVar[LifecycleJob]
     LIFECYCLE_JOB_POLICIES: _ClassVar[LifecycleJob]
 
+class CosineScale(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COSINE_SCALE_UNSPECIFIED: _ClassVar[CosineScale]
+    COSINE_SCALE_NONE: _ClassVar[CosineScale]
+    COSINE_SCALE_MINMAX: _ClassVar[CosineScale]
+    COSINE_SCALE_ZSCORE: _ClassVar[CosineScale]
+
 class PatternSyntax(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PATTERN_SYNTAX_UNSPECIFIED: _ClassVar[PatternSyntax]
@@ -50,6 +57,10 @@ class TransferDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 LIFECYCLE_JOB_UNSPECIFIED: LifecycleJob
 LIFECYCLE_JOB_CONSOLIDATE: LifecycleJob
 LIFECYCLE_JOB_POLICIES: LifecycleJob
+COSINE_SCALE_UNSPECIFIED: CosineScale
+COSINE_SCALE_NONE: CosineScale
+COSINE_SCALE_MINMAX: CosineScale
+COSINE_SCALE_ZSCORE: CosineScale
 PATTERN_SYNTAX_UNSPECIFIED: PatternSyntax
 PATTERN_SYNTAX_GLOB: PatternSyntax
 PATTERN_SYNTAX_REGEX: PatternSyntax
@@ -307,7 +318,7 @@ class ScoreWeights(_message.Message):
     def __init__(self, relevance: _Optional[float] = ..., recency: _Optional[float] = ..., frequency: _Optional[float] = ..., importance: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created", "pattern", "pattern_syntax", "pattern_ignore_case", "exact", "include_embedding", "fuzzy")
+    __slots__ = ("namespace", "query", "phrase", "embedding", "limit", "tiers", "tags_all", "tags_any", "metadata", "min_importance", "max_importance", "created_after_ms", "created_before_ms", "accessed_after_ms", "accessed_before_ms", "weights", "recency_half_life_ms", "count_access", "explain", "mode", "fusion", "recency_from_created", "pattern", "pattern_syntax", "pattern_ignore_case", "exact", "include_embedding", "fuzzy", "keyword_weight", "cosine_scale", "rrf_depth")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -343,6 +354,9 @@ class SearchRequest(_message.Message):
     EXACT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     FUZZY_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    COSINE_SCALE_FIELD_NUMBER: _ClassVar[int]
+    RRF_DEPTH_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     query: str
     phrase: str
@@ -371,7 +385,10 @@ class SearchRequest(_message.Message):
     exact: bool
     include_embedding: bool
     fuzzy: bool
-    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ..., pattern: _Optional[str] = ..., pattern_syntax: _Optional[_Union[PatternSyntax, str]] = ..., pattern_ignore_case: _Optional[bool] = ..., exact: _Optional[bool] = ..., include_embedding: _Optional[bool] = ..., fuzzy: _Optional[bool] = ...) -> None: ...
+    keyword_weight: float
+    cosine_scale: CosineScale
+    rrf_depth: int
+    def __init__(self, namespace: _Optional[str] = ..., query: _Optional[str] = ..., phrase: _Optional[str] = ..., embedding: _Optional[bytes] = ..., limit: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[_memory_pb2.Tier, str]]] = ..., tags_all: _Optional[_Iterable[str]] = ..., tags_any: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., min_importance: _Optional[float] = ..., max_importance: _Optional[float] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., accessed_after_ms: _Optional[int] = ..., accessed_before_ms: _Optional[int] = ..., weights: _Optional[_Union[ScoreWeights, _Mapping]] = ..., recency_half_life_ms: _Optional[int] = ..., count_access: _Optional[bool] = ..., explain: _Optional[bool] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., recency_from_created: _Optional[bool] = ..., pattern: _Optional[str] = ..., pattern_syntax: _Optional[_Union[PatternSyntax, str]] = ..., pattern_ignore_case: _Optional[bool] = ..., exact: _Optional[bool] = ..., include_embedding: _Optional[bool] = ..., fuzzy: _Optional[bool] = ..., keyword_weight: _Optional[float] = ..., cosine_scale: _Optional[_Union[CosineScale, str]] = ..., rrf_depth: _Optional[int] = ...) -> None: ...
 
 class ScoreExplain(_message.Message):
     __slots__ = ("relevance", "recency", "frequency", "importance", "bm25", "cosine")

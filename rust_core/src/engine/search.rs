@@ -89,6 +89,7 @@ fn validate_query(q: &SearchQuery, shared: &Shared) -> Result<()> {
     check(q.half_life_ms > 0, "half_life_ms must be > 0")?;
     check(q.frequency_saturation > 0, "frequency_saturation must be > 0")?;
     check((0.0..=1.0).contains(&q.keyword_weight), "keyword_weight must be in [0, 1]")?;
+    check(q.rrf_depth <= crate::search::fusion::MAX_RRF_DEPTH, "rrf_depth must be <= 10000")?;
     check(q.bm25.k1.is_finite() && q.bm25.k1 >= 0.0, "bm25_k1 must be finite and >= 0")?;
     check((0.0..=1.0).contains(&q.bm25.b), "bm25_b must be in [0, 1]")?;
     let f = &q.filter;
@@ -163,6 +164,8 @@ pub(super) fn plan(q: &SearchQuery, dim: u32, analyzer: Analyzer) -> Result<Plan
         k: q.k,
         fusion: q.fusion,
         keyword_weight: q.keyword_weight,
+        cosine_scale: q.cosine_scale,
+        rrf_depth: q.rrf_depth,
         bm25: q.bm25,
         scorer: Scorer::new(
             q.weights,

@@ -4,9 +4,10 @@
 use super::types::PyMemory;
 use crate::error::CoreError;
 use crate::model::Tier;
+use crate::search::fusion::MAX_RRF_DEPTH;
 use crate::search::pattern::{PatternSpec, Syntax};
 use crate::search::score::{Explain, RecencyFrom, Weights};
-use crate::search::{Bm25, Filter, Fusion, Hit, Mode, SearchQuery, MAX_K};
+use crate::search::{Bm25, CosineScale, Filter, Fusion, Hit, Mode, SearchQuery, MAX_K};
 use crate::validate::int63;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -52,6 +53,8 @@ pub struct PySearchQuery {
     recency_from: String,
     fusion: String,
     keyword_weight: f64,
+    cosine_scale: String,
+    rrf_depth: i128,
     frequency_saturation: i128,
     bm25_k1: f64,
     bm25_b: f64,
@@ -80,6 +83,21 @@ fn vector(bytes: &[u8]) -> Result<Vec<f32>, CoreError> {
         )));
     }
     Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+fn cosine_scale(name: &str) -> Result<CosineScale, CoreError> {
+    let scales = [
+        ("none", CosineScale::None),
+        ("minmax", CosineScale::MinMax),
+        ("zscore", CosineScale::ZScore),
+    ];
+    choice("cosine_scale", name, &scales)
+}
+
+fn rrf_depth(depth: i128) -> Result<usize, CoreError> {
+    usize::try_from(depth).ok().filter(|d| *d <= MAX_RRF_DEPTH).ok_or_else(|| {
+        CoreError::invalid(format!("rrf_depth must be in 0..={MAX_RRF_DEPTH}, got {depth}"))
+    })
 }
 
 impl PySearchQuery {
@@ -136,6 +154,8 @@ impl PySearchQuery {
                 &[("rrf", Fusion::Rrf), ("weighted", Fusion::Weighted)],
             )?,
             keyword_weight: self.keyword_weight as f32,
+            cosine_scale: cosine_scale(&self.cosine_scale)?,
+            rrf_depth: rrf_depth(self.rrf_depth)?,
             bm25: Bm25 { k1: self.bm25_k1 as f32, b: self.bm25_b as f32 },
             filter: Filter {
                 tiers,

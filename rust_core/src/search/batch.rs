@@ -95,6 +95,8 @@ mod tests {
             k,
             fusion: Fusion::Weighted,
             keyword_weight: 0.2,
+            cosine_scale: crate::search::CosineScale::None,
+            rrf_depth: 0,
             bm25: Bm25::default(),
             scorer: Scorer::new(Weights::default(), 1_000, RecencyFrom::LastAccess, 100, 5_000),
             filter,

@@ -75,6 +75,9 @@ pub struct SearchIndex {
     pub(super) maxima: Maxima,
     pub(super) text: TextIndex,
     pub(super) vectors: AnnIndex,
+    /// Slots whose document has an expiry (and, until the next purge, dead ones):
+    /// keyword search leaves the expired out of BM25's statistics (`expired`).
+    expiring: Vec<u32>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -148,6 +151,9 @@ impl SearchIndex {
         if let Some(&slot) = self.slots.get(key) {
             let at = slot as usize;
             if self.fingerprints[at] == print {
+                if self.meta[at].expires_at_ms == 0 && doc.meta.expires_at_ms != 0 {
+                    self.expiring.push(slot);
+                }
                 self.meta[at] = doc.meta.clone();
                 return;
             }
@@ -171,6 +177,9 @@ impl SearchIndex {
         self.doc_labels[at] = labels;
         self.fingerprints[at] = print;
         self.text.insert(slot, doc.text);
+        if doc.meta.expires_at_ms != 0 {
+            self.expiring.push(slot);
+        }
         if let Some(e) = doc.embedding {
             self.vectors.insert(slot, e);
         }
@@ -201,6 +210,11 @@ impl SearchIndex {
     pub fn purge(&mut self) {
         let live = &self.live;
         self.text.purge(|slot| live[slot as usize / 64] >> (slot % 64) & 1 == 1);
+        let (live, meta) = (&self.live, &self.meta);
+        self.expiring.retain(|&slot| {
+            live[slot as usize / 64] >> (slot % 64) & 1 == 1
+                && meta[slot as usize].expires_at_ms != 0
+        });
         let dead = std::mem::take(&mut self.dead);
         self.free.extend(self.vectors.purge(dead));
     }
@@ -260,6 +274,20 @@ impl SearchIndex {
     /// Applies a step from `plan_vector_work`; false if the index changed since.
     pub fn apply_vector_work(&mut self, work: super::ann::Work) -> bool {
         self.vectors.apply_work(work)
+    }
+
+    /// Live documents expired at `now_ms` (not swept yet), sorted: a pass over the
+    /// documents that have an expiry, none in a namespace without TTLs.
+    pub(super) fn expired(&self, now_ms: u64) -> Vec<u32> {
+        let mut out: Vec<u32> = (self.expiring.iter().copied())
+            .filter(|&s| {
+                let e = self.meta[s as usize].expires_at_ms;
+                self.alive(s) && e != 0 && e <= now_ms
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Whether some postings may belong to removed documents (until the next purge).
@@ -324,5 +352,31 @@ mod tests {
         ix.upsert(&keys[0], &doc("word", &[]));
         assert_eq!(ix.keys.len(), PURGE_MIN * 2, "a freed slot was reused");
         assert!(!ix.remove("nope"));
+    }
+
+    #[test]
+    fn expired_lists_live_documents_past_their_expiry_once() {
+        let mut ix = SearchIndex::default();
+        let ttl = |text: &'static str, at: u64| {
+            let mut d = doc(text, &[]);
+            d.meta.expires_at_ms = at;
+            d
+        };
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        ix.upsert(&a, &doc("kept", &[]));
+        ix.upsert(&b, &ttl("going", 100));
+        ix.upsert(&c, &ttl("later", 500));
+        // Same content, an expiry again: listed once.
+        ix.upsert(&b, &ttl("going", 100));
+        assert_eq!(ix.expired(99), Vec::<u32>::new());
+        assert_eq!(ix.expired(100), vec![ix.slots["b"]]);
+        assert_eq!(ix.expired(500).len(), 2);
+        ix.remove("b");
+        assert_eq!(ix.expired(500), vec![ix.slots["c"]]);
+        // An expiry lifted by a same-content put: no longer expired.
+        ix.upsert(&c, &doc("later", &[]));
+        assert!(ix.expired(1_000).is_empty());
+        ix.purge();
+        assert!(ix.expiring.is_empty());
     }
 }

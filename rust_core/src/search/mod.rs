@@ -37,6 +37,7 @@ pub mod vector;
 
 pub use analyze::Analyzer;
 pub use filter::{DocMeta, Filter};
+pub use fusion::CosineScale;
 pub use index::{DocInput, SearchIndex};
 pub use query::Plan;
 pub use score::{Explain, RecencyFrom, Weights};
@@ -50,6 +51,9 @@ pub const MAX_K: usize = 10_000;
 /// Most distinct words in a query: a query is a question, not a document (and the
 /// per-document match counter is 16 bits).
 pub const MAX_QUERY_TERMS: usize = 1024;
+
+/// `Weighted` fusion's default keyword share (chosen on `bench/recall_bench.py`).
+pub const KEYWORD_WEIGHT: f32 = 0.1;
 
 /// Which relevance a search uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -109,6 +113,10 @@ pub struct SearchQuery {
     pub fusion: Fusion,
     /// `Weighted` fusion's keyword share, in [0, 1].
     pub keyword_weight: f32,
+    /// `Weighted` fusion's cosine rescaling over the vector candidates.
+    pub cosine_scale: CosineScale,
+    /// `Rrf` fusion's cut of each list, at most `fusion::MAX_RRF_DEPTH`; 0: `max(10k, 100)`.
+    pub rrf_depth: usize,
     /// BM25 parameters.
     pub bm25: Bm25,
     /// Filters.
@@ -145,7 +153,9 @@ impl Default for SearchQuery {
             recency_from: RecencyFrom::LastAccess,
             frequency_saturation: 100,
             fusion: Fusion::Weighted,
-            keyword_weight: 0.2,
+            keyword_weight: KEYWORD_WEIGHT,
+            cosine_scale: CosineScale::default(),
+            rrf_depth: 0,
             bm25: Bm25::default(),
             filter: Filter { importance_max: 1.0, ..Filter::default() },
             count_access: false,

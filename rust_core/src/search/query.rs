@@ -30,7 +30,9 @@
 //!    - `Rrf` (reciprocal rank fusion): each list is ranked (ties by key) and cut to
 //!      its best `R = max(10k, 100)`; relevance = `sum 1/(60 + rank)` over the lists
 //!      a document is in, divided by `2/61` so a document first in both scores 1.
-//!    - `Weighted`: `a * keyword + (1 - a) * max(cosine, 0)`, `a` = `keyword_weight`.
+//!      `rrf_depth` replaces `R` when set.
+//!    - `Weighted`: `a * keyword + (1 - a) * s(cosine)`, `a` = `keyword_weight`, `s`
+//!      the cosine rescaled over the vector candidates (`CosineScale`, `fusion.rs`).
 //! 5. Each candidate's final score (`score.rs`) goes through a k-sized heap. Once
 //!    the heap is full, a candidate whose relevance plus the most recency, frequency
 //!    and importance could add (from the namespace's `Maxima`) cannot beat its
@@ -46,7 +48,7 @@ use super::text::{Accumulator, Bm25};
 use super::vector::{Reach, VectorIndex};
 use super::{Filter, Fusion};
 
-pub use super::fusion::RRF_K;
+pub use super::fusion::{CosineScale, MAX_RRF_DEPTH, RRF_K};
 
 /// A validated search, ready to run on an index.
 #[derive(Clone, Debug)]
@@ -63,6 +65,10 @@ pub struct Plan {
     pub fusion: Fusion,
     /// `Weighted` fusion's keyword share.
     pub keyword_weight: f32,
+    /// `Weighted` fusion's cosine rescaling (`fusion.rs`).
+    pub cosine_scale: CosineScale,
+    /// `Rrf` fusion's cut of each list; 0: `max(10k, 100)`.
+    pub rrf_depth: usize,
     /// BM25 parameters.
     pub bm25: Bm25,
     /// Final score settings.
@@ -243,12 +249,17 @@ impl SearchIndex {
     /// is left to the consumers, which test it only where it matters.
     fn keyword(&self, plan: &Plan, driver: Option<&[u32]>) -> Keyword {
         let mut acc = Accumulator::take();
-        let n = self.len() as u32;
-        let live = (self.has_tombstones(), |s| self.alive(s));
+        // Expired memories the sweep has not removed yet count neither as documents
+        // nor in idf or the average length: BM25 is as it will be after the sweep.
+        let expired = self.expired(plan.scorer.now_ms);
+        let n = (self.len() - expired.len()) as u32;
+        let corpus = (n, self.text.len_sum(&expired));
+        let gone = |s: u32| !expired.is_empty() && expired.binary_search(&s).is_ok();
+        let live = (self.has_tombstones() || !expired.is_empty(), |s| self.alive(s) && !gone(s));
         let phrase = plan.phrase.is_some();
         let fuzzy = (plan.fuzzy && !phrase).then(|| self.text.fuzzy_terms(&plan.terms));
         let terms = fuzzy.as_deref().unwrap_or(&plan.terms);
-        let norm = self.text.score(terms, plan.bm25, n, live, phrase, &mut acc);
+        let norm = self.text.score(terms, plan.bm25, corpus, live, phrase, &mut acc);
         let need = plan.terms.len();
         let cands: Vec<(u32, f32)> = acc
             .touched

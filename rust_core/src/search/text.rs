@@ -128,6 +128,11 @@ impl TextIndex {
         self.analyzer
     }
 
+    /// The summed length (in terms) of `slots`.
+    pub fn len_sum(&self, slots: &[u32]) -> u64 {
+        slots.iter().map(|&s| u64::from(self.len_of(s))).sum()
+    }
+
     /// Indexes `text` under `slot` (which must hold no live document).
     pub fn insert(&mut self, slot: u32, text: &str) {
         // Term ids of every token, then counted by sorting: one hash lookup per
@@ -227,7 +232,7 @@ impl TextIndex {
         &self,
         terms: &[String],
         params: Bm25,
-        n_docs: u32,
+        (n_docs, excluded_len): (u32, u64),
         (tombstones, alive): (bool, impl Fn(u32) -> bool),
         count_matches: bool,
         acc: &mut Accumulator,
@@ -237,7 +242,10 @@ impl TextIndex {
             return idf_sum;
         }
         let n = n_docs as f32;
-        let avg_len = (self.total_len as f32 / n).max(f32::MIN_POSITIVE);
+        // `excluded_len`: the length of live documents the caller leaves out of the
+        // statistics (expired, not yet swept), as `n_docs` and `alive` leave them out.
+        let total = self.total_len.saturating_sub(excluded_len);
+        let avg_len = (total as f32 / n).max(f32::MIN_POSITIVE);
         if acc.scores.len() < self.lens.len() {
             acc.scores.resize(self.lens.len(), 0.0);
         }
@@ -284,7 +292,7 @@ mod tests {
     fn scored(ix: &TextIndex, q: &[&str], n: u32, alive: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
         let terms: Vec<String> = q.iter().map(|s| (*s).to_owned()).collect();
         let mut acc = Accumulator::default();
-        ix.score(&terms, Bm25::default(), n, (true, alive), false, &mut acc);
+        ix.score(&terms, Bm25::default(), (n, 0), (true, alive), false, &mut acc);
         acc.touched.iter().map(|&s| (s, acc.scores[s as usize])).collect()
     }
 

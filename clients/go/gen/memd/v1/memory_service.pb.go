@@ -107,6 +107,63 @@ func (LifecycleJob) EnumDescriptor() ([]byte, []int) {
 	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{0}
 }
 
+// How weighted fusion rescales the vector candidates' cosines (SearchRequest.cosine_scale).
+type CosineScale int32
+
+const (
+	// The server's default (min-max).
+	CosineScale_COSINE_SCALE_UNSPECIFIED CosineScale = 0
+	// max(cosine, 0), as is.
+	CosineScale_COSINE_SCALE_NONE CosineScale = 1
+	// (cosine - lowest) / (highest - lowest) over the candidates: the best is 1.
+	CosineScale_COSINE_SCALE_MINMAX CosineScale = 2
+	// (cosine - (mean - 3 sd)) / (6 sd) over the candidates, clamped to [0, 1].
+	CosineScale_COSINE_SCALE_ZSCORE CosineScale = 3
+)
+
+// Enum value maps for CosineScale.
+var (
+	CosineScale_name = map[int32]string{
+		0: "COSINE_SCALE_UNSPECIFIED",
+		1: "COSINE_SCALE_NONE",
+		2: "COSINE_SCALE_MINMAX",
+		3: "COSINE_SCALE_ZSCORE",
+	}
+	CosineScale_value = map[string]int32{
+		"COSINE_SCALE_UNSPECIFIED": 0,
+		"COSINE_SCALE_NONE":        1,
+		"COSINE_SCALE_MINMAX":      2,
+		"COSINE_SCALE_ZSCORE":      3,
+	}
+)
+
+func (x CosineScale) Enum() *CosineScale {
+	p := new(CosineScale)
+	*p = x
+	return p
+}
+
+func (x CosineScale) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CosineScale) Descriptor() protoreflect.EnumDescriptor {
+	return file_memd_v1_memory_service_proto_enumTypes[1].Descriptor()
+}
+
+func (CosineScale) Type() protoreflect.EnumType {
+	return &file_memd_v1_memory_service_proto_enumTypes[1]
+}
+
+func (x CosineScale) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CosineScale.Descriptor instead.
+func (CosineScale) EnumDescriptor() ([]byte, []int) {
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{1}
+}
+
 // The language of SearchRequest.pattern.
 type PatternSyntax int32
 
@@ -148,11 +205,11 @@ func (x PatternSyntax) String() string {
 }
 
 func (PatternSyntax) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[1].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[2].Descriptor()
 }
 
 func (PatternSyntax) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[1]
+	return &file_memd_v1_memory_service_proto_enumTypes[2]
 }
 
 func (x PatternSyntax) Number() protoreflect.EnumNumber {
@@ -161,7 +218,7 @@ func (x PatternSyntax) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PatternSyntax.Descriptor instead.
 func (PatternSyntax) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{1}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{2}
 }
 
 // Relevance used by a search.
@@ -210,11 +267,11 @@ func (x SearchMode) String() string {
 }
 
 func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[2].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[3].Descriptor()
 }
 
 func (SearchMode) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[2]
+	return &file_memd_v1_memory_service_proto_enumTypes[3]
 }
 
 func (x SearchMode) Number() protoreflect.EnumNumber {
@@ -223,7 +280,7 @@ func (x SearchMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SearchMode.Descriptor instead.
 func (SearchMode) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{2}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{3}
 }
 
 // Fusion of keyword and semantic relevance in hybrid search.
@@ -263,11 +320,11 @@ func (x Fusion) String() string {
 }
 
 func (Fusion) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[3].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[4].Descriptor()
 }
 
 func (Fusion) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[3]
+	return &file_memd_v1_memory_service_proto_enumTypes[4]
 }
 
 func (x Fusion) Number() protoreflect.EnumNumber {
@@ -276,7 +333,7 @@ func (x Fusion) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Fusion.Descriptor instead.
 func (Fusion) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{3}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{4}
 }
 
 // What Transfer does when a key is already live in the target namespace.
@@ -321,11 +378,11 @@ func (x TransferConflict) String() string {
 }
 
 func (TransferConflict) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[4].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[5].Descriptor()
 }
 
 func (TransferConflict) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[4]
+	return &file_memd_v1_memory_service_proto_enumTypes[5]
 }
 
 func (x TransferConflict) Number() protoreflect.EnumNumber {
@@ -334,7 +391,7 @@ func (x TransferConflict) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TransferConflict.Descriptor instead.
 func (TransferConflict) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{4}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{5}
 }
 
 // What Transfer does with a memory whose embedding has another dimension than the
@@ -380,11 +437,11 @@ func (x TransferDimension) String() string {
 }
 
 func (TransferDimension) Descriptor() protoreflect.EnumDescriptor {
-	return file_memd_v1_memory_service_proto_enumTypes[5].Descriptor()
+	return file_memd_v1_memory_service_proto_enumTypes[6].Descriptor()
 }
 
 func (TransferDimension) Type() protoreflect.EnumType {
-	return &file_memd_v1_memory_service_proto_enumTypes[5]
+	return &file_memd_v1_memory_service_proto_enumTypes[6]
 }
 
 func (x TransferDimension) Number() protoreflect.EnumNumber {
@@ -393,7 +450,7 @@ func (x TransferDimension) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TransferDimension.Descriptor instead.
 func (TransferDimension) EnumDescriptor() ([]byte, []int) {
-	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{5}
+	return file_memd_v1_memory_service_proto_rawDescGZIP(), []int{6}
 }
 
 // A batch of memories to store in one namespace. Also one message of StoreStream.
@@ -2020,7 +2077,16 @@ type SearchRequest struct {
 	// matches the indexed words within 1 edit (words of 4 to 7 letters) or 2 (8 and
 	// more), after the same normalisation and stemming. Keyword and hybrid search only
 	// (else INVALID_ARGUMENT). Off by default: see docs/search.md#recall.
-	Fuzzy         bool `protobuf:"varint,40,opt,name=fuzzy,proto3" json:"fuzzy,omitempty"`
+	Fuzzy bool `protobuf:"varint,40,opt,name=fuzzy,proto3" json:"fuzzy,omitempty"`
+	// Weighted fusion's keyword share a, in [0, 1] (relevance = a x keyword + (1 - a) x
+	// the rescaled cosine); unset: the server's default (docs/search.md#recall).
+	KeywordWeight *float64 `protobuf:"fixed64,60,opt,name=keyword_weight,json=keywordWeight,proto3,oneof" json:"keyword_weight,omitempty"`
+	// How weighted fusion maps the candidates' cosines to [0, 1] before fusing;
+	// unspecified: the server's default (docs/search.md#recall).
+	CosineScale CosineScale `protobuf:"varint,61,opt,name=cosine_scale,json=cosineScale,proto3,enum=memd.v1.CosineScale" json:"cosine_scale,omitempty"`
+	// RRF fusion: each list is cut to its best rrf_depth before fusing; 0: max(10 x
+	// limit, 100). At most 10 000, else INVALID_ARGUMENT.
+	RrfDepth      uint32 `protobuf:"varint,62,opt,name=rrf_depth,json=rrfDepth,proto3" json:"rrf_depth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2249,6 +2315,27 @@ func (x *SearchRequest) GetFuzzy() bool {
 		return x.Fuzzy
 	}
 	return false
+}
+
+func (x *SearchRequest) GetKeywordWeight() float64 {
+	if x != nil && x.KeywordWeight != nil {
+		return *x.KeywordWeight
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetCosineScale() CosineScale {
+	if x != nil {
+		return x.CosineScale
+	}
+	return CosineScale_COSINE_SCALE_UNSPECIFIED
+}
+
+func (x *SearchRequest) GetRrfDepth() uint32 {
+	if x != nil {
+		return x.RrfDepth
+	}
+	return 0
 }
 
 // The parts of a hit's score.
@@ -2992,7 +3079,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\tfrequency\x18\x03 \x01(\x01R\tfrequency\x12\x1e\n" +
 	"\n" +
 	"importance\x18\x04 \x01(\x01R\n" +
-	"importance\"\x9c\t\n" +
+	"importance\"\xb1\n" +
+	"\n" +
 	"\rSearchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x16\n" +
@@ -3022,12 +3110,16 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x13pattern_ignore_case\x18  \x01(\bR\x11patternIgnoreCase\x12\x14\n" +
 	"\x05exact\x18\x17 \x01(\bR\x05exact\x12+\n" +
 	"\x11include_embedding\x182 \x01(\bR\x10includeEmbedding\x12\x14\n" +
-	"\x05fuzzy\x18( \x01(\bR\x05fuzzy\x1a;\n" +
+	"\x05fuzzy\x18( \x01(\bR\x05fuzzy\x12*\n" +
+	"\x0ekeyword_weight\x18< \x01(\x01H\x02R\rkeywordWeight\x88\x01\x01\x127\n" +
+	"\fcosine_scale\x18= \x01(\x0e2\x14.memd.v1.CosineScaleR\vcosineScale\x12\x1b\n" +
+	"\trrf_depth\x18> \x01(\rR\brrfDepth\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x11\n" +
 	"\x0f_min_importanceB\x11\n" +
-	"\x0f_max_importance\"\xb0\x01\n" +
+	"\x0f_max_importanceB\x11\n" +
+	"\x0f_keyword_weight\"\xb0\x01\n" +
 	"\fScoreExplain\x12\x1c\n" +
 	"\trelevance\x18\x01 \x01(\x01R\trelevance\x12\x18\n" +
 	"\arecency\x18\x02 \x01(\x01R\arecency\x12\x1c\n" +
@@ -3076,7 +3168,12 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\fLifecycleJob\x12\x1d\n" +
 	"\x19LIFECYCLE_JOB_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19LIFECYCLE_JOB_CONSOLIDATE\x10\x01\x12\x1a\n" +
-	"\x16LIFECYCLE_JOB_POLICIES\x10\x02*b\n" +
+	"\x16LIFECYCLE_JOB_POLICIES\x10\x02*t\n" +
+	"\vCosineScale\x12\x1c\n" +
+	"\x18COSINE_SCALE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11COSINE_SCALE_NONE\x10\x01\x12\x17\n" +
+	"\x13COSINE_SCALE_MINMAX\x10\x02\x12\x17\n" +
+	"\x13COSINE_SCALE_ZSCORE\x10\x03*b\n" +
 	"\rPatternSyntax\x12\x1e\n" +
 	"\x1aPATTERN_SYNTAX_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PATTERN_SYNTAX_GLOB\x10\x01\x12\x18\n" +
@@ -3134,123 +3231,125 @@ func file_memd_v1_memory_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_memory_service_proto_rawDescData
 }
 
-var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_memd_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_memd_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_memd_v1_memory_service_proto_goTypes = []any{
 	(LifecycleJob)(0),              // 0: memd.v1.LifecycleJob
-	(PatternSyntax)(0),             // 1: memd.v1.PatternSyntax
-	(SearchMode)(0),                // 2: memd.v1.SearchMode
-	(Fusion)(0),                    // 3: memd.v1.Fusion
-	(TransferConflict)(0),          // 4: memd.v1.TransferConflict
-	(TransferDimension)(0),         // 5: memd.v1.TransferDimension
-	(*StoreRequest)(nil),           // 6: memd.v1.StoreRequest
-	(*StoreResponse)(nil),          // 7: memd.v1.StoreResponse
-	(*RetrieveRequest)(nil),        // 8: memd.v1.RetrieveRequest
-	(*RetrieveResponse)(nil),       // 9: memd.v1.RetrieveResponse
-	(*DeleteRequest)(nil),          // 10: memd.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 11: memd.v1.DeleteResponse
-	(*ListRequest)(nil),            // 12: memd.v1.ListRequest
-	(*ListResponse)(nil),           // 13: memd.v1.ListResponse
-	(*StatsRequest)(nil),           // 14: memd.v1.StatsRequest
-	(*StatsResponse)(nil),          // 15: memd.v1.StatsResponse
-	(*SweepRequest)(nil),           // 16: memd.v1.SweepRequest
-	(*SweepResponse)(nil),          // 17: memd.v1.SweepResponse
-	(*BackupRequest)(nil),          // 18: memd.v1.BackupRequest
-	(*BackupResponse)(nil),         // 19: memd.v1.BackupResponse
-	(*NodeBackup)(nil),             // 20: memd.v1.NodeBackup
-	(*ListNamespacesRequest)(nil),  // 21: memd.v1.ListNamespacesRequest
-	(*ListNamespacesResponse)(nil), // 22: memd.v1.ListNamespacesResponse
-	(*DropNamespaceRequest)(nil),   // 23: memd.v1.DropNamespaceRequest
-	(*DropNamespaceResponse)(nil),  // 24: memd.v1.DropNamespaceResponse
-	(*RunLifecycleRequest)(nil),    // 25: memd.v1.RunLifecycleRequest
-	(*LifecycleAction)(nil),        // 26: memd.v1.LifecycleAction
-	(*LifecycleCount)(nil),         // 27: memd.v1.LifecycleCount
-	(*RunLifecycleResponse)(nil),   // 28: memd.v1.RunLifecycleResponse
-	(*ScoreWeights)(nil),           // 29: memd.v1.ScoreWeights
-	(*SearchRequest)(nil),          // 30: memd.v1.SearchRequest
-	(*ScoreExplain)(nil),           // 31: memd.v1.ScoreExplain
-	(*SearchHit)(nil),              // 32: memd.v1.SearchHit
-	(*SearchResponse)(nil),         // 33: memd.v1.SearchResponse
-	(*BatchSearchRequest)(nil),     // 34: memd.v1.BatchSearchRequest
-	(*BatchSearchResponse)(nil),    // 35: memd.v1.BatchSearchResponse
-	(*TransferRequest)(nil),        // 36: memd.v1.TransferRequest
-	(*TransferResponse)(nil),       // 37: memd.v1.TransferResponse
-	(*ClearRequest)(nil),           // 38: memd.v1.ClearRequest
-	(*ClearResponse)(nil),          // 39: memd.v1.ClearResponse
-	nil,                            // 40: memd.v1.SearchRequest.MetadataEntry
-	(*NewMemory)(nil),              // 41: memd.v1.NewMemory
-	(Tier)(0),                      // 42: memd.v1.Tier
-	(*ItemError)(nil),              // 43: memd.v1.ItemError
-	(*RetrieveResult)(nil),         // 44: memd.v1.RetrieveResult
-	(*Memory)(nil),                 // 45: memd.v1.Memory
-	(*NamespaceStats)(nil),         // 46: memd.v1.NamespaceStats
+	(CosineScale)(0),               // 1: memd.v1.CosineScale
+	(PatternSyntax)(0),             // 2: memd.v1.PatternSyntax
+	(SearchMode)(0),                // 3: memd.v1.SearchMode
+	(Fusion)(0),                    // 4: memd.v1.Fusion
+	(TransferConflict)(0),          // 5: memd.v1.TransferConflict
+	(TransferDimension)(0),         // 6: memd.v1.TransferDimension
+	(*StoreRequest)(nil),           // 7: memd.v1.StoreRequest
+	(*StoreResponse)(nil),          // 8: memd.v1.StoreResponse
+	(*RetrieveRequest)(nil),        // 9: memd.v1.RetrieveRequest
+	(*RetrieveResponse)(nil),       // 10: memd.v1.RetrieveResponse
+	(*DeleteRequest)(nil),          // 11: memd.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 12: memd.v1.DeleteResponse
+	(*ListRequest)(nil),            // 13: memd.v1.ListRequest
+	(*ListResponse)(nil),           // 14: memd.v1.ListResponse
+	(*StatsRequest)(nil),           // 15: memd.v1.StatsRequest
+	(*StatsResponse)(nil),          // 16: memd.v1.StatsResponse
+	(*SweepRequest)(nil),           // 17: memd.v1.SweepRequest
+	(*SweepResponse)(nil),          // 18: memd.v1.SweepResponse
+	(*BackupRequest)(nil),          // 19: memd.v1.BackupRequest
+	(*BackupResponse)(nil),         // 20: memd.v1.BackupResponse
+	(*NodeBackup)(nil),             // 21: memd.v1.NodeBackup
+	(*ListNamespacesRequest)(nil),  // 22: memd.v1.ListNamespacesRequest
+	(*ListNamespacesResponse)(nil), // 23: memd.v1.ListNamespacesResponse
+	(*DropNamespaceRequest)(nil),   // 24: memd.v1.DropNamespaceRequest
+	(*DropNamespaceResponse)(nil),  // 25: memd.v1.DropNamespaceResponse
+	(*RunLifecycleRequest)(nil),    // 26: memd.v1.RunLifecycleRequest
+	(*LifecycleAction)(nil),        // 27: memd.v1.LifecycleAction
+	(*LifecycleCount)(nil),         // 28: memd.v1.LifecycleCount
+	(*RunLifecycleResponse)(nil),   // 29: memd.v1.RunLifecycleResponse
+	(*ScoreWeights)(nil),           // 30: memd.v1.ScoreWeights
+	(*SearchRequest)(nil),          // 31: memd.v1.SearchRequest
+	(*ScoreExplain)(nil),           // 32: memd.v1.ScoreExplain
+	(*SearchHit)(nil),              // 33: memd.v1.SearchHit
+	(*SearchResponse)(nil),         // 34: memd.v1.SearchResponse
+	(*BatchSearchRequest)(nil),     // 35: memd.v1.BatchSearchRequest
+	(*BatchSearchResponse)(nil),    // 36: memd.v1.BatchSearchResponse
+	(*TransferRequest)(nil),        // 37: memd.v1.TransferRequest
+	(*TransferResponse)(nil),       // 38: memd.v1.TransferResponse
+	(*ClearRequest)(nil),           // 39: memd.v1.ClearRequest
+	(*ClearResponse)(nil),          // 40: memd.v1.ClearResponse
+	nil,                            // 41: memd.v1.SearchRequest.MetadataEntry
+	(*NewMemory)(nil),              // 42: memd.v1.NewMemory
+	(Tier)(0),                      // 43: memd.v1.Tier
+	(*ItemError)(nil),              // 44: memd.v1.ItemError
+	(*RetrieveResult)(nil),         // 45: memd.v1.RetrieveResult
+	(*Memory)(nil),                 // 46: memd.v1.Memory
+	(*NamespaceStats)(nil),         // 47: memd.v1.NamespaceStats
 }
 var file_memd_v1_memory_service_proto_depIdxs = []int32{
-	41, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
-	42, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
-	43, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
-	44, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
-	42, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
-	45, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
-	46, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
-	20, // 7: memd.v1.BackupResponse.node_copies:type_name -> memd.v1.NodeBackup
+	42, // 0: memd.v1.StoreRequest.memories:type_name -> memd.v1.NewMemory
+	43, // 1: memd.v1.StoreResponse.tiers:type_name -> memd.v1.Tier
+	44, // 2: memd.v1.StoreResponse.errors:type_name -> memd.v1.ItemError
+	45, // 3: memd.v1.RetrieveResponse.results:type_name -> memd.v1.RetrieveResult
+	43, // 4: memd.v1.ListRequest.tier:type_name -> memd.v1.Tier
+	46, // 5: memd.v1.ListResponse.memories:type_name -> memd.v1.Memory
+	47, // 6: memd.v1.StatsResponse.namespaces:type_name -> memd.v1.NamespaceStats
+	21, // 7: memd.v1.BackupResponse.node_copies:type_name -> memd.v1.NodeBackup
 	0,  // 8: memd.v1.RunLifecycleRequest.jobs:type_name -> memd.v1.LifecycleJob
-	42, // 9: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
-	42, // 10: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
-	26, // 11: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
-	27, // 12: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
-	42, // 13: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
-	40, // 14: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
-	29, // 15: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
-	2,  // 16: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
-	3,  // 17: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
-	1,  // 18: memd.v1.SearchRequest.pattern_syntax:type_name -> memd.v1.PatternSyntax
-	45, // 19: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
-	31, // 20: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
-	32, // 21: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
-	30, // 22: memd.v1.BatchSearchRequest.shared:type_name -> memd.v1.SearchRequest
-	30, // 23: memd.v1.BatchSearchRequest.queries:type_name -> memd.v1.SearchRequest
-	32, // 24: memd.v1.BatchSearchResponse.hits:type_name -> memd.v1.SearchHit
-	4,  // 25: memd.v1.TransferRequest.on_conflict:type_name -> memd.v1.TransferConflict
-	5,  // 26: memd.v1.TransferRequest.on_dimension_mismatch:type_name -> memd.v1.TransferDimension
-	42, // 27: memd.v1.ClearRequest.tier:type_name -> memd.v1.Tier
-	6,  // 28: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
-	6,  // 29: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
-	8,  // 30: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
-	8,  // 31: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
-	30, // 32: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
-	10, // 33: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
-	12, // 34: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
-	14, // 35: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
-	16, // 36: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
-	18, // 37: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
-	21, // 38: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
-	23, // 39: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
-	25, // 40: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
-	34, // 41: memd.v1.MemoryService.BatchSearch:input_type -> memd.v1.BatchSearchRequest
-	36, // 42: memd.v1.MemoryService.Transfer:input_type -> memd.v1.TransferRequest
-	38, // 43: memd.v1.MemoryService.Clear:input_type -> memd.v1.ClearRequest
-	7,  // 44: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
-	7,  // 45: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
-	9,  // 46: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
-	9,  // 47: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
-	33, // 48: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
-	11, // 49: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
-	13, // 50: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
-	15, // 51: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
-	17, // 52: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
-	19, // 53: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
-	22, // 54: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
-	24, // 55: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
-	28, // 56: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
-	35, // 57: memd.v1.MemoryService.BatchSearch:output_type -> memd.v1.BatchSearchResponse
-	37, // 58: memd.v1.MemoryService.Transfer:output_type -> memd.v1.TransferResponse
-	39, // 59: memd.v1.MemoryService.Clear:output_type -> memd.v1.ClearResponse
-	44, // [44:60] is the sub-list for method output_type
-	28, // [28:44] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	43, // 9: memd.v1.LifecycleAction.from_tier:type_name -> memd.v1.Tier
+	43, // 10: memd.v1.LifecycleAction.to_tier:type_name -> memd.v1.Tier
+	27, // 11: memd.v1.RunLifecycleResponse.actions:type_name -> memd.v1.LifecycleAction
+	28, // 12: memd.v1.RunLifecycleResponse.counts:type_name -> memd.v1.LifecycleCount
+	43, // 13: memd.v1.SearchRequest.tiers:type_name -> memd.v1.Tier
+	41, // 14: memd.v1.SearchRequest.metadata:type_name -> memd.v1.SearchRequest.MetadataEntry
+	30, // 15: memd.v1.SearchRequest.weights:type_name -> memd.v1.ScoreWeights
+	3,  // 16: memd.v1.SearchRequest.mode:type_name -> memd.v1.SearchMode
+	4,  // 17: memd.v1.SearchRequest.fusion:type_name -> memd.v1.Fusion
+	2,  // 18: memd.v1.SearchRequest.pattern_syntax:type_name -> memd.v1.PatternSyntax
+	1,  // 19: memd.v1.SearchRequest.cosine_scale:type_name -> memd.v1.CosineScale
+	46, // 20: memd.v1.SearchHit.memory:type_name -> memd.v1.Memory
+	32, // 21: memd.v1.SearchHit.explain:type_name -> memd.v1.ScoreExplain
+	33, // 22: memd.v1.SearchResponse.hits:type_name -> memd.v1.SearchHit
+	31, // 23: memd.v1.BatchSearchRequest.shared:type_name -> memd.v1.SearchRequest
+	31, // 24: memd.v1.BatchSearchRequest.queries:type_name -> memd.v1.SearchRequest
+	33, // 25: memd.v1.BatchSearchResponse.hits:type_name -> memd.v1.SearchHit
+	5,  // 26: memd.v1.TransferRequest.on_conflict:type_name -> memd.v1.TransferConflict
+	6,  // 27: memd.v1.TransferRequest.on_dimension_mismatch:type_name -> memd.v1.TransferDimension
+	43, // 28: memd.v1.ClearRequest.tier:type_name -> memd.v1.Tier
+	7,  // 29: memd.v1.MemoryService.Store:input_type -> memd.v1.StoreRequest
+	7,  // 30: memd.v1.MemoryService.StoreStream:input_type -> memd.v1.StoreRequest
+	9,  // 31: memd.v1.MemoryService.Retrieve:input_type -> memd.v1.RetrieveRequest
+	9,  // 32: memd.v1.MemoryService.RetrieveStream:input_type -> memd.v1.RetrieveRequest
+	31, // 33: memd.v1.MemoryService.Search:input_type -> memd.v1.SearchRequest
+	11, // 34: memd.v1.MemoryService.Delete:input_type -> memd.v1.DeleteRequest
+	13, // 35: memd.v1.MemoryService.List:input_type -> memd.v1.ListRequest
+	15, // 36: memd.v1.MemoryService.Stats:input_type -> memd.v1.StatsRequest
+	17, // 37: memd.v1.MemoryService.Sweep:input_type -> memd.v1.SweepRequest
+	19, // 38: memd.v1.MemoryService.Backup:input_type -> memd.v1.BackupRequest
+	22, // 39: memd.v1.MemoryService.ListNamespaces:input_type -> memd.v1.ListNamespacesRequest
+	24, // 40: memd.v1.MemoryService.DropNamespace:input_type -> memd.v1.DropNamespaceRequest
+	26, // 41: memd.v1.MemoryService.RunLifecycle:input_type -> memd.v1.RunLifecycleRequest
+	35, // 42: memd.v1.MemoryService.BatchSearch:input_type -> memd.v1.BatchSearchRequest
+	37, // 43: memd.v1.MemoryService.Transfer:input_type -> memd.v1.TransferRequest
+	39, // 44: memd.v1.MemoryService.Clear:input_type -> memd.v1.ClearRequest
+	8,  // 45: memd.v1.MemoryService.Store:output_type -> memd.v1.StoreResponse
+	8,  // 46: memd.v1.MemoryService.StoreStream:output_type -> memd.v1.StoreResponse
+	10, // 47: memd.v1.MemoryService.Retrieve:output_type -> memd.v1.RetrieveResponse
+	10, // 48: memd.v1.MemoryService.RetrieveStream:output_type -> memd.v1.RetrieveResponse
+	34, // 49: memd.v1.MemoryService.Search:output_type -> memd.v1.SearchResponse
+	12, // 50: memd.v1.MemoryService.Delete:output_type -> memd.v1.DeleteResponse
+	14, // 51: memd.v1.MemoryService.List:output_type -> memd.v1.ListResponse
+	16, // 52: memd.v1.MemoryService.Stats:output_type -> memd.v1.StatsResponse
+	18, // 53: memd.v1.MemoryService.Sweep:output_type -> memd.v1.SweepResponse
+	20, // 54: memd.v1.MemoryService.Backup:output_type -> memd.v1.BackupResponse
+	23, // 55: memd.v1.MemoryService.ListNamespaces:output_type -> memd.v1.ListNamespacesResponse
+	25, // 56: memd.v1.MemoryService.DropNamespace:output_type -> memd.v1.DropNamespaceResponse
+	29, // 57: memd.v1.MemoryService.RunLifecycle:output_type -> memd.v1.RunLifecycleResponse
+	36, // 58: memd.v1.MemoryService.BatchSearch:output_type -> memd.v1.BatchSearchResponse
+	38, // 59: memd.v1.MemoryService.Transfer:output_type -> memd.v1.TransferResponse
+	40, // 60: memd.v1.MemoryService.Clear:output_type -> memd.v1.ClearResponse
+	45, // [45:61] is the sub-list for method output_type
+	29, // [29:45] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_memory_service_proto_init() }
@@ -3265,7 +3364,7 @@ func file_memd_v1_memory_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_memory_service_proto_rawDesc), len(file_memd_v1_memory_service_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -108,6 +108,56 @@ export function lifecycleJobToJSON(object: LifecycleJob): string {
   }
 }
 
+/** How weighted fusion rescales the vector candidates' cosines (SearchRequest.cosine_scale). */
+export enum CosineScale {
+  /** COSINE_SCALE_UNSPECIFIED - The server's default (min-max). */
+  COSINE_SCALE_UNSPECIFIED = 0,
+  /** COSINE_SCALE_NONE - max(cosine, 0), as is. */
+  COSINE_SCALE_NONE = 1,
+  /** COSINE_SCALE_MINMAX - (cosine - lowest) / (highest - lowest) over the candidates: the best is 1. */
+  COSINE_SCALE_MINMAX = 2,
+  /** COSINE_SCALE_ZSCORE - (cosine - (mean - 3 sd)) / (6 sd) over the candidates, clamped to [0, 1]. */
+  COSINE_SCALE_ZSCORE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function cosineScaleFromJSON(object: any): CosineScale {
+  switch (object) {
+    case 0:
+    case "COSINE_SCALE_UNSPECIFIED":
+      return CosineScale.COSINE_SCALE_UNSPECIFIED;
+    case 1:
+    case "COSINE_SCALE_NONE":
+      return CosineScale.COSINE_SCALE_NONE;
+    case 2:
+    case "COSINE_SCALE_MINMAX":
+      return CosineScale.COSINE_SCALE_MINMAX;
+    case 3:
+    case "COSINE_SCALE_ZSCORE":
+      return CosineScale.COSINE_SCALE_ZSCORE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CosineScale.UNRECOGNIZED;
+  }
+}
+
+export function cosineScaleToJSON(object: CosineScale): string {
+  switch (object) {
+    case CosineScale.COSINE_SCALE_UNSPECIFIED:
+      return "COSINE_SCALE_UNSPECIFIED";
+    case CosineScale.COSINE_SCALE_NONE:
+      return "COSINE_SCALE_NONE";
+    case CosineScale.COSINE_SCALE_MINMAX:
+      return "COSINE_SCALE_MINMAX";
+    case CosineScale.COSINE_SCALE_ZSCORE:
+      return "COSINE_SCALE_ZSCORE";
+    case CosineScale.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** The language of SearchRequest.pattern. */
 export enum PatternSyntax {
   /** PATTERN_SYNTAX_UNSPECIFIED - Glob. */
@@ -779,6 +829,23 @@ export interface SearchRequest {
    * (else INVALID_ARGUMENT). Off by default: see docs/search.md#recall.
    */
   fuzzy: boolean;
+  /**
+   * Weighted fusion's keyword share a, in [0, 1] (relevance = a x keyword + (1 - a) x
+   * the rescaled cosine); unset: the server's default (docs/search.md#recall).
+   */
+  keywordWeight?:
+    | number
+    | undefined;
+  /**
+   * How weighted fusion maps the candidates' cosines to [0, 1] before fusing;
+   * unspecified: the server's default (docs/search.md#recall).
+   */
+  cosineScale: CosineScale;
+  /**
+   * RRF fusion: each list is cut to its best rrf_depth before fusing; 0: max(10 x
+   * limit, 100). At most 10 000, else INVALID_ARGUMENT.
+   */
+  rrfDepth: number;
 }
 
 export interface SearchRequest_MetadataEntry {
@@ -3532,6 +3599,9 @@ function createBaseSearchRequest(): SearchRequest {
     exact: false,
     includeEmbedding: false,
     fuzzy: false,
+    keywordWeight: undefined,
+    cosineScale: 0,
+    rrfDepth: 0,
   };
 }
 
@@ -3639,6 +3709,15 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.fuzzy !== false) {
       writer.uint32(320).bool(message.fuzzy);
+    }
+    if (message.keywordWeight !== undefined) {
+      writer.uint32(481).double(message.keywordWeight);
+    }
+    if (message.cosineScale !== 0) {
+      writer.uint32(488).int32(message.cosineScale);
+    }
+    if (message.rrfDepth !== 0) {
+      writer.uint32(496).uint32(message.rrfDepth);
     }
     return writer;
   },
@@ -3893,6 +3972,30 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.fuzzy = reader.bool();
             continue;
           }
+          case 60: {
+            if (tag !== 481) {
+              break;
+            }
+
+            message.keywordWeight = reader.double();
+            continue;
+          }
+          case 61: {
+            if (tag !== 488) {
+              break;
+            }
+
+            message.cosineScale = reader.int32() as any;
+            continue;
+          }
+          case 62: {
+            if (tag !== 496) {
+              break;
+            }
+
+            message.rrfDepth = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4004,6 +4107,21 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         ? globalThis.Boolean(object.include_embedding)
         : false,
       fuzzy: isSet(object.fuzzy) ? globalThis.Boolean(object.fuzzy) : false,
+      keywordWeight: isSet(object.keywordWeight)
+        ? globalThis.Number(object.keywordWeight)
+        : isSet(object.keyword_weight)
+        ? globalThis.Number(object.keyword_weight)
+        : undefined,
+      cosineScale: isSet(object.cosineScale)
+        ? cosineScaleFromJSON(object.cosineScale)
+        : isSet(object.cosine_scale)
+        ? cosineScaleFromJSON(object.cosine_scale)
+        : 0,
+      rrfDepth: isSet(object.rrfDepth)
+        ? globalThis.Number(object.rrfDepth)
+        : isSet(object.rrf_depth)
+        ? globalThis.Number(object.rrf_depth)
+        : 0,
     };
   },
 
@@ -4099,6 +4217,15 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.fuzzy !== false) {
       obj.fuzzy = message.fuzzy;
     }
+    if (message.keywordWeight !== undefined) {
+      obj.keywordWeight = floatToJson(message.keywordWeight);
+    }
+    if (message.cosineScale !== 0) {
+      obj.cosineScale = cosineScaleToJSON(message.cosineScale);
+    }
+    if (message.rrfDepth !== 0) {
+      obj.rrfDepth = Math.round(message.rrfDepth);
+    }
     return obj;
   },
 
@@ -4155,6 +4282,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.exact = object.exact ?? false;
     message.includeEmbedding = object.includeEmbedding ?? false;
     message.fuzzy = object.fuzzy ?? false;
+    message.keywordWeight = object.keywordWeight ?? undefined;
+    message.cosineScale = object.cosineScale ?? 0;
+    message.rrfDepth = object.rrfDepth ?? 0;
     return message;
   },
 };
