@@ -76,7 +76,8 @@ fn main() {
     let truth: Vec<Vec<u32>> =
         truth.iter().map(|t| t.iter().map(|x| x.to_bits()).collect()).collect();
 
-    let quant = args.get(7).map_or(Quantization::None, |q| Quantization::parse(q).expect("none|int8"));
+    let quant =
+        args.get(7).map_or(Quantization::None, |q| Quantization::parse(q).expect("none|int8"));
     // The engine's pool for a quantized search (`engine/rescore.rs`: max(3k, k + 20)).
     let pool = if quant == Quantization::None { K } else { (K * 3).max(K + 20) };
     let mut ann = AnnIndex::with_quantization(params, quant);

@@ -4,8 +4,8 @@
 
 mod common;
 
-use memd_core::search::ann::{AnnIndex, Params};
 use common::vectors::{clustered, put_vectors, recall};
+use memd_core::search::ann::{AnnIndex, Params};
 use memd_core::search::vector::{dot, unit, ExactIndex, Reach, VectorIndex};
 use memd_core::{Durability, Engine, SearchQuery};
 use proptest::prelude::*;

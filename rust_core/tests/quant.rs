@@ -30,10 +30,16 @@ fn int8_rows_are_over_3x_smaller_at_384d_and_keep_recall() {
     assert_eq!(b.quantization, Quantization::Int8);
     // Matrix, graph and bookkeeping together, per vector.
     let ratio = a.bytes as f64 / b.bytes as f64;
-    assert!(ratio >= 3.0, "f32 {} B, int8 {} B per vector: {ratio:.2}x", a.bytes / 3_000, b.bytes / 3_000);
+    assert!(
+        ratio >= 3.0,
+        "f32 {} B, int8 {} B per vector: {ratio:.2}x",
+        a.bytes / 3_000,
+        b.bytes / 3_000
+    );
     let queries = clustered(100, 384, 30, 99);
     // Recall of the index alone against exact f32 cosines (before any re-scoring).
-    let (ra, rb) = (recall(&f32s, &exact, &queries, 10, 64), recall(&int8, &exact, &queries, 10, 64));
+    let (ra, rb) =
+        (recall(&f32s, &exact, &queries, 10, 64), recall(&int8, &exact, &queries, 10, 64));
     assert!(rb >= ra - 0.03, "recall@10 f32 {ra}, int8 {rb}");
     assert!(rb >= 0.9, "recall@10 int8 {rb}");
 }

@@ -30,7 +30,13 @@ pub fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f3
 }
 
 /// recall@k of a search asking for the `beam` nearest.
-pub fn recall(ann: &AnnIndex, exact: &ExactIndex, queries: &[Vec<f32>], k: usize, beam: usize) -> f64 {
+pub fn recall(
+    ann: &AnnIndex,
+    exact: &ExactIndex,
+    queries: &[Vec<f32>],
+    k: usize,
+    beam: usize,
+) -> f64 {
     let mut found = 0;
     for q in queries {
         let mut want = Vec::new();
@@ -44,7 +50,6 @@ pub fn recall(ann: &AnnIndex, exact: &ExactIndex, queries: &[Vec<f32>], k: usize
     }
     found as f64 / (queries.len() * k) as f64
 }
-
 
 /// Stores `data[i]` as memory `m{i:05}` (text "memory number i", tier 1) in
 /// namespace "ns", 1 000 per batch.
