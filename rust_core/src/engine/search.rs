@@ -233,8 +233,11 @@ pub(super) fn rank(
         };
         space.index.search(&plan, verify)
     };
-    let ranked =
-        if rescore { super::rescore::rescore(shared, &q.namespace, &plan, ranked, k)? } else { ranked };
+    let ranked = if rescore {
+        super::rescore::rescore(shared, &q.namespace, &plan, ranked, k)?
+    } else {
+        ranked
+    };
     Ok(with_access(space, ranked))
 }
 

@@ -17,8 +17,8 @@
 //! slot and only updates its attributes; a tier move only calls `set_tier`.
 
 use super::ann::{AnnIndex, Params};
-use super::quant::Quantization;
 use super::filter::{DocMeta, Labels, Maxima};
+use super::quant::Quantization;
 use super::text::TextIndex;
 use super::vector::{Reach, VectorIndex};
 use crate::model::Memory;

@@ -134,7 +134,9 @@ impl Rows {
             Quantization::None => Cow::Borrowed(&self.floats[at..at + self.dim]),
             Quantization::Int8 => {
                 let s = self.scales[slot as usize];
-                Cow::Owned(self.codes[at..at + self.dim].iter().map(|&c| f32::from(c) * s).collect())
+                Cow::Owned(
+                    self.codes[at..at + self.dim].iter().map(|&c| f32::from(c) * s).collect(),
+                )
             }
         }
     }
@@ -219,8 +221,12 @@ mod tests {
     use crate::search::vector::unit;
 
     fn vector(seed: u32, dim: usize) -> Vec<f32> {
-        unit(&(0..dim).map(|i| ((i as u32 * 7919 + seed * 104_729) % 1000) as f32 - 500.0).collect::<Vec<_>>())
-            .unwrap()
+        unit(
+            &(0..dim)
+                .map(|i| ((i as u32 * 7919 + seed * 104_729) % 1000) as f32 - 500.0)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -250,7 +256,8 @@ mod tests {
     #[test]
     fn int8_dot_matches_naive_for_every_length() {
         for n in 0..70 {
-            let c: Vec<i8> = (0..n).map(|i| ((i * 37) % 255) as i32 - 127).map(|x| x as i8).collect();
+            let c: Vec<i8> =
+                (0..n).map(|i| ((i * 37) % 255) as i32 - 127).map(|x| x as i8).collect();
             let q: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
             let naive: f32 = c.iter().zip(&q).map(|(&x, y)| f32::from(x) * y).sum();
             assert!((dot_i8(&c, &q) - naive).abs() < 1e-2, "n={n}");

@@ -307,9 +307,9 @@ impl State {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
                 for (id, key, record) in rx.into_iter().flatten() {
                     index_record(
-                        indexes
-                            .entry(id)
-                            .or_insert_with(|| SearchIndex::with_quantization(analyzer, quantization)),
+                        indexes.entry(id).or_insert_with(|| {
+                            SearchIndex::with_quantization(analyzer, quantization)
+                        }),
                         &key,
                         record,
                     );

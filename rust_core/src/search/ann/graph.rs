@@ -222,8 +222,7 @@ pub fn select(rows: &ExactIndex, cands: &[Near], cap: usize) -> Vec<u32> {
 /// `slots` with their cosine to `base`'s row, best first.
 pub fn ranked(rows: &ExactIndex, base: u32, slots: impl Iterator<Item = u32>) -> Vec<Near> {
     let row = rows.raw_row(base);
-    let mut out: Vec<Near> =
-        slots.map(|s| Near { sim: rows.raw_dot(s, &row), slot: s }).collect();
+    let mut out: Vec<Near> = slots.map(|s| Near { sim: rows.raw_dot(s, &row), slot: s }).collect();
     out.sort_unstable_by(|a, b| b.cmp(a));
     out
 }

@@ -1,5 +1,7 @@
 //! `AnnIndex`: approximate nearest-neighbour search over one namespace's vectors,
-//! an HNSW graph over the exact index's rows, behind the `VectorIndex` trait.
+//! an HNSW graph over the exact index's rows, behind the `VectorIndex` trait. The
+//! rows are f32 or int8 (`search::quant`); the walk and the scan use them as they
+//! are, and `engine/rescore.rs` re-scores an int8 namespace's final candidates.
 //!
 //! # Algorithm
 //!
