@@ -47,34 +47,34 @@ fn stored_vector(rtxn: &RoTxn, shared: &Shared, ns: &str, key: &str) -> Result<O
 }
 
 /// `ranked` (candidates of a quantized index for `plan`) with exact cosines, the
-/// best `k` in order; see the module documentation.
+/// best `want` in order; see the module documentation.
 pub fn rescore(
     shared: &Shared,
     ns: &str,
     plan: &Plan,
     mut ranked: Vec<Ranked>,
-    k: usize,
+    want: usize,
 ) -> Result<Vec<Ranked>> {
-    let Some(q) = plan.vector.as_deref() else { return Ok(ranked) };
+    let Some(query) = plan.vector.as_deref() else { return Ok(ranked) };
     let rtxn = shared.store.env.read_txn()?;
     let semantic = plan.terms.is_empty();
-    for r in &mut ranked {
-        let Some(v) = stored_vector(&rtxn, shared, ns, &r.key)? else { continue };
-        let Some(u) = unit(&v) else { continue };
-        let cos = dot(&u, q);
-        let e = &mut r.explain;
+    for hit in &mut ranked {
+        let Some(stored) = stored_vector(&rtxn, shared, ns, &hit.key)? else { continue };
+        let Some(stored) = unit(&stored) else { continue };
+        let cos = dot(&stored, query);
+        let e = &mut hit.explain;
         e.cosine = cos;
         if semantic {
             e.relevance = cos.clamp(0.0, 1.0);
         } else if plan.fusion == Fusion::Weighted {
-            let a = plan.keyword_weight;
-            e.relevance = a * e.keyword + (1.0 - a) * cos.clamp(0.0, 1.0);
+            let kw = plan.keyword_weight;
+            e.relevance = kw * e.keyword + (1.0 - kw) * cos.clamp(0.0, 1.0);
         }
         e.score = e.parts().iter().sum();
-        r.score = e.score;
+        hit.score = e.score;
     }
     // `Ranked` orders best first (score, then key).
     ranked.sort_unstable();
-    ranked.truncate(k);
+    ranked.truncate(want);
     Ok(ranked)
 }

@@ -83,12 +83,6 @@ impl Rows {
     /// doubling would leave up to half of it unused.
     pub fn grow(&mut self, dim: usize, slots: usize) {
         self.dim = dim;
-        fn reserve<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
-            if v.capacity() < len {
-                v.reserve_exact((len - v.len()).max(v.len() / 8));
-            }
-            v.resize(len, T::default());
-        }
         match self.kind {
             Quantization::None => reserve(&mut self.floats, slots * dim),
             Quantization::Int8 => {
@@ -182,6 +176,14 @@ impl Rows {
     }
 }
 
+/// Resizes `v` to `len`, reserving at least an eighth more when it must grow.
+fn reserve<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
+    if v.capacity() < len {
+        v.reserve_exact((len - v.len()).max(v.len() / 8));
+    }
+    v.resize(len, T::default());
+}
+
 fn prefetch_bytes(row: &[i8]) {
     #[cfg(target_arch = "x86_64")]
     for line in row.chunks(64).take(8) {
@@ -256,8 +258,7 @@ mod tests {
     #[test]
     fn int8_dot_matches_naive_for_every_length() {
         for n in 0..70 {
-            let c: Vec<i8> =
-                (0..n).map(|i| ((i * 37) % 255) as i32 - 127).map(|x| x as i8).collect();
+            let c: Vec<i8> = (0..n).map(|i: i32| (i * 37) % 255 - 127).map(|x| x as i8).collect();
             let q: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
             let naive: f32 = c.iter().zip(&q).map(|(&x, y)| f32::from(x) * y).sum();
             assert!((dot_i8(&c, &q) - naive).abs() < 1e-2, "n={n}");
