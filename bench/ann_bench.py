@@ -31,6 +31,13 @@ Rows (per set and size):
     .venv/bin/python bench/ann_bench.py              # 10 000 and 100 000
     .venv/bin/python bench/ann_bench.py --full       # and 1 000 000
     .venv/bin/python bench/ann_bench.py --sizes 2000 5000 20000 --no-engine  # crossover
+    .venv/bin/python bench/ann_bench.py --sizes 100000 --quant none int8  # int8 rows vs f32
+
+``--quant int8`` rows hold the index's vectors as int8 (``engine.vector_quantization``):
+the ``index`` row then asks the graph for the engine's candidate pool (max(3k, k + 20))
+and re-scores it with the f32 vectors, as the engine does from LMDB; recall is
+against the exact f32 top 10 either way. ``B/vec`` is the index's heap (matrix,
+graph, bookkeeping) per vector; the engine row's is from ``Engine.stats``.
 
 JSON goes to ``bench/out/ann_bench.json``.
 """
@@ -141,7 +148,7 @@ class Worker:
         self.proc.wait()
 
 
-def hnswlib_worker(xpath: str, qpath: str, tpath: str) -> None:
+def hnswlib_worker(xpath: str, qpath: str, tpath: str, ef: str) -> None:
     """``--hnswlib-worker``: the same protocol as the Rust binary, over hnswlib."""
     import hnswlib
 
@@ -158,7 +165,7 @@ def hnswlib_worker(xpath: str, qpath: str, tpath: str) -> None:
     t = time.perf_counter()
     index.add_items(x, np.arange(len(x)))
     build_s = time.perf_counter() - t
-    index.set_ef(EF_SEARCH)
+    index.set_ef(int(ef))
     built = {
         "build_s": build_s,
         "build_rate": len(x) / build_s,
@@ -183,7 +190,16 @@ def hnswlib_worker(xpath: str, qpath: str, tpath: str) -> None:
 
 
 def run_index_and_hnswlib(
-    binary: Path, x: Array, q: Array, want: Array, tmp: Path, rounds: int, hnsw: bool = True
+    binary: Path,
+    x: Array,
+    q: Array,
+    want: Array,
+    tmp: Path,
+    rounds: int,
+    hnsw: bool = True,
+    quant: str = "none",
+    ef: int = EF_SEARCH,
+    ef_sweep: tuple[int, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Both indexes built (one after the other), then ``rounds`` rounds of all
     queries through each in turn; medians over rounds (the machine is shared, so
@@ -192,8 +208,9 @@ def run_index_and_hnswlib(
     write_raw(tmp / "x.bin", x)
     write_raw(tmp / "q.bin", q)
     write_raw(tmp / "t.bin", want, "<u4")
-    ours = Worker([str(binary), *paths, str(M), str(EF_CONSTRUCTION), str(EF_SEARCH)])
-    theirs = Worker([sys.executable, __file__, "--hnswlib-worker", *paths]) if hnsw else None
+    ours = Worker([str(binary), *paths, str(M), str(EF_CONSTRUCTION), str(ef), quant])
+    hnswlib_argv = [sys.executable, __file__, "--hnswlib-worker", *paths, str(ef)]
+    theirs = Worker(hnswlib_argv) if hnsw else None
     runs: dict[str, list[dict[str, Any]]] = {"ann": [], "exact": [], "hnswlib": []}
     for r in range(rounds):
         runs["ann"].append(ours.ask("ann"))
@@ -201,6 +218,8 @@ def run_index_and_hnswlib(
             runs["hnswlib"].append(theirs.ask("ann"))
         if r == 0 or len(x) <= 100_000:
             runs["exact"].append(ours.ask("exact"))
+    # Wider beams on the same graph: one round each, after the timed rounds.
+    sweep = {ef: ours.ask(f"ann {ef}") for ef in ef_sweep}
     ours.close()
     if theirs is not None:
         theirs.close()
@@ -217,6 +236,7 @@ def run_index_and_hnswlib(
         "exact_p50_ms": med(runs["exact"], "p50_ms"),
         "exact_p99_ms": med(runs["exact"], "p99_ms"),
         "p50_ratio_to_hnswlib": float(np.median(ratios)) if ratios else float("nan"),
+        "ef_sweep": sweep,
         "rounds": runs,
     }
     if theirs is None:
@@ -230,8 +250,11 @@ def run_index_and_hnswlib(
     return ix, hn
 
 
-def run_engine(x: Array, q: Array, want: Array, path: str) -> dict[str, Any]:
-    eng = memd.Engine(path, EngineOptions(durability="nosync", tiers=(TierOptions(0),) * 4))
+def run_engine(x: Array, q: Array, want: Array, path: str, quant: str = "none") -> dict[str, Any]:
+    options = EngineOptions(
+        durability="nosync", tiers=(TierOptions(0),) * 4, vector_quantization=quant
+    )
+    eng = memd.Engine(path, options)
     ns, rates = "ann", {"before": [0.0, 0], "after": [0.0, 0]}
     for start in range(0, len(x), 1000):
         batch = [
@@ -244,9 +267,12 @@ def run_engine(x: Array, q: Array, want: Array, path: str) -> dict[str, Any]:
         phase[0] += time.perf_counter() - t
         phase[1] += len(batch)
     t = time.perf_counter()
-    while (state := eng.vector_index(ns)) is not None and state[2] > 0:
+    # The graph-complete signal: no vector waits to enter the graph.
+    while (stats := eng.stats(ns)) and stats[0].vectors_pending > 0:
         time.sleep(0.05)
     build_s = time.perf_counter() - t
+    state = eng.vector_index(ns)
+    bytes_per_vector = stats[0].vector_bytes / max(1, stats[0].vectors)
     weights = SearchWeights(relevance=1.0, recency=0.0, frequency=0.0, importance=0.0)
     lat: dict[bool, list[float]] = {False: [], True: []}
     found: dict[bool, list[list[int]]] = {False: [], True: []}
@@ -268,6 +294,8 @@ def run_engine(x: Array, q: Array, want: Array, path: str) -> dict[str, Any]:
 
     return {
         "graph": state,
+        "quant": quant,
+        "bytes_per_vector": bytes_per_vector,
         "put_many_rate_before_10k": rate("before"),
         "put_many_rate_after_10k": rate("after"),
         "build_s_after_writes": build_s,
@@ -281,29 +309,37 @@ def run_engine(x: Array, q: Array, want: Array, path: str) -> dict[str, Any]:
 
 
 def print_row(row: dict[str, Any]) -> None:
-    kind, n = row["set"], row["n"]
+    kind, n, quant = row["set"], row["n"], row.get("quant", "none")
+    tag = "" if quant == "none" else "/" + quant
     hn = row.get("hnswlib")
     if "index" in row:
         ix = row["index"]
         print(
-            f"{kind:<10}{n:>9} {'index':<8}{ix['recall']:>7.3f}{ix['ann_p50_ms']:>9.3f}"
+            f"{kind:<10}{n:>9} {'index' + tag:<11}{ix['recall']:>7.3f}{ix['ann_p50_ms']:>9.3f}"
             f"{ix['ann_p99_ms']:>9.3f}{ix['exact_p50_ms']:>10.3f}{ix['build_rate']:>10.0f}"
-            f"{ix['heap_bytes'] / 2**20:>8.1f}  p50 / hnswlib {ix['p50_ratio_to_hnswlib']:.2f}x,"
-            f" graph {ix['graph_bytes'] / n:.0f} B/vector"
+            f"{ix['heap_bytes'] / 2**20:>8.1f}{ix['heap_bytes'] / n:>7.0f}"
+            f"  p50 / hnswlib {ix['p50_ratio_to_hnswlib']:.2f}x,"
+            f" graph {ix['graph_bytes'] / n:.0f} B/vec"
         )
+        for ef, s in ix.get("ef_sweep", {}).items():
+            print(
+                f"{'':<10}{'':>9} {'ef ' + str(ef):<11}{s['recall']:>7.3f}{s['p50_ms']:>9.3f}"
+                f"{s['p99_ms']:>9.3f}  (same graph, one round)"
+            )
     if hn is not None:
         print(
-            f"{'':<10}{'':>9} {'hnswlib':<8}{hn['recall']:>7.3f}{hn['p50_ms']:>9.3f}"
+            f"{'':<10}{'':>9} {'hnswlib':<11}{hn['recall']:>7.3f}{hn['p50_ms']:>9.3f}"
             f"{hn['p99_ms']:>9.3f}{'':>10}{hn['build_rate']:>10.0f}"
-            f"{hn['memory_bytes'] / 2**20:>8.1f}"
+            f"{hn['memory_bytes'] / 2**20:>8.1f}{hn['memory_bytes'] / n:>7.0f}"
         )
     if "engine" in row:
         en = row["engine"]
         before, after = en["put_many_rate_before_10k"], en["put_many_rate_after_10k"]
         vs = f"p50 / hnswlib {en['ann_p50_ms'] / hn['p50_ms']:.2f}x; " if hn else ""
         print(
-            f"{kind:<10}{n:>9} {'engine':<8}{en['ann_recall']:>7.3f}{en['ann_p50_ms']:>9.3f}"
+            f"{kind:<10}{n:>9} {'engine' + tag:<11}{en['ann_recall']:>7.3f}{en['ann_p50_ms']:>9.3f}"
             f"{en['ann_p99_ms']:>9.3f}{en['exact_p50_ms']:>10.3f}{'':>10}{'':>8}"
+            f"{en['bytes_per_vector']:>7.0f}"
             f"  {vs}build {en['build_s_after_writes']:.1f} s after the writes; put_many/s"
             f" {before:.0f} (<10k) {after:.0f} (graph building)"
         )
@@ -319,40 +355,58 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="query rounds per index (medians)")
     ap.add_argument("--engine-only", action="store_true", help="only the memd.Engine rows")
     ap.add_argument("--no-hnswlib", action="store_true", help="skip hnswlib (e.g. at 1M)")
-    ap.add_argument("--hnswlib-worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--quant", nargs="*", default=["none"], help="row storage: none, int8")
+    ap.add_argument("--ef", type=int, default=EF_SEARCH, help="index and hnswlib search beam")
+    ap.add_argument(
+        "--ef-sweep", type=int, nargs="*", default=[], help="also these beams (index only)"
+    )
+    ap.add_argument("--hnswlib-worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hnswlib_worker:
         hnswlib_worker(*args.hnswlib_worker)
         return
     sizes = args.sizes or ([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
-    binary = rust_binary()
+    # The engine rows need only the extension: no cargo build for them.
+    binary = Path() if args.engine_only else rust_binary()
     results: list[dict[str, Any]] = []
-    head = f"{'set':<10}{'n':>9} {'row':<8}{'recall':>7}{'p50 ms':>9}{'p99 ms':>9}"
-    print(head + f"{'exact p50':>10}{'build/s':>10}{'MiB':>8}  notes")
+    head = f"{'set':<10}{'n':>9} {'row':<11}{'recall':>7}{'p50 ms':>9}{'p99 ms':>9}"
+    print(head + f"{'exact p50':>10}{'build/s':>10}{'MiB':>8}{'B/vec':>7}  notes")
     for kind in args.sets:
         for n in sizes:
             x, q = vectors(kind, n, args.queries)
             want = truth(x, q)
-            row: dict[str, Any] = {"set": kind, "n": n}
-            with tempfile.TemporaryDirectory() as tmp:
-                if not args.engine_only:
-                    ix, hn = run_index_and_hnswlib(
-                        binary, x, q, want, Path(tmp), args.rounds, not args.no_hnswlib
-                    )
-                    row["index"] = ix
-                    if hn is not None:
-                        row["hnswlib"] = hn
-                if not args.no_engine:
-                    row["engine"] = run_engine(x, q, want, tmp + "/db")
-            results.append(row)
-            print_row(row)
+            for i, quant in enumerate(args.quant):
+                row: dict[str, Any] = {"set": kind, "n": n, "quant": quant}
+                # hnswlib once per set and size: it is the same index whatever our rows.
+                hnsw = not args.no_hnswlib and i == 0
+                with tempfile.TemporaryDirectory() as tmp:
+                    if not args.engine_only:
+                        ix, hn = run_index_and_hnswlib(
+                            binary,
+                            x,
+                            q,
+                            want,
+                            Path(tmp),
+                            args.rounds,
+                            hnsw,
+                            quant,
+                            args.ef,
+                            tuple(args.ef_sweep),
+                        )
+                        row["index"] = ix
+                        if hn is not None:
+                            row["hnswlib"] = hn
+                    if not args.no_engine:
+                        row["engine"] = run_engine(x, q, want, tmp + "/db", quant)
+                results.append(row)
+                print_row(row)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(
         json.dumps(
             {
                 "m": M,
                 "ef_construction": EF_CONSTRUCTION,
-                "ef_search": EF_SEARCH,
+                "ef_search": args.ef,
                 "results": results,
             },
             indent=1,

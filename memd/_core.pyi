@@ -226,6 +226,21 @@ class NamespaceStats:
     @property
     def tiers(self) -> list[TierStats]:
         """WORKING, SHORT_TERM, LONG_TERM, ARCHIVE, in that order."""
+    @property
+    def vectors(self) -> int:
+        """Live vectors in the namespace's vector index."""
+    @property
+    def vectors_pending(self) -> int:
+        """Vectors waiting to enter the HNSW graph; 0: complete (or too small for one)."""
+    @property
+    def graph_nodes(self) -> int:
+        """HNSW graph nodes, tombstones included."""
+    @property
+    def vector_bytes(self) -> int:
+        """Heap bytes of the vector index (matrix, graph, bookkeeping)."""
+    @property
+    def vector_quantization(self) -> str:
+        """How the matrix stores rows: ``none`` (f32) or ``int8``."""
 
 @final
 class MapInfo:

@@ -665,6 +665,15 @@ OPTIONS: tuple[Option, ...] = (
         _ENGINE.max_embedding_dim,
         int_in(1),
     ),
+    # quant (#13): vector row storage.
+    Option(
+        "engine.vector_quantization",
+        _E,
+        "How vector indexes hold rows in memory: none (f32) or int8 (about 4x smaller, "
+        "final candidates re-scored in f32 from the store; indexes are rebuilt at start)",
+        _ENGINE.vector_quantization,
+        choice("none", "int8"),
+    ),
     *_tier_options(),
     *_lifecycle_options(),
     *_security_options(),

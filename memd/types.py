@@ -222,6 +222,9 @@ class EngineOptions:
         search_language: Snowball stemming language of keyword search (one of
             ``SEARCH_LANGUAGES``; ``"none"``: no stemming). Indexes are rebuilt with
             it when the store opens.
+        vector_quantization: How vector indexes hold their rows in memory:
+            ``"none"`` (f32) or ``"int8"`` (about 4 x smaller; final candidates are
+            re-scored with the stored f32 vectors). Applies to every namespace.
     """
 
     map_size_bytes: int = 64 << 30
@@ -240,6 +243,7 @@ class EngineOptions:
     max_embedding_dim: int = 4_096
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     search_language: str = "english"
+    vector_quantization: Literal["none", "int8"] = "none"
 
 
 SEARCH_LANGUAGES = (

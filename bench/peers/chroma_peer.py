@@ -98,6 +98,10 @@ class ChromaPeer:
             "hnsw": "defaults: max_neighbors 16, ef_construction 100, ef_search 100, cosine",
         }
 
+    def wait_built(self, timeout: float) -> bool:
+        """Chroma does not report when its index has caught up: the run watches it idle instead."""
+        return False
+
     def close(self) -> None:
         self.server.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,17 @@ class MemdPeer:
             NAMESPACE, query=word, limit=10, mode="keyword", weights=RELEVANCE_ONLY
         )
         return [h.memory.key for h in hits]
+
+    def wait_built(self, timeout: float) -> bool:
+        """Poll Stats until no vector waits to enter the HNSW graph (the graph-complete
+        signal, ``NamespaceStats.vectors_pending``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ns = self.client.stats(NAMESPACE).namespaces.get(NAMESPACE)
+            if ns is not None and ns.vectors_pending == 0:
+                return True
+            time.sleep(0.05)
+        raise TimeoutError(f"memd's graph still had vectors pending after {timeout:.0f} s")
 
     def info(self) -> dict[str, Any]:
         return {"server": "memd serve (this tree)", "client": "memd_client", "durability": "sync"}

@@ -100,6 +100,11 @@ class Peer(Protocol):
     def info(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
+    def wait_built(self, timeout: float) -> bool:
+        """Wait until the server reports its vector index complete; False when it
+        cannot report it (the caller then falls back to ``wait_idle``)."""
+        ...
+
 
 def free_port() -> int:
     """A TCP port free right now on 127.0.0.1 (for servers that cannot report theirs)."""
@@ -206,8 +211,9 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def wait_idle(pids: list[int], timeout: float = 600.0) -> float:
     """Seconds until the server uses under 5 % of a core over half a second: background
-    index building after the last acknowledged write (memd's HNSW insertions, Chroma's
-    log compaction) is done. Neither exposes that over its client, hence the proxy."""
+    index building after the last acknowledged write (Chroma's log compaction) is done.
+    Chroma does not expose that over its client, hence the proxy; memd reports it
+    (``Peer.wait_built``)."""
     t0 = time.perf_counter()
     last = cpu_seconds(pids)
     while time.perf_counter() - t0 < timeout:

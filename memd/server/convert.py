@@ -68,6 +68,11 @@ def stats_response(stats: Sequence[_core.NamespaceStats], info: _core.MapInfo) -
                 dimension=s.dimension,
                 misses=s.misses,
                 tiers=[tier_stats(t) for t in s.tiers],
+                vectors=s.vectors,
+                vectors_pending=s.vectors_pending,
+                graph_nodes=s.graph_nodes,
+                vector_bytes=s.vector_bytes,
+                vector_quantization=s.vector_quantization,
             )
             for s in stats
         ],

@@ -1,18 +1,25 @@
 //! The HNSW index (`search::ann`) against the exact scan on one vector set, for
 //! `bench/ann_bench.py`, which writes the vectors and runs hnswlib on the same ones.
 //!
-//!     ann_bench VECTORS QUERIES TRUTH [M EF_CONSTRUCTION EF_SEARCH]
+//!     ann_bench VECTORS QUERIES TRUTH [M EF_CONSTRUCTION EF_SEARCH [QUANT]]
+//!
+//! QUANT is `none` (default) or `int8`. With `int8` the index holds int8 rows and
+//! `ann` does what the engine does (`engine/rescore.rs`): asks the graph for the
+//! engine's pool of candidates and re-scores them with the f32 vectors (here from
+//! RAM, standing in for the engine's LMDB reads) before keeping 10.
 //!
 //! VECTORS and QUERIES are raw little-endian: u32 count, u32 dimension, then the
 //! rows as f32; TRUTH the same with u32 ids (the exact top 10 of each query).
 //! Prints one JSON line after building (time and rate of the writer's steps run
 //! back to back on one thread, the index's heap bytes and the graph's alone), then
-//! answers each line on stdin: `ann` times every query through the graph (top 10,
+//! answers each line on stdin: `ann [EF]` times every query through the graph (top 10,
 //! p50/p99, recall@10), `exact` through the scan. Rounds driven from outside let
 //! the caller interleave them with hnswlib's on a shared machine.
 
 use memd_core::clock;
 use memd_core::search::ann::{AnnIndex, Params};
+use memd_core::search::quant::Quantization;
+use memd_core::search::vector::dot;
 use memd_core::search::vector::{unit, ExactIndex, Reach, VectorIndex};
 use std::collections::BinaryHeap;
 
@@ -28,13 +35,13 @@ fn read(path: &str) -> (usize, Vec<Vec<f32>>) {
     (dim, floats.chunks_exact(dim).map(<[f32]>::to_vec).collect())
 }
 
-/// Slots of the `K` best cosines among those visited, best first.
-fn top(visit: impl FnOnce(&mut dyn FnMut(u32, f32))) -> Vec<u32> {
+/// Slots of the `k` best cosines among those visited, best first.
+fn top(k: usize, visit: impl FnOnce(&mut dyn FnMut(u32, f32))) -> Vec<u32> {
     // Min-heap of (cosine bits, slot): unit cosines are in [-1, 1], shifted positive.
-    let mut heap: BinaryHeap<std::cmp::Reverse<(u32, u32)>> = BinaryHeap::with_capacity(K + 1);
+    let mut heap: BinaryHeap<std::cmp::Reverse<(u32, u32)>> = BinaryHeap::with_capacity(k + 1);
     visit(&mut |slot, cos| {
         let key = (cos + 2.0).to_bits();
-        if heap.len() < K {
+        if heap.len() < k {
             heap.push(std::cmp::Reverse((key, slot)));
         } else if heap.peek().is_some_and(|w| key > w.0 .0) {
             heap.pop();
@@ -69,7 +76,11 @@ fn main() {
     let truth: Vec<Vec<u32>> =
         truth.iter().map(|t| t.iter().map(|x| x.to_bits()).collect()).collect();
 
-    let mut ann = AnnIndex::with_params(params);
+    let quant =
+        args.get(7).map_or(Quantization::None, |q| Quantization::parse(q).expect("none|int8"));
+    // The engine's pool for a quantized search (`engine/rescore.rs`: max(3k, k + 20)).
+    let pool = if quant == Quantization::None { K } else { (K * 3).max(K + 20) };
+    let mut ann = AnnIndex::with_quantization(params, quant);
     let mut exact = ExactIndex::default();
     for (slot, v) in rows.iter().enumerate() {
         ann.insert(slot as u32, v);
@@ -80,37 +91,57 @@ fn main() {
     for (slot, v) in rows.iter().enumerate() {
         exact.insert(slot as u32, v);
     }
-    drop(rows);
+    // Unit rows for re-scoring (what the engine reads back from LMDB).
+    let rows: Vec<Vec<f32>> = if quant == Quantization::None {
+        drop(rows);
+        Vec::new()
+    } else {
+        rows.iter().filter_map(|r| unit(r)).collect()
+    };
     let stats = ann.stats();
     assert_eq!(stats.pending, 0, "built");
     let n = stats.vectors;
-    let matrix = exact.heap_bytes();
     println!(
         "{{\"n\": {n}, \"dim\": {dim}, \"m\": {}, \"ef_construction\": {}, \"ef_search\": {}, \
-         \"build_s\": {build_s:.4}, \"build_rate\": {:.1}, \"heap_bytes\": {}, \"graph_bytes\": {}}}",
+         \"build_s\": {build_s:.4}, \"build_rate\": {:.1}, \"heap_bytes\": {}, \"graph_bytes\": {}, \
+         \"quant\": \"{}\", \"bytes_per_vector\": {:.1}}}",
         params.m,
         params.ef_construction,
         params.ef_search,
         n as f64 / build_s.max(1e-9),
         ann.heap_bytes(),
-        ann.heap_bytes().saturating_sub(matrix),
+        ann.heap_bytes().saturating_sub(ann.exact().heap_bytes()),
+        quant.name(),
+        ann.heap_bytes() as f64 / n.max(1) as f64,
     );
     for line in std::io::stdin().lines() {
-        let exact_scan = match line.expect("stdin").trim() {
-            "ann" => false,
-            "exact" => true,
+        // `ann EF` walks with a beam of EF (asking the index for the EF nearest),
+        // so one build serves a sweep of beams.
+        let line = line.expect("stdin");
+        let mut words = line.split_whitespace();
+        let exact_scan = match words.next() {
+            Some("ann") => false,
+            Some("exact") => true,
             other => panic!("unknown command {other:?}"),
         };
+        let beam = words.next().map_or(pool, |ef| ef.parse::<usize>().expect("ef").max(pool));
         let (mut times, mut found) = (Vec::with_capacity(queries.len()), 0usize);
         for (q, want) in queries.iter().zip(&truth) {
             let t = clock::monotonic();
-            let got = top(|f| {
-                if exact_scan {
+            let got = if exact_scan {
+                top(K, |f| {
                     exact.visit(q, Reach::All, |_| true, f);
+                })
+            } else {
+                let cands = top(pool, |f| {
+                    ann.visit(q, Reach::Nearest(beam), |_| true, f);
+                });
+                if rows.is_empty() {
+                    cands
                 } else {
-                    ann.visit(q, Reach::Nearest(K), |_| true, f);
+                    top(K, |f| cands.iter().for_each(|&s| f(s, dot(&rows[s as usize], q))))
                 }
-            });
+            };
             times.push(clock::since(t).as_secs_f64() * 1e3);
             found += got.iter().filter(|s| want.contains(s)).count();
         }

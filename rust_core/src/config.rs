@@ -4,6 +4,7 @@
 use crate::error::{CoreError, Result};
 use crate::lifecycle::LifecycleConfig;
 use crate::model::Tier;
+use crate::search::quant::Quantization;
 use crate::search::Analyzer;
 
 /// When a commit reaches the disk.
@@ -93,6 +94,8 @@ pub struct EngineConfig {
     pub lifecycle: LifecycleConfig,
     /// How search indexes turn text into BM25 terms (NFKC, stemming language).
     pub analyzer: Analyzer,
+    /// How every namespace's vector matrix stores its rows (`search::quant`).
+    pub vector_quantization: Quantization,
 }
 
 impl Default for EngineConfig {
@@ -111,6 +114,7 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
             analyzer: Analyzer::ENGLISH,
+            vector_quantization: Quantization::None,
         }
     }
 }

@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::vectors::{clustered, put_vectors, recall};
 use memd_core::search::ann::{AnnIndex, Params};
 use memd_core::search::vector::{dot, unit, ExactIndex, Reach, VectorIndex};
-use memd_core::{Durability, Engine, RawMemory, SearchQuery};
+use memd_core::{Durability, Engine, SearchQuery};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 
@@ -171,46 +172,6 @@ proptest! {
     }
 }
 
-/// Deterministic clustered unit vectors: `n` points around `clusters` centres.
-fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut state = seed;
-    let mut gauss = move || {
-        let mut next = || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let (u, v) = (next().max(1e-12), next());
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    };
-    let centres: Vec<Vec<f32>> =
-        (0..clusters).map(|_| (0..dim).map(|_| gauss()).collect()).collect();
-    (0..n)
-        .map(|i| {
-            let c = &centres[i % clusters];
-            unit(&c.iter().map(|x| x + 0.35 * gauss()).collect::<Vec<_>>()).unwrap()
-        })
-        .collect()
-}
-
-/// recall@k of a search asking for the `beam` nearest.
-fn recall(ann: &AnnIndex, exact: &ExactIndex, queries: &[Vec<f32>], k: usize, beam: usize) -> f64 {
-    let mut found = 0;
-    for q in queries {
-        let mut want = Vec::new();
-        exact.visit(q, Reach::All, |_| true, |s, c| want.push((c, s)));
-        want.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let want: HashSet<u32> = want.iter().take(k).map(|w| w.1).collect();
-        let mut got = Vec::new();
-        ann.visit(q, Reach::Nearest(beam), |_| true, |s, c| got.push((c, s)));
-        got.sort_by(|a, b| b.0.total_cmp(&a.0));
-        found += got.iter().take(k).filter(|g| want.contains(&g.1)).count();
-    }
-    found as f64 / (queries.len() * k) as f64
-}
-
 #[test]
 fn recall_on_clustered_vectors_survives_deletes() {
     let data = clustered(6_000, 32, 60, 11);
@@ -284,19 +245,7 @@ fn the_writer_builds_the_graph_and_search_agrees_with_exact() {
     cfg.tiers[0].capacity = 0;
     let e = common::open(dir.path(), cfg);
     let data = clustered(10_200, 16, 50, 21);
-    for (b, chunk) in data.chunks(1_000).enumerate() {
-        let items = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, v)| RawMemory {
-                key: format!("m{:05}", b * 1_000 + i),
-                embedding: Some(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-                tier: 1,
-                ..RawMemory::default()
-            })
-            .collect();
-        e.put_many("ns", items, 1_000, true).unwrap();
-    }
+    put_vectors(&e, &data);
     let graph = wait_for_graph(&e, 10_200);
     assert_eq!((graph.nodes, graph.pending), (10_200, 0));
     let search = |i: usize, exact: bool| {

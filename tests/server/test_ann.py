@@ -4,7 +4,10 @@ A namespace of 10 500 embeddings (over the 10 000 from which its graph is built)
 searching for a stored vector finds that memory first, the same as an exact search
 (``SearchRequest.exact``), both while the writer is still inserting vectors into
 the graph (the tail it has not reached is scanned exactly) and once it is done; a
-filtered search still returns ``limit`` hits.
+filtered search still returns ``limit`` hits. Stats says when the graph is done
+(``vectors_pending`` reaches 0 with every vector a node). A daemon started with
+``--engine-vector-quantization int8`` holds int8 rows and reports the f32 cosines
+of the stored vectors (its final candidates are re-scored from LMDB).
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ from __future__ import annotations
 import random
 import struct
 import time
+from typing import TYPE_CHECKING
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 
 from .daemon import Daemon
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DIM = 16
 N = 10_500
@@ -46,18 +53,39 @@ def top_keys(d: Daemon, ns: str, v: list[float], exact: bool, **kw: object) -> l
     return [hit.memory.key for page in d.stub.Search(req) for hit in page.hits]
 
 
-def test_graph_search_finds_what_exact_search_finds(shared_daemon: Daemon, ns: str) -> None:
-    vectors = clustered(N, seed=3)
-    for start in range(0, N, 1_500):
+def store(d: Daemon, ns: str, vectors: list[list[float]]) -> None:
+    for start in range(0, len(vectors), 1_500):
         items = [
             mpb.NewMemory(key=f"m{i:05}", embedding=pack(vectors[i]), tags=["odd"] * (i % 2))
-            for i in range(start, min(start + 1_500, N))
+            for i in range(start, min(start + 1_500, len(vectors)))
         ]
-        assert not shared_daemon.stub.Store(pb.StoreRequest(namespace=ns, memories=items)).errors
+        assert not d.stub.Store(pb.StoreRequest(namespace=ns, memories=items)).errors
+
+
+def stats(d: Daemon, ns: str) -> mpb.NamespaceStats:
+    (out,) = d.stub.Stats(pb.StatsRequest(namespace=ns)).namespaces
+    return out
+
+
+def wait_built(d: Daemon, ns: str, timeout: float = 60.0) -> mpb.NamespaceStats:
+    """Stats once no vector waits for the graph (the graph-complete signal)."""
+    deadline = time.monotonic() + timeout
+    while (s := stats(d, ns)).vectors_pending > 0:
+        assert time.monotonic() < deadline, f"{s.vectors_pending} vectors still pending"
+        time.sleep(0.05)
+    return s
+
+
+def test_graph_search_finds_what_exact_search_finds(shared_daemon: Daemon, ns: str) -> None:
+    vectors = clustered(N, seed=3)
+    store(shared_daemon, ns, vectors)
     probes = range(0, N, 499)
     for attempt in ("while building", "built"):
         if attempt == "built":
-            time.sleep(3)  # 10 500 16-d vectors: well under a second of graph work
+            s = wait_built(shared_daemon, ns)
+            assert (s.vectors, s.graph_nodes, s.vector_quantization) == (N, N, "none")
+            # 16 floats and up to 33 layer-0 links per vector, and bookkeeping.
+            assert 64 * N < s.vector_bytes < 400 * N, s.vector_bytes
         for i in probes:
             ann, exact = (
                 top_keys(shared_daemon, ns, vectors[i], False),
@@ -66,3 +94,35 @@ def test_graph_search_finds_what_exact_search_finds(shared_daemon: Daemon, ns: s
             assert ann[0] == exact[0] == f"m{i:05}", (attempt, i, ann, exact)
             odd = top_keys(shared_daemon, ns, vectors[i], False, tags_all=["odd"])
             assert len(odd) == 5 and all(int(k[1:]) % 2 == 1 for k in odd), odd
+
+
+def test_an_int8_daemon_is_smaller_and_reports_f32_cosines(tmp_path: Path, ns: str) -> None:
+    vectors = clustered(2_000, seed=5)
+    d = Daemon(tmp_path / "data", "--engine-vector-quantization", "int8")
+    try:
+        store(d, ns, vectors)
+        s = stats(d, ns)
+        # Under 10 000 vectors: no graph, nothing waits for one; 16 codes and a scale.
+        assert (s.vectors, s.vectors_pending, s.graph_nodes) == (2_000, 0, 0)
+        assert s.vector_quantization == "int8"
+        assert 20 * 2_000 <= s.vector_bytes < 40 * 2_000, s.vector_bytes
+        for i in range(0, 2_000, 97):
+            req = pb.SearchRequest(
+                namespace=ns,
+                embedding=pack(vectors[i]),
+                limit=5,
+                mode=pb.SEARCH_MODE_SEMANTIC,
+                weights=pb.ScoreWeights(relevance=1.0),
+                explain=True,
+            )
+            hits = [hit for page in d.stub.Search(req) for hit in page.hits]
+            assert hits[0].memory.key == f"m{i:05}"
+            q = vectors[i]
+            for hit in hits:
+                v = vectors[int(hit.memory.key[1:])]
+                dot = sum(a * b for a, b in zip(q, v, strict=True))
+                norm = (sum(a * a for a in q) * sum(b * b for b in v)) ** 0.5
+                # The f32 cosine (int8 rows alone are about 1e-3 off).
+                assert abs(hit.explain.cosine - dot / norm) < 2e-5
+    finally:
+        d.close()

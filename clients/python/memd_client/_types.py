@@ -218,6 +218,16 @@ class NamespaceStats:
     dimension: int
     misses: int
     tiers: list[TierStats]
+    vectors: int = 0
+    """Live vectors in the namespace's vector index."""
+    vectors_pending: int = 0
+    """Vectors not in the HNSW graph yet; 0 once the graph is complete."""
+    graph_nodes: int = 0
+    """HNSW graph nodes, tombstones included."""
+    vector_bytes: int = 0
+    """Heap bytes of the vector index (matrix, graph, bookkeeping)."""
+    vector_quantization: str = "none"
+    """How the index holds vectors in memory: ``none`` (f32) or ``int8``."""
 
     @property
     def count(self) -> int:
@@ -338,6 +348,11 @@ def stats(resp: pb.StatsResponse) -> Stats:
                     TierStats(Tier(t.tier), t.count, t.capacity, t.bytes, dict(t.counters))
                     for t in n.tiers
                 ],
+                vectors=n.vectors,
+                vectors_pending=n.vectors_pending,
+                graph_nodes=n.graph_nodes,
+                vector_bytes=n.vector_bytes,
+                vector_quantization=n.vector_quantization or "none",
             )
             for n in resp.namespaces
         },

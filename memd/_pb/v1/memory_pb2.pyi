@@ -166,13 +166,23 @@ class TierStats(_message.Message):
     def __init__(self, tier: _Optional[_Union[Tier, str]] = ..., count: _Optional[int] = ..., capacity: _Optional[int] = ..., bytes: _Optional[int] = ..., counters: _Optional[_Mapping[str, int]] = ..., value_bytes: _Optional[int] = ..., stored_value_bytes: _Optional[int] = ..., compressed: _Optional[int] = ..., importance_avg: _Optional[float] = ..., created_avg_ms: _Optional[int] = ...) -> None: ...
 
 class NamespaceStats(_message.Message):
-    __slots__ = ("namespace", "dimension", "misses", "tiers")
+    __slots__ = ("namespace", "dimension", "misses", "tiers", "vectors", "vectors_pending", "graph_nodes", "vector_bytes", "vector_quantization")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     MISSES_FIELD_NUMBER: _ClassVar[int]
     TIERS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_PENDING_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_NODES_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     dimension: int
     misses: int
     tiers: _containers.RepeatedCompositeFieldContainer[TierStats]
-    def __init__(self, namespace: _Optional[str] = ..., dimension: _Optional[int] = ..., misses: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[TierStats, _Mapping]]] = ...) -> None: ...
+    vectors: int
+    vectors_pending: int
+    graph_nodes: int
+    vector_bytes: int
+    vector_quantization: str
+    def __init__(self, namespace: _Optional[str] = ..., dimension: _Optional[int] = ..., misses: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[TierStats, _Mapping]]] = ..., vectors: _Optional[int] = ..., vectors_pending: _Optional[int] = ..., graph_nodes: _Optional[int] = ..., vector_bytes: _Optional[int] = ..., vector_quantization: _Optional[str] = ...) -> None: ...

@@ -14,6 +14,7 @@ mod pace;
 mod pattern;
 mod put;
 mod read;
+mod rescore;
 mod search;
 mod stats;
 mod tokens;
@@ -123,7 +124,7 @@ impl Engine {
         std::fs::create_dir_all(path)?;
         let lock = DirLock::acquire(path)?;
         let store = Store::open(path, &cfg)?;
-        let state = State::load(&store, cfg.analyzer)?;
+        let state = State::load(&store, cfg.analyzer, cfg.vector_quantization)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             store,

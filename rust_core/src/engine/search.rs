@@ -211,6 +211,11 @@ pub(super) fn rank(
     if pattern {
         plan.k = space.index.len().max(1);
     }
+    // A quantized namespace ranks a wider pool, then re-scores it in f32.
+    let (k, rescore) = (plan.k, super::rescore::needed(space, &plan));
+    if rescore {
+        plan.k = super::rescore::pool(k);
+    }
     let ranked = if plan.terms.is_empty() && plan.vector.is_none() {
         space.index.rank_all(&plan)
     } else {
@@ -230,6 +235,11 @@ pub(super) fn rank(
             }
         };
         space.index.search(&plan, verify)
+    };
+    let ranked = if rescore {
+        super::rescore::rescore(shared, &q.namespace, &plan, ranked, k)?
+    } else {
+        ranked
     };
     Ok(with_access(space, ranked))
 }

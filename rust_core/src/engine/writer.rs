@@ -230,7 +230,11 @@ fn rebuild(shared: &Arc<Shared>) {
     // only this thread writes, so LMDB cannot change meanwhile, and accesses
     // recorded until the swap are carried over. If even reading fails, the old
     // view stays; a reopen rebuilds it.
-    let Ok(mut fresh) = State::load(&shared.store, shared.cfg.analyzer) else { return };
+    let Ok(mut fresh) =
+        State::load(&shared.store, shared.cfg.analyzer, shared.cfg.vector_quantization)
+    else {
+        return;
+    };
     let mut state = shared.state.write().expect("state lock");
     let old = std::mem::take(&mut *state);
     fresh.carry_over(old);

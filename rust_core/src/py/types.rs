@@ -9,6 +9,7 @@ use crate::engine::{
 use crate::error::CoreError;
 use crate::lifecycle::{Category, Conditions, LifecycleConfig, NearAction, Policy, PolicyAction};
 use crate::model::{Memory, RawHistory, RawMemory, Tier};
+use crate::search::quant::Quantization;
 use crate::search::Analyzer;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -190,6 +191,7 @@ pub struct PyEngineOptions {
     max_embedding_dim: usize,
     lifecycle: PyLifecycleOptions,
     search_language: String,
+    vector_quantization: String,
 }
 
 impl TryFrom<PyEngineOptions> for EngineConfig {
@@ -233,6 +235,12 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                     "unknown search_language {:?}; one of {}",
                     o.search_language,
                     known.join(", ")
+                ))
+            })?,
+            vector_quantization: Quantization::parse(&o.vector_quantization).ok_or_else(|| {
+                CoreError::invalid(format!(
+                    "unknown vector_quantization {:?}; one of none, int8",
+                    o.vector_quantization
                 ))
             })?,
         })
@@ -467,6 +475,26 @@ impl PyNamespaceStats {
     #[getter]
     fn tiers(&self) -> Vec<PyTierStats> {
         self.0.tiers.iter().cloned().map(PyTierStats).collect()
+    }
+    #[getter]
+    fn vectors(&self) -> usize {
+        self.0.vectors.vectors
+    }
+    #[getter]
+    fn vectors_pending(&self) -> usize {
+        self.0.vectors.waiting
+    }
+    #[getter]
+    fn graph_nodes(&self) -> usize {
+        self.0.vectors.nodes
+    }
+    #[getter]
+    fn vector_bytes(&self) -> usize {
+        self.0.vectors.bytes
+    }
+    #[getter]
+    fn vector_quantization(&self) -> &'static str {
+        self.0.vectors.quantization.name()
     }
 }
 

@@ -19,10 +19,12 @@ use super::query::Plan;
 use super::score::{Explain, Ranked, TopK};
 
 impl SearchIndex {
-    /// True when a plan can join a shared vector scan: semantic relevance only, and
-    /// a search of its own would scan too (exact asked, or no graph to walk).
+    /// True when a plan can join a shared vector scan: f32 rows, semantic relevance
+    /// only, and a search of its own would scan too (exact asked, or no graph to walk).
     pub fn shares_scan(&self, plan: &Plan) -> bool {
-        plan.terms.is_empty()
+        // A quantized namespace's searches are re-scored one by one (`engine/rescore.rs`).
+        self.vectors.exact().quantization() == super::quant::Quantization::None
+            && plan.terms.is_empty()
             && plan.phrase.is_none()
             && (plan.vector.as_deref()).is_some_and(|q| plan.exact || !self.vectors.walks_graph(q))
     }

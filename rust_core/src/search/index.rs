@@ -16,8 +16,9 @@
 //! embedding, tags and metadata are unchanged (a put of the same content) keeps its
 //! slot and only updates its attributes; a tier move only calls `set_tier`.
 
-use super::ann::AnnIndex;
+use super::ann::{AnnIndex, Params};
 use super::filter::{DocMeta, Labels, Maxima};
+use super::quant::Quantization;
 use super::text::TextIndex;
 use super::vector::{Reach, VectorIndex};
 use crate::model::Memory;
@@ -106,6 +107,13 @@ impl SearchIndex {
     /// An empty index whose text is analyzed by `analyzer`.
     pub fn new(analyzer: super::Analyzer) -> SearchIndex {
         SearchIndex { text: TextIndex::new(analyzer), ..SearchIndex::default() }
+    }
+
+    /// An empty index whose text is analyzed by `analyzer` and whose vector rows
+    /// are stored as `quant`.
+    pub fn with_quantization(analyzer: super::Analyzer, quant: Quantization) -> SearchIndex {
+        let vectors = AnnIndex::with_quantization(Params::default(), quant);
+        SearchIndex { text: TextIndex::new(analyzer), vectors, ..SearchIndex::default() }
     }
 
     /// How the index turns text into terms.

@@ -12,6 +12,7 @@
 //! - `text`: the inverted index and BM25.
 //! - `vector`: the vector index trait and the exact SIMD cosine scan.
 //! - `ann`: the HNSW graph over those vectors, with exact fallbacks.
+//! - `quant`: the matrix's row storage, f32 or int8 (`Quantization`).
 //! - `filter`: filters and the per-document attributes they test.
 //! - `labels`: interned tags and metadata entries, with the slots holding each.
 //! - `score`: the final score, its explanation and the top-k heap.
@@ -29,6 +30,7 @@ pub mod fuzzy;
 pub mod index;
 pub mod labels;
 pub mod pattern;
+pub mod quant;
 pub mod query;
 pub mod score;
 pub mod text;

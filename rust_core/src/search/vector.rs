@@ -20,6 +20,9 @@
 //! an HNSW graph over this matrix, walking the graph for `Reach::Nearest`, testing
 //! the same filter while it walks, and calling back only for the rows it reached.
 
+use super::quant::{Quantization, Rows};
+use std::borrow::Cow;
+
 /// Partial sums in the dot product (two AVX2 registers, four SSE registers).
 const LANES: usize = 16;
 /// Matrix size (floats) from which a scan uses several threads.
@@ -71,7 +74,7 @@ pub trait VectorIndex {
 #[derive(Clone, Debug, Default)]
 pub struct ExactIndex {
     dim: usize,
-    rows: Vec<f32>,
+    rows: Rows,
     present: Vec<bool>,
     count: usize,
 }
@@ -83,6 +86,21 @@ pub fn unit(v: &[f32]) -> Option<Vec<f32>> {
 }
 
 impl ExactIndex {
+    /// An empty index whose rows are stored as `kind`.
+    pub fn new(kind: Quantization) -> ExactIndex {
+        ExactIndex { rows: Rows::new(kind), ..ExactIndex::default() }
+    }
+
+    /// How the rows are stored.
+    pub fn quantization(&self) -> Quantization {
+        self.rows.kind()
+    }
+
+    /// The row storage (bytes per row, raw rows).
+    pub fn rows(&self) -> &Rows {
+        &self.rows
+    }
+
     /// Number of slots with a vector.
     pub fn len(&self) -> usize {
         self.count
@@ -98,26 +116,33 @@ impl ExactIndex {
         self.dim
     }
 
-    /// The row of `slot` as last written, whether or not it still has a vector (a
-    /// graph walks through removed rows until it lets go of them). `slot` must
-    /// have been written.
+    /// The row of `slot` as last written (decoded if quantized), whether or not it
+    /// still has a vector (a graph walks through removed rows until it lets go of
+    /// them). `slot` must have been written.
     #[inline]
-    pub fn raw_row(&self, slot: u32) -> &[f32] {
-        let at = slot as usize * self.dim;
-        &self.rows[at..at + self.dim]
+    pub fn raw_row(&self, slot: u32) -> Cow<'_, [f32]> {
+        self.rows.row(slot)
+    }
+
+    /// Dot product of the row of `slot` (as `raw_row`) with `q`.
+    #[inline]
+    pub fn raw_dot(&self, slot: u32, q: &[f32]) -> f32 {
+        self.rows.dot(slot, q)
+    }
+
+    /// Starts loading the row of `slot` into the cache (see `prefetch`).
+    #[inline]
+    pub fn prefetch(&self, slot: u32) {
+        self.rows.prefetch(slot);
     }
 
     /// Bytes held by the matrix (for memory reports).
     pub fn heap_bytes(&self) -> usize {
-        self.rows.capacity() * 4 + self.present.capacity()
+        self.rows.heap_bytes() + self.present.capacity()
     }
 
-    fn row(&self, slot: u32) -> Option<&[f32]> {
-        let at = slot as usize;
-        if !*self.present.get(at)? {
-            return None;
-        }
-        Some(&self.rows[at * self.dim..(at + 1) * self.dim])
+    fn has(&self, slot: u32) -> bool {
+        self.present.get(slot as usize).copied().unwrap_or(false)
     }
 
     /// Like `visit` (or `visit_slots` when `slots` is given) for several unit queries
@@ -137,24 +162,24 @@ impl ExactIndex {
             return;
         }
         let mut sims = vec![0.0f32; queries.len()];
-        let mut one = |slot: u32, row: &[f32]| {
+        let mut one = |slot: u32| {
             if accept(slot) {
-                dots(row, queries, &mut sims);
+                dots(&self.rows.row(slot), queries, &mut sims);
                 visit(slot, &sims);
             }
         };
         match slots {
             Some(slots) => {
                 for &slot in slots {
-                    if let Some(row) = self.row(slot) {
-                        one(slot, row);
+                    if self.has(slot) {
+                        one(slot);
                     }
                 }
             }
             None => {
-                for (at, row) in self.rows.chunks_exact(self.dim).enumerate() {
+                for at in 0..self.present.len() {
                     if self.present[at] {
-                        one(at as u32, row);
+                        one(at as u32);
                     }
                 }
             }
@@ -170,24 +195,15 @@ impl VectorIndex for ExactIndex {
         assert_eq!(vector.len(), self.dim, "the engine checks dimensions");
         let at = slot as usize;
         if self.present.len() <= at {
-            // Grow by an eighth, not by doubling: the matrix is most of a
-            // namespace's memory, and doubling would leave up to half of it unused.
-            let rows = (at + 1) * self.dim;
-            if self.rows.capacity() < rows {
-                self.rows.reserve_exact((rows - self.rows.len()).max(self.rows.len() / 8));
-            }
             self.present.resize(at + 1, false);
-            self.rows.resize(rows, 0.0);
+            self.rows.grow(self.dim, at + 1);
         }
-        let row = &mut self.rows[at * self.dim..(at + 1) * self.dim];
-        let norm = dot(vector, vector).sqrt();
         self.count -= usize::from(self.present[at]);
-        self.present[at] = norm > 0.0 && norm.is_finite();
+        let unit = unit(vector);
+        self.present[at] = unit.is_some();
         self.count += usize::from(self.present[at]);
-        if self.present[at] {
-            for (r, x) in row.iter_mut().zip(vector) {
-                *r = x / norm;
-            }
+        if let Some(u) = unit {
+            self.rows.write(slot, &u);
         }
     }
 
@@ -203,7 +219,7 @@ impl VectorIndex for ExactIndex {
     }
 
     fn similarity(&self, slot: u32, query: &[f32]) -> Option<f32> {
-        Some(dot(self.row(slot)?, query))
+        self.has(slot).then(|| self.rows.dot(slot, query))
     }
 
     fn visit(
@@ -216,16 +232,17 @@ impl VectorIndex for ExactIndex {
         if self.dim == 0 || query.len() != self.dim {
             return true;
         }
-        let threads = if self.rows.len() < PARALLEL_FLOATS {
+        // Bytes, not floats, decide: an int8 matrix is a quarter of the memory traffic.
+        let threads = if self.present.len() * self.rows.row_bytes() < PARALLEL_FLOATS * 4 {
             1
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
         };
         if threads == 1 {
-            for (at, row) in self.rows.chunks_exact(self.dim).enumerate() {
+            for at in 0..self.present.len() {
                 let slot = at as u32;
                 if self.present[at] && accept(slot) {
-                    visit(slot, dot(row, query));
+                    visit(slot, self.rows.dot(slot, query));
                 }
             }
             return true;
@@ -237,7 +254,7 @@ impl VectorIndex for ExactIndex {
             for (i, sim) in out.iter_mut().enumerate() {
                 let at = first + i;
                 if self.present[at] && accept(at as u32) {
-                    *sim = dot(&self.rows[at * self.dim..(at + 1) * self.dim], query);
+                    *sim = self.rows.dot(at as u32, query);
                 }
             }
         };
@@ -269,10 +286,8 @@ impl VectorIndex for ExactIndex {
             return;
         }
         for &slot in slots {
-            if let Some(row) = self.row(slot) {
-                if accept(slot) {
-                    visit(slot, dot(row, query));
-                }
+            if self.has(slot) && accept(slot) {
+                visit(slot, self.rows.dot(slot, query));
             }
         }
     }
@@ -316,7 +331,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_lanes::<true>(a, b)
+    dot_lanes::<f32, true>(a, b)
 }
 
 /// `out[j] = dot(row, queries[j])` for every query (all of the row's length), four
@@ -386,24 +401,25 @@ fn dots_lanes<const FMA: bool>(row: &[f32], queries: &[&[f32]], out: &mut [f32])
         at += 4;
     }
     for q in groups.remainder() {
-        out[at] = dot_lanes::<FMA>(row, q);
+        out[at] = dot_lanes::<f32, FMA>(row, q);
         at += 1;
     }
 }
 
 fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    dot_lanes::<false>(a, b)
+    dot_lanes::<f32, false>(a, b)
 }
 
 /// The dot product in `LANES` independent partial sums; with `FMA`, each step is
 /// one fused multiply-add (only where the CPU has FMA: elsewhere `mul_add` is a
-/// slow library call).
+/// slow library call). `a` is f32, or int8 codes widened to f32 on the fly
+/// (`quant::dot_i8`), a shape LLVM turns into byte-to-float conversions.
 #[expect(
     clippy::inline_always,
     reason = "must be inlined into dot_avx2 to be compiled with AVX2 and FMA enabled"
 )]
 #[inline(always)]
-fn dot_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot_lanes<T: Copy + Into<f32>, const FMA: bool>(a: &[T], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; LANES];
@@ -411,12 +427,13 @@ fn dot_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for i in 0..LANES {
-            acc[i] = if FMA { x[i].mul_add(y[i], acc[i]) } else { acc[i] + x[i] * y[i] };
+            let x: f32 = x[i].into();
+            acc[i] = if FMA { x.mul_add(y[i], acc[i]) } else { acc[i] + x * y[i] };
         }
     }
     let mut tail = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
+    for (&x, y) in ra.iter().zip(rb) {
+        tail += x.into() * y;
     }
     lane_sum(acc) + tail
 }

@@ -9,6 +9,7 @@ use crate::evict::{LruPolicy, TtlIndex};
 use crate::lifecycle::dedup::{text_hash, TextHashes};
 use crate::lifecycle::RetentionInput;
 use crate::model::{Header, Tier};
+use crate::search::quant::Quantization;
 use crate::search::{Analyzer, DocInput, DocMeta, SearchIndex};
 use crate::store::{codec, keys, Store};
 // foldhash: several times faster than SipHash on short keys, and randomly seeded
@@ -283,12 +284,14 @@ pub struct State {
     text_slot: Option<(u32, Arc<str>, u64, usize)>,
     /// How every namespace's search index turns text into terms (per daemon).
     analyzer: Analyzer,
+    /// How every namespace's vector matrix stores its rows (per daemon).
+    quantization: Quantization,
 }
 
 impl State {
     /// Rebuilds the view from LMDB: one pass over the record headers.
-    pub fn load(store: &Store, analyzer: Analyzer) -> Result<State> {
-        let mut state = State { analyzer, ..State::default() };
+    pub fn load(store: &Store, analyzer: Analyzer, quantization: Quantization) -> Result<State> {
+        let mut state = State { analyzer, quantization, ..State::default() };
         let rtxn = store.env.read_txn()?;
         for entry in store.namespaces.iter(&rtxn)? {
             let (name, dim) = entry?;
@@ -306,7 +309,9 @@ impl State {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
                 for (id, key, record, vector) in rx.into_iter().flatten() {
                     index_record(
-                        indexes.entry(id).or_insert_with(|| SearchIndex::new(analyzer)),
+                        indexes.entry(id).or_insert_with(|| {
+                            SearchIndex::with_quantization(analyzer, quantization)
+                        }),
                         &key,
                         record,
                         vector,
@@ -400,7 +405,7 @@ impl State {
             keys: HashMap::default(),
             tiers: Default::default(),
             misses: 0,
-            index: SearchIndex::new(self.analyzer),
+            index: SearchIndex::with_quantization(self.analyzer, self.quantization),
             texts: TextHashes::default(),
         };
         self.spaces.insert(id, space);

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: small engines on temp directories.
 #![allow(dead_code)]
 
+pub mod vectors;
+
 use memd_core::{Engine, EngineConfig, RawMemory, TierConfig};
 use std::path::Path;
 

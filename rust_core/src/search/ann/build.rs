@@ -50,7 +50,8 @@ pub fn plan(
     live: impl Fn(u32) -> bool,
     visited: &mut Visited,
 ) -> Planned {
-    let walk = Walk { graph, rows, q: rows.raw_row(slot) };
+    let q = rows.raw_row(slot);
+    let walk = Walk { graph, rows, q: &q };
     let Some((_, top)) = graph.entry() else {
         return Planned { slot, level, layers: Vec::new() };
     };

@@ -8,7 +8,7 @@
 //! node owns a small boxed array of `m + 1` words per layer above 0.
 
 use super::walk::Near;
-use crate::search::vector::{dot, ExactIndex};
+use crate::search::vector::ExactIndex;
 
 /// `levels` value of a slot that is not in the graph.
 const ABSENT: u8 = u8::MAX;
@@ -212,7 +212,7 @@ pub fn select(rows: &ExactIndex, cands: &[Near], cap: usize) -> Vec<u32> {
             break;
         }
         let row = rows.raw_row(c.slot);
-        if kept.iter().all(|k| dot(row, rows.raw_row(k.slot)) <= c.sim) {
+        if kept.iter().all(|k| rows.raw_dot(k.slot, &row) <= c.sim) {
             kept.push(c);
         }
     }
@@ -222,8 +222,7 @@ pub fn select(rows: &ExactIndex, cands: &[Near], cap: usize) -> Vec<u32> {
 /// `slots` with their cosine to `base`'s row, best first.
 pub fn ranked(rows: &ExactIndex, base: u32, slots: impl Iterator<Item = u32>) -> Vec<Near> {
     let row = rows.raw_row(base);
-    let mut out: Vec<Near> =
-        slots.map(|s| Near { sim: dot(row, rows.raw_row(s)), slot: s }).collect();
+    let mut out: Vec<Near> = slots.map(|s| Near { sim: rows.raw_dot(s, &row), slot: s }).collect();
     out.sort_unstable_by(|a, b| b.cmp(a));
     out
 }

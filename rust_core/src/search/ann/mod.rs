@@ -1,5 +1,7 @@
 //! `AnnIndex`: approximate nearest-neighbour search over one namespace's vectors,
-//! an HNSW graph over the exact index's rows, behind the `VectorIndex` trait.
+//! an HNSW graph over the exact index's rows, behind the `VectorIndex` trait. The
+//! rows are f32 or int8 (`search::quant`); the walk and the scan use them as they
+//! are, and `engine/rescore.rs` re-scores an int8 namespace's final candidates.
 //!
 //! # Algorithm
 //!
@@ -74,7 +76,8 @@ mod pending;
 mod repair;
 mod walk;
 
-use super::vector::{dot, ExactIndex, Reach, VectorIndex};
+use super::quant::Quantization;
+use super::vector::{ExactIndex, Reach, VectorIndex};
 use build::{level, link, plan, Planned};
 use graph::Graph;
 use pending::Pending;
@@ -125,8 +128,17 @@ pub struct AnnStats {
     pub nodes: usize,
     /// Vectors not in the graph yet.
     pub pending: usize,
+    /// Vectors the writer still has to put into the graph: `pending` once the
+    /// namespace has (or is building) a graph, 0 below `build_at` (no graph will be
+    /// built, searches scan). 0 means the graph is complete: the signal a caller
+    /// waits on after a bulk load.
+    pub waiting: usize,
     /// Tombstones waiting for a repair pass, or in the one running.
     pub condemned: usize,
+    /// Heap bytes of the matrix, the graph and the bookkeeping.
+    pub bytes: usize,
+    /// How the matrix stores its rows.
+    pub quantization: Quantization,
 }
 
 /// An HNSW graph over an exact index, with the not-yet-indexed tail scanned exactly.
@@ -167,11 +179,16 @@ impl Default for AnnIndex {
 impl AnnIndex {
     /// An empty index with these settings.
     pub fn with_params(params: Params) -> AnnIndex {
+        AnnIndex::with_quantization(params, Quantization::None)
+    }
+
+    /// An empty index with these settings whose rows are stored as `quant`.
+    pub fn with_quantization(params: Params, quant: Quantization) -> AnnIndex {
         AnnIndex {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             version: 0,
             params,
-            exact: ExactIndex::default(),
+            exact: ExactIndex::new(quant),
             graph: Graph::new(params.m),
             pending: Pending::default(),
             drawn: 0,
@@ -197,7 +214,10 @@ impl AnnIndex {
             vectors: self.exact.len(),
             nodes: self.graph.len(),
             pending: self.pending.len(),
+            waiting: if self.building() { self.pending.len() } else { 0 },
             condemned: self.held.len() + self.repair.as_ref().map_or(0, |r| r.1),
+            bytes: self.heap_bytes(),
+            quantization: self.exact.quantization(),
         }
     }
 
@@ -370,7 +390,7 @@ impl AnnIndex {
         let mut hits = with_visited(|v| walk.beam(entry, 0, ef, budget, ok, v))?;
         for &s in self.pending.as_slice() {
             if ok(s) {
-                hits.push(Near { sim: dot(self.exact.raw_row(s), q), slot: s });
+                hits.push(Near { sim: self.exact.raw_dot(s, q), slot: s });
             }
         }
         (hits.len() >= want).then_some(hits)

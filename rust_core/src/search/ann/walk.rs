@@ -9,7 +9,7 @@
 //! up (`None`) and the caller scans exactly instead.
 
 use super::graph::Graph;
-use crate::search::vector::{dot, prefetch, ExactIndex};
+use crate::search::vector::ExactIndex;
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -88,7 +88,7 @@ pub struct Walk<'a> {
 impl Walk<'_> {
     #[inline]
     fn sim(&self, slot: u32) -> Near {
-        Near { sim: dot(self.rows.raw_row(slot), self.q), slot }
+        Near { sim: self.rows.raw_dot(slot, self.q), slot }
     }
 
     /// The node nearest the query reached greedily from `from` on `layer` (an upper
@@ -151,7 +151,7 @@ impl Walk<'_> {
             fresh.clear();
             for &n in self.graph.links(c.slot, layer) {
                 if visited.first(n) {
-                    prefetch(self.rows.raw_row(n));
+                    self.rows.prefetch(n);
                     fresh.push(n);
                 }
             }

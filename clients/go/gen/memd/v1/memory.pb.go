@@ -821,9 +821,21 @@ type NamespaceStats struct {
 	// Reads of missing or expired keys since the server started.
 	Misses uint64 `protobuf:"varint,3,opt,name=misses,proto3" json:"misses,omitempty"`
 	// WORKING, SHORT_TERM, LONG_TERM, ARCHIVE, in that order.
-	Tiers         []*TierStats `protobuf:"bytes,4,rep,name=tiers,proto3" json:"tiers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tiers []*TierStats `protobuf:"bytes,4,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	// Live vectors in the namespace's vector index.
+	Vectors uint64 `protobuf:"varint,20,opt,name=vectors,proto3" json:"vectors,omitempty"`
+	// Vectors not in the HNSW graph yet (searches scan them exactly); 0 once the
+	// graph is complete (or while the namespace is too small to have one).
+	VectorsPending uint64 `protobuf:"varint,21,opt,name=vectors_pending,json=vectorsPending,proto3" json:"vectors_pending,omitempty"`
+	// HNSW graph nodes, tombstones included.
+	GraphNodes uint64 `protobuf:"varint,22,opt,name=graph_nodes,json=graphNodes,proto3" json:"graph_nodes,omitempty"`
+	// Heap bytes of the vector index (matrix, graph, bookkeeping); divided by
+	// `vectors`, the in-memory cost of a vector.
+	VectorBytes uint64 `protobuf:"varint,23,opt,name=vector_bytes,json=vectorBytes,proto3" json:"vector_bytes,omitempty"`
+	// How the matrix stores rows: "none" (f32) or "int8".
+	VectorQuantization string `protobuf:"bytes,24,opt,name=vector_quantization,json=vectorQuantization,proto3" json:"vector_quantization,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *NamespaceStats) Reset() {
@@ -882,6 +894,41 @@ func (x *NamespaceStats) GetTiers() []*TierStats {
 		return x.Tiers
 	}
 	return nil
+}
+
+func (x *NamespaceStats) GetVectors() uint64 {
+	if x != nil {
+		return x.Vectors
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetVectorsPending() uint64 {
+	if x != nil {
+		return x.VectorsPending
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetGraphNodes() uint64 {
+	if x != nil {
+		return x.GraphNodes
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetVectorBytes() uint64 {
+	if x != nil {
+		return x.VectorBytes
+	}
+	return 0
+}
+
+func (x *NamespaceStats) GetVectorQuantization() string {
+	if x != nil {
+		return x.VectorQuantization
+	}
+	return ""
 }
 
 var File_memd_v1_memory_proto protoreflect.FileDescriptor
@@ -969,12 +1016,18 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	" \x01(\x04R\fcreatedAvgMs\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x8e\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xc6\x02\n" +
 	"\x0eNamespaceStats\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12\x16\n" +
 	"\x06misses\x18\x03 \x01(\x04R\x06misses\x12(\n" +
-	"\x05tiers\x18\x04 \x03(\v2\x12.memd.v1.TierStatsR\x05tiers*i\n" +
+	"\x05tiers\x18\x04 \x03(\v2\x12.memd.v1.TierStatsR\x05tiers\x12\x18\n" +
+	"\avectors\x18\x14 \x01(\x04R\avectors\x12'\n" +
+	"\x0fvectors_pending\x18\x15 \x01(\x04R\x0evectorsPending\x12\x1f\n" +
+	"\vgraph_nodes\x18\x16 \x01(\x04R\n" +
+	"graphNodes\x12!\n" +
+	"\fvector_bytes\x18\x17 \x01(\x04R\vvectorBytes\x12/\n" +
+	"\x13vector_quantization\x18\x18 \x01(\tR\x12vectorQuantization*i\n" +
 	"\x04Tier\x12\x14\n" +
 	"\x10TIER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fTIER_WORKING\x10\x01\x12\x13\n" +

@@ -330,6 +330,22 @@ export interface NamespaceStats {
   misses: bigint;
   /** WORKING, SHORT_TERM, LONG_TERM, ARCHIVE, in that order. */
   tiers: TierStats[];
+  /** Live vectors in the namespace's vector index. */
+  vectors: bigint;
+  /**
+   * Vectors not in the HNSW graph yet (searches scan them exactly); 0 once the
+   * graph is complete (or while the namespace is too small to have one).
+   */
+  vectorsPending: bigint;
+  /** HNSW graph nodes, tombstones included. */
+  graphNodes: bigint;
+  /**
+   * Heap bytes of the vector index (matrix, graph, bookkeeping); divided by
+   * `vectors`, the in-memory cost of a vector.
+   */
+  vectorBytes: bigint;
+  /** How the matrix stores rows: "none" (f32) or "int8". */
+  vectorQuantization: string;
 }
 
 function createBaseNewMemory(): NewMemory {
@@ -1983,7 +1999,17 @@ export const TierStats_CountersEntry: MessageFns<TierStats_CountersEntry> = {
 };
 
 function createBaseNamespaceStats(): NamespaceStats {
-  return { namespace: "", dimension: 0, misses: 0n, tiers: [] };
+  return {
+    namespace: "",
+    dimension: 0,
+    misses: 0n,
+    tiers: [],
+    vectors: 0n,
+    vectorsPending: 0n,
+    graphNodes: 0n,
+    vectorBytes: 0n,
+    vectorQuantization: "",
+  };
 }
 
 export const NamespaceStats: MessageFns<NamespaceStats> = {
@@ -2002,6 +2028,33 @@ export const NamespaceStats: MessageFns<NamespaceStats> = {
     }
     for (const v of message.tiers) {
       TierStats.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.vectors !== 0n) {
+      if (BigInt.asUintN(64, message.vectors) !== message.vectors) {
+        throw new globalThis.Error("value provided for field message.vectors of type uint64 too large");
+      }
+      writer.uint32(160).uint64(message.vectors);
+    }
+    if (message.vectorsPending !== 0n) {
+      if (BigInt.asUintN(64, message.vectorsPending) !== message.vectorsPending) {
+        throw new globalThis.Error("value provided for field message.vectorsPending of type uint64 too large");
+      }
+      writer.uint32(168).uint64(message.vectorsPending);
+    }
+    if (message.graphNodes !== 0n) {
+      if (BigInt.asUintN(64, message.graphNodes) !== message.graphNodes) {
+        throw new globalThis.Error("value provided for field message.graphNodes of type uint64 too large");
+      }
+      writer.uint32(176).uint64(message.graphNodes);
+    }
+    if (message.vectorBytes !== 0n) {
+      if (BigInt.asUintN(64, message.vectorBytes) !== message.vectorBytes) {
+        throw new globalThis.Error("value provided for field message.vectorBytes of type uint64 too large");
+      }
+      writer.uint32(184).uint64(message.vectorBytes);
+    }
+    if (message.vectorQuantization !== "") {
+      writer.uint32(194).string(message.vectorQuantization);
     }
     return writer;
   },
@@ -2051,6 +2104,46 @@ export const NamespaceStats: MessageFns<NamespaceStats> = {
             message.tiers.push(TierStats.decode(reader, reader.uint32()));
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.vectors = reader.uint64() as bigint;
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.vectorsPending = reader.uint64() as bigint;
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.graphNodes = reader.uint64() as bigint;
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.vectorBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.vectorQuantization = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2069,6 +2162,27 @@ export const NamespaceStats: MessageFns<NamespaceStats> = {
       dimension: isSet(object.dimension) ? globalThis.Number(object.dimension) : 0,
       misses: isSet(object.misses) ? BigInt(object.misses) : 0n,
       tiers: globalThis.Array.isArray(object?.tiers) ? object.tiers.map((e: any) => TierStats.fromJSON(e)) : [],
+      vectors: isSet(object.vectors) ? BigInt(object.vectors) : 0n,
+      vectorsPending: isSet(object.vectorsPending)
+        ? BigInt(object.vectorsPending)
+        : isSet(object.vectors_pending)
+        ? BigInt(object.vectors_pending)
+        : 0n,
+      graphNodes: isSet(object.graphNodes)
+        ? BigInt(object.graphNodes)
+        : isSet(object.graph_nodes)
+        ? BigInt(object.graph_nodes)
+        : 0n,
+      vectorBytes: isSet(object.vectorBytes)
+        ? BigInt(object.vectorBytes)
+        : isSet(object.vector_bytes)
+        ? BigInt(object.vector_bytes)
+        : 0n,
+      vectorQuantization: isSet(object.vectorQuantization)
+        ? globalThis.String(object.vectorQuantization)
+        : isSet(object.vector_quantization)
+        ? globalThis.String(object.vector_quantization)
+        : "",
     };
   },
 
@@ -2086,6 +2200,21 @@ export const NamespaceStats: MessageFns<NamespaceStats> = {
     if (message.tiers?.length) {
       obj.tiers = message.tiers.map((e) => TierStats.toJSON(e));
     }
+    if (message.vectors !== 0n) {
+      obj.vectors = message.vectors.toString();
+    }
+    if (message.vectorsPending !== 0n) {
+      obj.vectorsPending = message.vectorsPending.toString();
+    }
+    if (message.graphNodes !== 0n) {
+      obj.graphNodes = message.graphNodes.toString();
+    }
+    if (message.vectorBytes !== 0n) {
+      obj.vectorBytes = message.vectorBytes.toString();
+    }
+    if (message.vectorQuantization !== "") {
+      obj.vectorQuantization = message.vectorQuantization;
+    }
     return obj;
   },
 
@@ -2098,6 +2227,17 @@ export const NamespaceStats: MessageFns<NamespaceStats> = {
     message.dimension = object.dimension ?? 0;
     message.misses = (object.misses !== undefined && object.misses !== null) ? BigInt(object.misses) : 0n;
     message.tiers = object.tiers?.map((e) => TierStats.fromPartial(e)) || [];
+    message.vectors = (object.vectors !== undefined && object.vectors !== null) ? BigInt(object.vectors) : 0n;
+    message.vectorsPending = (object.vectorsPending !== undefined && object.vectorsPending !== null)
+      ? BigInt(object.vectorsPending)
+      : 0n;
+    message.graphNodes = (object.graphNodes !== undefined && object.graphNodes !== null)
+      ? BigInt(object.graphNodes)
+      : 0n;
+    message.vectorBytes = (object.vectorBytes !== undefined && object.vectorBytes !== null)
+      ? BigInt(object.vectorBytes)
+      : 0n;
+    message.vectorQuantization = object.vectorQuantization ?? "";
     return message;
   },
 };
