@@ -13,6 +13,7 @@ pub mod mark;
 mod pattern;
 mod put;
 mod read;
+mod reopen;
 mod search;
 mod stats;
 mod tokens;
@@ -22,6 +23,7 @@ mod writer;
 pub use batch::MAX_BATCH_QUERIES;
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
+pub use reopen::OpenReport;
 pub use stats::{MapInfo, NamespaceStats, TierStats};
 pub use transfer::{Conflict, DimensionMismatch, TransferReport, TransferRequest};
 
@@ -30,7 +32,6 @@ use crate::error::{CoreError, Result};
 use crate::model::{RawMemory, Tier};
 use crate::store::lock::DirLock;
 use crate::store::Store;
-use crate::tier::State;
 use crate::validate;
 use apply::{Op, Reply};
 use std::path::{Path, PathBuf};
@@ -110,6 +111,8 @@ pub struct Engine {
     lock: Mutex<Option<DirLock>>,
     /// Server-side embedders (none until `configure_embedding`).
     embedders: crate::embed::Embedders,
+    /// Where the search state came from.
+    opened: OpenReport,
 }
 
 impl Engine {
@@ -120,7 +123,7 @@ impl Engine {
         std::fs::create_dir_all(path)?;
         let lock = DirLock::acquire(path)?;
         let store = Store::open(path, &cfg)?;
-        let state = State::load(&store, cfg.analyzer)?;
+        let (state, opened) = reopen::load(path, &store, &cfg)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             store,
@@ -140,7 +143,14 @@ impl Engine {
             pid: std::process::id(),
             lock: Mutex::new(Some(lock)),
             embedders: crate::embed::Embedders::default(),
+            opened,
         })
+    }
+
+    /// How the search state was loaded at open: from the snapshot, or rebuilt
+    /// (and why).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.opened
     }
 
     /// The data directory.
@@ -341,8 +351,8 @@ impl Engine {
         Ok(MapInfo { map_size: map_size as u64, used_bytes })
     }
 
-    /// Flushes access statistics, stops the writer and closes LMDB, waiting for
-    /// calls in flight. Idempotent.
+    /// Flushes access statistics, stops the writer, writes the search snapshot
+    /// and closes LMDB, waiting for calls in flight. Idempotent.
     pub fn close(&self) -> Result<()> {
         let Some(shared) = self.shared.write().expect("engine lock").take() else {
             return Ok(());
@@ -351,6 +361,10 @@ impl Engine {
         if let Some(handle) = self.writer.lock().expect("writer lock").take() {
             handle.join().map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
         }
+        // The writer has made its last commit: the snapshot covers everything. A
+        // failed write only costs the next open a rebuild (a half-written
+        // snapshot is refused), so it does not fail the close.
+        let _ = reopen::save(&self.path, &shared);
         let env = shared.store.env.clone();
         drop(shared);
         // Waits until every other handle (calls in flight) is gone, so the same

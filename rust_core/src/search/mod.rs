@@ -19,6 +19,7 @@
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
 //! - `pattern`: globs and regular expressions over text; `batch`: many searches at once.
 //! - `fuzzy`: typo-tolerant keyword terms.
+//! - `persist`: the snapshot of every index, written at close and read at open.
 
 pub mod analyze;
 pub mod ann;
@@ -29,6 +30,7 @@ pub mod fuzzy;
 pub mod index;
 pub mod labels;
 pub mod pattern;
+pub mod persist;
 pub mod query;
 pub mod score;
 pub mod text;

@@ -162,6 +162,50 @@ impl ExactIndex {
     }
 }
 
+/// Snapshot entry points (`search::persist`): the matrix as raw bytes per row,
+/// behind a format byte, so another row encoding only changes these two methods.
+impl ExactIndex {
+    /// Slots the matrix covers (rows written, removed ones included).
+    pub(crate) fn slots(&self) -> usize {
+        self.present.len()
+    }
+
+    /// Writes the dimension, the present flags and every row (removed ones too:
+    /// a graph still walks through them).
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        w.u8(ROWS_F32);
+        w.len(self.dim);
+        w.bytes(&self.present.iter().map(|&p| u8::from(p)).collect::<Vec<u8>>());
+        w.u64(self.rows.len() as u64);
+        w.buf.reserve(self.rows.len() * 4);
+        for x in &self.rows {
+            w.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    /// Reads what `encode` wrote.
+    pub(crate) fn decode(r: &mut super::persist::Reader) -> super::persist::Got<ExactIndex> {
+        use super::persist::Bad;
+        if r.u8()? != ROWS_F32 {
+            return Err(Bad::malformed("vector row format"));
+        }
+        let dim = r.u32()? as usize;
+        let present: Vec<bool> = r.bytes()?.iter().map(|&b| b != 0).collect();
+        let n = usize::try_from(r.u64()?).map_err(|_| Bad::malformed("matrix size"))?;
+        if n != present.len() * dim {
+            return Err(Bad::malformed("matrix size"));
+        }
+        let raw = r.take(n.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?)?;
+        let rows =
+            raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let count = present.iter().filter(|&&p| p).count();
+        Ok(ExactIndex { dim, rows, present, count })
+    }
+}
+
+/// Row encoding tag of `ExactIndex::encode`: unit rows of little-endian `f32`.
+const ROWS_F32: u8 = 1;
+
 impl VectorIndex for ExactIndex {
     fn insert(&mut self, slot: u32, vector: &[f32]) {
         if self.dim == 0 {

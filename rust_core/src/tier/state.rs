@@ -287,6 +287,16 @@ pub struct State {
 impl State {
     /// Rebuilds the view from LMDB: one pass over the record headers.
     pub fn load(store: &Store, analyzer: Analyzer) -> Result<State> {
+        State::load_view(store, analyzer, true)
+    }
+
+    /// Like `load`, but every namespace's search index is left empty: the open
+    /// path fills them from the search snapshot (`engine/reopen.rs`).
+    pub fn load_headers(store: &Store, analyzer: Analyzer) -> Result<State> {
+        State::load_view(store, analyzer, false)
+    }
+
+    fn load_view(store: &Store, analyzer: Analyzer, index: bool) -> Result<State> {
         let mut state = State { analyzer, ..State::default() };
         let rtxn = store.env.read_txn()?;
         for entry in store.namespaces.iter(&rtxn)? {
@@ -320,7 +330,9 @@ impl State {
                 let header = codec::decode_header(record)?;
                 let id = state.ensure(ns).id;
                 let key: Arc<str> = Arc::from(key);
-                batch.push((id, key.clone(), record));
+                if index {
+                    batch.push((id, key.clone(), record));
+                }
                 if batch.len() == LOAD_BATCH {
                     // The indexer only stops early if it panicked; join reports that.
                     let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
