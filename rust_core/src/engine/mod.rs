@@ -32,6 +32,7 @@ use crate::error::{CoreError, Result};
 use crate::model::{RawMemory, Tier};
 use crate::store::lock::DirLock;
 use crate::store::Store;
+use crate::tier::State;
 use crate::validate;
 use apply::{Op, Reply};
 use std::path::{Path, PathBuf};

@@ -56,7 +56,9 @@ fn busy_index() -> SearchIndex {
         let w = ix.plan_vector_work().expect("a repair pass runs");
         ix.apply_vector_work(w);
     }
-    for k in &keys[..50] {
+    // Enough new vectors that the namespace is past the threshold again (so
+    // searches walk the graph), waiting as pending.
+    for k in &keys[..2600] {
         add(&mut ix, k, &mut next);
     }
     ix
@@ -82,7 +84,10 @@ fn an_index_round_trips_exactly() {
     assert_eq!(encode(7, Analyzer::ENGLISH, [("ns", back)].into_iter()), bytes);
     // ...and what is derived (key map, live bits, pending vectors) agrees.
     assert_eq!(back.len(), ix.len());
-    assert!(back.contains("k60") && !back.contains("k100"));
+    let n = Params::default().build_at + 300;
+    assert!((0..n)
+        .step_by(37)
+        .all(|i| back.contains(&format!("k{i}")) == ix.contains(&format!("k{i}"))));
     assert_eq!(back.meta_of("k5"), ix.meta_of("k5"));
     let AnnStats { vectors, nodes, pending, condemned } = back.vectors.stats();
     assert_eq!(
@@ -103,7 +108,9 @@ fn the_restarted_repair_finishes_and_matches_an_exact_scan() {
             .remove(0);
     back.vectors.build();
     let s = back.vectors.stats();
-    assert_eq!((s.pending, s.condemned, s.nodes), (0, 0, s.vectors), "{s:?}");
+    // Tombstones not purged yet (the last deletes) stay nodes until the next purge.
+    assert_eq!((s.pending, s.condemned), (0, 0), "{s:?}");
+    assert!(s.nodes >= s.vectors, "{s:?}");
     let q: Vec<f32> = crate::search::vector::unit(&[1.0; DIM]).unwrap();
     let mut exact = Vec::new();
     back.vectors.exact().visit(&q, Reach::All, |_| true, |s, sim| exact.push((s, sim)));
