@@ -52,10 +52,10 @@ open_s = time.perf_counter() - t
 rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"open_s": open_s, "rss": rss, "peak": peak,
-                  "from_snapshot": e.open_report[0], "graph": e.vector_index(%r)}))
+                  "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2])}))
 sys.stdout.flush()
 os._exit(0)  # no close: it would write a new snapshot
-""" % NS
+"""
 
 
 def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
@@ -90,7 +90,7 @@ def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
 
 def reopen(path: Path) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)], check=True, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, str(path), NS], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout)
 
@@ -126,17 +126,26 @@ def main() -> None:
     }
     size = kept.stat().st_size
     print(f"\nreopen of {args.memories} memories ({args.dim}-d), medians of {args.rounds}:")
-    print(f"{'':10}{'open s':>10}{'RSS MiB':>10}{'peak MiB':>10}   graph (vectors, nodes, pending, condemned)")
+    head = f"{'':10}{'open s':>10}{'RSS MiB':>10}{'peak MiB':>10}"
+    print(f"{head}   graph (vectors, nodes, pending, condemned)")
     for mode, m in med.items():
-        g = runs[mode][-1]["graph"]
-        print(f"{mode:10}{m['open_s']:10.3f}{m['rss'] / 2**20:10.0f}{m['peak'] / 2**20:10.0f}   {g}")
+        mib = f"{m['rss'] / 2**20:10.0f}{m['peak'] / 2**20:10.0f}"
+        print(f"{mode:10}{m['open_s']:10.3f}{mib}   {runs[mode][-1]['graph']}")
     ratio = {f: med["snapshot"][f] / med["rebuild"][f] for f in ("open_s", "rss", "peak")}
-    print(f"{'ratio':10}{ratio['open_s']:10.3f}{ratio['rss']:10.3f}{ratio['peak']:10.3f}   snapshot / rebuild")
+    cells = "".join(f"{ratio[f]:10.3f}" for f in ("open_s", "rss", "peak"))
+    print(f"{'ratio':10}{cells}   snapshot / rebuild")
     print(f"snapshot file: {size / 2**20:.0f} MiB ({size / args.memories:.0f} B per memory)")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
-    report = {"memories": args.memories, "dim": args.dim, "built": built, "runs": runs,
-              "medians": med, "ratio": ratio, "snapshot_bytes": size}
+    report = {
+        "memories": args.memories,
+        "dim": args.dim,
+        "built": built,
+        "runs": runs,
+        "medians": med,
+        "ratio": ratio,
+        "snapshot_bytes": size,
+    }
     (out / f"reopen_{args.memories}.json").write_text(json.dumps(report, indent=1, default=str))
     if not args.dir:
         shutil.rmtree(root)
