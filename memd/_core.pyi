@@ -339,6 +339,9 @@ class Engine:
         """
     @property
     def path(self) -> str: ...
+    @property
+    def open_report(self) -> tuple[bool, str]:
+        """(loaded from the search snapshot, why a snapshot was refused or "")."""
     def put_many(
         self,
         namespace: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import builtins
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +23,8 @@ from memd.types import EngineOptions, NewMemory, SearchQuery
 if TYPE_CHECKING:
     from memd.archive.setup import ArchiveSetup
     from memd.embed.setup import EmbedSetup
+
+_log = logging.getLogger("memd.engine")
 
 Clock = Callable[[], int]
 """Returns milliseconds since the Unix epoch."""
@@ -68,6 +71,18 @@ class Engine:
         self.options = options or EngineOptions()
         self._clock = clock
         self._core = _core.Engine(str(path), self.options)
+        from_snapshot, refused = self._core.open_report
+        if from_snapshot:
+            _log.info("search state of %s loaded from its snapshot", path)
+        elif refused:
+            _log.warning("search snapshot of %s refused, search state rebuilt: %s", path, refused)
+        else:
+            _log.info("search state of %s built from LMDB (no snapshot)", path)
+
+    @property
+    def open_report(self) -> tuple[bool, str]:
+        """How the search state was loaded: (from the snapshot, why a snapshot was refused)."""
+        return self._core.open_report
 
     @property
     def path(self) -> str:

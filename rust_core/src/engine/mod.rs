@@ -14,6 +14,7 @@ mod pace;
 mod pattern;
 mod put;
 mod read;
+mod reopen;
 mod rescore;
 mod search;
 mod stats;
@@ -24,6 +25,7 @@ mod writer;
 pub use batch::MAX_BATCH_QUERIES;
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
+pub use reopen::OpenReport;
 pub use stats::{MapInfo, NamespaceStats, TierStats};
 pub use transfer::{Conflict, DimensionMismatch, TransferReport, TransferRequest};
 
@@ -114,6 +116,8 @@ pub struct Engine {
     lock: Mutex<Option<DirLock>>,
     /// Server-side embedders (none until `configure_embedding`).
     embedders: crate::embed::Embedders,
+    /// Where the search state came from.
+    opened: OpenReport,
 }
 
 impl Engine {
@@ -124,7 +128,7 @@ impl Engine {
         std::fs::create_dir_all(path)?;
         let lock = DirLock::acquire(path)?;
         let store = Store::open(path, &cfg)?;
-        let state = State::load(&store, cfg.analyzer, cfg.vector_quantization)?;
+        let (state, opened) = reopen::load(path, &store, &cfg)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             store,
@@ -145,7 +149,14 @@ impl Engine {
             pid: std::process::id(),
             lock: Mutex::new(Some(lock)),
             embedders: crate::embed::Embedders::default(),
+            opened,
         })
+    }
+
+    /// How the search state was loaded at open: from the snapshot, or rebuilt
+    /// (and why).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.opened
     }
 
     /// The data directory.
@@ -354,8 +365,8 @@ impl Engine {
         Ok(MapInfo { map_size: map_size as u64, used_bytes })
     }
 
-    /// Flushes access statistics, stops the writer and closes LMDB, waiting for
-    /// calls in flight. Idempotent.
+    /// Flushes access statistics, stops the writer, writes the search snapshot
+    /// and closes LMDB, waiting for calls in flight. Idempotent.
     pub fn close(&self) -> Result<()> {
         let Some(shared) = self.shared.write().expect("engine lock").take() else {
             return Ok(());
@@ -364,6 +375,10 @@ impl Engine {
         if let Some(handle) = self.writer.lock().expect("writer lock").take() {
             handle.join().map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
         }
+        // The writer has made its last commit: the snapshot covers everything. A
+        // failed write only costs the next open a rebuild (a half-written
+        // snapshot is refused), so it does not fail the close.
+        let _ = reopen::save(&self.path, &shared);
         let env = shared.store.env.clone();
         drop(shared);
         // Waits until every other handle (calls in flight) is gone, so the same

@@ -20,7 +20,7 @@ use crate::search::quant::Quantization;
 use crate::search::score::Ranked;
 use crate::search::vector::{dot, unit};
 use crate::search::{Fusion, Plan};
-use crate::store::{codec, keys};
+use crate::store::keys;
 use crate::tier::state::Namespace;
 use heed::RoTxn;
 
@@ -40,10 +40,9 @@ pub fn needed(space: &Namespace, plan: &Plan) -> bool {
 /// (`None` when the memory is gone or has no vector).
 fn stored_vector(rtxn: &RoTxn, shared: &Shared, ns: &str, key: &str) -> Result<Option<Vec<f32>>> {
     let db_key = keys::db_key(ns, key);
-    match shared.store.memories.get(rtxn, &db_key)? {
-        Some(record) => Ok(codec::decode_searchable(record)?.embedding),
-        None => Ok(None),
-    }
+    let Some(record) = shared.store.memories.get(rtxn, &db_key)? else { return Ok(None) };
+    let Some(raw) = shared.store.embedding_bytes(rtxn, ns, record)? else { return Ok(None) };
+    Ok(Some(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()))
 }
 
 /// `ranked` (candidates of a quantized index for `plan`) with exact cosines, the

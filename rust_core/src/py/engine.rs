@@ -56,6 +56,13 @@ impl PyEngine {
         self.engine.path().display().to_string()
     }
 
+    /// (from the snapshot, why rebuilt): how the search state was loaded at open.
+    #[getter]
+    fn open_report(&self) -> (bool, String) {
+        let r = self.engine.open_report();
+        (r.from_snapshot, r.reason.clone())
+    }
+
     #[pyo3(signature = (namespace, items, now_ms, atomic = true))]
     fn put_many(
         &self,

@@ -323,6 +323,109 @@ impl SearchIndex {
     }
 }
 
+/// Snapshot entry points (`search::persist`): the index slot for slot, so a reopen
+/// keeps slots, postings and the graph exactly; the key map and the live bits are
+/// derived from the keys.
+impl SearchIndex {
+    /// Writes the index.
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        w.len(self.keys.len());
+        for (at, key) in self.keys.iter().enumerate() {
+            w.str(key.as_deref().unwrap_or(""));
+            w.u8(u8::from(key.is_some()));
+            let m = &self.meta[at];
+            w.u8(m.tier);
+            w.f32(m.importance);
+            w.u64(m.created_ms);
+            w.u64(m.last_access_ms);
+            w.u64(m.access_count);
+            w.f32(m.ln_accesses);
+            w.u64(m.expires_at_ms);
+            w.u32s(&self.doc_labels[at]);
+            w.u64(self.fingerprints[at]);
+        }
+        w.u32s(&self.free);
+        w.u32s(&self.dead);
+        let x = &self.maxima;
+        w.f32(x.importance);
+        w.f32(x.ln_accesses);
+        w.u64(x.last_access_ms);
+        w.u64(x.created_ms);
+        self.labels.encode(w);
+        self.text.encode(w);
+        self.vectors.encode(w);
+    }
+
+    /// Reads what `encode` wrote, for text analyzed by `analyzer` and a graph with
+    /// settings `params`.
+    pub(crate) fn decode(
+        analyzer: super::Analyzer,
+        params: super::ann::Params,
+        quant: Quantization,
+        r: &mut super::persist::Reader,
+    ) -> super::persist::Got<SearchIndex> {
+        let bad = |what: &str| Err(super::persist::Bad::malformed(what));
+        let n = r.len(55)?;
+        let mut ix = SearchIndex::with_quantization(analyzer, quant);
+        ix.keys.reserve_exact(n);
+        ix.meta.reserve_exact(n);
+        ix.doc_labels.reserve_exact(n);
+        ix.fingerprints.reserve_exact(n);
+        ix.slots.reserve(n);
+        ix.live = vec![0; n.div_ceil(64)];
+        for slot in 0..n as u32 {
+            let name = r.str()?;
+            let key: Option<Arc<str>> = (r.u8()? == 1).then(|| Arc::from(name));
+            if let Some(k) = &key {
+                if ix.slots.insert(k.clone(), slot).is_some() {
+                    return bad("a key in two slots");
+                }
+                ix.set_live(slot, true);
+            }
+            ix.keys.push(key);
+            ix.meta.push(DocMeta {
+                tier: r.u8()?,
+                importance: r.f32()?,
+                created_ms: r.u64()?,
+                last_access_ms: r.u64()?,
+                access_count: r.u64()?,
+                ln_accesses: r.f32()?,
+                expires_at_ms: r.u64()?,
+            });
+            ix.doc_labels.push(r.u32s()?.into_boxed_slice());
+            ix.fingerprints.push(r.u64()?);
+        }
+        ix.free = r.u32s()?;
+        ix.dead = r.u32s()?;
+        ix.maxima = Maxima {
+            importance: r.f32()?,
+            ln_accesses: r.f32()?,
+            last_access_ms: r.u64()?,
+            created_ms: r.u64()?,
+        };
+        ix.labels = Labels::decode(n, r)?;
+        ix.text = TextIndex::decode(analyzer, n, r)?;
+        ix.vectors = AnnIndex::decode(params, quant, r)?;
+        let labels = ix.labels.id_count();
+        if ix.free.iter().chain(&ix.dead).any(|&s| s as usize >= n || ix.alive(s))
+            || ix.doc_labels.iter().flat_map(|l| l.iter()).any(|&id| id as usize >= labels)
+            || ix.vectors.exact().slots() > n
+        {
+            return bad("slots");
+        }
+        Ok(ix)
+    }
+
+    /// Sets the attributes of `key` (to those its record holds); false when the
+    /// key is not indexed.
+    pub(crate) fn set_meta(&mut self, key: &str, meta: DocMeta) -> bool {
+        let Some(&slot) = self.slots.get(key) else { return false };
+        self.maxima.cover(&meta);
+        self.meta[slot as usize] = meta;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,6 +101,69 @@ impl Labels {
     }
 }
 
+/// Snapshot entry points (`search::persist`).
+impl Labels {
+    /// Label ids in use or free (every id a document may hold is below this).
+    pub(crate) fn id_count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Writes every label id's name (or none), reference count and slot list.
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        w.len(self.names.len());
+        for (name, (refs, docs)) in self.names.iter().zip(self.refs.iter().zip(&self.docs)) {
+            match name {
+                None => w.u8(0),
+                Some(Label::Tag(t)) => {
+                    w.u8(1);
+                    w.str(t);
+                }
+                Some(Label::Meta(k, v)) => {
+                    w.u8(2);
+                    w.str(k);
+                    w.str(v);
+                }
+            }
+            w.u32(*refs);
+            w.u32s(docs);
+        }
+        w.u32s(&self.free);
+    }
+
+    /// Reads what `encode` wrote; every slot listed must be below `slots`.
+    pub(crate) fn decode(
+        slots: usize,
+        r: &mut super::persist::Reader,
+    ) -> super::persist::Got<Labels> {
+        let bad = || super::persist::Bad::malformed("labels");
+        let n = r.len(9)?;
+        let mut labels = Labels::default();
+        for id in 0..n as u32 {
+            let name = match r.u8()? {
+                0 => None,
+                1 => Some(Label::Tag(r.str()?.into())),
+                2 => Some(Label::Meta(r.str()?.into(), r.str()?.into())),
+                _ => return Err(bad()),
+            };
+            if let Some(label) = &name {
+                labels.ids.insert(label.clone(), id);
+            }
+            labels.names.push(name);
+            labels.refs.push(r.u32()?);
+            let docs = r.u32s()?;
+            if docs.iter().any(|&s| s as usize >= slots) {
+                return Err(bad());
+            }
+            labels.docs.push(docs);
+        }
+        labels.free = r.u32s()?;
+        if labels.free.iter().any(|&id| id as usize >= n) {
+            return Err(bad());
+        }
+        Ok(labels)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

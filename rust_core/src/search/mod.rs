@@ -20,6 +20,7 @@
 //! - `query`: the search pipeline; `fusion`: hybrid fusion.
 //! - `pattern`: globs and regular expressions over text; `batch`: many searches at once.
 //! - `fuzzy`: typo-tolerant keyword terms.
+//! - `persist`: the snapshot of every index, written at close and read at open.
 
 pub mod analyze;
 pub mod ann;
@@ -30,6 +31,7 @@ pub mod fuzzy;
 pub mod index;
 pub mod labels;
 pub mod pattern;
+pub mod persist;
 pub mod quant;
 pub mod query;
 pub mod score;

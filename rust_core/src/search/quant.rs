@@ -69,6 +69,11 @@ impl Rows {
         self.kind
     }
 
+    /// Components per row (0 before the first `grow`).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
     /// Slots with room for a row.
     pub fn slots(&self) -> usize {
         match (self.dim, self.kind) {
@@ -173,6 +178,72 @@ impl Rows {
     /// Bytes held (for memory reports).
     pub fn heap_bytes(&self) -> usize {
         self.floats.capacity() * 4 + self.codes.capacity() + self.scales.capacity() * 4
+    }
+}
+
+/// Row encoding tags in the search snapshot (`search::persist`).
+const ROWS_F32: u8 = 1;
+const ROWS_INT8: u8 = 2;
+
+impl Rows {
+    /// Writes the encoding, the dimension and every row as `raw_row_bytes`
+    /// would give it, for the search snapshot.
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        w.u8(match self.kind {
+            Quantization::None => ROWS_F32,
+            Quantization::Int8 => ROWS_INT8,
+        });
+        w.len(self.dim);
+        w.u64(self.slots() as u64);
+        w.buf.reserve(self.slots() * self.row_bytes());
+        for x in &self.floats {
+            w.buf.extend_from_slice(&x.to_le_bytes());
+        }
+        w.buf.extend(self.codes.iter().map(|&c| c.to_le_bytes()[0]));
+        for s in &self.scales {
+            w.buf.extend_from_slice(&s.to_le_bytes());
+        }
+    }
+
+    /// Reads what `encode` wrote; rows stored in another encoding than `want`
+    /// (the daemon's `engine.vector_quantization` changed) are refused.
+    pub(crate) fn decode(
+        want: Quantization,
+        r: &mut super::persist::Reader,
+    ) -> super::persist::Got<Rows> {
+        use super::persist::Bad;
+        let kind = match r.u8()? {
+            ROWS_F32 => Quantization::None,
+            ROWS_INT8 => Quantization::Int8,
+            _ => return Err(Bad::malformed("vector row format")),
+        };
+        if kind != want {
+            return Err(Bad(format!(
+                "the snapshot's vectors are {}, engine.vector_quantization is {}",
+                kind.name(),
+                want.name()
+            )));
+        }
+        let dim = r.u32()? as usize;
+        let slots = usize::try_from(r.u64()?).map_err(|_| Bad::malformed("matrix size"))?;
+        let n = slots.checked_mul(dim).ok_or_else(|| Bad::malformed("matrix size"))?;
+        let f32s = |raw: &[u8]| -> Vec<f32> {
+            raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        };
+        let mut rows = Rows::new(kind);
+        rows.dim = dim;
+        match kind {
+            Quantization::None => {
+                let bytes = n.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?;
+                rows.floats = f32s(r.take(bytes)?);
+            }
+            Quantization::Int8 => {
+                rows.codes = r.take(n)?.iter().map(|&b| i8::from_le_bytes([b])).collect();
+                let bytes = slots.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?;
+                rows.scales = f32s(r.take(bytes)?);
+            }
+        }
+        Ok(rows)
     }
 }
 

@@ -285,6 +285,69 @@ impl TextIndex {
     }
 }
 
+/// Snapshot entry points (`search::persist`): the index exactly as it is, postings
+/// in their order, so scores and tie order after a reopen are those before it.
+impl TextIndex {
+    /// Writes the index (its analyzer is checked by the snapshot's header).
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        let mut names: Vec<Option<&str>> = vec![None; self.postings.len()];
+        for (term, &id) in &self.terms {
+            names[id as usize] = Some(term);
+        }
+        w.len(names.len());
+        for (name, list) in names.iter().zip(&self.postings) {
+            w.str(name.unwrap_or(""));
+            w.len(list.len());
+            for p in list {
+                w.u32(p.slot);
+                w.u32(p.packed);
+            }
+        }
+        w.u32s(&self.free_terms);
+        w.u32s(&self.lens);
+        w.u64(self.total_len);
+    }
+
+    /// Reads what `encode` wrote (terms named "" are free ids); every posting's slot
+    /// must be below `slots`.
+    pub(crate) fn decode(
+        analyzer: Analyzer,
+        slots: usize,
+        r: &mut super::persist::Reader,
+    ) -> super::persist::Got<TextIndex> {
+        let n = r.len(8)?;
+        let mut ix = TextIndex::new(analyzer);
+        ix.terms.reserve(n);
+        ix.postings.reserve_exact(n);
+        for id in 0..n {
+            let name = r.str()?;
+            let m = r.len(8)?;
+            let raw = r.take(m * 8)?;
+            let list: Vec<Posting> = raw
+                .chunks_exact(8)
+                .map(|c| Posting {
+                    slot: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                    packed: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+                })
+                .collect();
+            if list.iter().any(|p| p.slot as usize >= slots) {
+                return Err(super::persist::Bad::malformed("posting slot"));
+            }
+            ix.postings.push(list);
+            if !name.is_empty() {
+                ix.terms.insert(name.into(), id as u32);
+            }
+        }
+        ix.free_terms = r.u32s()?;
+        ix.lens = r.u32s()?;
+        ix.total_len = r.u64()?;
+        if ix.lens.len() > slots || ix.free_terms.iter().any(|&id| id as usize >= n) {
+            return Err(super::persist::Bad::malformed("term lengths"));
+        }
+        Ok(ix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -187,6 +187,37 @@ impl ExactIndex {
     }
 }
 
+/// Snapshot entry points (`search::persist`): the matrix as raw bytes per row,
+/// behind a format byte, so another row encoding only changes these two methods.
+impl ExactIndex {
+    /// Slots the matrix covers (rows written, removed ones included).
+    pub(crate) fn slots(&self) -> usize {
+        self.present.len()
+    }
+
+    /// Writes the present flags and every row (removed ones too: a graph still
+    /// walks through them).
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        w.bytes(&self.present.iter().map(|&p| u8::from(p)).collect::<Vec<u8>>());
+        self.rows.encode(w);
+    }
+
+    /// Reads what `encode` wrote.
+    pub(crate) fn decode(
+        quant: Quantization,
+        r: &mut super::persist::Reader,
+    ) -> super::persist::Got<ExactIndex> {
+        let present: Vec<bool> = r.bytes()?.iter().map(|&b| b != 0).collect();
+        let rows = Rows::decode(quant, r)?;
+        if rows.slots() != present.len() {
+            return Err(super::persist::Bad::malformed("matrix size"));
+        }
+        let dim = rows.dim();
+        let count = present.iter().filter(|&&p| p).count();
+        Ok(ExactIndex { dim, rows, present, count })
+    }
+}
+
 impl VectorIndex for ExactIndex {
     fn insert(&mut self, slot: u32, vector: &[f32]) {
         if self.dim == 0 {

@@ -291,6 +291,25 @@ pub struct State {
 impl State {
     /// Rebuilds the view from LMDB: one pass over the record headers.
     pub fn load(store: &Store, analyzer: Analyzer, quantization: Quantization) -> Result<State> {
+        State::load_view(store, analyzer, quantization, true)
+    }
+
+    /// Like `load`, but every namespace's search index is left empty: the open
+    /// path fills them from the search snapshot (`engine/reopen.rs`).
+    pub fn load_headers(
+        store: &Store,
+        analyzer: Analyzer,
+        quantization: Quantization,
+    ) -> Result<State> {
+        State::load_view(store, analyzer, quantization, false)
+    }
+
+    fn load_view(
+        store: &Store,
+        analyzer: Analyzer,
+        quantization: Quantization,
+        index: bool,
+    ) -> Result<State> {
         let mut state = State { analyzer, quantization, ..State::default() };
         let rtxn = store.env.read_txn()?;
         for entry in store.namespaces.iter(&rtxn)? {
@@ -328,8 +347,10 @@ impl State {
                 let header = codec::decode_header(record)?;
                 let id = state.ensure(ns).id;
                 let key: Arc<str> = Arc::from(key);
-                let vector = store.embedding_bytes(&rtxn, ns, record).ok().flatten();
-                batch.push((id, key.clone(), record, vector));
+                if index {
+                    let vector = store.embedding_bytes(&rtxn, ns, record).ok().flatten();
+                    batch.push((id, key.clone(), record, vector));
+                }
                 if batch.len() == LOAD_BATCH {
                     // The indexer only stops early if it panicked; join reports that.
                     let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));

@@ -199,6 +199,74 @@ impl Graph {
     }
 }
 
+/// Snapshot entry points (`search::persist`): the graph as it is, checked on the
+/// way back so that no walk can index outside its arrays.
+impl Graph {
+    /// Writes the graph.
+    pub(crate) fn encode(&self, w: &mut crate::search::persist::Writer) {
+        w.len(self.m);
+        w.bytes(&self.levels);
+        w.u32s(&self.links0);
+        w.u32s(&self.indeg);
+        for list in &self.upper {
+            w.u32s(list);
+        }
+        w.u32(self.entry.unwrap_or(u32::MAX));
+        w.u64(self.nodes as u64);
+    }
+
+    /// Reads what `encode` wrote, for a graph of `m` neighbours over at most
+    /// `rows` slots.
+    pub(crate) fn decode(
+        m: usize,
+        rows: usize,
+        r: &mut crate::search::persist::Reader,
+    ) -> crate::search::persist::Got<Graph> {
+        use crate::search::persist::Bad;
+        let bad = |what: &str| Err(Bad::malformed(what));
+        if r.u32()? as usize != m {
+            return bad("graph m");
+        }
+        let mut g = Graph::new(m);
+        g.levels = r.bytes()?.to_vec();
+        g.links0 = r.u32s()?;
+        g.indeg = r.u32s()?;
+        let slots = g.levels.len();
+        if slots > rows || g.links0.len() != slots * (g.m0 + 1) || g.indeg.len() != slots {
+            return bad("graph arrays");
+        }
+        g.upper.reserve_exact(slots);
+        for &level in &g.levels {
+            let list = r.u32s()?;
+            let want = if level == ABSENT { 0 } else { level as usize * (m + 1) };
+            if level != ABSENT && level > MAX_LEVEL || list.len() != want {
+                return bad("graph levels");
+            }
+            g.upper.push(list.into_boxed_slice());
+        }
+        let entry = r.u32()?;
+        g.entry = (entry != u32::MAX).then_some(entry);
+        g.nodes = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
+        let nodes = g.levels.iter().filter(|&&l| l != ABSENT).count();
+        if g.nodes != nodes || g.entry.is_some_and(|e| !g.contains(e)) {
+            return bad("graph nodes");
+        }
+        for slot in 0..slots as u32 {
+            for layer in 0..=g.levels[slot as usize] {
+                if !g.contains(slot) {
+                    break;
+                }
+                let (words, at) = g.span(slot, layer);
+                let n = words[at] as usize;
+                if n > g.cap(layer) || words[at + 1..at + 1 + n].iter().any(|&s| !g.contains(s)) {
+                    return bad("graph links");
+                }
+            }
+        }
+        Ok(g)
+    }
+}
+
 /// Malkov & Yashunin's neighbour-selection heuristic (their Algorithm 4, as in
 /// hnswlib): `cands`, sorted best first by cosine with the base node, are taken
 /// in order, and one is kept only if it is closer to the base than to every

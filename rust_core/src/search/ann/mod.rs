@@ -397,6 +397,64 @@ impl AnnIndex {
     }
 }
 
+/// Snapshot entry points (`search::persist`). A repair pass in progress is saved
+/// as its condemned nodes and starts over at load: one full pass over a graph whose
+/// earlier nodes were already relinked leaves the same guarantee (no node links to
+/// a condemned one at its end). Pending vectors are not saved: they are exactly
+/// the rows with a vector that are not graph nodes.
+impl AnnIndex {
+    /// Writes the settings the graph was built with, the rows and the graph.
+    pub(crate) fn encode(&self, w: &mut super::persist::Writer) {
+        let p = &self.params;
+        w.len(p.m);
+        w.len(p.ef_construction);
+        w.u64(p.seed);
+        self.exact.encode(w);
+        self.graph.encode(w);
+        w.u64(self.drawn);
+        let mut condemned = self.held.clone();
+        if let Some((r, _)) = &self.repair {
+            condemned.extend_from_slice(r.condemned());
+        }
+        w.u32s(&condemned);
+        w.u32s(&self.released);
+    }
+
+    /// Reads what `encode` wrote into an index with settings `params`; a graph
+    /// built with another `m`, `ef_construction` or seed is refused.
+    pub(crate) fn decode(
+        params: Params,
+        quant: Quantization,
+        r: &mut super::persist::Reader,
+    ) -> super::persist::Got<AnnIndex> {
+        use super::persist::Bad;
+        let (m, ef, seed) = (r.u32()? as usize, r.u32()? as usize, r.u64()?);
+        if (m, ef, seed) != (params.m, params.ef_construction, params.seed) {
+            return Err(Bad("the graph settings changed".into()));
+        }
+        let mut ix = AnnIndex::with_quantization(params, quant);
+        ix.exact = ExactIndex::decode(quant, r)?;
+        let rows = ix.exact.slots();
+        ix.graph = Graph::decode(m, rows, r)?;
+        ix.drawn = r.u64()?;
+        ix.held = r.u32s()?;
+        ix.released = r.u32s()?;
+        let g = &ix.graph;
+        if !ix.held.iter().all(|&s| g.contains(s))
+            || ix.released.iter().any(|&s| g.contains(s) || s as usize >= rows.max(g.slots()))
+        {
+            return Err(Bad::malformed("condemned nodes"));
+        }
+        for slot in 0..rows as u32 {
+            if ix.exact.contains(slot) && !ix.graph.contains(slot) {
+                ix.pending.push(slot);
+            }
+        }
+        ix.start_repair();
+        Ok(ix)
+    }
+}
+
 impl VectorIndex for AnnIndex {
     fn insert(&mut self, slot: u32, vector: &[f32]) {
         self.version += 1;

@@ -60,6 +60,11 @@ impl Repair {
         r
     }
 
+    /// The nodes this pass condemns (a snapshot saves them to condemn again).
+    pub fn condemned(&self) -> &[u32] {
+        &self.condemned
+    }
+
     #[inline]
     fn is_condemned(&self, slot: u32) -> bool {
         self.marks.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1)

@@ -1,0 +1,157 @@
+"""Reopen time and RSS with and without the search snapshot (issue 13, "fast reopen").
+
+Builds a store of ``--memories`` memories (25 words from a 5 000-word vocabulary,
+``--dim``-d random float32 vectors, one namespace), lets the writer build the HNSW
+graph (up to ``--graph-wait`` seconds; what is not in the graph then stays pending
+and is saved as pending), and closes it cleanly, which writes ``search.snapshot``.
+Then, ``--rounds`` times and alternating, a fresh process opens the store:
+
+- ``rebuild``: the snapshot file moved away first, so the open re-reads every record,
+  re-tokenizes every text and copies every vector (the graph is then rebuilt in the
+  background: the open does not wait for it, and searches scan exactly until then);
+- ``snapshot``: the snapshot in place, so the open reads it, graph included.
+
+Each child reports the seconds ``memd.Engine(...)`` took (ready to serve), its RSS
+right after, and its peak RSS, then exits without closing (a close would rewrite the
+snapshot). Printed: medians per mode and snapshot / rebuild ratios, the snapshot's
+size, and the close that wrote it. JSON in ``bench/out/reopen_<memories>.json``.
+
+Usage: ``python bench/reopen_bench.py [--memories 100000] [--dim 384] [--rounds 3]
+[--graph-wait 900] [--dir DIR]`` (``--dir`` keeps the built store for another run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import memd
+from memd import EngineOptions, NewMemory, SearchQuery
+
+NS = "bench"
+BATCH = 1_000
+SNAPSHOT = "search.snapshot"
+
+CHILD = """
+import json, os, resource, sys, time
+import memd
+from memd import EngineOptions
+t = time.perf_counter()
+e = memd.Engine(sys.argv[1], EngineOptions(durability="nosync"))
+open_s = time.perf_counter() - t
+rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"open_s": open_s, "rss": rss, "peak": peak,
+                  "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2])}))
+sys.stdout.flush()
+os._exit(0)  # no close: it would write a new snapshot
+"""
+
+
+def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
+    """Ingests the store, waits for the graph, closes; returns what that took."""
+    rng = np.random.default_rng(7)
+    words = np.array([f"w{i:04}" for i in range(5_000)])
+    zipf = 1.0 / np.arange(1, 5_001)
+    zipf /= zipf.sum()
+    engine = memd.Engine(path, EngineOptions(durability="nosync"))
+    t = time.perf_counter()
+    for start in range(0, n, BATCH):
+        m = min(BATCH, n - start)
+        texts = rng.choice(words, size=(m, 25), p=zipf)
+        vecs = rng.standard_normal((m, dim), dtype=np.float32)
+        items = [
+            NewMemory(key=f"m{start + i:08}", text=" ".join(texts[i]), embedding=vecs[i].tobytes())
+            for i in range(m)
+        ]
+        engine.put_many(NS, items)
+    ingest_s = time.perf_counter() - t
+    t = time.perf_counter()
+    while (engine.vector_index(NS) or (0, 0, 0, 0))[2] and time.perf_counter() - t < graph_wait:
+        time.sleep(1.0)
+    graph_s = time.perf_counter() - t
+    graph = engine.vector_index(NS)
+    engine.search(SearchQuery(NS, text="w0001", k=1))
+    t = time.perf_counter()
+    engine.close()
+    close_s = time.perf_counter() - t
+    return {"ingest_s": ingest_s, "graph_wait_s": graph_s, "close_s": close_s, "graph": graph}
+
+
+def reopen(path: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), NS], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--memories", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--graph-wait", type=float, default=900.0)
+    ap.add_argument("--dir", type=Path)
+    args = ap.parse_args()
+    root = args.dir or Path(tempfile.mkdtemp(prefix="memd-reopen-"))
+    path = root / "store"
+    built: dict[str, object] = {}
+    if not (path / SNAPSHOT).exists():
+        shutil.rmtree(path, ignore_errors=True)
+        built = build(path, args.memories, args.dim, args.graph_wait)
+        print(f"built {args.memories} memories: {built}")
+    kept = root / f"{SNAPSHOT}.kept"
+    shutil.copy(path / SNAPSHOT, kept)
+    runs: dict[str, list[dict[str, float]]] = {"rebuild": [], "snapshot": []}
+    for _ in range(args.rounds):
+        (path / SNAPSHOT).unlink()
+        runs["rebuild"].append(reopen(path))
+        shutil.copy(kept, path / SNAPSHOT)
+        runs["snapshot"].append(reopen(path))
+    assert all(r["from_snapshot"] for r in runs["snapshot"]), runs["snapshot"]
+    assert not any(r["from_snapshot"] for r in runs["rebuild"]), runs["rebuild"]
+    med = {
+        mode: {f: statistics.median(r[f] for r in rs) for f in ("open_s", "rss", "peak")}
+        for mode, rs in runs.items()
+    }
+    size = kept.stat().st_size
+    print(f"\nreopen of {args.memories} memories ({args.dim}-d), medians of {args.rounds}:")
+    head = f"{'':10}{'open s':>10}{'RSS MiB':>10}{'peak MiB':>10}"
+    print(f"{head}   graph (vectors, nodes, pending, condemned)")
+    for mode, m in med.items():
+        mib = f"{m['rss'] / 2**20:10.0f}{m['peak'] / 2**20:10.0f}"
+        print(f"{mode:10}{m['open_s']:10.3f}{mib}   {runs[mode][-1]['graph']}")
+    ratio = {f: med["snapshot"][f] / med["rebuild"][f] for f in ("open_s", "rss", "peak")}
+    cells = "".join(f"{ratio[f]:10.3f}" for f in ("open_s", "rss", "peak"))
+    print(f"{'ratio':10}{cells}   snapshot / rebuild")
+    print(f"snapshot file: {size / 2**20:.0f} MiB ({size / args.memories:.0f} B per memory)")
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    report = {
+        "memories": args.memories,
+        "dim": args.dim,
+        "built": built,
+        "runs": runs,
+        "medians": med,
+        "ratio": ratio,
+        "snapshot_bytes": size,
+    }
+    (out / f"reopen_{args.memories}.json").write_text(json.dumps(report, indent=1, default=str))
+    if not args.dir:
+        shutil.rmtree(root)
+    else:
+        os.remove(kept)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+//! Where the search state comes from at open, and where it goes at close: the
+//! search snapshot (`search::persist`) when it provably matches LMDB, else a
+//! rebuild from the records, with the reason in the `OpenReport`.
+//!
+//! At open, one thread reads and decodes the snapshot while this one makes its
+//! pass over the record headers (LRU, TTL, counts: needed either way); then every
+//! LMDB key is looked up in its namespace's snapshot index, which takes the
+//! record's attributes. A snapshot that fails any check is deleted before the
+//! rebuild, so it is never tried again. At close, after the writer's last commit,
+//! LMDB is fsynced and the snapshot written with the id of that last transaction.
+
+use super::Shared;
+use crate::error::Result;
+use crate::search::ann::Params;
+use crate::search::persist::{self, Bad, Expect};
+use crate::search::{DocMeta, SearchIndex};
+use crate::store::Store;
+use crate::tier::state::KeyMeta;
+use crate::tier::State;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How the engine's search state was loaded at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// True when it came from the snapshot, false when it was rebuilt from LMDB.
+    pub from_snapshot: bool,
+    /// Why a snapshot was refused ("" when it was used, or when there was none:
+    /// a first open, or a data directory from before snapshots).
+    pub reason: String,
+}
+
+impl OpenReport {
+    fn rebuilt(reason: String) -> OpenReport {
+        OpenReport { from_snapshot: false, reason }
+    }
+}
+
+/// LMDB's last committed write transaction.
+fn txn_id(store: &Store) -> u64 {
+    store.env.info().last_txn_id as u64
+}
+
+/// The in-memory view of the store in `dir`, its search indexes from the
+/// snapshot when it is valid.
+pub(crate) fn load(
+    dir: &Path,
+    store: &Store,
+    cfg: &crate::config::EngineConfig,
+) -> Result<(State, OpenReport)> {
+    let (analyzer, quant) = (cfg.analyzer, cfg.vector_quantization);
+    if !persist::path(dir).exists() {
+        let state = State::load(store, analyzer, quant)?;
+        return Ok((state, OpenReport::rebuilt(String::new())));
+    }
+    let expect =
+        Expect { txn_id: txn_id(store), analyzer, params: Params::default(), quantization: quant };
+    let (state, snapshot) = std::thread::scope(|s| {
+        let reader = s.spawn(|| persist::read(dir, &expect));
+        let state = State::load_headers(store, analyzer, quant);
+        let snapshot =
+            reader.join().unwrap_or_else(|_| Err(Bad("the snapshot reader panicked".into())));
+        (state, snapshot)
+    });
+    let mut state = state?;
+    let adopted = snapshot
+        .and_then(|s| s.ok_or_else(|| Bad("the search snapshot vanished".into())))
+        .and_then(|spaces| adopt(&mut state, spaces));
+    match adopted {
+        Ok(()) => Ok((state, OpenReport { from_snapshot: true, reason: String::new() })),
+        Err(Bad(reason)) => {
+            persist::discard(dir);
+            drop(state);
+            Ok((State::load(store, analyzer, quant)?, OpenReport::rebuilt(reason)))
+        }
+    }
+}
+
+/// A key's filter and scoring attributes, from what its record header said.
+fn doc_meta(m: &KeyMeta) -> DocMeta {
+    DocMeta {
+        tier: m.tier.number(),
+        importance: m.importance,
+        created_ms: m.created_ms,
+        last_access_ms: m.last_access_ms,
+        access_count: m.access_count,
+        ln_accesses: (m.access_count as f32).ln_1p(),
+        expires_at_ms: m.expires_at_ms,
+    }
+}
+
+/// Gives each namespace its snapshot index, after checking that it indexes
+/// exactly the namespace's keys.
+fn adopt(state: &mut State, spaces: Vec<(String, SearchIndex)>) -> std::result::Result<(), Bad> {
+    let mut by_name: HashMap<String, SearchIndex> = spaces.into_iter().collect();
+    let ids: Vec<u32> = state.namespaces().iter().map(|n| n.id).collect();
+    for id in ids {
+        let ns = state.by_id(id);
+        let Some(mut index) = by_name.remove(&*ns.name) else {
+            if ns.keys.is_empty() {
+                continue;
+            }
+            return Err(Bad(format!("namespace {:?} is not in the snapshot", ns.name)));
+        };
+        if index.len() != ns.keys.len() {
+            return Err(Bad(format!(
+                "namespace {:?}: {} memories in the snapshot, {} in LMDB",
+                ns.name,
+                index.len(),
+                ns.keys.len()
+            )));
+        }
+        for (key, meta) in &ns.keys {
+            if !index.set_meta(key, doc_meta(meta)) {
+                return Err(Bad(format!(
+                    "namespace {:?}: key {key:?} is not in the snapshot",
+                    ns.name
+                )));
+            }
+        }
+        ns.index = index;
+    }
+    match by_name.into_iter().find(|(_, ix)| !ix.is_empty()) {
+        Some((name, _)) => Err(Bad(format!("namespace {name:?} is in the snapshot, not in LMDB"))),
+        None => Ok(()),
+    }
+}
+
+/// Writes the snapshot of everything `shared` holds; call once the writer has
+/// stopped, so that no commit can follow the transaction it names.
+pub(crate) fn save(dir: &Path, shared: &Shared) -> Result<()> {
+    shared.store.env.force_sync()?;
+    let bytes = {
+        let state = shared.state.read().expect("state lock");
+        let spaces = state.namespaces();
+        let spaces = spaces.iter().map(|n| (&*n.name, &n.index));
+        let spaces: Vec<(&str, &SearchIndex)> = spaces.collect();
+        persist::encode(txn_id(&shared.store), shared.cfg.analyzer, spaces.into_iter())
+    };
+    persist::write(dir, &bytes)?;
+    Ok(())
+}

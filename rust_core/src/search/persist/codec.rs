@@ -1,0 +1,201 @@
+//! The snapshot's byte format: little-endian integers and floats, lengths as `u32`
+//! (`u64` for the matrix), written into one buffer and read back from one slice.
+//! Every read is bounds-checked and fails with `Bad` on a short or malformed input,
+//! never panics: a snapshot file is outside input (it may be torn or corrupt).
+
+/// Why a snapshot cannot be used (the text goes to the open report and the log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bad(pub String);
+
+impl Bad {
+    /// A snapshot that ends early or holds an impossible value.
+    pub fn malformed(what: &str) -> Bad {
+        Bad(format!("malformed snapshot ({what})"))
+    }
+}
+
+/// What a read returns.
+pub type Got<T> = std::result::Result<T, Bad>;
+
+/// Appends values to a byte buffer.
+#[derive(Debug, Default)]
+pub struct Writer {
+    /// The bytes so far.
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    /// A byte.
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    /// A `u32`.
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// A `u64`.
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// An `f32` (bit-exact).
+    pub fn f32(&mut self, v: f32) {
+        self.u32(v.to_bits());
+    }
+
+    /// A length; lengths beyond `u32` are impossible here (slots are `u32`).
+    pub fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).expect("snapshot lengths fit in u32"));
+    }
+
+    /// A string.
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    /// Length-prefixed bytes (up to 4 GiB).
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.len(b.len());
+        self.buf.extend_from_slice(b);
+    }
+
+    /// Length-prefixed `u32`s.
+    pub fn u32s(&mut self, v: &[u32]) {
+        self.len(v.len());
+        self.buf.reserve(v.len() * 4);
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+}
+
+/// Reads values back from a slice, front to back.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { rest: bytes }
+    }
+
+    /// True when everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Got<&'a [u8]> {
+        if self.rest.len() < n {
+            return Err(Bad::malformed("truncated"));
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    /// A byte.
+    pub fn u8(&mut self) -> Got<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// A `u32`.
+    pub fn u32(&mut self) -> Got<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A `u64`.
+    pub fn u64(&mut self) -> Got<u64> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// An `f32`.
+    pub fn f32(&mut self) -> Got<f32> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+
+    /// A length, checked against what is left (each item takes at least `unit`
+    /// bytes), so a corrupt length cannot make the reader allocate gigabytes.
+    pub fn len(&mut self, unit: usize) -> Got<usize> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(unit.max(1)) > self.rest.len() {
+            return Err(Bad::malformed("length beyond the end"));
+        }
+        Ok(n)
+    }
+
+    /// A string.
+    pub fn str(&mut self) -> Got<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| Bad::malformed("invalid UTF-8"))
+    }
+
+    /// Length-prefixed bytes.
+    pub fn bytes(&mut self) -> Got<&'a [u8]> {
+        let n = self.len(1)?;
+        self.take(n)
+    }
+
+    /// Length-prefixed `u32`s.
+    pub fn u32s(&mut self) -> Got<Vec<u32>> {
+        let n = self.len(4)?;
+        let b = self.take(n * 4)?;
+        Ok(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+}
+
+/// The checksum of a snapshot body: foldhash over 1 MiB chunks, folded in order.
+/// Not cryptographic: it catches torn writes and bit rot, which is all a file this
+/// process wrote itself needs. (A foldhash upgrade that changes the function only
+/// invalidates snapshots, which then rebuild.)
+pub fn checksum(bytes: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let state = foldhash::quality::FixedState::with_seed(0x736e_6170);
+    let mut acc = bytes.len() as u64;
+    for chunk in bytes.chunks(1 << 20) {
+        let mut h = state.build_hasher();
+        h.write(chunk);
+        acc = acc.rotate_left(5) ^ h.finish();
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_truncation() {
+        let mut w = Writer::default();
+        w.u8(7);
+        w.u32(1 << 30);
+        w.u64(u64::MAX - 1);
+        w.f32(-0.5);
+        w.str("héllo");
+        w.u32s(&[1, 2, 3]);
+        let mut r = Reader::new(&w.buf);
+        assert_eq!(r.u8(), Ok(7));
+        assert_eq!(r.u32(), Ok(1 << 30));
+        assert_eq!(r.u64(), Ok(u64::MAX - 1));
+        assert_eq!(r.f32(), Ok(-0.5));
+        assert_eq!(r.str(), Ok("héllo"));
+        assert_eq!(r.u32s(), Ok(vec![1, 2, 3]));
+        assert!(r.is_empty());
+        let cut = &w.buf[w.buf.len() - 16..w.buf.len() - 1];
+        assert!(Reader::new(cut).u32s().is_err(), "a list cut short is an error, not a panic");
+    }
+
+    #[test]
+    fn a_corrupt_length_is_refused_before_allocating() {
+        let mut w = Writer::default();
+        w.u32(u32::MAX);
+        assert!(Reader::new(&w.buf).u32s().is_err());
+        assert_ne!(checksum(b"abc"), checksum(b"abd"));
+    }
+}

@@ -1,0 +1,184 @@
+//! Round trips of whole namespaces' indexes, and every way a snapshot is refused.
+
+use super::*;
+use crate::search::ann::AnnStats;
+use crate::search::filter::DocMeta;
+use crate::search::quant::Quantization;
+use crate::search::vector::{Reach, VectorIndex};
+use crate::search::DocInput;
+use std::sync::Arc;
+
+const DIM: usize = 8;
+const WORDS: [&str; 8] = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "ember"];
+
+fn expect(txn_id: u64) -> Expect {
+    Expect {
+        txn_id,
+        analyzer: Analyzer::ENGLISH,
+        params: Params::default(),
+        quantization: Quantization::None,
+    }
+}
+
+/// A namespace past the graph threshold with a built graph, deleted memories, a
+/// repair pass under way and vectors not yet in the graph: every kind of state.
+fn busy_index() -> SearchIndex {
+    busy_index_of(Quantization::None)
+}
+
+fn busy_index_of(quant: Quantization) -> SearchIndex {
+    let mut ix = SearchIndex::with_quantization(Analyzer::ENGLISH, quant);
+    let mut seed = 0x1234_5678_u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as u32
+    };
+    let n = Params::default().build_at + 300;
+    let keys: Vec<Arc<str>> = (0..n).map(|i| Arc::from(format!("k{i}"))).collect();
+    let add = |ix: &mut SearchIndex, key: &Arc<str>, next: &mut dyn FnMut() -> u32| {
+        let text: Vec<&str> = (0..5).map(|_| WORDS[next() as usize % WORDS.len()]).collect();
+        let v: Vec<f32> = (0..DIM).map(|_| next() as f32 / u32::MAX as f32 - 0.25).collect();
+        let tags = vec![format!("t{}", next() % 7)];
+        let metadata = vec![("type".to_owned(), format!("m{}", next() % 3))];
+        let meta = DocMeta {
+            tier: 2,
+            importance: 0.5,
+            created_ms: u64::from(next()),
+            ..DocMeta::default()
+        };
+        let doc = DocInput {
+            text: &text.join(" "),
+            embedding: Some(&v),
+            tags: &tags,
+            metadata: &metadata,
+            meta,
+        };
+        ix.upsert(key, &doc);
+    };
+    for k in &keys {
+        add(&mut ix, k, &mut next);
+    }
+    ix.vectors.build();
+    for k in &keys[..n / 4 + 10] {
+        ix.remove(k);
+    }
+    for _ in 0..3 {
+        let w = ix.plan_vector_work().expect("a repair pass runs");
+        ix.apply_vector_work(w);
+    }
+    // Enough new vectors that the namespace is past the threshold again (so
+    // searches walk the graph), waiting as pending.
+    for k in &keys[..2600] {
+        add(&mut ix, k, &mut next);
+    }
+    ix
+}
+
+fn nearest(ix: &SearchIndex, q: &[f32]) -> Vec<(u32, f32)> {
+    let mut out = Vec::new();
+    ix.vectors.visit(q, Reach::Nearest(10), |_| true, |s, sim| out.push((s, sim)));
+    out
+}
+
+#[test]
+fn an_index_round_trips_exactly() {
+    for quant in [Quantization::None, Quantization::Int8] {
+        round_trip(quant);
+    }
+}
+
+fn round_trip(quant: Quantization) {
+    let ix = busy_index_of(quant);
+    let stats = ix.vectors.stats();
+    assert!(stats.nodes > 0 && stats.pending > 0 && stats.condemned > 0, "{stats:?}");
+    let bytes = encode(7, Analyzer::ENGLISH, [("ns", &ix)].into_iter());
+    let spaces = decode(&bytes, &Expect { quantization: quant, ..expect(7) }).expect("valid");
+    assert_eq!(spaces.len(), 1);
+    let (name, back) = &spaces[0];
+    assert_eq!(name, "ns");
+    // Everything saved comes back bit for bit...
+    assert_eq!(encode(7, Analyzer::ENGLISH, [("ns", back)].into_iter()), bytes);
+    // ...and what is derived (key map, live bits, pending vectors) agrees.
+    assert_eq!(back.len(), ix.len());
+    let n = Params::default().build_at + 300;
+    assert!((0..n)
+        .step_by(37)
+        .all(|i| back.contains(&format!("k{i}")) == ix.contains(&format!("k{i}"))));
+    assert_eq!(back.meta_of("k5"), ix.meta_of("k5"));
+    let AnnStats { vectors, nodes, pending, condemned, .. } = back.vectors.stats();
+    assert_eq!(
+        (vectors, nodes, pending, condemned),
+        (stats.vectors, stats.nodes, stats.pending, stats.condemned)
+    );
+    assert_eq!(back.vectors.exact().quantization(), quant);
+    let q: Vec<f32> =
+        crate::search::vector::unit(&[0.3, -0.1, 0.2, 0.9, 0.1, 0.0, 0.4, -0.2]).unwrap();
+    assert!(ix.vectors.walks_graph(&q), "the comparison exercises the graph walk");
+    assert_eq!(nearest(back, &q), nearest(&ix, &q));
+}
+
+#[test]
+fn the_restarted_repair_finishes_and_matches_an_exact_scan() {
+    let (_, mut back) =
+        decode(&encode(1, Analyzer::ENGLISH, [("ns", &busy_index())].into_iter()), &expect(1))
+            .expect("valid")
+            .remove(0);
+    back.vectors.build();
+    let s = back.vectors.stats();
+    // Tombstones not purged yet (the last deletes) stay nodes until the next purge.
+    assert_eq!((s.pending, s.condemned), (0, 0), "{s:?}");
+    assert!(s.nodes >= s.vectors, "{s:?}");
+    let q: Vec<f32> = crate::search::vector::unit(&[1.0; DIM]).unwrap();
+    let mut exact = Vec::new();
+    back.vectors.exact().visit(&q, Reach::All, |_| true, |s, sim| exact.push((s, sim)));
+    exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut walked = nearest(&back, &q);
+    walked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    assert_eq!(walked[0], exact[0], "the graph still finds the nearest vector");
+}
+
+#[test]
+fn every_doubtful_snapshot_is_refused() {
+    let mut ix = SearchIndex::new(Analyzer::ENGLISH);
+    let doc = DocInput {
+        text: "hello world",
+        embedding: Some(&[1.0, 0.0]),
+        tags: &[],
+        metadata: &[],
+        meta: DocMeta::default(),
+    };
+    ix.upsert(&Arc::from("k"), &doc);
+    let bytes = encode(5, Analyzer::ENGLISH, [("ns", &ix)].into_iter());
+    assert!(decode(&bytes, &expect(5)).is_ok());
+    let why = |bytes: &[u8], e: &Expect| decode(bytes, e).err().map(|b| b.0).unwrap_or_default();
+    assert!(why(&bytes, &expect(6)).contains("stale"));
+    let none = Expect { analyzer: Analyzer::NONE, ..expect(5) };
+    assert!(why(&bytes, &none).contains("search_language"));
+    let other = Expect { params: Params { m: 8, ..Params::default() }, ..expect(5) };
+    assert!(why(&bytes, &other).contains("graph settings"));
+    let int8 = Expect { quantization: Quantization::Int8, ..expect(5) };
+    assert!(why(&bytes, &int8).contains("vector_quantization"));
+    for at in [HEADER + 3, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x40;
+        assert!(why(&bad, &expect(5)).contains("checksum"), "byte {at}");
+    }
+    assert!(why(&bytes[..bytes.len() - 9], &expect(5)).contains("malformed"));
+    assert!(why(b"MEMDSNAX", &expect(5)).contains("not a snapshot"));
+    let mut version = bytes.clone();
+    version[8] = 99;
+    assert!(why(&version, &expect(5)).contains("format version"));
+}
+
+#[test]
+fn files_are_replaced_whole_and_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(read(dir.path(), &expect(1)), Ok(None)));
+    let ix = SearchIndex::new(Analyzer::ENGLISH);
+    write(dir.path(), &encode(1, Analyzer::ENGLISH, [("a", &ix)].into_iter())).unwrap();
+    write(dir.path(), &encode(2, Analyzer::ENGLISH, [("b", &ix)].into_iter())).unwrap();
+    let spaces = read(dir.path(), &expect(2)).unwrap().unwrap();
+    assert_eq!(spaces[0].0, "b");
+    discard(dir.path());
+    assert!(!path(dir.path()).exists());
+}
