@@ -135,7 +135,10 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
     let mut spaces = Vec::with_capacity(n);
     for _ in 0..n {
         let name = r.str()?.to_owned();
-        spaces.push((name, SearchIndex::decode(expect.analyzer, expect.params, expect.quantization, &mut r)?));
+        spaces.push((
+            name,
+            SearchIndex::decode(expect.analyzer, expect.params, expect.quantization, &mut r)?,
+        ));
     }
     if !r.is_empty() {
         return Err(Bad::malformed("trailing bytes"));
