@@ -560,6 +560,8 @@ class Engine:
         """
     def embedder_of(self, namespace: str) -> tuple[str, int] | None:
         """``(model identity, dimension)`` of the embedder serving ``namespace``."""
+    def recorded_models(self) -> builtins.list[str]:
+        """The distinct models the server has embedded namespaces with (sorted)."""
     def embed(
         self, namespace: str, texts: Sequence[str], query: bool = False
     ) -> builtins.list[bytes]:

@@ -435,7 +435,8 @@ def _embed_options() -> list[Option]:
             "embed.local.model",
             em,
             "The local model: minilm (all-MiniLM-L6-v2, English), e5 (multilingual-e5-small "
-            "4-bit); auto: minilm if its package is installed, else e5",
+            "4-bit); auto: the one local model the store's namespaces record, else minilm "
+            "if its package is installed, else e5",
             e.local_model,
             choice(*LOCAL_MODELS),
         ),

@@ -332,6 +332,10 @@ class Engine:
         """``(model identity, dimension)`` of the embedder serving ``namespace``, if any."""
         return self._core.embedder_of(namespace)
 
+    def recorded_models(self) -> builtins.list[str]:
+        """The distinct models the server has embedded namespaces with (sorted)."""
+        return self._core.recorded_models()
+
     def embed(
         self, namespace: str, texts: Sequence[str], *, query: bool = False
     ) -> builtins.list[bytes]:

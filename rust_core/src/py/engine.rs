@@ -389,6 +389,10 @@ impl PyEngine {
         self.engine.embedder_of(namespace)
     }
 
+    fn recorded_models(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        enter_core(py, || self.engine.recorded_models())
+    }
+
     #[pyo3(signature = (namespace, texts, query = false))]
     fn embed<'py>(
         &self,
