@@ -8,7 +8,7 @@ use common::vectors::{clustered, put_vectors, recall};
 use memd_core::search::ann::{AnnIndex, Params};
 use memd_core::search::quant::Quantization;
 use memd_core::search::vector::{dot, ExactIndex, VectorIndex};
-use memd_core::search::Weights;
+use memd_core::search::{CosineScale, Weights};
 use memd_core::{Durability, SearchQuery};
 
 #[test]
@@ -81,13 +81,29 @@ fn a_quantized_namespace_reports_full_precision_cosines_and_the_f32_ranking() {
     let queries = clustered(30, 64, 20, 77);
     let mut off = 0.0f32;
     for q in &queries {
-        for (exact, text) in [(true, ""), (false, ""), (true, "memory number")] {
-            let want = plain.search(&query(q, 10, exact, text)).unwrap();
-            let got = quant.search(&query(q, 10, exact, text)).unwrap();
+        let cases = [
+            (true, "", CosineScale::None),
+            (false, "", CosineScale::None),
+            (true, "memory number", CosineScale::None),
+            (true, "memory number", CosineScale::MinMax),
+        ];
+        for (exact, text, scale) in cases {
+            let ask = SearchQuery { cosine_scale: scale, ..query(q, 10, exact, text) };
+            let want = plain.search(&ask).unwrap();
+            let got = quant.search(&ask).unwrap();
             let keys = |h: &[memd_core::search::Hit]| {
                 h.iter().map(|h| h.memory.key.clone()).collect::<Vec<_>>()
             };
-            assert_eq!(keys(&got), keys(&want), "exact={exact} text={text:?}");
+            if scale == CosineScale::None {
+                assert_eq!(keys(&got), keys(&want), "exact={exact} text={text:?}");
+            } else {
+                // Rescaled fusion ranks on the int8 cosines (`engine/rescore.rs`):
+                // near-ties may swap, at the cut too.
+                let want = keys(&want);
+                let shared = keys(&got).iter().filter(|k| want.contains(k)).count();
+                assert!(shared >= 9, "{shared} of 10 shared, text={text:?} {scale:?}");
+                continue;
+            }
             for (g, w) in got.iter().zip(&want) {
                 // The same f32 cosine, read back from the stored vector.
                 assert!((g.explain.cosine - w.explain.cosine).abs() < 1e-5);

@@ -11,15 +11,19 @@
 //!
 //! Relevance is recomputed the way the index computed it: `max(cos, 0)` for a
 //! semantic search, `a * keyword + (1 - a) * max(cos, 0)` for weighted hybrid
-//! fusion. RRF relevance depends on ranks only: there the cosine is corrected in
-//! the explanation and the order kept.
+//! fusion of raw cosines (`CosineScale::None`). Two fusions keep the index's
+//! relevance and order, with only the cosine corrected in the explanation: RRF,
+//! whose relevance depends on ranks only, and weighted fusion of rescaled cosines
+//! (the default, `search::fusion`), whose rescaling is fitted to every candidate
+//! the scan reached, far more than the pool re-read here; their scores are then
+//! within the int8 rounding (about 1e-3) of an f32 namespace's.
 
 use crate::engine::Shared;
 use crate::error::Result;
 use crate::search::quant::Quantization;
 use crate::search::score::Ranked;
 use crate::search::vector::{dot, unit};
-use crate::search::{Fusion, Plan};
+use crate::search::{CosineScale, Fusion, Plan};
 use crate::store::keys;
 use crate::tier::state::Namespace;
 use heed::RoTxn;
@@ -65,7 +69,7 @@ pub fn rescore(
         e.cosine = cos;
         if semantic {
             e.relevance = cos.clamp(0.0, 1.0);
-        } else if plan.fusion == Fusion::Weighted {
+        } else if plan.fusion == Fusion::Weighted && plan.cosine_scale == CosineScale::None {
             let kw = plan.keyword_weight;
             e.relevance = kw * e.keyword + (1.0 - kw) * cos.clamp(0.0, 1.0);
         }
