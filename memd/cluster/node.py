@@ -36,7 +36,7 @@ import nats
 import nats.js.errors as js_errors
 from nats.js import api
 
-from memd.cluster.entry import Entry, wall_ms
+from memd.cluster.entry import EPOCH, Entry, wall_ms
 from memd.cluster.follow import Following
 from memd.cluster.metrics import ClusterMetrics
 from memd.cluster.moves import hand_over, rebalance_one, stop_serving
@@ -493,24 +493,56 @@ class ClusterNode:
         state.placement = placement
         await self.following.follow(state.number)  # the catch-up comes through it
         barrier = await self._append_barrier(state.number, epoch)
+        if barrier is None:
+            event(log, logging.WARNING, "taken over before the barrier", partition=state.number)
+            return
         deadline = time.monotonic() + max(30.0, 10 * self.options.lease_s)
         while state.applied < barrier:
             if time.monotonic() > deadline:
                 event(log, logging.WARNING, "catch-up timed out", partition=state.number)
                 return
             await asyncio.sleep(0.005)
-        state.epoch = epoch
-        state.serving_since_ms = wall_ms()
-        state.serving = True
+        if not await asyncio.to_thread(self._serve_from, state, barrier, epoch):
+            event(log, logging.WARNING, "taken over while catching up", partition=state.number)
+            return
         if record is not None and record.owner != self.id:
             self.metrics.failovers.inc()
         event(log, logging.INFO, "owning", partition=state.number, epoch=epoch, seq=barrier)
 
-    async def _append_barrier(self, partition: int, epoch: int) -> int:
+    @staticmethod
+    def _serve_from(state: PartitionState, barrier: int, epoch: int) -> bool:
+        """Start serving at ``epoch`` unless another node appended after our barrier.
+
+        A catch-up can outlast the lease it was granted: another node then takes the
+        partition and appends its own barrier, which this node's applier applies like
+        any entry (it is not serving yet, so nothing deposes it). Serving then would
+        pass the log's fence, since the next write expects the sequence just applied,
+        and append under a stale epoch. Under the lock the applier takes, nothing can
+        come between this check and ``serving``; any later foreign entry deposes us.
+        """
+        with state.lock:
+            if state.applied != barrier:
+                return False
+            state.epoch = epoch
+            state.serving_since_ms = wall_ms()
+            state.serving = True
+            return True
+
+    async def _append_barrier(self, partition: int, epoch: int) -> int | None:
+        """Append this take-over's barrier; None if a newer epoch's entry is already in.
+
+        Another node may have taken the partition between our compare-and-set and this
+        append (our catch-up or a pause outlasted the lease). Appending after its entries
+        would put an older epoch after a newer one in the log; the append expects the
+        sequence of the entry whose epoch was checked, so nothing can slip in between.
+        """
         entry = Entry("barrier", b"", wall_ms(), epoch, self.id)
         while True:
             try:
-                last = (await self._js.get_last_msg(STREAM, subject(partition))).seq
+                found = await self._js.get_last_msg(STREAM, subject(partition))
+                last = int(found.seq)
+                if int((found.headers or {}).get(EPOCH, "0")) > epoch:
+                    return None
             except js_errors.NotFoundError:
                 last = 0
             try:
