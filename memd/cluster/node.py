@@ -13,8 +13,8 @@ It runs an asyncio loop (nats-py) on its own thread; gRPC worker threads reach i
   node is another one to that node (rebalancing, ``moves.py``); follow exactly the
   partitions whose records name it.
 
-Taking a partition (``_take``): compare-and-set the record with the next epoch, append a
-barrier entry (expecting the subject's current last sequence: from then on a deposed
+Taking a partition (``take.py``): compare-and-set the record with the next epoch, append
+a barrier entry (expecting the subject's current last sequence: from then on a deposed
 owner's appends are refused), wait until the applier has applied up to the barrier,
 then serve. An owner whose append is refused, or whose renewal's compare-and-set fails,
 stops serving at once; the next tick makes it a follower (or takes it back, at a new
@@ -36,7 +36,7 @@ import nats
 import nats.js.errors as js_errors
 from nats.js import api
 
-from memd.cluster.entry import EPOCH, Entry, wall_ms
+from memd.cluster.entry import Entry, wall_ms
 from memd.cluster.follow import Following
 from memd.cluster.metrics import ClusterMetrics
 from memd.cluster.moves import hand_over, rebalance_one, stop_serving
@@ -50,16 +50,15 @@ from memd.cluster.partition import (
     placement_key,
     subject,
 )
-from memd.cluster.placement import NodeRecord, Placement, Pool, rank
+from memd.cluster.placement import NodeRecord, Placement, Pool
 from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
+from memd.cluster.take import WRONG_LAST_SEQUENCE, TakeOver
 from memd.errors import MemdError, Unavailable
 from memd.logs import event
 
 log = logging.getLogger("memd.cluster")
 T = TypeVar("T")
 
-WRONG_LAST_SEQUENCE = (10071, 10164)
-"""JetStream's error codes for a refused expected-last-sequence (the fence)."""
 APPEND_TIMEOUT_S = 2.0
 """How long an append (or any JetStream call) may take before the owner gives up on it:
 short, because while it waits the partition's lock is held and every write of the
@@ -96,7 +95,7 @@ class ClusterNode:
         self._js: Any = None
         self._kv: Any = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._taking: dict[int, asyncio.Task[None]] = {}
+        self._take = TakeOver(self)
         self._leaving = False
         self.draining = False
         self.following = Following(replica.states, self._on_entry)
@@ -105,6 +104,21 @@ class ClusterNode:
     def ready(self) -> bool:
         """This node has caught up on every partition it follows."""
         return len(self.following.caught_up()) == len(self.following.partitions)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The cluster loop (nats-py's calls run on it)."""
+        return self._loop
+
+    @property
+    def js(self) -> Any:
+        """The JetStream context (once started)."""
+        return self._js
+
+    @property
+    def kv(self) -> Any:
+        """The placement bucket (once started)."""
+        return self._kv
 
     @property
     def states(self) -> list[PartitionState]:
@@ -377,7 +391,7 @@ class ClusterNode:
         Those it serves or is taking over, and those whose record names it owner or
         follower.
         """
-        out = set(self._taking)
+        out = set(self._take.taking)
         for state in self.states:
             record = state.placement
             if state.serving or (
@@ -387,7 +401,7 @@ class ClusterNode:
         return out
 
     async def _tick_partition(self, state: PartitionState, now: int, pool: Pool) -> None:
-        if state.number in self._taking or self._leaving:
+        if state.number in self._take.taking or self._leaving:
             return  # a take-over is catching up (it renews nothing until it serves)
         key = placement_key(state.number)
         try:
@@ -408,7 +422,7 @@ class ClusterNode:
                 )
                 return
             if not state.serving:
-                self._start_take(state, record, revision, now, pool.eligible)
+                self._take.start(state, record, revision, now, pool.eligible)
                 return
             # The followers follow the pool: a node that joined replaces a worse-ranked
             # one, a node that left is replaced.
@@ -429,7 +443,7 @@ class ClusterNode:
         if record is None:
             # Give every node one lease to register before free partitions are dealt.
             if now - self._started_ms >= self._lease_ms and pool.best(state.number) == self.id:
-                self._start_take(state, None, 0, now, pool.eligible)
+                self._take.start(state, None, 0, now, pool.eligible)
             return
         if now > record.lease_until_ms:
             # The first active follower caught up on it takes over (a short catch-up),
@@ -440,118 +454,7 @@ class ClusterNode:
             caught_up = [f for f in heirs if state.number in self.nodes[f].caught_up]
             heir = next(iter(caught_up + heirs), None) or pool.best(state.number, record.owner)
             if heir == self.id or (late and self.id in pool.active and self.id != record.owner):
-                self._start_take(state, record, revision, now, pool.eligible)
-
-    def _start_take(
-        self,
-        state: PartitionState,
-        record: Placement | None,
-        revision: int,
-        now: int,
-        live: tuple[str, ...],
-    ) -> None:
-        # Catching up may take long: it runs beside the tick, which goes on renewing
-        # the other partitions' leases.
-        task = self._loop.create_task(self._take_logged(state, record, revision, now, live))
-        self._taking[state.number] = task
-        task.add_done_callback(lambda _: self._taking.pop(state.number, None))
-
-    async def _take_logged(
-        self,
-        state: PartitionState,
-        record: Placement | None,
-        revision: int,
-        now: int,
-        live: tuple[str, ...],
-    ) -> None:
-        try:
-            await self._take(state, record, revision, now, live)
-        except Exception as exc:  # NATS unreachable mid-way: the next tick tries again
-            event(log, logging.WARNING, "take-over failed", partition=state.number, error=str(exc))
-
-    async def _take(
-        self,
-        state: PartitionState,
-        record: Placement | None,
-        revision: int,
-        now: int,
-        live: tuple[str, ...],
-    ) -> None:
-        epoch = (record.epoch if record else 0) + 1
-        followers = tuple(n for n in rank(state.number, list(live)) if n != self.id)
-        placement = Placement(
-            self.id, epoch, now + self._lease_ms, followers[: self.options.replicas - 1]
-        )
-        key = placement_key(state.number)
-        try:
-            if revision == 0:
-                state.revision = await self._kv.create(key, placement.encode())
-            else:
-                state.revision = await self._kv.update(key, placement.encode(), last=revision)
-        except js_errors.KeyWrongLastSequenceError:
-            return  # another node changed it first
-        state.placement = placement
-        await self.following.follow(state.number)  # the catch-up comes through it
-        barrier = await self._append_barrier(state.number, epoch)
-        if barrier is None:
-            event(log, logging.WARNING, "taken over before the barrier", partition=state.number)
-            return
-        deadline = time.monotonic() + max(30.0, 10 * self.options.lease_s)
-        while state.applied < barrier:
-            if time.monotonic() > deadline:
-                event(log, logging.WARNING, "catch-up timed out", partition=state.number)
-                return
-            await asyncio.sleep(0.005)
-        if not await asyncio.to_thread(self._serve_from, state, barrier, epoch):
-            event(log, logging.WARNING, "taken over while catching up", partition=state.number)
-            return
-        if record is not None and record.owner != self.id:
-            self.metrics.failovers.inc()
-        event(log, logging.INFO, "owning", partition=state.number, epoch=epoch, seq=barrier)
-
-    @staticmethod
-    def _serve_from(state: PartitionState, barrier: int, epoch: int) -> bool:
-        """Start serving at ``epoch`` unless another node appended after our barrier.
-
-        A catch-up can outlast the lease it was granted: another node then takes the
-        partition and appends its own barrier, which this node's applier applies like
-        any entry (it is not serving yet, so nothing deposes it). Serving then would
-        pass the log's fence, since the next write expects the sequence just applied,
-        and append under a stale epoch. Under the lock the applier takes, nothing can
-        come between this check and ``serving``; any later foreign entry deposes us.
-        """
-        with state.lock:
-            if state.applied != barrier:
-                return False
-            state.epoch = epoch
-            state.serving_since_ms = wall_ms()
-            state.serving = True
-            return True
-
-    async def _append_barrier(self, partition: int, epoch: int) -> int | None:
-        """Append this take-over's barrier; None if a newer epoch's entry is already in.
-
-        Another node may have taken the partition between our compare-and-set and this
-        append (our catch-up or a pause outlasted the lease). Appending after its entries
-        would put an older epoch after a newer one in the log; the append expects the
-        sequence of the entry whose epoch was checked, so nothing can slip in between.
-        """
-        entry = Entry("barrier", b"", wall_ms(), epoch, self.id)
-        while True:
-            try:
-                found = await self._js.get_last_msg(STREAM, subject(partition))
-                last = int(found.seq)
-                if int((found.headers or {}).get(EPOCH, "0")) > epoch:
-                    return None
-            except js_errors.NotFoundError:
-                last = 0
-            try:
-                ack = await self._js.publish(subject(partition), b"", headers=entry.headers(last))
-                return int(ack.seq)
-            except js_errors.APIError as exc:
-                if exc.err_code not in WRONG_LAST_SEQUENCE:
-                    raise
-                # A deposed owner appended meanwhile; its entry is before ours: retry.
+                self._take.start(state, record, revision, now, pool.eligible)
 
     # ---- routing --------------------------------------------------------------------
 

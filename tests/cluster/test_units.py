@@ -13,11 +13,11 @@ from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import Entry, fill_keys, new_keys
 from memd.cluster.fanout import served_header, served_of
 from memd.cluster.forward import Forwarder, as_memd_error
-from memd.cluster.node import ClusterNode
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import NodeRecord, Placement, Pool, rank
 from memd.cluster.replica import PartitionState
+from memd.cluster.take import serve_from
 from memd.config_parse import ConfigError
 from memd.errors import MemdError, Unavailable
 from memd.server.status import STATUS_OF, to_status
@@ -203,8 +203,8 @@ def test_a_take_over_overtaken_while_catching_up_does_not_serve() -> None:
     # (6) was applied by our applier: serving at our epoch would pass the log's fence
     # (the next write expects 6) and append an older epoch after a newer one.
     overtaken = PartitionState(3, applied=6)
-    assert not ClusterNode._serve_from(overtaken, barrier=5, epoch=2)
+    assert not serve_from(overtaken, barrier=5, epoch=2)
     assert not overtaken.serving and overtaken.epoch == 0
     caught_up = PartitionState(3, applied=5)
-    assert ClusterNode._serve_from(caught_up, barrier=5, epoch=2)
+    assert serve_from(caught_up, barrier=5, epoch=2)
     assert caught_up.serving and caught_up.epoch == 2
