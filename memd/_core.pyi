@@ -430,20 +430,35 @@ class Engine:
         moving: bool = False,
         on_conflict: Literal["fail", "skip", "overwrite"] = "fail",
         on_dimension_mismatch: Literal["fail", "skip", "drop_embedding"] = "fail",
+        mark: tuple[str, int] | None = None,
     ) -> TransferReport:
         """Move or copy ``keys`` (``None``: every live memory) of ``source`` to ``target``.
 
         Atomic. Raises ``NotFound`` for an unknown source, ``AlreadyExists`` (with
         ``on_conflict="fail"``) or ``InvalidArgument`` (``on_dimension_mismatch="fail"``,
-        bad names or keys) and changes nothing.
+        bad names or keys) and changes nothing. ``mark``: cluster mode's
+        ``(partition, sequence)``, recorded in the same transaction.
         """
-    def clear(self, namespace: str, tier: int = 0) -> int:
+    def clear(self, namespace: str, tier: int = 0, mark: tuple[str, int] | None = None) -> int:
         """Delete every memory of ``tier`` (0: all tiers) of a namespace; returns how many.
 
-        Raises ``NotFound`` for an unknown namespace.
+        Raises ``NotFound`` for an unknown namespace. ``mark`` as for ``transfer``.
         """
-    def sweep(self, now_ms: int, max_items: int = 1000) -> SweepResult:
-        """Remove at most ``max_items`` expired memories, oldest expiry first."""
+    def sweep(
+        self,
+        now_ms: int,
+        max_items: int = 1000,
+        namespaces: Sequence[str] | None = None,
+        mark: tuple[str, int] | None = None,
+    ) -> SweepResult:
+        """Remove at most ``max_items`` expired memories, oldest expiry first.
+
+        ``namespaces``: only theirs, ordered by (expiry, namespace name, key), so that
+        replicas remove the same ones (cluster mode's sweep entry; unknown names are
+        skipped). ``mark`` as for ``transfer``.
+        """
+    def expired_count(self, namespaces: Sequence[str], now_ms: int) -> int:
+        """How many memories of ``namespaces`` have expired at ``now_ms`` (not swept yet)."""
     def vector_index(self, namespace: str) -> tuple[int, int, int, int] | None:
         """``(vectors, graph_nodes, pending, condemned)`` of a namespace's vector index.
 
@@ -479,8 +494,13 @@ class Engine:
         policies: bool = True,
         dry_run: bool = False,
         max_actions: int = 10_000,
+        mark: tuple[str, int] | None = None,
     ) -> LifecycleReport:
         """Run one lifecycle pass over one namespace (or all).
+
+        With ``mark`` (cluster mode's ``(partition, sequence)``; needs ``namespace``,
+        no ``dry_run``) the pass is planned whole, then applied in ONE transaction that
+        records the mark, so a crash never leaves half a pass on disk.
 
         Evaluates the configured policies (``policies``) and consolidation
         (``consolidate``) on every live memory, in bounded batches: each batch is

@@ -184,6 +184,8 @@ class Engine:
         move: bool = False,
         on_conflict: Literal["fail", "skip", "overwrite"] = "fail",
         on_dimension_mismatch: Literal["fail", "skip", "drop_embedding"] = "fail",
+        now_ms: int | None = None,
+        mark: tuple[str, int] | None = None,
     ) -> _core.TransferReport:
         """Move or copy memories to another namespace, atomically.
 
@@ -197,21 +199,40 @@ class Engine:
             on_dimension_mismatch: An embedding of another dimension than the target's:
                 ``fail`` (``InvalidArgument``), ``skip`` the memory, or transfer it
                 without the embedding (``drop_embedding``).
+            now_ms: Cluster mode: the entry's time (default: the clock).
+            mark: Cluster mode: the entry's ``(partition, sequence)``.
         """
+        now = self._clock() if now_ms is None else now_ms
         return self._core.transfer(
-            source, target, keys, self._clock(), move, on_conflict, on_dimension_mismatch
+            source, target, keys, now, move, on_conflict, on_dimension_mismatch, mark
         )
 
-    def clear(self, namespace: str, tier: int = 0) -> int:
+    def clear(self, namespace: str, tier: int = 0, *, mark: tuple[str, int] | None = None) -> int:
         """Delete every memory of one tier (0: all tiers) of a namespace; how many went.
 
         The namespace stays (with its dimension); ``NotFound`` if it does not exist.
         """
-        return self._core.clear(namespace, tier)
+        return self._core.clear(namespace, tier, mark)
 
-    def sweep(self, max_items: int = 1000) -> _core.SweepResult:
-        """Remove at most ``max_items`` expired memories."""
-        return self._core.sweep(self._clock(), max_items)
+    def sweep(
+        self,
+        max_items: int = 1000,
+        *,
+        namespaces: Sequence[str] | None = None,
+        now_ms: int | None = None,
+        mark: tuple[str, int] | None = None,
+    ) -> _core.SweepResult:
+        """Remove at most ``max_items`` expired memories (of ``namespaces`` only, if set).
+
+        ``namespaces``, ``now_ms`` and ``mark`` are cluster mode's sweep entry
+        (``_core.Engine.sweep``).
+        """
+        now = self._clock() if now_ms is None else now_ms
+        return self._core.sweep(now, max_items, namespaces, mark)
+
+    def expired_count(self, namespaces: Sequence[str], now_ms: int | None = None) -> int:
+        """How many memories of ``namespaces`` have expired and wait for a sweep."""
+        return self._core.expired_count(namespaces, self._clock() if now_ms is None else now_ms)
 
     def lifecycle(
         self,
@@ -221,10 +242,16 @@ class Engine:
         policies: bool = True,
         dry_run: bool = False,
         max_actions: int = 10_000,
+        now_ms: int | None = None,
+        mark: tuple[str, int] | None = None,
     ) -> _core.LifecycleReport:
-        """One lifecycle pass (consolidation and policies); see ``_core.Engine.lifecycle``."""
+        """One lifecycle pass (consolidation and policies); see ``_core.Engine.lifecycle``.
+
+        ``now_ms`` and ``mark``: cluster mode's lifecycle entry (one transaction).
+        """
+        now = self._clock() if now_ms is None else now_ms
         return self._core.lifecycle(
-            self._clock(), namespace, consolidate, policies, dry_run, max_actions
+            now, namespace, consolidate, policies, dry_run, max_actions, mark
         )
 
     def stats(self, namespace: str | None = None) -> builtins.list[_core.NamespaceStats]:

@@ -1,14 +1,21 @@
 """Replicated-log entries: what an owner appends and every replica applies.
 
-An entry is one client write, already decided by the owner: the time it is applied at
+An entry is one write, already decided by the owner: the time it is applied at
 (``now_ms``) and every key (the owner fills in the keys a Store left empty), so applying
 it is a pure function of the store before it. The payload is the request message as the
 client sent it (re-encoded when keys were filled); the kind and time travel in NATS
 headers, so the payload stays the protobuf message memd already knows how to apply.
 
-Kinds:
+Kinds, client writes:
 - ``store``: a ``StoreRequest``; ``delete``: a ``DeleteRequest``;
-- ``drop``: a ``DropNamespaceRequest``;
+- ``drop``: a ``DropNamespaceRequest``; ``clear``: a ``ClearRequest``;
+- ``transfer``: a ``TransferRequest`` whose source and target share the partition;
+engine effects (the owner's scheduler, or the Sweep and RunLifecycle RPCs):
+- ``sweep``: a ``SweepRequest`` (``max_items`` already bounded): remove the memories of
+  the partition's namespaces expired at ``now_ms`` (``Engine.sweep(namespaces=...)``);
+- ``lifecycle``: a ``RunLifecycleRequest`` naming one namespace, never a dry run: one
+  lifecycle pass at ``now_ms``, applied in one transaction with the entry's mark;
+and
 - ``barrier``: nothing to apply; a new owner appends one on taking a partition over, so
   a deposed owner's next append (expecting the sequence before it) is refused.
 """
@@ -24,7 +31,7 @@ from memd._pb.v1 import memory_service_pb2 as pb
 
 KIND, NOW, EPOCH, NODE = "Memd-Kind", "Memd-Now-Ms", "Memd-Epoch", "Memd-Node"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
-KINDS = frozenset({"store", "delete", "drop", "barrier"})
+KINDS = frozenset({"store", "delete", "drop", "clear", "transfer", "sweep", "lifecycle", "barrier"})
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_CROCKFORD = bytes.maketrans(

@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import Entry
-from memd.cluster.partition import mark_name
+from memd.cluster.partition import mark_name, partition_of
 from memd.cluster.placement import Placement
 from memd.engine import Engine
 from memd.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from memd.logs import event
+from memd.server import convert, ops
 
 log = logging.getLogger("memd.cluster")
 
@@ -74,13 +76,22 @@ class Replica:
             PartitionState(p, applied=engine.applied(mark_name(p))) for p in range(partitions)
         ]
 
-    def apply_locked(
-        self, state: PartitionState, seq: int, entry: Entry
-    ) -> bytes | int | list[bool]:
+    def namespaces_of(self, partition: int) -> list[str]:
+        """The namespaces this store holds in ``partition``, in byte order.
+
+        Applied by a replica at an entry's place in the log, this is the same list on
+        every replica: a partition's namespaces change only through its own entries.
+        """
+        count = len(self.states)
+        names = [ns for ns in self.engine.namespaces() if partition_of(ns, count) == partition]
+        return sorted(names, key=lambda n: n.encode())
+
+    def apply_locked(self, state: PartitionState, seq: int, entry: Entry) -> Any:
         """Apply ``entry`` (sequence ``seq``) to the store; the caller holds ``state.lock``.
 
         Returns what the engine answered (a serialized ``StoreResponse``, a removed
-        count, deleted flags), for the owner to reply with.
+        count, deleted flags, a sweep's, lifecycle pass's or transfer's report), for
+        the owner to reply with.
 
         Raises:
             memd.errors.MemdError: The engine refused it. ``DETERMINISTIC`` errors
@@ -88,7 +99,7 @@ class Replica:
         """
         mark = (mark_name(state.number), seq)
         try:
-            out = self._apply(entry, mark)
+            out = self._apply(entry, state.number, mark)
         except DETERMINISTIC:
             state.applied = seq
             raise
@@ -126,16 +137,36 @@ class Replica:
                 )
             return True
 
-    def _apply(self, entry: Entry, mark: tuple[str, int]) -> bytes | int | list[bool]:
+    def _apply(self, entry: Entry, partition: int, mark: tuple[str, int]) -> Any:
+        now, payload = entry.now_ms, entry.payload
         if entry.kind == "store":
-            reply, _ = self.engine.store_encoded(
-                entry.payload, self.max_items, now_ms=entry.now_ms, mark=mark
-            )
+            reply, _ = self.engine.store_encoded(payload, self.max_items, now_ms=now, mark=mark)
             return reply
         if entry.kind == "delete":
-            req = pb.DeleteRequest.FromString(entry.payload)
-            return self.engine.delete_many(req.namespace, req.keys, now_ms=entry.now_ms, mark=mark)
+            req = pb.DeleteRequest.FromString(payload)
+            return self.engine.delete_many(req.namespace, req.keys, now_ms=now, mark=mark)
         if entry.kind == "drop":
-            req_drop = pb.DropNamespaceRequest.FromString(entry.payload)
+            req_drop = pb.DropNamespaceRequest.FromString(payload)
             return self.engine.drop_namespace(req_drop.namespace, mark=mark)
+        if entry.kind == "clear":
+            req_clear = pb.ClearRequest.FromString(payload)
+            return self.engine.clear(req_clear.namespace, req_clear.tier, mark=mark)
+        if entry.kind == "transfer":
+            return ops.transfer(self.engine, pb.TransferRequest.FromString(payload), now, mark)
+        if entry.kind == "sweep":
+            req_sweep = pb.SweepRequest.FromString(payload)
+            names = self.namespaces_of(partition)
+            return self.engine.sweep(req_sweep.max_items, namespaces=names, now_ms=now, mark=mark)
+        if entry.kind == "lifecycle":
+            run = convert.lifecycle_run(pb.RunLifecycleRequest.FromString(payload))
+            if run.namespace is None or run.dry_run:
+                raise InvalidArgument("a lifecycle entry names one namespace, never a dry run")
+            return self.engine.lifecycle(
+                run.namespace,
+                consolidate=run.consolidate,
+                policies=run.policies,
+                max_actions=run.max_actions,
+                now_ms=now,
+                mark=mark,
+            )
         return 0  # barrier: nothing to apply

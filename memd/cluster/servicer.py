@@ -2,12 +2,14 @@
 
 A request for a partition this node serves runs here; writes go through the log first
 (``ClusterNode.write``), reads straight to the store. Any other request is forwarded,
-one hop, to the owner (``forward.py``). In this first phase:
+one hop, to the owner (``forward.py``). In this phase:
 - reads on the owner never count as accesses (Retrieve is a peek, Search does not count):
   access statistics are engine effects that are not logged yet, and a replica must not
   drift from its owner;
-- Transfer, Clear, RunLifecycle and Sweep are refused (FAILED_PRECONDITION): they are
-  engine effects over possibly several partitions, not logged yet (docs/cluster.md);
+- Clear, Transfer within a partition, RunLifecycle of a namespace and Sweep are log
+  entries on the owner (``effect_rpcs.py``), like the owner's scheduled sweeps and
+  lifecycle passes (``effects.py``); BatchSearch (one namespace) runs on the owner,
+  counting no access, like Search;
 - ListNamespaces, Stats without a namespace and Backup fan out to every live node
   (``fanout.py``); a forwarded one answers for this node alone.
 """
@@ -18,19 +20,18 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.effect_rpcs import EffectHandlers
 from memd.cluster.entry import fill_keys, wall_ms
 from memd.cluster.fanout import FanOut, served_header
 from memd.cluster.forward import Forwarder, forwarded, header_namespace
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
 from memd.cluster.reads import max_staleness_ms, report
-from memd.errors import CapacityExceeded, FailedPrecondition, InvalidArgument, Unavailable
+from memd.errors import CapacityExceeded, InvalidArgument, Unavailable
 from memd.server.servicer import MemoryServicer
 
-_NOT_YET = "{} is not available in cluster mode yet (docs/cluster.md)"
 
-
-class ClusterMemoryServicer(MemoryServicer):
+class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
     """``MemoryServicer`` with routing and replicated writes.
 
     Args:
@@ -223,24 +224,20 @@ class ClusterMemoryServicer(MemoryServicer):
             return local
         return self._fan.backup(request, context, local)
 
-    def Sweep(self, request: pb.SweepRequest, context: Any) -> pb.SweepResponse:
-        """Refused in cluster mode (for now)."""
-        raise FailedPrecondition(_NOT_YET.format("Sweep"))
-
-    def RunLifecycle(
-        self, request: pb.RunLifecycleRequest, context: Any
-    ) -> pb.RunLifecycleResponse:
-        """Refused in cluster mode (for now)."""
-        raise FailedPrecondition(_NOT_YET.format("RunLifecycle"))
-
-    def Transfer(self, request: Any, context: Any) -> Any:
-        """Refused in cluster mode (for now)."""
-        raise FailedPrecondition(_NOT_YET.format("Transfer"))
-
-    def Clear(self, request: Any, context: Any) -> Any:
-        """Refused in cluster mode (for now)."""
-        raise FailedPrecondition(_NOT_YET.format("Clear"))
-
-    def BatchSearch(self, request: Any, context: Any) -> Any:
-        """Refused in cluster mode (for now)."""
-        raise FailedPrecondition(_NOT_YET.format("BatchSearch"))
+    def BatchSearch(self, request: pb.BatchSearchRequest, context: Any) -> Iterator[bytes]:
+        """One namespace's batch on its owner (counting no access), or forward it."""
+        _, owner = self._owner("BatchSearch", request.namespace, context, read=True)
+        if owner is not None:
+            yield from self._fwd.stream(
+                owner,
+                "BatchSearch",
+                request,
+                context,
+                pb.BatchSearchRequest.SerializeToString,
+                bytes,  # raw replies (``RAW_REPLIES``): relayed as they come
+            )
+            return
+        request.shared.count_access = False
+        for query in request.queries:
+            query.count_access = False
+        yield from super().BatchSearch(request, context)

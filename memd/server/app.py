@@ -154,8 +154,12 @@ class MemdServer:
         enable_reflection(self.grpc, services)
         jobs: list[Job] = []
         if self.cluster is not None:
-            # Sweeps and lifecycle passes are engine effects this phase does not log:
-            # run on every replica on their own, they would make replicas differ.
+            # Sweeps and lifecycle passes run on every replica on their own would make
+            # replicas differ: the owner appends them to its partitions' logs instead
+            # (memd/cluster/effects.py). Consolidation on capacity is not logged yet.
+            from memd.cluster.effects import cluster_jobs
+
+            jobs = cluster_jobs(cfg, self.cluster.node, self.metrics)
             cfg = replace(cfg, sweep_interval_s=0, lifecycle_interval_s=0)
             cfg = replace(cfg, lifecycle_capacity_check_s=0)
         if cfg.sweep_interval_s > 0:

@@ -145,6 +145,7 @@ fn lifecycle_policies_act_on_the_imported_age() {
         dry_run: false,
         max_actions: 100,
         now_ms: NOW,
+        single_transaction: false,
     };
     let mut done: Vec<(String, String)> =
         e.lifecycle(&req).unwrap().actions.into_iter().map(|a| (a.key, a.rule)).collect();

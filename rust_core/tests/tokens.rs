@@ -49,6 +49,7 @@ fn tokens_are_never_a_namespace() {
             dry_run: true,
             max_actions: 10,
             now_ms: 2,
+            single_transaction: false,
         };
         assert_eq!(e.lifecycle(&req).unwrap().scanned, 1);
     };

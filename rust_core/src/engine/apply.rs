@@ -40,6 +40,8 @@ pub enum Op {
     Expire { ns: String, keys: Vec<String>, now_ms: u64 },
     /// Remove up to `max` expired memories.
     Sweep { now_ms: u64, max: usize },
+    /// Remove up to `max` expired memories of the namespaces `names` (`sweep.rs`).
+    SweepNamespaces { names: Vec<String>, now_ms: u64, max: usize },
     /// Delete a namespace.
     DropNamespace { ns: String },
     /// Persist access statistics now.
@@ -114,6 +116,7 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         }
         Op::Expire { ns, keys, now_ms } => expire(txn, ns, keys, *now_ms),
         Op::Sweep { now_ms, max } => sweep(txn, *now_ms, *max),
+        Op::SweepNamespaces { names, now_ms, max } => super::sweep::apply(txn, names, *now_ms, *max),
         Op::DropNamespace { ns } => drop_namespace(txn, ns),
         Op::Flush => flush_access(txn).map(Reply::Count),
         Op::PutToken { digest, record } => {

@@ -56,6 +56,10 @@ pub struct LifecycleRequest {
     pub max_actions: usize,
     /// The time.
     pub now_ms: u64,
+    /// Plan the whole pass, then apply it in ONE write transaction (cluster mode: a
+    /// `lifecycle` log entry, whose mark commits with it; see `pass_whole`). Needs a
+    /// namespace; unpaced.
+    pub single_transaction: bool,
 }
 
 /// One action of a pass.
@@ -110,6 +114,11 @@ impl Engine {
         if req.max_actions == 0 || req.max_actions > MAX_ACTIONS {
             return Err(CoreError::invalid(format!("max_actions must be in 1..={MAX_ACTIONS}")));
         }
+        if req.single_transaction && (req.namespace.is_none() || req.dry_run) {
+            return Err(CoreError::invalid(
+                "a single-transaction lifecycle pass needs one namespace and no dry run",
+            ));
+        }
         let names: Vec<String> = match &req.namespace {
             Some(ns) => {
                 validate::namespace(ns, &shared.cfg.limits)?;
@@ -122,6 +131,10 @@ impl Engine {
         };
         let mut report = LifecycleReport::default();
         for ns in names {
+            if req.single_transaction {
+                pass_whole(&shared, &ns, req, &mut report)?;
+                break;
+            }
             pass(&shared, &ns, req, &mut report)?;
             if report.more {
                 break;
@@ -171,6 +184,55 @@ fn pass(
             None => return Ok(()),
         }
     }
+}
+
+/// Cluster mode's pass (`LifecycleRequest::single_transaction`): plans the whole
+/// namespace (at most `max_actions` actions), then applies every planned action in
+/// ONE write transaction, which also records the caller's pending mark
+/// (`engine/mark.rs`): the entry's effects and its sequence commit together.
+///
+/// Why one transaction. Every replica applies the entry at the same `now_ms` to the
+/// same state, so it plans and applies the same actions. The paced pass (`pass`)
+/// commits every `APPLY_BATCH` actions; a node that crashed between two of them would,
+/// after its restart, re-apply the entry (its mark was not recorded) to a half-way
+/// state, and a half-way state is not the state the owner planned from: a memory a
+/// first batch demoted by capacity may now match another rule, and `max_actions`
+/// would count only the second half, so the replica would diverge. With one
+/// transaction there is no half-way state on disk: either none of the entry is there
+/// (nor its mark) and re-applying it runs the same pass on the same state, or all of
+/// it is, with its mark, and the entry is skipped. The transaction is submitted even
+/// when nothing is planned, so the mark is always recorded.
+///
+/// The price: the writer holds the state's write lock for up to `max_actions`
+/// actions at once (the RPC's default is 10 000), and the pass is not paced, since on
+/// the owner the partition's writes wait for it anyway.
+fn pass_whole(
+    shared: &Shared,
+    ns: &str,
+    req: &LifecycleRequest,
+    report: &mut LifecycleReport,
+) -> Result<()> {
+    let mut cursor = keys::namespace_prefix(ns);
+    let mut first = true;
+    let mut planned = Vec::new();
+    let mut more = false;
+    loop {
+        let room = req.max_actions - planned.len();
+        let (batch, next) = plan(shared, ns, &cursor, first, req, room, &mut report.scanned)?;
+        first = false;
+        planned.extend(batch);
+        if planned.len() >= req.max_actions {
+            more = next.is_some();
+            break;
+        }
+        match next {
+            Some(key) => cursor = key,
+            None => break,
+        }
+    }
+    apply(shared, ns, &planned, req, report)?;
+    report.more = more;
+    Ok(())
 }
 
 /// Plans up to `SCAN_BATCH` records after `cursor` (from it when `first`), at most

@@ -18,6 +18,7 @@ mod reopen;
 mod rescore;
 mod search;
 mod stats;
+mod sweep;
 mod tokens;
 mod transfer;
 mod writer;

@@ -52,6 +52,11 @@ impl TtlIndex {
         (batch, more)
     }
 
+    /// Every entry expired at `now_ms` (earliest first), without a bound.
+    pub fn expired_iter(&self, now_ms: u64) -> impl Iterator<Item = &TtlEntry> {
+        self.order.iter().take_while(move |(t, _, _)| *t <= now_ms)
+    }
+
     /// Memories with an expiry.
     pub fn len(&self) -> usize {
         self.order.len()

@@ -189,7 +189,7 @@ impl PyEngine {
 
     #[pyo3(signature = (
         source, target, keys, now_ms, moving = false, on_conflict = "fail",
-        on_dimension_mismatch = "fail"
+        on_dimension_mismatch = "fail", mark = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn transfer(
@@ -202,6 +202,7 @@ impl PyEngine {
         moving: bool,
         on_conflict: &str,
         on_dimension_mismatch: &str,
+        mark: Option<(String, u64)>,
     ) -> PyResult<PyTransferReport> {
         let req = TransferRequest {
             source,
@@ -212,18 +213,24 @@ impl PyEngine {
             on_dimension: ops::dimension(on_dimension_mismatch)?,
             now_ms,
         };
-        Ok(PyTransferReport(enter_core(py, || self.engine.transfer(&req))?))
+        Ok(PyTransferReport(enter_core(py, || scoped(mark, || self.engine.transfer(&req)))?))
     }
 
-    #[pyo3(signature = (namespace, tier = 0))]
-    fn clear(&self, py: Python<'_>, namespace: &str, tier: i128) -> PyResult<u64> {
+    #[pyo3(signature = (namespace, tier = 0, mark = None))]
+    fn clear(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+        tier: i128,
+        mark: Option<(String, u64)>,
+    ) -> PyResult<u64> {
         let tier = validate::optional_tier(tier)?;
-        enter_core(py, || self.engine.clear(namespace, tier))
+        enter_core(py, || scoped(mark, || self.engine.clear(namespace, tier)))
     }
 
     #[pyo3(signature = (
         now_ms, namespace = None, consolidate = true, policies = true, dry_run = false,
-        max_actions = 10_000
+        max_actions = 10_000, mark = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn lifecycle(
@@ -235,6 +242,7 @@ impl PyEngine {
         policies: bool,
         dry_run: bool,
         max_actions: i128,
+        mark: Option<(String, u64)>,
     ) -> PyResult<PyLifecycleReport> {
         let req = LifecycleRequest {
             namespace,
@@ -242,15 +250,33 @@ impl PyEngine {
             dry_run,
             max_actions: saturating_usize(max_actions),
             now_ms,
+            // A replicated entry (a mark): one transaction, with the mark.
+            single_transaction: mark.is_some(),
         };
-        Ok(PyLifecycleReport(enter_core(py, || self.engine.lifecycle(&req))?))
+        Ok(PyLifecycleReport(enter_core(py, || scoped(mark, || self.engine.lifecycle(&req)))?))
     }
 
-    #[pyo3(signature = (now_ms, max_items = 1000))]
-    fn sweep(&self, py: Python<'_>, now_ms: u64, max_items: i128) -> PyResult<PySweepResult> {
+    #[pyo3(signature = (now_ms, max_items = 1000, namespaces = None, mark = None))]
+    fn sweep(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        max_items: i128,
+        namespaces: Option<Vec<String>>,
+        mark: Option<(String, u64)>,
+    ) -> PyResult<PySweepResult> {
         let max = saturating_usize(max_items);
-        let (expired, more) = enter_core(py, || self.engine.sweep(now_ms, max))?;
+        let (expired, more) = enter_core(py, || {
+            scoped(mark, || match &namespaces {
+                Some(names) => self.engine.sweep_namespaces(names, now_ms, max),
+                None => self.engine.sweep(now_ms, max),
+            })
+        })?;
         Ok(PySweepResult { expired, more })
+    }
+
+    fn expired_count(&self, py: Python<'_>, namespaces: Vec<String>, now_ms: u64) -> PyResult<u64> {
+        enter_core(py, || self.engine.expired_count(&namespaces, now_ms))
     }
 
     #[pyo3(signature = (namespace = None))]
