@@ -32,6 +32,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "cluster" / "cluster.sh"
 LONG = os.environ.get("MEMD_CLUSTER_LONG") == "1"
 LEASE_S = 1.5
+NOISE_POLICY = """
+[[lifecycle.policies]]
+name = "forget_noise"
+action = "delete"
+categories = ["noise"]
+min_age = "1ms"
+"""
 T = TypeVar("T")
 
 
@@ -206,6 +213,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     for attempt in range(3):
         directory = tmp_path_factory.mktemp("cluster")
         base = _free_base()
+        # One lifecycle policy, for the logged lifecycle passes (effects_cases.py):
+        # it only touches memories of category "noise", which no other test stores.
+        config = directory / "memd.toml"
+        config.write_text(NOISE_POLICY)
         env = dict(
             os.environ,
             CLUSTER_DIR=str(directory),
@@ -214,7 +225,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             CLUSTER_PARTITIONS="8",
             MEMD=str(Path(sys.executable).parent / "memd"),
             # One backup directory for the three nodes: each writes <path>/<node id>.
-            MEMD_ARGS=f"--backup-dir {directory / 'backups'}",
+            MEMD_ARGS=f"--backup-dir {directory / 'backups'} --config {config}",
         )
         c = Cluster(directory, base, env)
         try:

@@ -41,6 +41,14 @@ def _memories(n_ttl: int, n_kept: int, tag: str) -> list[mpb.NewMemory]:
     return expiring + kept
 
 
+def _noise(n: int) -> list[mpb.NewMemory]:
+    """Memories the cluster's lifecycle policy deletes (conftest.NOISE_POLICY)."""
+    return [
+        mpb.NewMemory(key=f"noise-{j}", text=f"noise {j}", metadata={"category": "noise"})
+        for j in range(n)
+    ]
+
+
 def _store(c: Cluster, node: int, ns: str, memories: list[mpb.NewMemory]) -> None:
     request = pb.StoreRequest(namespace=ns, memories=memories)
     reply, _ = retry(lambda: c.stub(node).Store(request, timeout=10))
@@ -97,13 +105,15 @@ def test_sweep_lifecycle_clear_and_transfer_are_answered_in_cluster_mode(
     ns = "effects:rpc"
     partition = partition_of(ns, PARTITIONS)
     other = next(n for n in (1, 2, 3) if n != _owner(cluster, ns))
-    _store(cluster, other, ns, _memories(0, 6, "r"))
-    before = _settled(cluster, {ns: 6})[0]["applied"].get(mark_name(partition), 0)
-    # RunLifecycle of one namespace: a logged pass (forwarded to the owner).
-    report = _call(cluster, other, "RunLifecycle", pb.RunLifecycleRequest(namespace=ns))
-    assert report.scanned == 6
+    _store(cluster, other, ns, _memories(0, 6, "r") + _noise(2))
+    before = _settled(cluster, {ns: 8})[0]["applied"].get(mark_name(partition), 0)
+    # RunLifecycle of one namespace: a logged pass (forwarded to the owner); the
+    # cluster's policy deletes the "noise" memories on every replica.
     dry = _call(cluster, other, "RunLifecycle", pb.RunLifecycleRequest(namespace=ns, dry_run=True))
-    assert dry.dry_run and dry.scanned == 6
+    assert dry.dry_run and len(dry.actions) == 2
+    report = _call(cluster, other, "RunLifecycle", pb.RunLifecycleRequest(namespace=ns))
+    assert (report.scanned, len(report.actions)) == (8, 2)
+    assert {a.rule for a in report.actions} == {"forget_noise"}
     after = _settled(cluster, {ns: 6})[0]["applied"][mark_name(partition)]
     assert after == before + 1, "the pass is one entry, the dry run none"
     with pytest.raises(grpc.RpcError) as err:
@@ -152,15 +162,16 @@ def test_a_follower_restarted_mid_way_converges_on_the_effects(whole: Cluster) -
     ns = "effects:restart"
     owner = _owner(c, ns)
     follower = next(n for n in (1, 2, 3) if n != owner)
-    _store(c, owner, ns, _memories(5, 3, "f"))
-    _settled(c, {ns: 8})
+    _store(c, owner, ns, _memories(5, 3, "f") + _noise(1))
+    _settled(c, {ns: 9})
     c.kill9(f"memd-{follower}")
     try:
         # While it is down: the TTLs pass and the owner sweeps, a lifecycle pass runs,
         # a store and a partial clear follow.
         live = tuple(n for n in (1, 2, 3) if n != follower)
-        _settled(c, {ns: 3}, nodes=live)
-        _call(c, owner, "RunLifecycle", pb.RunLifecycleRequest(namespace=ns))
+        _settled(c, {ns: 4}, nodes=live)
+        report = _call(c, owner, "RunLifecycle", pb.RunLifecycleRequest(namespace=ns))
+        assert len(report.actions) == 1  # the noise memory
         _store(c, owner, ns, _memories(0, 2, "g"))
         _call(c, owner, "Clear", pb.ClearRequest(namespace=ns, tier=mpb.TIER_ARCHIVE))
     finally:
