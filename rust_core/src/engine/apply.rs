@@ -116,7 +116,9 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         }
         Op::Expire { ns, keys, now_ms } => expire(txn, ns, keys, *now_ms),
         Op::Sweep { now_ms, max } => sweep(txn, *now_ms, *max),
-        Op::SweepNamespaces { names, now_ms, max } => super::sweep::apply(txn, names, *now_ms, *max),
+        Op::SweepNamespaces { names, now_ms, max } => {
+            super::sweep::apply(txn, names, *now_ms, *max)
+        }
         Op::DropNamespace { ns } => drop_namespace(txn, ns),
         Op::Flush => flush_access(txn).map(Reply::Count),
         Op::PutToken { digest, record } => {

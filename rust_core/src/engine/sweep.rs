@@ -39,7 +39,12 @@ impl Engine {
     /// Removes at most `max` memories of the namespaces `names` expired at `now_ms`,
     /// in the order of the module docs: `(removed, more expired remain)`. Unknown
     /// namespaces are skipped (a partition may hold none yet).
-    pub fn sweep_namespaces(&self, names: &[String], now_ms: u64, max: usize) -> Result<(u64, bool)> {
+    pub fn sweep_namespaces(
+        &self,
+        names: &[String],
+        now_ms: u64,
+        max: usize,
+    ) -> Result<(u64, bool)> {
         if max == 0 {
             return Err(CoreError::invalid("max_items must be at least 1"));
         }
@@ -48,9 +53,7 @@ impl Engine {
             validate::namespace(ns, &shared.cfg.limits)?;
         }
         let op = Op::SweepNamespaces { names: names.to_vec(), now_ms, max };
-        let Reply::Swept(n, more) = shared.submit(op)? else {
-            unreachable!("sweep replies Swept")
-        };
+        let Reply::Swept(n, more) = shared.submit(op)? else { unreachable!("sweep replies Swept") };
         Ok((n, more))
     }
 
