@@ -225,6 +225,8 @@ class EngineOptions:
         vector_quantization: How vector indexes hold their rows in memory:
             ``"none"`` (f32) or ``"int8"`` (about 4 x smaller; final candidates are
             re-scored with the stored f32 vectors). Applies to every namespace.
+        lazy_expiry: A read that meets an expired memory removes it. Cluster mode
+            turns it off (the owner's logged sweeps remove it on every replica).
     """
 
     map_size_bytes: int = 64 << 30
@@ -244,6 +246,7 @@ class EngineOptions:
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     search_language: str = "english"
     vector_quantization: Literal["none", "int8"] = "none"
+    lazy_expiry: bool = True
 
 
 SEARCH_LANGUAGES = (

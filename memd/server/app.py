@@ -87,7 +87,9 @@ class MemdServer:
         self.cfg = cfg
         self.metrics = Metrics(registry)
         self.drain = DrainState()
-        self.engine = Engine(cfg.data_dir, cfg.engine)
+        # Cluster mode: no node-local removal on read (memd/cluster/effects.py).
+        engine_options = replace(cfg.engine, lazy_expiry=not cfg.cluster.enabled)
+        self.engine = Engine(cfg.data_dir, engine_options)
         try:
             self._setup(cfg)
         except BaseException:

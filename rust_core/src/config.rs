@@ -96,6 +96,10 @@ pub struct EngineConfig {
     pub analyzer: Analyzer,
     /// How every namespace's vector matrix stores its rows (`search::quant`).
     pub vector_quantization: Quantization,
+    /// A read that meets an expired memory removes it (lazy expiry, `evict/ttl.rs`).
+    /// Cluster mode turns it off: a removal on one replica alone would make replicas
+    /// differ, and the owner's logged sweeps remove expired memories everywhere.
+    pub lazy_expiry: bool,
 }
 
 impl Default for EngineConfig {
@@ -115,6 +119,7 @@ impl Default for EngineConfig {
             lifecycle: LifecycleConfig::default(),
             analyzer: Analyzer::ENGLISH,
             vector_quantization: Quantization::None,
+            lazy_expiry: true,
         }
     }
 }

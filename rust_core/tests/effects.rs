@@ -13,8 +13,8 @@ use memd_core::{CoreError, Engine, RawMemory};
 const DAY: u64 = 86_400_000;
 const NOW: u64 = 1_800_000_000_000;
 
-fn mark(seq: u64) -> Option<Mark> {
-    Some(Mark { partition: "p0".into(), seq })
+fn mark(seq: u64) -> Mark {
+    Mark { partition: "p0".into(), seq }
 }
 
 fn expiring(key: &str, ttl_ms: i128) -> RawMemory {
@@ -37,17 +37,20 @@ fn a_namespace_sweep_removes_only_the_named_namespaces_in_name_order() {
     e.put_many("other", vec![expiring("x", 10)], 1_000, true).unwrap();
     let names = keys(&["a", "b", "missing"]);
     assert_eq!(e.expired_count(&names, 2_000).unwrap(), 3);
-    let (n, more) = scoped(mark(4), || e.sweep_namespaces(&names, 2_000, 2)).unwrap();
+    let (n, more) = scoped(Some(mark(4)), || e.sweep_namespaces(&names, 2_000, 2)).unwrap();
     assert_eq!((n, more), (2, true));
     assert_eq!(e.applied("p0").unwrap(), 4, "the mark commits with the sweep");
     assert_eq!(live(&e, "a", &["x", "late"]), [false, true]);
     assert_eq!(live(&e, "b", &["x", "y"]), [false, true], "b/x before b/y: key order");
-    let (n, more) = scoped(mark(5), || e.sweep_namespaces(&names, 2_000, 10)).unwrap();
+    let (n, more) = scoped(Some(mark(5)), || e.sweep_namespaces(&names, 2_000, 10)).unwrap();
     assert_eq!((n, more), (1, false));
     assert_eq!(live(&e, "other", &["x"]), [true], "another partition's namespace waits");
     assert_eq!(e.expired_count(&names, 2_000).unwrap(), 0);
     // Nothing to do still records the mark.
-    assert_eq!(scoped(mark(6), || e.sweep_namespaces(&names, 2_000, 10)).unwrap(), (0, false));
+    assert_eq!(
+        scoped(Some(mark(6)), || e.sweep_namespaces(&names, 2_000, 10)).unwrap(),
+        (0, false)
+    );
     assert_eq!(e.applied("p0").unwrap(), 6);
     let zero = e.sweep_namespaces(&names, 2_000, 0);
     assert!(matches!(zero, Err(CoreError::InvalidArgument(_))), "{zero:?}");
@@ -85,7 +88,7 @@ fn a_single_transaction_pass_does_what_the_paced_pass_does_and_records_its_mark(
         }
     }
     let a = paced.lifecycle(&request(false, 5)).unwrap();
-    let b = scoped(mark(9), || whole.lifecycle(&request(true, 5))).unwrap();
+    let b = scoped(Some(mark(9)), || whole.lifecycle(&request(true, 5))).unwrap();
     assert_eq!((a.actions.len(), a.more), (5, true));
     assert_eq!(a.actions, b.actions);
     assert_eq!(b.more, a.more);
@@ -93,9 +96,23 @@ fn a_single_transaction_pass_does_what_the_paced_pass_does_and_records_its_mark(
     assert_eq!(layout(&paced, NOW + 40 * DAY), layout(&whole, NOW + 40 * DAY));
     // A pass with nothing to do still records its mark (its one transaction is sent).
     let idle = LifecycleRequest { now_ms: NOW, ..request(true, 5) };
-    assert!(scoped(mark(10), || whole.lifecycle(&idle)).unwrap().actions.is_empty());
+    assert!(scoped(Some(mark(10)), || whole.lifecycle(&idle)).unwrap().actions.is_empty());
     assert_eq!(whole.applied("p0").unwrap(), 10);
     // It needs one namespace.
     let every = LifecycleRequest { namespace: None, ..request(true, 5) };
     assert!(matches!(whole.lifecycle(&every), Err(CoreError::InvalidArgument(_))));
+}
+
+#[test]
+fn without_lazy_expiry_a_read_leaves_an_expired_memory_to_the_sweep() {
+    for lazy in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open(dir.path(), memd_core::EngineConfig { lazy_expiry: lazy, ..small_config() });
+        e.put_many("a", vec![expiring("x", 10)], 1_000, true).unwrap();
+        assert!(e.get_many("a", &keys(&["x"]), 2_000, false).unwrap()[0].is_none(), "hidden");
+        // The writer takes jobs in order: after this one, a lazy removal is done.
+        e.flush().unwrap();
+        let left = e.expired_count(&keys(&["a"]), 2_000).unwrap();
+        assert_eq!(left, u64::from(!lazy), "lazy expiry {lazy}");
+    }
 }

@@ -76,7 +76,7 @@ pub(super) fn lookup(
             out.push(found);
         }
     }
-    if !expired.is_empty() {
+    if !expired.is_empty() && shared.cfg.lazy_expiry {
         shared.submit_detached(Op::Expire { ns: ns.to_owned(), keys: expired, now_ms });
     }
     crate::archive::hydrate(shared, &mut out, now_ms)?;

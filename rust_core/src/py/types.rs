@@ -192,6 +192,7 @@ pub struct PyEngineOptions {
     lifecycle: PyLifecycleOptions,
     search_language: String,
     vector_quantization: String,
+    lazy_expiry: bool,
 }
 
 impl TryFrom<PyEngineOptions> for EngineConfig {
@@ -243,6 +244,7 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                     o.vector_quantization
                 ))
             })?,
+            lazy_expiry: o.lazy_expiry,
         })
     }
 }
