@@ -244,6 +244,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         max_embedding_dim=v["engine.max_embedding_dim"],
         search_language=v["engine.search_language"],
         vector_quantization=v["engine.vector_quantization"],
+        vector_quantization_namespaces=tuple(v["engine.vector_quantization_namespaces"]),
         lifecycle=LifecycleOptions(
             consolidate_min_importance=v["lifecycle.consolidate_min_importance"],
             consolidate_min_access_count=v["lifecycle.consolidate_min_access_count"],

@@ -136,10 +136,20 @@ def _embed_namespaces(table: TableOption) -> Iterator[str]:
     yield "namespaces = []"
 
 
+def _quantization_namespaces(table: TableOption) -> Iterator[str]:
+    if table.default:
+        raise AssertionError("the rules have no default; render them when they do")
+    yield "# none by default; each rule is a table, e.g. (docs/search.md):"
+    yield "#   [[engine.vector_quantization_namespaces]]"
+    yield '#   pattern = "team:big/*"  quantization = "int8"'
+    yield "vector_quantization_namespaces = []"
+
+
 _TABLE_RENDERERS = {
     "lifecycle.policies": _policies,
     "lifecycle.categories": _categories,
     "embed.namespaces": _embed_namespaces,
+    "engine.vector_quantization_namespaces": _quantization_namespaces,
 }
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import Any
 
 from memd.types import Tier
 
@@ -120,3 +121,27 @@ def http_address(raw: str) -> str:
     if raw.startswith("unix:"):
         raise ConfigError("the metrics endpoint listens on TCP only (host:port)")
     return grpc_address(raw)
+
+
+def pattern_rules(
+    value: Any, path: str, table: str, field: str, allowed: Collection[str]
+) -> tuple[tuple[str, str], ...]:
+    """``[[table]]`` arrays of per-namespace rules, in file order.
+
+    Each rule is a ``pattern`` (a namespace, or a prefix ending in ``*``) and ``field``
+    (one of ``allowed``).
+    """
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {table} must be an array of tables")
+    rules = []
+    for i, rule in enumerate(value):
+        where = f"{path}: {table}[{i}]"
+        if not isinstance(rule, dict) or set(rule) != {"pattern", field}:
+            raise ConfigError(f"{where}: expected exactly the keys pattern and {field}")
+        pattern, chosen = rule["pattern"], rule[field]
+        if not isinstance(pattern, str) or not pattern or "*" in pattern[:-1]:
+            raise ConfigError(f"{where}: pattern must be a name or a prefix ending in *")
+        if chosen not in allowed:
+            raise ConfigError(f"{where}: {field} must be one of {', '.join(allowed)}")
+        rules.append((pattern, chosen))
+    return tuple(rules)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memd.config_parse import ConfigError, tier_number
+from memd.config_parse import ConfigError, pattern_rules, tier_number
 from memd.embed.options import parse_namespace_rules
 from memd.types import CategoryOptions, PolicyOptions, Tier
 
@@ -253,6 +253,20 @@ TABLE_OPTIONS: dict[str, TableOption] = {
             "backend (none, local, openai); the first match overrides embed.backend",
             (),
             parse_namespace_rules,
+        ),
+        TableOption(
+            "engine.vector_quantization_namespaces",
+            "[[engine.vector_quantization_namespaces]]: pattern (a namespace, or a prefix "
+            "ending in *) and quantization (none, int8); the first match overrides "
+            "engine.vector_quantization",
+            (),
+            lambda value, path: pattern_rules(
+                value,
+                path,
+                "engine.vector_quantization_namespaces",
+                "quantization",
+                ("none", "int8"),
+            ),
         ),
     )
 }

@@ -224,7 +224,11 @@ class EngineOptions:
             it when the store opens.
         vector_quantization: How vector indexes hold their rows in memory:
             ``"none"`` (f32) or ``"int8"`` (about 4 x smaller; final candidates are
-            re-scored with the stored f32 vectors). Applies to every namespace.
+            re-scored with the stored f32 vectors), for namespaces no rule of
+            ``vector_quantization_namespaces`` matches.
+        vector_quantization_namespaces: ``(pattern, quantization)`` overrides, first
+            match wins; a pattern is a namespace or a prefix ending in ``*``. A
+            namespace whose quantization changed has its index rebuilt at open.
         lazy_expiry: A read that meets an expired memory removes it. Cluster mode
             turns it off (the owner's logged sweeps remove it on every replica).
     """
@@ -246,6 +250,7 @@ class EngineOptions:
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     search_language: str = "english"
     vector_quantization: Literal["none", "int8"] = "none"
+    vector_quantization_namespaces: tuple[tuple[str, str], ...] = ()
     lazy_expiry: bool = True
 
 

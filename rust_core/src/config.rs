@@ -6,6 +6,7 @@ use crate::lifecycle::LifecycleConfig;
 use crate::model::Tier;
 use crate::search::quant::Quantization;
 use crate::search::Analyzer;
+use std::sync::Arc;
 
 /// When a commit reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,8 +95,8 @@ pub struct EngineConfig {
     pub lifecycle: LifecycleConfig,
     /// How search indexes turn text into BM25 terms (NFKC, stemming language).
     pub analyzer: Analyzer,
-    /// How every namespace's vector matrix stores its rows (`search::quant`).
-    pub vector_quantization: Quantization,
+    /// How each namespace's vector matrix stores its rows (`search::quant`).
+    pub vector_quantization: QuantRules,
     /// A read that meets an expired memory removes it (lazy expiry, `evict/ttl.rs`).
     /// Cluster mode turns it off: a removal on one replica alone would make replicas
     /// differ, and the owner's logged sweeps remove expired memories everywhere.
@@ -118,7 +119,7 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
             analyzer: Analyzer::ENGLISH,
-            vector_quantization: Quantization::None,
+            vector_quantization: QuantRules::default(),
             lazy_expiry: true,
         }
     }
@@ -146,5 +147,61 @@ impl EngineConfig {
             return Err(CoreError::invalid("namespace + key limits exceed LMDB's 511-byte keys"));
         }
         self.lifecycle.check()
+    }
+}
+
+/// Does namespace `ns` match `pattern`: a whole name, or a prefix followed by `*`
+/// (the form of every per-namespace rule: embedders, quantization).
+pub fn namespace_matches(pattern: &str, ns: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => ns.starts_with(prefix),
+        None => ns == pattern,
+    }
+}
+
+/// Which namespaces hold their vectors as int8 rows: a default and per-namespace
+/// rules, first match wins. Chosen per namespace because it trades recall for
+/// memory, and tenants differ in which they need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuantRules {
+    /// For namespaces no rule matches (`engine.vector_quantization`).
+    pub default: Quantization,
+    /// `(pattern, quantization)` overrides (`engine.vector_quantization_namespaces`).
+    pub rules: Arc<[(String, Quantization)]>,
+}
+
+impl QuantRules {
+    /// The same quantization for every namespace.
+    pub fn uniform(quantization: Quantization) -> QuantRules {
+        QuantRules { default: quantization, rules: Arc::new([]) }
+    }
+
+    /// The quantization of namespace `ns`.
+    pub fn of(&self, ns: &str) -> Quantization {
+        self.rules
+            .iter()
+            .find(|(pattern, _)| namespace_matches(pattern, ns))
+            .map_or(self.default, |&(_, q)| q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantization_rules_first_match_wins_else_the_default() {
+        let rules = QuantRules {
+            default: Quantization::None,
+            rules: vec![
+                ("team:big/exact".to_string(), Quantization::None),
+                ("team:big/*".to_string(), Quantization::Int8),
+            ]
+            .into(),
+        };
+        assert_eq!(rules.of("team:big/logs"), Quantization::Int8);
+        assert_eq!(rules.of("team:big/exact"), Quantization::None);
+        assert_eq!(rules.of("team:bigger"), Quantization::None);
+        assert_eq!(QuantRules::uniform(Quantization::Int8).of("any"), Quantization::Int8);
     }
 }

@@ -21,7 +21,7 @@ pub mod wire;
 #[cfg(feature = "python")]
 mod py;
 
-pub use config::{Durability, EngineConfig, Limits, TierConfig};
+pub use config::{Durability, EngineConfig, Limits, QuantRules, TierConfig};
 pub use engine::{Engine, ListQuery, PutResult};
 pub use error::{CoreError, Result};
 pub use model::{Memory, RawMemory, Tier};

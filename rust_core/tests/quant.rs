@@ -66,7 +66,7 @@ fn a_quantized_namespace_reports_full_precision_cosines_and_the_f32_ranking() {
         let mut cfg = common::small_config();
         cfg.durability = Durability::NoSync;
         cfg.tiers[0].capacity = 0;
-        cfg.vector_quantization = quant;
+        cfg.vector_quantization = memd_core::QuantRules::uniform(quant);
         common::open(dir, cfg)
     };
     let plain = engine(dirs.0.path(), Quantization::None);
@@ -116,4 +116,51 @@ fn a_quantized_namespace_reports_full_precision_cosines_and_the_f32_ranking() {
     assert!(off < 1e-5, "reported cosines are {off} off the stored vectors'");
     plain.close().unwrap();
     quant.close().unwrap();
+}
+
+#[test]
+fn quantization_is_chosen_per_namespace_and_a_changed_rule_rebuilds_at_open() {
+    use memd_core::{QuantRules, RawMemory};
+    let dir = tempfile::tempdir().unwrap();
+    let open = |rules: &[(&str, Quantization)]| {
+        let mut cfg = common::small_config();
+        cfg.durability = Durability::NoSync;
+        cfg.vector_quantization = QuantRules {
+            default: Quantization::None,
+            rules: rules.iter().map(|&(p, q)| (p.to_string(), q)).collect::<Vec<_>>().into(),
+        };
+        common::open(dir.path(), cfg)
+    };
+    let data = clustered(40, 16, 4, 5);
+    let engine = open(&[("team:big/*", Quantization::Int8)]);
+    for ns in ["team:big/logs", "team:small"] {
+        let items = (data.iter().enumerate())
+            .map(|(i, v)| RawMemory {
+                key: format!("m{i}"),
+                text: format!("memory {i}"),
+                embedding: Some(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+                ..RawMemory::default()
+            })
+            .collect();
+        engine.put_many(ns, items, 1_000, true).unwrap();
+    }
+    let quant_of =
+        |e: &memd_core::Engine, ns: &str| e.stats(Some(ns)).unwrap()[0].vectors.quantization;
+    assert_eq!(quant_of(&engine, "team:big/logs"), Quantization::Int8);
+    assert_eq!(quant_of(&engine, "team:small"), Quantization::None);
+    let search = |e: &memd_core::Engine, ns: &str| {
+        let hits = e.search(&SearchQuery { namespace: ns.into(), ..query(&data[3], 1, true, "") });
+        hits.unwrap()[0].memory.key.clone()
+    };
+    assert_eq!(search(&engine, "team:big/logs"), "m3");
+    engine.close().unwrap();
+    // Same rules: the snapshot is used. Rule dropped: refused, rebuilt in f32.
+    let same = open(&[("team:big/*", Quantization::Int8)]);
+    assert!(same.open_report().from_snapshot);
+    same.close().unwrap();
+    let changed = open(&[]);
+    let report = changed.open_report();
+    assert!(!report.from_snapshot && report.reason.contains("int8"), "{report:?}");
+    assert_eq!(quant_of(&changed, "team:big/logs"), Quantization::None);
+    assert_eq!(search(&changed, "team:big/logs"), "m3");
 }

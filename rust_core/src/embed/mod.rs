@@ -63,10 +63,7 @@ pub struct Rule {
 
 impl Rule {
     fn matches(&self, ns: &str) -> bool {
-        match self.pattern.strip_suffix('*') {
-            Some(prefix) => ns.starts_with(prefix),
-            None => ns == self.pattern,
-        }
+        crate::config::namespace_matches(&self.pattern, ns)
     }
 }
 

@@ -48,16 +48,20 @@ pub(crate) fn load(
     store: &Store,
     cfg: &crate::config::EngineConfig,
 ) -> Result<(State, OpenReport)> {
-    let (analyzer, quant) = (cfg.analyzer, cfg.vector_quantization);
+    let (analyzer, quant) = (cfg.analyzer, &cfg.vector_quantization);
     if !persist::path(dir).exists() {
-        let state = State::load(store, analyzer, quant)?;
+        let state = State::load(store, analyzer, quant.clone())?;
         return Ok((state, OpenReport::rebuilt(String::new())));
     }
-    let expect =
-        Expect { txn_id: txn_id(store), analyzer, params: Params::default(), quantization: quant };
+    let expect = Expect {
+        txn_id: txn_id(store),
+        analyzer,
+        params: Params::default(),
+        quantization: quant.clone(),
+    };
     let (state, snapshot) = std::thread::scope(|s| {
         let reader = s.spawn(|| persist::read(dir, &expect));
-        let state = State::load_headers(store, analyzer, quant);
+        let state = State::load_headers(store, analyzer, quant.clone());
         let snapshot =
             reader.join().unwrap_or_else(|_| Err(Bad("the snapshot reader panicked".into())));
         (state, snapshot)
@@ -71,7 +75,7 @@ pub(crate) fn load(
         Err(Bad(reason)) => {
             persist::discard(dir);
             drop(state);
-            Ok((State::load(store, analyzer, quant)?, OpenReport::rebuilt(reason)))
+            Ok((State::load(store, analyzer, quant.clone())?, OpenReport::rebuilt(reason)))
         }
     }
 }

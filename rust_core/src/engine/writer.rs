@@ -231,7 +231,7 @@ fn rebuild(shared: &Arc<Shared>) {
     // recorded until the swap are carried over. If even reading fails, the old
     // view stays; a reopen rebuilds it.
     let Ok(mut fresh) =
-        State::load(&shared.store, shared.cfg.analyzer, shared.cfg.vector_quantization)
+        State::load(&shared.store, shared.cfg.analyzer, shared.cfg.vector_quantization.clone())
     else {
         return;
     };

@@ -2,7 +2,7 @@
 //! `memd/types.py`, outputs as frozen pyclasses whose getters convert lazily (a
 //! field is turned into a Python object only when it is read).
 
-use crate::config::{Durability, EngineConfig, Limits, TierConfig};
+use crate::config::{Durability, EngineConfig, Limits, QuantRules, TierConfig};
 use crate::engine::{
     LifecycleAction, LifecycleReport, MapInfo, NamespaceStats, PutResult, TierStats,
 };
@@ -192,7 +192,14 @@ pub struct PyEngineOptions {
     lifecycle: PyLifecycleOptions,
     search_language: String,
     vector_quantization: String,
+    vector_quantization_namespaces: Vec<(String, String)>,
     lazy_expiry: bool,
+}
+
+fn quantization(name: &str) -> Result<Quantization, CoreError> {
+    Quantization::parse(name).ok_or_else(|| {
+        CoreError::invalid(format!("unknown vector_quantization {name:?}; one of none, int8"))
+    })
 }
 
 impl TryFrom<PyEngineOptions> for EngineConfig {
@@ -238,12 +245,15 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                     known.join(", ")
                 ))
             })?,
-            vector_quantization: Quantization::parse(&o.vector_quantization).ok_or_else(|| {
-                CoreError::invalid(format!(
-                    "unknown vector_quantization {:?}; one of none, int8",
-                    o.vector_quantization
-                ))
-            })?,
+            vector_quantization: QuantRules {
+                default: quantization(&o.vector_quantization)?,
+                rules: o
+                    .vector_quantization_namespaces
+                    .iter()
+                    .map(|(pattern, q)| Ok((pattern.clone(), quantization(q)?)))
+                    .collect::<Result<Vec<_>, CoreError>>()?
+                    .into(),
+            },
             lazy_expiry: o.lazy_expiry,
         })
     }

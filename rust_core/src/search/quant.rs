@@ -219,7 +219,7 @@ impl Rows {
         };
         if kind != want {
             return Err(Bad(format!(
-                "the snapshot's vectors are {}, engine.vector_quantization is {}",
+                "the snapshot's vectors are {}, engine.vector_quantization (or its rule for the namespace) is {}",
                 kind.name(),
                 want.name()
             )));

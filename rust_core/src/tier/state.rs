@@ -3,6 +3,7 @@
 //! the record headers at open (and after a failed commit), so nothing here needs
 //! its own persistence except access statistics, which the writer flushes in batches.
 
+use crate::config::QuantRules;
 use crate::error::Result;
 use crate::evict::lru::LruEntry;
 use crate::evict::{LruPolicy, TtlIndex};
@@ -284,13 +285,13 @@ pub struct State {
     text_slot: Option<(u32, Arc<str>, u64, usize)>,
     /// How every namespace's search index turns text into terms (per daemon).
     analyzer: Analyzer,
-    /// How every namespace's vector matrix stores its rows (per daemon).
-    quantization: Quantization,
+    /// How each namespace's vector matrix stores its rows (per namespace rules).
+    quantization: QuantRules,
 }
 
 impl State {
     /// Rebuilds the view from LMDB: one pass over the record headers.
-    pub fn load(store: &Store, analyzer: Analyzer, quantization: Quantization) -> Result<State> {
+    pub fn load(store: &Store, analyzer: Analyzer, quantization: QuantRules) -> Result<State> {
         State::load_view(store, analyzer, quantization, true)
     }
 
@@ -299,7 +300,7 @@ impl State {
     pub fn load_headers(
         store: &Store,
         analyzer: Analyzer,
-        quantization: Quantization,
+        quantization: QuantRules,
     ) -> Result<State> {
         State::load_view(store, analyzer, quantization, false)
     }
@@ -307,9 +308,10 @@ impl State {
     fn load_view(
         store: &Store,
         analyzer: Analyzer,
-        quantization: Quantization,
+        quantization: QuantRules,
         index: bool,
     ) -> Result<State> {
+        let rules = quantization.clone();
         let mut state = State { analyzer, quantization, ..State::default() };
         let rtxn = store.env.read_txn()?;
         for entry in store.namespaces.iter(&rtxn)? {
@@ -322,15 +324,15 @@ impl State {
         // rebuilds the LRU and TTL view (about halves the time on two cores).
         let indexes = std::thread::scope(|s| -> Result<HashMap<u32, SearchIndex>> {
             // Batches: one channel message per record costs more than indexing it.
-            type Loaded<'t> = Vec<(u32, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
+            type Loaded<'t> = Vec<(u32, Quantization, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
             let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(8);
             let indexer = s.spawn(move || {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
-                for (id, key, record, vector) in rx.into_iter().flatten() {
+                for (id, quant, key, record, vector) in rx.into_iter().flatten() {
                     index_record(
-                        indexes.entry(id).or_insert_with(|| {
-                            SearchIndex::with_quantization(analyzer, quantization)
-                        }),
+                        indexes
+                            .entry(id)
+                            .or_insert_with(|| SearchIndex::with_quantization(analyzer, quant)),
                         &key,
                         record,
                         vector,
@@ -349,7 +351,7 @@ impl State {
                 let key: Arc<str> = Arc::from(key);
                 if index {
                     let vector = store.embedding_bytes(&rtxn, ns, record).ok().flatten();
-                    batch.push((id, key.clone(), record, vector));
+                    batch.push((id, rules.of(ns), key.clone(), record, vector));
                 }
                 if batch.len() == LOAD_BATCH {
                     // The indexer only stops early if it panicked; join reports that.
@@ -419,6 +421,7 @@ impl State {
         self.next_id += 1;
         let name: Arc<str> = Arc::from(name);
         self.ids.insert(name.clone(), id);
+        let quant = self.quantization.of(&name);
         let space = Namespace {
             id,
             name,
@@ -426,7 +429,7 @@ impl State {
             keys: HashMap::default(),
             tiers: Default::default(),
             misses: 0,
-            index: SearchIndex::with_quantization(self.analyzer, self.quantization),
+            index: SearchIndex::with_quantization(self.analyzer, quant),
             texts: TextHashes::default(),
         };
         self.spaces.insert(id, space);

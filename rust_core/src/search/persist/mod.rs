@@ -45,7 +45,7 @@ const VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// What a snapshot must match to be used.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Expect {
     /// LMDB's last committed transaction id at open.
     pub txn_id: u64,
@@ -53,8 +53,10 @@ pub struct Expect {
     pub analyzer: Analyzer,
     /// The graph settings now.
     pub params: Params,
-    /// How vectors are stored now (`engine.vector_quantization`).
-    pub quantization: crate::search::quant::Quantization,
+    /// How each namespace's vectors are stored now (`engine.vector_quantization` and
+    /// its per-namespace rules): a namespace whose rows were encoded otherwise refuses
+    /// the whole snapshot.
+    pub quantization: crate::config::QuantRules,
 }
 
 /// The snapshot file of data directory `dir`.
@@ -135,10 +137,9 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
     let mut spaces = Vec::with_capacity(n);
     for _ in 0..n {
         let name = r.str()?.to_owned();
-        spaces.push((
-            name,
-            SearchIndex::decode(expect.analyzer, expect.params, expect.quantization, &mut r)?,
-        ));
+        let quant = expect.quantization.of(&name);
+        let index = SearchIndex::decode(expect.analyzer, expect.params, quant, &mut r)?;
+        spaces.push((name, index));
     }
     if !r.is_empty() {
         return Err(Bad::malformed("trailing bytes"));

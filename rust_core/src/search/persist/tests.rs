@@ -1,6 +1,7 @@
 //! Round trips of whole namespaces' indexes, and every way a snapshot is refused.
 
 use super::*;
+use crate::config::QuantRules;
 use crate::search::ann::AnnStats;
 use crate::search::filter::DocMeta;
 use crate::search::quant::Quantization;
@@ -16,7 +17,7 @@ fn expect(txn_id: u64) -> Expect {
         txn_id,
         analyzer: Analyzer::ENGLISH,
         params: Params::default(),
-        quantization: Quantization::None,
+        quantization: QuantRules::default(),
     }
 }
 
@@ -92,7 +93,8 @@ fn round_trip(quant: Quantization) {
     let stats = ix.vectors.stats();
     assert!(stats.nodes > 0 && stats.pending > 0 && stats.condemned > 0, "{stats:?}");
     let bytes = encode(7, Analyzer::ENGLISH, [("ns", &ix)].into_iter());
-    let spaces = decode(&bytes, &Expect { quantization: quant, ..expect(7) }).expect("valid");
+    let rules = QuantRules::uniform(quant);
+    let spaces = decode(&bytes, &Expect { quantization: rules, ..expect(7) }).expect("valid");
     assert_eq!(spaces.len(), 1);
     let (name, back) = &spaces[0];
     assert_eq!(name, "ns");
@@ -156,8 +158,15 @@ fn every_doubtful_snapshot_is_refused() {
     assert!(why(&bytes, &none).contains("search_language"));
     let other = Expect { params: Params { m: 8, ..Params::default() }, ..expect(5) };
     assert!(why(&bytes, &other).contains("graph settings"));
-    let int8 = Expect { quantization: Quantization::Int8, ..expect(5) };
+    let int8 = Expect { quantization: QuantRules::uniform(Quantization::Int8), ..expect(5) };
     assert!(why(&bytes, &int8).contains("vector_quantization"));
+    // A rule for this namespace alone refuses it too; one for another namespace does not.
+    let rule = |pattern: &str| QuantRules {
+        default: Quantization::None,
+        rules: vec![(pattern.to_string(), Quantization::Int8)].into(),
+    };
+    assert!(why(&bytes, &Expect { quantization: rule("n*"), ..expect(5) }).contains("int8"));
+    assert!(decode(&bytes, &Expect { quantization: rule("other"), ..expect(5) }).is_ok());
     for at in [HEADER + 3, bytes.len() / 2, bytes.len() - 1] {
         let mut bad = bytes.clone();
         bad[at] ^= 0x40;
