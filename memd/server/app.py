@@ -111,6 +111,13 @@ class MemdServer:
             self.embedding = configure_embedding(self.engine, cfg.embed)
         except (ConfigError, InvalidArgument) as exc:
             raise StartupError(f"embedding: {exc}") from None
+        if cfg.cluster.enabled and cfg.archive.enabled:
+            # Offloading rewrites records on one node alone, outside the log: replicas
+            # would differ (docs/cluster.md, "What is not done yet").
+            raise StartupError(
+                "archive: an object-storage archive is not supported in cluster mode yet; "
+                "leave archive.endpoint empty or run a single node"
+            )
         try:
             self.archive = configure_archive(self.engine, cfg.archive)
         except (ConfigError, InvalidArgument) as exc:
