@@ -26,12 +26,15 @@
 //!
 //! `MAGIC`, a format version (`u32`), the body's checksum and length (`u64`), then
 //! the body: the transaction id, the analyzer's name, the namespace count, and per
-//! namespace its name and `SearchIndex::encode`. The whole file is read into memory
-//! and decoded in one pass (`codec.rs`); the vector matrix is most of it.
+//! namespace its name and `SearchIndex::encode`. The file is mapped into memory
+//! (`mapped.rs`) and decoded from the mapping in one pass (`codec.rs`); the vector
+//! matrix is most of it.
 
 mod codec;
+mod mapped;
 
-pub use codec::{checksum, Bad, Got, Reader, Writer};
+pub use codec::{checksum, f32s, Bad, Got, Reader, Writer};
+use mapped::Mapped;
 
 use super::ann::Params;
 use super::{Analyzer, SearchIndex};
@@ -146,13 +149,16 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
     Ok(spaces)
 }
 
-/// Reads and decodes the snapshot of `dir`; `Ok(None)` when there is none.
+/// Reads and decodes the snapshot of `dir`, mapped rather than copied into memory
+/// (`mapped.rs`); `Ok(None)` when there is none.
 pub fn read(dir: &Path, expect: &Expect) -> Got<Option<Vec<(String, SearchIndex)>>> {
-    match std::fs::read(path(dir)) {
-        Ok(bytes) => decode(&bytes, expect).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Bad(format!("snapshot unreadable: {e}"))),
-    }
+    let file = match std::fs::File::open(path(dir)) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Bad(format!("snapshot unreadable: {e}"))),
+    };
+    let mapped = Mapped::new(&file).map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
+    decode(mapped.bytes(), expect).map(Some)
 }
 
 #[cfg(test)]
