@@ -171,6 +171,24 @@ pub fn f32s(raw: &[u8]) -> Vec<f32> {
     }
 }
 
+/// One memory's share of a namespace's key digest (`SearchIndex::key_digest`): its
+/// key and the attributes its record header gives the index. A namespace's digest is
+/// the wrapping sum of its memories' shares, so it does not depend on the order the
+/// two sides (the snapshot's slots, LMDB's view) are walked in.
+pub fn entry_digest(key: &str, m: &crate::search::DocMeta) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x6b65_7973).build_hasher();
+    h.write(key.as_bytes());
+    h.write_u8(0xff); // not UTF-8: ends the key unambiguously
+    h.write_u8(m.tier);
+    h.write_u32(m.importance.to_bits());
+    h.write_u64(m.created_ms);
+    h.write_u64(m.last_access_ms);
+    h.write_u64(m.access_count);
+    h.write_u64(m.expires_at_ms);
+    h.finish()
+}
+
 /// The checksum of a snapshot body: foldhash over 1 MiB chunks, folded in order.
 /// Not cryptographic: it catches torn writes and bit rot, which is all a file this
 /// process wrote itself needs. (A foldhash upgrade that changes the function only

@@ -33,7 +33,7 @@
 mod codec;
 mod mapped;
 
-pub use codec::{checksum, f32s, Bad, Got, Reader, Writer};
+pub use codec::{checksum, entry_digest, f32s, Bad, Got, Reader, Writer};
 use mapped::Mapped;
 
 use super::ann::Params;
