@@ -188,8 +188,11 @@ def test_the_rust_encoded_reply_is_the_protobuf_of_the_report(make_engine, clock
     eng.put_many(
         "agent:é/42",
         [NewMemory(key=f"n{i}", metadata={"category": "noise"}, value=b"v") for i in range(3)]
-        + [NewMemory(key=f"vip{i}", importance=0.9, tier=Tier.LONG_TERM) for i in range(2)]
-        + [NewMemory(key="k" * 300, tier=Tier.LONG_TERM, value=b"v")],
+        + [
+            NewMemory(key=f"vip{i}", importance=0.9, tier=Tier.LONG_TERM, value=b"v")
+            for i in range(2)
+        ]
+        + [NewMemory(key="k" * 200, tier=Tier.LONG_TERM, value=b"v")],
     )
     clock.advance(2 * DAY)
     for dry_run in (True, False):
