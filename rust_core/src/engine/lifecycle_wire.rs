@@ -11,6 +11,9 @@
 use super::lifecycle::{LifecycleAction, LifecycleReport};
 use prost::encoding::{self, WireType};
 
+// A double is written when its bits are not all zero (so -0.0 is), as the generated
+// Python classes write it.
+
 /// Field numbers of `memd.v1.LifecycleAction`.
 mod action_tag {
     pub const NAMESPACE: u32 = 1;
@@ -69,26 +72,26 @@ fn put_varint(tag: u32, v: u64, buf: &mut Vec<u8>) {
 }
 
 fn action_len(a: &LifecycleAction) -> usize {
-    use action_tag::*;
-    str_len(NAMESPACE, &a.namespace)
-        + str_len(KEY, &a.key)
-        + str_len(RULE, &a.rule)
-        + str_len(ACTION, a.action)
-        + varint_len(FROM_TIER, u64::from(a.from.number()))
-        + varint_len(TO_TIER, u64::from(a.to.map_or(0, crate::model::Tier::number)))
-        + if a.retention == 0.0 { 0 } else { encoding::key_len(RETENTION) + 8 }
+    use action_tag as t;
+    str_len(t::NAMESPACE, &a.namespace)
+        + str_len(t::KEY, &a.key)
+        + str_len(t::RULE, &a.rule)
+        + str_len(t::ACTION, a.action)
+        + varint_len(t::FROM_TIER, u64::from(a.from.number()))
+        + varint_len(t::TO_TIER, u64::from(a.to.map_or(0, crate::model::Tier::number)))
+        + if a.retention.to_bits() == 0 { 0 } else { encoding::key_len(t::RETENTION) + 8 }
 }
 
 fn put_action(a: &LifecycleAction, buf: &mut Vec<u8>) {
-    use action_tag::*;
-    put_str(NAMESPACE, &a.namespace, buf);
-    put_str(KEY, &a.key, buf);
-    put_str(RULE, &a.rule, buf);
-    put_str(ACTION, a.action, buf);
-    put_varint(FROM_TIER, u64::from(a.from.number()), buf);
-    put_varint(TO_TIER, u64::from(a.to.map_or(0, crate::model::Tier::number)), buf);
-    if a.retention != 0.0 {
-        encoding::encode_key(RETENTION, WireType::SixtyFourBit, buf);
+    use action_tag as t;
+    put_str(t::NAMESPACE, &a.namespace, buf);
+    put_str(t::KEY, &a.key, buf);
+    put_str(t::RULE, &a.rule, buf);
+    put_str(t::ACTION, a.action, buf);
+    put_varint(t::FROM_TIER, u64::from(a.from.number()), buf);
+    put_varint(t::TO_TIER, u64::from(a.to.map_or(0, crate::model::Tier::number)), buf);
+    if a.retention.to_bits() != 0 {
+        encoding::encode_key(t::RETENTION, WireType::SixtyFourBit, buf);
         buf.extend_from_slice(&a.retention.to_le_bytes());
     }
 }
@@ -102,31 +105,31 @@ impl LifecycleReport {
     /// This report as a serialized `memd.v1.RunLifecycleResponse` (`dry_run` echoes
     /// the request's flag), byte for byte what the generated Python classes write.
     pub fn encode_response(&self, dry_run: bool) -> Vec<u8> {
-        use reply_tag::*;
+        use reply_tag as t;
         let lens: Vec<usize> = self.actions.iter().map(action_len).collect();
         let actions: usize = lens
             .iter()
-            .map(|&n| encoding::key_len(ACTIONS) + encoding::encoded_len_varint(n as u64) + n)
+            .map(|&n| encoding::key_len(t::ACTIONS) + encoding::encoded_len_varint(n as u64) + n)
             .sum();
         let mut buf = Vec::with_capacity(actions + 64 + 48 * self.counts.len());
         for (a, &n) in self.actions.iter().zip(&lens) {
-            put_message(ACTIONS, n, &mut buf);
+            put_message(t::ACTIONS, n, &mut buf);
             put_action(a, &mut buf);
         }
-        put_varint(SCANNED, self.scanned, &mut buf);
-        put_varint(SKIPPED, self.skipped, &mut buf);
-        put_varint(MORE, u64::from(self.more), &mut buf);
-        put_varint(DEMOTED_BY_CAPACITY, self.demoted_by_capacity, &mut buf);
+        put_varint(t::SCANNED, self.scanned, &mut buf);
+        put_varint(t::SKIPPED, self.skipped, &mut buf);
+        put_varint(t::MORE, u64::from(self.more), &mut buf);
+        put_varint(t::DEMOTED_BY_CAPACITY, self.demoted_by_capacity, &mut buf);
         for (rule, action, count) in &self.counts {
-            let n = str_len(COUNT_RULE, rule)
-                + str_len(COUNT_ACTION, action)
-                + varint_len(COUNT_COUNT, *count);
-            put_message(COUNTS, n, &mut buf);
-            put_str(COUNT_RULE, rule, &mut buf);
-            put_str(COUNT_ACTION, action, &mut buf);
-            put_varint(COUNT_COUNT, *count, &mut buf);
+            let n = str_len(t::COUNT_RULE, rule)
+                + str_len(t::COUNT_ACTION, action)
+                + varint_len(t::COUNT_COUNT, *count);
+            put_message(t::COUNTS, n, &mut buf);
+            put_str(t::COUNT_RULE, rule, &mut buf);
+            put_str(t::COUNT_ACTION, action, &mut buf);
+            put_varint(t::COUNT_COUNT, *count, &mut buf);
         }
-        put_varint(DRY_RUN, u64::from(dry_run), &mut buf);
+        put_varint(t::DRY_RUN, u64::from(dry_run), &mut buf);
         buf
     }
 }

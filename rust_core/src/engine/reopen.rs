@@ -150,3 +150,78 @@ pub(crate) fn save(dir: &Path, shared: &Shared) -> Result<()> {
     persist::write(dir, &bytes)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Tier;
+    use crate::search::DocInput;
+    use std::sync::Arc;
+
+    fn meta(tier: Tier, importance: f32, access_count: u64) -> KeyMeta {
+        KeyMeta {
+            tier,
+            priority: 0,
+            importance,
+            last_access_ms: 2_000 + access_count,
+            access_count,
+            expires_at_ms: 0,
+            bytes: 64,
+            reads: Vec::new(),
+            dirty: false,
+            created_ms: 1_000,
+            text_hash: 0,
+            value_raw: 0,
+            value_stored: 0,
+            offloaded: false,
+        }
+    }
+
+    /// The header pass's view: namespace "a" with `keys`.
+    fn state(keys: &[(&str, KeyMeta)]) -> State {
+        let mut state = State::default();
+        let id = state.ensure("a").id;
+        for (key, m) in keys {
+            state.insert(id, Arc::from(*key), m.clone());
+        }
+        state
+    }
+
+    /// A snapshot's index of namespace "a" holding `keys`.
+    fn snapshot(keys: &[(&str, KeyMeta)]) -> Vec<(String, SearchIndex)> {
+        let mut index = SearchIndex::default();
+        for (key, m) in keys {
+            let doc = DocInput {
+                text: key,
+                embedding: None,
+                tags: &[],
+                metadata: &[],
+                meta: doc_meta(m),
+            };
+            index.upsert(&Arc::from(*key), &doc);
+        }
+        vec![("a".to_owned(), index)]
+    }
+
+    #[test]
+    fn a_snapshot_is_adopted_only_with_the_same_keys_and_attributes() {
+        let keys = [("k1", meta(Tier::ShortTerm, 0.5, 0)), ("k2", meta(Tier::LongTerm, 0.25, 3))];
+        let mut ok = state(&keys);
+        assert_eq!(adopt(&mut ok, snapshot(&keys)), Ok(()));
+        assert_eq!(ok.namespace("a").map(|ns| ns.index.len()), Some(2));
+
+        let mut changed = keys.clone();
+        changed[1].1.access_count = 4; // one read more in LMDB than in the snapshot
+        let Err(Bad(why)) = adopt(&mut state(&changed), snapshot(&keys)) else {
+            panic!("an attribute differs")
+        };
+        assert!(why.contains("differ from LMDB"), "{why}");
+        changed[1].1 = meta(Tier::Archive, 0.25, 3);
+        assert!(adopt(&mut state(&changed), snapshot(&keys)).is_err(), "a tier differs");
+
+        let renamed = [keys[0].clone(), ("k3", keys[1].1.clone())];
+        assert!(adopt(&mut state(&renamed), snapshot(&keys)).is_err(), "a key differs");
+        assert!(adopt(&mut state(&keys[..1]), snapshot(&keys)).is_err(), "a key is missing");
+        assert!(adopt(&mut state(&keys), snapshot(&keys[..1])).is_err(), "a key is extra");
+    }
+}
