@@ -15,9 +15,9 @@
 //! - it names the analyzer and the graph settings it was built with: a config
 //!   change (`engine.search_language`) refuses it;
 //! - the body carries a checksum: a torn or corrupt file is refused;
-//! - at open, every key in LMDB must be a key of its namespace's snapshot index,
-//!   with as many keys on both sides (`engine/reopen.rs`), and each key's
-//!   attributes are set from its record header.
+//! - at open, each namespace's snapshot index must hold exactly LMDB's keys with
+//!   the attributes their record headers hold: two order-independent digests
+//!   compared, and the counts (`engine/reopen.rs`).
 //!
 //! Anything refused is deleted and the index is rebuilt from LMDB as before, with
 //! the reason in the open report (which the Python layer logs).
