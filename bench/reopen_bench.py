@@ -11,13 +11,18 @@ Then, ``--rounds`` times and alternating, a fresh process opens the store:
   background: the open does not wait for it, and searches scan exactly until then);
 - ``snapshot``: the snapshot in place, so the open reads it, graph included.
 
-Each child reports the seconds ``memd.Engine(...)`` took (ready to serve), its RSS
-right after, and its peak RSS, then exits without closing (a close would rewrite the
-snapshot). Printed: medians per mode and snapshot / rebuild ratios, the snapshot's
-size, and the close that wrote it. JSON in ``bench/out/reopen_<memories>.json``.
+Each child reports the seconds ``memd.Engine(...)`` took (ready to serve), the CPU
+seconds it used meanwhile (user + system, all threads: on a shared machine the wall
+time also counts waiting for a core), its RSS right after, and its peak RSS, then
+exits without closing (a close would rewrite the snapshot). Printed: medians per
+mode and snapshot / rebuild ratios, the snapshot's size, and the close that wrote
+it. JSON in ``bench/out/reopen_<memories>.json``.
 
 Usage: ``python bench/reopen_bench.py [--memories 100000] [--dim 384] [--rounds 3]
-[--graph-wait 900] [--dir DIR]`` (``--dir`` keeps the built store for another run).
+[--graph-wait 900] [--dir DIR] [--baseline PYTHONPATH]`` (``--dir`` keeps the built
+store for another run; ``--baseline`` adds a third mode, the snapshot opened by the
+code of another checkout, e.g. ``git worktree add /tmp/base main`` with its extension
+built: the before / after of a change on the same file, alternating).
 """
 
 from __future__ import annotations
@@ -46,12 +51,18 @@ CHILD = """
 import json, os, resource, sys, time
 import memd
 from memd import EngineOptions
+u = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = u.ru_utime + u.ru_stime
 t = time.perf_counter()
 e = memd.Engine(sys.argv[1], EngineOptions(durability="nosync"))
 open_s = time.perf_counter() - t
 rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"open_s": open_s, "rss": rss, "peak": peak,
+usage = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM, not ru_maxrss: the latter keeps the peak of the parent this child forked from.
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+peak = int(status["VmHWM"].split()[0]) * 1024
+cpu_s = usage.ru_utime + usage.ru_stime - cpu0
+print(json.dumps({"open_s": open_s, "cpu_s": cpu_s, "rss": rss, "peak": peak,
                   "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2])}))
 sys.stdout.flush()
 os._exit(0)  # no close: it would write a new snapshot
@@ -88,9 +99,14 @@ def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
     return {"ingest_s": ingest_s, "graph_wait_s": graph_s, "close_s": close_s, "graph": graph}
 
 
-def reopen(path: Path) -> dict[str, float]:
+def reopen(path: Path, pythonpath: str | None = None) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), NS], check=True, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, str(path), NS],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return json.loads(out.stdout)
 
@@ -102,6 +118,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--graph-wait", type=float, default=900.0)
     ap.add_argument("--dir", type=Path)
+    ap.add_argument(
+        "--no-rebuild", action="store_true", help="skip the rebuild mode (slow at 1 000 000)"
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="PYTHONPATH",
+        help="also open the snapshot with the memd package found there (another checkout "
+        "with its extension built), alternating with this one: before / after a change",
+    )
     args = ap.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="memd-reopen-"))
     path = root / "store"
@@ -113,27 +138,43 @@ def main() -> None:
     kept = root / f"{SNAPSHOT}.kept"
     shutil.copy(path / SNAPSHOT, kept)
     runs: dict[str, list[dict[str, float]]] = {"rebuild": [], "snapshot": []}
+    if args.baseline:
+        runs["baseline"] = []  # the snapshot opened by the other checkout's code
+    if args.no_rebuild:
+        del runs["rebuild"]
     for _ in range(args.rounds):
-        (path / SNAPSHOT).unlink()
-        runs["rebuild"].append(reopen(path))
-        shutil.copy(kept, path / SNAPSHOT)
+        if not args.no_rebuild:
+            (path / SNAPSHOT).unlink()
+            runs["rebuild"].append(reopen(path))
+            shutil.copy(kept, path / SNAPSHOT)
         runs["snapshot"].append(reopen(path))
-    assert all(r["from_snapshot"] for r in runs["snapshot"]), runs["snapshot"]
-    assert not any(r["from_snapshot"] for r in runs["rebuild"]), runs["rebuild"]
+        if args.baseline:
+            runs["baseline"].append(reopen(path, args.baseline))
+    assert all(r["from_snapshot"] for r in runs["snapshot"] + runs.get("baseline", []))
+    assert not any(r["from_snapshot"] for r in runs.get("rebuild", [])), runs["rebuild"]
     med = {
-        mode: {f: statistics.median(r[f] for r in rs) for f in ("open_s", "rss", "peak")}
+        mode: {f: statistics.median(r[f] for r in rs) for f in ("open_s", "cpu_s", "rss", "peak")}
         for mode, rs in runs.items()
     }
     size = kept.stat().st_size
     print(f"\nreopen of {args.memories} memories ({args.dim}-d), medians of {args.rounds}:")
-    head = f"{'':10}{'open s':>10}{'RSS MiB':>10}{'peak MiB':>10}"
+    head = f"{'':10}{'open s':>10}{'CPU s':>10}{'RSS MiB':>10}{'peak MiB':>10}"
     print(f"{head}   graph (vectors, nodes, pending, condemned)")
     for mode, m in med.items():
         mib = f"{m['rss'] / 2**20:10.0f}{m['peak'] / 2**20:10.0f}"
-        print(f"{mode:10}{m['open_s']:10.3f}{mib}   {runs[mode][-1]['graph']}")
-    ratio = {f: med["snapshot"][f] / med["rebuild"][f] for f in ("open_s", "rss", "peak")}
-    cells = "".join(f"{ratio[f]:10.3f}" for f in ("open_s", "rss", "peak"))
-    print(f"{'ratio':10}{cells}   snapshot / rebuild")
+        print(f"{mode:10}{m['open_s']:10.3f}{m['cpu_s']:10.3f}{mib}   {runs[mode][-1]['graph']}")
+    fields = ("open_s", "cpu_s", "rss", "peak")
+    report_extra: dict[str, object] = {}
+    ratio: dict[str, float] = {}
+    if "rebuild" in med:
+        ratio = {f: med["snapshot"][f] / med["rebuild"][f] for f in fields}
+        cells = "".join(f"{ratio[f]:10.3f}" for f in fields)
+        print(f"{'ratio':10}{cells}   snapshot / rebuild")
+    if args.baseline:
+        vs_base = {f: med["snapshot"][f] / med["baseline"][f] for f in fields}
+        report_extra["snapshot_vs_baseline"] = vs_base
+        cells = "".join(f"{vs_base[f]:10.3f}" for f in fields)
+        print(f"{'ratio':10}{cells}   snapshot / baseline's snapshot open")
     print(f"snapshot file: {size / 2**20:.0f} MiB ({size / args.memories:.0f} B per memory)")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
@@ -145,6 +186,7 @@ def main() -> None:
         "medians": med,
         "ratio": ratio,
         "snapshot_bytes": size,
+        **report_extra,
     }
     (out / f"reopen_{args.memories}.json").write_text(json.dumps(report, indent=1, default=str))
     if not args.dir:

@@ -326,6 +326,8 @@ class LifecycleReport:
     @property
     def counts(self) -> builtins.list[tuple[str, str, int]]:
         """``actions`` counted: ``(rule, action, count)``, sorted by rule then action."""
+    def encode_response(self, dry_run: bool) -> bytes:
+        """This report as a serialized ``RunLifecycleResponse``, built in Rust without the GIL."""
 
 @final
 class Engine:

@@ -112,33 +112,6 @@ def lifecycle_run(req: pb.RunLifecycleRequest) -> LifecycleRun:
     )
 
 
-def lifecycle_response(report: _core.LifecycleReport, dry_run: bool) -> pb.RunLifecycleResponse:
-    """A lifecycle report as a RunLifecycleResponse."""
-    return pb.RunLifecycleResponse(
-        actions=[
-            pb.LifecycleAction(
-                namespace=a.namespace,
-                key=a.key,
-                rule=a.rule,
-                action=a.action,
-                from_tier=cast("mpb.Tier", a.from_tier),
-                to_tier=cast("mpb.Tier", a.to_tier),
-                retention=a.retention,
-            )
-            for a in report.actions
-        ],
-        scanned=report.scanned,
-        skipped=report.skipped,
-        more=report.more,
-        demoted_by_capacity=report.demoted_by_capacity,
-        counts=[
-            pb.LifecycleCount(rule=rule, action=action, count=n)
-            for rule, action, n in report.counts
-        ],
-        dry_run=dry_run,
-    )
-
-
 _MODES: dict[int, SearchMode] = {
     pb.SEARCH_MODE_UNSPECIFIED: "auto",
     pb.SEARCH_MODE_KEYWORD: "keyword",

@@ -228,6 +228,11 @@ def test_scheduled_pass_applies_the_policies(start_daemon: StartDaemon, tmp_path
     store(d, "n", mpb.NewMemory(key="ham", text="meeting at noon", importance=0.5))
     wait_for("the scheduled pass", lambda: peek(d, "n", "spam")["spam"] is None)
     assert tiers_of(d, "n", "ham") == {"ham": SHORT}
+    # The pass logs after its commit: the deletion can be seen before the log line.
+    wait_for(
+        "the pass's log line",
+        lambda: any(e.get("event") == "job run" and e.get("job") == "lifecycle" for e in d.events),
+    )
     run = next(e for e in d.events if e.get("event") == "job run" and e.get("job") == "lifecycle")
     assert run["actions"] == {"forget_noise/delete": 1}
     m = d.metrics()

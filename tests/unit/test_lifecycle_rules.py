@@ -172,3 +172,53 @@ def test_bad_lifecycle_input_is_rejected_and_changes_nothing(make_engine):
             ),
             path=eng.path + "-dup",
         )
+
+
+def test_the_rust_encoded_reply_is_the_protobuf_of_the_report(make_engine, clock):
+    """``encode_response`` (the RunLifecycle reply, built in Rust without the GIL) holds
+    exactly what the report says, byte for byte what the generated classes write."""
+    from memd._pb.v1 import memory_service_pb2 as pb
+
+    policies = (
+        PolicyOptions(name="drop_noise", action="delete", categories=("noise",)),
+        PolicyOptions(name="keep_fresh", action="refresh", importance_above=0.8),
+        PolicyOptions(name="forget_unused", action="archive", access_count_below=1, min_age_ms=DAY),
+    )
+    eng = make_engine(with_lifecycle(*policies))
+    eng.put_many(
+        "agent:é/42",
+        [NewMemory(key=f"n{i}", metadata={"category": "noise"}, value=b"v") for i in range(3)]
+        + [
+            NewMemory(key=f"vip{i}", importance=0.9, tier=Tier.LONG_TERM, value=b"v")
+            for i in range(2)
+        ]
+        + [NewMemory(key="k" * 200, tier=Tier.LONG_TERM, value=b"v")],
+    )
+    clock.advance(2 * DAY)
+    for dry_run in (True, False):
+        report = eng.lifecycle(consolidate=False, dry_run=dry_run)
+        assert len(report.actions) == 6 and report.scanned == 6
+        expected = pb.RunLifecycleResponse(
+            actions=[
+                pb.LifecycleAction(
+                    namespace=a.namespace,
+                    key=a.key,
+                    rule=a.rule,
+                    action=a.action,
+                    from_tier=a.from_tier,  # type: ignore[arg-type]
+                    to_tier=a.to_tier,  # type: ignore[arg-type]
+                    retention=a.retention,
+                )
+                for a in report.actions
+            ],
+            scanned=report.scanned,
+            skipped=report.skipped,
+            more=report.more,
+            demoted_by_capacity=report.demoted_by_capacity,
+            counts=[pb.LifecycleCount(rule=r, action=a, count=n) for r, a, n in report.counts],
+            dry_run=dry_run,
+        )
+        raw = report.encode_response(dry_run)
+        assert pb.RunLifecycleResponse.FromString(raw) == expected
+        assert raw == expected.SerializeToString()
+        assert {a.to_tier for a in expected.actions} == {0, 3, 4}

@@ -35,8 +35,9 @@ use crate::store::{codec, keys};
 use crate::validate;
 use std::ops::Bound;
 
-/// Records planned per read-lock hold.
-const SCAN_BATCH: usize = 4096;
+/// Records planned per read-lock hold: every Retrieve waits for it (recording an
+/// access takes the write lock), so it is kept to about a millisecond.
+const SCAN_BATCH: usize = 1024;
 /// Actions applied per write transaction: small enough that the writer holds the
 /// state's write lock (which readers wait for) about a millisecond at a time.
 const APPLY_BATCH: usize = 256;

@@ -9,6 +9,7 @@ mod clear;
 mod embed;
 mod encoded;
 mod lifecycle;
+mod lifecycle_wire;
 pub mod mark;
 mod pace;
 mod pattern;

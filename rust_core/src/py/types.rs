@@ -597,4 +597,9 @@ impl PyLifecycleReport {
     fn counts(&self) -> Vec<(String, &'static str, u64)> {
         self.0.counts.clone()
     }
+    /// The report as a serialized `RunLifecycleResponse`, built without the GIL.
+    fn encode_response<'py>(&self, py: Python<'py>, dry_run: bool) -> Bound<'py, PyBytes> {
+        let bytes = py.detach(|| self.0.encode_response(dry_run));
+        PyBytes::new(py, &bytes)
+    }
 }

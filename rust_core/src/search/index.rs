@@ -416,13 +416,17 @@ impl SearchIndex {
         Ok(ix)
     }
 
-    /// Sets the attributes of `key` (to those its record holds); false when the
-    /// key is not indexed.
-    pub(crate) fn set_meta(&mut self, key: &str, meta: DocMeta) -> bool {
-        let Some(&slot) = self.slots.get(key) else { return false };
-        self.maxima.cover(&meta);
-        self.meta[slot as usize] = meta;
-        true
+    /// The wrapping sum of `persist::entry_digest` over every indexed key and its
+    /// attributes: equal to the same sum over LMDB's keys and record headers exactly
+    /// when (but for a 2^-64 chance) both hold the same keys with the same attributes.
+    /// One sequential pass over the slots, where looking each key up would be a
+    /// random access per key.
+    pub(crate) fn key_digest(&self) -> u64 {
+        self.keys
+            .iter()
+            .zip(&self.meta)
+            .filter_map(|(key, meta)| Some(super::persist::entry_digest(key.as_deref()?, meta)))
+            .fold(0, u64::wrapping_add)
     }
 }
 

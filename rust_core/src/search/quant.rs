@@ -227,9 +227,7 @@ impl Rows {
         let dim = r.u32()? as usize;
         let slots = usize::try_from(r.u64()?).map_err(|_| Bad::malformed("matrix size"))?;
         let n = slots.checked_mul(dim).ok_or_else(|| Bad::malformed("matrix size"))?;
-        let f32s = |raw: &[u8]| -> Vec<f32> {
-            raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-        };
+        let f32s = super::persist::f32s;
         let mut rows = Rows::new(kind);
         rows.dim = dim;
         match kind {

@@ -15,9 +15,9 @@
 //! - it names the analyzer and the graph settings it was built with: a config
 //!   change (`engine.search_language`) refuses it;
 //! - the body carries a checksum: a torn or corrupt file is refused;
-//! - at open, every key in LMDB must be a key of its namespace's snapshot index,
-//!   with as many keys on both sides (`engine/reopen.rs`), and each key's
-//!   attributes are set from its record header.
+//! - at open, each namespace's snapshot index must hold exactly LMDB's keys with
+//!   the attributes their record headers hold: two order-independent digests
+//!   compared, and the counts (`engine/reopen.rs`).
 //!
 //! Anything refused is deleted and the index is rebuilt from LMDB as before, with
 //! the reason in the open report (which the Python layer logs).
@@ -26,12 +26,15 @@
 //!
 //! `MAGIC`, a format version (`u32`), the body's checksum and length (`u64`), then
 //! the body: the transaction id, the analyzer's name, the namespace count, and per
-//! namespace its name and `SearchIndex::encode`. The whole file is read into memory
-//! and decoded in one pass (`codec.rs`); the vector matrix is most of it.
+//! namespace its name and `SearchIndex::encode`. The file is mapped into memory
+//! (`mapped.rs`) and decoded from the mapping in one pass (`codec.rs`); the vector
+//! matrix is most of it.
 
 mod codec;
+mod mapped;
 
-pub use codec::{checksum, Bad, Got, Reader, Writer};
+pub use codec::{checksum, entry_digest, f32s, Bad, Got, Reader, Writer};
+use mapped::Mapped;
 
 use super::ann::Params;
 use super::{Analyzer, SearchIndex};
@@ -147,13 +150,16 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
     Ok(spaces)
 }
 
-/// Reads and decodes the snapshot of `dir`; `Ok(None)` when there is none.
+/// Reads and decodes the snapshot of `dir`, mapped rather than copied into memory
+/// (`mapped.rs`); `Ok(None)` when there is none.
 pub fn read(dir: &Path, expect: &Expect) -> Got<Option<Vec<(String, SearchIndex)>>> {
-    match std::fs::read(path(dir)) {
-        Ok(bytes) => decode(&bytes, expect).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Bad(format!("snapshot unreadable: {e}"))),
-    }
+    let file = match std::fs::File::open(path(dir)) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Bad(format!("snapshot unreadable: {e}"))),
+    };
+    let mapped = Mapped::new(&file).map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
+    decode(mapped.bytes(), expect).map(Some)
 }
 
 #[cfg(test)]
