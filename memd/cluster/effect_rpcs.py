@@ -50,22 +50,24 @@ class EffectHandlers:
     _still: Callable[[int, tuple[str, str]], Callable[[], bool]]
     _batch: Callable[[str, int], None]
 
-    def _forward(
-        self, method: str, request: Any, namespace: str, context: Any, reply_type: Any
-    ) -> Any:
-        """The reply of ``request`` from ``namespace``'s owner, or None if served here."""
+    def _forward(self, method: str, request: Any, namespace: str, context: Any, parse: Any) -> Any:
+        """The reply of ``request`` from ``namespace``'s owner; None if served here.
+
+        ``parse`` reads the owner's reply: a message class's ``FromString``, or
+        ``bytes`` for a raw reply (``RAW_REPLIES``).
+        """
         partition, owner = self._owner(method, namespace, context)
         if owner is None:
             return None
         serialize = type(request).SerializeToString
         still = self._still(partition, owner)
-        return self._fwd.unary(
-            owner, method, request, context, still, serialize, reply_type.FromString
-        )
+        return self._fwd.unary(owner, method, request, context, still, serialize, parse)
 
     def Clear(self, request: pb.ClearRequest, context: Any) -> pb.ClearResponse:
         """Empty one tier (or all) of a namespace through its partition's log."""
-        reply = self._forward("Clear", request, request.namespace, context, pb.ClearResponse)
+        reply = self._forward(
+            "Clear", request, request.namespace, context, pb.ClearResponse.FromString
+        )
         if reply is not None:
             return reply  # type: ignore[no-any-return]
         partition = partition_of(request.namespace, self._count)
@@ -83,25 +85,27 @@ class EffectHandlers:
                 f"{request.target_namespace!r} (partition {target}) crosses partitions: "
                 "not available in cluster mode yet (docs/cluster.md); read and store instead"
             )
-        reply = self._forward("Transfer", request, request.namespace, context, pb.TransferResponse)
+        reply = self._forward(
+            "Transfer", request, request.namespace, context, pb.TransferResponse.FromString
+        )
         if reply is not None:
             return reply  # type: ignore[no-any-return]
         report = self._node.write(source, "transfer", request.SerializeToString(), wall_ms())
         return ops.transfer_response(report)
 
-    def RunLifecycle(
-        self, request: pb.RunLifecycleRequest, context: Any
-    ) -> pb.RunLifecycleResponse:
-        """One namespace's lifecycle pass through its partition's log."""
+    def RunLifecycle(self, request: pb.RunLifecycleRequest, context: Any) -> bytes:
+        """One namespace's lifecycle pass through its partition's log.
+
+        The reply is encoded in Rust, as on a single node (``RAW_REPLIES``), and a
+        forwarded one is relayed as the owner's bytes.
+        """
         run = convert.lifecycle_run(request)  # InvalidArgument before anything is logged
         if run.namespace is None:
             raise FailedPrecondition(
                 "RunLifecycle in cluster mode runs one namespace: name it (the owners' "
                 "schedulers run every namespace's passes)"
             )
-        reply = self._forward(
-            "RunLifecycle", request, run.namespace, context, pb.RunLifecycleResponse
-        )
+        reply = self._forward("RunLifecycle", request, run.namespace, context, bytes)
         if reply is not None:
             return reply  # type: ignore[no-any-return]
         if run.dry_run:  # changes nothing: the owner's own copy answers
@@ -113,14 +117,14 @@ class EffectHandlers:
         start = perf_counter()
         report = lifecycle_entry(self._node, partition, entry)
         self._metrics.observe_lifecycle(report, "rpc", False, perf_counter() - start)
-        return convert.lifecycle_response(report, False)
+        return report.encode_response(False)  # type: ignore[no-any-return]
 
     def Sweep(self, request: pb.SweepRequest, context: Any) -> pb.SweepResponse:
         """Sweep one namespace's partition (header), or every partition (fan-out)."""
         max_items = min(request.max_items or DEFAULT_SWEEP, MAX_SWEEP)
         namespace = header_namespace(context)
         if namespace is not None:
-            reply = self._forward("Sweep", request, namespace, context, pb.SweepResponse)
+            reply = self._forward("Sweep", request, namespace, context, pb.SweepResponse.FromString)
             if reply is not None:
                 return reply  # type: ignore[no-any-return]
             partition = partition_of(namespace, self._count)
