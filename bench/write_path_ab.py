@@ -129,10 +129,11 @@ def main() -> None:
             runs["this"].append(run(case, args.n, args.candidate))
             runs["baseline"].append(run(case, args.n, args.baseline))
         assert runs["this"][0]["core"] != runs["baseline"][0]["core"], "same build twice"
+        fields = ("cpu_s", "wall_s")
         med = {
-            side: {f: statistics.median(r[f] for r in rs) * 1e6 / args.n for f in ("cpu_s", "wall_s")}
+            side: {f: statistics.median(r[f] for r in rs) * 1e6 / args.n for f in fields}
             for side, rs in runs.items()
-        }  # fmt: skip
+        }
         row = {
             "case": case,
             "cpu_us_per_memory": med["this"]["cpu_s"],
@@ -144,8 +145,8 @@ def main() -> None:
         }
         rows.append(row)
         print(
-            f"  {case}: CPU {row['cpu_us_per_memory']:.2f} vs {row['baseline_cpu_us_per_memory']:.2f}"
-            f" µs/memory ({row['cpu_ratio']:.2f}x)",
+            f"  {case}: CPU {row['cpu_us_per_memory']:.2f} vs "
+            f"{row['baseline_cpu_us_per_memory']:.2f} µs/memory ({row['cpu_ratio']:.2f}x)",
             flush=True,
         )
     header["load_avg_1m_end"] = os.getloadavg()[0]
