@@ -1,6 +1,7 @@
 """Core engine benchmarks: memd (through Python) against the Python ``lmdb`` package.
 
     python bench/engine_bench.py [--full] [--reps 5] [--n 20000] [--dir TMPDIR]
+                                 [--parts puts reads sweep reopen]
 
 Every figure is the median of ``--reps`` repetitions, and every ratio compares memd
 with its baseline measured in the same run, alternating the two sides, on the same
@@ -33,6 +34,7 @@ import memd
 from memd import EngineOptions
 
 OUT = Path(__file__).resolve().parent / "out"
+PARTS = ["puts", "reads", "sweep", "reopen"]
 
 
 def fmt(v: float) -> str:
@@ -175,6 +177,9 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--n", type=int, default=20_000, help="memories per throughput rep")
     p.add_argument("--dir", default=None, help="scratch directory (default: system temp)")
+    p.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=PARTS, help="which cases to run (all)"
+    )
     args = p.parse_args()
     header = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -185,16 +190,21 @@ def main() -> None:
         "py_lmdb": f"{lmdb.__version__} (LMDB {'.'.join(map(str, lmdb.version()))})",
         "reps": args.reps,
         "n": args.n,
+        "parts": args.parts,
     }
     for k, v in header.items():
         print(f"{k}: {v}")
     table, dirs = Table(args.reps), c.Dirs(args.dir)
     try:
-        bench_puts(table, dirs, args.n)
-        bench_reads(table, dirs, args.n)
-        bench_sweep(table, dirs, args.n)
+        if "puts" in args.parts:
+            bench_puts(table, dirs, args.n)
+        if "reads" in args.parts:
+            bench_reads(table, dirs, args.n)
+        if "sweep" in args.parts:
+            bench_sweep(table, dirs, args.n)
         for size in (100_000, 1_000_000) if args.full else (100_000,):
-            bench_reopen(table, dirs, size)
+            if "reopen" in args.parts:
+                bench_reopen(table, dirs, size)
     finally:
         dirs.cleanup()
     header["load_avg_1m_end"] = os.getloadavg()[0]

@@ -144,8 +144,10 @@ pub(super) fn put(
             outcomes.push(Err(e));
             continue;
         }
-        let adds = item.key.is_empty()
-            || txn.state.meta_mut(ns_id, &item.key).is_none_or(|m| m.is_expired(now_ms));
+        // `None`: a key of the client's that the state does not hold (so no record).
+        let live = (!item.key.is_empty())
+            .then(|| txn.state.meta_mut(ns_id, &item.key).map(|m| !m.is_expired(now_ms)));
+        let adds = live != Some(Some(true));
         // Dedup is for writes: an import restores each memory as it was, under its
         // own key, so importing twice (or into a daemon whose dedup the source did not
         // have) gives the same memories.
@@ -168,7 +170,8 @@ pub(super) fn put(
                     }
                     similar.to_string()
                 });
-                let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms)?;
+                let absent = live == Some(None);
+                let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms, absent)?;
                 Stored { key, version, merged: false, similar_to }
             }
         };
@@ -177,6 +180,8 @@ pub(super) fn put(
     Ok(Reply::Put(outcomes))
 }
 
+/// Writes one memory under `key`; `absent` says the state was just found not to
+/// hold it (skips a second lookup).
 fn put_one(
     txn: &mut Txn,
     ns_id: u32,
@@ -184,8 +189,9 @@ fn put_one(
     key: String,
     item: &NewMemory,
     now_ms: u64,
+    absent: bool,
 ) -> Result<u64> {
-    let old_meta = txn.state.remove(ns_id, &key).map(|(_, meta)| meta);
+    let old_meta = if absent { None } else { txn.state.remove(ns_id, &key).map(|(_, meta)| meta) };
     // The state mirrors every stored key, so a key it does not know has no record:
     // new memories (the common case) skip the B-tree lookup.
     let old = match old_meta {

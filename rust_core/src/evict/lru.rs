@@ -20,12 +20,21 @@
 //! A touch (read or write) is remove-then-insert with the new `last_access_ms`; the
 //! caller supplies the old position (it keeps it in its per-key metadata), so no
 //! lookup by key is needed here.
+//!
+//! Each entry also carries what the retention score reads besides the access time
+//! (importance, creation time, access count), outside the order: comparing up to
+//! `TIE_SCAN` ties per eviction then reads the entries the scan walks anyway
+//! instead of looking every tied key up in the namespace's key map (one hash lookup
+//! each; with the default tiers a put demotes up to three times, each scanning 64
+//! ties of the batch written in the same millisecond). The caller keeps the copy
+//! current: it re-inserts the entry whenever one of these fields changes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// Position of one memory in the eviction order.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Position of one memory in the eviction order. Ordered and compared by
+/// `(priority, last_access_ms, key)` only; the other fields ride along.
+#[derive(Clone, Debug)]
 pub struct LruEntry {
     /// Eviction class: lower leaves first.
     pub priority: i32,
@@ -33,6 +42,38 @@ pub struct LruEntry {
     pub last_access_ms: u64,
     /// Tie-break and identity.
     pub key: Arc<str>,
+    /// The retention score's other inputs (see the module docs).
+    pub importance: f32,
+    /// Creation time.
+    pub created_ms: u64,
+    /// Reads and writes so far.
+    pub access_count: u64,
+}
+
+impl LruEntry {
+    fn position(&self) -> (i32, u64, &str) {
+        (self.priority, self.last_access_ms, &self.key)
+    }
+}
+
+impl PartialEq for LruEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.position() == other.position()
+    }
+}
+
+impl Eq for LruEntry {}
+
+impl PartialOrd for LruEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for LruEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.position().cmp(&other.position())
+    }
 }
 
 /// Exact LRU order with priority classes.
@@ -52,10 +93,11 @@ impl LruPolicy {
         self.order.remove(entry)
     }
 
-    /// Moves a memory from `old` to its new access time.
-    pub fn touch(&mut self, old: &LruEntry, last_access_ms: u64) {
+    /// Moves a memory from its old position to `new` (its new access time and
+    /// statistics).
+    pub fn touch(&mut self, old: &LruEntry, new: LruEntry) {
         self.order.remove(old);
-        self.order.insert(LruEntry { last_access_ms, ..old.clone() });
+        self.order.insert(new);
     }
 
     /// The memory eviction takes next, without removing it.
@@ -96,7 +138,28 @@ mod tests {
     use std::collections::HashMap;
 
     fn e(priority: i32, t: u64, key: &str) -> LruEntry {
-        LruEntry { priority, last_access_ms: t, key: Arc::from(key) }
+        LruEntry {
+            priority,
+            last_access_ms: t,
+            key: Arc::from(key),
+            importance: 0.5,
+            created_ms: 0,
+            access_count: 0,
+        }
+    }
+
+    #[test]
+    fn carried_statistics_are_outside_the_order() {
+        let mut lru = LruPolicy::default();
+        let stale = LruEntry { importance: 0.9, access_count: 7, ..e(0, 1, "a") };
+        lru.insert(e(0, 1, "a"));
+        assert!(!lru.insert(stale.clone()), "same position, so the same entry");
+        lru.touch(&stale, LruEntry { access_count: 8, ..e(0, 5, "a") });
+        assert_eq!(lru.len(), 1);
+        let now = lru.victim().unwrap();
+        assert_eq!((now.last_access_ms, now.access_count), (5, 8));
+        assert!(lru.remove(&e(0, 5, "a")));
+        assert!(lru.is_empty());
     }
 
     #[test]
@@ -108,7 +171,7 @@ mod tests {
         assert_eq!(&*lru.victim().unwrap().key, "low");
         lru.remove(&e(-1, 50, "low"));
         assert_eq!(&*lru.victim().unwrap().key, "old");
-        lru.touch(&e(0, 1, "old"), 10);
+        lru.touch(&e(0, 1, "old"), e(0, 10, "old"));
         assert_eq!(&*lru.victim().unwrap().key, "newer");
     }
 
@@ -152,8 +215,9 @@ mod tests {
                     Op::Touch(k) => {
                         let key = format!("k{k:02}");
                         if let Some(old) = pos.get(&key).cloned() {
-                            lru.touch(&old, now);
-                            pos.insert(key.clone(), LruEntry { last_access_ms: now, ..old.clone() });
+                            let new = LruEntry { last_access_ms: now, ..old.clone() };
+                            lru.touch(&old, new.clone());
+                            pos.insert(key.clone(), new);
                             let q = model.get_mut(&old.priority).unwrap();
                             q.retain(|x| *x != key);
                             q.push_back(key);

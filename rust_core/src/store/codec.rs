@@ -319,10 +319,18 @@ pub fn with_tier(record: &[u8], tier: Tier, last_access_ms: u64, access_count: u
 
 /// A copy of `record` with its access statistics replaced, without re-encoding the body.
 pub fn with_access(record: &[u8], last_access_ms: u64, access_count: u64) -> Vec<u8> {
-    let mut out = record.to_vec();
+    let mut out = Vec::new();
+    patch_access(record, last_access_ms, access_count, &mut out);
+    out
+}
+
+/// As `with_access`, into `out` (cleared first), so a caller patching many records
+/// reuses one buffer.
+pub fn patch_access(record: &[u8], last_access_ms: u64, access_count: u64, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(record);
     out[ACCESS_OFFSET..ACCESS_OFFSET + 8].copy_from_slice(&last_access_ms.to_le_bytes());
     out[ACCESS_OFFSET + 8..ACCESS_OFFSET + 16].copy_from_slice(&access_count.to_le_bytes());
-    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::archive::{Archive, Pointer};
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};
-use crate::lifecycle::retention;
+use crate::lifecycle::{retention, RetentionInput};
 use crate::model::{Memory, Tier};
 use crate::search::DocInput;
 use crate::store::{codec, keys, Store};
@@ -119,10 +119,8 @@ impl Txn<'_, '_> {
         };
         self.store.memories.put(self.wtxn, &db_key, &bytes)?;
         let (_, stored) = codec::value_sizes(&bytes)?;
-        self.state.set_tier(ns_id, key, to, bytes.len(), stored);
-        self.state.by_id(ns_id).index.set_tier(key, to.number());
         // The access statistics were just written with the record.
-        if let Some(meta) = self.state.meta_mut(ns_id, key) {
+        if let Some(meta) = self.state.set_tier(ns_id, key, to, bytes.len(), stored) {
             meta.dirty = false;
             meta.offloaded = offloaded;
         }
@@ -134,14 +132,19 @@ impl Txn<'_, '_> {
     /// both (a batch written in the same millisecond) the one with the lowest
     /// retention score, then the smallest key. At most `TIE_SCAN` ties are compared,
     /// so a huge batch written at once costs a bounded scan per eviction.
+    /// The scores come from the LRU entries' own copy of the retention inputs
+    /// (`LruEntry`), not from the key map: no lookup per tie.
     fn victim(&self, ns_id: u32, t: Tier, now_ms: u64) -> Option<Arc<str>> {
         let space = self.state.namespace_by_id(ns_id)?;
         let mut best: Option<(f64, &Arc<str>)> = None;
         for entry in space.tiers[t.index()].lru.first_ties(TIE_SCAN) {
-            let score = space
-                .keys
-                .get(&entry.key)
-                .map_or(0.0, |m| retention::score(&m.retention(), now_ms));
+            let input = RetentionInput {
+                importance: entry.importance,
+                created_ms: entry.created_ms,
+                last_access_ms: entry.last_access_ms,
+                access_count: entry.access_count,
+            };
+            let score = retention::score(&input, now_ms);
             if best.is_none_or(|(s, _)| score < s) {
                 best = Some((score, &entry.key));
             }

@@ -92,8 +92,17 @@ impl KeyMeta {
         self.expires_at_ms != 0 && self.expires_at_ms <= now_ms
     }
 
+    /// Its position in its tier's eviction order, with the retention score's inputs
+    /// (kept current: every change of them re-inserts the entry).
     fn lru_entry(&self, key: &Arc<str>) -> LruEntry {
-        LruEntry { priority: self.priority, last_access_ms: self.last_access_ms, key: key.clone() }
+        LruEntry {
+            priority: self.priority,
+            last_access_ms: self.last_access_ms,
+            key: key.clone(),
+            importance: self.importance,
+            created_ms: self.created_ms,
+            access_count: self.access_count,
+        }
     }
 }
 
@@ -387,11 +396,13 @@ impl State {
                     .is_some_and(|m| old_meta.last_access_ms > m.last_access_ms);
                 if newer {
                     self.touch(id, &key, old_meta.last_access_ms, 0, 0);
-                    let meta = self.meta_mut(id, &key).expect("just touched");
+                    let space = self.by_id(id);
+                    let (key, meta) = space.keys.get_key_value_mut(&*key).expect("just touched");
+                    let before = meta.lru_entry(key);
                     meta.access_count = old_meta.access_count;
                     meta.reads = old_meta.reads;
-                    let (last, count) = (meta.last_access_ms, meta.access_count);
-                    self.by_id(id).index.set_access(&key, last, count);
+                    space.tiers[meta.tier.index()].lru.touch(&before, meta.lru_entry(key));
+                    space.index.set_access(key, meta.last_access_ms, meta.access_count);
                 }
             }
         }
@@ -529,10 +540,11 @@ impl State {
     ) -> Option<&mut KeyMeta> {
         let space = self.spaces.get_mut(&ns)?;
         let (key, meta) = space.keys.get_key_value_mut(key)?;
-        let now_ms = now_ms.max(meta.last_access_ms);
-        space.tiers[meta.tier.index()].lru.touch(&meta.lru_entry(key), now_ms);
-        meta.last_access_ms = now_ms;
+        let old = meta.lru_entry(key);
+        meta.last_access_ms = now_ms.max(meta.last_access_ms);
         meta.access_count += u64::from(counted);
+        let now_ms = meta.last_access_ms;
+        space.tiers[meta.tier.index()].lru.touch(&old, meta.lru_entry(key));
         space.index.set_access(key, now_ms, meta.access_count);
         if !meta.dirty {
             meta.dirty = true;
@@ -542,10 +554,20 @@ impl State {
     }
 
     /// Moves a memory to `tier` (at the same LRU position within its priority class
-    /// and access time) with a new encoded record size and stored value size.
-    pub fn set_tier(&mut self, ns: u32, key: &str, tier: Tier, bytes: usize, value_stored: u32) {
-        let Some(space) = self.spaces.get_mut(&ns) else { return };
-        let Some((key, meta)) = space.keys.get_key_value_mut(key) else { return };
+    /// and access time) with a new encoded record size and stored value size, and
+    /// tells the search index. Returns its metadata (for the caller's own updates,
+    /// without another lookup).
+    pub fn set_tier(
+        &mut self,
+        ns: u32,
+        key: &str,
+        tier: Tier,
+        bytes: usize,
+        value_stored: u32,
+    ) -> Option<&mut KeyMeta> {
+        let space = self.spaces.get_mut(&ns)?;
+        let (key, meta) = space.keys.get_key_value_mut(key)?;
+        space.index.set_tier(key, tier.number());
         let entry = meta.lru_entry(key);
         let from = &mut space.tiers[meta.tier.index()];
         from.lru.remove(&entry);
@@ -556,6 +578,7 @@ impl State {
         let to = &mut space.tiers[tier.index()];
         to.lru.insert(entry);
         to.add(meta);
+        Some(meta)
     }
 
     /// Marks a memory as used at `now_ms` without counting an access (a policy's
