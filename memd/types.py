@@ -73,6 +73,10 @@ class NewMemory:
             puts new ones in the engine's default tier.
         history: ``None``: a write happening now. Set: the memory's past, for an
             import (see ``MemoryHistory``).
+        context: Optional text that situates this one (the previous turn, a session
+            title): searched with ``text`` and embedded with it by a server-side
+            embedder, returned as ``Memory.context``, never as its text (at most
+            ``max_text_bytes``).
     """
 
     key: str = ""
@@ -86,6 +90,7 @@ class NewMemory:
     ttl_ms: int | None = None
     tier: int = Tier.UNSPECIFIED
     history: MemoryHistory | None = None
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)

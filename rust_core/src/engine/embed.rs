@@ -37,6 +37,19 @@ fn check(ns: &str, record: Option<&NamespaceRecord>, model: &str, dim: usize) ->
     }
 }
 
+/// What a server-side embedder embeds of a memory: its context, a blank line and its
+/// text, so the vector places the text in its context (the previous turn, the
+/// session's title) as a reader would. The context comes first as
+/// `NewMemory.context` documents; a long one can push the text's tail past the
+/// model's token limit (256 for MiniLM), which is why contexts are meant to be short.
+fn passage(m: &NewMemory) -> std::borrow::Cow<'_, str> {
+    match (m.context.is_empty(), m.text.is_empty()) {
+        (true, _) => m.text.as_str().into(),
+        (false, true) => m.context.as_str().into(),
+        (false, false) => format!("{}\n\n{}", m.context, m.text).into(),
+    }
+}
+
 fn record(shared: &Shared, ns: &str) -> Result<Option<NamespaceRecord>> {
     let rtxn = shared.store.env.read_txn()?;
     shared.store.namespace_record(&rtxn, ns)
@@ -90,14 +103,19 @@ impl Engine {
         items: &mut [(usize, NewMemory)],
     ) -> Result<Option<String>> {
         let missing: Vec<usize> = (0..items.len())
-            .filter(|&i| items[i].1.embedding.is_none() && !items[i].1.text.is_empty())
+            .filter(|&i| {
+                let m = &items[i].1;
+                m.embedding.is_none() && !(m.text.is_empty() && m.context.is_empty())
+            })
             .collect();
         if missing.is_empty() {
             return Ok(None);
         }
         let Some(e) = self.embedders.for_namespace(ns) else { return Ok(None) };
         check(ns, record(shared, ns)?.as_ref(), e.model(), e.dim())?;
-        let texts: Vec<&str> = missing.iter().map(|&i| items[i].1.text.as_str()).collect();
+        let owned: Vec<std::borrow::Cow<str>> =
+            missing.iter().map(|&i| passage(&items[i].1)).collect();
+        let texts: Vec<&str> = owned.iter().map(AsRef::as_ref).collect();
         let vectors = e.embed(&texts, Kind::Passage)?;
         for (i, v) in missing.into_iter().zip(vectors) {
             items[i].1.embedding = Some(v);
@@ -149,6 +167,27 @@ pub(super) fn record_model(txn: &mut Txn, ns: &str, model: Option<&str>, dim: u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passage_is_the_context_then_the_text() {
+        let m = |text: &str, context: &str| NewMemory {
+            key: String::new(),
+            text: text.into(),
+            value: Vec::new(),
+            embedding: None,
+            tags: Vec::new(),
+            metadata: Vec::new(),
+            context: context.into(),
+            importance: None,
+            priority: 0,
+            ttl_ms: None,
+            tier: None,
+            history: None,
+        };
+        assert_eq!(passage(&m("text", "")), "text");
+        assert_eq!(passage(&m("", "ctx")), "ctx");
+        assert_eq!(passage(&m("text", "ctx")), "ctx\n\ntext");
+    }
 
     fn rec(dim: u32, model: Option<&str>) -> NamespaceRecord {
         NamespaceRecord { dim, model: model.map(str::to_owned) }

@@ -243,6 +243,7 @@ fn put_one(
         embedding: item.embedding.clone(),
         tags: item.tags.clone(),
         metadata: item.metadata.clone(),
+        context: item.context.clone(),
     };
     if old_meta.is_some() {
         txn.write(ns_id, &memory)?;

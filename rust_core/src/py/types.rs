@@ -25,6 +25,7 @@ pub struct PyNewMemory {
     embedding: Option<PyBackedBytes>,
     tags: Vec<String>,
     metadata: HashMap<String, String>,
+    context: String,
     importance: Option<f64>,
     // Wide integers, so out-of-range values become a per-item InvalidArgument
     // (in `validate.rs`) instead of failing the whole batch's conversion.
@@ -54,6 +55,7 @@ impl From<PyNewMemory> for RawMemory {
             embedding: p.embedding.map(|e| e.to_vec()),
             tags: p.tags,
             metadata: p.metadata.into_iter().collect(),
+            context: p.context,
             importance: p.importance,
             priority: p.priority,
             ttl_ms: p.ttl_ms,
@@ -264,6 +266,10 @@ impl PyMemory {
     #[getter]
     fn text(&self) -> &str {
         &self.0.text
+    }
+    #[getter]
+    fn context(&self) -> &str {
+        &self.0.context
     }
     #[getter]
     fn value<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

@@ -133,18 +133,24 @@ impl TextIndex {
         slots.iter().map(|&s| u64::from(self.len_of(s))).sum()
     }
 
-    /// Indexes `text` under `slot` (which must hold no live document).
-    pub fn insert(&mut self, slot: u32, text: &str) {
+    /// Indexes the parts of a document (its text and its context) under `slot`
+    /// (which must hold no live document), as one bag of terms: a term counts the
+    /// same wherever it occurs, and the length is that of all parts together.
+    /// `bench/recall_bench.py --context` measured this against a context kept out
+    /// of the index (docs/search.md).
+    pub fn insert(&mut self, slot: u32, parts: &[&str]) {
         // Term ids of every token, then counted by sorting: one hash lookup per
         // token and no allocation except for terms never seen before.
         let mut ids: Vec<u32> = Vec::new();
-        self.analyzer.for_each_term(text, |t| {
-            let id = match self.terms.get(t) {
-                Some(&id) => id,
-                None => self.new_term(t.into()),
-            };
-            ids.push(id);
-        });
+        for text in parts {
+            self.analyzer.for_each_term(text, |t| {
+                let id = match self.terms.get(t) {
+                    Some(&id) => id,
+                    None => self.new_term(t.into()),
+                };
+                ids.push(id);
+            });
+        }
         let len = ids.len() as u32;
         ids.sort_unstable();
         for run in ids.chunk_by(|a, b| a == b) {
@@ -362,9 +368,9 @@ mod tests {
     #[test]
     fn rarer_terms_and_shorter_docs_score_higher() {
         let mut ix = TextIndex::default();
-        ix.insert(0, "the cat sat");
-        ix.insert(1, "the dog sat on the long mat today");
-        ix.insert(2, "the cat");
+        ix.insert(0, &["the cat sat"]);
+        ix.insert(1, &["the dog sat on the long mat today"]);
+        ix.insert(2, &["the cat"]);
         let hits = scored(&ix, &["cat"], 3, |_| true);
         assert_eq!(hits.len(), 2);
         let s = |slot| hits.iter().find(|h| h.0 == slot).unwrap().1;
@@ -384,13 +390,13 @@ mod tests {
     #[test]
     fn dead_slots_do_not_count_and_purge_frees_terms() {
         let mut ix = TextIndex::default();
-        ix.insert(0, "alpha beta");
-        ix.insert(1, "alpha");
+        ix.insert(0, &["alpha beta"]);
+        ix.insert(1, &["alpha"]);
         ix.remove(0);
         assert_eq!(scored(&ix, &["beta"], 1, |s| s == 1), vec![]);
         ix.purge(|s| s == 1);
         assert_eq!(ix.term_count(), 1);
-        ix.insert(0, "gamma");
+        ix.insert(0, &["gamma"]);
         assert_eq!(scored(&ix, &["gamma"], 2, |_| true).len(), 1);
     }
 }
