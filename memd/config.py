@@ -243,6 +243,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         max_text_bytes=v["engine.max_text_bytes"],
         max_embedding_dim=v["engine.max_embedding_dim"],
         search_language=v["engine.search_language"],
+        search_stop_words=v["engine.search_stop_words"],
         vector_quantization=v["engine.vector_quantization"],
         lifecycle=LifecycleOptions(
             consolidate_min_importance=v["lifecycle.consolidate_min_importance"],

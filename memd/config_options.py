@@ -644,6 +644,15 @@ OPTIONS: tuple[Option, ...] = (
         choice(*SEARCH_LANGUAGES),
     ),
     Option(
+        "engine.search_stop_words",
+        _E,
+        "Drop the search language's stop-words (English: Snowball's list) from texts, "
+        "queries and phrases (docs/search.md#stop-words; indexes are rebuilt with it at start)",
+        _ENGINE.search_stop_words,
+        boolean,
+        show=lambda v: str(v).lower(),
+    ),
+    Option(
         "engine.max_value_bytes",
         _E,
         "Largest accepted value",

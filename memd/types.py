@@ -227,6 +227,9 @@ class EngineOptions:
         search_language: Snowball stemming language of keyword search (one of
             ``SEARCH_LANGUAGES``; ``"none"``: no stemming). Indexes are rebuilt with
             it when the store opens.
+        search_stop_words: Drop ``search_language``'s stop-words at indexing and
+            query time (only ``"english"`` has a list; with another language it is
+            refused). Off by default: docs/search.md#stop-words has the measurement.
         vector_quantization: How vector indexes hold their rows in memory:
             ``"none"`` (f32) or ``"int8"`` (about 4 x smaller; final candidates are
             re-scored with the stored f32 vectors). Applies to every namespace.
@@ -248,6 +251,7 @@ class EngineOptions:
     max_embedding_dim: int = 4_096
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     search_language: str = "english"
+    search_stop_words: bool = False
     vector_quantization: Literal["none", "int8"] = "none"
 
 

@@ -66,6 +66,15 @@ def test_context_is_returned_apart_and_searched_with_the_text(
         m = c.get(ns, [key])[key]
         assert m is not None and (m.text, m.context) == ("sounds good", "dinner on friday")
         assert [h.memory.key for h in c.search(ns, "friday", mode="keyword")] == [key]
+    # Exact dedup: the same words in another context are another memory; in the
+    # same context they merge into the memory that has them.
+    again = [
+        mpb.NewMemory(text=TURN, context="choosing a bike"),
+        mpb.NewMemory(text=TURN, context=SESSION),
+    ]
+    reply = d.stub.Store(pb.StoreRequest(namespace=ns, memories=again))
+    assert list(reply.merged_into) == ["", "answer"]
+    assert reply.keys[0] != "answer" and reply.keys[1] == "answer"
     # Replacing the memory without a context drops the old one from index and record.
     d.stub.Store(pb.StoreRequest(namespace=ns, memories=[mpb.NewMemory(key="answer", text=TURN)]))
     assert keyword(d, ns, "renovation") == []

@@ -193,7 +193,27 @@ pub struct PyEngineOptions {
     max_embedding_dim: usize,
     lifecycle: PyLifecycleOptions,
     search_language: String,
+    search_stop_words: bool,
     vector_quantization: String,
+}
+
+/// The analyzer of `engine.search_language` and `engine.search_stop_words`.
+fn analyzer(language: &str, stop_words: bool) -> Result<Analyzer, CoreError> {
+    let analyzer = Analyzer::parse(language).ok_or_else(|| {
+        let known: Vec<&str> = Analyzer::names().collect();
+        CoreError::invalid(format!(
+            "unknown search_language {language:?}; one of {}",
+            known.join(", ")
+        ))
+    })?;
+    if !stop_words {
+        return Ok(analyzer);
+    }
+    analyzer.with_stop_words().ok_or_else(|| {
+        CoreError::invalid(format!(
+            "search_stop_words: no stop-word list for search_language {language:?} (lists: english)"
+        ))
+    })
 }
 
 impl TryFrom<PyEngineOptions> for EngineConfig {
@@ -231,14 +251,7 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                 ..Limits::default()
             },
             lifecycle: LifecycleConfig::try_from(o.lifecycle)?,
-            analyzer: Analyzer::parse(&o.search_language).ok_or_else(|| {
-                let known: Vec<&str> = Analyzer::names().collect();
-                CoreError::invalid(format!(
-                    "unknown search_language {:?}; one of {}",
-                    o.search_language,
-                    known.join(", ")
-                ))
-            })?,
+            analyzer: analyzer(&o.search_language, o.search_stop_words)?,
             vector_quantization: Quantization::parse(&o.vector_quantization).ok_or_else(|| {
                 CoreError::invalid(format!(
                     "unknown vector_quantization {:?}; one of none, int8",

@@ -70,7 +70,7 @@ pub fn encode<'a>(
 ) -> Vec<u8> {
     let mut w = Writer::default();
     w.u64(txn_id);
-    w.str(analyzer.name());
+    w.str(&analyzer.id());
     w.len(spaces.len());
     for (name, index) in spaces {
         w.str(name);
@@ -125,10 +125,10 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
         )));
     }
     let language = r.str()?;
-    if language != expect.analyzer.name() {
+    if language != expect.analyzer.id() {
         return Err(Bad(format!(
-            "search_language changed ({language} -> {})",
-            expect.analyzer.name()
+            "search_language or search_stop_words changed ({language} -> {})",
+            expect.analyzer.id()
         )));
     }
     let n = r.len(1)?;
