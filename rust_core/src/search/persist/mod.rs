@@ -41,7 +41,8 @@ use std::path::{Path, PathBuf};
 pub const FILE: &str = "search.snapshot";
 const MAGIC: &[u8; 8] = b"MEMDSNAP";
 /// Bumped whenever any `encode` changes (an older file is then refused, not misread).
-const VERSION: u32 = 1;
+/// 2: postings count term frequency and length in units (`text::TEXT_UNITS`).
+const VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// What a snapshot must match to be used.
