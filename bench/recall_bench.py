@@ -212,7 +212,11 @@ def main() -> None:
         )
     print("\n" + recall_table(runs) + "\n")
     first = f"keyword {variants[0][0]}"
-    pairs = [(first, f"keyword {n}") for n, _, _ in variants[1:]]
+    variant_pairs = [(first, f"keyword {n}") for n, _, _ in variants[1:]]
+    variant_pairs += [
+        (f"keyword fuzzy {variants[0][0]}", f"keyword fuzzy {n}") for n, _, _ in variants[1:]
+    ]
+    pairs = list(variant_pairs)
     pairs += [(f"keyword {n}", f"keyword fuzzy {n}") for n, _, _ in variants]
     for label in ("e5", "minilm"):
         pairs += [
@@ -227,6 +231,8 @@ def main() -> None:
     pairs += [("hybrid weighted e5", f"hybrid weighted e5 {s}") for s in SIGNALS]
     pairs += [(f"{m} e5", f"{m} minilm-local") for m in ("semantic", "hybrid weighted")]
     print(delta_table(runs, [(a, b) for a, b in pairs if a in runs and b in runs]))
+    if variant_pairs:
+        print("\nVariant deltas at 1:\n" + delta_table(runs, variant_pairs, cut=1))
     if args.context:
         ctx_pairs = [(name, name + CTX) for name in runs if name + CTX in runs]
         for cut in (1, 5, 10):
