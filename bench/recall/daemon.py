@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
@@ -78,7 +79,7 @@ class Config:
 def previous_turns(turns: Sequence[Turn]) -> list[str]:
     """Each turn's context: the text of the turn before it in the same session."""
     out = [""]
-    for prev, turn in zip(turns, turns[1:], strict=False):
+    for prev, turn in pairwise(turns):
         out.append(prev.text if session_of(prev) == session_of(turn) else "")
     return out
 
