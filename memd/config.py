@@ -299,6 +299,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             backend=v["embed.backend"],
             namespaces=tuple(v["embed.namespaces"]),
             query_cache=v["embed.query_cache"],
+            context=v["embed.context"],
             local_threads=v["embed.local.threads"],
             local_model=v["embed.local.model"],
             openai_url=v["embed.openai.url"],

@@ -425,6 +425,15 @@ def _embed_options() -> list[Option]:
             int_in(0, 1_000_000),
         ),
         Option(
+            "embed.context",
+            em,
+            "Embed a memory's context with its text (context, blank line, text); off: the "
+            "text alone, the context being keyword-searchable only (docs/search.md)",
+            e.context,
+            boolean,
+            show=lambda v: str(v).lower(),
+        ),
+        Option(
             "embed.local.threads",
             em,
             "CPU threads the local model uses (0: all cores)",

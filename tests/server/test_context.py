@@ -126,7 +126,9 @@ def _cosine(a: bytes, b: bytes) -> float:
 
 @needs_local_model
 def test_server_embeds_the_context_with_the_text(start_daemon: StartDaemon, ns: str) -> None:
-    d = start_daemon("--embed-backend", "local", "--embed-local-model", "minilm")
+    d = start_daemon(
+        "--embed-backend", "local", "--embed-local-model", "minilm", "--embed-context", "true"
+    )
     items = [
         mpb.NewMemory(key="with", text=TURN, context=SESSION),
         mpb.NewMemory(key="joined", text=f"{SESSION}\n\n{TURN}"),
@@ -144,3 +146,18 @@ def test_server_embeds_the_context_with_the_text(start_daemon: StartDaemon, ns: 
     )
     ranked = [h.memory.key for page in d.stub.Search(req) for h in page.hits]
     assert ranked.index("with") < ranked.index("alone")
+
+
+@needs_local_model
+def test_by_default_the_server_embeds_the_text_alone(start_daemon: StartDaemon, ns: str) -> None:
+    d = start_daemon("--embed-backend", "local", "--embed-local-model", "minilm")
+    items = [
+        mpb.NewMemory(key="with", text=TURN, context=SESSION),
+        mpb.NewMemory(key="alone", text=TURN, context="another talk"),
+    ]
+    d.stub.Store(pb.StoreRequest(namespace=ns, memories=items, atomic=True))
+    got = d.stub.Retrieve(pb.RetrieveRequest(namespace=ns, keys=["with", "alone"]))
+    with_ctx, alone = (r.memory.embedding for r in got.results)
+    assert len(with_ctx) == 4 * 384 and _cosine(with_ctx, alone) > 0.9999
+    # The context is still keyword-searchable.
+    assert keyword(d, ns, "renovation") == ["with"]

@@ -37,12 +37,17 @@ fn check(ns: &str, record: Option<&NamespaceRecord>, model: &str, dim: usize) ->
     }
 }
 
-/// What a server-side embedder embeds of a memory: its context, a blank line and its
-/// text, so the vector places the text in its context (the previous turn, the
-/// session's title) as a reader would. The context comes first as
-/// `NewMemory.context` documents; a long one can push the text's tail past the
-/// model's token limit (256 for MiniLM), which is why contexts are meant to be short.
-fn passage(m: &NewMemory) -> std::borrow::Cow<'_, str> {
+/// What a server-side embedder embeds of a memory: its text; with `embed.context`
+/// (`with_context`), its context, a blank line and its text, so the vector places the
+/// text in its context (the previous turn, the session's title) as a reader would.
+/// The context comes first; a long one can push the text's tail past the model's
+/// token limit (256 for MiniLM). Off by default: on `bench/recall_bench.py
+/// --context` (previous turn as context) it cost semantic R@1 -0.297
+/// (docs/search.md#recall).
+fn passage(m: &NewMemory, with_context: bool) -> std::borrow::Cow<'_, str> {
+    if !with_context {
+        return m.text.as_str().into();
+    }
     match (m.context.is_empty(), m.text.is_empty()) {
         (true, _) => m.text.as_str().into(),
         (false, true) => m.context.as_str().into(),
@@ -102,10 +107,11 @@ impl Engine {
         ns: &str,
         items: &mut [(usize, NewMemory)],
     ) -> Result<Option<String>> {
+        let with = self.embedders.embeds_context();
         let missing: Vec<usize> = (0..items.len())
             .filter(|&i| {
                 let m = &items[i].1;
-                m.embedding.is_none() && !(m.text.is_empty() && m.context.is_empty())
+                m.embedding.is_none() && !(m.text.is_empty() && (m.context.is_empty() || !with))
             })
             .collect();
         if missing.is_empty() {
@@ -114,7 +120,7 @@ impl Engine {
         let Some(e) = self.embedders.for_namespace(ns) else { return Ok(None) };
         check(ns, record(shared, ns)?.as_ref(), e.model(), e.dim())?;
         let owned: Vec<std::borrow::Cow<str>> =
-            missing.iter().map(|&i| passage(&items[i].1)).collect();
+            missing.iter().map(|&i| passage(&items[i].1, with)).collect();
         let texts: Vec<&str> = owned.iter().map(AsRef::as_ref).collect();
         let vectors = e.embed(&texts, Kind::Passage)?;
         for (i, v) in missing.into_iter().zip(vectors) {
@@ -184,9 +190,10 @@ mod tests {
             tier: None,
             history: None,
         };
-        assert_eq!(passage(&m("text", "")), "text");
-        assert_eq!(passage(&m("", "ctx")), "ctx");
-        assert_eq!(passage(&m("text", "ctx")), "ctx\n\ntext");
+        assert_eq!(passage(&m("text", ""), true), "text");
+        assert_eq!(passage(&m("", "ctx"), true), "ctx");
+        assert_eq!(passage(&m("text", "ctx"), true), "ctx\n\ntext");
+        assert_eq!(passage(&m("text", "ctx"), false), "text");
     }
 
     fn rec(dim: u32, model: Option<&str>) -> NamespaceRecord {

@@ -168,12 +168,13 @@ export interface NewMemory {
   /**
    * Optional context of the memory, UTF-8, at most `--engine-max-text-bytes` like text:
    * for example the previous turn of a conversation or the session title. It is
-   * searched with the text (BM25: its terms join the text's in one bag of terms, and a
-   * phrase may occur in either) and, when the server embeds the memory (no
-   * `embedding` given), embedded with it as "context\n\ntext"; a client-given vector
-   * is taken as it is, so there the context is keyword-searchable only. It is never
-   * part of the returned text: Retrieve, List and Search return it in
-   * Memory.context. Exact dedup compares texts only. docs/search.md has its recall.
+   * keyword-searchable with the text: its terms join the text's in one bag of terms,
+   * each weighing a quarter of a text term, and a phrase may occur in either. A
+   * server-side embedder embeds the text alone, or "context\n\ntext" with
+   * `--embed-context true` (off by default: it cost recall on the harness); a
+   * client-given vector is taken as it is. It is never part of the returned text:
+   * Retrieve, List and Search return it in Memory.context. Exact dedup merges only
+   * memories whose text and context are both equal. docs/search.md has its recall.
    */
   context: string;
 }
