@@ -41,7 +41,7 @@ fn check(ns: &str, record: Option<&NamespaceRecord>, model: &str, dim: usize) ->
 /// (`with_context`), its context, a blank line and its text, so the vector places the
 /// text in its context (the previous turn, the session's title) as a reader would.
 /// The context comes first; a long one can push the text's tail past the model's
-/// token limit (256 for MiniLM). Off by default: on `bench/recall_bench.py
+/// token limit (256 for `MiniLM`). Off by default: on `bench/recall_bench.py
 /// --context` (previous turn as context) it cost semantic R@1 -0.297
 /// (docs/search.md#recall).
 fn passage(m: &NewMemory, with_context: bool) -> std::borrow::Cow<'_, str> {
