@@ -81,7 +81,10 @@ impl Analyzer {
         if name == "none" {
             return Some(Analyzer::NONE);
         }
-        LANGUAGES.iter().find(|(n, _)| *n == name).map(|&(_, a)| Analyzer { stem: Some(a), stop: None })
+        LANGUAGES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, a)| Analyzer { stem: Some(a), stop: None })
     }
 
     /// This analyzer dropping its language's stop-words; `None` for a language

@@ -436,7 +436,14 @@ mod tests {
     use super::*;
 
     fn doc<'a>(text: &'a str, tags: &'a [String]) -> DocInput<'a> {
-        DocInput { text, context: "", embedding: None, tags, metadata: &[], meta: DocMeta::default() }
+        DocInput {
+            text,
+            context: "",
+            embedding: None,
+            tags,
+            metadata: &[],
+            meta: DocMeta::default(),
+        }
     }
 
     #[test]
