@@ -42,7 +42,7 @@ class EmbedOptions:
         backend: The default backend: ``auto``, ``none``, ``local`` or ``openai``.
         namespaces: Per-namespace overrides, first match wins.
         query_cache: Query vectors kept in memory (LRU); 0 disables the cache.
-        context: Embed a memory's ``context`` with its text ("context\\n\\ntext");
+        context: Embed a memory's ``context`` with its text (context, a blank line, text);
             off: the text alone (docs/search.md#memory-context has why).
         local_threads: CPU threads of the local model (0: all cores).
         local_model: Which local model: ``auto``, ``minilm`` or ``e5``.
