@@ -202,9 +202,9 @@ mod tests {
     fn stop_words_are_dropped_before_stemming_everywhere() {
         let a = Analyzer::ENGLISH.with_stop_words().unwrap();
         assert_eq!(a.terms("The cat sat on the mat"), ["cat", "sat", "mat"]);
-        // "outing" stems to "out", a stop-word: tokens are matched, not stems.
-        assert_eq!(a.terms("an outing"), Analyzer::ENGLISH.terms("outing"));
-        assert_eq!(a.terms("an outing"), ["out"]);
+        // "ins" and "outs" stem to "in" and "out", stop-words: tokens are matched,
+        // not stems.
+        assert_eq!(a.terms("the ins and outs"), ["in", "out"]);
         assert_eq!(a.terms("who is it"), Vec::<String>::new());
         // A phrase skips stop-words on both sides.
         let plain = Analyzer::ENGLISH;
