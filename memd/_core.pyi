@@ -43,6 +43,9 @@ class Memory:
     @property
     def text(self) -> str: ...
     @property
+    def context(self) -> str:
+        """The context stored with the memory; empty when none."""
+    @property
     def value(self) -> bytes: ...
     @property
     def embedding(self) -> bytes | None:

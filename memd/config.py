@@ -243,6 +243,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         max_text_bytes=v["engine.max_text_bytes"],
         max_embedding_dim=v["engine.max_embedding_dim"],
         search_language=v["engine.search_language"],
+        search_stop_words=v["engine.search_stop_words"],
         vector_quantization=v["engine.vector_quantization"],
         vector_quantization_namespaces=tuple(v["engine.vector_quantization_namespaces"]),
         lifecycle=LifecycleOptions(
@@ -299,6 +300,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             backend=v["embed.backend"],
             namespaces=tuple(v["embed.namespaces"]),
             query_cache=v["embed.query_cache"],
+            context=v["embed.context"],
             local_threads=v["embed.local.threads"],
             local_model=v["embed.local.model"],
             openai_url=v["embed.openai.url"],

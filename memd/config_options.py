@@ -425,6 +425,15 @@ def _embed_options() -> list[Option]:
             int_in(0, 1_000_000),
         ),
         Option(
+            "embed.context",
+            em,
+            "Embed a memory's context with its text (context, blank line, text); off: the "
+            "text alone, the context being keyword-searchable only (docs/search.md)",
+            e.context,
+            boolean,
+            show=lambda v: str(v).lower(),
+        ),
+        Option(
             "embed.local.threads",
             em,
             "CPU threads the local model uses (0: all cores)",
@@ -642,6 +651,15 @@ OPTIONS: tuple[Option, ...] = (
         + " (indexes are rebuilt with it at start)",
         _ENGINE.search_language,
         choice(*SEARCH_LANGUAGES),
+    ),
+    Option(
+        "engine.search_stop_words",
+        _E,
+        "Drop the search language's stop-words (English: Snowball's list) from texts, "
+        "queries and phrases (docs/search.md#stop-words; indexes are rebuilt with it at start)",
+        _ENGINE.search_stop_words,
+        boolean,
+        show=lambda v: str(v).lower(),
     ),
     Option(
         "engine.max_value_bytes",

@@ -73,6 +73,10 @@ class NewMemory:
             puts new ones in the engine's default tier.
         history: ``None``: a write happening now. Set: the memory's past, for an
             import (see ``MemoryHistory``).
+        context: Optional text that situates this one (the previous turn, a session
+            title): searched with ``text`` and embedded with it by a server-side
+            embedder, returned as ``Memory.context``, never as its text (at most
+            ``max_text_bytes``).
     """
 
     key: str = ""
@@ -86,6 +90,7 @@ class NewMemory:
     ttl_ms: int | None = None
     tier: int = Tier.UNSPECIFIED
     history: MemoryHistory | None = None
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +227,9 @@ class EngineOptions:
         search_language: Snowball stemming language of keyword search (one of
             ``SEARCH_LANGUAGES``; ``"none"``: no stemming). Indexes are rebuilt with
             it when the store opens.
+        search_stop_words: Drop ``search_language``'s stop-words at indexing and
+            query time (only ``"english"`` has a list; with another language it is
+            refused). Off by default: docs/search.md#stop-words has the measurement.
         vector_quantization: How vector indexes hold their rows in memory:
             ``"none"`` (f32) or ``"int8"`` (about 4 x smaller; final candidates are
             re-scored with the stored f32 vectors), for namespaces no rule of
@@ -249,6 +257,7 @@ class EngineOptions:
     max_embedding_dim: int = 4_096
     lifecycle: LifecycleOptions = field(default_factory=LifecycleOptions)
     search_language: str = "english"
+    search_stop_words: bool = False
     vector_quantization: Literal["none", "int8"] = "none"
     vector_quantization_namespaces: tuple[tuple[str, str], ...] = ()
     lazy_expiry: bool = True

@@ -10,6 +10,10 @@ the documented layout (``rust_core/src/store/codec.rs``), little-endian::
     56 u64 expires_at_ms (0 = never) | 64 u64 ttl_ms
     72: u32 len + text | u32 len + value (as stored) | vector
         | u32 ntags, (u32 len + tag)* | u32 nmeta, (u32 len + k, u32 len + v)*
+        [| u32 len + context]
+
+The trailing context (``NewMemory.context``) is present only when not empty: a
+record without one ends after its metadata, as every record did before it existed.
 
 ``vector`` is absent when dim is 0. In format 1 it is the embedding (dim * f32); in
 format 2 a u64 slot reference, ``group << 8 | slot``, into the ``vectors`` database
@@ -198,6 +202,7 @@ def decode_record(
     for _ in range(r.u32()):
         k = r.text()
         metadata[k] = r.text()
+    context = r.text() if r.at != len(raw) else ""
     if r.at != len(raw):
         raise CorruptRecord(f"{len(raw) - r.at} trailing bytes")
     fields = h._asdict()
@@ -211,6 +216,7 @@ def decode_record(
         "embedding": embedding,
         "tags": tags,
         "metadata": metadata,
+        "context": context,
         "record_len": len(raw),
     }
 

@@ -5,18 +5,24 @@ Every turn is stored with its own creation time (`NewMemory.history`), in LONG_T
 each, with the configuration's mode, fusion and score weights. With `vectors` the
 client brings each text's and question's embedding; without, a semantic or hybrid
 search has the daemon embed the question (its `--embed-backend`).
+
+With `context`, each turn is stored with `NewMemory.context` set to the previous
+turn of its session (the first turn of a session gets none): the daemon indexes it
+with the turn's words and, when it embeds the turn, embeds "context + text";
+client-given vectors (`vectors`) stay those of the text alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
 
-from .generate import Dataset, Question
+from .generate import Dataset, Question, Turn
 
 LIMIT = 20
 Vectors = Callable[[list[str]], list[bytes]]
@@ -70,10 +76,31 @@ class Config:
         return r
 
 
-def load(stub: pb_grpc.MemoryServiceStub, data: Dataset, vectors: Vectors | None = None) -> None:
-    for ns, turns in data.conversations.items():
+def previous_turns(turns: Sequence[Turn]) -> list[str]:
+    """Each turn's context: the text of the turn before it in the same session."""
+    out = [""]
+    for prev, turn in pairwise(turns):
+        out.append(prev.text if session_of(prev) == session_of(turn) else "")
+    return out
+
+
+def session_of(turn: Turn) -> str:
+    """The session part of a turn's key (`conv-00-s03-t07` -> `conv-00-s03`)."""
+    return turn.key.rpartition("-")[0]
+
+
+def load(
+    stub: pb_grpc.MemoryServiceStub,
+    data: Dataset,
+    vectors: Vectors | None = None,
+    context: bool = False,
+) -> None:
+    for ns, all_turns in data.conversations.items():
+        contexts = previous_turns(all_turns) if context else [""] * len(all_turns)
+        turns = all_turns
         for i in range(0, len(turns), 500):
             chunk = turns[i : i + 500]
+            ctx = contexts[i : i + 500]
             packed = vectors([t.text for t in chunk]) if vectors else [b""] * len(chunk)
             items = [
                 mpb.NewMemory(
@@ -83,8 +110,9 @@ def load(stub: pb_grpc.MemoryServiceStub, data: Dataset, vectors: Vectors | None
                     tier=mpb.TIER_LONG_TERM,
                     metadata={"speaker": t.speaker},
                     history=mpb.MemoryHistory(created_ms=t.created_ms),
+                    context=c,
                 )
-                for t, v in zip(chunk, packed, strict=True)
+                for t, v, c in zip(chunk, packed, ctx, strict=True)
             ]
             reply = stub.Store(pb.StoreRequest(namespace=ns, memories=items, atomic=True))
             assert len(reply.keys) == len(items)

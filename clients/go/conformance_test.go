@@ -58,6 +58,7 @@ var scenarios = []struct {
 	{"InvalidRequests", invalidRequests},
 	{"SearchStream", searchStream},
 	{"UnixSocket", unixSocket},
+	{"Context", memoryContext},
 }
 
 func TestConformance(t *testing.T) {

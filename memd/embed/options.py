@@ -42,6 +42,8 @@ class EmbedOptions:
         backend: The default backend: ``auto``, ``none``, ``local`` or ``openai``.
         namespaces: Per-namespace overrides, first match wins.
         query_cache: Query vectors kept in memory (LRU); 0 disables the cache.
+        context: Embed a memory's ``context`` with its text (context, a blank line, text);
+            off: the text alone (docs/search.md#memory-context has why).
         local_threads: CPU threads of the local model (0: all cores).
         local_model: Which local model: ``auto``, ``minilm`` or ``e5``.
         openai_url: Base URL of an OpenAI-compatible API, up to ``/v1``.
@@ -60,6 +62,7 @@ class EmbedOptions:
     backend: str = "auto"
     namespaces: tuple[NamespaceRule, ...] = ()
     query_cache: int = 1024
+    context: bool = False
     local_threads: int = 0
     local_model: str = "auto"
     openai_url: str = ""

@@ -89,6 +89,7 @@ class EmbedSetup:
         local: The local model, when some namespace uses it.
         openai: The endpoint, when some namespace uses it.
         query_cache: Query vectors cached.
+        embed_context: Embed a memory's context with its text.
     """
 
     default: str
@@ -96,6 +97,7 @@ class EmbedSetup:
     local: LocalModel | None
     openai: OpenAiEndpoint | None
     query_cache: int
+    embed_context: bool = False
 
 
 def find_local_model(choice: str = "auto", threads: int = 0) -> LocalModel | None:
@@ -207,6 +209,7 @@ def resolve(
         local=local if "local" in used else None,
         openai=_endpoint(options, env) if "openai" in used else None,
         query_cache=options.query_cache,
+        embed_context=options.context,
     )
 
 

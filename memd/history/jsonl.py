@@ -39,8 +39,10 @@ FIELDS = (
     "last_access_ms",
     "access_count",
     "version",
+    "context",
 )
-"""Every field of a line, in the order ``encode`` writes them."""
+"""Every field of a line, in the order ``encode`` writes them (``context`` only when
+the memory has one, so lines of memories without one are as before it existed)."""
 
 _HISTORY = ("created_ms", "updated_ms", "last_access_ms", "access_count", "version")
 _KNOWN = frozenset(FIELDS)
@@ -72,6 +74,8 @@ def encode(m: mpb.Memory) -> str:
         "access_count": m.access_count,
         "version": m.version,
     }
+    if m.context:
+        line["context"] = m.context
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
@@ -97,6 +101,7 @@ def decode(line: str | bytes) -> tuple[str, mpb.NewMemory]:
         item = mpb.NewMemory(
             key=_typed(doc, "key", str, ""),
             text=_typed(doc, "text", str, ""),
+            context=_typed(doc, "context", str, ""),
             value=_unb64(doc, "value"),
             embedding=_unb64(doc, "embedding"),
             tags=_strings(doc),

@@ -87,6 +87,12 @@ class RememberArgs(_Args):
         description="Forget it automatically after this many seconds; 0 never expires. "
         "Default: the tier's default (never unless configured).",
     )
+    context: str = Field(
+        default="",
+        description="Optional text that situates it, e.g. the previous turn or the "
+        "conversation's title: search matches it too (and the daemon's embedder reads "
+        "it with the text), but it is returned apart, never as the text.",
+    )
 
 
 class RecallArgs(_Args):
@@ -166,6 +172,7 @@ class MemoryOut(BaseModel):
 
     key: str = Field(description="Its key: pass it to recall or forget.")
     text: str
+    context: str = Field(default="", description="The context it was stored with, if any.")
     tags: list[str]
     metadata: dict[str, str]
     importance: float = Field(description="0 to 1.")

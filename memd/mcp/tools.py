@@ -40,7 +40,11 @@ from memd.mcp.schemas import (
 def remember(link: DaemonLink, namespace: str, args: RememberArgs) -> RememberOut:
     """Store one memory under a server-made, time-ordered key (what list_recent relies on)."""
     memory = mpb.NewMemory(
-        text=args.text, tags=args.tags, metadata=args.metadata, tier=_tier(args.tier)
+        text=args.text,
+        tags=args.tags,
+        metadata=args.metadata,
+        tier=_tier(args.tier),
+        context=args.context,
     )
     if args.importance is not None:
         memory.importance = args.importance
@@ -217,6 +221,7 @@ def _memory(m: mpb.Memory) -> MemoryOut:
     return MemoryOut(
         key=m.key,
         text=m.text,
+        context=m.context,
         tags=list(m.tags),
         metadata=dict(m.metadata),
         # Importance is stored as float32: 0.9 reads back as 0.8999999761581421.

@@ -40,6 +40,7 @@ def memory(m: _core.Memory) -> mpb.Memory:
         last_access_ms=m.last_access_ms,
         access_count=m.access_count,
         version=m.version,
+        context=m.context or None,
     )
 
 

@@ -110,6 +110,8 @@ pub struct Memory {
     pub tags: Vec<String>,
     /// String map, in key order.
     pub metadata: Vec<(String, String)>,
+    /// Searchable and embedded with `text`, never returned as it (empty: none).
+    pub context: String,
 }
 
 /// A memory to store, already validated (see `validate.rs`).
@@ -127,6 +129,8 @@ pub struct NewMemory {
     pub tags: Vec<String>,
     /// String map, sorted by key.
     pub metadata: Vec<(String, String)>,
+    /// Context (empty: none): searched and embedded with the text.
+    pub context: String,
     /// `None` keeps the existing importance, or 0.5 for a new memory.
     pub importance: Option<f32>,
     /// Eviction class.
@@ -192,6 +196,8 @@ pub struct RawMemory {
     pub tags: Vec<String>,
     /// Metadata pairs.
     pub metadata: Vec<(String, String)>,
+    /// Context text.
+    pub context: String,
     /// Importance, unchecked.
     pub importance: Option<f64>,
     /// Priority, unchecked (must fit an i32).

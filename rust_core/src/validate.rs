@@ -194,6 +194,14 @@ pub fn item(raw: RawMemory, limits: &Limits, now_ms: u64) -> Result<NewMemory> {
             limits.max_text_bytes
         )));
     }
+    // The context is searched and embedded like text, so it has text's limit.
+    if raw.context.len() > limits.max_text_bytes {
+        return Err(CoreError::invalid(format!(
+            "context is {} bytes; the limit is {}",
+            raw.context.len(),
+            limits.max_text_bytes
+        )));
+    }
     let importance = match raw.importance {
         None => None,
         Some(i) if (0.0..=1.0).contains(&i) => Some(i as f32),
@@ -230,6 +238,7 @@ pub fn item(raw: RawMemory, limits: &Limits, now_ms: u64) -> Result<NewMemory> {
         embedding,
         tags: raw.tags,
         metadata,
+        context: raw.context,
         importance,
         priority,
         ttl_ms,
@@ -270,6 +279,7 @@ mod tests {
             RawMemory { embedding: Some(vec![0, 0, 0]), ..raw() },
             RawMemory { embedding: Some(f32::NAN.to_le_bytes().to_vec()), ..raw() },
             RawMemory { text: "x".repeat(l.max_text_bytes + 1), ..raw() },
+            RawMemory { context: "x".repeat(l.max_text_bytes + 1), ..raw() },
             RawMemory { text: String::new(), tags: vec!["t".into()], ..raw() },
         ];
         for b in bad {

@@ -46,6 +46,9 @@ pub struct NewMemory {
     /// The memory's past, for an import (unset: a write now).
     #[prost(message, optional, tag = "18")]
     pub history: Option<MemoryHistory>,
+    /// Context: searched and embedded with the text (empty: none).
+    #[prost(string, tag = "19")]
+    pub context: String,
 }
 
 /// `memd.v1.MemoryHistory`: 0 is "not given" in every field.
@@ -196,6 +199,9 @@ pub struct MemoryPb {
     /// Version.
     #[prost(uint64, tag = "17")]
     pub version: u64,
+    /// Context (empty: none).
+    #[prost(string, tag = "19")]
+    pub context: String,
 }
 
 /// `memd.v1.RetrieveResult`.
@@ -303,6 +309,7 @@ impl From<NewMemory> for RawMemory {
             embedding: (!m.embedding.is_empty()).then_some(m.embedding),
             tags: m.tags,
             metadata: m.metadata.into_iter().collect(),
+            context: m.context,
             importance: m.importance,
             priority: i128::from(m.priority),
             ttl_ms: m.ttl_ms.map(i128::from),
@@ -320,19 +327,20 @@ impl From<NewMemory> for RawMemory {
 }
 
 /// An upper bound of `MemoryPb::from(m.clone()).encoded_len()`, from lengths alone (no
-/// copy, no conversion): each of the 17 fields at most a 2-byte tag plus a 10-byte
+/// copy, no conversion): each of the 18 fields at most a 2-byte tag plus a 10-byte
 /// varint or length prefix, plus its bytes; each tag and metadata entry (an embedded
 /// message of two strings) likewise.
 pub fn memory_len_bound(m: &Memory) -> usize {
     const FIELD: usize = 12;
     let bytes = m.key.len()
         + m.text.len()
+        + m.context.len()
         + m.value.len()
         + m.namespace.len()
         + m.embedding.as_ref().map_or(0, |v| 4 * v.len());
     let tags: usize = m.tags.iter().map(|t| FIELD + t.len()).sum();
     let metadata: usize = m.metadata.iter().map(|(k, v)| 3 * FIELD + k.len() + v.len()).sum();
-    17 * FIELD + bytes + tags + metadata
+    18 * FIELD + bytes + tags + metadata
 }
 
 impl From<Memory> for MemoryPb {
@@ -356,6 +364,7 @@ impl From<Memory> for MemoryPb {
             last_access_ms: h.last_access_ms,
             access_count: h.access_count,
             version: h.version,
+            context: m.context,
         }
     }
 }
@@ -371,6 +380,7 @@ mod tests {
         #[test]
         fn memory_len_bound_is_never_below_the_encoded_length(
             text in ".{0,40}",
+            context in ".{0,40}",
             value in proptest::collection::vec(any::<u8>(), 0..300),
             dim in 0usize..20,
             tags in proptest::collection::vec(".{0,10}", 0..5),
@@ -401,6 +411,7 @@ mod tests {
                 embedding: (dim > 0).then(|| vec![0.5; dim]),
                 tags,
                 metadata,
+                context,
             };
             let exact = MemoryPb::from(m.clone()).encoded_len();
             prop_assert!(memory_len_bound(&m) >= exact);

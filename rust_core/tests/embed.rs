@@ -54,6 +54,7 @@ fn setup(local: &Arc<Letters>) -> Setup {
         local: Some(local.clone() as Arc<dyn Embedder>),
         openai: None,
         query_cache: 16,
+        embed_context: false,
     }
 }
 

@@ -40,6 +40,7 @@ _items = st.fixed_dictionaries(
         "history": st.one_of(
             st.none(), st.fixed_dictionaries({"created_ms": st.integers(1, 2**40)})
         ),
+        "context": _text,
     },
 )
 

@@ -163,6 +163,14 @@ def test_hosts_on_the_initialize_handshake_are_served(daemon: Daemon, transport:
             r = await client.call_tool("recall", {"keys": [key]})
             [memory] = r.structured_content["memories"]
             assert (memory["importance"], memory["tier"]) == (0.7, "long_term")
+            # A context is stored apart from the text, returned apart, and searchable.
+            args = {"text": "yes, the blue one", "context": "choosing the kitchen tiles"}
+            key = (await client.call_tool("remember", args)).structured_content["key"]
+            r = await client.call_tool("recall", {"keys": [key]})
+            [memory] = r.structured_content["memories"]
+            assert (memory["text"], memory["context"]) == (args["text"], args["context"])
+            r = await client.call_tool("search", {"query": "tiles"})
+            assert [h["key"] for h in r.structured_content["hits"]] == [key]
 
     anyio.run(scenario)
 

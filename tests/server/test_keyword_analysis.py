@@ -72,3 +72,32 @@ def test_fuzzy_terms_find_typos_only_when_asked(start_daemon: StartDaemon) -> No
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "fuzzy" in (err.value.details() or "")
+
+
+def test_stop_words_are_dropped_when_asked_and_toggle_at_open(
+    start_daemon: StartDaemon,
+) -> None:
+    d = start_daemon("--engine-search-stop-words", "true")
+    store(d)
+    # "the" is in three texts; with stop-words it matches nothing, so only "week" counts.
+    assert keys(d, "the week") == ["other"]
+    # A phrase skips stop-words on both sides: "marathon four" is what is left.
+    assert keys(d, "", phrase="the marathon in four") == ["race"]
+    assert keys(d, "", phrase="marathon on four") == ["race"]
+    with pytest.raises(grpc.RpcError) as err:
+        keys(d, "what is the")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no searchable words" in (err.value.details() or "")
+    d.close()
+    # Reopened without: the snapshot of the other analyzer is refused and the index
+    # rebuilt, so "the" is a term again.
+    d = start_daemon("--engine-search-stop-words", "false")
+    assert sorted(keys(d, "the week")) == ["cafe", "other", "race"]
+    assert keys(d, "", phrase="marathon on four") == []
+
+
+def test_stop_words_without_a_list_for_the_language_are_refused(
+    start_daemon: StartDaemon,
+) -> None:
+    with pytest.raises(AssertionError):
+        start_daemon("--engine-search-language", "french", "--engine-search-stop-words", "true")

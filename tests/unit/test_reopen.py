@@ -159,9 +159,18 @@ def test_a_search_language_change_invalidates_it(tmp_path: Path) -> None:
     path, _ = closed_store(tmp_path)
     with open_engine(path, search_language="none") as engine:
         from_snapshot, reason = engine.open_report
-        assert not from_snapshot and "search_language changed (english -> none)" in reason
+        assert not from_snapshot and "changed (english -> none)" in reason
         reopened = hits(engine)
     assert fresh_rebuild(path, search_language="none") == reopened
+
+
+def test_a_stop_words_change_invalidates_it(tmp_path: Path) -> None:
+    path, _ = closed_store(tmp_path)
+    with open_engine(path, search_stop_words=True) as engine:
+        from_snapshot, reason = engine.open_report
+        assert not from_snapshot and "changed (english -> english+stop)" in reason
+        reopened = hits(engine)
+    assert fresh_rebuild(path, search_stop_words=True) == reopened
 
 
 def test_the_graph_comes_back_built(tmp_path: Path) -> None:

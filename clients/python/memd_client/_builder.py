@@ -55,7 +55,8 @@ _SCALES: dict[str, int] = {
 # --- protobuf wire encoding of NewMemory and StoreRequest ---------------------------------
 # Field numbers from proto/memd/v1: NewMemory key 1, text 2, value 3, embedding 4,
 # tags 5, metadata 6 (map entries: key 1, value 2), importance 7 (double), priority 8
-# (int32), ttl_ms 9 (uint64), tier 10 (enum), history 18; StoreRequest namespace 1,
+# (int32), ttl_ms 9 (uint64), tier 10 (enum), history 18, context 19 (string: tag byte
+# 19 << 3 | 2 = 0x9a then 0x01, a two-byte varint); StoreRequest namespace 1,
 # memories 2, atomic 3, batch_id 4. tests/clients/test_builder.py checks every encoding
 # against the generated classes.
 
@@ -110,6 +111,7 @@ def encode_memory(item: MemoryLike) -> bytes:
         key, text, value, emb = get("key", ""), get("text", ""), get("value", b""), get("embedding")
         tags, metadata, importance = get("tags", ()), get("metadata"), get("importance")
         priority, ttl, tier = get("priority", 0), get("ttl_ms"), get("tier", 0)
+        context = get("context", "")
         if get("history") is not None:
             return _slow(item)
     elif isinstance(item, NewMemory):
@@ -118,11 +120,13 @@ def encode_memory(item: MemoryLike) -> bytes:
         key, text, value, emb = item.key, item.text, item.value, item.embedding
         tags, metadata, importance = item.tags, item.metadata, item.importance
         priority, ttl, tier = item.priority, item.ttl_ms, item.tier
+        context = item.context
     else:
         return _slow(item)
     if not (
         type(key) is str
         and type(text) is str
+        and type(context) is str
         and type(value) is bytes
         and type(priority) is int
         and -_I32 <= priority < _I32
@@ -161,6 +165,8 @@ def encode_memory(item: MemoryLike) -> bytes:
         out.append(b"\x48" + _varint(ttl))
     if tier:
         out.append(b"\x50" + _varint(int(tier)))
+    if context:
+        out.append(_field(b"\x9a\x01", context.encode()))
     return b"".join(out)
 
 
@@ -219,6 +225,7 @@ def new_memory(item: MemoryLike) -> mpb.NewMemory:
         ttl_ms=m.ttl_ms,
         tier=int(m.tier),  # type: ignore[arg-type]
         history=None if m.history is None else _history(m.history),
+        context=m.context,
     )
 
 

@@ -62,6 +62,9 @@ class NewMemory:
         history: None: a write happening now. Set (a ``memd.MemoryHistory`` or a dict
             of its fields): the memory's past, for an import; it keeps these times and
             counts (docs/history.md).
+        context: Optional text that situates this one (the previous turn, a session
+            title): searched with ``text`` and embedded with it when the server
+            embeds, read back as ``Memory.context``, never as the text.
     """
 
     text: str = ""
@@ -75,6 +78,7 @@ class NewMemory:
     ttl_ms: int | None = None
     tier: Tier | int = Tier.UNSPECIFIED
     history: MemoryHistory | Mapping[str, int] | None = None
+    context: str = ""
 
 
 MemoryLike = NewMemory | Mapping[str, Any]
@@ -109,6 +113,7 @@ class Memory:
     last_access_ms: int
     access_count: int
     version: int
+    context: str = ""
     _floats: list[float] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -317,6 +322,7 @@ def memory(m: mpb.Memory) -> Memory:
         last_access_ms=m.last_access_ms,
         access_count=m.access_count,
         version=m.version,
+        context=m.context,
     )
 
 

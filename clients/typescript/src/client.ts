@@ -62,6 +62,12 @@ export interface MemoryInput {
    * these times (ms since the epoch) and counts (see `MemoryHistory` in the proto).
    */
   history?: HistoryInput;
+  /**
+   * Text that situates this one (the previous turn, a session title): searched with
+   * `text` and embedded with it when the server embeds; read back as `Memory.context`,
+   * never as the text.
+   */
+  context?: string;
 }
 
 /** The past of an imported memory (`NewMemory.history`); unset fields are 0 ("not given"). */
@@ -266,6 +272,7 @@ function toNewMemory(m: MemoryInput): NewMemory {
     ttlMs: m.ttlMs === undefined ? undefined : BigInt(m.ttlMs),
     tier: m.tier ?? Tier.TIER_UNSPECIFIED,
     history: m.history === undefined ? undefined : toHistory(m.history),
+    context: m.context ?? "",
   });
 }
 

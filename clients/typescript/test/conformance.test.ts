@@ -12,6 +12,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
   ResourceExhaustedError,
+  SearchMode,
   Tier,
   UnauthenticatedError,
   UnavailableError,
@@ -200,6 +201,20 @@ for (const variant of ["plain", "tls"]) describe(`memd TypeScript client (${vari
     const bad = await c.store(ns, [{ key: "future", text: "x", history: ahead }]);
     assert.equal(bad.errors[0]?.code, status.INVALID_ARGUMENT);
     assert.match(bad.errors[0]?.message ?? "", /history\.created_ms .* is in the future/);
+  });
+
+  test("a memory's context is read back apart from its text and searched with it", async () => {
+    const ns = "ts-test:context";
+    const context = "planning the kitchen renovation";
+    await c.store(ns, [
+      { key: "turn", text: "yes, the blue one", context },
+      { key: "other", text: "the weather was grim" },
+    ]);
+    const m = await c.get(ns, "turn");
+    assert.deepEqual([m.text, m.context], ["yes, the blue one", context]);
+    assert.equal((await c.get(ns, "other")).context, "");
+    const hits = await c.search(ns, { query: "renovation", mode: SearchMode.SEARCH_MODE_KEYWORD }).toArray();
+    assert.deepEqual(hits.map((h) => [h.memory?.key, h.memory?.context]), [["turn", context]]);
   });
 
   test("invalid requests get the right error class", async () => {

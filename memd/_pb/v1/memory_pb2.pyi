@@ -21,7 +21,7 @@ TIER_LONG_TERM: Tier
 TIER_ARCHIVE: Tier
 
 class NewMemory(_message.Message):
-    __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier", "history")
+    __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier", "history", "context")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class NewMemory(_message.Message):
     TTL_MS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     key: str
     text: str
     value: bytes
@@ -51,7 +52,8 @@ class NewMemory(_message.Message):
     ttl_ms: int
     tier: Tier
     history: MemoryHistory
-    def __init__(self, key: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., importance: _Optional[float] = ..., priority: _Optional[int] = ..., ttl_ms: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., history: _Optional[_Union[MemoryHistory, _Mapping]] = ...) -> None: ...
+    context: str
+    def __init__(self, key: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., importance: _Optional[float] = ..., priority: _Optional[int] = ..., ttl_ms: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., history: _Optional[_Union[MemoryHistory, _Mapping]] = ..., context: _Optional[str] = ...) -> None: ...
 
 class MemoryHistory(_message.Message):
     __slots__ = ("created_ms", "updated_ms", "last_access_ms", "access_count", "version", "expires_at_ms")
@@ -70,7 +72,7 @@ class MemoryHistory(_message.Message):
     def __init__(self, created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., last_access_ms: _Optional[int] = ..., access_count: _Optional[int] = ..., version: _Optional[int] = ..., expires_at_ms: _Optional[int] = ...) -> None: ...
 
 class Memory(_message.Message):
-    __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier", "namespace", "expires_at_ms", "created_ms", "updated_ms", "last_access_ms", "access_count", "version")
+    __slots__ = ("key", "text", "value", "embedding", "tags", "metadata", "importance", "priority", "ttl_ms", "tier", "namespace", "expires_at_ms", "created_ms", "updated_ms", "last_access_ms", "access_count", "version", "context")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +97,7 @@ class Memory(_message.Message):
     LAST_ACCESS_MS_FIELD_NUMBER: _ClassVar[int]
     ACCESS_COUNT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     key: str
     text: str
     value: bytes
@@ -112,7 +115,8 @@ class Memory(_message.Message):
     last_access_ms: int
     access_count: int
     version: int
-    def __init__(self, key: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., importance: _Optional[float] = ..., priority: _Optional[int] = ..., ttl_ms: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., namespace: _Optional[str] = ..., expires_at_ms: _Optional[int] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., last_access_ms: _Optional[int] = ..., access_count: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    context: str
+    def __init__(self, key: _Optional[str] = ..., text: _Optional[str] = ..., value: _Optional[bytes] = ..., embedding: _Optional[bytes] = ..., tags: _Optional[_Iterable[str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., importance: _Optional[float] = ..., priority: _Optional[int] = ..., ttl_ms: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., namespace: _Optional[str] = ..., expires_at_ms: _Optional[int] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., last_access_ms: _Optional[int] = ..., access_count: _Optional[int] = ..., version: _Optional[int] = ..., context: _Optional[str] = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ("index", "code", "message")

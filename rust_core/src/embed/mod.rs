@@ -80,6 +80,8 @@ pub struct Setup {
     pub openai: Option<Arc<dyn Embedder>>,
     /// Query vectors kept (0: no cache).
     pub query_cache: usize,
+    /// Embed a memory's context with its text (`embed.context`); else the text alone.
+    pub embed_context: bool,
 }
 
 impl Setup {
@@ -127,6 +129,11 @@ impl Embedders {
     pub fn configure(&self, setup: Setup) {
         self.cache.resize(setup.query_cache);
         *self.setup.write().expect("embed setup lock") = setup;
+    }
+
+    /// Whether a memory's context is embedded with its text (`embed.context`).
+    pub fn embeds_context(&self) -> bool {
+        self.setup.read().expect("embed setup lock").embed_context
     }
 
     /// The embedder serving namespace `ns`, if any.
@@ -220,6 +227,7 @@ mod tests {
             local: Some(Arc::new(Fixed("local:a", 4))),
             openai: Some(Arc::new(Fixed("openai:b", 8))),
             query_cache: 4,
+            embed_context: false,
         }
     }
 

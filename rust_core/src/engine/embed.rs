@@ -37,6 +37,24 @@ fn check(ns: &str, record: Option<&NamespaceRecord>, model: &str, dim: usize) ->
     }
 }
 
+/// What a server-side embedder embeds of a memory: its text; with `embed.context`
+/// (`with_context`), its context, a blank line and its text, so the vector places the
+/// text in its context (the previous turn, the session's title) as a reader would.
+/// The context comes first; a long one can push the text's tail past the model's
+/// token limit (256 for `MiniLM`). Off by default: on `bench/recall_bench.py
+/// --context` (previous turn as context) it cost semantic R@1 -0.297
+/// (docs/search.md#recall).
+fn passage(m: &NewMemory, with_context: bool) -> std::borrow::Cow<'_, str> {
+    if !with_context {
+        return m.text.as_str().into();
+    }
+    match (m.context.is_empty(), m.text.is_empty()) {
+        (true, _) => m.text.as_str().into(),
+        (false, true) => m.context.as_str().into(),
+        (false, false) => format!("{}\n\n{}", m.context, m.text).into(),
+    }
+}
+
 fn record(shared: &Shared, ns: &str) -> Result<Option<NamespaceRecord>> {
     let rtxn = shared.store.env.read_txn()?;
     shared.store.namespace_record(&rtxn, ns)
@@ -89,15 +107,21 @@ impl Engine {
         ns: &str,
         items: &mut [(usize, NewMemory)],
     ) -> Result<Option<String>> {
+        let with = self.embedders.embeds_context();
         let missing: Vec<usize> = (0..items.len())
-            .filter(|&i| items[i].1.embedding.is_none() && !items[i].1.text.is_empty())
+            .filter(|&i| {
+                let m = &items[i].1;
+                m.embedding.is_none() && !(m.text.is_empty() && (m.context.is_empty() || !with))
+            })
             .collect();
         if missing.is_empty() {
             return Ok(None);
         }
         let Some(e) = self.embedders.for_namespace(ns) else { return Ok(None) };
         check(ns, record(shared, ns)?.as_ref(), e.model(), e.dim())?;
-        let texts: Vec<&str> = missing.iter().map(|&i| items[i].1.text.as_str()).collect();
+        let owned: Vec<std::borrow::Cow<str>> =
+            missing.iter().map(|&i| passage(&items[i].1, with)).collect();
+        let texts: Vec<&str> = owned.iter().map(AsRef::as_ref).collect();
         let vectors = e.embed(&texts, Kind::Passage)?;
         for (i, v) in missing.into_iter().zip(vectors) {
             items[i].1.embedding = Some(v);
@@ -149,6 +173,28 @@ pub(super) fn record_model(txn: &mut Txn, ns: &str, model: Option<&str>, dim: u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passage_is_the_context_then_the_text() {
+        let m = |text: &str, context: &str| NewMemory {
+            key: String::new(),
+            text: text.into(),
+            value: Vec::new(),
+            embedding: None,
+            tags: Vec::new(),
+            metadata: Vec::new(),
+            context: context.into(),
+            importance: None,
+            priority: 0,
+            ttl_ms: None,
+            tier: None,
+            history: None,
+        };
+        assert_eq!(passage(&m("text", ""), true), "text");
+        assert_eq!(passage(&m("", "ctx"), true), "ctx");
+        assert_eq!(passage(&m("text", "ctx"), true), "ctx\n\ntext");
+        assert_eq!(passage(&m("text", "ctx"), false), "text");
+    }
 
     fn rec(dim: u32, model: Option<&str>) -> NamespaceRecord {
         NamespaceRecord { dim, model: model.map(str::to_owned) }

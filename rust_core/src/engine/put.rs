@@ -249,6 +249,7 @@ fn put_one(
         embedding: item.embedding.clone(),
         tags: item.tags.clone(),
         metadata: item.metadata.clone(),
+        context: item.context.clone(),
     };
     if old_meta.is_some() {
         txn.write(ns_id, &memory)?;
@@ -275,9 +276,14 @@ fn find_duplicate(
             if txn.state.meta_mut(ns_id, &key).is_none_or(|m| m.is_expired(now_ms)) {
                 continue;
             }
-            // Equal hashes are only candidates: compare the stored text.
+            // Equal hashes are only candidates: compare the stored text, then the
+            // context: the same words in another context ("yes" to two questions)
+            // are two memories.
             let record = txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))?;
-            if record.map(codec::text_of).transpose()? == Some(item.text.as_str()) {
+            let Some(record) = record else { continue };
+            if codec::text_of(record)? == item.text
+                && codec::decode_searchable(record)?.context == item.context
+            {
                 return Ok(Some((key, true)));
             }
         }

@@ -227,9 +227,14 @@ pub(super) fn rank(
             let mut db_key = prefix.clone();
             db_key.extend_from_slice(key.as_bytes());
             // The text alone: decoding the vector too cost most of a verification.
+            // A phrase may occur in the text or in the context (indexed in one bag
+            // with it), not across the two; the context is read only when the text
+            // does not hold it.
             match shared.store.memories.get(rtxn, &db_key) {
                 Ok(Some(record)) => {
                     codec::text_of(record).is_ok_and(|t| analyzer.contains_phrase(t, phrase))
+                        || codec::decode_searchable(record)
+                            .is_ok_and(|s| analyzer.contains_phrase(s.context, phrase))
                 }
                 _ => false,
             }

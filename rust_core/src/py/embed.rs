@@ -45,6 +45,7 @@ pub struct PyEmbedSetup {
     local: Option<PyLocalModel>,
     openai: Option<PyOpenAiEndpoint>,
     query_cache: usize,
+    embed_context: bool,
 }
 
 fn backend(name: &str) -> Result<Backend, CoreError> {
@@ -98,6 +99,7 @@ impl PyEmbedSetup {
             local,
             openai,
             query_cache: self.query_cache,
+            embed_context: self.embed_context,
         })
     }
 }

@@ -25,6 +25,7 @@ pub struct PyNewMemory {
     embedding: Option<PyBackedBytes>,
     tags: Vec<String>,
     metadata: HashMap<String, String>,
+    context: String,
     importance: Option<f64>,
     // Wide integers, so out-of-range values become a per-item InvalidArgument
     // (in `validate.rs`) instead of failing the whole batch's conversion.
@@ -54,6 +55,7 @@ impl From<PyNewMemory> for RawMemory {
             embedding: p.embedding.map(|e| e.to_vec()),
             tags: p.tags,
             metadata: p.metadata.into_iter().collect(),
+            context: p.context,
             importance: p.importance,
             priority: p.priority,
             ttl_ms: p.ttl_ms,
@@ -191,6 +193,7 @@ pub struct PyEngineOptions {
     max_embedding_dim: usize,
     lifecycle: PyLifecycleOptions,
     search_language: String,
+    search_stop_words: bool,
     vector_quantization: String,
     vector_quantization_namespaces: Vec<(String, String)>,
     lazy_expiry: bool,
@@ -199,6 +202,25 @@ pub struct PyEngineOptions {
 fn quantization(name: &str) -> Result<Quantization, CoreError> {
     Quantization::parse(name).ok_or_else(|| {
         CoreError::invalid(format!("unknown vector_quantization {name:?}; one of none, int8"))
+    })
+}
+
+/// The analyzer of `engine.search_language` and `engine.search_stop_words`.
+fn analyzer(language: &str, stop_words: bool) -> Result<Analyzer, CoreError> {
+    let analyzer = Analyzer::parse(language).ok_or_else(|| {
+        let known: Vec<&str> = Analyzer::names().collect();
+        CoreError::invalid(format!(
+            "unknown search_language {language:?}; one of {}",
+            known.join(", ")
+        ))
+    })?;
+    if !stop_words {
+        return Ok(analyzer);
+    }
+    analyzer.with_stop_words().ok_or_else(|| {
+        CoreError::invalid(format!(
+            "search_stop_words: no stop-word list for search_language {language:?} (lists: english)"
+        ))
     })
 }
 
@@ -237,14 +259,7 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                 ..Limits::default()
             },
             lifecycle: LifecycleConfig::try_from(o.lifecycle)?,
-            analyzer: Analyzer::parse(&o.search_language).ok_or_else(|| {
-                let known: Vec<&str> = Analyzer::names().collect();
-                CoreError::invalid(format!(
-                    "unknown search_language {:?}; one of {}",
-                    o.search_language,
-                    known.join(", ")
-                ))
-            })?,
+            analyzer: analyzer(&o.search_language, o.search_stop_words)?,
             vector_quantization: QuantRules {
                 default: quantization(&o.vector_quantization)?,
                 rules: o
@@ -276,6 +291,10 @@ impl PyMemory {
     #[getter]
     fn text(&self) -> &str {
         &self.0.text
+    }
+    #[getter]
+    fn context(&self) -> &str {
+        &self.0.context
     }
     #[getter]
     fn value<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

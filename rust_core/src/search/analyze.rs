@@ -10,10 +10,14 @@
 //!    (`rust-stemmers`), so "moving", "moved" and "moves" are one term. A stemmer
 //!    leaves tokens of other scripts (and numbers) as they are.
 //!
+//! With `engine.search_stop_words`, the language's stop-words (`stop.rs`) are dropped
+//! between steps 2 and 3, from texts, queries and phrases alike.
+//!
 //! The language is per daemon (`engine.search_language`); every namespace's index
 //! is built with it, and as indexes are rebuilt at open, changing it takes effect
 //! on restart. `bench/recall_bench.py` chose the default (docs/search.md#recall).
 
+use super::stop::StopWords;
 use super::tokenize::for_each_token;
 use rust_stemmers::{Algorithm, Stemmer};
 use std::borrow::Cow;
@@ -63,20 +67,38 @@ thread_local! {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Analyzer {
     stem: Option<Algorithm>,
+    stop: Option<StopWords>,
 }
 
 impl Analyzer {
     /// No stemming (NFKC and tokens only).
-    pub const NONE: Analyzer = Analyzer { stem: None };
+    pub const NONE: Analyzer = Analyzer { stem: None, stop: None };
     /// English Snowball stemming.
-    pub const ENGLISH: Analyzer = Analyzer { stem: Some(Algorithm::English) };
+    pub const ENGLISH: Analyzer = Analyzer { stem: Some(Algorithm::English), stop: None };
 
     /// The analyzer of a language name: "none" or a Snowball language ("english").
     pub fn parse(name: &str) -> Option<Analyzer> {
         if name == "none" {
             return Some(Analyzer::NONE);
         }
-        LANGUAGES.iter().find(|(n, _)| *n == name).map(|&(_, a)| Analyzer { stem: Some(a) })
+        LANGUAGES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, a)| Analyzer { stem: Some(a), stop: None })
+    }
+
+    /// This analyzer dropping its language's stop-words; `None` for a language
+    /// without a list (`stop.rs`), or none.
+    pub fn with_stop_words(self) -> Option<Analyzer> {
+        let stop = StopWords::for_algorithm(self.stem?)?;
+        Some(Analyzer { stop: Some(stop), ..self })
+    }
+
+    /// What identifies the terms this analyzer makes: its language's name, with
+    /// "+stop" when it drops stop-words (a search snapshot records it).
+    pub fn id(self) -> String {
+        let stop = if self.stop.is_some() { "+stop" } else { "" };
+        format!("{}{stop}", self.name())
     }
 
     /// Every name `parse` accepts.
@@ -92,8 +114,15 @@ impl Analyzer {
     /// Calls `emit` with every term of `text`, in order.
     pub fn for_each_term(self, text: &str, mut emit: impl FnMut(&str)) {
         let text = normalize(text);
+        // Stop-words are matched on tokens, before stemming (the list's spelling).
+        let stop = self.stop;
+        let kept = |t: &str| !stop.is_some_and(|s| s.contains(t));
         match self.stem {
-            None => for_each_token(&text, emit),
+            None => for_each_token(&text, |t| {
+                if kept(t) {
+                    emit(t);
+                }
+            }),
             Some(algorithm) => STEMS.with(|cache| {
                 let mut cache = cache.borrow_mut();
                 if cache.algorithm != Some(algorithm) || cache.stems.len() >= STEM_CACHE {
@@ -101,6 +130,9 @@ impl Analyzer {
                 }
                 let stemmer = Stemmer::create(algorithm);
                 for_each_token(&text, |t| {
+                    if !kept(t) {
+                        return;
+                    }
                     if let Some(stem) = cache.stems.get(t) {
                         emit(stem);
                     } else {
@@ -164,6 +196,23 @@ mod tests {
         assert!(a.contains_phrase("I moved to new-york city", &p));
         assert!(!a.contains_phrase("york new", &p));
         assert!(a.contains_phrase("東京都庁", &a.terms("東京都")));
+    }
+
+    #[test]
+    fn stop_words_are_dropped_before_stemming_everywhere() {
+        let a = Analyzer::ENGLISH.with_stop_words().unwrap();
+        assert_eq!(a.terms("The cat sat on the mat"), ["cat", "sat", "mat"]);
+        // "ins" and "outs" stem to "in" and "out", stop-words: tokens are matched,
+        // not stems.
+        assert_eq!(a.terms("the ins and outs"), ["in", "out"]);
+        assert_eq!(a.terms("who is it"), Vec::<String>::new());
+        // A phrase skips stop-words on both sides.
+        let plain = Analyzer::ENGLISH;
+        assert!(a.contains_phrase("the cat under a mat", &a.terms("cat on the mat")));
+        assert!(!plain.contains_phrase("the cat under a mat", &plain.terms("cat on the mat")));
+        assert_eq!((a.id(), plain.id()), ("english+stop".to_owned(), "english".to_owned()));
+        assert_eq!(Analyzer::NONE.with_stop_words(), None);
+        assert_eq!(Analyzer::parse("french").unwrap().with_stop_words(), None);
     }
 
     #[test]

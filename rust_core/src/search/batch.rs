@@ -124,7 +124,7 @@ mod tests {
                 let key: Arc<str> = Arc::from(format!("k{i:03}"));
                 let meta = DocMeta { tier: *tier, importance: *importance, last_access_ms: *t,
                     created_ms: *t, ..DocMeta::default() };
-                let doc = DocInput { text: "", embedding: with_vector.then_some(v.as_slice()),
+                let doc = DocInput { text: "", context: "", embedding: with_vector.then_some(v.as_slice()),
                     tags: &[], metadata: &[], meta };
                 ix.upsert(&key, &doc);
             }

@@ -102,8 +102,8 @@ mod tests {
     #[test]
     fn only_absent_long_enough_terms_expand() {
         let mut ix = TextIndex::new(Analyzer::NONE);
-        ix.insert(0, "marathon marathons garden cat");
-        ix.insert(1, "gardens cut");
+        ix.insert(0, "marathon marathons garden cat", "");
+        ix.insert(1, "gardens cut", "");
         let t = |q: &[&str]| ix.fuzzy_terms(&q.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         assert_eq!(t(&["maranthon"]), ["marathon", "marathons"]);
         assert_eq!(t(&["garden"]), ["garden"], "an indexed term stays exact");

@@ -36,6 +36,9 @@ const PURGE_MIN: usize = 1024;
 pub struct DocInput<'a> {
     /// Searchable text.
     pub text: &'a str,
+    /// Searchable context, indexed in the same bag of terms as `text` at a lower
+    /// weight (`text::CONTEXT_UNITS`; empty: none).
+    pub context: &'a str,
     /// Embedding, if any.
     pub embedding: Option<&'a [f32]>,
     /// Tags.
@@ -51,6 +54,7 @@ impl<'a> DocInput<'a> {
     pub fn of(m: &'a Memory) -> DocInput<'a> {
         DocInput {
             text: &m.text,
+            context: &m.context,
             embedding: m.embedding.as_deref(),
             tags: &m.tags,
             metadata: &m.metadata,
@@ -94,6 +98,7 @@ impl std::fmt::Debug for SearchIndex {
 fn fingerprint(doc: &DocInput) -> u64 {
     let mut h = foldhash::quality::FixedState::with_seed(0x6d65_6d64).build_hasher();
     doc.text.hash(&mut h);
+    doc.context.hash(&mut h);
     for x in doc.embedding.unwrap_or_default() {
         x.to_bits().hash(&mut h);
     }
@@ -184,7 +189,7 @@ impl SearchIndex {
         self.meta[at] = doc.meta.clone();
         self.doc_labels[at] = labels;
         self.fingerprints[at] = print;
-        self.text.insert(slot, doc.text);
+        self.text.insert(slot, doc.text, doc.context);
         if doc.meta.expires_at_ms != 0 {
             self.expiring.push(slot);
         }
@@ -435,7 +440,14 @@ mod tests {
     use super::*;
 
     fn doc<'a>(text: &'a str, tags: &'a [String]) -> DocInput<'a> {
-        DocInput { text, embedding: None, tags, metadata: &[], meta: DocMeta::default() }
+        DocInput {
+            text,
+            context: "",
+            embedding: None,
+            tags,
+            metadata: &[],
+            meta: DocMeta::default(),
+        }
     }
 
     #[test]

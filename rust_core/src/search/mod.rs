@@ -35,6 +35,7 @@ pub mod persist;
 pub mod quant;
 pub mod query;
 pub mod score;
+pub mod stop;
 pub mod text;
 pub mod tokenize;
 pub mod vector;

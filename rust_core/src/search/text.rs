@@ -5,6 +5,15 @@
 //! Each term has a posting list of `(slot, term frequency, document length)`, in no
 //! particular order (the length rides in the posting so scoring touches no
 //! per-document array).
+//!
+//! A document has two parts, its text and its context (`NewMemory.context`), in one
+//! bag of terms where a context token weighs `CONTEXT_UNITS / TEXT_UNITS` (a quarter)
+//! of a text token: frequencies and lengths are counted in units (4 per text token,
+//! 1 per context token) and BM25 reads `tf = units / 4`; the length only enters as
+//! `len / avglen`, so units cancel there. So a turn that merely follows the one
+//! stating a fact (and holds it as context) scores about 0.38 of it on that fact's
+//! terms instead of tying with it: `bench/recall_bench.py --context` measured equal
+//! weights at R@1 -0.120 (docs/search.md#recall).
 //! Adding a document appends one posting per distinct term. Removing one is O(1):
 //! the owner (`SearchIndex`) tombstones the slot and its postings stay until the
 //! next `purge`, which drops dead postings from every list in one pass and only
@@ -41,7 +50,13 @@ impl Default for Bm25 {
     }
 }
 
-/// Term frequency bits in `Posting::packed`; the rest hold the document length.
+/// Units of frequency and length a token of a document's text adds.
+pub const TEXT_UNITS: u32 = 4;
+/// Units a token of its context adds: a context term weighs a quarter of a text term.
+pub const CONTEXT_UNITS: u32 = 1;
+
+/// Term frequency bits in `Posting::packed` (in units); the rest hold the document
+/// length (in units).
 const TF_BITS: u32 = 12;
 const TF_MAX: u32 = (1 << TF_BITS) - 1;
 const LEN_MAX: u32 = (1 << (32 - TF_BITS)) - 1;
@@ -61,8 +76,9 @@ impl Posting {
         Posting { slot, packed: len.min(LEN_MAX) << TF_BITS | tf }
     }
 
+    /// The term frequency, context tokens counting `CONTEXT_UNITS / TEXT_UNITS`.
     fn tf(self) -> f32 {
-        (self.packed & TF_MAX) as f32
+        (self.packed & TF_MAX) as f32 / TEXT_UNITS as f32
     }
 
     fn len(self) -> f32 {
@@ -133,22 +149,27 @@ impl TextIndex {
         slots.iter().map(|&s| u64::from(self.len_of(s))).sum()
     }
 
-    /// Indexes `text` under `slot` (which must hold no live document).
-    pub fn insert(&mut self, slot: u32, text: &str) {
-        // Term ids of every token, then counted by sorting: one hash lookup per
-        // token and no allocation except for terms never seen before.
-        let mut ids: Vec<u32> = Vec::new();
-        self.analyzer.for_each_term(text, |t| {
-            let id = match self.terms.get(t) {
-                Some(&id) => id,
-                None => self.new_term(t.into()),
-            };
-            ids.push(id);
-        });
-        let len = ids.len() as u32;
+    /// Indexes a document's `text` and `context` under `slot` (which must hold no
+    /// live document), as one bag of terms in which a context token counts
+    /// `CONTEXT_UNITS` and a text token `TEXT_UNITS` (see the module comment).
+    pub fn insert(&mut self, slot: u32, text: &str, context: &str) {
+        // (term id, units) of every token, then summed by sorting: one hash lookup
+        // per token and no allocation except for terms never seen before.
+        let mut ids: Vec<(u32, u32)> = Vec::new();
+        for (part, units) in [(text, TEXT_UNITS), (context, CONTEXT_UNITS)] {
+            self.analyzer.for_each_term(part, |t| {
+                let id = match self.terms.get(t) {
+                    Some(&id) => id,
+                    None => self.new_term(t.into()),
+                };
+                ids.push((id, units));
+            });
+        }
+        let len: u32 = ids.iter().map(|&(_, units)| units).sum();
         ids.sort_unstable();
-        for run in ids.chunk_by(|a, b| a == b) {
-            self.postings[run[0] as usize].push(Posting::new(slot, run.len(), len));
+        for run in ids.chunk_by(|a, b| a.0 == b.0) {
+            let units: u32 = run.iter().map(|&(_, units)| units).sum();
+            self.postings[run[0].0 as usize].push(Posting::new(slot, units as usize, len));
         }
         let at = slot as usize;
         if self.lens.len() <= at {
@@ -195,7 +216,7 @@ impl TextIndex {
         }
     }
 
-    /// Number of tokens in the document at `slot`.
+    /// Length of the document at `slot`, in units (`TEXT_UNITS` per text token).
     pub fn len_of(&self, slot: u32) -> u32 {
         self.lens.get(slot as usize).copied().unwrap_or(0)
     }
@@ -362,9 +383,9 @@ mod tests {
     #[test]
     fn rarer_terms_and_shorter_docs_score_higher() {
         let mut ix = TextIndex::default();
-        ix.insert(0, "the cat sat");
-        ix.insert(1, "the dog sat on the long mat today");
-        ix.insert(2, "the cat");
+        ix.insert(0, "the cat sat", "");
+        ix.insert(1, "the dog sat on the long mat today", "");
+        ix.insert(2, "the cat", "");
         let hits = scored(&ix, &["cat"], 3, |_| true);
         assert_eq!(hits.len(), 2);
         let s = |slot| hits.iter().find(|h| h.0 == slot).unwrap().1;
@@ -375,22 +396,37 @@ mod tests {
 
     #[test]
     fn postings_pack_tf_and_length_saturating() {
-        let p = Posting::new(7, 3, 250);
+        let p = Posting::new(7, 3 * TEXT_UNITS as usize, 250);
         assert_eq!((p.slot, p.tf(), p.len()), (7, 3.0, 250.0));
         let big = Posting::new(7, 1 << 20, u32::MAX);
-        assert_eq!((big.tf(), big.len()), (TF_MAX as f32, LEN_MAX as f32));
+        let max_tf = TF_MAX as f32 / TEXT_UNITS as f32;
+        assert_eq!((big.tf(), big.len()), (max_tf, LEN_MAX as f32));
+    }
+
+    #[test]
+    fn a_context_term_weighs_a_quarter_of_a_text_term() {
+        let mut ix = TextIndex::default();
+        ix.insert(0, "porto", "");
+        ix.insert(1, "nice", "porto");
+        ix.insert(2, "other words", "");
+        let hits = scored(&ix, &["porto"], 3, |_| true);
+        let s = |slot| hits.iter().find(|h| h.0 == slot).map_or(0.0, |h| h.1);
+        assert!(s(1) > 0.0, "the context is searchable");
+        assert!(s(1) < 0.5 * s(0), "but weighs less: {} vs {}", s(1), s(0));
+        // The context adds a quarter of its tokens to the length.
+        assert_eq!((ix.len_of(0), ix.len_of(1)), (TEXT_UNITS, TEXT_UNITS + CONTEXT_UNITS));
     }
 
     #[test]
     fn dead_slots_do_not_count_and_purge_frees_terms() {
         let mut ix = TextIndex::default();
-        ix.insert(0, "alpha beta");
-        ix.insert(1, "alpha");
+        ix.insert(0, "alpha beta", "");
+        ix.insert(1, "alpha", "");
         ix.remove(0);
         assert_eq!(scored(&ix, &["beta"], 1, |s| s == 1), vec![]);
         ix.purge(|s| s == 1);
         assert_eq!(ix.term_count(), 1);
-        ix.insert(0, "gamma");
+        ix.insert(0, "gamma", "");
         assert_eq!(scored(&ix, &["gamma"], 2, |_| true).len(), 1);
     }
 }

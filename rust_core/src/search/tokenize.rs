@@ -19,9 +19,10 @@
 //!   single-character query only finds single-character runs.
 //! - anything else (spaces, punctuation, symbols, emoji) separates tokens.
 //!
-//! Hangul is written with spaces and is treated as word characters. There is no
-//! stop-word list (BM25's idf already discounts common words). Unicode normalisation
-//! and stemming happen around this, in `analyze.rs`, which is what indexes and queries
+//! Hangul is written with spaces and is treated as word characters. Stop-words are
+//! not this module's business: the optional lists (`stop.rs`) are applied to its
+//! tokens by the analyzer. Unicode normalisation, stop-words and stemming happen
+//! around this, in `analyze.rs`, which is what indexes and queries
 //! call. Tokens longer than `MAX_TOKEN_BYTES` (base64 blobs, hashes of hashes) are
 //! dropped.
 

@@ -9,7 +9,14 @@
 //! 8 i32 priority | 12 u32 dim | 16 u64 created | 24 u64 updated | 32 u64 last_access
 //! 40 u64 access_count | 48 u64 version | 56 u64 expires_at (0=never) | 64 u64 ttl
 //! 72: u32 len+text | u32 len+value | vector | u32 n, (u32 len+tag)* | u32 n, (u32 len+k, u32 len+v)*
+//!     [| u32 len+context]
 //! ```
+//!
+//! The context (`NewMemory.context`) is the one optional trailing field: a record
+//! without one ends after its metadata, exactly as every record did before it
+//! existed, so old records read as having no context and a memory without one
+//! encodes byte for byte as before (no format bump, no migration). A new field
+//! would go after it the same way.
 //!
 //! `vector` is the embedding itself (dim*f32) in format 1, which memd still reads
 //! but no longer writes; in format 2 it is a u64 slot reference into the packed
@@ -158,6 +165,9 @@ fn encode_with(m: &Memory, compress: bool, format: u8, dim: u32, field: &[u8]) -
         put_bytes(&mut out, k.as_bytes());
         put_bytes(&mut out, v.as_bytes());
     }
+    if !m.context.is_empty() {
+        put_bytes(&mut out, m.context.as_bytes());
+    }
     out
 }
 
@@ -186,6 +196,14 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Result<String> {
         String::from_utf8(self.bytes()?.to_vec()).map_err(|_| corrupt("utf-8"))
+    }
+
+    /// The optional trailing context: empty when the record ends here.
+    fn context(&mut self) -> Result<&'a str> {
+        if self.at == self.b.len() {
+            return Ok("");
+        }
+        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("utf-8"))
     }
 }
 
@@ -235,7 +253,8 @@ pub fn decode_with(namespace: Arc<str>, key: String, b: &[u8], embedding: bool) 
     let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
     let metadata =
         (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
-    Ok(Memory { namespace, key, header, text, value, embedding, tags, metadata })
+    let context = r.context()?.to_owned();
+    Ok(Memory { namespace, key, header, text, value, embedding, tags, metadata, context })
 }
 
 /// The text of a record whose header `h` is already decoded, and its value's size as
@@ -293,6 +312,8 @@ pub struct Searchable<'a> {
     pub tags: Vec<String>,
     /// Metadata, in key order.
     pub metadata: Vec<(String, String)>,
+    /// Context (empty: none).
+    pub context: &'a str,
 }
 
 /// Decodes the searchable parts of a record (see `Searchable`).
@@ -305,7 +326,8 @@ pub fn decode_searchable(b: &[u8]) -> Result<Searchable<'_>> {
     let tags = (0..r.u32()?).map(|_| r.string()).collect::<Result<Vec<_>>>()?;
     let metadata =
         (0..r.u32()?).map(|_| Ok((r.string()?, r.string()?))).collect::<Result<Vec<_>>>()?;
-    Ok(Searchable { text, tags, metadata })
+    let context = r.context()?;
+    Ok(Searchable { text, tags, metadata, context })
 }
 
 /// A copy of `record` moved to `tier` with its access statistics replaced, without
@@ -363,7 +385,12 @@ mod tests {
             embedding: Some(vec![0.5, -1.0, 2.0]),
             tags: vec!["a".into(), "b".into()],
             metadata: vec![("category".into(), "fact".into())],
+            context: String::new(),
         }
+    }
+
+    fn with_context(tier: Tier) -> Memory {
+        Memory { context: "the session: moving house".into(), ..sample(tier) }
     }
 
     #[test]
@@ -414,6 +441,36 @@ mod tests {
             assert_eq!(metadata_value(&bytes, "type").unwrap(), None);
             assert_eq!(s.text, m.text);
             assert_eq!((s.tags, s.metadata), (m.tags, m.metadata));
+        }
+    }
+
+    #[test]
+    fn context_round_trips_after_the_metadata() {
+        for tier in [Tier::Working, Tier::Archive] {
+            let m = with_context(tier);
+            let bytes = encode(&m, tier == Tier::Archive, SLOT);
+            let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
+            assert_eq!(back.context, m.context);
+            assert_eq!(back.text, m.text);
+            let s = decode_searchable(&bytes).unwrap();
+            assert_eq!((s.text, s.context), (m.text.as_str(), m.context.as_str()));
+            assert_eq!(metadata_value(&bytes, "category").unwrap(), Some("fact"));
+            // It is the trailing field: the record is the context-less one plus it.
+            let bare = encode(&sample(tier), tier == Tier::Archive, SLOT);
+            assert_eq!(&bytes[..bare.len()], &bare[..]);
+            assert_eq!(bytes.len(), bare.len() + 4 + m.context.len());
+            // A tier move or offload keeps it.
+            assert_eq!(encode_like(&bytes, &back, false).unwrap(), encode(&m, false, SLOT));
+        }
+        // A format-1 record (written before the field existed) has no context.
+        let old = encode_v1(&sample(Tier::Working), false);
+        assert_eq!(decode(Arc::from("ns"), "k".into(), &old).unwrap().context, "");
+        assert_eq!(decode_searchable(&old).unwrap().context, "");
+        // A torn context is corrupt, not silently empty or truncated.
+        let bytes = encode(&with_context(Tier::Working), false, SLOT);
+        for cut in [1, 3, 5] {
+            assert!(decode(Arc::from("ns"), "k".into(), &bytes[..bytes.len() - cut]).is_err());
+            assert!(decode_searchable(&bytes[..bytes.len() - cut]).is_err());
         }
     }
 

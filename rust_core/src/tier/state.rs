@@ -263,10 +263,12 @@ fn index_record(index: &mut SearchIndex, key: &Arc<str>, record: &[u8], vector: 
         text: "",
         tags: Vec::new(),
         metadata: Vec::new(),
+        context: "",
     });
     let embedding = vector.map(codec::floats);
     let doc = DocInput {
         text: body.text,
+        context: body.context,
         embedding: embedding.as_deref(),
         tags: &body.tags,
         metadata: &body.metadata,

@@ -44,7 +44,8 @@ use std::path::{Path, PathBuf};
 pub const FILE: &str = "search.snapshot";
 const MAGIC: &[u8; 8] = b"MEMDSNAP";
 /// Bumped whenever any `encode` changes (an older file is then refused, not misread).
-const VERSION: u32 = 1;
+/// 2: postings count term frequency and length in units (`text::TEXT_UNITS`).
+const VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// What a snapshot must match to be used.
@@ -75,7 +76,7 @@ pub fn encode<'a>(
 ) -> Vec<u8> {
     let mut w = Writer::default();
     w.u64(txn_id);
-    w.str(analyzer.name());
+    w.str(&analyzer.id());
     w.len(spaces.len());
     for (name, index) in spaces {
         w.str(name);
@@ -130,10 +131,10 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
         )));
     }
     let language = r.str()?;
-    if language != expect.analyzer.name() {
+    if language != expect.analyzer.id() {
         return Err(Bad(format!(
-            "search_language changed ({language} -> {})",
-            expect.analyzer.name()
+            "search_language or search_stop_words changed ({language} -> {})",
+            expect.analyzer.id()
         )));
     }
     let n = r.len(1)?;

@@ -49,6 +49,7 @@ fn busy_index_of(quant: Quantization) -> SearchIndex {
         };
         let doc = DocInput {
             text: &text.join(" "),
+            context: "",
             embedding: Some(&v),
             tags: &tags,
             metadata: &metadata,
@@ -144,6 +145,7 @@ fn every_doubtful_snapshot_is_refused() {
     let mut ix = SearchIndex::new(Analyzer::ENGLISH);
     let doc = DocInput {
         text: "hello world",
+        context: "",
         embedding: Some(&[1.0, 0.0]),
         tags: &[],
         metadata: &[],

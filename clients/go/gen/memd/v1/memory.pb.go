@@ -147,7 +147,17 @@ type NewMemory struct {
 	// policies, LRU order and expiry as they would have where it came from, and storing
 	// the same item again leaves the same memory. Dedup does not apply: an import
 	// restores memories as they were, under their own keys. See MemoryHistory.
-	History       *MemoryHistory `protobuf:"bytes,18,opt,name=history,proto3" json:"history,omitempty"`
+	History *MemoryHistory `protobuf:"bytes,18,opt,name=history,proto3" json:"history,omitempty"`
+	// Optional context of the memory, UTF-8, at most `--engine-max-text-bytes` like text:
+	// for example the previous turn of a conversation or the session title. It is
+	// keyword-searchable with the text: its terms join the text's in one bag of terms,
+	// each weighing a quarter of a text term, and a phrase may occur in either. A
+	// server-side embedder embeds the text alone, or "context\n\ntext" with
+	// `--embed-context true` (off by default: it cost recall on the harness); a
+	// client-given vector is taken as it is. It is never part of the returned text:
+	// Retrieve, List and Search return it in Memory.context. Exact dedup merges only
+	// memories whose text and context are both equal. docs/search.md has its recall.
+	Context       string `protobuf:"bytes,19,opt,name=context,proto3" json:"context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,6 +267,13 @@ func (x *NewMemory) GetHistory() *MemoryHistory {
 		return x.History
 	}
 	return nil
+}
+
+func (x *NewMemory) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
 }
 
 // The past of a memory brought from elsewhere: NewMemory.history. Times are ms since
@@ -394,7 +411,10 @@ type Memory struct {
 	AccessCount uint64 `protobuf:"varint,16,opt,name=access_count,json=accessCount,proto3" json:"access_count,omitempty"`
 	// 1 when first stored, +1 on every store of the same key (a store with
 	// NewMemory.history sets it instead).
-	Version       uint64 `protobuf:"varint,17,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint64 `protobuf:"varint,17,opt,name=version,proto3" json:"version,omitempty"`
+	// The context stored with NewMemory.context (empty when none), returned on its
+	// own and never mixed into `text`.
+	Context       string `protobuf:"bytes,19,opt,name=context,proto3" json:"context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -546,6 +566,13 @@ func (x *Memory) GetVersion() uint64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *Memory) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
 }
 
 // Why one item of a batch failed, while the RPC as a whole succeeded.
@@ -935,7 +962,7 @@ var File_memd_v1_memory_proto protoreflect.FileDescriptor
 
 const file_memd_v1_memory_proto_rawDesc = "" +
 	"\n" +
-	"\x14memd/v1/memory.proto\x12\amemd.v1\"\xc6\x03\n" +
+	"\x14memd/v1/memory.proto\x12\amemd.v1\"\xe0\x03\n" +
 	"\tNewMemory\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
@@ -950,7 +977,8 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	"\x06ttl_ms\x18\t \x01(\x04H\x01R\x05ttlMs\x88\x01\x01\x12!\n" +
 	"\x04tier\x18\n" +
 	" \x01(\x0e2\r.memd.v1.TierR\x04tier\x120\n" +
-	"\ahistory\x18\x12 \x01(\v2\x16.memd.v1.MemoryHistoryR\ahistory\x1a;\n" +
+	"\ahistory\x18\x12 \x01(\v2\x16.memd.v1.MemoryHistoryR\ahistory\x12\x18\n" +
+	"\acontext\x18\x13 \x01(\tR\acontext\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\r\n" +
@@ -964,7 +992,7 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	"\x0elast_access_ms\x18\x03 \x01(\x04R\flastAccessMs\x12!\n" +
 	"\faccess_count\x18\x04 \x01(\x04R\vaccessCount\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x04R\aversion\x12\"\n" +
-	"\rexpires_at_ms\x18\x06 \x01(\x04R\vexpiresAtMs\"\xcd\x04\n" +
+	"\rexpires_at_ms\x18\x06 \x01(\x04R\vexpiresAtMs\"\xe7\x04\n" +
 	"\x06Memory\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
@@ -987,7 +1015,8 @@ const file_memd_v1_memory_proto_rawDesc = "" +
 	"updated_ms\x18\x0e \x01(\x04R\tupdatedMs\x12$\n" +
 	"\x0elast_access_ms\x18\x0f \x01(\x04R\flastAccessMs\x12!\n" +
 	"\faccess_count\x18\x10 \x01(\x04R\vaccessCount\x12\x18\n" +
-	"\aversion\x18\x11 \x01(\x04R\aversion\x1a;\n" +
+	"\aversion\x18\x11 \x01(\x04R\aversion\x12\x18\n" +
+	"\acontext\x18\x13 \x01(\tR\acontext\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x12\x10\x13\"O\n" +

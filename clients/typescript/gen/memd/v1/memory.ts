@@ -162,7 +162,21 @@ export interface NewMemory {
    * the same item again leaves the same memory. Dedup does not apply: an import
    * restores memories as they were, under their own keys. See MemoryHistory.
    */
-  history?: MemoryHistory | undefined;
+  history?:
+    | MemoryHistory
+    | undefined;
+  /**
+   * Optional context of the memory, UTF-8, at most `--engine-max-text-bytes` like text:
+   * for example the previous turn of a conversation or the session title. It is
+   * keyword-searchable with the text: its terms join the text's in one bag of terms,
+   * each weighing a quarter of a text term, and a phrase may occur in either. A
+   * server-side embedder embeds the text alone, or "context\n\ntext" with
+   * `--embed-context true` (off by default: it cost recall on the harness); a
+   * client-given vector is taken as it is. It is never part of the returned text:
+   * Retrieve, List and Search return it in Memory.context. Exact dedup merges only
+   * memories whose text and context are both equal. docs/search.md has its recall.
+   */
+  context: string;
 }
 
 export interface NewMemory_MetadataEntry {
@@ -246,6 +260,11 @@ export interface Memory {
    * NewMemory.history sets it instead).
    */
   version: bigint;
+  /**
+   * The context stored with NewMemory.context (empty when none), returned on its
+   * own and never mixed into `text`.
+   */
+  context: string;
 }
 
 export interface Memory_MetadataEntry {
@@ -361,6 +380,7 @@ function createBaseNewMemory(): NewMemory {
     ttlMs: undefined,
     tier: 0,
     history: undefined,
+    context: "",
   };
 }
 
@@ -401,6 +421,9 @@ export const NewMemory: MessageFns<NewMemory> = {
     }
     if (message.history !== undefined) {
       MemoryHistory.encode(message.history, writer.uint32(146).fork()).join();
+    }
+    if (message.context !== "") {
+      writer.uint32(154).string(message.context);
     }
     return writer;
   },
@@ -509,6 +532,14 @@ export const NewMemory: MessageFns<NewMemory> = {
             message.history = MemoryHistory.decode(reader, reader.uint32());
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.context = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -547,6 +578,7 @@ export const NewMemory: MessageFns<NewMemory> = {
       ttlMs: isSet(object.ttlMs) ? BigInt(object.ttlMs) : isSet(object.ttl_ms) ? BigInt(object.ttl_ms) : undefined,
       tier: isSet(object.tier) ? tierFromJSON(object.tier) : 0,
       history: isSet(object.history) ? MemoryHistory.fromJSON(object.history) : undefined,
+      context: isSet(object.context) ? globalThis.String(object.context) : "",
     };
   },
 
@@ -591,6 +623,9 @@ export const NewMemory: MessageFns<NewMemory> = {
     if (message.history !== undefined) {
       obj.history = MemoryHistory.toJSON(message.history);
     }
+    if (message.context !== "") {
+      obj.context = message.context;
+    }
     return obj;
   },
 
@@ -620,6 +655,7 @@ export const NewMemory: MessageFns<NewMemory> = {
     message.history = (object.history !== undefined && object.history !== null)
       ? MemoryHistory.fromPartial(object.history)
       : undefined;
+    message.context = object.context ?? "";
     return message;
   },
 };
@@ -921,6 +957,7 @@ function createBaseMemory(): Memory {
     lastAccessMs: 0n,
     accessCount: 0n,
     version: 0n,
+    context: "",
   };
 }
 
@@ -997,6 +1034,9 @@ export const Memory: MessageFns<Memory> = {
         throw new globalThis.Error("value provided for field message.version of type uint64 too large");
       }
       writer.uint32(136).uint64(message.version);
+    }
+    if (message.context !== "") {
+      writer.uint32(154).string(message.context);
     }
     return writer;
   },
@@ -1153,6 +1193,14 @@ export const Memory: MessageFns<Memory> = {
             message.version = reader.uint64() as bigint;
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.context = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1217,6 +1265,7 @@ export const Memory: MessageFns<Memory> = {
         ? BigInt(object.access_count)
         : 0n,
       version: isSet(object.version) ? BigInt(object.version) : 0n,
+      context: isSet(object.context) ? globalThis.String(object.context) : "",
     };
   },
 
@@ -1279,6 +1328,9 @@ export const Memory: MessageFns<Memory> = {
     if (message.version !== 0n) {
       obj.version = message.version.toString();
     }
+    if (message.context !== "") {
+      obj.context = message.context;
+    }
     return obj;
   },
 
@@ -1318,6 +1370,7 @@ export const Memory: MessageFns<Memory> = {
       ? BigInt(object.accessCount)
       : 0n;
     message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.context = object.context ?? "";
     return message;
   },
 };
