@@ -197,6 +197,7 @@ mod tests {
         for (key, m) in keys {
             let doc = DocInput {
                 text: key,
+                context: "",
                 embedding: None,
                 tags: &[],
                 metadata: &[],
