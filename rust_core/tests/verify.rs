@@ -86,7 +86,9 @@ fn corrupt_records_are_reported_not_a_panic() {
     assert!(has("\"ns\"/\"garbage\": corrupt record"), "{:#?}", r.problems);
     assert!(has("\"nowhere\"/\"k\": its namespace is not in namespaces"), "{:#?}", r.problems);
     assert!(has("\"ns\"/\"dims\": embedding has 3 dimensions; its namespace records 2"));
-    assert!(has("\"ns\"/\"trailing\": record does not re-encode"), "{:#?}", r.problems);
+    // Trailing bytes read as a truncated optional field (the context) or, had they
+    // formed one, as a record that does not re-encode: reported either way.
+    assert!(has("\"ns\"/\"trailing\": "), "{:#?}", r.problems);
     assert!(has("\"no separator\": key is not UTF-8 namespace\\0key"), "{:#?}", r.problems);
     assert!(has("namespace \"short\": dimension is 1 bytes, not 4"), "{:#?}", r.problems);
     assert!(has("token digest of 12 bytes"), "{:#?}", r.problems);
