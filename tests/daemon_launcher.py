@@ -103,6 +103,28 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**base, **(extra or {})}
 
 
+def refused_start(data_dir: Path, *args: str) -> str:
+    """Run ``memd serve`` with ``args``, which must refuse to start; its stderr.
+
+    On a free loopback port without metrics; a daemon that starts by mistake runs
+    into the 60 s timeout, which fails the test.
+    """
+    proc = subprocess.run(
+        [
+            *(*memd_command(), "serve", "--data-dir", str(data_dir)),
+            *("--listen", "127.0.0.1:0", "--metrics-listen", "off", *args),
+        ],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0, proc.stderr
+    return proc.stderr
+
+
 def new_token() -> str:
     """A random secret shaped like the daemon's tokens: ``memd_`` and 43 base64url chars."""
     return "memd_" + secrets.token_urlsafe(32)

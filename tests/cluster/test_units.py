@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 import pytest
+from daemon_launcher import refused_start
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
@@ -216,16 +215,9 @@ def test_a_take_over_overtaken_while_catching_up_does_not_serve() -> None:
 def test_a_node_with_an_archive_refuses_to_start(tmp_path: Path) -> None:
     # Offloading to object storage would rewrite records on one replica alone. Refused
     # before the node contacts NATS or the object store (neither runs here).
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "memd", "serve", "--data-dir", str(tmp_path / "d")),
-            *("--listen", "127.0.0.1:0", "--metrics-listen", "off", "--embed-backend", "none"),
-            *("--cluster", "nats://127.0.0.1:9", "--archive-endpoint", "http://127.0.0.1:9"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    stderr = refused_start(
+        tmp_path / "d",
+        *("--embed-backend", "none", "--cluster", "nats://127.0.0.1:9"),
+        *("--archive-endpoint", "http://127.0.0.1:9"),
     )
-    assert proc.returncode != 0
-    assert "archive: an object-storage archive is not supported in cluster mode" in proc.stderr
+    assert "archive: an object-storage archive is not supported in cluster mode" in stderr

