@@ -103,6 +103,18 @@ class Cluster:
         stub = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(self.address(node)))
         return stub.Cluster(cpb.ClusterRequest(), timeout=5)
 
+    def any_placement(self) -> cpb.ClusterResponse:
+        """The placement map as the first node that answers reads it: a test may just
+        have killed node 1, and every node reads the same KV bucket."""
+        failure: grpc.RpcError | None = None
+        for node in (1, 2, 3):
+            try:
+                return self.placement(node)
+            except grpc.RpcError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
     def restore(self) -> None:
         """Bring back every node a failed test left down, so the next test starts whole."""
         for n in (1, 2, 3):
@@ -112,10 +124,11 @@ class Cluster:
         self.run("node-down", "4", check=False)  # the fourth node is a test's guest
 
     def wait_owned(self, timeout: float = 30.0) -> cpb.ClusterResponse:
-        """Wait until every partition has an owner with a live lease (as node 1 reads it)."""
+        """Wait until every partition has an owner with a live lease (as the first live
+        node reads it)."""
         deadline = time.monotonic() + timeout
         while True:
-            placement, _ = retry(lambda: self.placement(1))
+            placement, _ = retry(self.any_placement)
             now_ms = time.time() * 1000
             if all(p.owner and p.lease_until_ms > now_ms for p in placement.partitions):
                 return placement
