@@ -10,7 +10,8 @@ of the single node's; the Sweep and RunLifecycle RPCs append the same entries.
 
 A sweep entry is appended only when the partition's namespaces hold expired memories
 (``Engine.expired_count``), so an idle cluster's log does not grow by one entry per
-partition and interval. Consolidation on capacity (``consolidate_on_capacity``) is not
+partition and interval. Reads' access statistics and promotions are ``touch`` entries
+(``touch.py``). Consolidation on capacity (``consolidate_on_capacity``) is not
 logged yet: it stays off in cluster mode (docs/cluster.md).
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import wall_ms
 from memd.cluster.node import ClusterNode
+from memd.cluster.touch import touch_job
 from memd.config import Config
 from memd.errors import NotFound, Unavailable
 from memd.metrics import Metrics
@@ -41,6 +43,7 @@ def cluster_jobs(cfg: Config, node: ClusterNode, metrics: Metrics) -> list[Job]:
         jobs.append(
             lifecycle_job(node, metrics, cfg.lifecycle_interval_s, cfg.lifecycle_max_actions)
         )
+    jobs.append(touch_job(node, cfg.engine.flush_interval_ms / 1000))  # reads: touch.py
     return jobs
 
 

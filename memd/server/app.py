@@ -87,8 +87,11 @@ class MemdServer:
         self.cfg = cfg
         self.metrics = Metrics(registry)
         self.drain = DrainState()
-        # Cluster mode: no node-local removal on read (memd/cluster/effects.py).
-        engine_options = replace(cfg.engine, lazy_expiry=not cfg.cluster.enabled)
+        # Cluster mode: no node-local removal on read (memd/cluster/effects.py), and
+        # reads' accesses wait for the owner's touch entries (memd/cluster/touch.py).
+        engine_options = replace(
+            cfg.engine, lazy_expiry=not cfg.cluster.enabled, deferred_access=cfg.cluster.enabled
+        )
         self.engine = Engine(cfg.data_dir, engine_options)
         try:
             self._setup(cfg)
