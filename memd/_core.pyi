@@ -472,7 +472,9 @@ class Engine:
         ``(payload, keys, promotions, more)``: a serialized ``memd.v1.TouchEntry`` with
         the owner's promotion decisions, or ``None`` when nothing is waiting.
         """
-    def touch(self, payload: bytes, now_ms: int, mark: tuple[str, int] | None = None) -> tuple[int, int]:
+    def touch(
+        self, payload: bytes, now_ms: int, mark: tuple[str, int] | None = None
+    ) -> tuple[int, int]:
         """Apply a ``touch`` entry in one transaction: ``(touched, promoted)``."""
     def pending_touches(self) -> tuple[int, int]:
         """``(keys waiting for a touch entry, reads dropped while the buffer was full)``."""

@@ -73,6 +73,9 @@ struct Buffer {
     dropped: u64,
 }
 
+/// One namespace's reads taken out of the buffer: (name, [(key, reads)]).
+type Taken = (String, Vec<(String, Pending)>);
+
 /// Reads recorded by a deferred-access engine, waiting for the owner's entry.
 #[derive(Debug, Default)]
 pub(crate) struct PendingAccess(Mutex<Buffer>);
@@ -106,7 +109,7 @@ impl PendingAccess {
 
     /// Takes up to `max` keys of `names` (sorted by name, then key); `more` when
     /// some of theirs are left.
-    fn take(&self, names: &[String], max: usize) -> (Vec<(String, Vec<(String, Pending)>)>, bool) {
+    fn take(&self, names: &[String], max: usize) -> (Vec<Taken>, bool) {
         let mut buf = self.0.lock().expect("pending lock");
         let mut sorted: Vec<&String> = names.iter().collect();
         sorted.sort_unstable();
@@ -247,14 +250,8 @@ pub(super) fn apply(txn: &mut Txn, entry: &TouchEntry, now_ms: u64) -> Result<Re
     for ns in &entry.namespaces {
         let Some(ns_id) = txn.state.namespace(&ns.namespace).map(|s| s.id) else { continue };
         for a in &ns.accesses {
-            touched += u64::from(txn.state.touch_many(
-                ns_id,
-                &a.key,
-                a.count,
-                &a.times_ms,
-                kept,
-                window,
-            ));
+            touched +=
+                u64::from(txn.state.touch_many(ns_id, &a.key, a.count, &a.times_ms, kept, window));
         }
         let decided: Vec<(String, Tier, Promotion)> = ns
             .accesses

@@ -24,6 +24,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
+/// `take_touches`' answer: (payload, keys, promotions, more).
+type TakenTouches<'py> = (Bound<'py, PyBytes>, usize, usize, bool);
+
 /// A tiered memory store on one LMDB directory.
 #[pyclass(frozen, name = "Engine", module = "memd._core")]
 pub struct PyEngine {
@@ -287,7 +290,7 @@ impl PyEngine {
         py: Python<'py>,
         namespaces: Vec<String>,
         max_keys: usize,
-    ) -> PyResult<Option<(Bound<'py, PyBytes>, usize, usize, bool)>> {
+    ) -> PyResult<Option<TakenTouches<'py>>> {
         let taken = enter_core(py, || self.engine.take_touches(&namespaces, max_keys))?;
         Ok(taken.map(|t| (PyBytes::new(py, &t.payload), t.keys, t.promotions, t.more)))
     }

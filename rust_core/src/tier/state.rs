@@ -553,13 +553,7 @@ impl State {
     /// What a touch and a refresh share: the memory moves to the recent end of its
     /// LRU order at `now_ms` (never back in time), the search index learns the new
     /// statistics, and it is listed for the next flush; `counted` accesses are added.
-    fn mark_used(
-        &mut self,
-        ns: u32,
-        key: &str,
-        now_ms: u64,
-        counted: u64,
-    ) -> Option<&mut KeyMeta> {
+    fn mark_used(&mut self, ns: u32, key: &str, now_ms: u64, counted: u64) -> Option<&mut KeyMeta> {
         let space = self.spaces.get_mut(&ns)?;
         let (key, meta) = space.keys.get_key_value_mut(key)?;
         let old = meta.lru_entry(key);
