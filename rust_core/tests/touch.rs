@@ -165,3 +165,15 @@ fn without_deferred_access_a_read_counts_at_once() {
     assert_eq!(stats(&e, &["once"])[0], Some((Tier::ShortTerm, 1, T0 + 1)));
     assert_eq!(e.pending_touches().unwrap(), (0, 0));
 }
+
+#[test]
+fn reads_of_a_namespace_dropped_since_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), deferred());
+    e.put_many("ns", vec![item("once", 2)], T0, true).unwrap();
+    e.get_many("ns", &keys(&["once"]), T0 + 1, true).unwrap();
+    assert_eq!(e.pending_touches().unwrap(), (1, 0));
+    e.drop_namespace("ns").unwrap();
+    assert!(e.take_touches(&keys(&["other"]), 10).unwrap().is_none());
+    assert_eq!(e.pending_touches().unwrap(), (0, 0), "no entry would ever take them");
+}

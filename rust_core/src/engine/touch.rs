@@ -137,6 +137,18 @@ impl PendingAccess {
         (out, more)
     }
 
+    /// Forgets the reads of namespaces `keep` says are gone (dropped since the read),
+    /// which no entry would ever take.
+    fn forget(&self, keep: impl Fn(&str) -> bool) {
+        let mut buf = self.0.lock().expect("pending lock");
+        let gone: Vec<String> = buf.spaces.keys().filter(|ns| !keep(ns)).cloned().collect();
+        for ns in gone {
+            if let Some(space) = buf.spaces.remove(&ns) {
+                buf.keys -= space.len();
+            }
+        }
+    }
+
     /// `(keys waiting, reads dropped since open)`.
     fn counts(&self) -> (usize, u64) {
         let buf = self.0.lock().expect("pending lock");
@@ -183,6 +195,7 @@ impl Engine {
         let max = max_keys.clamp(1, touch_wire::MAX_ENTRY_KEYS);
         let (taken, more) = shared.pending.take(names, max);
         let state = shared.state.read().expect("state lock");
+        shared.pending.forget(|ns| state.namespace(ns).is_some());
         let (mut entry, mut keys, mut promotions) = (TouchEntry::default(), 0, 0);
         for (name, accesses) in taken {
             let Some(space) = state.namespace(&name) else { continue };
