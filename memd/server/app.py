@@ -166,9 +166,9 @@ class MemdServer:
         enable_reflection(self.grpc, services)
         jobs: list[Job] = []
         if self.cluster is not None:
-            # Sweeps and lifecycle passes run on every replica on their own would make
-            # replicas differ: the owner appends them to its partitions' logs instead
-            # (memd/cluster/effects.py). Consolidation on capacity is not logged yet.
+            # Sweeps, lifecycle passes and consolidations run on every replica on their
+            # own would make replicas differ: the owner appends them to its partitions'
+            # logs instead (memd/cluster/effects.py), and its reads (touch.py).
             from memd.cluster.effects import cluster_jobs
 
             jobs = cluster_jobs(cfg, self.cluster.node, self.metrics)
