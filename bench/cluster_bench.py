@@ -4,8 +4,11 @@ Starts a single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback
 (``deploy/cluster/cluster.sh``), then measures with one Python gRPC client:
 - StoreStream: memories per second, streams of ``--batches`` batches of ``--batch``
   memories with server-made keys (cluster: sent to the namespace's owner);
-- unary Retrieve of one key (a peek, as cluster mode reads): calls per second on the
-  single node, on the owner, and through another node (forwarded, one hop).
+- unary Retrieve of one key as a peek: calls per second on the single node, on the
+  owner, and through another node (forwarded, one hop);
+- unary Retrieve of one key counting the access: on the single node (in memory,
+  flushed every second) and on the owner (recorded for its ``touch`` entries, appended
+  about every second and applied by every replica: memd/cluster/touch.py).
 Runs alternate between the single node and the cluster; each figure is the median of
 ``--repeat`` runs; the ratios are cluster / single.
 
@@ -70,10 +73,10 @@ def store_stream(stub: pb_grpc.MemoryServiceStub, batches: int, size: int) -> fl
     return batches * size / (time.perf_counter() - start)
 
 
-def retrieve_rate(stub: pb_grpc.MemoryServiceStub, key: str, calls: int) -> float:
-    # A peek: cluster mode reads without counting accesses (docs/cluster.md), so the
-    # single node is measured doing the same work.
-    request = pb.RetrieveRequest(namespace=NS, keys=[key], peek=True)
+def retrieve_rate(
+    stub: pb_grpc.MemoryServiceStub, key: str, calls: int, peek: bool = True
+) -> float:
+    request = pb.RetrieveRequest(namespace=NS, keys=[key], peek=peek)
     start = time.perf_counter()
     for _ in range(calls):
         assert stub.Retrieve(request, timeout=10).results[0].found
@@ -108,6 +111,8 @@ def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict
             ("single_retrieve", lambda: retrieve_rate(solo, key, args.calls)),
             ("cluster_retrieve", lambda: retrieve_rate(direct, key, args.calls)),
             ("cluster_forwarded", lambda: retrieve_rate(other, key, args.calls)),
+            ("single_counted", lambda: retrieve_rate(solo, key, args.calls, peek=False)),
+            ("cluster_counted", lambda: retrieve_rate(direct, key, args.calls, peek=False)),
         ]:
             out.setdefault(name, []).append(run())
     return out
@@ -160,6 +165,7 @@ def main() -> None:
         ),
         ("unary Retrieve (peek) on the owner, calls/s", "single_retrieve", "cluster_retrieve"),
         ("unary Retrieve (peek) forwarded, calls/s", "single_retrieve", "cluster_forwarded"),
+        ("unary Retrieve (counted) on the owner, calls/s", "single_counted", "cluster_counted"),
     ]
     for label, base, figure in rows:
         single_rate, cluster_rate = figures[base], figures[figure]

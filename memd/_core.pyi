@@ -464,6 +464,20 @@ class Engine:
         """
     def expired_count(self, namespaces: Sequence[str], now_ms: int) -> int:
         """How many memories of ``namespaces`` have expired at ``now_ms`` (not swept yet)."""
+    def take_touches(
+        self, namespaces: Sequence[str], max_keys: int = 10_000
+    ) -> tuple[bytes, int, int, bool] | None:
+        """Cluster owner: a ``touch`` entry of the pending accesses of ``namespaces``.
+
+        ``(payload, keys, promotions, more)``: a serialized ``memd.v1.TouchEntry`` with
+        the owner's promotion decisions, or ``None`` when nothing is waiting.
+        """
+    def touch(
+        self, payload: bytes, now_ms: int, mark: tuple[str, int] | None = None
+    ) -> tuple[int, int]:
+        """Apply a ``touch`` entry in one transaction: ``(touched, promoted)``."""
+    def pending_touches(self) -> tuple[int, int]:
+        """``(keys waiting for a touch entry, reads dropped while the buffer was full)``."""
     def vector_index(self, namespace: str) -> tuple[int, int, int, int] | None:
         """``(vectors, graph_nodes, pending, condemned)`` of a namespace's vector index.
 

@@ -234,6 +234,33 @@ class Engine:
         """How many memories of ``namespaces`` have expired and wait for a sweep."""
         return self._core.expired_count(namespaces, self._clock() if now_ms is None else now_ms)
 
+    def take_touches(
+        self, namespaces: Sequence[str], max_keys: int = 10_000
+    ) -> tuple[bytes, int, int, bool] | None:
+        """Cluster owner: the pending accesses of ``namespaces`` as a ``touch`` entry.
+
+        Returns ``(payload, keys, promotions, more)`` (``memd.v1.TouchEntry``, with the
+        owner's promotion decisions), or None when no read of theirs is waiting.
+        Only with ``EngineOptions.deferred_access`` do reads wait here.
+        """
+        return self._core.take_touches(namespaces, max_keys)
+
+    def touch(
+        self, payload: bytes, *, now_ms: int, mark: tuple[str, int] | None = None
+    ) -> tuple[int, int]:
+        """Apply a ``touch`` entry at ``now_ms``: ``(touched, promoted)``.
+
+        One transaction with ``mark`` (the entry's ``(partition, sequence)``).
+
+        Raises:
+            InvalidArgument: The payload is not a valid ``TouchEntry``; nothing changed.
+        """
+        return self._core.touch(payload, now_ms, mark)
+
+    def pending_touches(self) -> tuple[int, int]:
+        """``(keys waiting for a touch entry, reads dropped while the buffer was full)``."""
+        return self._core.pending_touches()
+
     def lifecycle(
         self,
         namespace: str | None = None,

@@ -239,6 +239,10 @@ class EngineOptions:
             namespace whose quantization changed has its index rebuilt at open.
         lazy_expiry: A read that meets an expired memory removes it. Cluster mode
             turns it off (the owner's logged sweeps remove it on every replica).
+        deferred_access: A read that counts an access records it in a pending buffer
+            instead of updating the memory (``Engine.take_touches``). Cluster mode
+            turns it on: the owner logs the buffer as ``touch`` entries that every
+            replica applies (memd/cluster/touch.py).
     """
 
     map_size_bytes: int = 64 << 30
@@ -261,6 +265,7 @@ class EngineOptions:
     vector_quantization: Literal["none", "int8"] = "none"
     vector_quantization_namespaces: tuple[tuple[str, str], ...] = ()
     lazy_expiry: bool = True
+    deferred_access: bool = False
 
 
 SEARCH_LANGUAGES = (

@@ -10,8 +10,10 @@ of the single node's; the Sweep and RunLifecycle RPCs append the same entries.
 
 A sweep entry is appended only when the partition's namespaces hold expired memories
 (``Engine.expired_count``), so an idle cluster's log does not grow by one entry per
-partition and interval. Consolidation on capacity (``consolidate_on_capacity``) is not
-logged yet: it stays off in cluster mode (docs/cluster.md).
+partition and interval. Reads' access statistics and promotions are ``touch`` entries
+(``touch.py``). Consolidation on capacity (``consolidate_on_capacity``) is a
+consolidation-only ``lifecycle`` entry per namespace over the threshold, decided by the
+owner with the single node's check.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import wall_ms
 from memd.cluster.node import ClusterNode
+from memd.cluster.partition import partition_of
+from memd.cluster.touch import touch_job
 from memd.config import Config
 from memd.errors import NotFound, Unavailable
 from memd.metrics import Metrics
-from memd.server.scheduler import Job, RunResult
+from memd.server.scheduler import Job, RunResult, consolidate_on_capacity_job
 
 log = logging.getLogger("memd.cluster")
 
@@ -41,7 +45,43 @@ def cluster_jobs(cfg: Config, node: ClusterNode, metrics: Metrics) -> list[Job]:
         jobs.append(
             lifecycle_job(node, metrics, cfg.lifecycle_interval_s, cfg.lifecycle_max_actions)
         )
+    if cfg.lifecycle_capacity_check_s > 0:
+        jobs.append(consolidate_job(cfg, node, metrics))
+    jobs.append(touch_job(node, cfg.engine.flush_interval_ms / 1000))  # reads: touch.py
     return jobs
+
+
+def consolidate_job(cfg: Config, node: ClusterNode, metrics: Metrics) -> Job:
+    """Cluster mode's ``consolidate_on_capacity``, as consolidation-only lifecycle entries.
+
+    One ``lifecycle`` entry for each namespace of a served partition whose SHORT_TERM is
+    full enough. The single node's job decides which namespaces (``Scheduler``'s fill check, on the
+    owner's statistics); each pass is a logged entry, applied alike everywhere.
+    """
+    count = len(node.states)
+
+    def run_pass(namespace: str) -> Any:
+        partition = partition_of(namespace, count)
+        if not node.states[partition].serving:
+            return None  # its owner checks it
+        request = pb.RunLifecycleRequest(
+            namespace=namespace,
+            jobs=[pb.LIFECYCLE_JOB_CONSOLIDATE],
+            max_actions=cfg.lifecycle_max_actions,
+        )
+        try:
+            return lifecycle_entry(node, partition, request)
+        except Unavailable:
+            return None  # moved away meanwhile
+
+    return consolidate_on_capacity_job(
+        node.replica.engine,
+        metrics,
+        cfg.lifecycle_capacity_check_s,
+        cfg.lifecycle_consolidate_at,
+        cfg.lifecycle_max_actions,
+        run_pass,
+    )
 
 
 def sweep_partition(node: ClusterNode, partition: int, max_items: int) -> tuple[int, bool]:

@@ -15,6 +15,9 @@ engine effects (the owner's scheduler, or the Sweep and RunLifecycle RPCs):
   the partition's namespaces expired at ``now_ms`` (``Engine.sweep(namespaces=...)``);
 - ``lifecycle``: a ``RunLifecycleRequest`` naming one namespace, never a dry run: one
   lifecycle pass at ``now_ms``, applied in one transaction with the entry's mark;
+- ``touch``: a ``TouchEntry`` (cluster_service.proto): the reads the owner counted and
+  the promotions it decided, applied in one transaction with the entry's mark
+  (``touch.py``);
 and
 - ``barrier``: nothing to apply; a new owner appends one on taking a partition over, so
   a deposed owner's next append (expecting the sequence before it) is refused.
@@ -31,7 +34,9 @@ from memd._pb.v1 import memory_service_pb2 as pb
 
 KIND, NOW, EPOCH, NODE = "Memd-Kind", "Memd-Now-Ms", "Memd-Epoch", "Memd-Node"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
-KINDS = frozenset({"store", "delete", "drop", "clear", "transfer", "sweep", "lifecycle", "barrier"})
+KINDS = frozenset(
+    {"store", "delete", "drop", "clear", "transfer", "sweep", "lifecycle", "touch", "barrier"}
+)
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_CROCKFORD = bytes.maketrans(

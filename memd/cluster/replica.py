@@ -169,4 +169,6 @@ class Replica:
                 now_ms=now,
                 mark=mark,
             )
+        if entry.kind == "touch":
+            return self.engine.touch(payload, now_ms=now, mark=mark)
         return 0  # barrier: nothing to apply

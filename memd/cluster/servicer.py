@@ -3,9 +3,10 @@
 A request for a partition this node serves runs here; writes go through the log first
 (``ClusterNode.write``), reads straight to the store. Any other request is forwarded,
 one hop, to the owner (``forward.py``). In this phase:
-- reads on the owner never count as accesses (Retrieve is a peek, Search does not count):
-  access statistics are engine effects that are not logged yet, and a replica must not
-  drift from its owner;
+- reads on the owner count accesses as on a single node, but the engine only records
+  them (``deferred_access``): the owner logs them as ``touch`` entries (``touch.py``)
+  that every replica applies; a follower's bounded-staleness read counts nothing (a
+  peek), since only the owner logs;
 - Clear, Transfer within a partition, RunLifecycle of a namespace and Sweep are log
   entries on the owner (``effect_rpcs.py``), like the owner's scheduled sweeps and
   lifecycle passes (``effects.py``); BatchSearch (one namespace) runs on the owner,
@@ -104,7 +105,7 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         return reply  # type: ignore[no-any-return]
 
     def Retrieve(self, request: bytes, context: Any) -> bytes:
-        """Read on the owner (as a peek: see the module docstring), or forward."""
+        """Read on the owner (a follower's read as a peek: see the module docstring)."""
         req = pb.RetrieveRequest.FromString(request)
         partition, owner = self._owner("Retrieve", req.namespace, context, read=True)
         if owner is not None:
@@ -112,7 +113,7 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
             return cast(
                 bytes, self._fwd.read(owner, "Retrieve", request, context, still, self._slice)
             )
-        if not req.peek:
+        if not req.peek and not self._node.states[partition].serving:
             req.peek = True
             request = req.SerializeToString()
         return super().Retrieve(request, context)
@@ -127,8 +128,8 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         return super().List(request, context)
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
-        """Search on the owner (counting no access), or forward."""
-        _, owner = self._owner("Search", request.namespace, context, read=True)
+        """Search on the owner (a follower's search counts no access), or forward."""
+        partition, owner = self._owner("Search", request.namespace, context, read=True)
         if owner is not None:
             yield from self._fwd.stream(
                 owner,
@@ -139,7 +140,8 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
                 pb.SearchResponse.FromString,
             )
             return
-        request.count_access = False
+        if not self._node.states[partition].serving:
+            request.count_access = False
         yield from super().Search(request, context)
 
     def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.DeleteResponse:
@@ -225,8 +227,8 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         return self._fan.backup(request, context, local)
 
     def BatchSearch(self, request: pb.BatchSearchRequest, context: Any) -> Iterator[bytes]:
-        """One namespace's batch on its owner (counting no access), or forward it."""
-        _, owner = self._owner("BatchSearch", request.namespace, context, read=True)
+        """One namespace's batch on its owner (a follower's counts no access), or forward."""
+        partition, owner = self._owner("BatchSearch", request.namespace, context, read=True)
         if owner is not None:
             yield from self._fwd.stream(
                 owner,
@@ -237,7 +239,8 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
                 bytes,  # raw replies (``RAW_REPLIES``): relayed as they come
             )
             return
-        request.shared.count_access = False
-        for query in request.queries:
-            query.count_access = False
+        if not self._node.states[partition].serving:
+            request.shared.count_access = False
+            for query in request.queries:
+                query.count_access = False
         yield from super().BatchSearch(request, context)

@@ -87,8 +87,11 @@ class MemdServer:
         self.cfg = cfg
         self.metrics = Metrics(registry)
         self.drain = DrainState()
-        # Cluster mode: no node-local removal on read (memd/cluster/effects.py).
-        engine_options = replace(cfg.engine, lazy_expiry=not cfg.cluster.enabled)
+        # Cluster mode: no node-local removal on read (memd/cluster/effects.py), and
+        # reads' accesses wait for the owner's touch entries (memd/cluster/touch.py).
+        engine_options = replace(
+            cfg.engine, lazy_expiry=not cfg.cluster.enabled, deferred_access=cfg.cluster.enabled
+        )
         self.engine = Engine(cfg.data_dir, engine_options)
         try:
             self._setup(cfg)
@@ -163,9 +166,9 @@ class MemdServer:
         enable_reflection(self.grpc, services)
         jobs: list[Job] = []
         if self.cluster is not None:
-            # Sweeps and lifecycle passes run on every replica on their own would make
-            # replicas differ: the owner appends them to its partitions' logs instead
-            # (memd/cluster/effects.py). Consolidation on capacity is not logged yet.
+            # Sweeps, lifecycle passes and consolidations run on every replica on their
+            # own would make replicas differ: the owner appends them to its partitions'
+            # logs instead (memd/cluster/effects.py), and its reads (touch.py).
             from memd.cluster.effects import cluster_jobs
 
             jobs = cluster_jobs(cfg, self.cluster.node, self.metrics)

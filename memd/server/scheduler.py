@@ -102,14 +102,30 @@ def lifecycle_job(engine: Engine, metrics: Metrics, interval_s: float, max_actio
 
 
 def consolidate_on_capacity_job(
-    engine: Engine, metrics: Metrics, interval_s: float, threshold: float, max_actions: int
+    engine: Engine,
+    metrics: Metrics,
+    interval_s: float,
+    threshold: float,
+    max_actions: int,
+    run_pass: Callable[[str], Any] | None = None,
 ) -> Job:
     """Consolidate each namespace whose SHORT_TERM holds >= ``threshold`` x its capacity.
 
     A namespace that stays over the threshold because nothing in it qualifies for
     consolidation is not scanned again until its SHORT_TERM statistics change (a write,
     a read, a move): the full ``lifecycle`` pass covers what time alone changes.
+
+    ``run_pass(namespace)`` runs the consolidation-only pass and returns its report
+    (default: ``engine.lifecycle``); it returns None for a namespace it leaves alone
+    (cluster mode: a partition this node does not serve, memd/cluster/effects.py).
     """
+
+    def engine_pass(namespace: str) -> Any:
+        return engine.lifecycle(
+            namespace, consolidate=True, policies=False, max_actions=max_actions
+        )
+
+    consolidate = run_pass or engine_pass
     idle: dict[str, tuple[Any, ...]] = {}  # namespace -> SHORT_TERM stats after a no-op pass
 
     def fingerprint(ts: _core.TierStats) -> tuple[Any, ...]:
@@ -128,10 +144,10 @@ def consolidate_on_capacity_job(
                 continue
             start = perf_counter()
             try:
-                report = engine.lifecycle(
-                    ns.namespace, consolidate=True, policies=False, max_actions=max_actions
-                )
+                report = consolidate(ns.namespace)
             except NotFound:  # dropped since the stats were read
+                continue
+            if report is None:
                 continue
             metrics.observe_lifecycle(report, "capacity", False, perf_counter() - start)
             acted = sum(n for _, _, n in report.counts)

@@ -101,6 +101,10 @@ pub struct EngineConfig {
     /// Cluster mode turns it off: a removal on one replica alone would make replicas
     /// differ, and the owner's logged sweeps remove expired memories everywhere.
     pub lazy_expiry: bool,
+    /// Reads that count an access only record it in a pending buffer
+    /// (`engine/touch.rs`) instead of updating the memory; cluster mode's owner turns
+    /// the buffer into replicated `touch` log entries that every replica applies.
+    pub deferred_access: bool,
 }
 
 impl Default for EngineConfig {
@@ -121,6 +125,7 @@ impl Default for EngineConfig {
             analyzer: Analyzer::ENGLISH,
             vector_quantization: QuantRules::default(),
             lazy_expiry: true,
+            deferred_access: false,
         }
     }
 }

@@ -185,3 +185,28 @@ def test_a_follower_restarted_mid_way_converges_on_the_effects(whole: Cluster) -
     finally:
         c.run("node-up", str(follower))  # resumes from its recorded sequences
     _settled(c, {ns: 5})
+
+
+def test_consolidation_on_capacity_is_a_logged_entry(cluster: Cluster) -> None:
+    # SHORT_TERM's default capacity is 1 000 and consolidate_at 0.8: 800 memories fill it
+    # enough; the owner's check (every 5 s) logs a consolidation-only lifecycle entry that
+    # moves the important ones to LONG_TERM on every replica.
+    ns = "effects:full"
+    placement, _ = retry(cluster.any_placement)
+    owner = int(placement.partitions[partition_of(ns, PARTITIONS)].owner.removeprefix("memd-"))
+    important = [
+        mpb.NewMemory(key=f"imp-{j}", text=f"key fact {j}", importance=0.9) for j in range(10)
+    ]
+    plain = [mpb.NewMemory(key=f"p-{j}", text=f"detail {j}") for j in range(790)]
+    _store(cluster, 1 + owner % 3, ns, important + plain)
+    keys = [m.key for m in important] + ["p-0"]
+    deadline = time.monotonic() + 20
+
+    def tiers() -> list[int]:
+        request = pb.RetrieveRequest(namespace=ns, keys=keys, peek=True)
+        return [r.memory.tier for r in _call(cluster, owner, "Retrieve", request).results]
+
+    while tiers() != [mpb.TIER_LONG_TERM] * 10 + [mpb.TIER_SHORT_TERM]:
+        assert time.monotonic() < deadline, f"not consolidated: {tiers()}"
+        time.sleep(0.3)
+    _settled(cluster, {ns: 800})

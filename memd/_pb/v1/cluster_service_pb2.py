@@ -22,27 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from memd._pb.v1 import memory_pb2 as memd_dot_v1_dot_memory__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmemd/v1/cluster_service.proto\x12\x07memd.v1\"\x10\n\x0e\x43lusterRequest\"Y\n\x0b\x43lusterNode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04live\x18\x03 \x01(\x08\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x12\r\n\x05ready\x18\x05 \x01(\x08\"p\n\x12PartitionPlacement\x12\x11\n\tpartition\x18\x01 \x01(\r\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x11\n\tfollowers\x18\x03 \x03(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\x16\n\x0elease_until_ms\x18\x05 \x01(\x04\"\x91\x01\n\x0f\x43lusterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x17\n\x0fpartition_count\x18\x02 \x01(\r\x12/\n\npartitions\x18\x03 \x03(\x0b\x32\x1b.memd.v1.PartitionPlacement\x12#\n\x05nodes\x18\x04 \x03(\x0b\x32\x14.memd.v1.ClusterNode\"/\n\x0c\x44rainRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06resume\x18\x02 \x01(\x08\"D\n\rDrainResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08released\x18\x02 \x01(\r\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\x32\x86\x01\n\x0e\x43lusterService\x12<\n\x07\x43luster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x12\x36\n\x05\x44rain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmemd/v1/cluster_service.proto\x12\x07memd.v1\x1a\x14memd/v1/memory.proto\"\x10\n\x0e\x43lusterRequest\"Y\n\x0b\x43lusterNode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04live\x18\x03 \x01(\x08\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x12\r\n\x05ready\x18\x05 \x01(\x08\"p\n\x12PartitionPlacement\x12\x11\n\tpartition\x18\x01 \x01(\r\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x11\n\tfollowers\x18\x03 \x03(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\x16\n\x0elease_until_ms\x18\x05 \x01(\x04\"\x91\x01\n\x0f\x43lusterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x17\n\x0fpartition_count\x18\x02 \x01(\r\x12/\n\npartitions\x18\x03 \x03(\x0b\x32\x1b.memd.v1.PartitionPlacement\x12#\n\x05nodes\x18\x04 \x03(\x0b\x32\x14.memd.v1.ClusterNode\"/\n\x0c\x44rainRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06resume\x18\x02 \x01(\x08\"D\n\rDrainResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08released\x18\x02 \x01(\r\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\"9\n\nTouchEntry\x12+\n\nnamespaces\x18\x01 \x03(\x0b\x32\x17.memd.v1.TouchNamespace\"I\n\x0eTouchNamespace\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12$\n\x08\x61\x63\x63\x65sses\x18\x02 \x03(\x0b\x32\x12.memd.v1.KeyAccess\"~\n\tKeyAccess\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x10\n\x08times_ms\x18\x03 \x03(\x04\x12#\n\x0cpromote_from\x18\x04 \x01(\x0e\x32\r.memd.v1.Tier\x12\x1e\n\x16promote_for_importance\x18\x05 \x01(\x08\x32\x86\x01\n\x0e\x43lusterService\x12<\n\x07\x43luster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x12\x36\n\x05\x44rain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'memd.v1.cluster_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CLUSTERREQUEST']._serialized_start=42
-  _globals['_CLUSTERREQUEST']._serialized_end=58
-  _globals['_CLUSTERNODE']._serialized_start=60
-  _globals['_CLUSTERNODE']._serialized_end=149
-  _globals['_PARTITIONPLACEMENT']._serialized_start=151
-  _globals['_PARTITIONPLACEMENT']._serialized_end=263
-  _globals['_CLUSTERRESPONSE']._serialized_start=266
-  _globals['_CLUSTERRESPONSE']._serialized_end=411
-  _globals['_DRAINREQUEST']._serialized_start=413
-  _globals['_DRAINREQUEST']._serialized_end=460
-  _globals['_DRAINRESPONSE']._serialized_start=462
-  _globals['_DRAINRESPONSE']._serialized_end=530
-  _globals['_CLUSTERSERVICE']._serialized_start=533
-  _globals['_CLUSTERSERVICE']._serialized_end=667
+  _globals['_CLUSTERREQUEST']._serialized_start=64
+  _globals['_CLUSTERREQUEST']._serialized_end=80
+  _globals['_CLUSTERNODE']._serialized_start=82
+  _globals['_CLUSTERNODE']._serialized_end=171
+  _globals['_PARTITIONPLACEMENT']._serialized_start=173
+  _globals['_PARTITIONPLACEMENT']._serialized_end=285
+  _globals['_CLUSTERRESPONSE']._serialized_start=288
+  _globals['_CLUSTERRESPONSE']._serialized_end=433
+  _globals['_DRAINREQUEST']._serialized_start=435
+  _globals['_DRAINREQUEST']._serialized_end=482
+  _globals['_DRAINRESPONSE']._serialized_start=484
+  _globals['_DRAINRESPONSE']._serialized_end=552
+  _globals['_TOUCHENTRY']._serialized_start=554
+  _globals['_TOUCHENTRY']._serialized_end=611
+  _globals['_TOUCHNAMESPACE']._serialized_start=613
+  _globals['_TOUCHNAMESPACE']._serialized_end=686
+  _globals['_KEYACCESS']._serialized_start=688
+  _globals['_KEYACCESS']._serialized_end=814
+  _globals['_CLUSTERSERVICE']._serialized_start=817
+  _globals['_CLUSTERSERVICE']._serialized_end=951
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from memd._pb.v1 import memory_pb2 as _memory_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -67,3 +68,31 @@ class DrainResponse(_message.Message):
     released: int
     draining: bool
     def __init__(self, node_id: _Optional[str] = ..., released: _Optional[int] = ..., draining: _Optional[bool] = ...) -> None: ...
+
+class TouchEntry(_message.Message):
+    __slots__ = ("namespaces",)
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    namespaces: _containers.RepeatedCompositeFieldContainer[TouchNamespace]
+    def __init__(self, namespaces: _Optional[_Iterable[_Union[TouchNamespace, _Mapping]]] = ...) -> None: ...
+
+class TouchNamespace(_message.Message):
+    __slots__ = ("namespace", "accesses")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    ACCESSES_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    accesses: _containers.RepeatedCompositeFieldContainer[KeyAccess]
+    def __init__(self, namespace: _Optional[str] = ..., accesses: _Optional[_Iterable[_Union[KeyAccess, _Mapping]]] = ...) -> None: ...
+
+class KeyAccess(_message.Message):
+    __slots__ = ("key", "count", "times_ms", "promote_from", "promote_for_importance")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    TIMES_MS_FIELD_NUMBER: _ClassVar[int]
+    PROMOTE_FROM_FIELD_NUMBER: _ClassVar[int]
+    PROMOTE_FOR_IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    count: int
+    times_ms: _containers.RepeatedScalarFieldContainer[int]
+    promote_from: _memory_pb2.Tier
+    promote_for_importance: bool
+    def __init__(self, key: _Optional[str] = ..., count: _Optional[int] = ..., times_ms: _Optional[_Iterable[int]] = ..., promote_from: _Optional[_Union[_memory_pb2.Tier, str]] = ..., promote_for_importance: _Optional[bool] = ...) -> None: ...

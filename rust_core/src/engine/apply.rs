@@ -56,6 +56,8 @@ pub enum Op {
     Clear { ns: String, tier: Option<Tier> },
     /// A write of the object-storage archive (`archive/apply.rs`).
     Archive(crate::archive::apply::ArchiveOp),
+    /// Cluster mode's logged reads and promotions (`touch.rs`).
+    Touch { entry: Box<super::touch_wire::TouchEntry>, now_ms: u64 },
 }
 
 /// A stored put item.
@@ -101,6 +103,8 @@ pub enum Reply {
     Lifecycle(Applied),
     /// Transfer.
     Transferred(super::TransferReport),
+    /// Touch: memories touched, memories promoted.
+    Touched(u64, u64),
 }
 
 /// Applies one op.
@@ -130,6 +134,7 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         Op::Transfer(req) => super::transfer::apply(txn, req),
         Op::Clear { ns, tier } => super::clear::apply(txn, ns, *tier),
         Op::Archive(op) => crate::archive::apply::apply(txn, op).map(Reply::Count),
+        Op::Touch { entry, now_ms } => super::touch::apply(txn, entry, *now_ms),
     }
 }
 
@@ -160,7 +165,9 @@ fn delete(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply
     Ok(Reply::Deleted(out))
 }
 
-fn promote(
+/// Moves each memory one tier warmer if it is still in the tier given with it
+/// (a read's promotion, or an owner's decision carried by a `touch` entry).
+pub(super) fn promote(
     txn: &mut Txn,
     ns: &str,
     keys: &[(String, Tier, Promotion)],

@@ -21,6 +21,8 @@ mod search;
 mod stats;
 mod sweep;
 mod tokens;
+mod touch;
+pub mod touch_wire;
 mod transfer;
 mod writer;
 
@@ -29,6 +31,7 @@ pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
 pub use reopen::OpenReport;
 pub use stats::{MapInfo, NamespaceStats, TierStats};
+pub use touch::{TakenTouches, MAX_PENDING_KEYS};
 pub use transfer::{Conflict, DimensionMismatch, TransferReport, TransferRequest};
 
 use crate::config::EngineConfig;
@@ -60,6 +63,8 @@ pub(crate) struct Shared {
     archive: RwLock<Option<Arc<crate::archive::Archive>>>,
     /// When foreground calls came, so that background work yields to them.
     pub pace: pace::Pace,
+    /// Reads waiting for cluster mode's `touch` entries (`deferred_access`).
+    pub pending: touch::PendingAccess,
 }
 
 impl Shared {
@@ -139,6 +144,7 @@ impl Engine {
             tx,
             archive: RwLock::new(None),
             pace: pace::Pace::default(),
+            pending: touch::PendingAccess::default(),
         });
         let for_writer = shared.clone();
         let writer = std::thread::Builder::new()

@@ -163,8 +163,15 @@ fn record_access<S: ReadSlot>(
         state.by_id(ns_id).counters(tier).hits += hits[tier.index()];
     }
     let reads_kept = shared.cfg.promote_min_reads as usize;
+    // Cluster mode: the access waits for the owner's `touch` entry (`touch.rs`).
+    let deferred = count_access && shared.cfg.deferred_access;
+    let count_access = count_access && !deferred;
+    let mut deferred_keys = Vec::new();
     for slot in out.iter_mut() {
         let Some((key, _)) = slot.hit() else { continue };
+        if deferred {
+            deferred_keys.push(key.to_owned());
+        }
         let meta = if count_access {
             state.touch(ns_id, key, now_ms, reads_kept, shared.cfg.promote_window_ms)
         } else {
@@ -181,6 +188,10 @@ fn record_access<S: ReadSlot>(
         // The record on disk may lag the in-memory statistics until the next flush.
         let (last, count) = (meta.last_access_ms, meta.access_count);
         slot.set_access(last, count);
+    }
+    drop(state);
+    if !deferred_keys.is_empty() {
+        shared.pending.record(ns, &deferred_keys, now_ms, reads_kept);
     }
     promote
 }

@@ -196,7 +196,10 @@ fn try_commit(
             }
             replies.push(reply);
         }
-        if flush {
+        // An entry of cluster mode's log (a mark) persists the access statistics its
+        // effects changed (a lifecycle refresh) with its mark: a replica that crashed
+        // before the periodic flush would otherwise keep older ones than the others.
+        if flush || jobs.iter().any(|job| job.mark.is_some()) {
             apply::flush_access(&mut txn)?;
         }
         replies

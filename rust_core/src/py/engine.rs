@@ -24,6 +24,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
+/// `take_touches`' answer: (payload, keys, promotions, more).
+type TakenTouches<'py> = (Bound<'py, PyBytes>, usize, usize, bool);
+
 /// A tiered memory store on one LMDB directory.
 #[pyclass(frozen, name = "Engine", module = "memd._core")]
 pub struct PyEngine {
@@ -277,6 +280,36 @@ impl PyEngine {
 
     fn expired_count(&self, py: Python<'_>, namespaces: Vec<String>, now_ms: u64) -> PyResult<u64> {
         enter_core(py, || self.engine.expired_count(&namespaces, now_ms))
+    }
+
+    /// Cluster owner: `(payload, keys, promotions, more)` of a `touch` entry of the
+    /// pending accesses of `namespaces`, or `None` (`engine/touch.rs`).
+    #[pyo3(signature = (namespaces, max_keys = 10_000))]
+    fn take_touches<'py>(
+        &self,
+        py: Python<'py>,
+        namespaces: Vec<String>,
+        max_keys: usize,
+    ) -> PyResult<Option<TakenTouches<'py>>> {
+        let taken = enter_core(py, || self.engine.take_touches(&namespaces, max_keys))?;
+        Ok(taken.map(|t| (PyBytes::new(py, &t.payload), t.keys, t.promotions, t.more)))
+    }
+
+    /// Applies a `touch` entry: `(touched, promoted)`.
+    #[pyo3(signature = (payload, now_ms, mark = None))]
+    fn touch(
+        &self,
+        py: Python<'_>,
+        payload: &[u8],
+        now_ms: u64,
+        mark: Option<(String, u64)>,
+    ) -> PyResult<(u64, u64)> {
+        enter_core(py, || scoped(mark, || self.engine.touch(payload, now_ms)))
+    }
+
+    /// `(keys waiting for a touch entry, reads dropped because the buffer was full)`.
+    fn pending_touches(&self, py: Python<'_>) -> PyResult<(usize, u64)> {
+        enter_core(py, || self.engine.pending_touches())
     }
 
     #[pyo3(signature = (namespace = None))]

@@ -197,6 +197,7 @@ pub struct PyEngineOptions {
     vector_quantization: String,
     vector_quantization_namespaces: Vec<(String, String)>,
     lazy_expiry: bool,
+    deferred_access: bool,
 }
 
 fn quantization(name: &str) -> Result<Quantization, CoreError> {
@@ -270,6 +271,7 @@ impl TryFrom<PyEngineOptions> for EngineConfig {
                     .into(),
             },
             lazy_expiry: o.lazy_expiry,
+            deferred_access: o.deferred_access,
         })
     }
 }

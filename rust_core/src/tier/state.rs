@@ -518,33 +518,47 @@ impl State {
         reads_kept: usize,
         window_ms: u64,
     ) -> Option<&KeyMeta> {
-        let meta = self.mark_used(ns, key, now_ms, true)?;
+        let meta = self.mark_used(ns, key, now_ms, 1)?;
         if reads_kept > 0 {
-            let now_ms = meta.last_access_ms;
-            meta.reads.retain(|&t| t.saturating_add(window_ms) > now_ms);
-            if meta.reads.len() == reads_kept {
-                meta.reads.remove(0);
-            }
-            meta.reads.push(now_ms);
+            remember_read(&mut meta.reads, meta.last_access_ms, reads_kept, window_ms);
         }
         Some(meta)
     }
 
-    /// What a touch and a refresh share: the memory moves to the recent end of its
-    /// LRU order at `now_ms` (never back in time), the search index learns the new
-    /// statistics, and it is listed for the next flush; `counted` adds an access.
-    fn mark_used(
+    /// Records `count` accesses whose last ones were at `times` (oldest first, at
+    /// least one): the earlier `count - times.len()` are counted at the first time
+    /// (their own times were older, so they change nothing else), then each time is a
+    /// `touch`. Cluster mode's `touch` entry (`engine/touch.rs`). Returns false for an
+    /// unknown key.
+    pub fn touch_many(
         &mut self,
         ns: u32,
         key: &str,
-        now_ms: u64,
-        counted: bool,
-    ) -> Option<&mut KeyMeta> {
+        count: u64,
+        times: &[u64],
+        reads_kept: usize,
+        window_ms: u64,
+    ) -> bool {
+        let earlier = count.saturating_sub(times.len() as u64);
+        let first = times.first().copied().unwrap_or(0);
+        if self.mark_used(ns, key, first, earlier).is_none() {
+            return false;
+        }
+        for &t in times {
+            self.touch(ns, key, t, reads_kept, window_ms);
+        }
+        true
+    }
+
+    /// What a touch and a refresh share: the memory moves to the recent end of its
+    /// LRU order at `now_ms` (never back in time), the search index learns the new
+    /// statistics, and it is listed for the next flush; `counted` accesses are added.
+    fn mark_used(&mut self, ns: u32, key: &str, now_ms: u64, counted: u64) -> Option<&mut KeyMeta> {
         let space = self.spaces.get_mut(&ns)?;
         let (key, meta) = space.keys.get_key_value_mut(key)?;
         let old = meta.lru_entry(key);
         meta.last_access_ms = now_ms.max(meta.last_access_ms);
-        meta.access_count += u64::from(counted);
+        meta.access_count += counted;
         let now_ms = meta.last_access_ms;
         space.tiers[meta.tier.index()].lru.touch(&old, meta.lru_entry(key));
         space.index.set_access(key, now_ms, meta.access_count);
@@ -587,7 +601,7 @@ impl State {
     /// refresh): it moves to the recent end of its LRU order and its recency resets.
     pub fn refresh(&mut self, ns: u32, key: &str, now_ms: u64) {
         if self.meta_mut(ns, key).is_some_and(|m| now_ms > m.last_access_ms) {
-            self.mark_used(ns, key, now_ms, false);
+            self.mark_used(ns, key, now_ms, 0);
         }
     }
 
@@ -600,4 +614,15 @@ impl State {
         }
         Some(space)
     }
+}
+
+/// Adds a read at `now_ms` to a memory's recent reads (`KeyMeta::reads`): reads
+/// older than `window_ms` are dropped, and at most `reads_kept` are kept, newest
+/// last. Promotion by frequency asks whether `reads_kept` of them are left.
+pub fn remember_read(reads: &mut Vec<u64>, now_ms: u64, reads_kept: usize, window_ms: u64) {
+    reads.retain(|&t| t.saturating_add(window_ms) > now_ms);
+    if reads.len() == reads_kept {
+        reads.remove(0);
+    }
+    reads.push(now_ms);
 }

@@ -425,11 +425,198 @@ func (x *DrainResponse) GetDraining() bool {
 	return false
 }
 
+// The payload of a `touch` entry of a partition's replicated log (docs/cluster.md): the
+// reads its owner counted since its last touch entry, and the promotions it decided.
+// No RPC takes it; it is part of the log's format, so every language can read the log.
+type TouchEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One message per namespace, in byte order of the names.
+	Namespaces    []*TouchNamespace `protobuf:"bytes,1,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchEntry) Reset() {
+	*x = TouchEntry{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchEntry) ProtoMessage() {}
+
+func (x *TouchEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchEntry.ProtoReflect.Descriptor instead.
+func (*TouchEntry) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TouchEntry) GetNamespaces() []*TouchNamespace {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+// The counted reads of one namespace.
+type TouchNamespace struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The namespace (of the entry's partition).
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// One message per key read, in byte order of the keys.
+	Accesses      []*KeyAccess `protobuf:"bytes,2,rep,name=accesses,proto3" json:"accesses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchNamespace) Reset() {
+	*x = TouchNamespace{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchNamespace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchNamespace) ProtoMessage() {}
+
+func (x *TouchNamespace) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchNamespace.ProtoReflect.Descriptor instead.
+func (*TouchNamespace) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TouchNamespace) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *TouchNamespace) GetAccesses() []*KeyAccess {
+	if x != nil {
+		return x.Accesses
+	}
+	return nil
+}
+
+// The counted reads of one memory, and the owner's promotion decision.
+type KeyAccess struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The memory's key. A replica where it no longer exists skips it.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Reads counted (at least 1, at least as many as `times_ms`).
+	Count uint64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// Times (Unix ms) of the last reads, oldest first: at least one, at most the
+	// engine's `promote_min_reads`; the last access time is the latest of them.
+	TimesMs []uint64 `protobuf:"varint,3,rep,packed,name=times_ms,json=timesMs,proto3" json:"times_ms,omitempty"`
+	// Set: the owner decided to promote the memory one tier up, out of this tier; a
+	// replica moves it only if it is still in this tier. Unset: no promotion.
+	PromoteFrom Tier `protobuf:"varint,4,opt,name=promote_from,json=promoteFrom,proto3,enum=memd.v1.Tier" json:"promote_from,omitempty"`
+	// Why: its importance is above `promote_importance` (else: read often lately).
+	PromoteForImportance bool `protobuf:"varint,5,opt,name=promote_for_importance,json=promoteForImportance,proto3" json:"promote_for_importance,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *KeyAccess) Reset() {
+	*x = KeyAccess{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyAccess) ProtoMessage() {}
+
+func (x *KeyAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyAccess.ProtoReflect.Descriptor instead.
+func (*KeyAccess) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *KeyAccess) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *KeyAccess) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *KeyAccess) GetTimesMs() []uint64 {
+	if x != nil {
+		return x.TimesMs
+	}
+	return nil
+}
+
+func (x *KeyAccess) GetPromoteFrom() Tier {
+	if x != nil {
+		return x.PromoteFrom
+	}
+	return Tier_TIER_UNSPECIFIED
+}
+
+func (x *KeyAccess) GetPromoteForImportance() bool {
+	if x != nil {
+		return x.PromoteForImportance
+	}
+	return false
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dmemd/v1/cluster_service.proto\x12\amemd.v1\"\x10\n" +
+	"\x1dmemd/v1/cluster_service.proto\x12\amemd.v1\x1a\x14memd/v1/memory.proto\"\x10\n" +
 	"\x0eClusterRequest\"}\n" +
 	"\vClusterNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -456,7 +643,21 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\rDrainResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1a\n" +
 	"\breleased\x18\x02 \x01(\rR\breleased\x12\x1a\n" +
-	"\bdraining\x18\x03 \x01(\bR\bdraining2\x86\x01\n" +
+	"\bdraining\x18\x03 \x01(\bR\bdraining\"E\n" +
+	"\n" +
+	"TouchEntry\x127\n" +
+	"\n" +
+	"namespaces\x18\x01 \x03(\v2\x17.memd.v1.TouchNamespaceR\n" +
+	"namespaces\"^\n" +
+	"\x0eTouchNamespace\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12.\n" +
+	"\baccesses\x18\x02 \x03(\v2\x12.memd.v1.KeyAccessR\baccesses\"\xb6\x01\n" +
+	"\tKeyAccess\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x19\n" +
+	"\btimes_ms\x18\x03 \x03(\x04R\atimesMs\x120\n" +
+	"\fpromote_from\x18\x04 \x01(\x0e2\r.memd.v1.TierR\vpromoteFrom\x124\n" +
+	"\x16promote_for_importance\x18\x05 \x01(\bR\x14promoteForImportance2\x86\x01\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
 	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseB\x97\x01\n" +
@@ -474,7 +675,7 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_cluster_service_proto_rawDescData
 }
 
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*ClusterRequest)(nil),     // 0: memd.v1.ClusterRequest
 	(*ClusterNode)(nil),        // 1: memd.v1.ClusterNode
@@ -482,19 +683,26 @@ var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*ClusterResponse)(nil),    // 3: memd.v1.ClusterResponse
 	(*DrainRequest)(nil),       // 4: memd.v1.DrainRequest
 	(*DrainResponse)(nil),      // 5: memd.v1.DrainResponse
+	(*TouchEntry)(nil),         // 6: memd.v1.TouchEntry
+	(*TouchNamespace)(nil),     // 7: memd.v1.TouchNamespace
+	(*KeyAccess)(nil),          // 8: memd.v1.KeyAccess
+	(Tier)(0),                  // 9: memd.v1.Tier
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
 	2, // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
 	1, // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
-	0, // 2: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
-	4, // 3: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
-	3, // 4: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	5, // 5: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	7, // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
+	8, // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
+	9, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	0, // 5: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
+	4, // 6: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
+	3, // 7: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	5, // 8: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_cluster_service_proto_init() }
@@ -502,13 +710,14 @@ func file_memd_v1_cluster_service_proto_init() {
 	if File_memd_v1_cluster_service_proto != nil {
 		return
 	}
+	file_memd_v1_memory_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Tier, tierFromJSON, tierToJSON } from "./memory";
 
 export const protobufPackage = "memd.v1";
 
@@ -100,6 +101,44 @@ export interface DrainResponse {
   released: number;
   /** It is drained now. */
   draining: boolean;
+}
+
+/**
+ * The payload of a `touch` entry of a partition's replicated log (docs/cluster.md): the
+ * reads its owner counted since its last touch entry, and the promotions it decided.
+ * No RPC takes it; it is part of the log's format, so every language can read the log.
+ */
+export interface TouchEntry {
+  /** One message per namespace, in byte order of the names. */
+  namespaces: TouchNamespace[];
+}
+
+/** The counted reads of one namespace. */
+export interface TouchNamespace {
+  /** The namespace (of the entry's partition). */
+  namespace: string;
+  /** One message per key read, in byte order of the keys. */
+  accesses: KeyAccess[];
+}
+
+/** The counted reads of one memory, and the owner's promotion decision. */
+export interface KeyAccess {
+  /** The memory's key. A replica where it no longer exists skips it. */
+  key: string;
+  /** Reads counted (at least 1, at least as many as `times_ms`). */
+  count: bigint;
+  /**
+   * Times (Unix ms) of the last reads, oldest first: at least one, at most the
+   * engine's `promote_min_reads`; the last access time is the latest of them.
+   */
+  timesMs: bigint[];
+  /**
+   * Set: the owner decided to promote the memory one tier up, out of this tier; a
+   * replica moves it only if it is still in this tier. Unset: no promotion.
+   */
+  promoteFrom: Tier;
+  /** Why: its importance is above `promote_importance` (else: read often lately). */
+  promoteForImportance: boolean;
 }
 
 function createBaseClusterRequest(): ClusterRequest {
@@ -751,6 +790,329 @@ export const DrainResponse: MessageFns<DrainResponse> = {
     message.nodeId = object.nodeId ?? "";
     message.released = object.released ?? 0;
     message.draining = object.draining ?? false;
+    return message;
+  },
+};
+
+function createBaseTouchEntry(): TouchEntry {
+  return { namespaces: [] };
+}
+
+export const TouchEntry: MessageFns<TouchEntry> = {
+  encode(message: TouchEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.namespaces) {
+      TouchNamespace.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TouchEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTouchEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespaces.push(TouchNamespace.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TouchEntry {
+    return {
+      namespaces: globalThis.Array.isArray(object?.namespaces)
+        ? object.namespaces.map((e: any) => TouchNamespace.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TouchEntry): unknown {
+    const obj: any = {};
+    if (message.namespaces?.length) {
+      obj.namespaces = message.namespaces.map((e) => TouchNamespace.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TouchEntry>): TouchEntry {
+    return TouchEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TouchEntry>): TouchEntry {
+    const message = createBaseTouchEntry();
+    message.namespaces = object.namespaces?.map((e) => TouchNamespace.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTouchNamespace(): TouchNamespace {
+  return { namespace: "", accesses: [] };
+}
+
+export const TouchNamespace: MessageFns<TouchNamespace> = {
+  encode(message: TouchNamespace, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    for (const v of message.accesses) {
+      KeyAccess.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TouchNamespace {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTouchNamespace();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accesses.push(KeyAccess.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TouchNamespace {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      accesses: globalThis.Array.isArray(object?.accesses)
+        ? object.accesses.map((e: any) => KeyAccess.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TouchNamespace): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.accesses?.length) {
+      obj.accesses = message.accesses.map((e) => KeyAccess.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TouchNamespace>): TouchNamespace {
+    return TouchNamespace.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TouchNamespace>): TouchNamespace {
+    const message = createBaseTouchNamespace();
+    message.namespace = object.namespace ?? "";
+    message.accesses = object.accesses?.map((e) => KeyAccess.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKeyAccess(): KeyAccess {
+  return { key: "", count: 0n, timesMs: [], promoteFrom: 0, promoteForImportance: false };
+}
+
+export const KeyAccess: MessageFns<KeyAccess> = {
+  encode(message: KeyAccess, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.count !== 0n) {
+      if (BigInt.asUintN(64, message.count) !== message.count) {
+        throw new globalThis.Error("value provided for field message.count of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.count);
+    }
+    if (message.timesMs.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.timesMs) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field timesMs of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.promoteFrom !== 0) {
+      writer.uint32(32).int32(message.promoteFrom);
+    }
+    if (message.promoteForImportance !== false) {
+      writer.uint32(40).bool(message.promoteForImportance);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KeyAccess {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKeyAccess();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.timesMs.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.timesMs.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.promoteFrom = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.promoteForImportance = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KeyAccess {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      count: isSet(object.count) ? BigInt(object.count) : 0n,
+      timesMs: globalThis.Array.isArray(object?.timesMs)
+        ? object.timesMs.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.times_ms)
+        ? object.times_ms.map((e: any) => BigInt(e))
+        : [],
+      promoteFrom: isSet(object.promoteFrom)
+        ? tierFromJSON(object.promoteFrom)
+        : isSet(object.promote_from)
+        ? tierFromJSON(object.promote_from)
+        : 0,
+      promoteForImportance: isSet(object.promoteForImportance)
+        ? globalThis.Boolean(object.promoteForImportance)
+        : isSet(object.promote_for_importance)
+        ? globalThis.Boolean(object.promote_for_importance)
+        : false,
+    };
+  },
+
+  toJSON(message: KeyAccess): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.count !== 0n) {
+      obj.count = message.count.toString();
+    }
+    if (message.timesMs?.length) {
+      obj.timesMs = message.timesMs.map((e) => e.toString());
+    }
+    if (message.promoteFrom !== 0) {
+      obj.promoteFrom = tierToJSON(message.promoteFrom);
+    }
+    if (message.promoteForImportance !== false) {
+      obj.promoteForImportance = message.promoteForImportance;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KeyAccess>): KeyAccess {
+    return KeyAccess.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KeyAccess>): KeyAccess {
+    const message = createBaseKeyAccess();
+    message.key = object.key ?? "";
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
+    message.timesMs = object.timesMs?.map((e) => BigInt(e)) || [];
+    message.promoteFrom = object.promoteFrom ?? 0;
+    message.promoteForImportance = object.promoteForImportance ?? false;
     return message;
   },
 };
