@@ -59,7 +59,7 @@ def _call(c: Cluster, node: int, method: str, request: Any, **kwargs: Any) -> An
 
 
 def _owner(c: Cluster, ns: str) -> int:
-    record = c.placement(1).partitions[partition_of(ns, PARTITIONS)]
+    record = retry(c.any_placement)[0].partitions[partition_of(ns, PARTITIONS)]
     return int(record.owner.removeprefix("memd-"))
 
 
