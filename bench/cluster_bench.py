@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "clients" / "python")]
 
 import grpc  # noqa: E402
+from memd_client import Client  # noqa: E402
 
 from memd._pb.v1 import cluster_service_pb2 as cpb  # noqa: E402
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc  # noqa: E402
@@ -42,6 +43,7 @@ from memd._pb.v1 import memory_pb2 as mpb  # noqa: E402
 from memd._pb.v1 import memory_service_pb2 as pb  # noqa: E402
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc  # noqa: E402
 from memd.cluster.partition import partition_of  # noqa: E402
+from memd.cluster.placement import NodeRecord, Pool  # noqa: E402
 
 MEMD = str(Path(sys.executable).parent / "memd")
 NS = "bench:cluster"
@@ -103,6 +105,24 @@ def prepare(address: str) -> tuple[pb_grpc.MemoryServiceStub, str]:
     return stub, key
 
 
+def wait_balanced(base: int) -> None:
+    """Wait until every partition is owned by the node ranking first for it (as in
+    tests/cluster): no rebalancing move is then due to interrupt the measurement."""
+    stub = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
+    for _ in range(600):
+        reply = stub.Cluster(cpb.ClusterRequest(), timeout=5)
+        live = {n.id: NodeRecord(n.address, 0, n.draining, n.ready) for n in reply.nodes if n.live}
+        pool = Pool.of(live, 0, 1)
+        now_ms = time.time() * 1e3
+        if all(
+            p.owner == pool.best(p.partition) and p.lease_until_ms > now_ms
+            for p in reply.partitions
+        ):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the placement did not settle")
+
+
 def owner_of(base: int) -> tuple[str, dict[str, str]]:
     """The namespace's owner (once it has one) and every node's address, from any node."""
     for _ in range(300):
@@ -154,6 +174,9 @@ def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict
     solo, key = prepare(single)
     direct, _ = prepare(owner)
     other, _ = prepare(via)
+    # The Python client, on the single node and entering the cluster at the non-owner
+    # with route_to_owner (it sends the reads to the owner itself: no forwarding hop).
+    client_single, client_routed = Client(single), Client(via, route_to_owner=True)
     out: dict[str, list[float]] = {}
     for _ in range(args.repeat):
         for name, run in [
@@ -162,9 +185,21 @@ def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict
             ("single_retrieve", lambda: retrieve_rate(solo, key, args.calls)),
             ("cluster_retrieve", lambda: retrieve_rate(direct, key, args.calls)),
             ("cluster_forwarded", lambda: retrieve_rate(other, key, args.calls)),
+            ("client_single", lambda: client_rate(client_single, key, args.calls)),
+            ("client_routed", lambda: client_rate(client_routed, key, args.calls)),
         ]:
             out.setdefault(name, []).append(run())
+    client_single.close()
+    client_routed.close()
     return out
+
+
+def client_rate(client: Client, key: str, calls: int) -> float:
+    client.get(NS, [key], peek=True)  # warm up (the routed client's channel to the owner)
+    start = time.perf_counter()
+    for _ in range(calls):
+        assert client.get(NS, [key], peek=True)[key] is not None
+    return calls / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -189,6 +224,7 @@ def main() -> None:
         try:
             wait_ready(f"127.0.0.1:{port}")
             subprocess.run([*script, "up"], env=env, check=True, capture_output=True)
+            wait_balanced(base)
             placement = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
             for _ in range(300):
                 reply = placement.Cluster(cpb.ClusterRequest(), timeout=5)
@@ -229,6 +265,8 @@ def report(
          "cluster_retrieve", 0.9),
         ("unary Retrieve (peek) forwarded, cluster / single", "single_retrieve",
          "cluster_forwarded", 0.5),
+        ("client get (peek), route_to_owner via a non-owner / single", "client_single",
+         "client_routed", 0.5),
     ]:  # fmt: skip
         ratios = [c / s for c, s in zip(runs[figure], runs[base], strict=True)]
         rows.append({
@@ -253,7 +291,7 @@ def report(
         value = row.get("median_s", row["ratio"])
         print(f"  {row['figure']:<56} {value:>9.2f} {row['target']:>14}  "
               f"{'yes' if row['met'] else 'NO ':<4} {runs_text}")  # fmt: skip
-    for row in rows[:3]:
+    for row in rows[:4]:
         print(f"    {row['figure']}: single {row['single_per_s']:,.0f}/s, "
               f"cluster {row['cluster_per_s']:,.0f}/s")  # fmt: skip
     OUT.parent.mkdir(parents=True, exist_ok=True)
