@@ -123,6 +123,19 @@ def test_a_namespace_header_that_disagrees_with_the_body_is_refused(cluster: Clu
         assert got.results[0].found, node
 
 
+def test_malformed_read_bytes_are_invalid_argument_on_every_node(cluster: Cluster) -> None:
+    # The namespace of a raw read is peeked from its bytes in Rust (no header sent):
+    # junk is the caller's error, not an internal one, wherever it lands.
+    for node in (1, 2, 3):
+        channel = grpc.insecure_channel(cluster.address(node))
+        for method in ("Retrieve", "List"):
+            call = channel.unary_unary(f"/memd.v1.MemoryService/{method}")
+            with pytest.raises(grpc.RpcError) as err:
+                call(b"\x0a\xff\xff", timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (node, method)
+        channel.close()
+
+
 def test_batch_search_runs_on_the_owner_through_every_node(cluster: Cluster) -> None:
     ns = "batch:ns"
     _store(cluster, 1, ns, 3, "alpha")
