@@ -80,10 +80,10 @@ rust-test: ## Rust unit, property and integration tests (no libpython needed)
 py-test: build-dev nats-server haproxy s3-server ## pytest: engine API, property, crash, server, archive and cluster end-to-end tests
 	$(BIN)/pytest
 
-go-test: build-dev ## Go client: generated code matches proto/, vet, gofmt, tests against a real daemon
+go-test: build-dev nats-server ## Go client: generated code matches proto/, vet, gofmt, tests against a real daemon (and a one-node cluster)
 	cd clients/go && bash generate.sh --check && go vet ./... && test -z "$$(gofmt -l .)" && go test ./...
 
-ts-test: build-dev ## TypeScript client: generated code matches proto/, type-check, tests against a real daemon
+ts-test: build-dev nats-server ## TypeScript client: generated code matches proto/, type-check, tests against a real daemon (and a one-node cluster)
 	cd clients/typescript && npm ci --no-audit --no-fund && npm run generate:check && npm test
 
 deploy-test: build-dev ## deploy/: Kubernetes manifests decoded strictly and run against memd; systemd unit checked

@@ -10,14 +10,19 @@ Starts a single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback
   flushed every second) and on the owner (recorded for its ``touch`` entries, appended
   about every second and applied by every replica: memd/cluster/touch.py).
 Runs alternate between the single node and the cluster; each figure is the median of
-``--repeat`` runs; the ratios are cluster / single.
+``--repeat`` runs; the ratios are cluster / single. Then ``--failovers`` times: kill -9
+the namespace's owner and time, from the kill, until a Store through a surviving node
+is acknowledged (a client retrying every 50 ms), then restart the node and let the
+placement settle. The four figures of issue 16 are printed in one table and written,
+with every run's value and the machine's load, to ``bench/out/cluster_bench.json``.
 
-Usage: ``python bench/cluster_bench.py [--repeat 3] [--calls 2000]``.
+Usage: ``python bench/cluster_bench.py [--repeat 3] [--calls 2000] [--failovers 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -27,11 +32,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "clients" / "python")]
 
 import grpc  # noqa: E402
+from memd_client import Client  # noqa: E402
 
 from memd._pb.v1 import cluster_service_pb2 as cpb  # noqa: E402
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc  # noqa: E402
@@ -39,9 +46,12 @@ from memd._pb.v1 import memory_pb2 as mpb  # noqa: E402
 from memd._pb.v1 import memory_service_pb2 as pb  # noqa: E402
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc  # noqa: E402
 from memd.cluster.partition import partition_of  # noqa: E402
+from memd.cluster.placement import NodeRecord, Pool  # noqa: E402
 
 MEMD = str(Path(sys.executable).parent / "memd")
 NS = "bench:cluster"
+LEASE_S = 3.0  # deploy/cluster/cluster.sh's default
+OUT = REPO / "bench" / "out" / "cluster_bench.json"
 
 
 def free_port() -> int:
@@ -98,11 +108,78 @@ def prepare(address: str) -> tuple[pb_grpc.MemoryServiceStub, str]:
     return stub, key
 
 
+def wait_balanced(base: int) -> None:
+    """Wait until every partition is owned by the node ranking first for it (as in
+    tests/cluster): no rebalancing move is then due to interrupt the measurement."""
+    stub = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
+    for _ in range(600):
+        reply = stub.Cluster(cpb.ClusterRequest(), timeout=5)
+        live = {n.id: NodeRecord(n.address, 0, n.draining, n.ready) for n in reply.nodes if n.live}
+        pool = Pool.of(live, 0, 1)
+        now_ms = time.time() * 1e3
+        if all(
+            p.owner == pool.best(p.partition) and p.lease_until_ms > now_ms
+            for p in reply.partitions
+        ):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the placement did not settle")
+
+
+def owner_of(base: int) -> tuple[str, dict[str, str]]:
+    """The namespace's owner (once it has one) and every node's address, from any node."""
+    for _ in range(300):
+        for node in (1, 2, 3):
+            stub = cpb_grpc.ClusterServiceStub(
+                grpc.insecure_channel(f"127.0.0.1:{base + 20 + node}")
+            )
+            try:
+                reply = stub.Cluster(cpb.ClusterRequest(), timeout=2)
+            except grpc.RpcError:
+                continue
+            record = reply.partitions[partition_of(NS, reply.partition_count)]
+            live = {n.id for n in reply.nodes if n.live}
+            if record.owner and record.owner in live and record.lease_until_ms > time.time() * 1e3:
+                return record.owner, {n.id: n.address for n in reply.nodes}
+        time.sleep(0.1)
+    raise RuntimeError(f"{NS} has no live owner")
+
+
+def failover_s(base: int, cluster_dir: str, script: list[str], env: dict[str, str]) -> float:
+    """Kill -9 the owner; seconds until a Store through a survivor is acknowledged."""
+    owner, addresses = owner_of(base)
+    survivor = next(a for n, a in addresses.items() if n != owner)
+    stub = pb_grpc.MemoryServiceStub(grpc.insecure_channel(survivor))
+    request = pb.StoreRequest(namespace=NS, memories=[mpb.NewMemory(key="f", text="failover")])
+    stub.Store(request, timeout=10)  # the channel is up before the clock starts
+    pid = int(Path(cluster_dir, f"{owner}.pid").read_text())
+    killed = time.monotonic()
+    os.kill(pid, 9)
+    while True:
+        try:
+            stub.Store(request, timeout=1)
+            took = time.monotonic() - killed
+            break
+        except grpc.RpcError as exc:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            if time.monotonic() - killed > 60:
+                raise
+            time.sleep(0.05)
+    subprocess.run([*script, "node-up", owner.removeprefix("memd-")], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    time.sleep(3 * LEASE_S)  # the restarted node catches up; rebalancing hands it back
+    return took
+
+
 def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict[str, list[float]]:
     """Alternate single-node and cluster runs, so drift in the machine's load hits both."""
     solo, key = prepare(single)
     direct, _ = prepare(owner)
     other, _ = prepare(via)
+    # The Python client, on the single node and entering the cluster at the non-owner
+    # with route_to_owner (it sends the reads to the owner itself: no forwarding hop).
+    client_single, client_routed = Client(single), Client(via, route_to_owner=True)
     out: dict[str, list[float]] = {}
     for _ in range(args.repeat):
         for name, run in [
@@ -113,9 +190,21 @@ def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict
             ("cluster_forwarded", lambda: retrieve_rate(other, key, args.calls)),
             ("single_counted", lambda: retrieve_rate(solo, key, args.calls, peek=False)),
             ("cluster_counted", lambda: retrieve_rate(direct, key, args.calls, peek=False)),
+            ("client_single", lambda: client_rate(client_single, key, args.calls)),
+            ("client_routed", lambda: client_rate(client_routed, key, args.calls)),
         ]:
             out.setdefault(name, []).append(run())
+    client_single.close()
+    client_routed.close()
     return out
+
+
+def client_rate(client: Client, key: str, calls: int) -> float:
+    client.get(NS, [key], peek=True)  # warm up (the routed client's channel to the owner)
+    start = time.perf_counter()
+    for _ in range(calls):
+        assert client.get(NS, [key], peek=True)[key] is not None
+    return calls / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -124,7 +213,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--failovers", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         single = subprocess.Popen(
@@ -138,6 +229,7 @@ def main() -> None:
         try:
             wait_ready(f"127.0.0.1:{port}")
             subprocess.run([*script, "up"], env=env, check=True, capture_output=True)
+            wait_balanced(base)
             placement = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
             for _ in range(300):
                 reply = placement.Cluster(cpb.ClusterRequest(), timeout=5)
@@ -151,28 +243,71 @@ def main() -> None:
             wait_ready(owner)
             time.sleep(1)
             runs = measure(f"127.0.0.1:{port}", owner, via, args)
+            single.terminate()  # the failovers need no single node
+            runs["failover_s"] = [
+                failover_s(base, f"{tmp}/cluster", script, env) for _ in range(args.failovers)
+            ]
         finally:
             single.terminate()
             single.wait(30)
             subprocess.run([*script, "down"], env=env, capture_output=True, check=False)
     figures = {name: statistics.median(values) for name, values in runs.items()}
-    print(f"cluster bench: median of {args.repeat} alternating runs; one Python client")
-    rows = [
-        (
-            f"StoreStream ({args.batches} x {args.batch}) memories/s",
-            "single_store",
-            "cluster_store",
-        ),
-        ("unary Retrieve (peek) on the owner, calls/s", "single_retrieve", "cluster_retrieve"),
-        ("unary Retrieve (peek) forwarded, calls/s", "single_retrieve", "cluster_forwarded"),
-        ("unary Retrieve (counted) on the owner, calls/s", "single_counted", "cluster_counted"),
-    ]
-    for label, base, figure in rows:
-        single_rate, cluster_rate = figures[base], figures[figure]
-        ratio = cluster_rate / single_rate
-        print(
-            f"  {label}: single {single_rate:,.0f}, cluster {cluster_rate:,.0f}, ratio {ratio:.2f}"
-        )
+    report(args, runs, figures, load_before)
+
+
+def report(
+    args: argparse.Namespace,
+    runs: dict[str, list[float]],
+    figures: dict[str, float],
+    load_before: float,
+) -> None:
+    """Print the four figures of issue 16 in one table; write them as JSON."""
+    rows: list[dict[str, Any]] = []
+    for label, base, figure, target in [
+        (f"StoreStream ({args.batches} x {args.batch}), cluster / single", "single_store",
+         "cluster_store", 0.5),
+        ("unary Retrieve (peek) on the owner, cluster / single", "single_retrieve",
+         "cluster_retrieve", 0.9),
+        ("unary Retrieve (peek) forwarded, cluster / single", "single_retrieve",
+         "cluster_forwarded", 0.5),
+        ("unary Retrieve (counted) on the owner, cluster / single", "single_counted",
+         "cluster_counted", 0.9),
+        ("client get (peek), route_to_owner via a non-owner / single", "client_single",
+         "client_routed", 0.5),
+    ]:  # fmt: skip
+        ratios = [c / s for c, s in zip(runs[figure], runs[base], strict=True)]
+        rows.append({
+            "figure": label, "single_per_s": figures[base], "cluster_per_s": figures[figure],
+            "ratio": figures[figure] / figures[base], "ratio_per_run": ratios,
+            "target": f">= {target}", "met": figures[figure] / figures[base] >= target,
+        })  # fmt: skip
+    failover = figures["failover_s"]
+    rows.append({
+        "figure": "failover after kill -9 of the owner (s)", "median_s": failover,
+        "runs_s": runs["failover_s"], "lease_s": LEASE_S, "ratio": failover / LEASE_S,
+        "target": "<= 2 x lease", "met": failover <= 2 * LEASE_S,
+    })  # fmt: skip
+    load_after = os.getloadavg()[0]
+    print(
+        f"cluster bench: medians of {args.repeat} alternating runs (failover: {args.failovers}); "
+        f"one Python client; load average {load_before:.1f} before, {load_after:.1f} after"
+    )
+    print(f"  {'figure':<56} {'median':>9} {'target':>14}  met  runs")
+    for row in rows:
+        runs_text = ", ".join(f"{v:.2f}" for v in row.get("ratio_per_run", row.get("runs_s", [])))
+        value = row.get("median_s", row["ratio"])
+        print(f"  {row['figure']:<56} {value:>9.2f} {row['target']:>14}  "
+              f"{'yes' if row['met'] else 'NO ':<4} {runs_text}")  # fmt: skip
+    for row in rows[:-1]:
+        print(f"    {row['figure']}: single {row['single_per_s']:,.0f}/s, "
+              f"cluster {row['cluster_per_s']:,.0f}/s")  # fmt: skip
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "args": vars(args), "load_average": [load_before, load_after], "rows": rows,
+        "runs": runs,
+    }, indent=2) + "\n")  # fmt: skip
+    print(f"  JSON: {OUT.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ and TLS (issue 10), each off unless asked for:
 
 - ``--auth``: ``--auth required`` with a fresh random admin token in ``DIR/admin.token``
   (``--admin-token-file``); ``admin_token`` is its secret.
+- ``--cluster``: the daemon is the one node of a cluster over one JetStream nats-server
+  (``daemon_cluster.py``; ``make nats-server`` installs it), ready once it owns every
+  partition: it checks the ``memd-namespace`` header and answers follower-read bounds.
 - ``--tls``: a new CA, server certificate (127.0.0.1, ::1, localhost) and client
   certificate in ``DIR/tls`` (``daemon_tls.py``), and mutual TLS (``--tls-cert``,
   ``--tls-key``, ``--tls-client-ca``) on the TCP listeners; the daemon keeps Unix sockets
@@ -83,6 +86,7 @@ from memd._pb.v1 import auth_service_pb2_grpc as auth_grpc
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
+    from daemon_cluster import OneNats
     from daemon_tls import TlsFiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -443,6 +447,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--auth", action="store_true", help="--auth required, new admin token")
     parser.add_argument("--tls", action="store_true", help="mutual TLS with new certificates")
     parser.add_argument(
+        "--cluster", action="store_true", help="a one-node cluster over one nats-server"
+    )
+    parser.add_argument(
         "--default-embedding",
         action="store_true",
         help="keep the daemon's default embedder (else --embed-backend none)",
@@ -489,12 +496,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     tmp = Path(tempfile.mkdtemp(prefix="memd-test-"))
+    nats: OneNats | None = None
     try:
         data_dir = opts.data_dir.resolve() if opts.data_dir else tmp / "data"
         if "--listen" not in flags:
             flags = ["--listen", "127.0.0.1:0", *flags]
             if not opts.no_unix:
                 flags += ["--listen", f"unix://{tmp / 'memd.sock'}"]
+        if opts.cluster:
+            from daemon_cluster import OneNats, wait_owned
+
+            nats = OneNats(tmp)
+            flags += nats.serve_flags()
         try:
             daemon = Daemon(
                 data_dir,
@@ -506,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 secrets_dir=tmp,
                 default_embedding=opts.default_embedding,
             )
+            if nats is not None:
+                wait_owned(daemon.channel)
         except AssertionError as exc:
             print(f"daemon_launcher: memd did not start: {exc}", file=sys.stderr)
             return 1
@@ -541,6 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"event": "exited", "code": code}), flush=True)
         return 0 if code == 0 else 1
     finally:
+        if nats is not None:
+            nats.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

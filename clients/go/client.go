@@ -145,7 +145,7 @@ func (c *Client) StoreAtomic(ctx context.Context, namespace string, memories []*
 }
 
 func (c *Client) store(ctx context.Context, op, ns string, memories []*NewMemory, atomic bool) (*StoreResult, error) {
-	resp, err := c.rpc.Store(ctx, &memdv1.StoreRequest{Namespace: ns, Memories: memories, Atomic: atomic})
+	resp, err := c.rpc.Store(withNamespace(ctx, ns), &memdv1.StoreRequest{Namespace: ns, Memories: memories, Atomic: atomic})
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -171,7 +171,7 @@ func (c *Client) Get(ctx context.Context, namespace, key string) (*Memory, error
 // GetMany reads a batch of keys: one entry per key, in order, nil where the key is
 // missing or expired.
 func (c *Client) GetMany(ctx context.Context, namespace string, keys []string) ([]*Memory, error) {
-	resp, err := c.rpc.Retrieve(ctx, &memdv1.RetrieveRequest{Namespace: namespace, Keys: keys})
+	resp, err := c.rpc.Retrieve(withNamespace(ctx, namespace), &memdv1.RetrieveRequest{Namespace: namespace, Keys: keys})
 	if err != nil {
 		return nil, wrap("Get", err)
 	}
@@ -187,7 +187,7 @@ func (c *Client) GetMany(ctx context.Context, namespace string, keys []string) (
 // Delete deletes keys from namespace and returns how many memories were removed.
 // Unknown keys are not an error.
 func (c *Client) Delete(ctx context.Context, namespace string, keys ...string) (int, error) {
-	resp, err := c.rpc.Delete(ctx, &memdv1.DeleteRequest{Namespace: namespace, Keys: keys})
+	resp, err := c.rpc.Delete(withNamespace(ctx, namespace), &memdv1.DeleteRequest{Namespace: namespace, Keys: keys})
 	if err != nil {
 		return 0, wrap("Delete", err)
 	}
@@ -204,7 +204,7 @@ type ListPage struct {
 
 // List returns one page of the live memories of req.Namespace, in key order.
 func (c *Client) List(ctx context.Context, req *ListRequest) (*ListPage, error) {
-	resp, err := c.rpc.List(ctx, req)
+	resp, err := c.rpc.List(withNamespace(ctx, req.GetNamespace()), req)
 	if err != nil {
 		return nil, wrap("List", err)
 	}
@@ -239,7 +239,7 @@ func (c *Client) ListAll(ctx context.Context, req *ListRequest, fn func(*Memory)
 // Stats returns counts, sizes and counters of one namespace, or of every namespace
 // when namespace is empty.
 func (c *Client) Stats(ctx context.Context, namespace string) (*StatsResponse, error) {
-	resp, err := c.rpc.Stats(ctx, &memdv1.StatsRequest{Namespace: namespace})
+	resp, err := c.rpc.Stats(withNamespace(ctx, namespace), &memdv1.StatsRequest{Namespace: namespace})
 	if err != nil {
 		return nil, wrap("Stats", err)
 	}
@@ -269,7 +269,7 @@ type SearchStream struct {
 // Close the stream when stopping early: it cancels the RPC.
 func (c *Client) Search(ctx context.Context, req *SearchRequest) (*SearchStream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	stream, err := c.rpc.Search(ctx, req)
+	stream, err := c.rpc.Search(withNamespace(ctx, req.GetNamespace()), req)
 	if err != nil {
 		cancel()
 		return nil, wrap("Search", err)
@@ -366,7 +366,7 @@ func (c *Client) BulkStore(ctx context.Context, namespace string, memories []*Ne
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.rpc.StoreStream(ctx)
+	stream, err := c.rpc.StoreStream(withNamespace(ctx, namespace))
 	if err != nil {
 		return res, 0, wrap("BulkStore", err)
 	}

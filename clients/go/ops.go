@@ -53,7 +53,7 @@ const (
 // best first, in query order. One invalid query fails the call with ErrInvalidArgument
 // naming its index, and nothing is recorded.
 func (c *Client) BatchSearch(ctx context.Context, req *BatchSearchRequest) ([][]*SearchHit, error) {
-	stream, err := c.rpc.BatchSearch(ctx, req)
+	stream, err := c.rpc.BatchSearch(withNamespace(ctx, req.GetNamespace()), req)
 	if err != nil {
 		return nil, wrap("BatchSearch", err)
 	}
@@ -80,7 +80,7 @@ func (c *Client) BatchSearch(ctx context.Context, req *BatchSearchRequest) ([][]
 // ErrInvalidArgument unless req.OnDimensionMismatch says to skip the memory or drop the
 // embedding. Nothing is transferred when the call fails.
 func (c *Client) Transfer(ctx context.Context, req *TransferRequest) (*TransferResponse, error) {
-	resp, err := c.rpc.Transfer(ctx, req)
+	resp, err := c.rpc.Transfer(withNamespace(ctx, req.GetNamespace()), req)
 	if err != nil {
 		return nil, wrap("Transfer", err)
 	}
@@ -91,7 +91,7 @@ func (c *Client) Transfer(ctx context.Context, req *TransferRequest) (*TransferR
 // and returns how many were removed. The namespace stays; ErrNotFound if it does not
 // exist.
 func (c *Client) Clear(ctx context.Context, namespace string, tier Tier) (int, error) {
-	resp, err := c.rpc.Clear(ctx, &memdv1.ClearRequest{Namespace: namespace, Tier: tier})
+	resp, err := c.rpc.Clear(withNamespace(ctx, namespace), &memdv1.ClearRequest{Namespace: namespace, Tier: tier})
 	if err != nil {
 		return 0, wrap("Clear", err)
 	}

@@ -24,10 +24,11 @@ from time import perf_counter
 from typing import Any
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.call_meta import forwarded, header_namespace
 from memd.cluster.effects import lifecycle_entry, sweep_partition
 from memd.cluster.entry import wall_ms
 from memd.cluster.fanout import FanOut, served_header, served_of
-from memd.cluster.forward import Forwarder, forwarded, header_namespace
+from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
 from memd.errors import FailedPrecondition

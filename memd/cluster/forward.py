@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from memd.cluster.call_meta import CallMeta
 from memd.errors import (
     AlreadyExists,
     CapacityExceeded,
@@ -30,10 +31,6 @@ from memd.errors import (
     Unavailable,
 )
 
-FORWARDED = "memd-forwarded"
-"""Metadata key marking a forwarded request (its value: the forwarding node's id)."""
-NAMESPACE_HEADER = "memd-namespace"
-"""Metadata key a client or proxy may route by; it must match the body's namespace."""
 SERVICE_PATH = "/memd.v1.MemoryService/"
 DEFAULT_TIMEOUT_S = 30.0
 POLL_S = 0.1
@@ -53,7 +50,6 @@ _ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.DATA_LOSS: DataLoss,
 }
-_DROPPED = ("grpc-", ":", "user-agent", "te", "content-type", FORWARDED)
 
 
 def as_memd_error(exc: grpc.RpcError, owner: str) -> MemdError:
@@ -81,6 +77,7 @@ class Forwarder:
             ("grpc.max_send_message_length", max_message_bytes),
         ]
         self._channels: dict[str, grpc.Channel] = {}
+        self._raw_calls: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     def _channel(self, address: str) -> grpc.Channel:
@@ -90,11 +87,22 @@ class Forwarder:
                 channel = self._channels[address] = grpc.insecure_channel(address, self._options)
             return channel
 
-    def _call_args(self, context: Any) -> dict[str, Any]:
-        metadata = [
-            (k, v) for k, v in (context.invocation_metadata() or ()) if not k.startswith(_DROPPED)
-        ]
-        metadata.append((FORWARDED, self._node_id))
+    def _raw(self, address: str, method: str) -> Any:
+        """The bytes-in, bytes-out callable of ``method`` at ``address``, made once.
+
+        Reused across calls (a multi-callable is thread-safe), registered with the
+        channel so each call skips the method's lookup in the gRPC core.
+        """
+        call = self._raw_calls.get((address, method))
+        if call is None:
+            call = self._channel(address).unary_unary(
+                SERVICE_PATH + method, _registered_method=True
+            )
+            self._raw_calls[address, method] = call
+        return call
+
+    def _call_args(self, context: Any, meta: CallMeta | None = None) -> dict[str, Any]:
+        metadata = (meta or CallMeta(context, self._node_id)).relayed
         remaining = context.time_remaining()
         timeout = DEFAULT_TIMEOUT_S if remaining is None or remaining > 1e6 else remaining
         return {"metadata": metadata, "timeout": timeout}
@@ -117,9 +125,14 @@ class Forwarder:
         cancelled and answered UNAVAILABLE, so the caller's retry finds the new owner.
         A write cancelled that way may or may not have been applied, as with any timeout.
         """
-        stub = self._channel(owner[1]).unary_unary(
-            SERVICE_PATH + method, request_serializer=serialize, response_deserializer=deserialize
-        )
+        if serialize is None and deserialize is None:
+            stub = self._raw(owner[1], method)
+        else:
+            stub = self._channel(owner[1]).unary_unary(
+                SERVICE_PATH + method,
+                request_serializer=serialize,
+                response_deserializer=deserialize,
+            )
         call = stub.future(request, **self._call_args(context))
         try:
             while True:
@@ -141,6 +154,7 @@ class Forwarder:
         method: str,
         request: bytes,
         context: Any,
+        meta: CallMeta,
         still_owner: Callable[[], bool],
         slice_s: float,
     ) -> Any:
@@ -151,15 +165,16 @@ class Forwarder:
         ``slice_s`` (a lease); one that runs out while the owner still holds the
         partition is sent again with twice the bound (a read that is merely slow still
         completes), within the caller's deadline; one whose owner lost the partition
-        meanwhile is answered UNAVAILABLE.
+        meanwhile is answered UNAVAILABLE. ``meta``: the call's metadata, already read.
         """
-        stub = self._channel(owner[1]).unary_unary(SERVICE_PATH + method)
-        args = self._call_args(context)
+        stub = self._raw(owner[1], method)
+        args = self._call_args(context, meta)
+        metadata = args["metadata"]
         deadline = time.monotonic() + args["timeout"]
         while True:
             left = deadline - time.monotonic()
             try:
-                return stub(request, metadata=args["metadata"], timeout=min(left, slice_s))
+                return stub(request, metadata=metadata, timeout=min(left, slice_s))
             except grpc.RpcError as exc:
                 timed_out = isinstance(exc, grpc.Call) and (
                     exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED
@@ -257,16 +272,4 @@ class Forwarder:
             for channel in self._channels.values():
                 channel.close()
             self._channels.clear()
-
-
-def header_namespace(context: Any) -> str | None:
-    """The ``memd-namespace`` metadata value, if the caller sent one."""
-    for key, value in context.invocation_metadata() or ():
-        if key == NAMESPACE_HEADER:
-            return str(value)
-    return None
-
-
-def forwarded(context: Any) -> bool:
-    """The request was forwarded by another node."""
-    return any(key == FORWARDED for key, _ in context.invocation_metadata() or ())
+            self._raw_calls.clear()

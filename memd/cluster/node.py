@@ -6,12 +6,13 @@ It runs an asyncio loop (nats-py) on its own thread; gRPC worker threads reach i
   replicas), appended to by owners with the subject's expected last sequence;
 - the applier: one ordered consumer per partition this node replicates (owner or one
   of the R - 1 followers, ``follow.py``), from the sequence after the last one its store
-  applied, feeding a thread that applies entries in log order (``replica.py``);
-- the lease tick (every third of a lease): renew this node's registration, read the
-  placement of every partition, renew the leases it owns, claim free partitions and take
-  over lapsed ones it ranks first for (``placement.py``); hand one partition whose best
-  node is another one to that node (rebalancing, ``moves.py``); follow exactly the
-  partitions whose records name it.
+  applied, feeding a thread that applies entries in log order (``replica.py``); the
+  owner's write path and the apply loop are in ``log_path.py``;
+- the lease tick (every third of a lease, ``leasing.py``): renew this node's
+  registration, read the placement of every partition, renew the leases it owns, claim
+  free partitions and take over lapsed ones it ranks first for (``placement.py``); hand
+  one partition whose best node is another one to that node (rebalancing,
+  ``moves.py``); follow exactly the partitions whose records name it.
 
 Taking a partition (``take.py``): compare-and-set the record with the next epoch, append
 a barrier entry (expecting the subject's current last sequence: from then on a deposed
@@ -29,7 +30,6 @@ import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import nats
@@ -38,34 +38,23 @@ from nats.js import api
 
 from memd.cluster.entry import Entry, wall_ms
 from memd.cluster.follow import Following
+from memd.cluster.leasing import Leasing
+from memd.cluster.log_path import APPEND_TIMEOUT_S, LogPaths
 from memd.cluster.metrics import ClusterMetrics
-from memd.cluster.moves import hand_over, rebalance_one, stop_serving
+from memd.cluster.moves import hand_over, stop_serving
 from memd.cluster.options import ClusterOptions
-from memd.cluster.partition import (
-    BUCKET,
-    STREAM,
-    SUBJECT_PREFIX,
-    node_key,
-    partition_of_subject,
-    placement_key,
-    subject,
-)
-from memd.cluster.placement import NodeRecord, Placement, Pool
-from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
-from memd.cluster.take import WRONG_LAST_SEQUENCE, TakeOver
-from memd.errors import MemdError, Unavailable
+from memd.cluster.partition import BUCKET, STREAM, SUBJECT_PREFIX, node_key
+from memd.cluster.placement import NodeRecord, Pool
+from memd.cluster.replica import PartitionState, Replica
+from memd.cluster.take import TakeOver
+from memd.errors import Unavailable
 from memd.logs import event
 
 log = logging.getLogger("memd.cluster")
 T = TypeVar("T")
 
-APPEND_TIMEOUT_S = 2.0
-"""How long an append (or any JetStream call) may take before the owner gives up on it:
-short, because while it waits the partition's lock is held and every write of the
-partition waits with it; a NATS server that died is noticed in this time."""
 
-
-class ClusterNode:
+class ClusterNode(LogPaths, Leasing):
     """One node's link to NATS and its view of the placement map.
 
     Args:
@@ -250,211 +239,6 @@ class ClusterNode:
             task.cancel()
         if self._nc is not None:
             await self._nc.close()
-
-    # ---- the owner's write path ---------------------------------------------------
-
-    def write(self, partition: int, kind: str, payload: bytes, now_ms: int) -> Any:
-        """Append an entry to ``partition``'s log as its owner, apply it, return the result.
-
-        Raises:
-            Unavailable: This node does not serve the partition (any more), or the log
-                did not confirm the append (then its outcome is unknown).
-            memd.errors.MemdError: The engine refused the entry.
-        """
-        state = self.states[partition]
-        with state.lock:
-            if not state.serving:
-                raise Unavailable(f"partition {partition} is moving to another node; retry")
-            entry = Entry(kind, payload, now_ms, state.epoch, self.id)
-            headers = entry.headers(state.applied)
-            try:
-                ack = self.call(
-                    self._js.publish(subject(partition), payload, headers=headers),
-                    APPEND_TIMEOUT_S + 1,
-                )
-            except js_errors.APIError as exc:
-                state.serving = False
-                if exc.err_code in WRONG_LAST_SEQUENCE:
-                    self.metrics.fenced.inc()
-                    event(log, logging.WARNING, "fenced", partition=partition, epoch=state.epoch)
-                    raise Unavailable(
-                        f"this node is no longer the owner of partition {partition}; retry"
-                    ) from None
-                raise Unavailable(f"the log refused the write ({exc}); retry") from None
-            except Exception as exc:
-                state.serving = False
-                raise Unavailable(
-                    f"the log did not confirm the write ({type(exc).__name__}); "
-                    "it may or may not be applied: retry"
-                ) from None
-            try:
-                return self.replica.apply_locked(state, ack.seq, entry)
-            except DETERMINISTIC:
-                raise  # refused alike everywhere: the entry counts as applied
-            except MemdError:
-                # Logged but not applied here (a full disk): stop serving; the applier
-                # retries the entry, and the partition moves if this node cannot.
-                state.serving = False
-                raise
-
-    # ---- the follower's apply path -------------------------------------------------
-
-    async def _on_entry(self, msg: Any) -> None:
-        try:
-            entry = Entry.from_message(msg.headers, msg.data)
-        except ValueError as exc:
-            event(
-                log,
-                logging.WARNING,
-                "skipping foreign message",
-                subject=msg.subject,
-                error=str(exc),
-            )
-            return
-        meta = msg.metadata
-        partition = partition_of_subject(msg.subject)
-        self.following.delivered(partition, meta.sequence.stream, meta.num_pending)
-        self.metrics.pending.set(meta.num_pending + self._inbox.qsize())
-        published = meta.timestamp.timestamp() if meta.timestamp else time.time()
-        self._inbox.put((partition, meta.sequence.stream, entry, published))
-
-    def _apply_forever(self) -> None:
-        while True:
-            item = self._inbox.get()
-            if item is None:
-                return
-            partition, seq, entry, published = item
-            state = self.states[partition]
-            while not self._stopping.is_set():
-                try:
-                    if self.replica.apply(state, seq, entry):
-                        self.metrics.applied.inc()
-                        self.metrics.lag_seconds.set(max(0.0, time.time() - published))
-                    break
-                except MemdError as exc:
-                    # Never skip an entry: a node that cannot apply stops following.
-                    event(
-                        log,
-                        logging.ERROR,
-                        "apply failed",
-                        partition=partition,
-                        seq=seq,
-                        error=str(exc),
-                    )
-                    time.sleep(1.0)
-            if self._inbox.empty():
-                self.metrics.lag_seconds.set(0.0)
-
-    # ---- leases and placement -------------------------------------------------------
-
-    async def _lease_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.lease_s / 3)
-            try:
-                await self._tick()
-            except Exception as exc:  # NATS unreachable: keep trying; leases lapse
-                event(log, logging.WARNING, "lease tick failed", error=str(exc))
-
-    async def _tick(self) -> None:
-        now = wall_ms()
-        await self._register(now)
-        nodes: dict[str, NodeRecord] = {}
-        try:
-            keys = await self._kv.keys()
-        except js_errors.NoKeysError:
-            keys = []
-        for key in (k for k in keys if k.startswith("node.")):
-            try:
-                nodes[key.removeprefix("node.")] = NodeRecord.decode(
-                    (await self._kv.get(key)).value
-                )
-            except js_errors.KeyNotFoundError:
-                continue
-        self.nodes = nodes
-        pool = Pool.of(nodes, now, self._lease_ms)
-        for state in self.states:
-            await self._tick_partition(state, now, pool)
-        if not (self.draining or self._leaving):
-            moved = await rebalance_one(
-                self.id, self._kv, self.states, pool, nodes, now, self._lease_ms
-            )
-            if moved is not None:
-                self.metrics.handovers.inc()
-        await self.following.sync(self._replicated())
-        owned = sum(s.serving for s in self.states)
-        self.metrics.partitions.labels("owner").set(owned)
-        self.metrics.partitions.labels("follower").set(len(self.following.partitions) - owned)
-
-    def _replicated(self) -> set[int]:
-        """Partitions this node should follow.
-
-        Those it serves or is taking over, and those whose record names it owner or
-        follower.
-        """
-        out = set(self._take.taking)
-        for state in self.states:
-            record = state.placement
-            if state.serving or (
-                record is not None and (record.owner == self.id or self.id in record.followers)
-            ):
-                out.add(state.number)
-        return out
-
-    async def _tick_partition(self, state: PartitionState, now: int, pool: Pool) -> None:
-        if state.number in self._take.taking or self._leaving:
-            return  # a take-over is catching up (it renews nothing until it serves)
-        key = placement_key(state.number)
-        try:
-            found = await self._kv.get(key)
-            record: Placement | None = Placement.decode(found.value)
-            revision = found.revision
-        except js_errors.KeyNotFoundError:
-            record, revision = None, 0
-        state.placement, state.revision = record, revision
-        if record is not None and record.owner == self.id:
-            if self.draining:
-                # Named owner while drained (handed over before the registry said so,
-                # or a take-over that finished after the drain): pass it on.
-                if state.serving:
-                    await asyncio.to_thread(stop_serving, state)
-                await hand_over(
-                    self._kv, state, pool.best(state.number, self.id), now, self._lease_ms
-                )
-                return
-            if not state.serving:
-                self._take.start(state, record, revision, now, pool.eligible)
-                return
-            # The followers follow the pool: a node that joined replaces a worse-ranked
-            # one, a node that left is replaced.
-            followers = pool.followers(state.number, self.id, self.options.replicas - 1)
-            renewed = replace(
-                record, lease_until_ms=now + self._lease_ms, followers=followers, seq=state.applied
-            )
-            try:
-                state.revision = await self._kv.update(key, renewed.encode(), last=revision)
-                state.placement = renewed
-            except js_errors.KeyWrongLastSequenceError:
-                state.serving = False
-            return
-        if state.serving:  # the record names another owner: stop at once
-            state.serving = False
-        if self.draining:
-            return
-        if record is None:
-            # Give every node one lease to register before free partitions are dealt.
-            if now - self._started_ms >= self._lease_ms and pool.best(state.number) == self.id:
-                self._take.start(state, None, 0, now, pool.eligible)
-            return
-        if now > record.lease_until_ms:
-            # The first active follower caught up on it takes over (a short catch-up),
-            # else the first active follower, else the best-ranked eligible node;
-            # after a second lease, any active one.
-            late = now > record.lease_until_ms + self._lease_ms
-            heirs = [f for f in record.followers if f in pool.active]
-            caught_up = [f for f in heirs if state.number in self.nodes[f].caught_up]
-            heir = next(iter(caught_up + heirs), None) or pool.best(state.number, record.owner)
-            if heir == self.id or (late and self.id in pool.active and self.id != record.owner):
-                self._take.start(state, record, revision, now, pool.eligible)
 
     # ---- routing --------------------------------------------------------------------
 

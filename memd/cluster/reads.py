@@ -26,23 +26,21 @@ READ_FROM, STALENESS_MS, STALENESS_ENTRIES = (
 _MAX_BOUND_MS = 24 * 3600 * 1000
 
 
-def max_staleness_ms(context: Any) -> int | None:
-    """The caller's bound, if it sent one.
+def parse_max_staleness(text: str | None) -> int | None:
+    """The caller's bound (the raw ``memd-max-staleness-ms`` value), if it sent one.
 
     Raises:
         InvalidArgument: Not a whole number of milliseconds from 0 to one day.
     """
-    for key, value in context.invocation_metadata() or ():
-        if key != MAX_STALENESS:
-            continue
-        text = str(value).strip()
-        if not text.isdigit() or int(text) > _MAX_BOUND_MS:
-            raise InvalidArgument(
-                f"{MAX_STALENESS} must be a whole number of milliseconds from 0 to "
-                f"{_MAX_BOUND_MS}, not {text!r}"
-            )
-        return int(text)
-    return None
+    if text is None:
+        return None
+    text = text.strip()
+    if not text.isdigit() or int(text) > _MAX_BOUND_MS:
+        raise InvalidArgument(
+            f"{MAX_STALENESS} must be a whole number of milliseconds from 0 to "
+            f"{_MAX_BOUND_MS}, not {text!r}"
+        )
+    return int(text)
 
 
 def report(context: Any, source: str, ms: int = 0, entries: int = 0) -> None:

@@ -12,8 +12,9 @@ import grpc
 
 from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc
+from memd.cluster.call_meta import forwarded
 from memd.cluster.entry import wall_ms
-from memd.cluster.forward import Forwarder, forwarded
+from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.errors import NotFound, Unavailable
 

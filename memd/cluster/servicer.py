@@ -18,18 +18,33 @@ one hop, to the owner (``forward.py``). In this phase:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
+from memd._core import peek_namespace
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.call_meta import CallMeta, forwarded
 from memd.cluster.effect_rpcs import EffectHandlers
 from memd.cluster.entry import fill_keys, wall_ms
 from memd.cluster.fanout import FanOut, served_header
-from memd.cluster.forward import Forwarder, forwarded, header_namespace
+from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
-from memd.cluster.reads import max_staleness_ms, report
+from memd.cluster.reads import parse_max_staleness, report
 from memd.errors import CapacityExceeded, InvalidArgument, Unavailable
 from memd.server.servicer import MemoryServicer
+
+# A RetrieveRequest holding only ``peek = true`` (field 3). Appended to a serialized
+# request it sets peek whatever the request said: protobuf parsers (prost in the
+# engine among them) merge concatenated messages, the last value of a field winning.
+_PEEK = pb.RetrieveRequest(peek=True).SerializeToString()
+
+
+class Route(NamedTuple):
+    """Where a request runs: its partition, the owner to forward to (None: here)."""
+
+    partition: int
+    owner: tuple[str, str] | None
+    meta: CallMeta
 
 
 class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
@@ -49,40 +64,77 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         self._count = len(node.states)
         self._fan = FanOut(node, forwarder)
         self._slice = node.options.lease_s  # a forwarded read's attempt: one lease
+        self._forwards: dict[str, Any] = {}  # method -> its forwards counter
 
     def _owner(
         self, method: str, namespace: str, context: Any, read: bool = False
     ) -> tuple[int, tuple[str, str] | None]:
-        """The partition of ``namespace`` and its owner, or None when it is served here.
+        """The partition of ``namespace`` and its owner, or None when it is served here."""
+        route = self._route(method, namespace, context, read)
+        return route.partition, route.owner
+
+    def _route(
+        self,
+        method: str,
+        namespace: str | None,
+        context: Any,
+        read: bool = False,
+        body: bytes | None = None,
+    ) -> Route:
+        """Route a request: served here, or forwarded to its partition's owner.
 
         Served here: as its owner, or, for a ``read`` with a staleness bound that this
         node's follower copy meets, as a follower.
+
+        Args:
+            method: The RPC's name (for the metrics).
+            namespace: The request's namespace; None for a raw request (``body``),
+                routed by its ``memd-namespace`` header when it has one, without
+                decoding the body. The header is checked against the body where the
+                request is served: here, or on the owner (the header goes with it).
+            context: The call's context.
+            read: A read (a staleness bound applies).
+            body: The serialized request, when ``namespace`` is None.
+
+        Raises:
+            InvalidArgument: The header differs from the body's namespace, or a
+                malformed staleness bound.
+            Unavailable: No owner serves the partition now (or a second hop was due).
         """
-        sent = header_namespace(context)
-        if sent is not None and sent != namespace:
-            raise InvalidArgument(
-                f"the memd-namespace header ({sent!r}) differs from the request's "
-                f"namespace ({namespace!r})"
-            )
-        partition = partition_of(namespace, self._count)
-        bound = max_staleness_ms(context) if read else None
+        meta = CallMeta(context, self._node.id)
+        sent = meta.namespace
+        if namespace is not None:
+            _check_header(sent, namespace)
+        elif sent is None:
+            namespace = peek_namespace(cast(bytes, body))
+        routed_by = namespace if namespace is not None else cast(str, sent)
+        partition = partition_of(routed_by, self._count)
+        bound = parse_max_staleness(meta.max_staleness) if read else None
         state = self._node.states[partition]
-        if state.serving:
+        served = state.serving
+        if served:
             if bound is not None:
                 report(context, "owner")
-            return partition, None
-        if bound is not None:
+        elif bound is not None:
             lag = self._node.staleness(partition)
             if lag is not None and lag[0] <= bound:
                 report(context, "follower", *lag)
                 self._node.metrics.follower_reads.labels(method).inc()
-                return partition, None
-            report(context, "owner")
+                served = True
+            else:
+                report(context, "owner")
+        if served:
+            if namespace is None:  # routed by the header: check it against the body
+                _check_header(sent, peek_namespace(cast(bytes, body)))
+            return Route(partition, None, meta)
         owner = self._node.owner_address(partition)
-        if forwarded(context) or owner is None or owner[0] == self._node.id:
+        if meta.forwarded or owner is None or owner[0] == self._node.id:
             raise Unavailable(f"partition {partition} has no serving owner right now; retry")
-        self._node.metrics.forwards.labels(method).inc()
-        return partition, owner
+        forwards = self._forwards.get(method)
+        if forwards is None:
+            forwards = self._forwards[method] = self._node.metrics.forwards.labels(method)
+        forwards.inc()
+        return Route(partition, owner, meta)
 
     def _still(self, partition: int, owner: tuple[str, str]) -> Callable[[], bool]:
         """Whether ``owner`` still holds ``partition`` (a live lease, as last read)."""
@@ -106,26 +158,26 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
 
     def Retrieve(self, request: bytes, context: Any) -> bytes:
         """Read on the owner (a follower's read as a peek: see the module docstring)."""
-        req = pb.RetrieveRequest.FromString(request)
-        partition, owner = self._owner("Retrieve", req.namespace, context, read=True)
-        if owner is not None:
-            still = self._still(partition, owner)
-            return cast(
-                bytes, self._fwd.read(owner, "Retrieve", request, context, still, self._slice)
-            )
-        if not req.peek and not self._node.states[partition].serving:
-            req.peek = True
-            request = req.SerializeToString()
+        route = self._route("Retrieve", None, context, read=True, body=request)
+        if route.owner is not None:
+            return self._relay("Retrieve", request, context, route)
+        if not self._node.states[route.partition].serving:
+            request += _PEEK
         return super().Retrieve(request, context)
 
     def List(self, request: bytes, context: Any) -> bytes:
         """One page, from the owner."""
-        req = pb.ListRequest.FromString(request)
-        partition, owner = self._owner("List", req.namespace, context, read=True)
-        if owner is not None:
-            still = self._still(partition, owner)
-            return cast(bytes, self._fwd.read(owner, "List", request, context, still, self._slice))
+        route = self._route("List", None, context, read=True, body=request)
+        if route.owner is not None:
+            return self._relay("List", request, context, route)
         return super().List(request, context)
+
+    def _relay(self, method: str, request: bytes, context: Any, route: Route) -> bytes:
+        """The owner's reply to a raw read, its bytes relayed untouched both ways."""
+        owner = cast(tuple[str, str], route.owner)
+        still = self._still(route.partition, owner)
+        reply = self._fwd.read(owner, method, request, context, route.meta, still, self._slice)
+        return cast(bytes, reply)
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
         """Search on the owner (a follower's search counts no access), or forward."""
@@ -244,3 +296,12 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
             for query in request.queries:
                 query.count_access = False
         yield from super().BatchSearch(request, context)
+
+
+def _check_header(sent: str | None, namespace: str) -> None:
+    """Refuse a ``memd-namespace`` header that differs from the body's namespace."""
+    if sent is not None and sent != namespace:
+        raise InvalidArgument(
+            f"the memd-namespace header ({sent!r}) differs from the request's "
+            f"namespace ({namespace!r})"
+        )

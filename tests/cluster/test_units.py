@@ -12,6 +12,7 @@ from daemon_launcher import refused_start
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.call_meta import CallMeta
 from memd.cluster.entry import Entry, fill_keys, new_keys
 from memd.cluster.fanout import served_header, served_of
 from memd.cluster.forward import Forwarder, as_memd_error
@@ -19,8 +20,10 @@ from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import NodeRecord, Placement, Pool, rank
 from memd.cluster.replica import PartitionState
+from memd.cluster.servicer import _PEEK
 from memd.cluster.take import serve_from
 from memd.config_parse import ConfigError
+from memd.engine import Engine
 from memd.errors import MemdError, Unavailable
 from memd.server.status import STATUS_OF, to_status
 
@@ -163,11 +166,60 @@ def test_served_partitions_round_trip_through_trailing_metadata() -> None:
 class _Caller:
     """The parts of a servicer context the forwarder reads."""
 
+    def __init__(self, *metadata: tuple[str, str]) -> None:
+        self.metadata = list(metadata) or [("authorization", "Bearer t")]
+
     def invocation_metadata(self) -> list[tuple[str, str]]:
-        return [("authorization", "Bearer t")]
+        return self.metadata
 
     def time_remaining(self) -> float:
         return 10.0
+
+
+def test_call_meta_reads_routing_facts_and_what_a_forwarded_copy_carries() -> None:
+    meta = CallMeta(
+        _Caller(
+            (":authority", "x"),
+            ("user-agent", "grpc-python"),
+            ("grpc-accept-encoding", "gzip"),
+            ("authorization", "Bearer t"),
+            ("memd-namespace", "team:a"),
+            ("memd-max-staleness-ms", "250"),
+            ("trace-bin", b"\x01"),  # type: ignore[arg-type]
+        ),
+        "n0",
+    )
+    assert (meta.namespace, meta.max_staleness, meta.forwarded) == ("team:a", "250", False)
+    assert meta.relayed == [
+        ("authorization", "Bearer t"),
+        ("memd-namespace", "team:a"),
+        ("memd-max-staleness-ms", "250"),
+        ("trace-bin", b"\x01"),
+        ("memd-forwarded", "n0"),
+    ]
+    again = CallMeta(_Caller(("memd-forwarded", "n9"), ("authorization", "Bearer t")), "n0")
+    assert again.forwarded and again.namespace is None and again.max_staleness is None
+    assert again.relayed == [("authorization", "Bearer t"), ("memd-forwarded", "n0")]
+
+
+def test_the_owner_reads_as_a_peek_whatever_the_request_said(tmp_path: Path) -> None:
+    # The owner appends _PEEK to the bytes instead of decoding and re-encoding the
+    # request: the engine's decoder must take the last value, as protobuf's does.
+    request = pb.RetrieveRequest(namespace="ns", keys=["k"], peek=False).SerializeToString()
+    assert pb.RetrieveRequest.FromString(request + _PEEK).peek
+    with Engine(tmp_path / "d") as engine:
+        engine.store_encoded(
+            pb.StoreRequest(
+                namespace="ns", memories=[mpb.NewMemory(key="k", text="t")]
+            ).SerializeToString()
+        )
+        engine.retrieve_encoded(request + _PEEK)
+        engine.retrieve_encoded(request + _PEEK)
+        memory = engine.get_many("ns", ["k"], count_access=False)[0]
+        assert memory is not None and memory.access_count == 0
+        engine.retrieve_encoded(request)  # without it, an access is counted
+        memory = engine.get_many("ns", ["k"], count_access=False)[0]
+        assert memory is not None and memory.access_count == 1
 
 
 def test_a_forwarded_read_is_resent_with_a_longer_bound_and_given_up_when_the_owner_moved() -> None:
@@ -190,11 +242,13 @@ def test_a_forwarded_read_is_resent_with_a_longer_bound_and_given_up_when_the_ow
     owner = ("n1", f"127.0.0.1:{port}")
     try:
         # Bounds 0.1 and 0.2 s run out; the owner still holds the partition; 0.4 s does.
-        assert fwd.read(owner, "Retrieve", b"req", _Caller(), lambda: True, 0.1) == b"req"
+        caller = _Caller()
+        meta = CallMeta(caller, "n0")
+        assert fwd.read(owner, "Retrieve", b"req", caller, meta, lambda: True, 0.1) == b"req"
         assert len(calls) == 3
         assert calls[0]["authorization"] == "Bearer t" and calls[0]["memd-forwarded"] == "n0"
         with pytest.raises(Unavailable, match="lost the partition"):
-            fwd.read(owner, "Retrieve", b"req", _Caller(), lambda: False, 0.1)
+            fwd.read(owner, "Retrieve", b"req", caller, meta, lambda: False, 0.1)
     finally:
         fwd.close()
         server.stop(None)

@@ -34,8 +34,8 @@ from memd_client._ops import (
     transfer_request,
     transfer_result,
 )
+from memd_client._routing import call_metadata, staleness_ms
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
-from memd_client._tracing import trace_metadata
 
 
 class AsyncHitStream(AsyncIterator[t.Hit]):
@@ -170,11 +170,18 @@ class AsyncClient:
     def _deadline(self, timeout: float | None) -> float | None:
         return self._timeout if timeout is None else timeout
 
-    async def _unary(self, method: str, request: Any, timeout: float | None) -> Any:
+    async def _unary(
+        self,
+        method: str,
+        request: Any,
+        timeout: float | None,
+        namespace: str | None = None,
+        max_staleness: int | None = None,
+    ) -> Any:
         call = self._calls[method]
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
-        metadata = trace_metadata()
+        metadata = call_metadata(namespace, max_staleness)
         while True:
             try:
                 return await call(request, timeout=deadline, metadata=metadata)
@@ -196,7 +203,7 @@ class AsyncClient:
     ) -> t.StoreResult:
         """Store one batch; see ``Client.store``."""
         request = build.store_request(namespace, memories, atomic)
-        return t.store_result(await self._unary("Store", request, timeout))
+        return t.store_result(await self._unary("Store", request, timeout, namespace))
 
     async def get(
         self,
@@ -204,11 +211,15 @@ class AsyncClient:
         keys: Iterable[str],
         *,
         peek: bool = False,
+        max_staleness_ms: float | None = None,
         timeout: float | None = None,
     ) -> dict[str, t.Memory | None]:
-        """Read keys: key -> Memory, or None for a missing or expired key."""
+        """Read keys: key -> Memory, or None for a missing or expired key; see ``Client.get``."""
         request = build.retrieve_request(namespace, keys, peek)
-        response: pb.RetrieveResponse = await self._unary("Retrieve", request, timeout)
+        bound = staleness_ms(max_staleness_ms)
+        response: pb.RetrieveResponse = await self._unary(
+            "Retrieve", request, timeout, namespace, bound
+        )
         return {r.key: t.memory(r.memory) if r.found else None for r in response.results}
 
     def search(
@@ -218,6 +229,7 @@ class AsyncClient:
         *,
         embedding: t.Embedding | None = None,
         limit: int = 10,
+        max_staleness_ms: float | None = None,
         timeout: float | None = None,
         **filters: Any,
     ) -> AsyncHitStream:
@@ -227,7 +239,9 @@ class AsyncClient:
         )
         call = self._calls["Search"]
         deadline = self._deadline(timeout)
-        metadata = trace_metadata()  # the caller's span now, not when iteration starts
+        bound = staleness_ms(max_staleness_ms)
+        # The caller's span now, not when iteration starts.
+        metadata = call_metadata(namespace, bound)
         return AsyncHitStream(
             lambda: call(request, timeout=deadline, metadata=metadata), self._retry
         )
@@ -245,7 +259,7 @@ class AsyncClient:
         call = self._calls["BatchSearch"]
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
-        metadata = trace_metadata()
+        metadata = call_metadata(namespace)
         while True:
             try:
                 pages = [p async for p in call(request, timeout=deadline, metadata=metadata)]
@@ -274,14 +288,14 @@ class AsyncClient:
         request = transfer_request(
             source, target, keys, whole_namespace, move, on_conflict, on_dimension_mismatch
         )
-        return transfer_result(await self._unary("Transfer", request, timeout))
+        return transfer_result(await self._unary("Transfer", request, timeout, source))
 
     async def clear(
         self, namespace: str, tier: Tier | int = Tier.UNSPECIFIED, *, timeout: float | None = None
     ) -> int:
         """Delete every memory of one tier (default: all); see ``Client.clear``."""
         request = build.clear_request(namespace, tier)
-        response: pb.ClearResponse = await self._unary("Clear", request, timeout)
+        response: pb.ClearResponse = await self._unary("Clear", request, timeout, namespace)
         return response.removed
 
     async def delete(
@@ -289,7 +303,7 @@ class AsyncClient:
     ) -> int:
         """Delete keys; returns how many memories were removed."""
         request = build.delete_request(namespace, keys)
-        response: pb.DeleteResponse = await self._unary("Delete", request, timeout)
+        response: pb.DeleteResponse = await self._unary("Delete", request, timeout, namespace)
         return response.deleted_count
 
     async def list(
@@ -301,15 +315,17 @@ class AsyncClient:
         reverse: bool = False,
         created_after_ms: int = 0,
         created_before_ms: int = 0,
+        max_staleness_ms: float | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[t.Memory]:
         """Every live memory of a namespace in key order (``async for``), page by page."""
+        bound = staleness_ms(max_staleness_ms)
         token = ""
         while True:
             request = build.list_request(
                 namespace, tier, page_size, token, reverse, created_after_ms, created_before_ms
             )
-            page: pb.ListResponse = await self._unary("List", request, timeout)
+            page: pb.ListResponse = await self._unary("List", request, timeout, namespace, bound)
             for m in page.memories:
                 yield t.memory(m)
             token = page.next_page_token
@@ -319,7 +335,7 @@ class AsyncClient:
     async def stats(self, namespace: str | None = None, *, timeout: float | None = None) -> t.Stats:
         """Statistics of one namespace (absent when unknown) or of all."""
         request = build.stats_request(namespace)
-        return t.stats(await self._unary("Stats", request, timeout))
+        return t.stats(await self._unary("Stats", request, timeout, namespace))
 
     async def bulk_store(
         self,
@@ -352,7 +368,9 @@ class AsyncClient:
                 failure.append(exc)
 
         acks = t.BulkAcks()
-        call = self._calls["StoreStream"](requests(), timeout=timeout, metadata=trace_metadata())
+        call = self._calls["StoreStream"](
+            requests(), timeout=timeout, metadata=call_metadata(namespace)
+        )
         try:
             async for response in call:
                 acks.add(response)

@@ -25,8 +25,9 @@ from memd_client._ops import (
     transfer_request,
     transfer_result,
 )
+from memd_client._owners import OwnerRoutes
+from memd_client._routing import call_metadata, staleness_ms
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
-from memd_client._tracing import trace_metadata
 
 
 class HitStream(Iterator[t.Hit]):
@@ -110,6 +111,10 @@ class Client:
         tls: ``True`` (the system's trust store) or a ``TLSConfig`` (CA, client
             certificate for mutual TLS, server name); False: plaintext.
         credentials: Your own ``grpc.ChannelCredentials`` instead of ``tls``.
+        route_to_owner: In a memd cluster, send each namespace's calls straight to
+            the owner of its partition (read from ``ClusterService/Cluster``, again
+            after a call fails UNAVAILABLE) instead of through ``target``, which would
+            forward them: one hop less. No effect on a single node.
     """
 
     def __init__(
@@ -123,21 +128,31 @@ class Client:
         token: str | None = None,
         tls: bool | TLSConfig = False,
         credentials: grpc.ChannelCredentials | None = None,
+        route_to_owner: bool = False,
     ) -> None:
         credentials, secure = channel_settings(target, token, tls, credentials)
         opts = [*channel_options(max_message_bytes), *secure, *options]
-        self._channel: Any = (
-            grpc.secure_channel(target, credentials, options=opts)
-            if credentials is not None
-            else grpc.insecure_channel(target, options=opts)
-        )
+
+        def connect(address: str) -> Any:
+            if credentials is not None:
+                return grpc.secure_channel(address, credentials, options=opts)
+            return grpc.insecure_channel(address, options=opts)
+
+        self._channel: Any = connect(target)
         self._calls = multicallables(self._channel)
+        self._routes = (
+            OwnerRoutes(self._calls, self._channel, connect, multicallables)
+            if route_to_owner
+            else None
+        )
         self._timeout = timeout
         self._retry = retry if retry is not None else t.RetryPolicy()
         self.target = target
 
     def close(self) -> None:
         """Close the channel; calls in flight are cancelled."""
+        if self._routes is not None:
+            self._routes.close()
         self._channel.close()
 
     def __enter__(self) -> Client:
@@ -154,16 +169,26 @@ class Client:
     def _deadline(self, timeout: float | None) -> float | None:
         return self._timeout if timeout is None else timeout
 
-    def _unary(self, method: str, request: Any, timeout: float | None) -> Any:
-        call = self._calls[method]
+    def _unary(
+        self,
+        method: str,
+        request: Any,
+        timeout: float | None,
+        namespace: str | None = None,
+        max_staleness: int | None = None,
+    ) -> Any:
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
-        metadata = trace_metadata()
+        metadata = call_metadata(namespace, max_staleness)
+        routes = self._routes
         while True:
+            call = (self._calls if routes is None else routes.calls(namespace))[method]
             try:
                 return call(request, timeout=deadline, metadata=metadata)
             except grpc.RpcError as err:
                 if t.is_retryable(err):
+                    if routes is not None:  # the owner may be gone: read the map again
+                        routes.refresh()
                     wait = next(backoffs, None)
                     if wait is not None:
                         time.sleep(wait)
@@ -187,7 +212,7 @@ class Client:
         before the connection broke; give keys when that matters.
         """
         request = build.store_request(namespace, memories, atomic)
-        return t.store_result(self._unary("Store", request, timeout))
+        return t.store_result(self._unary("Store", request, timeout, namespace))
 
     def get(
         self,
@@ -195,14 +220,18 @@ class Client:
         keys: Iterable[str],
         *,
         peek: bool = False,
+        max_staleness_ms: float | None = None,
         timeout: float | None = None,
     ) -> dict[str, t.Memory | None]:
         """Read keys: key -> Memory, or None for a missing or expired key.
 
         ``peek=True`` reads without counting an access (no promotion, no LRU touch).
+        ``max_staleness_ms``: in cluster mode, a follower of the namespace may answer
+        from a copy at most this far behind the owner (no effect on a single node).
         """
         request = build.retrieve_request(namespace, keys, peek)
-        response: pb.RetrieveResponse = self._unary("Retrieve", request, timeout)
+        bound = staleness_ms(max_staleness_ms)
+        response: pb.RetrieveResponse = self._unary("Retrieve", request, timeout, namespace, bound)
         return {r.key: t.memory(r.memory) if r.found else None for r in response.results}
 
     def search(
@@ -212,6 +241,7 @@ class Client:
         *,
         embedding: t.Embedding | None = None,
         limit: int = 10,
+        max_staleness_ms: float | None = None,
         timeout: float | None = None,
         **filters: Any,
     ) -> HitStream:
@@ -222,6 +252,8 @@ class Client:
             query: Keywords (BM25 over ``text``).
             embedding: Query vector (floats or packed bytes); with ``query``: hybrid.
             limit: Most hits (server maximum 1 000).
+            max_staleness_ms: In cluster mode, a follower may answer from a copy at
+                most this far behind the owner (as ``get``).
             timeout: Deadline of the whole stream.
             **filters: Any other ``SearchRequest`` field: ``phrase``, ``tiers``,
                 ``tags_all``, ``tags_any``, ``metadata``, ``min_importance``,
@@ -242,9 +274,12 @@ class Client:
         request = build.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters
         )
-        call = self._calls["Search"]
+        calls = self._calls if self._routes is None else self._routes.calls(namespace)
+        call = calls["Search"]
         deadline = self._deadline(timeout)
-        metadata = trace_metadata()  # the caller's span now, not when iteration starts
+        bound = staleness_ms(max_staleness_ms)
+        # The caller's span now, not when iteration starts.
+        metadata = call_metadata(namespace, bound)
         return HitStream(lambda: call(request, timeout=deadline, metadata=metadata), self._retry)
 
     def batch_search(
@@ -270,7 +305,7 @@ class Client:
                 no query ran.
         """
         request = batch_request(namespace, queries, shared)
-        pages = self._collect("BatchSearch", request, timeout)
+        pages = self._collect("BatchSearch", request, timeout, namespace)
         return batch_results(pages, len(request.queries))
 
     def transfer(
@@ -296,7 +331,7 @@ class Client:
         request = transfer_request(
             source, target, keys, whole_namespace, move, on_conflict, on_dimension_mismatch
         )
-        return transfer_result(self._unary("Transfer", request, timeout))
+        return transfer_result(self._unary("Transfer", request, timeout, source))
 
     def clear(
         self, namespace: str, tier: Tier | int = Tier.UNSPECIFIED, *, timeout: float | None = None
@@ -306,15 +341,17 @@ class Client:
         The namespace stays; NotFound if it does not exist.
         """
         request = build.clear_request(namespace, tier)
-        response: pb.ClearResponse = self._unary("Clear", request, timeout)
+        response: pb.ClearResponse = self._unary("Clear", request, timeout, namespace)
         return response.removed
 
-    def _collect(self, method: str, request: Any, timeout: float | None) -> list[Any]:
+    def _collect(
+        self, method: str, request: Any, timeout: float | None, namespace: str | None = None
+    ) -> list[Any]:
         """Every message of a server stream; retried like ``_unary`` on UNAVAILABLE."""
         call = self._calls[method]
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
-        metadata = trace_metadata()
+        metadata = call_metadata(namespace)
         while True:
             try:
                 return list(call(request, timeout=deadline, metadata=metadata))
@@ -329,7 +366,7 @@ class Client:
     def delete(self, namespace: str, keys: Iterable[str], *, timeout: float | None = None) -> int:
         """Delete keys; returns how many memories were removed (unknown keys are fine)."""
         request = build.delete_request(namespace, keys)
-        response: pb.DeleteResponse = self._unary("Delete", request, timeout)
+        response: pb.DeleteResponse = self._unary("Delete", request, timeout, namespace)
         return response.deleted_count
 
     def list(
@@ -341,15 +378,20 @@ class Client:
         reverse: bool = False,
         created_after_ms: int = 0,
         created_before_ms: int = 0,
+        max_staleness_ms: float | None = None,
         timeout: float | None = None,
     ) -> Iterator[t.Memory]:
-        """Every live memory of a namespace in key order, fetched a page at a time."""
+        """Every live memory of a namespace in key order, fetched a page at a time.
+
+        ``max_staleness_ms``: a follower read in cluster mode, as ``get``.
+        """
+        bound = staleness_ms(max_staleness_ms)
         token = ""
         while True:
             request = build.list_request(
                 namespace, tier, page_size, token, reverse, created_after_ms, created_before_ms
             )
-            page: pb.ListResponse = self._unary("List", request, timeout)
+            page: pb.ListResponse = self._unary("List", request, timeout, namespace, bound)
             for m in page.memories:
                 yield t.memory(m)
             token = page.next_page_token
@@ -359,7 +401,7 @@ class Client:
     def stats(self, namespace: str | None = None, *, timeout: float | None = None) -> t.Stats:
         """Statistics of one namespace (absent when unknown) or of all."""
         request = build.stats_request(namespace)
-        return t.stats(self._unary("Stats", request, timeout))
+        return t.stats(self._unary("Stats", request, timeout, namespace))
 
     def bulk_store(
         self,
@@ -388,7 +430,7 @@ class Client:
 
         acks = t.BulkAcks()
         responses = self._calls["StoreStream"](
-            requests(), timeout=timeout, metadata=trace_metadata()
+            requests(), timeout=timeout, metadata=call_metadata(namespace)
         )
         try:
             for response in responses:

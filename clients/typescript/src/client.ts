@@ -37,6 +37,7 @@ import {
   type SearchOptions,
   type TransferOptions,
 } from "./ops";
+import { callMetadata, type FollowerReadOptions } from "./routing";
 import { channelSecurity } from "./security";
 
 /** An embedding: numbers (packed to little-endian float32 for you) or packed bytes. */
@@ -216,12 +217,12 @@ export interface BulkStoreOptions {
   signal?: AbortSignal;
 }
 
-export interface GetOptions extends CallOptions {
+export interface GetOptions extends CallOptions, FollowerReadOptions {
   /** Read only: do not count as an access. */
   peek?: boolean;
 }
 
-export interface ListOptions extends CallOptions {
+export interface ListOptions extends CallOptions, FollowerReadOptions {
   /** Only this tier; default all. */
   tier?: Tier;
   /** Memories per page (per RPC): default 100, at most 1 000. */
@@ -402,6 +403,7 @@ export class MemdClient {
     fn: (req: Req, md: Metadata, o: Partial<GrpcCallOptions>, cb: (e: Error | null, r: Res) => void) => { cancel(): void },
     req: Req,
     o: CallOptions | undefined,
+    md: Metadata,
   ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       if (o?.signal?.aborted) {
@@ -409,7 +411,7 @@ export class MemdClient {
         return;
       }
       const onAbort = () => call.cancel();
-      const call = fn.call(this.raw, req, new Metadata(), this.opts(o), (err, res) => {
+      const call = fn.call(this.raw, req, md, this.opts(o), (err, res) => {
         o?.signal?.removeEventListener("abort", onAbort);
         if (err) reject(toMemdError(op, err));
         else resolve(res);
@@ -425,7 +427,7 @@ export class MemdClient {
   async store(namespace: string, memories: Iterable<MemoryInput>, options?: StoreOptions): Promise<StoreResult> {
     const mems = Array.from(memories, toNewMemory);
     const req = StoreRequest.fromPartial({ namespace, memories: mems, atomic: options?.atomic ?? false });
-    const res = await this.unary<StoreRequest, StoreResponse>("store", this.raw.store, req, options);
+    const res = await this.unary<StoreRequest, StoreResponse>("store", this.raw.store, req, options, callMetadata(namespace));
     return {
       keys: res.keys,
       versions: res.versions,
@@ -445,7 +447,8 @@ export class MemdClient {
 
   /** Reads a batch of keys: one entry per key, in order, undefined where missing. */
   async getMany(namespace: string, keys: readonly string[], options?: GetOptions): Promise<(Memory | undefined)[]> {
-    const res = await this.unary("get", this.raw.retrieve, { namespace, keys: [...keys], peek: options?.peek ?? false }, options);
+    const md = callMetadata(namespace, options?.maxStalenessMs);
+    const res = await this.unary("get", this.raw.retrieve, { namespace, keys: [...keys], peek: options?.peek ?? false }, options, md);
     return keys.map((_, i) => {
       const r = res.results[i];
       return r?.found ? r.memory : undefined;
@@ -455,7 +458,7 @@ export class MemdClient {
   /** Deletes keys; resolves to how many memories were removed (unknown keys are fine). */
   async delete(namespace: string, keys: string | readonly string[], options?: CallOptions): Promise<number> {
     const ks = typeof keys === "string" ? [keys] : [...keys];
-    const res = await this.unary("delete", this.raw.delete, { namespace, keys: ks }, options);
+    const res = await this.unary("delete", this.raw.delete, { namespace, keys: ks }, options, callMetadata(namespace));
     return res.deletedCount;
   }
 
@@ -470,7 +473,7 @@ export class MemdClient {
       createdAfterMs: big(options.createdAfterMs),
       createdBeforeMs: big(options.createdBeforeMs),
     });
-    const res = await this.unary("list", this.raw.list, req, options);
+    const res = await this.unary("list", this.raw.list, req, options, callMetadata(namespace, options.maxStalenessMs));
     return { memories: res.memories, nextPageToken: res.nextPageToken };
   }
 
@@ -487,7 +490,7 @@ export class MemdClient {
 
   /** Counts, sizes and counters of one namespace, or of all when namespace is omitted. */
   stats(namespace = "", options?: CallOptions): Promise<StatsResponse> {
-    return this.unary("stats", this.raw.stats, { namespace }, options);
+    return this.unary("stats", this.raw.stats, { namespace }, options, callMetadata(namespace));
   }
 
   /**
@@ -498,7 +501,7 @@ export class MemdClient {
   search(namespace: string, query: string | SearchOptions): SearchStream {
     const o: SearchOptions = typeof query === "string" ? { query } : query;
     const req = toSearchRequest(namespace, o);
-    const call = this.raw.search(req, new Metadata(), this.opts(o));
+    const call = this.raw.search(req, callMetadata(namespace, o.maxStalenessMs), this.opts(o));
     const stream = new SearchStream(call);
     if (o.signal) {
       if (o.signal.aborted) call.cancel();
@@ -524,7 +527,7 @@ export class MemdClient {
       queries: queries.map((q) => toSearchRequest("", typeof q === "string" ? { query: q } : q)),
     });
     const out: SearchHit[][] = queries.map(() => []);
-    const call = this.raw.batchSearch(req, new Metadata(), this.opts(options));
+    const call = this.raw.batchSearch(req, callMetadata(namespace), this.opts(options));
     const onAbort = () => call.cancel();
     if (options.signal?.aborted) call.cancel();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -548,7 +551,8 @@ export class MemdClient {
    * `onDimensionMismatch` says skip or drop it. Resolves to the counts.
    */
   transfer(source: string, target: string, options: TransferOptions): Promise<TransferResponse> {
-    return this.unary("transfer", this.raw.transfer, toTransferRequest(source, target, options), options);
+    const req = toTransferRequest(source, target, options);
+    return this.unary("transfer", this.raw.transfer, req, options, callMetadata(source));
   }
 
   /**
@@ -556,7 +560,8 @@ export class MemdClient {
    * resolves to how many; the namespace stays. NotFoundError if it does not exist.
    */
   async clear(namespace: string, tier: Tier = Tier.TIER_UNSPECIFIED, options?: CallOptions): Promise<number> {
-    const res = await this.unary("clear", this.raw.clear, ClearRequest.fromPartial({ namespace, tier }), options);
+    const req = ClearRequest.fromPartial({ namespace, tier });
+    const res = await this.unary("clear", this.raw.clear, req, options, callMetadata(namespace));
     return Number(res.removed);
   }
 
@@ -576,7 +581,7 @@ export class MemdClient {
     const window = options.window ?? 4;
     if (!(size >= 1) || !(window >= 1)) throw new RangeError("batchSize and window must be at least 1");
     const result: StoreResult & { acked: number } = { keys: [], versions: [], tiers: [], errors: [], acked: 0 };
-    const call = this.raw.storeStream(new Metadata(), this.opts(options, false));
+    const call = this.raw.storeStream(callMetadata(namespace), this.opts(options, false));
     const sizes: number[] = []; // items per sent batch
     let ackedBatches = 0;
     let failure: unknown;

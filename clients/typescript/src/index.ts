@@ -3,6 +3,7 @@ export * from "./client";
 export { Tier, Memory, MemoryHistory, NewMemory } from "../gen/memd/v1/memory";
 export type { NamespaceStats, TierStats } from "../gen/memd/v1/memory";
 export * from "./ops";
+export * from "./routing";
 export {
   SearchMode,
   Fusion,

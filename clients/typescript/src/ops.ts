@@ -13,9 +13,10 @@ import {
 } from "../gen/memd/v1/memory_service";
 import { Tier } from "../gen/memd/v1/memory";
 import { packEmbedding, type CallOptions, type EmbeddingInput } from "./client";
+import type { FollowerReadOptions } from "./routing";
 
 /** Search filters and options: the SearchRequest fields, all optional. */
-export interface SearchOptions extends CallOptions {
+export interface SearchOptions extends CallOptions, FollowerReadOptions {
   query?: string;
   phrase?: string;
   embedding?: EmbeddingInput;

@@ -1,0 +1,113 @@
+"""Routing calls straight to a namespace's owner in a memd cluster (``route_to_owner``).
+
+Any node of a cluster answers any request, forwarding it to the owner of the
+namespace's partition: one more gRPC hop, which costs a read about as much as the read
+itself (docs/cluster.md, "Figures"). A client that knows the placement map skips it:
+it asks ``ClusterService/Cluster`` once for the partition count, each partition's
+owner and the nodes' addresses, computes the partition of a namespace itself
+(BLAKE2b-64 of the UTF-8 name, big-endian, modulo the count: part of the wire
+contract) and sends the call on a channel to the owner.
+
+The map may be stale: a call to a node that no longer owns the partition is still
+answered (that node forwards it), and a call that fails UNAVAILABLE (the owner died or
+is handing the partition over) makes the client read the map again before its retry.
+A map older than ``MAX_AGE_S``, or with a partition whose owner is unknown (then its
+calls go to the target), is read again by the next call (at most once per
+``REFRESH_MIN_S``), so a partition that moved, or a new owner after a failover, is
+found even when nothing failed.
+A daemon without ``ClusterService`` (a single node) leaves every call on the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from memd._pb.v1 import cluster_service_pb2 as cpb
+from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc
+
+REFRESH_MIN_S = 0.2  # at most one map read per this long, however many calls fail
+MAX_AGE_S = 5.0  # a map this old is read again by the next call
+
+
+def partition_of(namespace: str, count: int) -> int:
+    """The partition of ``namespace`` (the daemon's ``memd.cluster.partition``)."""
+    digest = hashlib.blake2b(namespace.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count
+
+
+class OwnerRoutes:
+    """The placement map as last read, and the method table of a channel per node.
+
+    Args:
+        target_calls: The method table of the client's own channel.
+        map_channel: The client's own channel (for ``ClusterService/Cluster``).
+        connect: Makes a channel to a node's address, with the client's settings.
+        tables: Makes the method table of a channel.
+    """
+
+    def __init__(
+        self,
+        target_calls: dict[str, Any],
+        map_channel: Any,
+        connect: Callable[[str], Any],
+        tables: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        self._target = target_calls
+        self._map = cpb_grpc.ClusterServiceStub(map_channel)  # type: ignore[no-untyped-call]
+        self._connect = connect
+        self._tables = tables
+        self._lock = threading.Lock()
+        self._channels: dict[str, Any] = {}  # address -> channel
+        self._by_address: dict[str, dict[str, Any]] = {}
+        self._owners: list[str] = []  # partition -> owner's address ("" unknown)
+        self._read_at = -REFRESH_MIN_S
+        self._single = False
+        self.refresh()
+
+    def calls(self, namespace: str | None) -> dict[str, Any]:
+        """The method table to send a call about ``namespace`` on."""
+        if not namespace or self._single:
+            return self._target
+        owners = self._owners
+        if owners:
+            address = owners[partition_of(namespace, len(owners))]
+            if address and time.monotonic() - self._read_at < MAX_AGE_S:
+                return self._by_address.get(address, self._target)
+        self.refresh()  # unknown owner, or an old map (at most every REFRESH_MIN_S)
+        owners = self._owners
+        address = owners[partition_of(namespace, len(owners))] if owners else ""
+        return self._by_address.get(address, self._target) if address else self._target
+
+    def refresh(self) -> None:
+        """Read the placement map again (at most once per ``REFRESH_MIN_S``)."""
+        with self._lock:
+            if time.monotonic() - self._read_at < REFRESH_MIN_S:
+                return
+            self._read_at = time.monotonic()
+            try:
+                reply = self._map.Cluster(cpb.ClusterRequest(), timeout=5)
+            except grpc.RpcError as exc:
+                # A single node has no ClusterService: route nothing, ask no more.
+                self._single = exc.code() == grpc.StatusCode.UNIMPLEMENTED
+                return  # or unreachable: keep what we had
+            addresses = {n.id: n.address for n in reply.nodes if n.live and not n.draining}
+            owners = [addresses.get(p.owner, "") for p in reply.partitions]
+            for address in set(owners) - set(self._by_address) - {""}:
+                channel = self._channels[address] = self._connect(address)
+                self._by_address[address] = self._tables(channel)
+            self._owners = owners
+
+    def close(self) -> None:
+        """Close the channels to the nodes."""
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+            self._by_address.clear()
+            self._owners = []
