@@ -65,6 +65,9 @@ pub struct Stored {
     pub key: String,
     /// Its new version.
     pub version: u64,
+    /// Its tier after the whole batch, when the writer knows it without a lookup
+    /// (no item of the batch moved or replaced another); `None`: look it up.
+    pub tier: Option<Tier>,
     /// Merged into the existing memory `key` (dedup) instead of adding one.
     pub merged: bool,
     /// A near-duplicate found in flag mode.
