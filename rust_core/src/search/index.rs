@@ -493,6 +493,29 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_slot_hint_falls_back_to_the_key() {
+        let mut ix = SearchIndex::default();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let old = ix.upsert(&a, &doc("one", &[]));
+        let slot_b = ix.upsert(&b, &doc("two", &[]));
+        // A hint naming another key's slot, and one past the end: neither may
+        // touch "b", and both end up naming "a"'s slot.
+        for stale in [slot_b, 99] {
+            let mut hint = stale;
+            ix.set_access(&a, &mut hint, 500, 7);
+            assert_eq!(hint, old);
+            assert_eq!(ix.meta_of("a").map(|m| m.last_access_ms), Some(500));
+            assert_eq!(ix.meta_of("b").map(|m| m.last_access_ms), Some(0));
+        }
+        // A content change moves "a" to a new slot; the old hint is refreshed.
+        let mut hint_a = old;
+        ix.upsert(&a, &doc("changed", &[]));
+        ix.set_tier(&a, &mut hint_a, 3);
+        assert_ne!(ix.slots["a"], old);
+        assert_eq!((hint_a, ix.meta_of("a").map(|m| m.tier)), (ix.slots["a"], Some(3)));
+    }
+
+    #[test]
     fn purge_recycles_slots() {
         let mut ix = SearchIndex::default();
         let keys: Vec<Arc<str>> = (0..PURGE_MIN * 2).map(|i| Arc::from(i.to_string())).collect();

@@ -134,9 +134,12 @@ impl Txn<'_, '_> {
     /// so a huge batch written at once costs a bounded scan per eviction.
     /// The scores come from the LRU entries' own copy of the retention inputs
     /// (`LruEntry`), not from the key map: no lookup per tie.
+    /// Ties with the same inputs as the best so far (a batch's memories usually have
+    /// the same importance, creation time and count) cannot beat it: their score is
+    /// not computed.
     fn victim(&self, ns_id: u32, t: Tier, now_ms: u64) -> Option<Arc<str>> {
         let space = self.state.namespace_by_id(ns_id)?;
-        let mut best: Option<(f64, &Arc<str>)> = None;
+        let mut best: Option<(f64, RetentionInput, &Arc<str>)> = None;
         for entry in space.tiers[t.index()].lru.first_ties(TIE_SCAN) {
             let input = RetentionInput {
                 importance: entry.importance,
@@ -144,12 +147,15 @@ impl Txn<'_, '_> {
                 last_access_ms: entry.last_access_ms,
                 access_count: entry.access_count,
             };
+            if best.is_some_and(|(_, seen, _)| seen == input) {
+                continue;
+            }
             let score = retention::score(&input, now_ms);
-            if best.is_none_or(|(s, _)| score < s) {
-                best = Some((score, &entry.key));
+            if best.is_none_or(|(s, _, _)| score < s) {
+                best = Some((score, input, &entry.key));
             }
         }
-        best.map(|(_, key)| key.clone())
+        best.map(|(_, _, key)| key.clone())
     }
 
     /// Brings `from` and every colder tier back within capacity.
