@@ -48,7 +48,7 @@ OUT = Path(__file__).resolve().parent / "out"
 CASES = ["default_tiers", "unbounded", "at_capacity", "get_counted", "ingest_vectors"]
 
 CHILD = r"""
-import json, random, resource, sys, tempfile, time
+import json, random, resource, shutil, sys, tempfile, time
 import numpy as np
 import memd
 from memd import EngineOptions, NewMemory, Tier, TierOptions
@@ -96,6 +96,7 @@ elif case == "ingest_vectors":
     eng = memd.Engine(d, EngineOptions(durability="nosync"))
     out = timed(eng, chunks(items), put)
 eng.close()
+shutil.rmtree(d)
 print(json.dumps({"cpu_s": out[0], "wall_s": out[1], "core": memd._core.__file__}))
 """
 
