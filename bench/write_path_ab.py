@@ -21,6 +21,8 @@ Cases (inputs built before the clock starts):
   the daemon's default capacities (100 / 1 000 / 100 000): past 1 100, every memory
   demotes one from WORKING and one from SHORT_TERM, each chosen among the memories tied
   with the oldest (a batch shares its millisecond);
+- ``unbounded``: the same with every tier unbounded (nothing is demoted: the shape of
+  ``bench/engine_bench.py``'s put_many cases against py-lmdb);
 - ``at_capacity``: the same into an unbounded tier after filling SHORT_TERM (capacity
   ``--n``/2) so each put demotes one;
 - ``get_counted``: ``get_many`` of 1 000 shuffled keys with access counting;
@@ -43,10 +45,10 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
-CASES = ["default_tiers", "at_capacity", "get_counted", "ingest_vectors"]
+CASES = ["default_tiers", "unbounded", "at_capacity", "get_counted", "ingest_vectors"]
 
 CHILD = r"""
-import json, random, resource, sys, tempfile, time
+import json, random, resource, shutil, sys, tempfile, time
 import numpy as np
 import memd
 from memd import EngineOptions, NewMemory, Tier, TierOptions
@@ -66,6 +68,10 @@ chunks = lambda xs: [xs[i : i + 1000] for i in range(0, len(xs), 1000)]
 d = tempfile.mkdtemp(prefix="memd-ab-")
 if case == "default_tiers":
     eng = memd.Engine(d, EngineOptions(durability="nosync"))
+    out = timed(eng, chunks([NewMemory(key=k, value=VALUE) for k in keys]), put)
+elif case == "unbounded":
+    free = tuple(TierOptions(0) for _ in range(4))
+    eng = memd.Engine(d, EngineOptions(durability="nosync", tiers=free))
     out = timed(eng, chunks([NewMemory(key=k, value=VALUE) for k in keys]), put)
 elif case == "at_capacity":
     tiers = (TierOptions(0), TierOptions(n // 2), TierOptions(0), TierOptions(0))
@@ -90,6 +96,7 @@ elif case == "ingest_vectors":
     eng = memd.Engine(d, EngineOptions(durability="nosync"))
     out = timed(eng, chunks(items), put)
 eng.close()
+shutil.rmtree(d)
 print(json.dumps({"cpu_s": out[0], "wall_s": out[1], "core": memd._core.__file__}))
 """
 

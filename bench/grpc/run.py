@@ -182,7 +182,7 @@ def run_ghz(ghz: str, sc: Scenario, port: int, duration: float, pinned: bool) ->
         "-c",
         str(sc.concurrency),
         "--connections",
-        "2",
+        str(min(2, sc.concurrency)),  # ghz refuses more connections than streams
         "-z",
         f"{duration}s",
         "--duration-stop",

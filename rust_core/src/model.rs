@@ -114,6 +114,49 @@ pub struct Memory {
     pub context: String,
 }
 
+/// A memory to write, borrowing its content: a put encodes and indexes the
+/// caller's fields where they are (the batch stays whole in the writer's job, which
+/// is retried alone if its group's commit fails) instead of copying them into a
+/// `Memory` per item.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryView<'a> {
+    /// Scope of the memory.
+    pub namespace: &'a Arc<str>,
+    /// Unique within the namespace.
+    pub key: &'a str,
+    /// Fixed fields.
+    pub header: &'a Header,
+    /// Searchable content.
+    pub text: &'a str,
+    /// Opaque bytes, uncompressed.
+    pub value: &'a [u8],
+    /// Optional vector.
+    pub embedding: Option<&'a [f32]>,
+    /// Labels.
+    pub tags: &'a [String],
+    /// String map, in key order.
+    pub metadata: &'a [(String, String)],
+    /// Context (empty: none).
+    pub context: &'a str,
+}
+
+impl Memory {
+    /// The memory as a write sees it.
+    pub fn view(&self) -> MemoryView<'_> {
+        MemoryView {
+            namespace: &self.namespace,
+            key: &self.key,
+            header: &self.header,
+            text: &self.text,
+            value: &self.value,
+            embedding: self.embedding.as_deref(),
+            tags: &self.tags,
+            metadata: &self.metadata,
+            context: &self.context,
+        }
+    }
+}
+
 /// A memory to store, already validated (see `validate.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewMemory {

@@ -174,3 +174,30 @@ fn a_batch_overflowing_every_tier_is_stored_as_its_items_one_by_one() {
     drop(batch);
     assert_eq!(layout(&open(one.path(), cfg), 50), want, "LMDB holds what the state said");
 }
+
+/// A put reports each item's tier after the whole batch: the writer knows it
+/// without a lookup when nothing in the batch moved or replaced a memory, and
+/// otherwise the engine looks each one up (a later item may have demoted an earlier
+/// one, or rewritten its key into another tier).
+#[test]
+fn put_reports_each_items_tier_after_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), small_config());
+    let tier_of = |r: &memd_core::PutResult| r.tier.map(Tier::index);
+    // Settled: two new memories, nothing moves.
+    let r = e.put_many("ns", vec![common::item("a", 1), common::item("b", 2)], 1, true).unwrap();
+    assert_eq!(r.iter().map(tier_of).collect::<Vec<_>>(), [Some(0), Some(1)]);
+    // Demotions inside the batch: WORKING holds 3, so the batch's first items leave it.
+    let batch: Vec<_> = ["c", "d", "e", "f"].iter().map(|k| common::item(k, 1)).collect();
+    let r = e.put_many("ns", batch, 2, true).unwrap();
+    let l = layout(&e, 2);
+    for (k, res) in ["c", "d", "e", "f"].iter().zip(&r) {
+        let at = l.iter().position(|keys| keys.contains(&(*k).to_string()));
+        assert_eq!(tier_of(res), at, "{k}: reported {res:?}, layout {l:?}");
+    }
+    // The same key twice, into an empty namespace (nothing demoted): both items
+    // report where the key ended up.
+    let r = e.put_many("other", vec![common::item("x", 1), common::item("x", 3)], 3, true);
+    let r = r.unwrap();
+    assert_eq!(r.iter().map(tier_of).collect::<Vec<_>>(), [Some(2), Some(2)]);
+}

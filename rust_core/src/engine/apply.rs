@@ -67,6 +67,9 @@ pub struct Stored {
     pub key: String,
     /// Its new version.
     pub version: u64,
+    /// Its tier after the whole batch, when the writer knows it without a lookup
+    /// (no item of the batch moved or replaced another); `None`: look it up.
+    pub tier: Option<Tier>,
     /// Merged into the existing memory `key` (dedup) instead of adding one.
     pub merged: bool,
     /// A near-duplicate found in flag mode.
@@ -324,11 +327,17 @@ fn drop_namespace(txn: &mut Txn, ns: &str) -> Result<Reply> {
 
 /// Writes pending access statistics (last access, access count) into their records,
 /// patching the fixed header in place. Returns how many records were updated.
+///
+/// Each record is found once: a cursor positioned on it reads it and overwrites it
+/// where it is (same size: LMDB copies the new bytes over the old in the page this
+/// transaction already owns), where a `get` then a `put` searched the B-tree twice.
+/// A read-heavy workload lists every record it read, so this is a record rewrite
+/// per read memory per flush interval.
 pub fn flush_access(txn: &mut Txn) -> Result<u64> {
     let dirty = std::mem::take(&mut txn.state.dirty);
     let mut n = 0;
-    // One key buffer and one record buffer for the whole flush (a read-heavy
-    // workload lists every record it read), instead of two allocations per record.
+    // One key buffer and one record buffer for the whole flush, instead of two
+    // allocations per record.
     let (mut db_key, mut patched) = (Vec::new(), Vec::new());
     for (ns_id, key) in dirty {
         // Gone, or rewritten with its statistics since it was listed.
@@ -342,11 +351,14 @@ pub fn flush_access(txn: &mut Txn) -> Result<u64> {
         db_key.push(0);
         db_key.extend_from_slice(key.as_bytes());
         debug_assert_eq!(db_key, keys::db_key(&txn.state.by_id(ns_id).name, &key));
-        let Some(record) = txn.store.memories.get(txn.wtxn, &db_key)? else {
-            continue;
-        };
-        codec::patch_access(record, last, count, &mut patched);
-        txn.store.memories.put(txn.wtxn, &db_key, &patched)?;
+        let bounds = (Bound::Included(&db_key[..]), Bound::Included(&db_key[..]));
+        let mut at = txn.store.memories.range_mut(txn.wtxn, &bounds)?;
+        let Some(entry) = at.next() else { continue };
+        codec::patch_access(entry?.1, last, count, &mut patched);
+        // SAFETY: the record borrowed from the cursor was copied into `patched`
+        // above and is not used after this write; the key is the one the cursor
+        // stands on (the range holds exactly it).
+        unsafe { at.put_current(&db_key, &patched)? };
         n += 1;
     }
     Ok(n)

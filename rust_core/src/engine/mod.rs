@@ -228,13 +228,18 @@ impl Engine {
         let indices: Vec<usize> = valid.iter().map(|(i, _)| *i).collect();
         let op = Op::Put { ns: ns.to_owned(), items: valid, now_ms, atomic, model };
         let Reply::Put(outcomes) = shared.submit(op)? else { unreachable!("put replies Put") };
-        let state = shared.state.read().expect("state lock");
-        let space = state.namespace(ns);
+        // The state's lock only when some tier is not known from the writer: taking
+        // it waits for the writer's next job (another caller's batch) to be applied.
+        let unsettled = outcomes.iter().any(|o| o.as_ref().is_ok_and(|s| s.tier.is_none()));
+        let state = unsettled.then(|| shared.state.read().expect("state lock"));
+        let space = state.as_ref().and_then(|state| state.namespace(ns));
         for (index, outcome) in indices.into_iter().zip(outcomes) {
             let slot = &mut results[index];
             match outcome {
                 Ok(stored) => {
-                    slot.tier = space.and_then(|s| s.keys.get(stored.key.as_str())).map(|m| m.tier);
+                    slot.tier = stored.tier.or_else(|| {
+                        space.and_then(|s| s.keys.get(stored.key.as_str())).map(|m| m.tier)
+                    });
                     slot.merged_into = stored.merged.then(|| stored.key.clone());
                     slot.similar_to = stored.similar_to;
                     slot.key = stored.key;

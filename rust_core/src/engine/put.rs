@@ -12,7 +12,7 @@ use crate::engine::apply::{Reply, Stored};
 use crate::error::{CoreError, Result};
 use crate::lifecycle::dedup::text_hash;
 use crate::lifecycle::{Category, NearAction};
-use crate::model::{Header, History, Memory, NewMemory, Tier};
+use crate::model::{Header, History, MemoryView, NewMemory, Tier};
 use crate::store::{codec, keys, keys::KeyGen};
 use crate::tier::migrate::Txn;
 use std::sync::Arc;
@@ -139,6 +139,9 @@ pub(super) fn put(
     }
     super::embed::record_model(txn, ns, model, dim)?;
     let mut outcomes = Vec::with_capacity(items.len());
+    // Whether every stored item is still where it was written: then each outcome's
+    // tier is final without a lookup after the batch (`Stored::tier`).
+    let mut settled = true;
     for ((_, item), error) in items.iter().zip(errors) {
         if let Some(e) = error {
             outcomes.push(Err(e));
@@ -155,12 +158,17 @@ pub(super) fn put(
         let duplicate =
             if deduped { find_duplicate(txn, ns_id, &name, item, now_ms)? } else { None };
         let stored = match duplicate {
-            Some((key, true)) => Stored {
-                version: merge_into(txn, ns_id, &name, &key, item, now_ms)?,
-                key: key.to_string(),
-                merged: true,
-                similar_to: None,
-            },
+            Some((key, true)) => {
+                // The merged memory may be an earlier item of this batch.
+                settled = false;
+                Stored {
+                    version: merge_into(txn, ns_id, &name, &key, item, now_ms)?,
+                    key: key.to_string(),
+                    tier: None,
+                    merged: true,
+                    similar_to: None,
+                }
+            }
             other => {
                 let key = if item.key.is_empty() { keygen.next(now_ms) } else { item.key.clone() };
                 let similar_to = other.map(|(similar, _)| {
@@ -171,13 +179,38 @@ pub(super) fn put(
                     similar.to_string()
                 });
                 let absent = live == Some(None);
-                let version = put_one(txn, ns_id, &name, key.clone(), item, now_ms, absent)?;
-                Stored { key, version, merged: false, similar_to }
+                let written = put_one(txn, ns_id, &name, &key, item, now_ms, absent)?;
+                // A rewrite may replace an earlier item of this batch; a demotion
+                // may move one.
+                settled &= !written.replaced && written.moved == 0;
+                Stored {
+                    key,
+                    version: written.version,
+                    tier: Some(written.tier),
+                    merged: false,
+                    similar_to,
+                }
             }
         };
         outcomes.push(Ok(stored));
     }
+    if !settled {
+        for stored in outcomes.iter_mut().flatten() {
+            stored.tier = None;
+        }
+    }
     Ok(Reply::Put(outcomes))
+}
+
+/// What `put_one` did.
+struct Written {
+    version: u64,
+    /// The tier written into.
+    tier: Tier,
+    /// The key held a memory, now replaced.
+    replaced: bool,
+    /// Memories that capacity moved as a consequence.
+    moved: u64,
 }
 
 /// Writes one memory under `key`; `absent` says the state was just found not to
@@ -186,16 +219,16 @@ fn put_one(
     txn: &mut Txn,
     ns_id: u32,
     name: &Arc<str>,
-    key: String,
+    key: &str,
     item: &NewMemory,
     now_ms: u64,
     absent: bool,
-) -> Result<u64> {
-    let old_meta = if absent { None } else { txn.state.remove(ns_id, &key).map(|(_, meta)| meta) };
+) -> Result<Written> {
+    let old_meta = if absent { None } else { txn.state.remove(ns_id, key).map(|(_, meta)| meta) };
     // The state mirrors every stored key, so a key it does not know has no record:
     // new memories (the common case) skip the B-tree lookup.
     let old = match old_meta {
-        Some(_) => match txn.store.memories.get(txn.wtxn, &keys::db_key(name, &key))? {
+        Some(_) => match txn.store.memories.get(txn.wtxn, &keys::db_key(name, key))? {
             Some(bytes) => Some(codec::decode_header(bytes)?).filter(|h| !h.is_expired(now_ms)),
             None => None,
         },
@@ -239,25 +272,26 @@ fn put_one(
         expires_at_ms: expiry(item, ttl_ms, now_ms),
         ttl_ms,
     };
-    let version = header.version;
-    let memory = Memory {
-        namespace: name.clone(),
+    // The item's fields are encoded and indexed where they are (no copy per item).
+    let memory = MemoryView {
+        namespace: name,
         key,
-        header,
-        text: item.text.clone(),
-        value: item.value.clone(),
-        embedding: item.embedding.clone(),
-        tags: item.tags.clone(),
-        metadata: item.metadata.clone(),
-        context: item.context.clone(),
+        header: &header,
+        text: &item.text,
+        value: &item.value,
+        embedding: item.embedding.as_deref(),
+        tags: &item.tags,
+        metadata: &item.metadata,
+        context: &item.context,
     };
-    if old_meta.is_some() {
+    let replaced = old_meta.is_some();
+    if replaced {
         txn.write(ns_id, &memory)?;
     } else {
         txn.write_new(ns_id, &memory)?;
     }
-    txn.enforce_capacity(ns_id, tier, now_ms)?;
-    Ok(version)
+    let moved = txn.enforce_capacity(ns_id, tier, now_ms)?;
+    Ok(Written { version: header.version, tier, replaced, moved })
 }
 
 /// A live memory that `item` duplicates: `(key, merge)`, where `merge` is false for
@@ -327,7 +361,7 @@ fn merge_into(
         }
     }
     let (tier, version) = (m.header.tier, m.header.version);
-    txn.write(ns_id, &m)?;
+    txn.write(ns_id, &m.view())?;
     txn.state.by_id(ns_id).counters(tier).dedup_merged += 1;
     txn.enforce_capacity(ns_id, tier, now_ms)?;
     Ok(version)

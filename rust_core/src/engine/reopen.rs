@@ -178,6 +178,7 @@ mod tests {
             value_raw: 0,
             value_stored: 0,
             offloaded: false,
+            slot: crate::tier::state::NO_SLOT,
         }
     }
 

@@ -166,7 +166,7 @@ pub(super) fn apply(txn: &mut Txn, req: &TransferRequest) -> Result<Reply> {
                 }
             }
         }
-        txn.write(target_id, &m)?;
+        txn.write(target_id, &m.view())?;
         txn.state.by_id(target_id).counters(m.header.tier).transferred_in += 1;
         if req.moving {
             txn.delete(source_id, &p.key)?;

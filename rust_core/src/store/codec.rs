@@ -28,7 +28,7 @@
 //! for lz4) instead of the value.
 
 use crate::error::{CoreError, Result};
-use crate::model::{Header, Memory, Tier};
+use crate::model::{Header, Memory, MemoryView, Tier};
 use std::sync::Arc;
 
 /// Size of the fixed header.
@@ -104,8 +104,8 @@ fn vector_len(format: u8, dim: u32) -> usize {
 /// vector store. With `compress`, the value is stored lz4-compressed (its raw
 /// size prepended) if that makes it smaller; the header's flag says which. An
 /// offloaded memory's value (its pointer) is kept as it is.
-pub fn encode(m: &Memory, compress: bool, slot: u64) -> Vec<u8> {
-    let dim = m.embedding.as_ref().map_or(0, Vec::len) as u32;
+pub fn encode(m: &MemoryView, compress: bool, slot: u64) -> Vec<u8> {
+    let dim = m.embedding.map_or(0, <[f32]>::len) as u32;
     let field = slot.to_le_bytes();
     encode_with(m, compress, FORMAT, dim, &field[..vector_len(FORMAT, dim)])
 }
@@ -114,7 +114,7 @@ pub fn encode(m: &Memory, compress: bool, slot: u64) -> Vec<u8> {
 /// vectors: only for tests and fixtures of old stores.
 pub fn encode_v1(m: &Memory, compress: bool) -> Vec<u8> {
     let raw: Vec<u8> = m.embedding.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
-    encode_with(m, compress, FORMAT_INLINE, (raw.len() / 4) as u32, &raw)
+    encode_with(&m.view(), compress, FORMAT_INLINE, (raw.len() / 4) as u32, &raw)
 }
 
 /// Re-encodes `m` keeping the format, dimension and vector field of `record`, the
@@ -126,16 +126,16 @@ pub fn encode_like(record: &[u8], m: &Memory, compress: bool) -> Result<Vec<u8>>
     r.bytes()?;
     r.bytes()?;
     let field = r.take(vector_len(record[0], h.dim))?;
-    Ok(encode_with(m, compress, record[0], h.dim, field))
+    Ok(encode_with(&m.view(), compress, record[0], h.dim, field))
 }
 
-fn encode_with(m: &Memory, compress: bool, format: u8, dim: u32, field: &[u8]) -> Vec<u8> {
-    let h = &m.header;
+fn encode_with(m: &MemoryView, compress: bool, format: u8, dim: u32, field: &[u8]) -> Vec<u8> {
+    let h = m.header;
     let packed = (compress && !h.offloaded && !m.value.is_empty())
-        .then(|| lz4_flex::compress_prepend_size(&m.value))
+        .then(|| lz4_flex::compress_prepend_size(m.value))
         .filter(|c| c.len() < m.value.len());
     let compressed = packed.is_some();
-    let value: &[u8] = packed.as_deref().unwrap_or(&m.value);
+    let value: &[u8] = packed.as_deref().unwrap_or(m.value);
     let mut out = Vec::with_capacity(HEADER_LEN + 16 + m.text.len() + value.len() + field.len());
     let flags = if h.offloaded { FLAG_OFFLOADED } else { u8::from(compressed) };
     out.extend_from_slice(&[format, h.tier.number(), flags, 0]);
@@ -157,11 +157,11 @@ fn encode_with(m: &Memory, compress: bool, format: u8, dim: u32, field: &[u8]) -
     put_bytes(&mut out, value);
     out.extend_from_slice(field);
     out.extend_from_slice(&(m.tags.len() as u32).to_le_bytes());
-    for t in &m.tags {
+    for t in m.tags {
         put_bytes(&mut out, t.as_bytes());
     }
     out.extend_from_slice(&(m.metadata.len() as u32).to_le_bytes());
-    for (k, v) in &m.metadata {
+    for (k, v) in m.metadata {
         put_bytes(&mut out, k.as_bytes());
         put_bytes(&mut out, v.as_bytes());
     }
@@ -397,7 +397,7 @@ mod tests {
     fn round_trips_in_every_tier() {
         for tier in Tier::ALL {
             let m = sample(tier);
-            let bytes = encode(&m, tier == Tier::Archive, SLOT);
+            let bytes = encode(&m.view(), tier == Tier::Archive, SLOT);
             let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
             assert_eq!(back.header.compressed, tier == Tier::Archive);
             let raw = m.value.len() as u32;
@@ -416,16 +416,16 @@ mod tests {
 
     #[test]
     fn tier_patch_equals_a_full_reencode_outside_archive() {
-        let bytes = encode(&sample(Tier::Working), false, SLOT);
+        let bytes = encode(&sample(Tier::Working).view(), false, SLOT);
         let mut moved = sample(Tier::LongTerm);
         moved.header.last_access_ms = 50;
         moved.header.access_count = 9;
-        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved, false, SLOT));
+        assert_eq!(with_tier(&bytes, Tier::LongTerm, 50, 9), encode(&moved.view(), false, SLOT));
     }
 
     #[test]
     fn access_patch_changes_only_access_fields() {
-        let bytes = encode(&sample(Tier::Working), false, SLOT);
+        let bytes = encode(&sample(Tier::Working).view(), false, SLOT);
         let h = decode_header(&with_access(&bytes, 99, 100)).unwrap();
         assert_eq!((h.last_access_ms, h.access_count, h.version), (99, 100, 5));
     }
@@ -434,7 +434,7 @@ mod tests {
     fn searchable_view_matches_full_decode() {
         for tier in [Tier::Working, Tier::Archive] {
             let m = sample(tier);
-            let bytes = encode(&m, tier == Tier::Archive, SLOT);
+            let bytes = encode(&m.view(), tier == Tier::Archive, SLOT);
             let s = decode_searchable(&bytes).unwrap();
             assert_eq!(text_of(&bytes).unwrap(), m.text);
             assert_eq!(metadata_value(&bytes, "category").unwrap(), Some("fact"));
@@ -448,7 +448,7 @@ mod tests {
     fn context_round_trips_after_the_metadata() {
         for tier in [Tier::Working, Tier::Archive] {
             let m = with_context(tier);
-            let bytes = encode(&m, tier == Tier::Archive, SLOT);
+            let bytes = encode(&m.view(), tier == Tier::Archive, SLOT);
             let back = decode(Arc::from("ns"), "k".into(), &bytes).unwrap();
             assert_eq!(back.context, m.context);
             assert_eq!(back.text, m.text);
@@ -456,18 +456,18 @@ mod tests {
             assert_eq!((s.text, s.context), (m.text.as_str(), m.context.as_str()));
             assert_eq!(metadata_value(&bytes, "category").unwrap(), Some("fact"));
             // It is the trailing field: the record is the context-less one plus it.
-            let bare = encode(&sample(tier), tier == Tier::Archive, SLOT);
+            let bare = encode(&sample(tier).view(), tier == Tier::Archive, SLOT);
             assert_eq!(&bytes[..bare.len()], &bare[..]);
             assert_eq!(bytes.len(), bare.len() + 4 + m.context.len());
             // A tier move or offload keeps it.
-            assert_eq!(encode_like(&bytes, &back, false).unwrap(), encode(&m, false, SLOT));
+            assert_eq!(encode_like(&bytes, &back, false).unwrap(), encode(&m.view(), false, SLOT));
         }
         // A format-1 record (written before the field existed) has no context.
         let old = encode_v1(&sample(Tier::Working), false);
         assert_eq!(decode(Arc::from("ns"), "k".into(), &old).unwrap().context, "");
         assert_eq!(decode_searchable(&old).unwrap().context, "");
         // A torn context is corrupt, not silently empty or truncated.
-        let bytes = encode(&with_context(Tier::Working), false, SLOT);
+        let bytes = encode(&with_context(Tier::Working).view(), false, SLOT);
         for cut in [1, 3, 5] {
             assert!(decode(Arc::from("ns"), "k".into(), &bytes[..bytes.len() - cut]).is_err());
             assert!(decode_searchable(&bytes[..bytes.len() - cut]).is_err());
@@ -478,7 +478,7 @@ mod tests {
     fn incompressible_values_stay_raw() {
         let mut m = sample(Tier::Archive);
         m.value = (0..64u8).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
-        let bytes = encode(&m, true, SLOT);
+        let bytes = encode(&m.view(), true, SLOT);
         assert!(!decode_header(&bytes).unwrap().compressed);
         assert_eq!(value_sizes(&bytes).unwrap(), (64, 64));
     }
@@ -486,7 +486,7 @@ mod tests {
     #[test]
     fn decoding_without_the_embedding_keeps_everything_else() {
         let m = sample(Tier::Working);
-        let bytes = encode(&m, false, SLOT);
+        let bytes = encode(&m.view(), false, SLOT);
         let bare = decode_with(Arc::from("ns"), "k".into(), &bytes, false).unwrap();
         assert_eq!((bare.embedding.as_ref(), bare.header.dim), (None, 3));
         assert_eq!(Memory { embedding: m.embedding.clone(), ..bare }, m);
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn truncated_record_is_an_error_not_a_panic() {
-        let bytes = encode(&sample(Tier::Working), false, SLOT);
+        let bytes = encode(&sample(Tier::Working).view(), false, SLOT);
         for n in [0, 10, HEADER_LEN, bytes.len() - 1] {
             assert!(decode(Arc::from("ns"), "k".into(), &bytes[..n]).is_err());
         }
@@ -518,7 +518,7 @@ mod tests {
         // A tier move or offload keeps the record's format and its inline vector.
         let bare = decode_with(Arc::from("ns"), "k".into(), &old, false).unwrap();
         assert_eq!(encode_like(&old, &bare, false).unwrap(), old);
-        let new = encode(&m, false, SLOT);
+        let new = encode(&m.view(), false, SLOT);
         assert_eq!(encode_like(&new, &bare, false).unwrap(), new);
     }
 }

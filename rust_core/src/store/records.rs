@@ -4,7 +4,7 @@
 //! transaction, so a vector slot is in use exactly while a record refers to it.
 
 use crate::error::Result;
-use crate::model::Memory;
+use crate::model::{Memory, MemoryView};
 use crate::store::codec::{self, VectorField};
 use crate::store::{keys, Store};
 use heed::{RoTxn, RwTxn};
@@ -68,28 +68,28 @@ impl Store {
     pub fn put_memory(
         &self,
         txn: &mut RwTxn,
-        m: &Memory,
+        m: &MemoryView,
         compress: bool,
         replacing: bool,
     ) -> Result<Vec<u8>> {
-        let db_key = keys::db_key(&m.namespace, &m.key);
+        let db_key = keys::db_key(m.namespace, m.key);
         let old = match replacing.then(|| self.memories.get(txn, &db_key)).transpose()?.flatten() {
             Some(record) => slot_of(record)?,
             None => None,
         };
-        let vector = m.embedding.as_deref().map(le_bytes);
+        let vector = m.embedding.map(le_bytes);
         let dim = vector.as_ref().map_or(0, |v| (v.len() / 4) as u32);
         let slot = match (old, &vector) {
             (Some((d, slot)), Some(v)) if d == dim => {
-                self.vectors.overwrite(txn, &m.namespace, slot, v)?;
+                self.vectors.overwrite(txn, m.namespace, slot, v)?;
                 slot
             }
             (old, vector) => {
                 if let Some((d, slot)) = old {
-                    self.vectors.remove(txn, &m.namespace, d, slot)?;
+                    self.vectors.remove(txn, m.namespace, d, slot)?;
                 }
                 match vector {
-                    Some(v) => self.vectors.insert(txn, &m.namespace, v)?,
+                    Some(v) => self.vectors.insert(txn, m.namespace, v)?,
                     None => 0,
                 }
             }

@@ -5,7 +5,7 @@ use crate::archive::{Archive, Pointer};
 use crate::config::EngineConfig;
 use crate::error::{CoreError, Result};
 use crate::lifecycle::{retention, RetentionInput};
-use crate::model::{Memory, Tier};
+use crate::model::{Memory, MemoryView, Tier};
 use crate::search::DocInput;
 use crate::store::{codec, keys, Store};
 use crate::tier::state::{KeyMeta, State};
@@ -45,24 +45,24 @@ impl Txn<'_, '_> {
     }
 
     /// Writes a record and registers it in the state (the key must not be registered).
-    pub fn write(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
+    pub fn write(&mut self, ns_id: u32, m: &MemoryView) -> Result<()> {
         self.write_record(ns_id, m, true)
     }
 
     /// As `write`, for a key that has no record: the state, which mirrors every
     /// stored key, did not know it. Skips looking for an old vector to replace.
-    pub fn write_new(&mut self, ns_id: u32, m: &Memory) -> Result<()> {
+    pub fn write_new(&mut self, ns_id: u32, m: &MemoryView) -> Result<()> {
         self.write_record(ns_id, m, false)
     }
 
-    fn write_record(&mut self, ns_id: u32, m: &Memory, replacing: bool) -> Result<()> {
+    fn write_record(&mut self, ns_id: u32, m: &MemoryView, replacing: bool) -> Result<()> {
         let compress = self.cfg.lifecycle.compresses(m.header.tier, m.value.len());
         let bytes = self.store.put_memory(self.wtxn, m, compress, replacing)?;
-        let meta = KeyMeta::of_record(&codec::decode_header(&bytes)?, &bytes);
-        let key: Arc<str> = Arc::from(m.key.as_str());
+        let mut meta = KeyMeta::of_record(&codec::decode_header(&bytes)?, &bytes);
+        let key: Arc<str> = Arc::from(m.key);
         // Unchanged content (a rewrite of the same memory) only updates the indexed
         // attributes.
-        self.state.by_id(ns_id).index.upsert(&key, &DocInput::of(m));
+        meta.slot = self.state.by_id(ns_id).index.upsert(&key, &DocInput::of(m));
         self.state.insert(ns_id, key, meta);
         Ok(())
     }
@@ -134,9 +134,12 @@ impl Txn<'_, '_> {
     /// so a huge batch written at once costs a bounded scan per eviction.
     /// The scores come from the LRU entries' own copy of the retention inputs
     /// (`LruEntry`), not from the key map: no lookup per tie.
+    /// Ties with the same inputs as the best so far (a batch's memories usually have
+    /// the same importance, creation time and count) cannot beat it: their score is
+    /// not computed.
     fn victim(&self, ns_id: u32, t: Tier, now_ms: u64) -> Option<Arc<str>> {
         let space = self.state.namespace_by_id(ns_id)?;
-        let mut best: Option<(f64, &Arc<str>)> = None;
+        let mut best: Option<(f64, RetentionInput, &Arc<str>)> = None;
         for entry in space.tiers[t.index()].lru.first_ties(TIE_SCAN) {
             let input = RetentionInput {
                 importance: entry.importance,
@@ -144,12 +147,15 @@ impl Txn<'_, '_> {
                 last_access_ms: entry.last_access_ms,
                 access_count: entry.access_count,
             };
+            if best.is_some_and(|(_, seen, _)| seen == input) {
+                continue;
+            }
             let score = retention::score(&input, now_ms);
-            if best.is_none_or(|(s, _)| score < s) {
-                best = Some((score, &entry.key));
+            if best.is_none_or(|(s, _, _)| score < s) {
+                best = Some((score, input, &entry.key));
             }
         }
-        best.map(|(_, key)| key.clone())
+        best.map(|(_, _, key)| key.clone())
     }
 
     /// Brings `from` and every colder tier back within capacity.

@@ -52,7 +52,15 @@ pub struct KeyMeta {
     pub value_stored: u32,
     /// The value is in the object archive.
     pub offloaded: bool,
+    /// Its slot in the namespace's search index when last seen (`NO_SLOT`: not
+    /// known): a hint, checked before use (`SearchIndex::set_access`), so that a
+    /// counted read or a tier move does not look the key up in the index's map too.
+    pub slot: u32,
 }
+
+/// `KeyMeta::slot` when the search slot is not known (yet): after a load, whose
+/// index is built on another thread, the first access finds and keeps it.
+pub const NO_SLOT: u32 = u32::MAX;
 
 impl KeyMeta {
     /// Metadata of a stored record (`h` is its decoded header).
@@ -74,6 +82,7 @@ impl KeyMeta {
             value_raw,
             value_stored,
             offloaded: h.offloaded,
+            slot: NO_SLOT,
         }
     }
 
@@ -404,7 +413,8 @@ impl State {
                     meta.access_count = old_meta.access_count;
                     meta.reads = old_meta.reads;
                     space.tiers[meta.tier.index()].lru.touch(&before, meta.lru_entry(key));
-                    space.index.set_access(key, meta.last_access_ms, meta.access_count);
+                    let (last, count) = (meta.last_access_ms, meta.access_count);
+                    space.index.set_access(key, &mut meta.slot, last, count);
                 }
             }
         }
@@ -561,7 +571,7 @@ impl State {
         meta.access_count += counted;
         let now_ms = meta.last_access_ms;
         space.tiers[meta.tier.index()].lru.touch(&old, meta.lru_entry(key));
-        space.index.set_access(key, now_ms, meta.access_count);
+        space.index.set_access(key, &mut meta.slot, now_ms, meta.access_count);
         if !meta.dirty {
             meta.dirty = true;
             self.dirty.push((ns, key.clone()));
@@ -583,7 +593,7 @@ impl State {
     ) -> Option<&mut KeyMeta> {
         let space = self.spaces.get_mut(&ns)?;
         let (key, meta) = space.keys.get_key_value_mut(key)?;
-        space.index.set_tier(key, tier.number());
+        space.index.set_tier(key, &mut meta.slot, tier.number());
         let entry = meta.lru_entry(key);
         let from = &mut space.tiers[meta.tier.index()];
         from.lru.remove(&entry);
