@@ -594,8 +594,16 @@ class Engine:
 
         Raises ``InvalidArgument`` if no embedder serves it, ``Unavailable`` if it fails.
         """
-    def close(self) -> None:
-        """Flush access statistics, stop the writer and close LMDB. Idempotent."""
+    def close(self, snapshot_budget_s: float | None = None) -> tuple[int, float, str] | None:
+        """Flush access statistics, stop the writer, write the search snapshot and close
+        LMDB. Idempotent.
+
+        ``snapshot_budget_s`` bounds the snapshot write (``None``: no bound, ``0``: no
+        snapshot); one that would overrun it is abandoned, and the next open rebuilds.
+        Returns (snapshot bytes, seconds it took, why it was not written: "" when it
+        was), or ``None`` when the engine was already closed. Raises
+        ``InvalidArgument`` for a negative or non-finite budget.
+        """
 
 @final
 class VerifyReport:

@@ -369,9 +369,31 @@ class Engine:
         """Vectors (packed float32) of ``texts`` by ``namespace``'s embedder; stores nothing."""
         return self._core.embed(namespace, texts, query)
 
-    def close(self) -> None:
-        """Flush, stop the writer and close LMDB. Idempotent."""
-        self._core.close()
+    def close(self, snapshot_budget_s: float | None = None) -> None:
+        """Flush, stop the writer, write the search snapshot and close LMDB. Idempotent.
+
+        Args:
+            snapshot_budget_s: At most this many seconds for the search snapshot
+                (``None``: no bound; ``0``: none written). A snapshot that would take
+                longer is abandoned and the next open rebuilds the search state from
+                LMDB; either way the log says what happened.
+        """
+        report = self._core.close(snapshot_budget_s)
+        if report is None:
+            return
+        size, seconds, skipped = report
+        if skipped:
+            _log.warning(
+                "search snapshot of %s not written (%s after %.1f s): the next start "
+                "rebuilds the search state",
+                self.path,
+                skipped,
+                seconds,
+            )
+        else:
+            _log.info(
+                "search snapshot of %s written: %.1f MiB in %.2f s", self.path, size / 2**20, seconds
+            )
 
     def __enter__(self) -> Engine:
         return self

@@ -27,7 +27,7 @@ mod writer;
 pub use batch::MAX_BATCH_QUERIES;
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
-pub use reopen::OpenReport;
+pub use reopen::{CloseReport, OpenReport};
 pub use stats::{MapInfo, NamespaceStats, TierStats};
 pub use transfer::{Conflict, DimensionMismatch, TransferReport, TransferRequest};
 
@@ -370,17 +370,28 @@ impl Engine {
     /// Flushes access statistics, stops the writer, writes the search snapshot
     /// and closes LMDB, waiting for calls in flight. Idempotent.
     pub fn close(&self) -> Result<()> {
+        self.close_within(None).map(drop)
+    }
+
+    /// `close`, giving the search snapshot at most `snapshot_budget` (`reopen::save`;
+    /// `None`: no limit). Returns what became of the snapshot, `None` when the engine
+    /// was already closed.
+    pub fn close_within(
+        &self,
+        snapshot_budget: Option<std::time::Duration>,
+    ) -> Result<Option<CloseReport>> {
         let Some(shared) = self.shared.write().expect("engine lock").take() else {
-            return Ok(());
+            return Ok(None);
         };
         let _ = shared.tx.send(Msg::Shutdown);
         if let Some(handle) = self.writer.lock().expect("writer lock").take() {
             handle.join().map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
         }
         // The writer has made its last commit: the snapshot covers everything. A
-        // failed write only costs the next open a rebuild (a half-written
-        // snapshot is refused), so it does not fail the close.
-        let _ = reopen::save(&self.path, &shared);
+        // failed or abandoned write only costs the next open a rebuild (a
+        // half-written snapshot is never renamed into place, and a torn one is
+        // refused), so it does not fail the close: the report says what happened.
+        let report = reopen::save(&self.path, &shared, snapshot_budget);
         let env = shared.store.env.clone();
         drop(shared);
         // Waits until every other handle (calls in flight) is gone, so the same
@@ -388,7 +399,7 @@ impl Engine {
         env.prepare_for_closing().wait();
         // Only now may another engine open the directory.
         drop(self.lock.lock().expect("lock slot").take());
-        Ok(())
+        Ok(Some(report))
     }
 }
 

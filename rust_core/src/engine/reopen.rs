@@ -7,7 +7,8 @@
 //! namespace's snapshot index is checked against that pass's view: same keys, same
 //! attributes (`adopt`). A snapshot that fails any check is deleted before the
 //! rebuild, so it is never tried again. At close, after the writer's last commit,
-//! LMDB is fsynced and the snapshot written with the id of that last transaction.
+//! LMDB is fsynced and the snapshot streamed to the file with the id of that last
+//! transaction, within a time budget (`save`).
 
 use super::Shared;
 use crate::error::Result;
@@ -19,6 +20,7 @@ use crate::tier::state::KeyMeta;
 use crate::tier::State;
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// How the engine's search state was loaded at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,19 +142,60 @@ fn adopt(state: &mut State, spaces: Vec<(String, SearchIndex)>) -> std::result::
     }
 }
 
-/// Writes the snapshot of everything `shared` holds; call once the writer has
-/// stopped, so that no commit can follow the transaction it names.
-pub(crate) fn save(dir: &Path, shared: &Shared) -> Result<()> {
-    shared.store.env.force_sync()?;
-    let bytes = {
-        let state = shared.state.read().expect("state lock");
-        let spaces = state.namespaces();
-        let spaces = spaces.iter().map(|n| (&*n.name, &n.index));
-        let spaces: Vec<(&str, &SearchIndex)> = spaces.collect();
-        persist::encode(txn_id(&shared.store), shared.cfg.analyzer, spaces.into_iter())
+/// What the close did with the search snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloseReport {
+    /// The snapshot file's size; 0 when none was written.
+    pub bytes: u64,
+    /// Seconds the snapshot took (LMDB's fsync included), written or abandoned.
+    pub seconds: f64,
+    /// Why no snapshot was written ("" when it was): over its time budget, or an
+    /// I/O error. The next open then rebuilds (or uses an older snapshot that is
+    /// still valid because nothing was committed since).
+    pub skipped: String,
+}
+
+/// Writes the snapshot of everything `shared` holds, within `budget` when one is
+/// given (`Some(ZERO)`: none is written); call once the writer has stopped, so that
+/// no commit can follow the transaction it names.
+///
+/// The budget bounds a shutdown: a snapshot written past a container's grace
+/// period is killed anyway, and a killed write costs the next start a rebuild on
+/// top of the time it wasted. It covers the LMDB fsync, which cannot be cut short
+/// (checked after it), and the streamed encode, checked at every 1 MiB written.
+pub(crate) fn save(dir: &Path, shared: &Shared, budget: Option<Duration>) -> CloseReport {
+    let start = crate::clock::monotonic();
+    let deadline = budget.map(|b| start + b);
+    let result = if budget == Some(Duration::ZERO) {
+        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "a time budget of 0"))
+    } else {
+        write_snapshot(dir, shared, deadline)
     };
-    persist::write(dir, &bytes)?;
-    Ok(())
+    let seconds = crate::clock::since(start).as_secs_f64();
+    match result {
+        Ok(bytes) => CloseReport { bytes, seconds, skipped: String::new() },
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            let within = budget.unwrap_or_default().as_secs_f64();
+            let skipped = format!("not written within its time budget of {within} s");
+            CloseReport { bytes: 0, seconds, skipped }
+        }
+        Err(e) => CloseReport { bytes: 0, seconds, skipped: format!("write failed: {e}") },
+    }
+}
+
+fn write_snapshot(
+    dir: &Path,
+    shared: &Shared,
+    deadline: Option<Instant>,
+) -> std::io::Result<u64> {
+    shared.store.env.force_sync().map_err(std::io::Error::other)?;
+    if deadline.is_some_and(|d| crate::clock::monotonic() >= d) {
+        return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "after the LMDB fsync"));
+    }
+    let state = shared.state.read().expect("state lock");
+    let spaces = state.namespaces();
+    let spaces: Vec<(&str, &SearchIndex)> = spaces.iter().map(|n| (&*n.name, &n.index)).collect();
+    persist::write(dir, txn_id(&shared.store), shared.cfg.analyzer, spaces.into_iter(), deadline)
 }
 
 #[cfg(test)]

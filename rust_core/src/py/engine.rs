@@ -434,7 +434,25 @@ impl PyEngine {
             .collect())
     }
 
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        enter_core(py, || self.engine.close())
+    /// (snapshot bytes, seconds, why skipped), or None when already closed.
+    #[pyo3(signature = (snapshot_budget_s = None))]
+    fn close(
+        &self,
+        py: Python<'_>,
+        snapshot_budget_s: Option<f64>,
+    ) -> PyResult<Option<(u64, f64, String)>> {
+        let report = enter_core(py, || {
+            let budget = match snapshot_budget_s {
+                None => None,
+                Some(s) if s.is_finite() && s >= 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+                Some(s) => {
+                    return Err(crate::error::CoreError::InvalidArgument(format!(
+                        "snapshot_budget_s must be a finite number >= 0, not {s}"
+                    )))
+                }
+            };
+            self.engine.close_within(budget)
+        })?;
+        Ok(report.map(|r| (r.bytes, r.seconds, r.skipped)))
     }
 }
