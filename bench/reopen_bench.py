@@ -64,7 +64,8 @@ status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 peak = int(status["VmHWM"].split()[0]) * 1024
 cpu_s = usage.ru_utime + usage.ru_stime - cpu0
 print(json.dumps({"open_s": open_s, "cpu_s": cpu_s, "rss": rss, "peak": peak,
-                  "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2])}))
+                  "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2]),
+                  "phases": getattr(e._core, "open_phases", [])}))
 sys.stdout.flush()
 os._exit(0)  # no close: it would write a new snapshot
 """
@@ -228,6 +229,12 @@ def main() -> None:
         report_extra["snapshot_vs_baseline"] = vs_base
         cells = "".join(f"{vs_base[f]:10.3f}" for f in fields)
         print(f"{'ratio':10}{cells}   snapshot / baseline's snapshot open")
+    for mode, rs in runs.items():
+        names = [p[0] for p in rs[-1]["phases"]]
+        for i, name in enumerate(names):
+            wall = statistics.median(r["phases"][i][1] for r in rs)
+            cpu = statistics.median(r["phases"][i][2] for r in rs)
+            print(f"  {mode} phase {name:18} {wall:8.3f} s wall {cpu:8.3f} s CPU (medians)")
     print(f"snapshot file: {size / 2**20:.0f} MiB ({size / args.memories:.0f} B per memory)")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)

@@ -347,6 +347,12 @@ class Engine:
     @property
     def open_report(self) -> tuple[bool, str]:
         """(loaded from the search snapshot, why a snapshot was refused or "")."""
+    @property
+    def open_phases(self) -> builtins.list[tuple[str, float, float]]:
+        """The open's steps as (name, wall seconds, CPU seconds of the thread that ran
+        it), in the order they ended: "header pass", "snapshot map", "snapshot
+        checksum", "snapshot decode" (the three on a second thread, beside the header
+        pass), "snapshot check", "rebuild"."""
     def put_many(
         self,
         namespace: str,

@@ -72,17 +72,27 @@ class Engine:
         self._clock = clock
         self._core = _core.Engine(str(path), self.options)
         from_snapshot, refused = self._core.open_report
+        steps = ", ".join(
+            f"{name} {wall:.2f} s ({cpu:.2f} s CPU)" for name, wall, cpu in self._core.open_phases
+        )
         if from_snapshot:
-            _log.info("search state of %s loaded from its snapshot", path)
+            _log.info("search state of %s loaded from its snapshot: %s", path, steps)
         elif refused:
-            _log.warning("search snapshot of %s refused, search state rebuilt: %s", path, refused)
+            _log.warning(
+                "search snapshot of %s refused, search state rebuilt: %s; %s", path, refused, steps
+            )
         else:
-            _log.info("search state of %s built from LMDB (no snapshot)", path)
+            _log.info("search state of %s built from LMDB (no snapshot): %s", path, steps)
 
     @property
     def open_report(self) -> tuple[bool, str]:
         """How the search state was loaded: (from the snapshot, why a snapshot was refused)."""
         return self._core.open_report
+
+    @property
+    def open_phases(self) -> list[tuple[str, float, float]]:
+        """Where the open's time went: (step, wall seconds, CPU seconds of its thread)."""
+        return self._core.open_phases
 
     @property
     def path(self) -> str:

@@ -81,6 +81,7 @@ def fresh_rebuild(path: Path, **options: object) -> list[list[tuple[str, float]]
     (path / SNAPSHOT).unlink(missing_ok=True)
     with open_engine(path, **options) as engine:
         assert engine.open_report == (False, "")
+        assert [step for step, _, _ in engine.open_phases] == ["rebuild"]
         return hits(engine)
 
 
@@ -98,6 +99,14 @@ def test_a_clean_close_reopens_from_the_snapshot(tmp_path: Path) -> None:
     path, before = closed_store(tmp_path)
     with open_engine(path) as engine:
         assert engine.open_report == (True, "")
+        steps = [step for step, wall, cpu in engine.open_phases if wall >= 0 and cpu >= 0]
+        assert steps == [
+            "header pass",
+            "snapshot map",
+            "snapshot checksum",
+            "snapshot decode",
+            "snapshot check",
+        ]
         assert hits(engine) == before
         assert all(before), "every query has hits"
         engine.put_many("a", [NewMemory(key="new", text="zeppelin river")])

@@ -11,6 +11,7 @@
 //! transaction, within a time budget (`save`).
 
 use super::Shared;
+use crate::clock::{timed, Phase};
 use crate::error::Result;
 use crate::search::ann::Params;
 use crate::search::persist::{self, Bad, Expect};
@@ -23,18 +24,22 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How the engine's search state was loaded at open.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OpenReport {
     /// True when it came from the snapshot, false when it was rebuilt from LMDB.
     pub from_snapshot: bool,
     /// Why a snapshot was refused ("" when it was used, or when there was none:
     /// a first open, or a data directory from before snapshots).
     pub reason: String,
+    /// The open's steps, in the order they ended: "header pass" (the LRU/TTL view),
+    /// "snapshot map", "snapshot checksum", "snapshot decode" (on a second thread,
+    /// beside the header pass), "snapshot check" (`adopt`), "rebuild" (from LMDB).
+    pub phases: Vec<Phase>,
 }
 
 impl OpenReport {
-    fn rebuilt(reason: String) -> OpenReport {
-        OpenReport { from_snapshot: false, reason }
+    fn rebuilt(reason: String, phases: Vec<Phase>) -> OpenReport {
+        OpenReport { from_snapshot: false, reason, phases }
     }
 }
 
@@ -51,9 +56,10 @@ pub(crate) fn load(
     cfg: &crate::config::EngineConfig,
 ) -> Result<(State, OpenReport)> {
     let (analyzer, quant) = (cfg.analyzer, &cfg.vector_quantization);
+    let mut phases = Vec::new();
     if !persist::path(dir).exists() {
-        let state = State::load(store, analyzer, quant.clone())?;
-        return Ok((state, OpenReport::rebuilt(String::new())));
+        let state = timed(&mut phases, "rebuild", || State::load(store, analyzer, quant.clone()))?;
+        return Ok((state, OpenReport::rebuilt(String::new(), phases)));
     }
     let expect = Expect {
         txn_id: txn_id(store),
@@ -62,22 +68,37 @@ pub(crate) fn load(
         quantization: quant.clone(),
     };
     let (state, snapshot) = std::thread::scope(|s| {
-        let reader = s.spawn(|| persist::read(dir, &expect));
-        let state = State::load_headers(store, analyzer, quant.clone());
-        let snapshot =
-            reader.join().unwrap_or_else(|_| Err(Bad("the snapshot reader panicked".into())));
+        let reader = s.spawn(|| {
+            let mut read_phases = Vec::new();
+            let read = persist::read(dir, &expect, &mut read_phases);
+            (read, read_phases)
+        });
+        let state = timed(&mut phases, "header pass", || {
+            State::load_headers(store, analyzer, quant.clone())
+        });
+        let snapshot = reader.join().map_or_else(
+            |_| Err(Bad("the snapshot reader panicked".into())),
+            |(read, read_phases)| {
+                phases.extend(read_phases);
+                read
+            },
+        );
         (state, snapshot)
     });
     let mut state = state?;
-    let adopted = snapshot
-        .and_then(|s| s.ok_or_else(|| Bad("the search snapshot vanished".into())))
-        .and_then(|spaces| adopt(&mut state, spaces));
+    let adopted = timed(&mut phases, "snapshot check", || {
+        snapshot
+            .and_then(|s| s.ok_or_else(|| Bad("the search snapshot vanished".into())))
+            .and_then(|spaces| adopt(&mut state, spaces))
+    });
     match adopted {
-        Ok(()) => Ok((state, OpenReport { from_snapshot: true, reason: String::new() })),
+        Ok(()) => Ok((state, OpenReport { from_snapshot: true, reason: String::new(), phases })),
         Err(Bad(reason)) => {
             persist::discard(dir);
             drop(state);
-            Ok((State::load(store, analyzer, quant.clone())?, OpenReport::rebuilt(reason)))
+            let state =
+                timed(&mut phases, "rebuild", || State::load(store, analyzer, quant.clone()))?;
+            Ok((state, OpenReport::rebuilt(reason, phases)))
         }
     }
 }

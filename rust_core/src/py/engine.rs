@@ -63,6 +63,12 @@ impl PyEngine {
         (r.from_snapshot, r.reason.clone())
     }
 
+    /// [(step, wall seconds, CPU seconds of its thread)]: where the open's time went.
+    #[getter]
+    fn open_phases(&self) -> Vec<(&'static str, f64, f64)> {
+        self.engine.open_report().phases.iter().map(|p| (p.name, p.wall_s, p.cpu_s)).collect()
+    }
+
     #[pyo3(signature = (namespace, items, now_ms, atomic = true))]
     fn put_many(
         &self,

@@ -39,6 +39,7 @@ use mapped::Mapped;
 
 use super::ann::Params;
 use super::{Analyzer, SearchIndex};
+use crate::clock::{timed, Phase};
 use std::path::{Path, PathBuf};
 
 /// The snapshot's file name in the data directory.
@@ -211,13 +212,33 @@ fn check_head(head: &[u8], expect: &Expect) -> Got<()> {
 /// Decodes a snapshot file's bytes into (namespace, index) pairs, or says why
 /// they cannot be used.
 pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
+    decode_timed(bytes, expect, &mut Vec::new())
+}
+
+/// `decode`, appending how long its checksum and its decoding took to `phases`.
+fn decode_timed(
+    bytes: &[u8],
+    expect: &Expect,
+    phases: &mut Vec<Phase>,
+) -> Got<Vec<(String, SearchIndex)>> {
     check_head(bytes, expect)?;
+    let body = timed(phases, "snapshot checksum", || verified_body(bytes))?;
+    timed(phases, "snapshot decode", || decode_body(body, expect))
+}
+
+/// The body of a file whose head passed `check_head`, if its checksum matches.
+fn verified_body(bytes: &[u8]) -> Got<&[u8]> {
     let mut r = Reader::new(&bytes[HEADER - 16..]);
     let (sum, len) = (r.u64()?, r.u64()?);
     let body = r.take(usize::try_from(len).map_err(|_| Bad::malformed("length"))?)?;
     if !r.is_empty() || checksum(body) != sum {
         return Err(Bad("snapshot checksum mismatch (torn or corrupt file)".into()));
     }
+    Ok(body)
+}
+
+/// The namespaces of a verified body.
+fn decode_body(body: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
     let mut r = Reader::new(body);
     r.u64()?; // the transaction id, checked by `check_head`
     let language = r.str()?;
@@ -242,8 +263,13 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
 }
 
 /// Reads and decodes the snapshot of `dir`, mapped rather than copied into memory
-/// (`mapped.rs`); `Ok(None)` when there is none.
-pub fn read(dir: &Path, expect: &Expect) -> Got<Option<Vec<(String, SearchIndex)>>> {
+/// (`mapped.rs`); `Ok(None)` when there is none. Appends the time of each step
+/// (map, checksum, decode) to `phases`.
+pub fn read(
+    dir: &Path,
+    expect: &Expect,
+    phases: &mut Vec<Phase>,
+) -> Got<Option<Vec<(String, SearchIndex)>>> {
     let file = match std::fs::File::open(path(dir)) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -257,8 +283,9 @@ pub fn read(dir: &Path, expect: &Expect) -> Got<Option<Vec<(String, SearchIndex)
         }
         Err(e) => return Err(Bad(format!("snapshot unreadable: {e}"))),
     }
-    let mapped = Mapped::new(&file).map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
-    decode(mapped.bytes(), expect).map(Some)
+    let mapped = timed(phases, "snapshot map", || Mapped::new(&file))
+        .map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
+    decode_timed(mapped.bytes(), expect, phases).map(Some)
 }
 
 #[cfg(test)]

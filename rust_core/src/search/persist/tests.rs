@@ -187,11 +187,11 @@ fn every_doubtful_snapshot_is_refused() {
 #[test]
 fn files_are_replaced_whole_and_discarded() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(read(dir.path(), &expect(1)), Ok(None)));
+    assert!(matches!(read(dir.path(), &expect(1), &mut Vec::new()), Ok(None)));
     let ix = SearchIndex::new(Analyzer::ENGLISH);
     write(dir.path(), 1, Analyzer::ENGLISH, [("a", &ix)].into_iter(), None).unwrap();
     write(dir.path(), 2, Analyzer::ENGLISH, [("b", &ix)].into_iter(), None).unwrap();
-    let spaces = read(dir.path(), &expect(2)).unwrap().unwrap();
+    let spaces = read(dir.path(), &expect(2), &mut Vec::new()).unwrap().unwrap();
     assert_eq!(spaces[0].0, "b");
     discard(dir.path());
     assert!(!path(dir.path()).exists());
@@ -233,7 +233,7 @@ fn a_torn_streamed_file_is_refused() {
     let file = std::fs::read(path(dir.path())).unwrap();
     let refused = |bytes: &[u8]| {
         std::fs::write(path(dir.path()), bytes).unwrap();
-        read(dir.path(), &expect(3)).err().map(|b| b.0).unwrap_or_default()
+        read(dir.path(), &expect(3), &mut Vec::new()).err().map(|b| b.0).unwrap_or_default()
     };
     let mut no_header = file.clone();
     no_header[..HEADER].fill(0);
@@ -246,4 +246,8 @@ fn a_torn_streamed_file_is_refused() {
     zeroed[page..page + 4096].fill(0);
     assert!(refused(&zeroed).contains("checksum"));
     assert!(refused(&file).is_empty(), "the intact file is used");
+    let mut phases = Vec::new();
+    assert!(matches!(read(dir.path(), &expect(3), &mut phases), Ok(Some(_))));
+    let steps: Vec<&str> = phases.iter().map(|p| p.name).collect();
+    assert_eq!(steps, ["snapshot map", "snapshot checksum", "snapshot decode"]);
 }
