@@ -21,9 +21,11 @@ it. JSON in ``bench/out/reopen_<memories>.json``.
 Usage: ``python bench/reopen_bench.py [--memories 100000] [--dim 384] [--rounds 3]
 [--graph-wait 900] [--dir DIR] [--baseline PYTHONPATH] [--close-rounds N]`` (``--dir``
 keeps the built store for another run; ``--close-rounds`` only opens the kept store
-from its snapshot and times its close, which rewrites the snapshot, N times; ``--baseline`` adds a third mode, the snapshot opened by the
-code of another checkout, e.g. ``git worktree add /tmp/base main`` with its extension
-built: the before / after of a change on the same file, alternating).
+from its snapshot and times its close, which rewrites the snapshot, N times;
+``--baseline`` adds a third mode, the snapshot opened by the code of another checkout,
+e.g. ``git worktree add /tmp/base main`` with its extension built: the before / after
+of a change on the same file, alternating). Each open's steps (``Engine.open_phases``:
+wall and thread-CPU seconds) are printed as medians.
 """
 
 from __future__ import annotations
@@ -84,10 +86,10 @@ def hwm():
 e = memd.Engine(sys.argv[1], EngineOptions(durability="nosync"))
 assert e.open_report[0], e.open_report
 peak_open, cpu0, t = hwm(), cpu(), time.perf_counter()
-size, _, skipped = e._core.close() or (os.path.getsize(sys.argv[1] + "/search.snapshot"), 0, "")
+size, _, skipped, phases = e._core.close()
 close_s = time.perf_counter() - t
 print(json.dumps({"close_s": close_s, "cpu_s": cpu() - cpu0, "peak_open": peak_open,
-                  "peak_close": hwm(), "bytes": size, "skipped": skipped}))
+                  "peak_close": hwm(), "bytes": size, "skipped": skipped, "phases": phases}))
 """
 
 
@@ -184,6 +186,10 @@ def main() -> None:
         med = {f: statistics.median(c[f] for c in closes) for f in ("close_s", "cpu_s")}
         print(f"\nclose of {args.memories} memories, {args.close_rounds} rounds: {closes}")
         print(f"close median {med['close_s']:.2f} s wall, {med['cpu_s']:.2f} s CPU")
+        for i, (name, _, _) in enumerate(closes[-1]["phases"]):
+            wall = statistics.median(c["phases"][i][1] for c in closes)
+            cpu = statistics.median(c["phases"][i][2] for c in closes)
+            print(f"  close phase {name:16} {wall:8.3f} s wall {cpu:8.3f} s CPU (medians)")
         out = Path(__file__).parent / "out"
         out.mkdir(exist_ok=True)
         report = {"memories": args.memories, "closes": closes, "medians": med}

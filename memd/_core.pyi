@@ -349,10 +349,13 @@ class Engine:
         """(loaded from the search snapshot, why a snapshot was refused or "")."""
     @property
     def open_phases(self) -> builtins.list[tuple[str, float, float]]:
-        """The open's steps as (name, wall seconds, CPU seconds of the thread that ran
-        it), in the order they ended: "header pass", "snapshot map", "snapshot
-        checksum", "snapshot decode" (the three on a second thread, beside the header
-        pass), "snapshot check", "rebuild"."""
+        """Where the open's time went, step by step.
+
+        (name, wall seconds, CPU seconds of the thread that ran it), in the order the
+        steps ended: "header pass", "snapshot map", "snapshot checksum", "snapshot
+        decode" (the three on a second thread, beside the header pass), "snapshot
+        check", "rebuild".
+        """
     def put_many(
         self,
         namespace: str,
@@ -600,14 +603,17 @@ class Engine:
 
         Raises ``InvalidArgument`` if no embedder serves it, ``Unavailable`` if it fails.
         """
-    def close(self, snapshot_budget_s: float | None = None) -> tuple[int, float, str] | None:
-        """Flush access statistics, stop the writer, write the search snapshot and close
-        LMDB. Idempotent.
+    def close(
+        self, snapshot_budget_s: float | None = None
+    ) -> tuple[int, float, str, builtins.list[tuple[str, float, float]]] | None:
+        """Flush, stop the writer, write the search snapshot, close LMDB. Idempotent.
 
         ``snapshot_budget_s`` bounds the snapshot write (``None``: no bound, ``0``: no
         snapshot); one that would overrun it is abandoned, and the next open rebuilds.
         Returns (snapshot bytes, seconds it took, why it was not written: "" when it
-        was), or ``None`` when the engine was already closed. Raises
+        was, the close's steps as (name, wall s, thread CPU s): "writer stop", "lmdb
+        fsync", "snapshot write", "lmdb close"), or ``None`` when the engine was
+        already closed. Raises
         ``InvalidArgument`` for a negative or non-finite budget.
         """
 

@@ -391,18 +391,24 @@ class Engine:
         report = self._core.close(snapshot_budget_s)
         if report is None:
             return
-        size, seconds, skipped = report
+        size, seconds, skipped, phases = report
+        steps = ", ".join(f"{name} {wall:.2f} s ({cpu:.2f} s CPU)" for name, wall, cpu in phases)
         if skipped:
             _log.warning(
                 "search snapshot of %s not written (%s after %.1f s): the next start "
-                "rebuilds the search state",
+                "rebuilds the search state; close: %s",
                 self.path,
                 skipped,
                 seconds,
+                steps,
             )
         else:
             _log.info(
-                "search snapshot of %s written: %.1f MiB in %.2f s", self.path, size / 2**20, seconds
+                "search snapshot of %s written: %.1f MiB in %.2f s; close: %s",
+                self.path,
+                size / 2**20,
+                seconds,
+                steps,
             )
 
     def __enter__(self) -> Engine:

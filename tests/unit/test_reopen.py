@@ -231,6 +231,7 @@ def test_a_close_over_its_snapshot_budget_leaves_no_new_snapshot(
         with caplog.at_level(logging.INFO, logger="memd.engine"):
             engine.close(snapshot_budget_s=60)
         assert "search snapshot of" in caplog.text and "written:" in caplog.text
+        assert "close: writer stop" in caplog.text and "snapshot write" in caplog.text
     with open_engine(path) as engine:
         assert engine.open_report == (True, "")
         assert hits(engine) == after

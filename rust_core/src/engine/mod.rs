@@ -383,20 +383,27 @@ impl Engine {
         let Some(shared) = self.shared.write().expect("engine lock").take() else {
             return Ok(None);
         };
-        let _ = shared.tx.send(Msg::Shutdown);
-        if let Some(handle) = self.writer.lock().expect("writer lock").take() {
-            handle.join().map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
-        }
+        let mut phases = Vec::new();
+        crate::clock::timed(&mut phases, "writer stop", || {
+            let _ = shared.tx.send(Msg::Shutdown);
+            match self.writer.lock().expect("writer lock").take() {
+                Some(handle) => handle.join().map_err(|_| "the writer thread panicked"),
+                None => Ok(()),
+            }
+        })
+        .map_err(|e| CoreError::Internal(e.into()))?;
         // The writer has made its last commit: the snapshot covers everything. A
         // failed or abandoned write only costs the next open a rebuild (a
         // half-written snapshot is never renamed into place, and a torn one is
         // refused), so it does not fail the close: the report says what happened.
-        let report = reopen::save(&self.path, &shared, snapshot_budget);
+        let mut report = reopen::save(&self.path, &shared, snapshot_budget, phases);
         let env = shared.store.env.clone();
         drop(shared);
         // Waits until every other handle (calls in flight) is gone, so the same
         // directory can be opened again in this process.
-        env.prepare_for_closing().wait();
+        crate::clock::timed(&mut report.phases, "lmdb close", || {
+            env.prepare_for_closing().wait();
+        });
         // Only now may another engine open the directory.
         drop(self.lock.lock().expect("lock slot").take());
         Ok(Some(report))

@@ -174,6 +174,10 @@ pub struct CloseReport {
     /// I/O error. The next open then rebuilds (or uses an older snapshot that is
     /// still valid because nothing was committed since).
     pub skipped: String,
+    /// The close's steps: "writer stop" (its last commit), "lmdb fsync", "snapshot
+    /// write" (encoding and writing, to the page cache: no fsync), "lmdb close"
+    /// (waiting for calls in flight).
+    pub phases: Vec<Phase>,
 }
 
 /// Writes the snapshot of everything `shared` holds, within `budget` when one is
@@ -184,39 +188,48 @@ pub struct CloseReport {
 /// period is killed anyway, and a killed write costs the next start a rebuild on
 /// top of the time it wasted. It covers the LMDB fsync, which cannot be cut short
 /// (checked after it), and the streamed encode, checked at every 1 MiB written.
-pub(crate) fn save(dir: &Path, shared: &Shared, budget: Option<Duration>) -> CloseReport {
+pub(crate) fn save(
+    dir: &Path,
+    shared: &Shared,
+    budget: Option<Duration>,
+    mut phases: Vec<Phase>,
+) -> CloseReport {
     let start = crate::clock::monotonic();
     let deadline = budget.map(|b| start + b);
     let result = if budget == Some(Duration::ZERO) {
         Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "a time budget of 0"))
     } else {
-        write_snapshot(dir, shared, deadline)
+        write_snapshot(dir, shared, deadline, &mut phases)
     };
     let seconds = crate::clock::since(start).as_secs_f64();
-    match result {
-        Ok(bytes) => CloseReport { bytes, seconds, skipped: String::new() },
+    let (bytes, skipped) = match result {
+        Ok(bytes) => (bytes, String::new()),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             let within = budget.unwrap_or_default().as_secs_f64();
-            let skipped = format!("not written within its time budget of {within} s");
-            CloseReport { bytes: 0, seconds, skipped }
+            (0, format!("not written within its time budget of {within} s"))
         }
-        Err(e) => CloseReport { bytes: 0, seconds, skipped: format!("write failed: {e}") },
-    }
+        Err(e) => (0, format!("write failed: {e}")),
+    };
+    CloseReport { bytes, seconds, skipped, phases }
 }
 
 fn write_snapshot(
     dir: &Path,
     shared: &Shared,
     deadline: Option<Instant>,
+    phases: &mut Vec<Phase>,
 ) -> std::io::Result<u64> {
-    shared.store.env.force_sync().map_err(std::io::Error::other)?;
+    timed(phases, "lmdb fsync", || shared.store.env.force_sync()).map_err(std::io::Error::other)?;
     if deadline.is_some_and(|d| crate::clock::monotonic() >= d) {
         return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "after the LMDB fsync"));
     }
     let state = shared.state.read().expect("state lock");
     let spaces = state.namespaces();
     let spaces: Vec<(&str, &SearchIndex)> = spaces.iter().map(|n| (&*n.name, &n.index)).collect();
-    persist::write(dir, txn_id(&shared.store), shared.cfg.analyzer, spaces.into_iter(), deadline)
+    let (txn, analyzer) = (txn_id(&shared.store), shared.cfg.analyzer);
+    timed(phases, "snapshot write", || {
+        persist::write(dir, txn, analyzer, spaces.into_iter(), deadline)
+    })
 }
 
 #[cfg(test)]

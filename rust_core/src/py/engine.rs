@@ -42,6 +42,9 @@ fn saturating_usize(v: i128) -> usize {
     usize::try_from(v.max(0)).unwrap_or(usize::MAX)
 }
 
+/// What `close` returns: snapshot bytes, seconds, why skipped, the close's steps.
+type CloseTuple = (u64, f64, String, Vec<(&'static str, f64, f64)>);
+
 #[pymethods]
 impl PyEngine {
     #[new]
@@ -440,13 +443,14 @@ impl PyEngine {
             .collect())
     }
 
-    /// (snapshot bytes, seconds, why skipped), or None when already closed.
+    /// (snapshot bytes, seconds, why skipped, [(step, wall s, CPU s)]), or None when
+    /// already closed.
     #[pyo3(signature = (snapshot_budget_s = None))]
     fn close(
         &self,
         py: Python<'_>,
         snapshot_budget_s: Option<f64>,
-    ) -> PyResult<Option<(u64, f64, String)>> {
+    ) -> PyResult<Option<CloseTuple>> {
         let report = enter_core(py, || {
             let budget = match snapshot_budget_s {
                 None => None,
@@ -459,6 +463,9 @@ impl PyEngine {
             };
             self.engine.close_within(budget)
         })?;
-        Ok(report.map(|r| (r.bytes, r.seconds, r.skipped)))
+        Ok(report.map(|r| {
+            let phases = r.phases.iter().map(|p| (p.name, p.wall_s, p.cpu_s)).collect();
+            (r.bytes, r.seconds, r.skipped, phases)
+        }))
     }
 }

@@ -176,7 +176,9 @@ impl<'a> Writer<'a> {
             // for this call only, and on a little-endian machine it is the file order.
             self.raw(unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 4) });
         } else {
-            v.iter().for_each(|x| self.u32(*x));
+            for x in v {
+                self.u32(*x);
+            }
         }
     }
 
@@ -186,7 +188,9 @@ impl<'a> Writer<'a> {
             // SAFETY: as in `raw_u32s`: an f32 is 4 initialised bytes.
             self.raw(unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 4) });
         } else {
-            v.iter().for_each(|x| self.f32(*x));
+            for x in v {
+                self.f32(*x);
+            }
         }
     }
 }
