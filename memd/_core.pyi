@@ -612,8 +612,8 @@ class Engine:
         snapshot); one that would overrun it is abandoned, and the next open rebuilds.
         Returns (snapshot bytes, seconds it took, why it was not written: "" when it
         was, the close's steps as (name, wall s, thread CPU s): "writer stop", "lmdb
-        fsync", "snapshot write", "lmdb close"), or ``None`` when the engine was
-        already closed. Raises
+        fsync", "snapshot write", "state release", "lmdb close"), or ``None`` when the
+        engine was already closed. Raises
         ``InvalidArgument`` for a negative or non-finite budget.
         """
 

@@ -398,7 +398,7 @@ impl Engine {
         // refused), so it does not fail the close: the report says what happened.
         let mut report = reopen::save(&self.path, &shared, snapshot_budget, phases);
         let env = shared.store.env.clone();
-        drop(shared);
+        crate::clock::timed(&mut report.phases, "state release", || reopen::release(shared));
         // Waits until every other handle (calls in flight) is gone, so the same
         // directory can be opened again in this process.
         crate::clock::timed(&mut report.phases, "lmdb close", || {
