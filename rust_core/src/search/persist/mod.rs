@@ -33,9 +33,11 @@
 
 mod codec;
 mod mapped;
+mod writer;
 
-pub use codec::{checksum, entry_digest, f32s, Bad, Got, Reader, Writer};
+pub use codec::{entry_digest, f32s, Bad, Got, Reader};
 use mapped::Mapped;
+pub use writer::{checksum, Writer};
 
 use super::ann::Params;
 use super::{Analyzer, SearchIndex};
