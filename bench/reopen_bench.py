@@ -19,10 +19,13 @@ mode and snapshot / rebuild ratios, the snapshot's size, and the close that wrot
 it. JSON in ``bench/out/reopen_<memories>.json``.
 
 Usage: ``python bench/reopen_bench.py [--memories 100000] [--dim 384] [--rounds 3]
-[--graph-wait 900] [--dir DIR] [--baseline PYTHONPATH]`` (``--dir`` keeps the built
-store for another run; ``--baseline`` adds a third mode, the snapshot opened by the
-code of another checkout, e.g. ``git worktree add /tmp/base main`` with its extension
-built: the before / after of a change on the same file, alternating).
+[--graph-wait 900] [--dir DIR] [--baseline PYTHONPATH] [--close-rounds N]`` (``--dir``
+keeps the built store for another run; ``--close-rounds`` only opens the kept store
+from its snapshot and times its close, which rewrites the snapshot, N times;
+``--baseline`` adds a third mode, the snapshot opened by the code of another checkout,
+e.g. ``git worktree add /tmp/base main`` with its extension built: the before / after
+of a change on the same file, alternating). Each open's steps (``Engine.open_phases``:
+wall and thread-CPU seconds) are printed as medians.
 """
 
 from __future__ import annotations
@@ -63,10 +66,46 @@ status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 peak = int(status["VmHWM"].split()[0]) * 1024
 cpu_s = usage.ru_utime + usage.ru_stime - cpu0
 print(json.dumps({"open_s": open_s, "cpu_s": cpu_s, "rss": rss, "peak": peak,
-                  "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2])}))
+                  "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2]),
+                  "phases": getattr(e._core, "open_phases", [])}))
 sys.stdout.flush()
 os._exit(0)  # no close: it would write a new snapshot
 """
+
+
+CLOSE_CHILD = """
+import json, os, resource, sys, time
+import memd
+from memd import EngineOptions
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+def hwm():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return int(status["VmHWM"].split()[0]) * 1024
+e = memd.Engine(sys.argv[1], EngineOptions(durability="nosync"))
+assert e.open_report[0], e.open_report
+peak_open, cpu0, t = hwm(), cpu(), time.perf_counter()
+size, _, skipped, phases = e._core.close()
+close_s = time.perf_counter() - t
+print(json.dumps({"close_s": close_s, "cpu_s": cpu() - cpu0, "peak_open": peak_open,
+                  "peak_close": hwm(), "bytes": size, "skipped": skipped, "phases": phases}))
+"""
+
+
+def close_rounds(path: Path, rounds: int) -> list[dict[str, float]]:
+    """Opens the store from its snapshot and closes it, ``rounds`` times, each in a
+    fresh process: the close rewrites the snapshot (nothing changed, so the same one)."""
+    out = []
+    for _ in range(rounds):
+        run = subprocess.run(
+            [sys.executable, "-c", CLOSE_CHILD, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        out.append(json.loads(run.stdout))
+    return out
 
 
 def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
@@ -93,6 +132,7 @@ def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
     graph_s = time.perf_counter() - t
     graph = engine.vector_index(NS)
     engine.search(SearchQuery(NS, text="w0001", k=1))
+    print(f"ingested in {ingest_s:.1f} s; closing at {time.time():.0f}", flush=True)
     t = time.perf_counter()
     engine.close()
     close_s = time.perf_counter() - t
@@ -127,6 +167,12 @@ def main() -> None:
         help="also open the snapshot with the memd package found there (another checkout "
         "with its extension built), alternating with this one: before / after a change",
     )
+    ap.add_argument(
+        "--close-rounds",
+        type=int,
+        default=0,
+        help="only measure the close: open the kept store and close it this many times",
+    )
     args = ap.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="memd-reopen-"))
     path = root / "store"
@@ -135,6 +181,20 @@ def main() -> None:
         shutil.rmtree(path, ignore_errors=True)
         built = build(path, args.memories, args.dim, args.graph_wait)
         print(f"built {args.memories} memories: {built}")
+    if args.close_rounds:
+        closes = close_rounds(path, args.close_rounds)
+        med = {f: statistics.median(c[f] for c in closes) for f in ("close_s", "cpu_s")}
+        print(f"\nclose of {args.memories} memories, {args.close_rounds} rounds: {closes}")
+        print(f"close median {med['close_s']:.2f} s wall, {med['cpu_s']:.2f} s CPU")
+        for i, (name, _, _) in enumerate(closes[-1]["phases"]):
+            wall = statistics.median(c["phases"][i][1] for c in closes)
+            cpu = statistics.median(c["phases"][i][2] for c in closes)
+            print(f"  close phase {name:16} {wall:8.3f} s wall {cpu:8.3f} s CPU (medians)")
+        out = Path(__file__).parent / "out"
+        out.mkdir(exist_ok=True)
+        report = {"memories": args.memories, "closes": closes, "medians": med}
+        (out / f"reopen_close_{args.memories}.json").write_text(json.dumps(report, indent=1))
+        return
     kept = root / f"{SNAPSHOT}.kept"
     shutil.copy(path / SNAPSHOT, kept)
     runs: dict[str, list[dict[str, float]]] = {"rebuild": [], "snapshot": []}
@@ -175,6 +235,12 @@ def main() -> None:
         report_extra["snapshot_vs_baseline"] = vs_base
         cells = "".join(f"{vs_base[f]:10.3f}" for f in fields)
         print(f"{'ratio':10}{cells}   snapshot / baseline's snapshot open")
+    for mode, rs in runs.items():
+        names = [p[0] for p in rs[-1]["phases"]]
+        for i, name in enumerate(names):
+            wall = statistics.median(r["phases"][i][1] for r in rs)
+            cpu = statistics.median(r["phases"][i][2] for r in rs)
+            print(f"  {mode} phase {name:18} {wall:8.3f} s wall {cpu:8.3f} s CPU (medians)")
     print(f"snapshot file: {size / 2**20:.0f} MiB ({size / args.memories:.0f} B per memory)")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)

@@ -347,6 +347,15 @@ class Engine:
     @property
     def open_report(self) -> tuple[bool, str]:
         """(loaded from the search snapshot, why a snapshot was refused or "")."""
+    @property
+    def open_phases(self) -> builtins.list[tuple[str, float, float]]:
+        """Where the open's time went, step by step.
+
+        (name, wall seconds, CPU seconds of the thread that ran it), in the order the
+        steps ended: "header pass", "snapshot map", "snapshot checksum", "snapshot
+        decode" (the three on a second thread, beside the header pass), "snapshot
+        check", "rebuild".
+        """
     def put_many(
         self,
         namespace: str,
@@ -608,8 +617,19 @@ class Engine:
 
         Raises ``InvalidArgument`` if no embedder serves it, ``Unavailable`` if it fails.
         """
-    def close(self) -> None:
-        """Flush access statistics, stop the writer and close LMDB. Idempotent."""
+    def close(
+        self, snapshot_budget_s: float | None = None
+    ) -> tuple[int, float, str, builtins.list[tuple[str, float, float]]] | None:
+        """Flush, stop the writer, write the search snapshot, close LMDB. Idempotent.
+
+        ``snapshot_budget_s`` bounds the snapshot write (``None``: no bound, ``0``: no
+        snapshot); one that would overrun it is abandoned, and the next open rebuilds.
+        Returns (snapshot bytes, seconds it took, why it was not written: "" when it
+        was, the close's steps as (name, wall s, thread CPU s): "writer stop", "lmdb
+        fsync", "snapshot write", "state release", "lmdb close"), or ``None`` when the
+        engine was already closed. Raises
+        ``InvalidArgument`` for a negative or non-finite budget.
+        """
 
 @final
 class VerifyReport:

@@ -56,6 +56,9 @@ class Config:
         max_message_bytes: Largest request or response message.
         max_batch_items: Most memories or keys in one request message.
         grace_s: Seconds in-flight RPCs get to finish on shutdown.
+        snapshot_budget_s: Most seconds the search snapshot may take at shutdown
+            (docs/daemon.md); one that would take longer is not written. 0: never
+            written.
         sweep_interval_s: Seconds between background TTL sweeps; 0 disables them.
         sweep_max_items: Most expired memories one sweep removes.
         lifecycle_interval_s: Seconds between full lifecycle passes; 0 disables them.
@@ -90,6 +93,7 @@ class Config:
     max_message_bytes: int
     max_batch_items: int
     grace_s: float
+    snapshot_budget_s: float
     sweep_interval_s: float
     sweep_max_items: int
     lifecycle_interval_s: float
@@ -273,6 +277,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         max_message_bytes=v["max_message_bytes"],
         max_batch_items=v["max_batch_items"],
         grace_s=v["grace_s"],
+        snapshot_budget_s=v["snapshot_budget_s"],
         sweep_interval_s=v["sweep_interval_s"],
         sweep_max_items=v["sweep_max_items"],
         lifecycle_interval_s=v["lifecycle.interval_s"],

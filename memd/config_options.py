@@ -566,6 +566,14 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("grace_s", _S, "Seconds in-flight RPCs get to finish on SIGTERM", 10.0, float_in()),
     Option(
+        "snapshot_budget_s",
+        _S,
+        "Most seconds the search snapshot may take at shutdown (after the grace period); "
+        "one that would take longer is abandoned and the next start rebuilds. 0: none",
+        15.0,
+        float_in(),
+    ),
+    Option(
         "sweep_interval_s", _S, "Seconds between background TTL sweeps; 0 disables", 1.0, float_in()
     ),
     Option("sweep_max_items", _S, "Most expired memories one sweep removes", 1000, int_in(1)),

@@ -72,17 +72,27 @@ class Engine:
         self._clock = clock
         self._core = _core.Engine(str(path), self.options)
         from_snapshot, refused = self._core.open_report
+        steps = ", ".join(
+            f"{name} {wall:.2f} s ({cpu:.2f} s CPU)" for name, wall, cpu in self._core.open_phases
+        )
         if from_snapshot:
-            _log.info("search state of %s loaded from its snapshot", path)
+            _log.info("search state of %s loaded from its snapshot: %s", path, steps)
         elif refused:
-            _log.warning("search snapshot of %s refused, search state rebuilt: %s", path, refused)
+            _log.warning(
+                "search snapshot of %s refused, search state rebuilt: %s; %s", path, refused, steps
+            )
         else:
-            _log.info("search state of %s built from LMDB (no snapshot)", path)
+            _log.info("search state of %s built from LMDB (no snapshot): %s", path, steps)
 
     @property
     def open_report(self) -> tuple[bool, str]:
         """How the search state was loaded: (from the snapshot, why a snapshot was refused)."""
         return self._core.open_report
+
+    @property
+    def open_phases(self) -> list[tuple[str, float, float]]:
+        """Where the open's time went: (step, wall seconds, CPU seconds of its thread)."""
+        return self._core.open_phases
 
     @property
     def path(self) -> str:
@@ -396,9 +406,37 @@ class Engine:
         """Vectors (packed float32) of ``texts`` by ``namespace``'s embedder; stores nothing."""
         return self._core.embed(namespace, texts, query)
 
-    def close(self) -> None:
-        """Flush, stop the writer and close LMDB. Idempotent."""
-        self._core.close()
+    def close(self, snapshot_budget_s: float | None = None) -> None:
+        """Flush, stop the writer, write the search snapshot and close LMDB. Idempotent.
+
+        Args:
+            snapshot_budget_s: At most this many seconds for the search snapshot
+                (``None``: no bound; ``0``: none written). A snapshot that would take
+                longer is abandoned and the next open rebuilds the search state from
+                LMDB; either way the log says what happened.
+        """
+        report = self._core.close(snapshot_budget_s)
+        if report is None:
+            return
+        size, seconds, skipped, phases = report
+        steps = ", ".join(f"{name} {wall:.2f} s ({cpu:.2f} s CPU)" for name, wall, cpu in phases)
+        if skipped:
+            _log.warning(
+                "search snapshot of %s not written (%s after %.1f s): the next start "
+                "rebuilds the search state; close: %s",
+                self.path,
+                skipped,
+                seconds,
+                steps,
+            )
+        else:
+            _log.info(
+                "search snapshot of %s written: %.1f MiB in %.2f s; close: %s",
+                self.path,
+                size / 2**20,
+                seconds,
+                steps,
+            )
 
     def __enter__(self) -> Engine:
         return self

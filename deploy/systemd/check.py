@@ -11,8 +11,8 @@ Run with the Python that has memd installed (``make deploy-test`` does)::
 2. ``systemd-analyze security --offline=true``: the exposure score must stay at or
    below ``MAX_EXPOSURE`` (0-100 scale; 15 is shown as "1.5 OK").
 3. The ``MEMD_*`` settings: every name is one memd documents in ``--help``, memd
-   parses the values (``serve --print-config``), and ``TimeoutStopSec`` exceeds
-   ``MEMD_GRACE_S``.
+   parses the values (``serve --print-config``), and ``TimeoutStopSec`` covers
+   ``MEMD_GRACE_S`` + ``MEMD_SNAPSHOT_BUDGET_S`` + 5 s.
 4. ``MemoryDenyWriteExecute=yes``: memd runs under the kernel's equivalent
    (``prctl(PR_SET_MDWE)``, which refuses writable+executable memory like systemd's
    seccomp filter does) and serves Store, Retrieve and Search with compression.
@@ -178,8 +178,14 @@ def check_env(files: list[Path], label: str, known: set[str]) -> dict[str, str]:
         if not str(cfg[path]).startswith("/var/lib/memd/"):
             fail(f"{label}: {path} {cfg[path]!r} is outside StateDirectory (read-only there)")
     stop = directives(UNIT, "TimeoutStopSec")
-    if not stop or float(stop[-1].rstrip("s")) < cfg["grace_s"] + 10:
-        fail(f"{label}: TimeoutStopSec {stop} must exceed MEMD_GRACE_S ({cfg['grace_s']}) by 10 s")
+    # The stop: the RPC grace period, then the search snapshot's budget, then a margin
+    # for closing LMDB; a SIGKILL before the snapshot is written costs a rebuild.
+    need = cfg["grace_s"] + cfg["snapshot_budget_s"] + 5
+    if not stop or float(stop[-1].rstrip("s")) < need:
+        fail(
+            f"{label}: TimeoutStopSec {stop} must cover MEMD_GRACE_S ({cfg['grace_s']}) + "
+            f"MEMD_SNAPSHOT_BUDGET_S ({cfg['snapshot_budget_s']}) + 5 s"
+        )
     print(f"ok: MEMD_* settings ({label}): {len(env)} known, parsed by memd")
     return env
 

@@ -13,7 +13,8 @@ balancers see the drain before connections are refused:
 3. gRPC stops accepting and gives in-flight RPCs ``grace_s`` to finish;
    (cluster mode: this node's partitions are handed over first, docs/cluster.md;
    it leaves the cluster after step 3);
-4. the engine flushes access statistics and closes LMDB;
+4. the engine flushes access statistics, writes the search snapshot (within
+   ``snapshot_budget_s``, else not at all) and closes LMDB;
 5. queued spans are exported (tracing on; up to the exporter's timeout);
 6. the metrics endpoint stops last, so the drain itself can be scraped.
 """
@@ -292,7 +293,7 @@ class MemdServer:
             if self.cluster is not None:
                 self.cluster.stop()
             flushed = self.engine.flush()
-            self.engine.close()
+            self.engine.close(snapshot_budget_s=self.cfg.snapshot_budget_s)
             if self.tracing is not None:  # the last calls' spans; waits for the exporter
                 self.tracing.shutdown()
             if self._http is not None:

@@ -93,3 +93,23 @@ def test_kill_9_after_writes_rebuilds_and_says_so(start_daemon: StartDaemon) -> 
     d = start_daemon()
     assert "loaded from its snapshot" in origin(d), "the clean stop after the rebuild wrote one"
     assert searches(d) == rebuilt
+
+
+def test_a_stop_over_the_snapshot_budget_skips_it_and_says_so(start_daemon: StartDaemon) -> None:
+    """``--snapshot-budget-s`` bounds the SIGTERM stop: a snapshot that would overrun it
+    (here a budget of 0) is not written, the log says why, and the next start rebuilds
+    and serves every acknowledged write."""
+    d = start_daemon("--snapshot-budget-s", "0")
+    data = d.data_dir
+    store(d, range(200))
+    written = searches(d)
+    assert d.stop(signal.SIGTERM) == 0
+    assert not (data / SNAPSHOT).exists() and not (data / f"{SNAPSHOT}.tmp").exists()
+    skipped = [line for line in d.lines if "search snapshot of" in line]
+    assert len(skipped) == 1 and "not written" in skipped[0] and "budget" in skipped[0], d.log()
+
+    d = start_daemon()
+    assert "built from LMDB (no snapshot)" in origin(d)
+    assert searches(d) == written
+    assert d.stop(signal.SIGTERM) == 0
+    assert (data / SNAPSHOT).is_file(), "the default budget writes it"

@@ -9,17 +9,20 @@ engine's own account of where its search state came from.
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from engine_helpers import T0_MS, FakeClock
 
 import memd
 from memd import EngineOptions, NewMemory, SearchQuery
 from memd.engine import pack_embedding
+from memd.errors import InvalidArgument
 from memd.types import SearchFilter
 
 SNAPSHOT = "search.snapshot"
@@ -78,6 +81,7 @@ def fresh_rebuild(path: Path, **options: object) -> list[list[tuple[str, float]]
     (path / SNAPSHOT).unlink(missing_ok=True)
     with open_engine(path, **options) as engine:
         assert engine.open_report == (False, "")
+        assert [step for step, _, _ in engine.open_phases] == ["rebuild"]
         return hits(engine)
 
 
@@ -95,6 +99,14 @@ def test_a_clean_close_reopens_from_the_snapshot(tmp_path: Path) -> None:
     path, before = closed_store(tmp_path)
     with open_engine(path) as engine:
         assert engine.open_report == (True, "")
+        steps = [step for step, wall, cpu in engine.open_phases if wall >= 0 and cpu >= 0]
+        assert steps == [
+            "header pass",
+            "snapshot map",
+            "snapshot checksum",
+            "snapshot decode",
+            "snapshot check",
+        ]
         assert hits(engine) == before
         assert all(before), "every query has hits"
         engine.put_many("a", [NewMemory(key="new", text="zeppelin river")])
@@ -192,3 +204,34 @@ def test_the_graph_comes_back_built(tmp_path: Path) -> None:
         assert engine.open_report == (True, "")
         assert engine.vector_index("a") == built
         assert hits(engine) == before, "the same graph walk, the same hits"
+
+
+def test_a_close_over_its_snapshot_budget_leaves_no_new_snapshot(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A budget the write cannot meet (0 s) abandons it: no file is renamed into place,
+    the log says so, and the next open rebuilds everything that was acknowledged."""
+    path, _ = closed_store(tmp_path)
+    old = (path / SNAPSHOT).read_bytes()
+    engine = open_engine(path)
+    engine.put_many("a", [NewMemory(key="late", text="zeppelin harbor")])
+    after = hits(engine)
+    with caplog.at_level(logging.INFO, logger="memd.engine"):
+        engine.close(snapshot_budget_s=0)
+    assert "not written (not written within its time budget of 0 s" in caplog.text
+    assert (path / SNAPSHOT).read_bytes() == old, "the old, now stale, snapshot is untouched"
+    assert not (path / f"{SNAPSHOT}.tmp").exists()
+    with open_engine(path) as engine:
+        from_snapshot, reason = engine.open_report
+        assert not from_snapshot and "stale" in reason, reason
+        assert hits(engine) == after
+        with pytest.raises(InvalidArgument, match="snapshot_budget_s"):
+            engine.close(snapshot_budget_s=-1)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="memd.engine"):
+            engine.close(snapshot_budget_s=60)
+        assert "search snapshot of" in caplog.text and "written:" in caplog.text
+        assert "close: writer stop" in caplog.text and "snapshot write" in caplog.text
+    with open_engine(path) as engine:
+        assert engine.open_report == (True, "")
+        assert hits(engine) == after

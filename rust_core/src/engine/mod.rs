@@ -29,7 +29,7 @@ mod writer;
 pub use batch::MAX_BATCH_QUERIES;
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
-pub use reopen::OpenReport;
+pub use reopen::{CloseReport, OpenReport};
 pub use stats::{MapInfo, NamespaceStats, TierStats};
 pub use touch::{TakenTouches, MAX_PENDING_KEYS};
 pub use transfer::{Conflict, DimensionMismatch, TransferReport, TransferRequest};
@@ -381,25 +381,43 @@ impl Engine {
     /// Flushes access statistics, stops the writer, writes the search snapshot
     /// and closes LMDB, waiting for calls in flight. Idempotent.
     pub fn close(&self) -> Result<()> {
+        self.close_within(None).map(drop)
+    }
+
+    /// `close`, giving the search snapshot at most `snapshot_budget` (`reopen::save`;
+    /// `None`: no limit). Returns what became of the snapshot, `None` when the engine
+    /// was already closed.
+    pub fn close_within(
+        &self,
+        snapshot_budget: Option<std::time::Duration>,
+    ) -> Result<Option<CloseReport>> {
         let Some(shared) = self.shared.write().expect("engine lock").take() else {
-            return Ok(());
+            return Ok(None);
         };
-        let _ = shared.tx.send(Msg::Shutdown);
-        if let Some(handle) = self.writer.lock().expect("writer lock").take() {
-            handle.join().map_err(|_| CoreError::Internal("the writer thread panicked".into()))?;
-        }
+        let mut phases = Vec::new();
+        crate::clock::timed(&mut phases, "writer stop", || {
+            let _ = shared.tx.send(Msg::Shutdown);
+            match self.writer.lock().expect("writer lock").take() {
+                Some(handle) => handle.join().map_err(|_| "the writer thread panicked"),
+                None => Ok(()),
+            }
+        })
+        .map_err(|e| CoreError::Internal(e.into()))?;
         // The writer has made its last commit: the snapshot covers everything. A
-        // failed write only costs the next open a rebuild (a half-written
-        // snapshot is refused), so it does not fail the close.
-        let _ = reopen::save(&self.path, &shared);
+        // failed or abandoned write only costs the next open a rebuild (a
+        // half-written snapshot is never renamed into place, and a torn one is
+        // refused), so it does not fail the close: the report says what happened.
+        let mut report = reopen::save(&self.path, &shared, snapshot_budget, phases);
         let env = shared.store.env.clone();
-        drop(shared);
+        crate::clock::timed(&mut report.phases, "state release", || reopen::release(shared));
         // Waits until every other handle (calls in flight) is gone, so the same
         // directory can be opened again in this process.
-        env.prepare_for_closing().wait();
+        crate::clock::timed(&mut report.phases, "lmdb close", || {
+            env.prepare_for_closing().wait();
+        });
         // Only now may another engine open the directory.
         drop(self.lock.lock().expect("lock slot").take());
-        Ok(())
+        Ok(Some(report))
     }
 }
 

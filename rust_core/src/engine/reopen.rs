@@ -7,9 +7,11 @@
 //! namespace's snapshot index is checked against that pass's view: same keys, same
 //! attributes (`adopt`). A snapshot that fails any check is deleted before the
 //! rebuild, so it is never tried again. At close, after the writer's last commit,
-//! LMDB is fsynced and the snapshot written with the id of that last transaction.
+//! LMDB is fsynced and the snapshot streamed to the file with the id of that last
+//! transaction, within a time budget (`save`).
 
 use super::Shared;
+use crate::clock::{timed, Phase};
 use crate::error::Result;
 use crate::search::ann::Params;
 use crate::search::persist::{self, Bad, Expect};
@@ -19,20 +21,26 @@ use crate::tier::state::KeyMeta;
 use crate::tier::State;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
 
 /// How the engine's search state was loaded at open.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OpenReport {
     /// True when it came from the snapshot, false when it was rebuilt from LMDB.
     pub from_snapshot: bool,
     /// Why a snapshot was refused ("" when it was used, or when there was none:
     /// a first open, or a data directory from before snapshots).
     pub reason: String,
+    /// The open's steps, in the order they ended: "header pass" (the LRU/TTL view),
+    /// "snapshot map", "snapshot checksum", "snapshot decode" (on a second thread,
+    /// beside the header pass), "snapshot check" (`adopt`), "rebuild" (from LMDB).
+    pub phases: Vec<Phase>,
 }
 
 impl OpenReport {
-    fn rebuilt(reason: String) -> OpenReport {
-        OpenReport { from_snapshot: false, reason }
+    fn rebuilt(reason: String, phases: Vec<Phase>) -> OpenReport {
+        OpenReport { from_snapshot: false, reason, phases }
     }
 }
 
@@ -49,9 +57,10 @@ pub(crate) fn load(
     cfg: &crate::config::EngineConfig,
 ) -> Result<(State, OpenReport)> {
     let (analyzer, quant) = (cfg.analyzer, &cfg.vector_quantization);
+    let mut phases = Vec::new();
     if !persist::path(dir).exists() {
-        let state = State::load(store, analyzer, quant.clone())?;
-        return Ok((state, OpenReport::rebuilt(String::new())));
+        let state = timed(&mut phases, "rebuild", || State::load(store, analyzer, quant.clone()))?;
+        return Ok((state, OpenReport::rebuilt(String::new(), phases)));
     }
     let expect = Expect {
         txn_id: txn_id(store),
@@ -60,22 +69,37 @@ pub(crate) fn load(
         quantization: quant.clone(),
     };
     let (state, snapshot) = std::thread::scope(|s| {
-        let reader = s.spawn(|| persist::read(dir, &expect));
-        let state = State::load_headers(store, analyzer, quant.clone());
-        let snapshot =
-            reader.join().unwrap_or_else(|_| Err(Bad("the snapshot reader panicked".into())));
+        let reader = s.spawn(|| {
+            let mut read_phases = Vec::new();
+            let read = persist::read(dir, &expect, &mut read_phases);
+            (read, read_phases)
+        });
+        let state = timed(&mut phases, "header pass", || {
+            State::load_headers(store, analyzer, quant.clone())
+        });
+        let snapshot = reader.join().map_or_else(
+            |_| Err(Bad("the snapshot reader panicked".into())),
+            |(read, read_phases)| {
+                phases.extend(read_phases);
+                read
+            },
+        );
         (state, snapshot)
     });
     let mut state = state?;
-    let adopted = snapshot
-        .and_then(|s| s.ok_or_else(|| Bad("the search snapshot vanished".into())))
-        .and_then(|spaces| adopt(&mut state, spaces));
+    let adopted = timed(&mut phases, "snapshot check", || {
+        snapshot
+            .and_then(|s| s.ok_or_else(|| Bad("the search snapshot vanished".into())))
+            .and_then(|spaces| adopt(&mut state, spaces))
+    });
     match adopted {
-        Ok(()) => Ok((state, OpenReport { from_snapshot: true, reason: String::new() })),
+        Ok(()) => Ok((state, OpenReport { from_snapshot: true, reason: String::new(), phases })),
         Err(Bad(reason)) => {
             persist::discard(dir);
             drop(state);
-            Ok((State::load(store, analyzer, quant.clone())?, OpenReport::rebuilt(reason)))
+            let state =
+                timed(&mut phases, "rebuild", || State::load(store, analyzer, quant.clone()))?;
+            Ok((state, OpenReport::rebuilt(reason, phases)))
         }
     }
 }
@@ -140,19 +164,92 @@ fn adopt(state: &mut State, spaces: Vec<(String, SearchIndex)>) -> std::result::
     }
 }
 
-/// Writes the snapshot of everything `shared` holds; call once the writer has
-/// stopped, so that no commit can follow the transaction it names.
-pub(crate) fn save(dir: &Path, shared: &Shared) -> Result<()> {
-    shared.store.env.force_sync()?;
-    let bytes = {
-        let state = shared.state.read().expect("state lock");
-        let spaces = state.namespaces();
-        let spaces = spaces.iter().map(|n| (&*n.name, &n.index));
-        let spaces: Vec<(&str, &SearchIndex)> = spaces.collect();
-        persist::encode(txn_id(&shared.store), shared.cfg.analyzer, spaces.into_iter())
+/// What the close did with the search snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloseReport {
+    /// The snapshot file's size; 0 when none was written.
+    pub bytes: u64,
+    /// Seconds the snapshot took (LMDB's fsync included), written or abandoned.
+    pub seconds: f64,
+    /// Why no snapshot was written ("" when it was): over its time budget, or an
+    /// I/O error. The next open then rebuilds (or uses an older snapshot that is
+    /// still valid because nothing was committed since).
+    pub skipped: String,
+    /// The close's steps: "writer stop" (its last commit), "lmdb fsync", "snapshot
+    /// write" (encoding and writing, to the page cache: no fsync), "state release"
+    /// (`release`), "lmdb close" (waiting for calls in flight).
+    pub phases: Vec<Phase>,
+}
+
+/// Writes the snapshot of everything `shared` holds, within `budget` when one is
+/// given (`Some(ZERO)`: none is written); call once the writer has stopped, so that
+/// no commit can follow the transaction it names.
+///
+/// The budget bounds a shutdown: a snapshot written past a container's grace
+/// period is killed anyway, and a killed write costs the next start a rebuild on
+/// top of the time it wasted. It covers the LMDB fsync, which cannot be cut short
+/// (checked after it), and the streamed encode, checked at every 1 MiB written.
+pub(crate) fn save(
+    dir: &Path,
+    shared: &Shared,
+    budget: Option<Duration>,
+    mut phases: Vec<Phase>,
+) -> CloseReport {
+    let start = crate::clock::monotonic();
+    let deadline = budget.map(|b| start + b);
+    let result = if budget == Some(Duration::ZERO) {
+        Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "a time budget of 0"))
+    } else {
+        write_snapshot(dir, shared, deadline, &mut phases)
     };
-    persist::write(dir, &bytes)?;
-    Ok(())
+    let seconds = crate::clock::since(start).as_secs_f64();
+    let (bytes, skipped) = match result {
+        Ok(bytes) => (bytes, String::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            let within = budget.unwrap_or_default().as_secs_f64();
+            (0, format!("not written within its time budget of {within} s"))
+        }
+        Err(e) => (0, format!("write failed: {e}")),
+    };
+    CloseReport { bytes, seconds, skipped, phases }
+}
+
+fn write_snapshot(
+    dir: &Path,
+    shared: &Shared,
+    deadline: Option<Instant>,
+    phases: &mut Vec<Phase>,
+) -> std::io::Result<u64> {
+    timed(phases, "lmdb fsync", || shared.store.env.force_sync()).map_err(std::io::Error::other)?;
+    if deadline.is_some_and(|d| crate::clock::monotonic() >= d) {
+        return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "after the LMDB fsync"));
+    }
+    let state = shared.state.read().expect("state lock");
+    let spaces = state.namespaces();
+    let spaces: Vec<(&str, &SearchIndex)> = spaces.iter().map(|n| (&*n.name, &n.index)).collect();
+    let (txn, analyzer) = (txn_id(&shared.store), shared.cfg.analyzer);
+    timed(phases, "snapshot write", || {
+        persist::write(dir, txn, analyzer, spaces.into_iter(), deadline)
+    })
+}
+
+/// Drops `shared`. When that was its last handle, the in-memory view is freed on a
+/// thread of its own: at 1 000 000 memories it is gigabytes in millions of
+/// allocations, about 1 CPU second to free (seconds of wall time on a loaded
+/// machine), which a shutdown need not wait for (the process exits next) and a
+/// reopen in the same process does not depend on. With calls still in flight (they
+/// hold handles) the last of them frees it, as before.
+pub(crate) fn release(shared: std::sync::Arc<Shared>) {
+    match std::sync::Arc::try_unwrap(shared) {
+        Ok(shared) => {
+            let state = shared.state.into_inner().unwrap_or_else(PoisonError::into_inner);
+            // If the thread cannot be started, the closure, and the state, is dropped
+            // here instead.
+            let _ =
+                std::thread::Builder::new().name("memd-release".into()).spawn(move || drop(state));
+        }
+        Err(shared) => drop(shared),
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ fn saturating_usize(v: i128) -> usize {
     usize::try_from(v.max(0)).unwrap_or(usize::MAX)
 }
 
+/// What `close` returns: snapshot bytes, seconds, why skipped, the close's steps.
+type CloseTuple = (u64, f64, String, Vec<(&'static str, f64, f64)>);
+
 #[pymethods]
 impl PyEngine {
     #[new]
@@ -64,6 +67,12 @@ impl PyEngine {
     fn open_report(&self) -> (bool, String) {
         let r = self.engine.open_report();
         (r.from_snapshot, r.reason.clone())
+    }
+
+    /// [(step, wall seconds, CPU seconds of its thread)]: where the open's time went.
+    #[getter]
+    fn open_phases(&self) -> Vec<(&'static str, f64, f64)> {
+        self.engine.open_report().phases.iter().map(|p| (p.name, p.wall_s, p.cpu_s)).collect()
     }
 
     #[pyo3(signature = (namespace, items, now_ms, atomic = true))]
@@ -467,7 +476,29 @@ impl PyEngine {
             .collect())
     }
 
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        enter_core(py, || self.engine.close())
+    /// (snapshot bytes, seconds, why skipped, [(step, wall s, CPU s)]), or None when
+    /// already closed.
+    #[pyo3(signature = (snapshot_budget_s = None))]
+    fn close(
+        &self,
+        py: Python<'_>,
+        snapshot_budget_s: Option<f64>,
+    ) -> PyResult<Option<CloseTuple>> {
+        let report = enter_core(py, || {
+            let budget = match snapshot_budget_s {
+                None => None,
+                Some(s) if s.is_finite() && s >= 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+                Some(s) => {
+                    return Err(crate::error::CoreError::InvalidArgument(format!(
+                        "snapshot_budget_s must be a finite number >= 0, not {s}"
+                    )))
+                }
+            };
+            self.engine.close_within(budget)
+        })?;
+        Ok(report.map(|r| {
+            let phases = r.phases.iter().map(|p| (p.name, p.wall_s, p.cpu_s)).collect();
+            (r.bytes, r.seconds, r.skipped, phases)
+        }))
     }
 }

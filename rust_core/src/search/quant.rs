@@ -195,14 +195,14 @@ impl Rows {
         });
         w.len(self.dim);
         w.u64(self.slots() as u64);
-        w.buf.reserve(self.slots() * self.row_bytes());
-        for x in &self.floats {
-            w.buf.extend_from_slice(&x.to_le_bytes());
-        }
-        w.buf.extend(self.codes.iter().map(|&c| c.to_le_bytes()[0]));
-        for s in &self.scales {
-            w.buf.extend_from_slice(&s.to_le_bytes());
-        }
+        w.raw_f32s(&self.floats);
+        // SAFETY: an i8 and a u8 have the same size and every bit pattern is a valid
+        // u8; the view borrows `codes` for this call only.
+        let codes = unsafe {
+            std::slice::from_raw_parts(self.codes.as_ptr().cast::<u8>(), self.codes.len())
+        };
+        w.raw(codes);
+        w.raw_f32s(&self.scales);
     }
 
     /// Reads what `encode` wrote; rows stored in another encoding than `want`

@@ -4,15 +4,13 @@
 //! its own persistence except access statistics, which the writer flushes in batches.
 
 use crate::config::QuantRules;
-use crate::error::Result;
 use crate::evict::lru::LruEntry;
-use crate::evict::{LruPolicy, TtlIndex};
+use crate::evict::TtlIndex;
 use crate::lifecycle::dedup::{text_hash, TextHashes};
 use crate::lifecycle::RetentionInput;
 use crate::model::{Header, Tier};
-use crate::search::quant::Quantization;
-use crate::search::{Analyzer, DocInput, DocMeta, SearchIndex};
-use crate::store::{codec, keys, Store};
+use crate::search::{Analyzer, SearchIndex};
+use crate::store::codec;
 // foldhash: several times faster than SipHash on short keys, and randomly seeded
 // per map, so clients choosing keys cannot force collisions the way they could
 // with an unseeded hash.
@@ -20,6 +18,11 @@ use crate::store::{codec, keys, Store};
 // shared name and its metadata in one lookup.
 type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
+
+mod load;
+mod namespace;
+
+pub use namespace::{Counters, Namespace, TierState};
 
 /// What the engine keeps in memory per memory.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,177 +118,6 @@ impl KeyMeta {
     }
 }
 
-/// Event counters of one tier since open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Reads that found a live memory here.
-    pub hits: u64,
-    /// Expired memories found by a read.
-    pub expired_lazy: u64,
-    /// Expired memories removed by a sweep.
-    pub expired_sweep: u64,
-    /// Memories deleted because the coldest tier was full.
-    pub evicted_capacity: u64,
-    /// Memories demoted out of this tier because it was full.
-    pub demoted_capacity: u64,
-    /// Promoted out of this tier for frequent reads.
-    pub promoted_frequency: u64,
-    /// Promoted out of this tier for importance.
-    pub promoted_importance: u64,
-    /// Explicit deletes.
-    pub deleted: u64,
-    /// Consolidated into `LONG_TERM` (out of this tier).
-    pub consolidated: u64,
-    /// Archived by a policy (out of this tier).
-    pub policy_archived: u64,
-    /// Demoted by a policy (out of this tier).
-    pub policy_demoted: u64,
-    /// Deleted by a policy.
-    pub policy_deleted: u64,
-    /// Refreshed by a policy.
-    pub policy_refreshed: u64,
-    /// Stores merged into a memory of this tier (exact or near duplicate).
-    pub dedup_merged: u64,
-    /// Stores flagged as near-duplicates of a memory of this tier.
-    pub dedup_flagged: u64,
-    /// Memories transferred (moved or copied) into this tier of the namespace.
-    pub transferred_in: u64,
-    /// Memories moved out of this tier to another namespace.
-    pub transferred_out: u64,
-    /// Memories removed by a Clear.
-    pub cleared: u64,
-}
-
-impl Counters {
-    /// (name, value) pairs, as reported in stats.
-    pub fn pairs(&self) -> [(&'static str, u64); 18] {
-        [
-            ("hits", self.hits),
-            ("expired.lazy", self.expired_lazy),
-            ("expired.sweep", self.expired_sweep),
-            ("evicted.capacity", self.evicted_capacity),
-            ("demoted.capacity", self.demoted_capacity),
-            ("promoted.frequency", self.promoted_frequency),
-            ("promoted.importance", self.promoted_importance),
-            ("deleted", self.deleted),
-            ("consolidated", self.consolidated),
-            ("policy.archived", self.policy_archived),
-            ("policy.demoted", self.policy_demoted),
-            ("policy.deleted", self.policy_deleted),
-            ("policy.refreshed", self.policy_refreshed),
-            ("dedup.merged", self.dedup_merged),
-            ("dedup.flagged", self.dedup_flagged),
-            ("transferred.in", self.transferred_in),
-            ("transferred.out", self.transferred_out),
-            ("cleared", self.cleared),
-        ]
-    }
-}
-
-/// One tier of one namespace.
-#[derive(Clone, Debug, Default)]
-pub struct TierState {
-    /// Eviction order (and the count: `lru.len()`).
-    pub lru: LruPolicy,
-    /// Sum of encoded record sizes.
-    pub bytes: u64,
-    /// Sum of value sizes as stored by clients.
-    pub value_raw: u64,
-    /// Sum of value sizes on disk.
-    pub value_stored: u64,
-    /// Memories whose value is stored compressed.
-    pub compressed: u64,
-    /// Sum of importances, in millionths (integers: no drift over adds and removes).
-    pub importance_micros: u64,
-    /// Sum of creation times.
-    pub created_sum: u128,
-    /// Events since open.
-    pub counters: Counters,
-}
-
-impl TierState {
-    fn add(&mut self, meta: &KeyMeta) {
-        self.bytes += u64::from(meta.bytes);
-        self.value_raw += u64::from(meta.value_raw);
-        self.value_stored += u64::from(meta.value_stored);
-        self.compressed += u64::from(meta.value_stored < meta.value_raw);
-        self.importance_micros += micros(meta.importance);
-        self.created_sum += u128::from(meta.created_ms);
-    }
-
-    fn sub(&mut self, meta: &KeyMeta) {
-        self.bytes -= u64::from(meta.bytes);
-        self.value_raw -= u64::from(meta.value_raw);
-        self.value_stored -= u64::from(meta.value_stored);
-        self.compressed -= u64::from(meta.value_stored < meta.value_raw);
-        self.importance_micros -= micros(meta.importance);
-        self.created_sum -= u128::from(meta.created_ms);
-    }
-}
-
-fn micros(importance: f32) -> u64 {
-    (f64::from(importance.clamp(0.0, 1.0)) * 1e6).round() as u64
-}
-
-/// One namespace.
-#[derive(Clone, Debug)]
-pub struct Namespace {
-    /// Process-local id (not persisted).
-    pub id: u32,
-    /// Name.
-    pub name: Arc<str>,
-    /// Embedding dimension, 0 until the first vector.
-    pub dim: u32,
-    /// Every memory of the namespace.
-    pub keys: HashMap<Arc<str>, KeyMeta>,
-    /// WORKING, `SHORT_TERM`, `LONG_TERM`, ARCHIVE.
-    pub tiers: [TierState; 4],
-    /// Reads of missing or expired keys.
-    pub misses: u64,
-    /// Text, vector and attribute index for search, kept in step by `Txn`.
-    pub index: SearchIndex,
-    /// Keys by text hash, for exact dedup.
-    pub texts: TextHashes,
-}
-
-impl Namespace {
-    /// Memories in `tier`.
-    pub fn count(&self, tier: Tier) -> usize {
-        self.tiers[tier.index()].lru.len()
-    }
-
-    /// Counters of `tier`.
-    pub fn counters(&mut self, tier: Tier) -> &mut Counters {
-        &mut self.tiers[tier.index()].counters
-    }
-}
-
-/// Records handed to the search indexer at a time while loading.
-const LOAD_BATCH: usize = 1024;
-
-/// Adds a stored record to a search index. A record whose body does not decode is
-/// still indexed (without content), so the index and the key map hold the same keys.
-/// `vector` is the record's stored embedding (`Store::embedding_bytes`).
-fn index_record(index: &mut SearchIndex, key: &Arc<str>, record: &[u8], vector: Option<&[u8]>) {
-    let Ok(header) = codec::decode_header(record) else { return };
-    let body = codec::decode_searchable(record).unwrap_or(codec::Searchable {
-        text: "",
-        tags: Vec::new(),
-        metadata: Vec::new(),
-        context: "",
-    });
-    let embedding = vector.map(codec::floats);
-    let doc = DocInput {
-        text: body.text,
-        context: body.context,
-        embedding: embedding.as_deref(),
-        tags: &body.tags,
-        metadata: &body.metadata,
-        meta: DocMeta::from_header(&header),
-    };
-    index.upsert(key, &doc);
-}
-
 /// The whole in-memory view.
 #[derive(Debug, Default)]
 pub struct State {
@@ -310,85 +142,6 @@ pub struct State {
 }
 
 impl State {
-    /// Rebuilds the view from LMDB: one pass over the record headers.
-    pub fn load(store: &Store, analyzer: Analyzer, quantization: QuantRules) -> Result<State> {
-        State::load_view(store, analyzer, quantization, true)
-    }
-
-    /// Like `load`, but every namespace's search index is left empty: the open
-    /// path fills them from the search snapshot (`engine/reopen.rs`).
-    pub fn load_headers(
-        store: &Store,
-        analyzer: Analyzer,
-        quantization: QuantRules,
-    ) -> Result<State> {
-        State::load_view(store, analyzer, quantization, false)
-    }
-
-    fn load_view(
-        store: &Store,
-        analyzer: Analyzer,
-        quantization: QuantRules,
-        index: bool,
-    ) -> Result<State> {
-        let rules = quantization.clone();
-        let mut state = State { analyzer, quantization, ..State::default() };
-        let rtxn = store.env.read_txn()?;
-        for entry in store.namespaces.iter(&rtxn)? {
-            let (name, dim) = entry?;
-            let dim = dim.get(..4).map_or(0, |d| u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
-            state.ensure(std::str::from_utf8(name).unwrap_or_default()).dim = dim;
-        }
-        // Search indexing (decoding bodies, tokenizing, copying vectors) is most of
-        // the work; a second thread does it, fed the records in order, while this one
-        // rebuilds the LRU and TTL view (about halves the time on two cores).
-        let indexes = std::thread::scope(|s| -> Result<HashMap<u32, SearchIndex>> {
-            // Batches: one channel message per record costs more than indexing it.
-            type Loaded<'t> = Vec<(u32, Quantization, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(8);
-            let indexer = s.spawn(move || {
-                let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
-                for (id, quant, key, record, vector) in rx.into_iter().flatten() {
-                    index_record(
-                        indexes
-                            .entry(id)
-                            .or_insert_with(|| SearchIndex::with_quantization(analyzer, quant)),
-                        &key,
-                        record,
-                        vector,
-                    );
-                }
-                indexes
-            });
-            let mut batch = Vec::with_capacity(LOAD_BATCH);
-            for entry in store.memories.iter(&rtxn)? {
-                let (db_key, record) = entry?;
-                let Some((ns, key)) = keys::split(db_key) else {
-                    continue;
-                };
-                let header = codec::decode_header(record)?;
-                let id = state.ensure(ns).id;
-                let key: Arc<str> = Arc::from(key);
-                if index {
-                    let vector = store.embedding_bytes(&rtxn, ns, record).ok().flatten();
-                    batch.push((id, rules.of(ns), key.clone(), record, vector));
-                }
-                if batch.len() == LOAD_BATCH {
-                    // The indexer only stops early if it panicked; join reports that.
-                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
-                }
-                state.insert(id, key, KeyMeta::of_record(&header, record));
-            }
-            let _ = tx.send(batch);
-            drop(tx);
-            Ok(indexer.join().expect("the search indexer panicked"))
-        })?;
-        for (id, index) in indexes {
-            state.by_id(id).index = index;
-        }
-        Ok(state)
-    }
-
     /// Keeps what a rebuild cannot recover from LMDB: counters, and access
     /// statistics not yet flushed (for memories that still exist).
     pub fn carry_over(&mut self, old: State) {

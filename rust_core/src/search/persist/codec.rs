@@ -1,5 +1,5 @@
 //! The snapshot's byte format: little-endian integers and floats, lengths as `u32`
-//! (`u64` for the matrix), written into one buffer and read back from one slice.
+//! (`u64` for the matrix), written by `writer.rs` and read back here from one slice.
 //! Every read is bounds-checked and fails with `Bad` on a short or malformed input,
 //! never panics: a snapshot file is outside input (it may be torn or corrupt).
 
@@ -16,60 +16,6 @@ impl Bad {
 
 /// What a read returns.
 pub type Got<T> = std::result::Result<T, Bad>;
-
-/// Appends values to a byte buffer.
-#[derive(Debug, Default)]
-pub struct Writer {
-    /// The bytes so far.
-    pub buf: Vec<u8>,
-}
-
-impl Writer {
-    /// A byte.
-    pub fn u8(&mut self, v: u8) {
-        self.buf.push(v);
-    }
-
-    /// A `u32`.
-    pub fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-
-    /// A `u64`.
-    pub fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-
-    /// An `f32` (bit-exact).
-    pub fn f32(&mut self, v: f32) {
-        self.u32(v.to_bits());
-    }
-
-    /// A length; lengths beyond `u32` are impossible here (slots are `u32`).
-    pub fn len(&mut self, n: usize) {
-        self.u32(u32::try_from(n).expect("snapshot lengths fit in u32"));
-    }
-
-    /// A string.
-    pub fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
-    }
-
-    /// Length-prefixed bytes (up to 4 GiB).
-    pub fn bytes(&mut self, b: &[u8]) {
-        self.len(b.len());
-        self.buf.extend_from_slice(b);
-    }
-
-    /// Length-prefixed `u32`s.
-    pub fn u32s(&mut self, v: &[u32]) {
-        self.len(v.len());
-        self.buf.reserve(v.len() * 4);
-        for x in v {
-            self.buf.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-}
 
 /// Reads values back from a slice, front to back.
 #[derive(Debug)]
@@ -189,24 +135,9 @@ pub fn entry_digest(key: &str, m: &crate::search::DocMeta) -> u64 {
     h.finish()
 }
 
-/// The checksum of a snapshot body: foldhash over 1 MiB chunks, folded in order.
-/// Not cryptographic: it catches torn writes and bit rot, which is all a file this
-/// process wrote itself needs. (A foldhash upgrade that changes the function only
-/// invalidates snapshots, which then rebuild.)
-pub fn checksum(bytes: &[u8]) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let state = foldhash::quality::FixedState::with_seed(0x736e_6170);
-    let mut acc = bytes.len() as u64;
-    for chunk in bytes.chunks(1 << 20) {
-        let mut h = state.build_hasher();
-        h.write(chunk);
-        acc = acc.rotate_left(5) ^ h.finish();
-    }
-    acc
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::writer::{checksum, Writer};
     use super::*;
 
     #[test]
@@ -218,7 +149,8 @@ mod tests {
         w.f32(-0.5);
         w.str("héllo");
         w.u32s(&[1, 2, 3]);
-        let mut r = Reader::new(&w.buf);
+        let bytes = w.into_bytes();
+        let mut r = Reader::new(&bytes);
         assert_eq!(r.u8(), Ok(7));
         assert_eq!(r.u32(), Ok(1 << 30));
         assert_eq!(r.u64(), Ok(u64::MAX - 1));
@@ -226,7 +158,7 @@ mod tests {
         assert_eq!(r.str(), Ok("héllo"));
         assert_eq!(r.u32s(), Ok(vec![1, 2, 3]));
         assert!(r.is_empty());
-        let cut = &w.buf[w.buf.len() - 16..w.buf.len() - 1];
+        let cut = &bytes[bytes.len() - 16..bytes.len() - 1];
         assert!(Reader::new(cut).u32s().is_err(), "a list cut short is an error, not a panic");
     }
 
@@ -243,7 +175,7 @@ mod tests {
     fn a_corrupt_length_is_refused_before_allocating() {
         let mut w = Writer::default();
         w.u32(u32::MAX);
-        assert!(Reader::new(&w.buf).u32s().is_err());
+        assert!(Reader::new(&w.into_bytes()).u32s().is_err());
         assert_ne!(checksum(b"abc"), checksum(b"abd"));
     }
 }

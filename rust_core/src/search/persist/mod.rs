@@ -26,18 +26,22 @@
 //!
 //! `MAGIC`, a format version (`u32`), the body's checksum and length (`u64`), then
 //! the body: the transaction id, the analyzer's name, the namespace count, and per
-//! namespace its name and `SearchIndex::encode`. The file is mapped into memory
-//! (`mapped.rs`) and decoded from the mapping in one pass (`codec.rs`); the vector
-//! matrix is most of it.
+//! namespace its name and `SearchIndex::encode`. It is streamed to the file at
+//! close in 1 MiB chunks (`write`: no buffer of the whole file, and a time budget),
+//! mapped into memory at open (`mapped.rs`) and decoded from the mapping in one
+//! pass (`codec.rs`); the vector matrix is most of it.
 
 mod codec;
 mod mapped;
+mod writer;
 
-pub use codec::{checksum, entry_digest, f32s, Bad, Got, Reader, Writer};
+pub use codec::{entry_digest, f32s, Bad, Got, Reader};
 use mapped::Mapped;
+pub use writer::{checksum, Writer};
 
 use super::ann::Params;
 use super::{Analyzer, SearchIndex};
+use crate::clock::{timed, Phase};
 use std::path::{Path, PathBuf};
 
 /// The snapshot's file name in the data directory.
@@ -45,7 +49,8 @@ pub const FILE: &str = "search.snapshot";
 const MAGIC: &[u8; 8] = b"MEMDSNAP";
 /// Bumped whenever any `encode` changes (an older file is then refused, not misread).
 /// 2: postings count term frequency and length in units (`text::TEXT_UNITS`).
-const VERSION: u32 = 2;
+/// 3: the checksum folds the length last (it is known only once streamed).
+const VERSION: u32 = 3;
 const HEADER: usize = 8 + 4 + 8 + 8;
 
 /// What a snapshot must match to be used.
@@ -68,37 +73,110 @@ pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
 }
 
-/// Encodes the indexes of `spaces` as covering LMDB transaction `txn_id`.
+/// Writes the body: the transaction id, the analyzer and every namespace's index.
+fn encode_body<'a>(
+    w: &mut Writer,
+    txn_id: u64,
+    analyzer: Analyzer,
+    spaces: impl ExactSizeIterator<Item = (&'a str, &'a SearchIndex)>,
+) {
+    w.u64(txn_id);
+    w.str(&analyzer.id());
+    w.len(spaces.len());
+    for (name, index) in spaces {
+        if w.failed() {
+            return; // nothing more reaches the file: do not spend the encoding
+        }
+        w.str(name);
+        index.encode(w);
+    }
+}
+
+/// The file's header for a body with checksum `sum` and length `len`.
+fn header(sum: u64, len: u64) -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[12..20].copy_from_slice(&sum.to_le_bytes());
+    h[20..].copy_from_slice(&len.to_le_bytes());
+    h
+}
+
+/// Encodes the indexes of `spaces` as covering LMDB transaction `txn_id`, in
+/// memory: the file `write` streams, byte for byte (for tests).
 pub fn encode<'a>(
     txn_id: u64,
     analyzer: Analyzer,
     spaces: impl ExactSizeIterator<Item = (&'a str, &'a SearchIndex)>,
 ) -> Vec<u8> {
     let mut w = Writer::default();
-    w.u64(txn_id);
-    w.str(&analyzer.id());
-    w.len(spaces.len());
-    for (name, index) in spaces {
-        w.str(name);
-        index.encode(&mut w);
-    }
-    let body = w.buf;
+    encode_body(&mut w, txn_id, analyzer, spaces);
+    let body = w.into_bytes();
     let mut file = Vec::with_capacity(HEADER + body.len());
-    file.extend_from_slice(MAGIC);
-    file.extend_from_slice(&VERSION.to_le_bytes());
-    file.extend_from_slice(&checksum(&body).to_le_bytes());
-    file.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    file.extend_from_slice(&header(checksum(&body), body.len() as u64));
     file.extend_from_slice(&body);
     file
 }
 
-/// Writes `bytes` (from `encode`) as the snapshot of `dir`: to a temporary file,
-/// then renamed over the old one, so a crash mid-write leaves either the old
-/// snapshot or the new one, never half of one (and a half one fails its checksum).
-pub fn write(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// A file that refuses writes once `deadline` has passed, so that an encode which
+/// would overrun its budget stops at the next chunk (`Writer` keeps the error).
+struct Budgeted<'f> {
+    file: &'f mut std::fs::File,
+    deadline: Option<std::time::Instant>,
+}
+
+impl std::io::Write for Budgeted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.deadline.is_some_and(|d| crate::clock::monotonic() >= d) {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "over its time budget"));
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Streams the snapshot of `spaces`, covering LMDB transaction `txn_id`, into
+/// `dir`: the header's place is left zero (not a snapshot) while the body is
+/// encoded chunk by chunk into a temporary file, then the header is written with
+/// the body's checksum and length, and the file renamed over the old one. A crash
+/// or kill mid-write leaves the old snapshot (or none) and a temporary file that
+/// is never read; a write past `deadline` is abandoned, its temporary file
+/// removed, with `ErrorKind::TimedOut`. Returns the file's size.
+///
+/// No fsync: the snapshot is a cache, and a file torn by a power loss after the
+/// rename (zeroed or missing pages) fails its checksum and is rebuilt. Syncing
+/// would make the close wait for the disk to take the whole file (about 33 s for
+/// the 1.8 GB of 1 000 000 memories on this machine's 55 MB/s disk), which is what
+/// a shutdown grace period cannot give.
+pub fn write<'a>(
+    dir: &Path,
+    txn_id: u64,
+    analyzer: Analyzer,
+    spaces: impl ExactSizeIterator<Item = (&'a str, &'a SearchIndex)>,
+    deadline: Option<std::time::Instant>,
+) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom, Write};
     let tmp = dir.join(format!("{FILE}.tmp"));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path(dir))
+    let written = (|| -> std::io::Result<u64> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&[0u8; HEADER])?;
+        let mut sink = Budgeted { file: &mut file, deadline };
+        let mut w = Writer::streaming(&mut sink);
+        encode_body(&mut w, txn_id, analyzer, spaces);
+        let (sum, len) = w.finish()?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&header(sum, len))?;
+        drop(file);
+        std::fs::rename(&tmp, path(dir))?;
+        Ok(HEADER as u64 + len)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Removes the snapshot of `dir`, if any (a refused one must not be tried again).
@@ -107,22 +185,22 @@ pub fn discard(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(format!("{FILE}.tmp")));
 }
 
-/// Decodes a snapshot file's bytes into (namespace, index) pairs, or says why
-/// they cannot be used.
-pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
-    let mut r = Reader::new(bytes);
+/// The bytes `check_head` needs: the header and the body's transaction id.
+const HEAD: usize = HEADER + 8;
+
+/// Refuses a file that is no snapshot of this format, or a stale one, from its first
+/// `HEAD` bytes: before the whole file is mapped and checksummed, so that the
+/// common refusal (a restart after a crash, which left a snapshot older than LMDB)
+/// does not first read gigabytes. (A corrupt transaction id also reads as stale.)
+fn check_head(head: &[u8], expect: &Expect) -> Got<()> {
+    let mut r = Reader::new(head);
     if r.take(8).ok() != Some(MAGIC.as_slice()) {
         return Err(Bad("not a snapshot file".into()));
     }
     if r.u32()? != VERSION {
         return Err(Bad("snapshot of another format version".into()));
     }
-    let (sum, len) = (r.u64()?, r.u64()?);
-    let body = r.take(usize::try_from(len).map_err(|_| Bad::malformed("length"))?)?;
-    if !r.is_empty() || checksum(body) != sum {
-        return Err(Bad("snapshot checksum mismatch (torn or corrupt file)".into()));
-    }
-    let mut r = Reader::new(body);
+    r.take(16)?;
     let txn_id = r.u64()?;
     if txn_id != expect.txn_id {
         return Err(Bad(format!(
@@ -130,6 +208,41 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
             expect.txn_id
         )));
     }
+    Ok(())
+}
+
+/// Decodes a snapshot file's bytes into (namespace, index) pairs, or says why
+/// they cannot be used.
+pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
+    decode_timed(bytes, expect, &mut Vec::new())
+}
+
+/// `decode`, appending how long its checksum and its decoding took to `phases`.
+fn decode_timed(
+    bytes: &[u8],
+    expect: &Expect,
+    phases: &mut Vec<Phase>,
+) -> Got<Vec<(String, SearchIndex)>> {
+    check_head(bytes, expect)?;
+    let body = timed(phases, "snapshot checksum", || verified_body(bytes))?;
+    timed(phases, "snapshot decode", || decode_body(body, expect))
+}
+
+/// The body of a file whose head passed `check_head`, if its checksum matches.
+fn verified_body(bytes: &[u8]) -> Got<&[u8]> {
+    let mut r = Reader::new(&bytes[HEADER - 16..]);
+    let (sum, len) = (r.u64()?, r.u64()?);
+    let body = r.take(usize::try_from(len).map_err(|_| Bad::malformed("length"))?)?;
+    if !r.is_empty() || checksum(body) != sum {
+        return Err(Bad("snapshot checksum mismatch (torn or corrupt file)".into()));
+    }
+    Ok(body)
+}
+
+/// The namespaces of a verified body.
+fn decode_body(body: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
+    let mut r = Reader::new(body);
+    r.u64()?; // the transaction id, checked by `check_head`
     let language = r.str()?;
     if language != expect.analyzer.id() {
         return Err(Bad(format!(
@@ -152,15 +265,29 @@ pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
 }
 
 /// Reads and decodes the snapshot of `dir`, mapped rather than copied into memory
-/// (`mapped.rs`); `Ok(None)` when there is none.
-pub fn read(dir: &Path, expect: &Expect) -> Got<Option<Vec<(String, SearchIndex)>>> {
+/// (`mapped.rs`); `Ok(None)` when there is none. Appends the time of each step
+/// (map, checksum, decode) to `phases`.
+pub fn read(
+    dir: &Path,
+    expect: &Expect,
+    phases: &mut Vec<Phase>,
+) -> Got<Option<Vec<(String, SearchIndex)>>> {
     let file = match std::fs::File::open(path(dir)) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Bad(format!("snapshot unreadable: {e}"))),
     };
-    let mapped = Mapped::new(&file).map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
-    decode(mapped.bytes(), expect).map(Some)
+    let mut head = [0u8; HEAD];
+    match std::io::Read::read_exact(&mut &file, &mut head) {
+        Ok(()) => check_head(&head, expect)?,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(Bad::malformed("truncated"))
+        }
+        Err(e) => return Err(Bad(format!("snapshot unreadable: {e}"))),
+    }
+    let mapped = timed(phases, "snapshot map", || Mapped::new(&file))
+        .map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
+    decode_timed(mapped.bytes(), expect, phases).map(Some)
 }
 
 #[cfg(test)]

@@ -169,7 +169,10 @@ fn every_doubtful_snapshot_is_refused() {
     };
     assert!(why(&bytes, &Expect { quantization: rule("n*"), ..expect(5) }).contains("int8"));
     assert!(decode(&bytes, &Expect { quantization: rule("other"), ..expect(5) }).is_ok());
-    for at in [HEADER + 3, bytes.len() / 2, bytes.len() - 1] {
+    let mut txn = bytes.clone();
+    txn[HEADER + 3] ^= 0x40;
+    assert!(why(&txn, &expect(5)).contains("stale"), "a damaged transaction id never matches");
+    for at in [HEADER + 9, bytes.len() / 2, bytes.len() - 1] {
         let mut bad = bytes.clone();
         bad[at] ^= 0x40;
         assert!(why(&bad, &expect(5)).contains("checksum"), "byte {at}");
@@ -184,12 +187,67 @@ fn every_doubtful_snapshot_is_refused() {
 #[test]
 fn files_are_replaced_whole_and_discarded() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(read(dir.path(), &expect(1)), Ok(None)));
+    assert!(matches!(read(dir.path(), &expect(1), &mut Vec::new()), Ok(None)));
     let ix = SearchIndex::new(Analyzer::ENGLISH);
-    write(dir.path(), &encode(1, Analyzer::ENGLISH, [("a", &ix)].into_iter())).unwrap();
-    write(dir.path(), &encode(2, Analyzer::ENGLISH, [("b", &ix)].into_iter())).unwrap();
-    let spaces = read(dir.path(), &expect(2)).unwrap().unwrap();
+    write(dir.path(), 1, Analyzer::ENGLISH, [("a", &ix)].into_iter(), None).unwrap();
+    write(dir.path(), 2, Analyzer::ENGLISH, [("b", &ix)].into_iter(), None).unwrap();
+    let spaces = read(dir.path(), &expect(2), &mut Vec::new()).unwrap().unwrap();
     assert_eq!(spaces[0].0, "b");
     discard(dir.path());
     assert!(!path(dir.path()).exists());
+}
+
+#[test]
+fn the_streamed_file_is_the_encoded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (busy_index(), busy_index_of(Quantization::Int8));
+    let spaces = || [("a", &a), ("b", &b)].into_iter();
+    let size = write(dir.path(), 9, Analyzer::ENGLISH, spaces(), None).unwrap();
+    let file = std::fs::read(path(dir.path())).unwrap();
+    assert_eq!(file.len() as u64, size);
+    assert_eq!(file, encode(9, Analyzer::ENGLISH, spaces()));
+    assert!(!dir.path().join(format!("{FILE}.tmp")).exists());
+}
+
+#[test]
+fn a_write_over_its_budget_is_abandoned_and_the_old_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ix = busy_index();
+    write(dir.path(), 1, Analyzer::ENGLISH, [("a", &ix)].into_iter(), None).unwrap();
+    let before = std::fs::read(path(dir.path())).unwrap();
+    let now = crate::clock::monotonic();
+    let e = write(dir.path(), 2, Analyzer::ENGLISH, [("a", &ix)].into_iter(), Some(now));
+    assert_eq!(e.map_err(|e| e.kind()), Err(std::io::ErrorKind::TimedOut));
+    assert_eq!(std::fs::read(path(dir.path())).unwrap(), before, "the old snapshot is intact");
+    assert!(!dir.path().join(format!("{FILE}.tmp")).exists(), "the partial file is removed");
+}
+
+/// What a kill or a power loss can leave of a streamed file: a body whose header is
+/// still zero (killed before the header was written), a file cut anywhere, pages
+/// lost to zeros. Each is refused, so the open rebuilds.
+#[test]
+fn a_torn_streamed_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ix = busy_index();
+    write(dir.path(), 3, Analyzer::ENGLISH, [("a", &ix)].into_iter(), None).unwrap();
+    let file = std::fs::read(path(dir.path())).unwrap();
+    let refused = |bytes: &[u8]| {
+        std::fs::write(path(dir.path()), bytes).unwrap();
+        read(dir.path(), &expect(3), &mut Vec::new()).err().map(|b| b.0).unwrap_or_default()
+    };
+    let mut no_header = file.clone();
+    no_header[..HEADER].fill(0);
+    assert!(refused(&no_header).contains("not a snapshot"));
+    for cut in [HEADER, HEADER + 1, file.len() / 3, file.len() - 1] {
+        assert!(refused(&file[..cut]).contains("malformed"), "cut at {cut}");
+    }
+    let mut zeroed = file.clone();
+    let page = file.len() / 2 / 4096 * 4096;
+    zeroed[page..page + 4096].fill(0);
+    assert!(refused(&zeroed).contains("checksum"));
+    assert!(refused(&file).is_empty(), "the intact file is used");
+    let mut phases = Vec::new();
+    assert!(matches!(read(dir.path(), &expect(3), &mut phases), Ok(Some(_))));
+    let steps: Vec<&str> = phases.iter().map(|p| p.name).collect();
+    assert_eq!(steps, ["snapshot map", "snapshot checksum", "snapshot decode"]);
 }
