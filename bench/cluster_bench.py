@@ -8,7 +8,13 @@ Starts a single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback
   owner, and through another node (forwarded, one hop);
 - unary Retrieve of one key counting the access: on the single node (in memory,
   flushed every second) and on the owner (recorded for its ``touch`` entries, appended
-  about every second and applied by every replica: memd/cluster/touch.py).
+  about every second and applied by every replica: memd/cluster/touch.py);
+- with ``--ghz-seconds S``, unary Retrieve (peek, with the ``memd-namespace`` header the
+  clients send) under load: ghz with ``--ghz-concurrency`` calls in flight for S
+  seconds, on the single node, the owner and a non-owner. One sequential client
+  measures a call's latency, where a hop costs a whole second server call (see
+  bench/grpc/relay_ceiling.py); under load the forwarding node and the owner each
+  spend their own process's core, which is what a cluster's throughput rests on.
 Runs alternate between the single node and the cluster; each figure is the median of
 ``--repeat`` runs; the ratios are cluster / single. Then ``--failovers`` times: kill -9
 the namespace's owner and time, from the kill, until a Store through a surviving node
@@ -40,6 +46,7 @@ sys.path[:0] = [str(REPO), str(REPO / "clients" / "python")]
 import grpc  # noqa: E402
 from memd_client import Client  # noqa: E402
 
+from bench.grpc.run import ghz_path  # noqa: E402
 from memd._pb.v1 import cluster_service_pb2 as cpb  # noqa: E402
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc  # noqa: E402
 from memd._pb.v1 import memory_pb2 as mpb  # noqa: E402
@@ -91,6 +98,22 @@ def retrieve_rate(
     for _ in range(calls):
         assert stub.Retrieve(request, timeout=10).results[0].found
     return calls / (time.perf_counter() - start)
+
+
+def ghz_rate(address: str, key: str, seconds: float, concurrency: int) -> float:
+    """Peek Retrieve calls per second that ghz gets answered OK, ``concurrency`` in flight."""
+    done = subprocess.run(
+        [ghz_path(), "--insecure", "--call", "memd.v1.MemoryService.Retrieve",
+         "-c", str(concurrency), "--connections", str(min(2, concurrency)),
+         "-z", f"{seconds}s", "--duration-stop", "wait", "--format", "json",
+         "-d", json.dumps({"namespace": NS, "keys": [key], "peek": True}),
+         "-m", json.dumps({"memd-namespace": NS}), address],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    out = json.loads(done.stdout)
+    codes = out.get("statusCodeDistribution", {})
+    assert set(codes) <= {"OK"}, codes
+    return float(codes.get("OK", 0)) / (out["total"] / 1e9)
 
 
 def prepare(address: str) -> tuple[pb_grpc.MemoryServiceStub, str]:
@@ -194,6 +217,14 @@ def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict
             ("client_routed", lambda: client_rate(client_routed, key, args.calls)),
         ]:
             out.setdefault(name, []).append(run())
+        if args.ghz_seconds:
+            for name, address in [
+                ("ghz_single", single),
+                ("ghz_owner", owner),
+                ("ghz_forwarded", via),
+            ]:
+                rate = ghz_rate(address, key, args.ghz_seconds, args.ghz_concurrency)
+                out.setdefault(name, []).append(rate)
     client_single.close()
     client_routed.close()
     return out
@@ -214,6 +245,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--failovers", type=int, default=3)
+    parser.add_argument("--ghz-seconds", type=float, default=0.0, help="0: no ghz rows")
+    parser.add_argument("--ghz-concurrency", type=int, default=16)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -274,7 +307,13 @@ def report(
          "cluster_counted", 0.9),
         ("client get (peek), route_to_owner via a non-owner / single", "client_single",
          "client_routed", 0.5),
+        ("ghz Retrieve (peek) under load on the owner, cluster / single", "ghz_single",
+         "ghz_owner", 0.9),
+        ("ghz Retrieve (peek) under load forwarded, cluster / single", "ghz_single",
+         "ghz_forwarded", 0.5),
     ]:  # fmt: skip
+        if base not in runs:
+            continue
         ratios = [c / s for c, s in zip(runs[figure], runs[base], strict=True)]
         rows.append({
             "figure": label, "single_per_s": figures[base], "cluster_per_s": figures[figure],
