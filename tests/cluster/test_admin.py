@@ -187,9 +187,12 @@ def test_a_fourth_node_joins_gets_its_share_and_replicates_only_r_partitions(
         time.sleep(0.3)
     mine = {p.partition for p in placement.partitions if "memd-4" in _replicas(p)}
     assert 0 < len(mine) < 8
-    # Every namespace is held, byte for byte, by its partition's replicas; node 4 (which
-    # joined empty) holds exactly the namespaces of the partitions it replicates. (The
-    # others keep what they applied of partitions they stopped replicating.)
+    # Every namespace is held, byte for byte, by its partition's replicas, node 4 (which
+    # joined empty) among them. Node 4 may hold more: a node keeps what it applied of a
+    # partition it stopped replicating, and on a loaded machine a node whose heartbeat
+    # came late can be passed over for a moment, node 4 following its partitions until
+    # it is back (seen once in CI-like runs). That node 4 replicates only R of the
+    # partitions is the placement's assertion above.
     expect = {
         ns: {
             int(n.removeprefix("memd-"))
@@ -205,7 +208,7 @@ def test_a_fourth_node_joins_gets_its_share_and_replicates_only_r_partitions(
             for ns, nodes in expect.items()
         )
         on_4 = {ns for ns in namespaces if ns in digests[4]["namespaces"]}
-        if same and on_4 == {ns for ns, nodes in expect.items() if 4 in nodes}:
+        if same and on_4 >= {ns for ns, nodes in expect.items() if 4 in nodes}:
             break
         assert time.monotonic() < deadline, (digests, expect)
         time.sleep(0.3)
