@@ -56,6 +56,21 @@ class ClusterMetrics:
             "Partitions this node handed to a better-placed node (rebalancing)",
             registry=registry,
         )
+        self.touch_entries = Counter(
+            "memd_cluster_touch_entries_total",
+            "touch entries (reads' access statistics) this node appended as an owner",
+            registry=registry,
+        )
+        self.touch_waiting = Gauge(
+            "memd_cluster_touch_keys_waiting",
+            "Keys whose reads wait for this owner's next touch entry",
+            registry=registry,
+        )
+        self.touch_dropped = Counter(
+            "memd_cluster_touch_reads_dropped_total",
+            "Reads not counted because the buffer of waiting reads was full",
+            registry=registry,
+        )
         self.fenced = Counter(
             "memd_cluster_fencing_rejections_total",
             "Appends the log refused because another node had taken the partition",

@@ -82,10 +82,16 @@ def touch_job(node: ClusterNode, interval_s: float) -> Job:
     appends, or when ``EARLY_KEYS`` keys are waiting.
     """
     last = monotonic()
+    dropped_seen = 0
+    metrics = node.metrics
 
     def run() -> RunResult:
-        nonlocal last
-        waiting, _ = node.replica.engine.pending_touches()
+        nonlocal last, dropped_seen
+        waiting, dropped = node.replica.engine.pending_touches()
+        metrics.touch_waiting.set(waiting)
+        if dropped > dropped_seen:  # the engine counts since open; the metric counts up
+            metrics.touch_dropped.inc(dropped - dropped_seen)
+            dropped_seen = dropped
         if waiting == 0 or (monotonic() - last < interval_s and waiting < EARLY_KEYS):
             return RunResult(0, False)
         last = monotonic()
@@ -98,6 +104,8 @@ def touch_job(node: ClusterNode, interval_s: float) -> Job:
                 n, left = touch_partition(node, partition, names)
             except Unavailable:
                 continue  # moved away meanwhile: the new owner counts its own reads
+            if n:
+                metrics.touch_entries.inc()
             done += n
             more = more or left
         return RunResult(done, more)

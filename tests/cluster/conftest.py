@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,14 @@ class Cluster:
 
     def metrics_url(self, node: int) -> str:
         return f"http://127.0.0.1:{self.base + 30 + node}/metrics"
+
+    def metric(self, node: int, name: str) -> float:
+        """The value of an unlabelled metric on ``node``'s Prometheus page."""
+        with urllib.request.urlopen(self.metrics_url(node), timeout=5) as page:
+            for line in page.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"{name} not exported by node {node}")
 
     def pid(self, name: str) -> int:
         return int((self.dir / f"{name}.pid").read_text())

@@ -114,6 +114,8 @@ def test_reads_through_the_owner_and_a_forwarder_count_on_every_replica(cluster:
     assert [h.memory.key for page in hits for h in page.hits] == ["searched"]
     # The owner appends a touch entry about a second later; every replica applies it.
     _until("counted on the owner", lambda: _seen(c, owner, ns)[0] == WANT)
+    assert c.metric(owner, "memd_cluster_touch_entries_total") >= 1
+    assert c.metric(owner, "memd_cluster_touch_reads_dropped_total") == 0
     digests = _converged(c, ns)
     assert len({d["namespaces"][ns] for d in digests}) == 1
     # The followers' in-memory views agree too (a follower read is served from them).
