@@ -142,3 +142,33 @@ def test_route_to_owner_leaves_a_single_node_alone(tmp_path: Path) -> None:
             assert [m.key for m in client.list(NS)] == ["s"]
     finally:
         daemon.close()
+
+
+def test_the_async_client_routes_to_the_owner_too(whole: Cluster) -> None:
+    ns = f"{NS}/aio"
+    owner_of_ns = whole.wait_balanced().partitions[partition_of(ns, 8)].owner
+    entry = next(n for n in (1, 2, 3) if f"memd-{n}" != owner_of_ns)
+
+    async def run() -> list[str]:
+        async with AsyncClient(whole.address(entry), route_to_owner=True) as aio:
+            await aio.store(ns, [{"key": "a", "text": "asyncio routed"}])
+            for _ in range(5):
+                assert (await aio.get(ns, ["a"]))["a"] is not None
+            return [h.memory.key async for h in aio.search(ns, "routed")]
+
+    before = {m: _counter(whole, entry, "memd_cluster_forwards_total", m) for m in
+              ("Store", "Retrieve", "Search")}  # fmt: skip
+    assert asyncio.run(run()) == ["a"]
+    for method, count in before.items():  # every call went straight to the owner
+        assert _counter(whole, entry, "memd_cluster_forwards_total", method) == count, method
+    # Without routing, the same calls through the same node are forwarded (the counter
+    # does count them): the assertions above could fail.
+
+    async def plain() -> None:
+        async with AsyncClient(whole.address(entry)) as aio:
+            assert (await aio.get(ns, ["a"]))["a"] is not None
+
+    asyncio.run(plain())
+    assert _counter(whole, entry, "memd_cluster_forwards_total", "Retrieve") == (
+        before["Retrieve"] + 1
+    )

@@ -34,6 +34,7 @@ from memd_client._ops import (
     transfer_request,
     transfer_result,
 )
+from memd_client._owners import AsyncOwnerRoutes
 from memd_client._routing import call_metadata, staleness_ms
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
 
@@ -125,7 +126,9 @@ class AsyncClient:
 
     Same arguments as ``Client``: ``target`` is ``host:port`` or ``unix:///path``,
     ``timeout`` the default deadline per call (not ``bulk_store``), ``retry`` the
-    retries on UNAVAILABLE, ``token`` and ``tls`` the access token and TLS settings.
+    retries on UNAVAILABLE, ``token`` and ``tls`` the access token and TLS settings,
+    ``route_to_owner`` sends each namespace's calls straight to its owner in a memd
+    cluster (``_owners.py``).
     """
 
     def __init__(
@@ -139,21 +142,31 @@ class AsyncClient:
         token: str | None = None,
         tls: bool | TLSConfig = False,
         credentials: grpc.ChannelCredentials | None = None,
+        route_to_owner: bool = False,
     ) -> None:
         credentials, secure = channel_settings(target, token, tls, credentials)
         opts = [*channel_options(max_message_bytes), *secure, *options]
-        self._channel: Any = (
-            grpc.aio.secure_channel(target, credentials, options=opts)
-            if credentials is not None
-            else grpc.aio.insecure_channel(target, options=opts)
-        )
+
+        def connect(address: str) -> Any:
+            if credentials is not None:
+                return grpc.aio.secure_channel(address, credentials, options=opts)
+            return grpc.aio.insecure_channel(address, options=opts)
+
+        self._channel: Any = connect(target)
         self._calls = multicallables(self._channel)
+        self._routes = (
+            AsyncOwnerRoutes(self._calls, self._channel, connect, multicallables)
+            if route_to_owner
+            else None
+        )
         self._timeout = timeout
         self._retry = retry if retry is not None else t.RetryPolicy()
         self.target = target
 
     async def close(self) -> None:
         """Close the channel; calls in flight are cancelled."""
+        if self._routes is not None:
+            await self._routes.close()
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:
@@ -178,15 +191,18 @@ class AsyncClient:
         namespace: str | None = None,
         max_staleness: int | None = None,
     ) -> Any:
-        call = self._calls[method]
         deadline = self._deadline(timeout)
         backoffs = self._retry.backoffs()
         metadata = call_metadata(namespace, max_staleness)
+        routes = self._routes
         while True:
+            calls = self._calls if routes is None else await routes.calls(namespace)
             try:
-                return await call(request, timeout=deadline, metadata=metadata)
+                return await calls[method](request, timeout=deadline, metadata=metadata)
             except grpc.RpcError as err:
                 if t.is_retryable(err):
+                    if routes is not None:  # the owner may be gone: read the map again
+                        await routes.refresh()
                     wait = next(backoffs, None)
                     if wait is not None:
                         await asyncio.sleep(wait)
@@ -237,7 +253,8 @@ class AsyncClient:
         request = build.search_request(
             namespace, query=query, embedding=embedding, limit=limit, **filters
         )
-        call = self._calls["Search"]
+        calls = self._calls if self._routes is None else self._routes.cached(namespace)
+        call = calls["Search"]
         deadline = self._deadline(timeout)
         bound = staleness_ms(max_staleness_ms)
         # The caller's span now, not when iteration starts.
