@@ -48,6 +48,7 @@ class _Placement:
 
     Args:
         target_calls: The method table of the client's own channel.
+        map_channel: The client's own channel (for ``ClusterService/Cluster``).
         connect: Makes a channel to a node's address, with the client's settings.
         tables: Makes the method table of a channel.
     """
@@ -55,10 +56,12 @@ class _Placement:
     def __init__(
         self,
         target_calls: dict[str, Any],
+        map_channel: Any,
         connect: Callable[[str], Any],
         tables: Callable[[Any], dict[str, Any]],
     ) -> None:
         self._target = target_calls
+        self._map = cpb_grpc.ClusterServiceStub(map_channel)  # type: ignore[no-untyped-call]
         self._connect = connect
         self._tables = tables
         self._channels: dict[str, Any] = {}  # address -> channel
@@ -113,11 +116,7 @@ class _Placement:
 
 
 class OwnerRoutes(_Placement):
-    """Owner routing for the blocking ``Client``.
-
-    ``map_channel`` is the client's own channel (for ``ClusterService/Cluster``); the
-    other arguments as ``_Placement``.
-    """
+    """Owner routing for the blocking ``Client`` (arguments as ``_Placement``)."""
 
     def __init__(
         self,
@@ -126,8 +125,7 @@ class OwnerRoutes(_Placement):
         connect: Callable[[str], Any],
         tables: Callable[[Any], dict[str, Any]],
     ) -> None:
-        super().__init__(target_calls, connect, tables)
-        self._map = cpb_grpc.ClusterServiceStub(map_channel)  # type: ignore[no-untyped-call]
+        super().__init__(target_calls, map_channel, connect, tables)
         self._lock = threading.Lock()
         self.refresh()
 
@@ -165,16 +163,6 @@ class AsyncOwnerRoutes(_Placement):
     event loop (by the first call, and again when ``OwnerRoutes`` would read it).
     Create it inside the loop.
     """
-
-    def __init__(
-        self,
-        target_calls: dict[str, Any],
-        map_channel: Any,
-        connect: Callable[[str], Any],
-        tables: Callable[[Any], dict[str, Any]],
-    ) -> None:
-        super().__init__(target_calls, connect, tables)
-        self._map = cpb_grpc.ClusterServiceStub(map_channel)  # type: ignore[no-untyped-call]
 
     async def calls(self, namespace: str | None) -> dict[str, Any]:
         """The method table to send a call about ``namespace`` on."""
