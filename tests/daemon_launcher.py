@@ -72,6 +72,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -127,6 +128,17 @@ def refused_start(data_dir: Path, *args: str) -> str:
     )
     assert proc.returncode != 0, proc.stderr
     return proc.stderr
+
+
+def wait_for(
+    what: str, check: Callable[[], bool], timeout: float = 30.0, every: float = 0.05
+) -> None:
+    """Poll ``check`` every ``every`` seconds until it is true, for ``timeout`` at most."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} ({timeout} s)")
+        time.sleep(every)
 
 
 def new_token() -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_launcher import Daemon
+from daemon_launcher import Daemon, wait_for
 
 from .s3server import SECRET_KEY, S3Server
 
@@ -88,10 +88,5 @@ def wait_offloaded(daemon: Daemon, n: int, timeout: float = 20.0) -> None:
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll ``check`` until true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Poll ``check`` until true (``wait_for`` with the check first)."""
+    wait_for(what, check, timeout)

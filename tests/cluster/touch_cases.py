@@ -10,9 +10,9 @@ node promotes it (three reads within the hour by default).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
+
+from daemon_launcher import wait_for
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
@@ -54,14 +54,6 @@ def _seen(c: Cluster, node: int, ns: str, metadata: Any = ()) -> tuple[Seen, dic
     )
 
 
-def _until(what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {timeout} s")
-        time.sleep(0.2)
-
-
 def _converged(c: Cluster, ns: str, nodes: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, Any]]:
     """Byte-identical namespaces and the same recorded sequence of ``ns``'s partition."""
     mark = mark_name(partition_of(ns, PARTITIONS))
@@ -72,7 +64,7 @@ def _converged(c: Cluster, ns: str, nodes: tuple[int, ...] = (1, 2, 3)) -> list[
         found = c.converged(nodes=nodes)
         return len({d["applied"].get(mark) for d in found}) == 1
 
-    _until(f"converged on {ns}", same)
+    wait_for(f"converged on {ns}", same, 20.0, 0.2)
     return found
 
 
@@ -113,7 +105,7 @@ def test_reads_through_the_owner_and_a_forwarder_count_on_every_replica(cluster:
     hits, _ = retry(lambda: list(c.stub(third).Search(search, timeout=10)))
     assert [h.memory.key for page in hits for h in page.hits] == ["searched"]
     # The owner appends a touch entry about a second later; every replica applies it.
-    _until("counted on the owner", lambda: _seen(c, owner, ns)[0] == WANT)
+    wait_for("counted on the owner", lambda: _seen(c, owner, ns)[0] == WANT, 20.0, 0.2)
     assert c.metric(owner, "memd_cluster_touch_entries_total") >= 1
     assert c.metric(owner, "memd_cluster_touch_reads_dropped_total") == 0
     digests = _converged(c, ns)
@@ -138,7 +130,7 @@ def test_a_follower_restarted_while_reads_are_logged_converges(whole: Cluster) -
         _read(c, owner, ns, ["hot"])
         search = pb.SearchRequest(namespace=ns, query="zebras", limit=1, count_access=True)
         retry(lambda: list(c.stub(owner).Search(search, timeout=10)))
-        _until("counted on the owner", lambda: _seen(c, owner, ns)[0] == WANT)
+        wait_for("counted on the owner", lambda: _seen(c, owner, ns)[0] == WANT, 20.0, 0.2)
         _converged(c, ns, live)
     finally:
         c.run("node-up", str(follower))  # resumes from its recorded sequences

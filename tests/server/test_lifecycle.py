@@ -11,12 +11,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from daemon_launcher import wait_for
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
@@ -74,14 +74,6 @@ def plan(reply: pb.RunLifecycleResponse) -> list[tuple[str, str, str, str, int, 
 def tier_stats(d: Daemon, ns: str, tier: int) -> mpb.TierStats:
     [stats] = d.stub.Stats(pb.StatsRequest(namespace=ns)).namespaces
     return next(t for t in stats.tiers if t.tier == tier)
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
