@@ -40,11 +40,16 @@ _PEEK = pb.RetrieveRequest(peek=True).SerializeToString()
 
 
 class Route(NamedTuple):
-    """Where a request runs: its partition, the owner to forward to (None: here)."""
+    """Where a request runs: its partition and the owner to forward to (None: here).
+
+    ``follower``: served here from a follower copy (a bounded-staleness read), which
+    counts no access.
+    """
 
     partition: int
     owner: tuple[str, str] | None
     meta: CallMeta
+    follower: bool = False
 
 
 class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
@@ -111,8 +116,9 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         partition = partition_of(routed_by, self._count)
         bound = parse_max_staleness(meta.max_staleness) if read else None
         state = self._node.states[partition]
-        served = state.serving
-        if served:
+        owned = state.serving
+        follower = False
+        if owned:
             if bound is not None:
                 report(context, "owner")
         elif bound is not None:
@@ -120,13 +126,13 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
             if lag is not None and lag[0] <= bound:
                 report(context, "follower", *lag)
                 self._node.metrics.follower_reads.labels(method).inc()
-                served = True
+                follower = True
             else:
                 report(context, "owner")
-        if served:
+        if owned or follower:
             if namespace is None:  # routed by the header: check it against the body
                 _check_header(sent, peek_namespace(cast(bytes, body)))
-            return Route(partition, None, meta)
+            return Route(partition, None, meta, follower)
         owner = self._node.owner_address(partition)
         if meta.forwarded or owner is None or owner[0] == self._node.id:
             raise Unavailable(f"partition {partition} has no serving owner right now; retry")
@@ -161,7 +167,7 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         route = self._route("Retrieve", None, context, read=True, body=request)
         if route.owner is not None:
             return self._relay("Retrieve", request, context, route)
-        if not self._node.states[route.partition].serving:
+        if route.follower:
             request += _PEEK
         return super().Retrieve(request, context)
 
@@ -181,10 +187,10 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
         """Search on the owner (a follower's search counts no access), or forward."""
-        partition, owner = self._owner("Search", request.namespace, context, read=True)
-        if owner is not None:
+        route = self._route("Search", request.namespace, context, read=True)
+        if route.owner is not None:
             yield from self._fwd.stream(
-                owner,
+                route.owner,
                 "Search",
                 request,
                 context,
@@ -192,7 +198,7 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
                 pb.SearchResponse.FromString,
             )
             return
-        if not self._node.states[partition].serving:
+        if route.follower:
             request.count_access = False
         yield from super().Search(request, context)
 
@@ -280,10 +286,10 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
 
     def BatchSearch(self, request: pb.BatchSearchRequest, context: Any) -> Iterator[bytes]:
         """One namespace's batch on its owner (a follower's counts no access), or forward."""
-        partition, owner = self._owner("BatchSearch", request.namespace, context, read=True)
-        if owner is not None:
+        route = self._route("BatchSearch", request.namespace, context, read=True)
+        if route.owner is not None:
             yield from self._fwd.stream(
-                owner,
+                route.owner,
                 "BatchSearch",
                 request,
                 context,
@@ -291,7 +297,7 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
                 bytes,  # raw replies (``RAW_REPLIES``): relayed as they come
             )
             return
-        if not self._node.states[partition].serving:
+        if route.follower:
             request.shared.count_access = False
             for query in request.queries:
                 query.count_access = False
