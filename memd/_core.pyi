@@ -398,9 +398,10 @@ class Engine:
         now_ms: int,
         mark: tuple[str, int] | None = None,
     ) -> builtins.list[bool]:
-        """Delete ``keys[i]`` only while it still has ``unchanged[i]`` = ``(version,
-        updated_ms)``, checked in the writer's transaction; ``True`` where a live
-        memory was removed (a cross-partition move's last step in cluster mode).
+        """Delete ``keys[i]`` only while its ``(version, updated_ms)`` is ``unchanged[i]``.
+
+        Checked in the writer's transaction; ``True`` where a live memory was removed
+        (a cross-partition move's last step in cluster mode).
         """
     def list(
         self,

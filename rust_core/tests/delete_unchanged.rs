@@ -20,11 +20,18 @@ fn only_keys_unchanged_since_the_read_are_deleted() {
     let e = open(dir.path(), small_config());
     e.put_many("src", vec![item("a", 0), item("b", 0), item("c", 0)], 1_000, true).unwrap();
     let read = [seen(&e, "src", "a"), seen(&e, "src", "b"), seen(&e, "src", "c")];
-    // A write races the move: b is stored again (a new version), c at the same
-    // version but a later time would also be caught; a read of a changes nothing.
+    // A write races the move: b is stored again (a new version); a read of a
+    // (access statistics) changes neither its version nor its update time.
     e.put_many("src", vec![item("b", 0)], 2_000, true).unwrap();
     e.get_many("src", &keys(&["a"]), 2_500, true).unwrap();
-    let deleted = e.delete_unchanged("src", &keys(&["a", "b", "c", "gone"]), &[read[0], read[1], read[2], (1, 1_000)], 3_000).unwrap();
+    let deleted = e
+        .delete_unchanged(
+            "src",
+            &keys(&["a", "b", "c", "gone"]),
+            &[read[0], read[1], read[2], (1, 1_000)],
+            3_000,
+        )
+        .unwrap();
     assert_eq!(deleted, vec![true, false, true, false]);
     let left = e.get_many("src", &keys(&["a", "b", "c"]), 3_000, false).unwrap();
     assert!(left[0].is_none() && left[2].is_none());
@@ -57,7 +64,9 @@ fn refused_input_changes_nothing_and_records_no_mark() {
     // With its mark, a valid call records the sequence with the delete.
     let (version, updated) = seen(&e, "src", "a");
     let mark = Mark { partition: "p1".into(), seq: 5 };
-    let done = scoped(Some(mark), || e.delete_unchanged("src", &keys(&["a"]), &[(version, updated)], 3_000));
+    let done = scoped(Some(mark), || {
+        e.delete_unchanged("src", &keys(&["a"]), &[(version, updated)], 3_000)
+    });
     assert_eq!(done.unwrap(), vec![true]);
     assert_eq!(e.applied("p1").unwrap(), 5);
 }

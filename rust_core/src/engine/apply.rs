@@ -188,7 +188,12 @@ fn delete(
 /// read. Every write of a memory (a store, an import) sets both anew, and reads and
 /// tier moves change neither, so a write that raced the read is seen here, inside
 /// the writer's transaction, where nothing else can come between check and delete.
-fn still_unchanged(txn: &Txn, ns: &str, key: &str, (version, updated_ms): (u64, u64)) -> Result<bool> {
+fn still_unchanged(
+    txn: &Txn,
+    ns: &str,
+    key: &str,
+    (version, updated_ms): (u64, u64),
+) -> Result<bool> {
     let Some(record) = txn.store.memories.get(txn.wtxn, &keys::db_key(ns, key))? else {
         return Ok(false);
     };
