@@ -130,3 +130,26 @@ def wait_owned(channel: grpc.Channel, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"partitions without an owner: {reply}")
         time.sleep(0.1)
+
+
+def drain_to_peers(channel: grpc.Channel, timeout: float = 60.0) -> None:
+    """Drain the launched node (``memd-test``) so that the peers own every partition.
+
+    With replicas 1 no node follows another's partitions, so rebalancing would never
+    hand a peer its share; a drain moves each partition to the best peer (catching up
+    from the log). The launched node keeps answering, by forwarding: a client entering
+    there is forwarded every call unless it routes to the owners itself.
+    """
+    stub = cpb_grpc.ClusterServiceStub(channel)
+    stub.Drain(cpb.DrainRequest(node_id="memd-test"), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = stub.Cluster(cpb.ClusterRequest(), timeout=5)
+        now_ms = time.time() * 1000
+        if all(
+            p.owner.startswith("memd-peer-") and p.lease_until_ms > now_ms for p in reply.partitions
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"partitions not moved to the peers: {reply}")
+        time.sleep(0.1)

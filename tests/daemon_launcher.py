@@ -34,8 +34,9 @@ and TLS (issue 10), each off unless asked for:
   partition: it checks the ``memd-namespace`` header and answers follower-read bounds.
   ``--cluster-peers N`` adds N nodes over the same nats-server (``memd-peer-1``...),
   listed in the ready line's ``peers`` (``node_id``, ``tcp``, ``pid``, ``metrics``; the
-  launched daemon's own id is ``node_id``); then the partitions are spread over all
-  nodes, and a test may kill -9 a peer by its pid.
+  launched daemon's own id is ``node_id``). The launched node is then drained: the
+  peers own every partition, and it forwards every call it gets (a client routing to
+  the owners skips it). A test may kill -9 a peer by its pid; the other takes over.
 - ``--tls``: a new CA, server certificate (127.0.0.1, ::1, localhost) and client
   certificate in ``DIR/tls`` (``daemon_tls.py``), and mutual TLS (``--tls-cert``,
   ``--tls-key``, ``--tls-client-ca``) on the TCP listeners; the daemon keeps Unix sockets
@@ -472,7 +473,8 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         type=int,
         default=0,
         metavar="N",
-        help="with --cluster: N more nodes over the same nats-server (listed as peers)",
+        help="with --cluster: N more nodes over the same nats-server, owning every "
+        "partition (the launched node is drained; listed as peers)",
     )
     parser.add_argument(
         "--default-embedding",
@@ -535,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not opts.no_unix:
                 flags += ["--listen", f"unix://{tmp / 'memd.sock'}"]
         if opts.cluster:
-            from daemon_cluster import OneNats, Peers, wait_owned
+            from daemon_cluster import OneNats, Peers, drain_to_peers, wait_owned
 
             nats = OneNats(tmp)
             flags += nats.serve_flags(advertise=advertise)
@@ -554,6 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 peers = Peers(nats, opts.cluster_peers, tmp, partial(Daemon, echo=sys.stderr))
             if nats is not None:
                 wait_owned(daemon.channel)
+            if peers is not None:
+                drain_to_peers(daemon.channel)
         except AssertionError as exc:
             print(f"daemon_launcher: memd did not start: {exc}", file=sys.stderr)
             return 1
