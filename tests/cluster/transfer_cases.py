@@ -191,3 +191,23 @@ def test_a_write_racing_a_move_is_never_lost(cluster: Cluster) -> None:
     assert moved > 0
     print(f"race: {moved} moved, {kept} kept in the source (written meanwhile)")
     _settled(cluster, {source: int(here is not None), target: int(there is not None)})
+
+
+def test_a_transfer_larger_than_one_log_entry_is_refused_with_nothing_done(
+    cluster: Cluster,
+) -> None:
+    source, target = _far_apart(cluster, "big")
+    stub = cluster.stub(1)
+    for i in range(3):  # 3 x 400 KB: each store fits in an entry, the three do not
+        request = pb.StoreRequest(
+            namespace=source, memories=[mpb.NewMemory(key=f"v{i}", value=bytes(400_000))]
+        )
+        retry(partial(stub.Store, request, timeout=10))
+    move = pb.TransferRequest(namespace=source, target_namespace=target, whole_namespace=True)
+    move.move = True
+    assert _transfer(stub, move) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert set(_contents(stub, source)) == {"v0", "v1", "v2"} and not _contents(stub, target)
+    one = pb.TransferRequest(namespace=source, target_namespace=target, keys=["v1"], move=True)
+    reply = _transfer(stub, one)
+    assert isinstance(reply, pb.TransferResponse) and reply.transferred == 1
+    _settled(cluster, {source: 2, target: 1})
