@@ -87,8 +87,10 @@ def _same(cluster_side: dict[str, mpb.Memory], single_side: dict[str, mpb.Memory
 
 
 def _transfer(stub: Any, request: pb.TransferRequest) -> pb.TransferResponse | grpc.StatusCode:
+    # With the routing header the clients send (the source's), relayed to every hop.
+    header = (("memd-namespace", request.namespace),)
     try:
-        reply, _ = retry(lambda: stub.Transfer(request, timeout=15))
+        reply, _ = retry(lambda: stub.Transfer(request, timeout=15, metadata=header))
         return reply
     except grpc.RpcError as exc:
         return exc.code()
