@@ -390,6 +390,19 @@ class Engine:
         ``mark`` (cluster mode): ``(partition, sequence)`` of the replicated-log entry
         this call applies, recorded in the same transaction (see ``applied``).
         """
+    def delete_unchanged(
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        unchanged: Sequence[tuple[int, int]],
+        now_ms: int,
+        mark: tuple[str, int] | None = None,
+    ) -> builtins.list[bool]:
+        """Delete ``keys[i]`` only while its ``(version, updated_ms)`` is ``unchanged[i]``.
+
+        Checked in the writer's transaction; ``True`` where a live memory was removed
+        (a cross-partition move's last step in cluster mode).
+        """
     def list(
         self,
         namespace: str,

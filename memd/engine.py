@@ -110,10 +110,19 @@ class Engine:
         return self.put_many(namespace, [item])[0]
 
     def get_many(
-        self, namespace: str, keys: Sequence[str], *, count_access: bool = True
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        *,
+        count_access: bool = True,
+        now_ms: int | None = None,
     ) -> builtins.list[_core.Memory | None]:
-        """Read a batch; ``None`` for missing or expired keys, in order."""
-        return self._core.get_many(namespace, keys, self._clock(), count_access)
+        """Read a batch; ``None`` for missing or expired keys, in order.
+
+        ``now_ms``: cluster mode's (what is expired at a log entry's time).
+        """
+        now = self._clock() if now_ms is None else now_ms
+        return self._core.get_many(namespace, keys, now, count_access)
 
     def get(self, namespace: str, key: str) -> _core.Memory | None:
         """Read one memory."""
@@ -135,6 +144,21 @@ class Engine:
         now = self._clock() if now_ms is None else now_ms
         return self._core.delete_many(namespace, keys, now, mark)
 
+    def delete_unchanged(
+        self,
+        namespace: str,
+        keys: Sequence[str],
+        unchanged: Sequence[tuple[int, int]],
+        *,
+        now_ms: int,
+        mark: tuple[str, int] | None = None,
+    ) -> builtins.list[bool]:
+        """Delete ``keys[i]`` only while its ``(version, updated_ms)`` is ``unchanged[i]``.
+
+        Cluster mode's last step of a move across partitions (``memd/cluster/transfer.py``).
+        """
+        return self._core.delete_unchanged(namespace, keys, unchanged, now_ms, mark)
+
     def list(
         self,
         namespace: str,
@@ -145,11 +169,12 @@ class Engine:
         reverse: bool = False,
         created_after_ms: int = 0,
         created_before_ms: int = 0,
+        now_ms: int | None = None,
     ) -> _core.ListPage:
         """One page of live memories in key order; see ``_core.Engine.list``."""
         return self._core.list(
             namespace,
-            self._clock(),
+            self._clock() if now_ms is None else now_ms,
             tier,
             cursor,
             limit,

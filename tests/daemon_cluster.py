@@ -1,4 +1,4 @@
-"""A one-node memd cluster for the launcher's ``--cluster``: one JetStream nats-server.
+"""A memd cluster for the launcher's ``--cluster``: one JetStream nats-server.
 
 The Go and TypeScript clients' tests run against the daemon ``daemon_launcher.py``
 starts; with ``--cluster`` that daemon is a cluster node (``memd serve --cluster``)
@@ -6,7 +6,10 @@ over a single nats-server with JetStream, replicas 1, so it owns every partition
 serves everything itself: it checks the ``memd-namespace`` header against the body and
 answers bounded-staleness reads as their owner (docs/cluster.md). A three-node cluster
 (tests/cluster) costs three daemons and three NATS servers per test module; one node
-is enough to check what a client sends.
+is enough to check what a client sends. ``--cluster-peers N`` adds N more nodes over
+the same nats-server (``Peers``), for the clients' owner routing: calls that go straight
+to a partition's owner, and a failover after kill -9 of an owner (with replicas 1 the
+node taking a partition over replays its subject from the one nats-server).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -52,12 +57,15 @@ class OneNats:
                     raise AssertionError("nats-server did not start") from None
                 time.sleep(0.05)
 
-    def serve_flags(self) -> list[str]:
-        """``memd serve`` flags making the daemon the only node of a cluster over it."""
+    def serve_flags(self, node_id: str = "memd-test", advertise: str = "") -> list[str]:
+        """``memd serve`` flags making the daemon a node of a cluster over it.
+
+        Without ``advertise`` the node's port is ephemeral (unknown here), which is
+        fine for the only node: no other node dials it.
+        """
         return [
-            *("--cluster", self.url, "--cluster-node-id", "memd-test"),
-            # Its port is ephemeral (unknown here); no other node would dial it.
-            *("--cluster-advertise", "127.0.0.1:1"),
+            *("--cluster", self.url, "--cluster-node-id", node_id),
+            *("--cluster-advertise", advertise or "127.0.0.1:1"),
             *("--cluster-replicas", "1", "--cluster-partitions", "4"),
             *("--cluster-lease-s", "1"),
         ]
@@ -72,6 +80,44 @@ class OneNats:
             self.proc.wait()
 
 
+def free_port() -> int:
+    """A loopback port free now (a node's advertised address must be known up front)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Peers:
+    """``n`` more memd nodes over ``nats``, each a ``make(data_dir, *flags)`` daemon.
+
+    Node ids ``memd-peer-1``...; each listens on, and advertises, a fixed loopback port.
+    """
+
+    def __init__(self, nats: OneNats, n: int, directory: Path, make: Callable[..., Any]) -> None:
+        self.daemons: list[Any] = []
+        try:
+            for i in range(1, n + 1):
+                address = f"127.0.0.1:{free_port()}"
+                flags = nats.serve_flags(f"memd-peer-{i}", address)
+                self.daemons.append(make(directory / f"peer-{i}", "--listen", address, *flags))
+        except BaseException:
+            self.close()
+            raise
+
+    def ready(self) -> list[dict[str, Any]]:
+        """What the launcher's ready line says of each peer."""
+        return [
+            {"node_id": f"memd-peer-{i}", "tcp": d.tcp, "pid": d.proc.pid,
+             "metrics": d.metrics_address}
+            for i, d in enumerate(self.daemons, 1)
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        """Stop every peer still running (a test may have killed some)."""
+        for d in self.daemons:
+            d.close(5.0)
+
+
 def wait_owned(channel: grpc.Channel, timeout: float = 30.0) -> None:
     """Wait until the node owns every partition (one lease after it joined)."""
     stub = cpb_grpc.ClusterServiceStub(channel)
@@ -83,4 +129,27 @@ def wait_owned(channel: grpc.Channel, timeout: float = 30.0) -> None:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"partitions without an owner: {reply}")
+        time.sleep(0.1)
+
+
+def drain_to_peers(channel: grpc.Channel, timeout: float = 60.0) -> None:
+    """Drain the launched node (``memd-test``) so that the peers own every partition.
+
+    With replicas 1 no node follows another's partitions, so rebalancing would never
+    hand a peer its share; a drain moves each partition to the best peer (catching up
+    from the log). The launched node keeps answering, by forwarding: a client entering
+    there is forwarded every call unless it routes to the owners itself.
+    """
+    stub = cpb_grpc.ClusterServiceStub(channel)
+    stub.Drain(cpb.DrainRequest(node_id="memd-test"), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = stub.Cluster(cpb.ClusterRequest(), timeout=5)
+        now_ms = time.time() * 1000
+        if all(
+            p.owner.startswith("memd-peer-") and p.lease_until_ms > now_ms for p in reply.partitions
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"partitions not moved to the peers: {reply}")
         time.sleep(0.1)

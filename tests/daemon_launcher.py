@@ -21,7 +21,8 @@ line on stdout::
     {"event": "ready", "pid": 123, "tcp": "127.0.0.1:41234", "unix": "unix:///tmp/.../memd.sock",
      "grpc": [...], "metrics": "127.0.0.1:41235", "data_dir": "...", "tmp_dir": "...",
      "admin_token": "memd_...", "tokens": {"NAME": "memd_..."},
-     "ca_cert": ".../tls/ca.pem", "client_cert": ".../tls/client.pem", "client_key": "..."}
+     "ca_cert": ".../tls/ca.pem", "client_cert": ".../tls/client.pem", "client_key": "...",
+     "node_id": "", "peers": []}
 
 (``tcp`` or ``unix`` is ``""`` when the daemon has no such listener). Access control
 and TLS (issue 10), each off unless asked for:
@@ -31,6 +32,11 @@ and TLS (issue 10), each off unless asked for:
 - ``--cluster``: the daemon is the one node of a cluster over one JetStream nats-server
   (``daemon_cluster.py``; ``make nats-server`` installs it), ready once it owns every
   partition: it checks the ``memd-namespace`` header and answers follower-read bounds.
+  ``--cluster-peers N`` adds N nodes over the same nats-server (``memd-peer-1``...),
+  listed in the ready line's ``peers`` (``node_id``, ``tcp``, ``pid``, ``metrics``; the
+  launched daemon's own id is ``node_id``). The launched node is then drained: the
+  peers own every partition, and it forwards every call it gets (a client routing to
+  the owners skips it). A test may kill -9 a peer by its pid; the other takes over.
 - ``--tls``: a new CA, server certificate (127.0.0.1, ::1, localhost) and client
   certificate in ``DIR/tls`` (``daemon_tls.py``), and mutual TLS (``--tls-cert``,
   ``--tls-key``, ``--tls-client-ca``) on the TCP listeners; the daemon keeps Unix sockets
@@ -75,6 +81,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -87,7 +94,7 @@ from memd._pb.v1 import auth_service_pb2_grpc as auth_grpc
 from memd._pb.v1 import memory_service_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
-    from daemon_cluster import OneNats
+    from daemon_cluster import OneNats, Peers
     from daemon_tls import TlsFiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -462,6 +469,14 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "--cluster", action="store_true", help="a one-node cluster over one nats-server"
     )
     parser.add_argument(
+        "--cluster-peers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --cluster: N more nodes over the same nats-server, owning every "
+        "partition (the launched node is drained; listed as peers)",
+    )
+    parser.add_argument(
         "--default-embedding",
         action="store_true",
         help="keep the daemon's default embedder (else --embed-backend none)",
@@ -509,17 +524,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     tmp = Path(tempfile.mkdtemp(prefix="memd-test-"))
     nats: OneNats | None = None
+    peers: Peers | None = None
     try:
         data_dir = opts.data_dir.resolve() if opts.data_dir else tmp / "data"
+        advertise = ""
         if "--listen" not in flags:
-            flags = ["--listen", "127.0.0.1:0", *flags]
+            if opts.cluster_peers:  # the other nodes dial it: a known port
+                from daemon_cluster import free_port
+
+                advertise = f"127.0.0.1:{free_port()}"
+            flags = ["--listen", advertise or "127.0.0.1:0", *flags]
             if not opts.no_unix:
                 flags += ["--listen", f"unix://{tmp / 'memd.sock'}"]
         if opts.cluster:
-            from daemon_cluster import OneNats, wait_owned
+            from daemon_cluster import OneNats, Peers, drain_to_peers, wait_owned
 
             nats = OneNats(tmp)
-            flags += nats.serve_flags()
+            flags += nats.serve_flags(advertise=advertise)
         try:
             daemon = Daemon(
                 data_dir,
@@ -531,8 +552,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 secrets_dir=tmp,
                 default_embedding=opts.default_embedding,
             )
+            if nats is not None and opts.cluster_peers:
+                peers = Peers(nats, opts.cluster_peers, tmp, partial(Daemon, echo=sys.stderr))
             if nats is not None:
                 wait_owned(daemon.channel)
+            if peers is not None:
+                drain_to_peers(daemon.channel)
         except AssertionError as exc:
             print(f"daemon_launcher: memd did not start: {exc}", file=sys.stderr)
             return 1
@@ -548,6 +573,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "admin_token": daemon.admin_token,
             "tokens": daemon.tokens,
             **_tls_paths(daemon.tls_files),
+            "node_id": "memd-test" if opts.cluster else "",
+            "peers": peers.ready() if peers else [],
         }
         print(json.dumps(ready), flush=True)
 
@@ -568,6 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"event": "exited", "code": code}), flush=True)
         return 0 if code == 0 else 1
     finally:
+        if peers is not None:
+            peers.close()
         if nats is not None:
             nats.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -56,8 +56,9 @@ const DefaultMaxRecvBytes = 64 << 20
 
 // Client is a connection to one memd daemon. It is safe for concurrent use.
 type Client struct {
-	conn *grpc.ClientConn
-	rpc  memdv1.MemoryServiceClient
+	conn   *grpc.ClientConn
+	rpc    memdv1.MemoryServiceClient
+	owners *ownerRouter // WithOwnerRouting; nil otherwise
 }
 
 // Dial connects to a memd daemon at target, "host:port" or "unix:///path/to/memd.sock",
@@ -65,6 +66,8 @@ type Client struct {
 // (an *Error with codes.Unavailable, matching ErrUnavailable). The connection is
 // plaintext unless opts supply transport credentials, and retries calls failing with
 // UNAVAILABLE per DefaultRetryPolicy (WithRetry tunes it, WithoutRetry turns it off).
+// With WithOwnerRouting among opts, namespace-scoped calls go straight to the owner of
+// the namespace's partition in a memd cluster (owners.go).
 // opts are passed to grpc.NewClient after DefaultDialOptions, so they override them.
 func Dial(ctx context.Context, target string, opts ...grpc.DialOption) (*Client, error) {
 	all := append(DefaultDialOptions(), opts...)
@@ -76,7 +79,12 @@ func Dial(ctx context.Context, target string, opts ...grpc.DialOption) (*Client,
 	for {
 		s := conn.GetState()
 		if s == connectivity.Ready {
-			return NewClient(conn), nil
+			c := NewClient(conn)
+			if wantsOwnerRouting(opts) {
+				c.owners = newOwnerRouter(ctx, conn, all)
+				c.rpc = memdv1.NewMemoryServiceClient(c.owners)
+			}
+			return c, nil
 		}
 		if s == connectivity.TransientFailure || s == connectivity.Shutdown {
 			conn.Close()
@@ -96,8 +104,13 @@ func NewClient(conn *grpc.ClientConn) *Client {
 	return &Client{conn: conn, rpc: memdv1.NewMemoryServiceClient(conn)}
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection (and, with WithOwnerRouting, those to the owners).
+func (c *Client) Close() error {
+	if c.owners != nil {
+		c.owners.close()
+	}
+	return c.conn.Close()
+}
 
 // Raw returns the generated gRPC client, for RPCs the wrapper does not cover
 // (RetrieveStream, Sweep, Backup, ListNamespaces, DropNamespace).

@@ -34,6 +34,8 @@ type daemon struct {
 	unix    string            // unix:///path
 	tokens  map[string]string // launcher --token NAME -> secret
 	tls     memd.TLSFiles     // CA and client certificate; zero without --tls
+	metrics string            // host:port of the Prometheus page
+	peers   []peer            // launcher --cluster-peers: the other nodes
 	logMu   sync.Mutex
 	log     []string
 	done    chan struct{}
@@ -50,6 +52,16 @@ type ready struct {
 	CACert     string            `json:"ca_cert"`
 	ClientCert string            `json:"client_cert"`
 	ClientKey  string            `json:"client_key"`
+	Metrics    string            `json:"metrics"`
+	Peers      []peer            `json:"peers"`
+}
+
+// peer is one more node of the launcher's cluster (--cluster-peers).
+type peer struct {
+	NodeID  string `json:"node_id"`
+	TCP     string `json:"tcp"`
+	PID     int    `json:"pid"`
+	Metrics string `json:"metrics"`
 }
 
 // The daemons shared by the tests, one per variant, each started on first use:
@@ -186,6 +198,7 @@ func launch(launcherFlags []string, dataDir string, serveFlags ...string) *daemo
 	select {
 	case r := <-readyc:
 		d.tcp, d.unix, d.tokens = r.TCP, r.Unix, r.Tokens
+		d.metrics, d.peers = r.Metrics, r.Peers
 		d.tls = memd.TLSFiles{CA: r.CACert, Cert: r.ClientCert, Key: r.ClientKey}
 	case <-d.done:
 		d.err = fmt.Errorf("memd did not start; log:\n%s", d.logText())

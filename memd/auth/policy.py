@@ -84,6 +84,9 @@ RULES: dict[str, Rule] = {
     # Cluster mode only: the placement map names nodes, not memories.
     "/memd.v1.ClusterService/Cluster": Rule(_R, Scope.GLOBAL),
     "/memd.v1.ClusterService/Drain": Rule(_A, Scope.GLOBAL),
+    # A Transfer's step (b) across partitions (docs/cluster.md): a store with the
+    # transfer's policies into the target, which the request names as its namespace.
+    "/memd.v1.ClusterService/TransferIn": Rule(_W, Scope.NAMESPACE),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),

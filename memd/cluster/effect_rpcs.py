@@ -5,9 +5,8 @@ there, one hop, like a Store) as one log entry (``entry.py``), so every replica 
 the same effects at the same time:
 - Clear: a ``clear`` entry;
 - Transfer: a ``transfer`` entry when the source and the target namespaces hash into
-  the same partition. Across partitions it is refused (FAILED_PRECONDITION): the two
-  halves would be two entries in two logs, and a crash between them would lose the
-  moved memories or keep them twice; an atomic two-partition entry is not built yet;
+  the same partition; across partitions a saga of entries in the two logs, run by the
+  source's owner (``transfer.py``);
 - RunLifecycle of one namespace: a ``lifecycle`` entry (a dry run changes nothing and
   runs on the owner without one); without a namespace it is refused: the owners'
   schedulers run every namespace's passes;
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
+from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.call_meta import forwarded, header_namespace
 from memd.cluster.effects import lifecycle_entry, sweep_partition
@@ -31,7 +31,8 @@ from memd.cluster.fanout import FanOut, served_header, served_of
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
-from memd.errors import FailedPrecondition
+from memd.cluster.transfer import TRANSFER_IN, check_request, run_transfer_in, transfer_across
+from memd.errors import FailedPrecondition, Unavailable
 from memd.metrics import Metrics
 from memd.server import convert, ops
 from memd.server.servicer import DEFAULT_SWEEP, MAX_SWEEP
@@ -76,23 +77,41 @@ class EffectHandlers:
         return pb.ClearResponse(removed=removed)
 
     def Transfer(self, request: pb.TransferRequest, context: Any) -> pb.TransferResponse:
-        """Move or copy within one partition, through its log."""
+        """Move or copy: one entry within a partition, a saga across two (``transfer.py``)."""
         self._batch("Transfer", len(request.keys))
         source = partition_of(request.namespace, self._count)
         target = partition_of(request.target_namespace, self._count)
         if source != target:
-            raise FailedPrecondition(
-                f"Transfer from {request.namespace!r} (partition {source}) to "
-                f"{request.target_namespace!r} (partition {target}) crosses partitions: "
-                "not available in cluster mode yet (docs/cluster.md); read and store instead"
-            )
+            check_request(request)  # refused before any step, as on a single node
         reply = self._forward(
             "Transfer", request, request.namespace, context, pb.TransferResponse.FromString
         )
         if reply is not None:
             return reply  # type: ignore[no-any-return]
+        if source != target:
+            return transfer_across(
+                self._node, request, lambda step: self._transfer_in(target, step, context)
+            )
         report = self._node.write(source, "transfer", request.SerializeToString(), wall_ms())
         return ops.transfer_response(report)
+
+    def _transfer_in(
+        self, partition: int, step: cpb.TransferInRequest, context: Any
+    ) -> cpb.TransferInResponse:
+        """Step (b) of a transfer across partitions: here, or on the target's owner."""
+        if self._node.states[partition].serving:
+            return run_transfer_in(self._node, partition, step)
+        owner = self._node.owner_address(partition)
+        if owner is None or owner[0] == self._node.id:
+            raise Unavailable(f"partition {partition} has no serving owner right now; retry")
+        return self._fwd.call_at(  # type: ignore[no-any-return]
+            owner,
+            TRANSFER_IN,
+            step,
+            context,
+            cpb.TransferInRequest.SerializeToString,
+            cpb.TransferInResponse.FromString,
+        )
 
     def RunLifecycle(self, request: pb.RunLifecycleRequest, context: Any) -> bytes:
         """One namespace's lifecycle pass through its partition's log.

@@ -10,6 +10,9 @@ Kinds, client writes:
 - ``store``: a ``StoreRequest``; ``delete``: a ``DeleteRequest``;
 - ``drop``: a ``DropNamespaceRequest``; ``clear``: a ``ClearRequest``;
 - ``transfer``: a ``TransferRequest`` whose source and target share the partition;
+- ``transfer_in``, ``transfer_out``: steps (b) and (c) of a Transfer across partitions,
+  a ``TransferInRequest`` on the target's partition and a ``TransferOutEntry`` on the
+  source's (cluster_service.proto; ``transfer.py``);
 engine effects (the owner's scheduler, or the Sweep and RunLifecycle RPCs):
 - ``sweep``: a ``SweepRequest`` (``max_items`` already bounded): remove the memories of
   the partition's namespaces expired at ``now_ms`` (``Engine.sweep(namespaces=...)``);
@@ -35,7 +38,19 @@ from memd._pb.v1 import memory_service_pb2 as pb
 KIND, NOW, EPOCH, NODE = "Memd-Kind", "Memd-Now-Ms", "Memd-Epoch", "Memd-Node"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 KINDS = frozenset(
-    {"store", "delete", "drop", "clear", "transfer", "sweep", "lifecycle", "touch", "barrier"}
+    {
+        "store",
+        "delete",
+        "drop",
+        "clear",
+        "transfer",
+        "transfer_in",
+        "transfer_out",
+        "sweep",
+        "lifecycle",
+        "touch",
+        "barrier",
+    }
 )
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

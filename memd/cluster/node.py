@@ -110,6 +110,11 @@ class ClusterNode(LogPaths, Leasing):
         return self._kv
 
     @property
+    def max_entry_bytes(self) -> int:
+        """The largest log entry NATS takes (its ``max_payload``; 1 MiB by default)."""
+        return int(getattr(self._nc, "max_payload", 0) or 1 << 20)
+
+    @property
     def states(self) -> list[PartitionState]:
         """Every partition's state, in partition order."""
         return self.replica.states

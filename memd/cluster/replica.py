@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster import transfer_steps
 from memd.cluster.entry import Entry
 from memd.cluster.partition import mark_name, partition_of
 from memd.cluster.placement import Placement
@@ -153,6 +154,10 @@ class Replica:
             return self.engine.clear(req_clear.namespace, req_clear.tier, mark=mark)
         if entry.kind == "transfer":
             return ops.transfer(self.engine, pb.TransferRequest.FromString(payload), now, mark)
+        if entry.kind == "transfer_in":
+            return transfer_steps.apply_transfer_in(self.engine, payload, self.max_items, now, mark)
+        if entry.kind == "transfer_out":
+            return transfer_steps.apply_transfer_out(self.engine, payload, now, mark)
         if entry.kind == "sweep":
             req_sweep = pb.SweepRequest.FromString(payload)
             names = self.namespaces_of(partition)

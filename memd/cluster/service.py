@@ -1,7 +1,8 @@
-"""``memd.v1.ClusterService``: the placement map, and draining a running node.
+"""``memd.v1.ClusterService``: the placement map, draining a running node, TransferIn.
 
 The map is for smart clients and operators; Drain moves a node's partitions away
-without stopping it (``memd cluster drain``).
+without stopping it (``memd cluster drain``); TransferIn is step (b) of a Transfer
+across partitions, called by the source's owner on the target's (``transfer.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from memd.cluster.call_meta import forwarded
 from memd.cluster.entry import wall_ms
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
+from memd.cluster.partition import partition_of
+from memd.cluster.transfer import run_transfer_in
 from memd.errors import NotFound, Unavailable
 
 SERVICE_NAME: str = cpb.DESCRIPTOR.services_by_name["ClusterService"].full_name
@@ -52,6 +55,13 @@ class ClusterServicer(cpb_grpc.ClusterServiceServicer):
             )
         released = node.drain(resume=request.resume)
         return cpb.DrainResponse(node_id=node.id, released=released, draining=node.draining)
+
+    def TransferIn(self, request: cpb.TransferInRequest, context: Any) -> cpb.TransferInResponse:
+        """Step (b) of a transfer across partitions, as the target's owner (one hop only)."""
+        partition = partition_of(request.namespace, len(self._node.states))
+        if not self._node.states[partition].serving:
+            raise Unavailable(f"partition {partition} is not served by this node; retry")
+        return run_transfer_in(self._node, partition, request)
 
     def Cluster(self, request: cpb.ClusterRequest, context: Any) -> cpb.ClusterResponse:
         """The placement map as this node last read it."""

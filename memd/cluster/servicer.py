@@ -9,7 +9,8 @@ one hop, to the owner (``forward.py``). In this phase:
   peek), since only the owner logs;
 - Clear, Transfer within a partition, RunLifecycle of a namespace and Sweep are log
   entries on the owner (``effect_rpcs.py``), like the owner's scheduled sweeps and
-  lifecycle passes (``effects.py``); BatchSearch (one namespace) runs on the owner,
+  lifecycle passes (``effects.py``); a Transfer across partitions is a saga of entries
+  on the two partitions' logs (``transfer.py``); BatchSearch (one namespace) runs on the owner,
   counting no access, like Search;
 - ListNamespaces, Stats without a namespace and Backup fan out to every live node
   (``fanout.py``); a forwarded one answers for this node alone.

@@ -64,6 +64,9 @@ class TransferResult:
     skipped_dimension: int
     missing: int
     demoted_by_capacity: int
+    # A move across partitions in cluster mode only: copied, but kept in the source
+    # because it was written there meanwhile (docs/cluster.md); 0 otherwise.
+    kept_changed: int = 0
 
 
 def transfer_request(
@@ -102,4 +105,5 @@ def transfer_result(r: pb.TransferResponse) -> TransferResult:
         skipped_dimension=r.skipped_dimension,
         missing=r.missing,
         demoted_by_capacity=r.demoted_by_capacity,
+        kept_changed=r.kept_changed,
     )

@@ -37,6 +37,8 @@ import {
   type SearchOptions,
   type TransferOptions,
 } from "./ops";
+import { ClusterServiceClient } from "../gen/memd/v1/cluster_service";
+import { OwnerRoutes } from "./owners";
 import { callMetadata, type FollowerReadOptions } from "./routing";
 import { channelSecurity } from "./security";
 
@@ -110,6 +112,13 @@ export interface MemdClientOptions {
   retry?: RetryPolicy | false;
   /** Extra grpc-js channel options (override the defaults). */
   channelOptions?: ChannelOptions;
+  /**
+   * A memd cluster: send each namespace-scoped call straight to the owner of the
+   * namespace's partition (read from ClusterService/Cluster) instead of through the
+   * node at `target`, which would forward it; see `OwnerRoutes` (src/owners.ts).
+   * Calls whose namespace cannot travel as a header stay on the target. Default false.
+   */
+  routeToOwner?: boolean;
 }
 
 /**
@@ -349,12 +358,13 @@ export class MemdClient {
   /** The generated grpc-js client, for RPCs the wrapper does not cover. */
   readonly raw: MemoryServiceClient;
   private readonly timeoutMs: number;
+  private readonly owners: OwnerRoutes | undefined; // routeToOwner
 
   constructor(target: string, options: MemdClientOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     const retry = options.retry ?? DEFAULT_RETRY_POLICY;
     const { credentials, channelOptions, interceptors } = channelSecurity(target, options);
-    this.raw = new MemoryServiceClient(target, credentials, {
+    const settings = {
       "grpc.max_receive_message_length": DEFAULT_MAX_RECEIVE_BYTES,
       ...(retry === false || retry.maxAttempts < 2
         ? { "grpc.enable_retries": 0 }
@@ -362,7 +372,12 @@ export class MemdClient {
       ...channelOptions,
       ...options.channelOptions,
       interceptors,
-    });
+    };
+    this.raw = new MemoryServiceClient(target, credentials, settings);
+    if (options.routeToOwner) {
+      const map = new ClusterServiceClient(target, credentials, settings);
+      this.owners = new OwnerRoutes(this.raw, map, (address) => new MemoryServiceClient(address, credentials, settings));
+    }
   }
 
   /** Creates a client and waits until it is connected; rejects with UnavailableError. */
@@ -389,7 +404,13 @@ export class MemdClient {
 
   /** Closes the channel; calls in flight fail. */
   close(): void {
+    this.owners?.close();
     this.raw.close();
+  }
+
+  /** The client for a stream carrying `md` (the owner's with routeToOwner, from the map as last read). */
+  private streamClient(md: Metadata): MemoryServiceClient {
+    return this.owners ? this.owners.cached(md) : this.raw;
   }
 
   private opts(o: CallOptions | undefined, useDefault = true): Partial<GrpcCallOptions> {
@@ -405,13 +426,35 @@ export class MemdClient {
     o: CallOptions | undefined,
     md: Metadata,
   ): Promise<Res> {
+    const owners = this.owners;
+    if (owners === undefined) return this.unaryOn(this.raw, op, fn, req, o, md);
+    // routeToOwner: on the owner; after an UNAVAILABLE, once more on the owner the map
+    // read again names (src/owners.ts).
+    return owners.clientFor(md).then((client) =>
+      this.unaryOn(client, op, fn, req, o, md).catch(async (e: unknown) => {
+        if (!(e instanceof MemdError) || e.code !== status.UNAVAILABLE || !owners.routed(md) || o?.signal?.aborted) throw e;
+        await owners.refresh();
+        return this.unaryOn(await owners.clientFor(md), op, fn, req, o, md);
+      }),
+    );
+  }
+
+  private unaryOn<Req, Res>(
+    client: MemoryServiceClient,
+    op: string,
+    fn: (req: Req, md: Metadata, o: Partial<GrpcCallOptions>, cb: (e: Error | null, r: Res) => void) => { cancel(): void },
+    req: Req,
+    o: CallOptions | undefined,
+    md: Metadata,
+  ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       if (o?.signal?.aborted) {
         reject(memdError(op, status.CANCELLED, "aborted before the call"));
         return;
       }
       const onAbort = () => call.cancel();
-      const call = fn.call(this.raw, req, md, this.opts(o), (err, res) => {
+      // The generated methods live on the shared prototype: any client of the service runs them.
+      const call = fn.call(client, req, md, this.opts(o), (err, res) => {
         o?.signal?.removeEventListener("abort", onAbort);
         if (err) reject(toMemdError(op, err));
         else resolve(res);
@@ -501,7 +544,8 @@ export class MemdClient {
   search(namespace: string, query: string | SearchOptions): SearchStream {
     const o: SearchOptions = typeof query === "string" ? { query } : query;
     const req = toSearchRequest(namespace, o);
-    const call = this.raw.search(req, callMetadata(namespace, o.maxStalenessMs), this.opts(o));
+    const md = callMetadata(namespace, o.maxStalenessMs);
+    const call = this.streamClient(md).search(req, md, this.opts(o));
     const stream = new SearchStream(call);
     if (o.signal) {
       if (o.signal.aborted) call.cancel();
@@ -527,7 +571,8 @@ export class MemdClient {
       queries: queries.map((q) => toSearchRequest("", typeof q === "string" ? { query: q } : q)),
     });
     const out: SearchHit[][] = queries.map(() => []);
-    const call = this.raw.batchSearch(req, callMetadata(namespace), this.opts(options));
+    const md = callMetadata(namespace);
+    const call = this.streamClient(md).batchSearch(req, md, this.opts(options));
     const onAbort = () => call.cancel();
     if (options.signal?.aborted) call.cancel();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -581,7 +626,8 @@ export class MemdClient {
     const window = options.window ?? 4;
     if (!(size >= 1) || !(window >= 1)) throw new RangeError("batchSize and window must be at least 1");
     const result: StoreResult & { acked: number } = { keys: [], versions: [], tiers: [], errors: [], acked: 0 };
-    const call = this.raw.storeStream(callMetadata(namespace), this.opts(options, false));
+    const md = callMetadata(namespace);
+    const call = this.streamClient(md).storeStream(md, this.opts(options, false));
     const sizes: number[] = []; // items per sent batch
     let ackedBatches = 0;
     let failure: unknown;

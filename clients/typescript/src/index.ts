@@ -19,3 +19,5 @@ export type {
   StatsResponse,
   TransferResponse,
 } from "../gen/memd/v1/memory_service";
+export { partitionOf } from "./partition";
+export { OwnerRoutes } from "./owners";

@@ -20,6 +20,16 @@ interface Ready {
   ca_cert: string;
   client_cert: string;
   client_key: string;
+  metrics: string;
+  peers: Peer[];
+}
+
+/** One more node of the launcher's cluster (--cluster-peers). */
+export interface Peer {
+  node_id: string;
+  tcp: string;
+  pid: number;
+  metrics: string;
 }
 
 export interface Daemon {
@@ -27,6 +37,8 @@ export interface Daemon {
   unix: string; // unix:///path, or "" when none was reported
   tokens: Record<string, string>; // launcher --token NAME -> secret
   tls?: TlsOptions; // the CA and client certificate (PEM) when started with --tls
+  metrics: string; // host:port of the daemon's Prometheus page
+  peers: Peer[]; // launcher --cluster-peers: the other nodes
   log: string[]; // the daemon's log lines so far
   stop(): Promise<void>;
 }
@@ -96,5 +108,5 @@ export async function launch(launcherFlags: string[], serveFlags: string[] = [])
     ready.ca_cert === ""
       ? undefined
       : { ca: readFileSync(ready.ca_cert), cert: readFileSync(ready.client_cert), key: readFileSync(ready.client_key) };
-  return { tcp: ready.tcp, unix: ready.unix, tokens: ready.tokens, tls, log, stop };
+  return { tcp: ready.tcp, unix: ready.unix, tokens: ready.tokens, tls, metrics: ready.metrics, peers: ready.peers ?? [], log, stop };
 }

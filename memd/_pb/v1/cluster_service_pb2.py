@@ -23,33 +23,40 @@ _sym_db = _symbol_database.Default()
 
 
 from memd._pb.v1 import memory_pb2 as memd_dot_v1_dot_memory__pb2
+from memd._pb.v1 import memory_service_pb2 as memd_dot_v1_dot_memory__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmemd/v1/cluster_service.proto\x12\x07memd.v1\x1a\x14memd/v1/memory.proto\"\x10\n\x0e\x43lusterRequest\"Y\n\x0b\x43lusterNode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04live\x18\x03 \x01(\x08\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x12\r\n\x05ready\x18\x05 \x01(\x08\"p\n\x12PartitionPlacement\x12\x11\n\tpartition\x18\x01 \x01(\r\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x11\n\tfollowers\x18\x03 \x03(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\x16\n\x0elease_until_ms\x18\x05 \x01(\x04\"\x91\x01\n\x0f\x43lusterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x17\n\x0fpartition_count\x18\x02 \x01(\r\x12/\n\npartitions\x18\x03 \x03(\x0b\x32\x1b.memd.v1.PartitionPlacement\x12#\n\x05nodes\x18\x04 \x03(\x0b\x32\x14.memd.v1.ClusterNode\"/\n\x0c\x44rainRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06resume\x18\x02 \x01(\x08\"D\n\rDrainResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08released\x18\x02 \x01(\r\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\"9\n\nTouchEntry\x12+\n\nnamespaces\x18\x01 \x03(\x0b\x32\x17.memd.v1.TouchNamespace\"I\n\x0eTouchNamespace\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12$\n\x08\x61\x63\x63\x65sses\x18\x02 \x03(\x0b\x32\x12.memd.v1.KeyAccess\"~\n\tKeyAccess\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x10\n\x08times_ms\x18\x03 \x03(\x04\x12#\n\x0cpromote_from\x18\x04 \x01(\x0e\x32\r.memd.v1.Tier\x12\x1e\n\x16promote_for_importance\x18\x05 \x01(\x08\x32\x86\x01\n\x0e\x43lusterService\x12<\n\x07\x43luster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x12\x36\n\x05\x44rain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmemd/v1/cluster_service.proto\x12\x07memd.v1\x1a\x14memd/v1/memory.proto\x1a\x1cmemd/v1/memory_service.proto\"\x10\n\x0e\x43lusterRequest\"Y\n\x0b\x43lusterNode\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04live\x18\x03 \x01(\x08\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x12\r\n\x05ready\x18\x05 \x01(\x08\"p\n\x12PartitionPlacement\x12\x11\n\tpartition\x18\x01 \x01(\r\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x11\n\tfollowers\x18\x03 \x03(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\x16\n\x0elease_until_ms\x18\x05 \x01(\x04\"\x91\x01\n\x0f\x43lusterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x17\n\x0fpartition_count\x18\x02 \x01(\r\x12/\n\npartitions\x18\x03 \x03(\x0b\x32\x1b.memd.v1.PartitionPlacement\x12#\n\x05nodes\x18\x04 \x03(\x0b\x32\x14.memd.v1.ClusterNode\"/\n\x0c\x44rainRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06resume\x18\x02 \x01(\x08\"D\n\rDrainResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08released\x18\x02 \x01(\r\x12\x10\n\x08\x64raining\x18\x03 \x01(\x08\"9\n\nTouchEntry\x12+\n\nnamespaces\x18\x01 \x03(\x0b\x32\x17.memd.v1.TouchNamespace\"I\n\x0eTouchNamespace\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12$\n\x08\x61\x63\x63\x65sses\x18\x02 \x03(\x0b\x32\x12.memd.v1.KeyAccess\"~\n\tKeyAccess\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\x10\n\x08times_ms\x18\x03 \x03(\x04\x12#\n\x0cpromote_from\x18\x04 \x01(\x0e\x32\r.memd.v1.Tier\x12\x1e\n\x16promote_for_importance\x18\x05 \x01(\x08\"\x86\x01\n\x11TransferInRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12*\n\x08transfer\x18\x02 \x01(\x0b\x32\x18.memd.v1.TransferRequest\x12!\n\x08memories\x18\x03 \x03(\x0b\x32\x0f.memd.v1.Memory\x12\x0f\n\x07missing\x18\x04 \x01(\x04\"O\n\x12TransferInResponse\x12)\n\x06report\x18\x01 \x01(\x0b\x32\x19.memd.v1.TransferResponse\x12\x0e\n\x06landed\x18\x02 \x03(\t\"Y\n\x10TransferOutEntry\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\x10\n\x08versions\x18\x03 \x03(\x04\x12\x12\n\nupdated_ms\x18\x04 \x03(\x04\x32\xcd\x01\n\x0e\x43lusterService\x12<\n\x07\x43luster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x12\x36\n\x05\x44rain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponse\x12\x45\n\nTransferIn\x12\x1a.memd.v1.TransferInRequest\x1a\x1b.memd.v1.TransferInResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'memd.v1.cluster_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CLUSTERREQUEST']._serialized_start=64
-  _globals['_CLUSTERREQUEST']._serialized_end=80
-  _globals['_CLUSTERNODE']._serialized_start=82
-  _globals['_CLUSTERNODE']._serialized_end=171
-  _globals['_PARTITIONPLACEMENT']._serialized_start=173
-  _globals['_PARTITIONPLACEMENT']._serialized_end=285
-  _globals['_CLUSTERRESPONSE']._serialized_start=288
-  _globals['_CLUSTERRESPONSE']._serialized_end=433
-  _globals['_DRAINREQUEST']._serialized_start=435
-  _globals['_DRAINREQUEST']._serialized_end=482
-  _globals['_DRAINRESPONSE']._serialized_start=484
-  _globals['_DRAINRESPONSE']._serialized_end=552
-  _globals['_TOUCHENTRY']._serialized_start=554
-  _globals['_TOUCHENTRY']._serialized_end=611
-  _globals['_TOUCHNAMESPACE']._serialized_start=613
-  _globals['_TOUCHNAMESPACE']._serialized_end=686
-  _globals['_KEYACCESS']._serialized_start=688
-  _globals['_KEYACCESS']._serialized_end=814
-  _globals['_CLUSTERSERVICE']._serialized_start=817
-  _globals['_CLUSTERSERVICE']._serialized_end=951
+  _globals['_CLUSTERREQUEST']._serialized_start=94
+  _globals['_CLUSTERREQUEST']._serialized_end=110
+  _globals['_CLUSTERNODE']._serialized_start=112
+  _globals['_CLUSTERNODE']._serialized_end=201
+  _globals['_PARTITIONPLACEMENT']._serialized_start=203
+  _globals['_PARTITIONPLACEMENT']._serialized_end=315
+  _globals['_CLUSTERRESPONSE']._serialized_start=318
+  _globals['_CLUSTERRESPONSE']._serialized_end=463
+  _globals['_DRAINREQUEST']._serialized_start=465
+  _globals['_DRAINREQUEST']._serialized_end=512
+  _globals['_DRAINRESPONSE']._serialized_start=514
+  _globals['_DRAINRESPONSE']._serialized_end=582
+  _globals['_TOUCHENTRY']._serialized_start=584
+  _globals['_TOUCHENTRY']._serialized_end=641
+  _globals['_TOUCHNAMESPACE']._serialized_start=643
+  _globals['_TOUCHNAMESPACE']._serialized_end=716
+  _globals['_KEYACCESS']._serialized_start=718
+  _globals['_KEYACCESS']._serialized_end=844
+  _globals['_TRANSFERINREQUEST']._serialized_start=847
+  _globals['_TRANSFERINREQUEST']._serialized_end=981
+  _globals['_TRANSFERINRESPONSE']._serialized_start=983
+  _globals['_TRANSFERINRESPONSE']._serialized_end=1062
+  _globals['_TRANSFEROUTENTRY']._serialized_start=1064
+  _globals['_TRANSFEROUTENTRY']._serialized_end=1153
+  _globals['_CLUSTERSERVICE']._serialized_start=1156
+  _globals['_CLUSTERSERVICE']._serialized_end=1361
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from memd._pb.v1 import memory_pb2 as _memory_pb2
+from memd._pb.v1 import memory_service_pb2 as _memory_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -96,3 +97,35 @@ class KeyAccess(_message.Message):
     promote_from: _memory_pb2.Tier
     promote_for_importance: bool
     def __init__(self, key: _Optional[str] = ..., count: _Optional[int] = ..., times_ms: _Optional[_Iterable[int]] = ..., promote_from: _Optional[_Union[_memory_pb2.Tier, str]] = ..., promote_for_importance: _Optional[bool] = ...) -> None: ...
+
+class TransferInRequest(_message.Message):
+    __slots__ = ("namespace", "transfer", "memories", "missing")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    MEMORIES_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    transfer: _memory_service_pb2.TransferRequest
+    memories: _containers.RepeatedCompositeFieldContainer[_memory_pb2.Memory]
+    missing: int
+    def __init__(self, namespace: _Optional[str] = ..., transfer: _Optional[_Union[_memory_service_pb2.TransferRequest, _Mapping]] = ..., memories: _Optional[_Iterable[_Union[_memory_pb2.Memory, _Mapping]]] = ..., missing: _Optional[int] = ...) -> None: ...
+
+class TransferInResponse(_message.Message):
+    __slots__ = ("report", "landed")
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    LANDED_FIELD_NUMBER: _ClassVar[int]
+    report: _memory_service_pb2.TransferResponse
+    landed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, report: _Optional[_Union[_memory_service_pb2.TransferResponse, _Mapping]] = ..., landed: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TransferOutEntry(_message.Message):
+    __slots__ = ("namespace", "keys", "versions", "updated_ms")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    updated_ms: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, namespace: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., versions: _Optional[_Iterable[int]] = ..., updated_ms: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -45,6 +45,11 @@ class ClusterServiceStub:
                 request_serializer=memd_dot_v1_dot_cluster__service__pb2.DrainRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_cluster__service__pb2.DrainResponse.FromString,
                 _registered_method=True)
+        self.TransferIn = channel.unary_unary(
+                '/memd.v1.ClusterService/TransferIn',
+                request_serializer=memd_dot_v1_dot_cluster__service__pb2.TransferInRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_cluster__service__pb2.TransferInResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -66,6 +71,16 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferIn(self, request, context):
+        """Step (b) of a Transfer across partitions (docs/cluster.md): writes memories read
+        on the source's owner into the target namespace, as one entry of the target
+        partition's log, with the transfer's conflict and dimension policies. Nodes call
+        it on each other (the source's owner on the target's); WRITE on the target.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +93,11 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.Drain,
                     request_deserializer=memd_dot_v1_dot_cluster__service__pb2.DrainRequest.FromString,
                     response_serializer=memd_dot_v1_dot_cluster__service__pb2.DrainResponse.SerializeToString,
+            ),
+            'TransferIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferIn,
+                    request_deserializer=memd_dot_v1_dot_cluster__service__pb2.TransferInRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_cluster__service__pb2.TransferInResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +155,33 @@ class ClusterService:
             '/memd.v1.ClusterService/Drain',
             memd_dot_v1_dot_cluster__service__pb2.DrainRequest.SerializeToString,
             memd_dot_v1_dot_cluster__service__pb2.DrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.ClusterService/TransferIn',
+            memd_dot_v1_dot_cluster__service__pb2.TransferInRequest.SerializeToString,
+            memd_dot_v1_dot_cluster__service__pb2.TransferInResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -459,7 +459,7 @@ class TransferRequest(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., target_namespace: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., whole_namespace: _Optional[bool] = ..., move: _Optional[bool] = ..., on_conflict: _Optional[_Union[TransferConflict, str]] = ..., on_dimension_mismatch: _Optional[_Union[TransferDimension, str]] = ...) -> None: ...
 
 class TransferResponse(_message.Message):
-    __slots__ = ("transferred", "overwritten", "dropped_embeddings", "skipped_existing", "skipped_dimension", "missing", "demoted_by_capacity")
+    __slots__ = ("transferred", "overwritten", "dropped_embeddings", "skipped_existing", "skipped_dimension", "missing", "demoted_by_capacity", "kept_changed")
     TRANSFERRED_FIELD_NUMBER: _ClassVar[int]
     OVERWRITTEN_FIELD_NUMBER: _ClassVar[int]
     DROPPED_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +467,7 @@ class TransferResponse(_message.Message):
     SKIPPED_DIMENSION_FIELD_NUMBER: _ClassVar[int]
     MISSING_FIELD_NUMBER: _ClassVar[int]
     DEMOTED_BY_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    KEPT_CHANGED_FIELD_NUMBER: _ClassVar[int]
     transferred: int
     overwritten: int
     dropped_embeddings: int
@@ -474,7 +475,8 @@ class TransferResponse(_message.Message):
     skipped_dimension: int
     missing: int
     demoted_by_capacity: int
-    def __init__(self, transferred: _Optional[int] = ..., overwritten: _Optional[int] = ..., dropped_embeddings: _Optional[int] = ..., skipped_existing: _Optional[int] = ..., skipped_dimension: _Optional[int] = ..., missing: _Optional[int] = ..., demoted_by_capacity: _Optional[int] = ...) -> None: ...
+    kept_changed: int
+    def __init__(self, transferred: _Optional[int] = ..., overwritten: _Optional[int] = ..., dropped_embeddings: _Optional[int] = ..., skipped_existing: _Optional[int] = ..., skipped_dimension: _Optional[int] = ..., missing: _Optional[int] = ..., demoted_by_capacity: _Optional[int] = ..., kept_changed: _Optional[int] = ...) -> None: ...
 
 class ClearRequest(_message.Message):
     __slots__ = ("namespace", "tier")

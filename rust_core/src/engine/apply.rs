@@ -30,8 +30,10 @@ pub enum Op {
         atomic: bool,
         model: Option<String>,
     },
-    /// Delete keys (expired ones are removed too, but reported as absent).
-    Delete { ns: String, keys: Vec<String>, now_ms: u64 },
+    /// Delete keys (expired ones are removed too, but reported as absent). With
+    /// `unchanged`, key `i` is deleted only while its record still has the version
+    /// and update time `unchanged[i]` (a cross-partition move's last step).
+    Delete { ns: String, keys: Vec<String>, now_ms: u64, unchanged: Option<Vec<(u64, u64)>> },
     /// Move memories one tier warmer if they are still in the given tier.
     Promote { ns: String, keys: Vec<(String, Tier, Promotion)>, now_ms: u64 },
     /// Apply planned lifecycle decisions that still hold (`engine/lifecycle.rs`).
@@ -116,7 +118,9 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         Op::Put { ns, items, now_ms, atomic, model } => {
             super::put::put(txn, keygen, ns, items, *now_ms, *atomic, model.as_deref())
         }
-        Op::Delete { ns, keys, now_ms } => delete(txn, ns, keys, *now_ms),
+        Op::Delete { ns, keys, now_ms, unchanged } => {
+            delete(txn, ns, keys, *now_ms, unchanged.as_deref())
+        }
         Op::Promote { ns, keys, now_ms } => promote(txn, ns, keys, *now_ms),
         Op::Lifecycle { ns, planned, jobs, now_ms } => {
             lifecycle(txn, ns, planned, *jobs, *now_ms).map(Reply::Lifecycle)
@@ -145,12 +149,24 @@ fn namespace_id(txn: &Txn, ns: &str) -> Option<u32> {
     txn.state.namespace(ns).map(|s| s.id)
 }
 
-fn delete(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply> {
+fn delete(
+    txn: &mut Txn,
+    ns: &str,
+    keys: &[String],
+    now_ms: u64,
+    unchanged: Option<&[(u64, u64)]>,
+) -> Result<Reply> {
     let Some(ns_id) = namespace_id(txn, ns) else {
         return Ok(Reply::Deleted(vec![false; keys.len()]));
     };
     let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(expected) = unchanged {
+            if !still_unchanged(txn, ns, key, expected[i])? {
+                out.push(false);
+                continue;
+            }
+        }
         let removed = txn.delete(ns_id, key)?;
         // An expired memory is already gone as far as clients can tell: remove it,
         // count it as expired, and report that nothing live was deleted.
@@ -166,6 +182,23 @@ fn delete(txn: &mut Txn, ns: &str, keys: &[String], now_ms: u64) -> Result<Reply
         out.push(live);
     }
     Ok(Reply::Deleted(out))
+}
+
+/// True while `ns/key`'s record has the `(version, updated_ms)` it had when it was
+/// read. Every write of a memory (a store, an import) sets both anew, and reads and
+/// tier moves change neither, so a write that raced the read is seen here, inside
+/// the writer's transaction, where nothing else can come between check and delete.
+fn still_unchanged(
+    txn: &Txn,
+    ns: &str,
+    key: &str,
+    (version, updated_ms): (u64, u64),
+) -> Result<bool> {
+    let Some(record) = txn.store.memories.get(txn.wtxn, &keys::db_key(ns, key))? else {
+        return Ok(false);
+    };
+    let header = codec::decode_header(record)?;
+    Ok(header.version == version && header.updated_ms == updated_ms)
 }
 
 /// Moves each memory one tier warmer if it is still in the tier given with it

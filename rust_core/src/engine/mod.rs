@@ -271,7 +271,39 @@ impl Engine {
         for key in keys {
             validate::key(key, &shared.cfg.limits, false)?;
         }
-        let op = Op::Delete { ns: ns.to_owned(), keys: keys.to_vec(), now_ms };
+        let op = Op::Delete { ns: ns.to_owned(), keys: keys.to_vec(), now_ms, unchanged: None };
+        let Reply::Deleted(out) = shared.submit(op)? else {
+            unreachable!("delete replies Deleted")
+        };
+        Ok(out)
+    }
+
+    /// Deletes `keys[i]` only if its record still has the version and update time
+    /// `unchanged[i]` (checked in the writer's transaction); `true` where a live
+    /// memory was removed. The last step of a cross-partition move in cluster mode:
+    /// a memory written since it was copied stays.
+    pub fn delete_unchanged(
+        &self,
+        ns: &str,
+        keys: &[String],
+        unchanged: &[(u64, u64)],
+        now_ms: u64,
+    ) -> Result<Vec<bool>> {
+        if keys.len() != unchanged.len() {
+            return Err(CoreError::invalid("one (version, updated_ms) per key"));
+        }
+        let shared = self.shared()?;
+        validate::namespace(ns, &shared.cfg.limits)?;
+        validate::batch_len(keys.len(), &shared.cfg.limits)?;
+        for key in keys {
+            validate::key(key, &shared.cfg.limits, false)?;
+        }
+        let op = Op::Delete {
+            ns: ns.to_owned(),
+            keys: keys.to_vec(),
+            now_ms,
+            unchanged: Some(unchanged.to_vec()),
+        };
         let Reply::Deleted(out) = shared.submit(op)? else {
             unreachable!("delete replies Deleted")
         };

@@ -106,6 +106,21 @@ impl PyEngine {
         enter_core(py, || scoped(mark, || self.engine.delete_many(namespace, &keys, now_ms)))
     }
 
+    #[pyo3(signature = (namespace, keys, unchanged, now_ms, mark = None))]
+    fn delete_unchanged(
+        &self,
+        py: Python<'_>,
+        namespace: &str,
+        keys: Vec<String>,
+        unchanged: Vec<(u64, u64)>,
+        now_ms: u64,
+        mark: Option<(String, u64)>,
+    ) -> PyResult<Vec<bool>> {
+        enter_core(py, || {
+            scoped(mark, || self.engine.delete_unchanged(namespace, &keys, &unchanged, now_ms))
+        })
+    }
+
     #[pyo3(signature = (
         namespace, now_ms, tier = 0, cursor = "", limit = 100, reverse = false,
         created_after_ms = 0, created_before_ms = 0

@@ -612,11 +612,216 @@ func (x *KeyAccess) GetPromoteForImportance() bool {
 	return false
 }
 
+// Step (b) of a Transfer across partitions, and the payload of a `transfer_in` entry
+// of the target partition's log (docs/cluster.md).
+type TransferInRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The target namespace (`transfer.target_namespace`).
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// The client's request: the source, the keys, move or copy, the policies.
+	Transfer *TransferRequest `protobuf:"bytes,2,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// The source's memories as read on its owner (live then), in the order a single
+	// node decides them: key order for a whole namespace, else the request's order
+	// with duplicates once.
+	Memories []*Memory `protobuf:"bytes,3,rep,name=memories,proto3" json:"memories,omitempty"`
+	// Requested keys (for a whole namespace: memories) the source held expired or did
+	// not hold when read; counted in TransferResponse.missing.
+	Missing       uint64 `protobuf:"varint,4,opt,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferInRequest) Reset() {
+	*x = TransferInRequest{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferInRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferInRequest) ProtoMessage() {}
+
+func (x *TransferInRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferInRequest.ProtoReflect.Descriptor instead.
+func (*TransferInRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TransferInRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *TransferInRequest) GetTransfer() *TransferRequest {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *TransferInRequest) GetMemories() []*Memory {
+	if x != nil {
+		return x.Memories
+	}
+	return nil
+}
+
+func (x *TransferInRequest) GetMissing() uint64 {
+	if x != nil {
+		return x.Missing
+	}
+	return 0
+}
+
+// What step (b) did.
+type TransferInResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer's counts, as a single node reports them (`kept_changed` is 0 here:
+	// step (c) sets it).
+	Report *TransferResponse `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	// The keys written into the target, in the order of the request's memories.
+	Landed        []string `protobuf:"bytes,2,rep,name=landed,proto3" json:"landed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferInResponse) Reset() {
+	*x = TransferInResponse{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferInResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferInResponse) ProtoMessage() {}
+
+func (x *TransferInResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferInResponse.ProtoReflect.Descriptor instead.
+func (*TransferInResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TransferInResponse) GetReport() *TransferResponse {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *TransferInResponse) GetLanded() []string {
+	if x != nil {
+		return x.Landed
+	}
+	return nil
+}
+
+// The payload of a `transfer_out` entry of the source partition's log: step (c) of a
+// move across partitions. Key i is deleted only if its record still has versions[i]
+// and updated_ms[i], as read in step (a), so a write that raced the move stays.
+type TransferOutEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The source namespace.
+	Namespace     string   `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Keys          []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	Versions      []uint64 `protobuf:"varint,3,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	UpdatedMs     []uint64 `protobuf:"varint,4,rep,packed,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferOutEntry) Reset() {
+	*x = TransferOutEntry{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferOutEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferOutEntry) ProtoMessage() {}
+
+func (x *TransferOutEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferOutEntry.ProtoReflect.Descriptor instead.
+func (*TransferOutEntry) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TransferOutEntry) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *TransferOutEntry) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *TransferOutEntry) GetVersions() []uint64 {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *TransferOutEntry) GetUpdatedMs() []uint64 {
+	if x != nil {
+		return x.UpdatedMs
+	}
+	return nil
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dmemd/v1/cluster_service.proto\x12\amemd.v1\x1a\x14memd/v1/memory.proto\"\x10\n" +
+	"\x1dmemd/v1/cluster_service.proto\x12\amemd.v1\x1a\x14memd/v1/memory.proto\x1a\x1cmemd/v1/memory_service.proto\"\x10\n" +
 	"\x0eClusterRequest\"}\n" +
 	"\vClusterNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -657,10 +862,26 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x19\n" +
 	"\btimes_ms\x18\x03 \x03(\x04R\atimesMs\x120\n" +
 	"\fpromote_from\x18\x04 \x01(\x0e2\r.memd.v1.TierR\vpromoteFrom\x124\n" +
-	"\x16promote_for_importance\x18\x05 \x01(\bR\x14promoteForImportance2\x86\x01\n" +
+	"\x16promote_for_importance\x18\x05 \x01(\bR\x14promoteForImportance\"\xae\x01\n" +
+	"\x11TransferInRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x124\n" +
+	"\btransfer\x18\x02 \x01(\v2\x18.memd.v1.TransferRequestR\btransfer\x12+\n" +
+	"\bmemories\x18\x03 \x03(\v2\x0f.memd.v1.MemoryR\bmemories\x12\x18\n" +
+	"\amissing\x18\x04 \x01(\x04R\amissing\"_\n" +
+	"\x12TransferInResponse\x121\n" +
+	"\x06report\x18\x01 \x01(\v2\x19.memd.v1.TransferResponseR\x06report\x12\x16\n" +
+	"\x06landed\x18\x02 \x03(\tR\x06landed\"\x7f\n" +
+	"\x10TransferOutEntry\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\x1a\n" +
+	"\bversions\x18\x03 \x03(\x04R\bversions\x12\x1d\n" +
+	"\n" +
+	"updated_ms\x18\x04 \x03(\x04R\tupdatedMs2\xcd\x01\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
-	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseB\x97\x01\n" +
+	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponse\x12E\n" +
+	"\n" +
+	"TransferIn\x12\x1a.memd.v1.TransferInRequest\x1a\x1b.memd.v1.TransferInResponseB\x97\x01\n" +
 	"\vcom.memd.v1B\x13ClusterServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -675,7 +896,7 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_cluster_service_proto_rawDescData
 }
 
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*ClusterRequest)(nil),     // 0: memd.v1.ClusterRequest
 	(*ClusterNode)(nil),        // 1: memd.v1.ClusterNode
@@ -686,23 +907,34 @@ var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*TouchEntry)(nil),         // 6: memd.v1.TouchEntry
 	(*TouchNamespace)(nil),     // 7: memd.v1.TouchNamespace
 	(*KeyAccess)(nil),          // 8: memd.v1.KeyAccess
-	(Tier)(0),                  // 9: memd.v1.Tier
+	(*TransferInRequest)(nil),  // 9: memd.v1.TransferInRequest
+	(*TransferInResponse)(nil), // 10: memd.v1.TransferInResponse
+	(*TransferOutEntry)(nil),   // 11: memd.v1.TransferOutEntry
+	(Tier)(0),                  // 12: memd.v1.Tier
+	(*TransferRequest)(nil),    // 13: memd.v1.TransferRequest
+	(*Memory)(nil),             // 14: memd.v1.Memory
+	(*TransferResponse)(nil),   // 15: memd.v1.TransferResponse
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
-	2, // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
-	1, // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
-	7, // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
-	8, // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
-	9, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
-	0, // 5: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
-	4, // 6: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
-	3, // 7: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	5, // 8: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
+	1,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
+	7,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
+	8,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
+	12, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	13, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
+	14, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
+	15, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
+	0,  // 8: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
+	4,  // 9: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
+	9,  // 10: memd.v1.ClusterService.TransferIn:input_type -> memd.v1.TransferInRequest
+	3,  // 11: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	5,  // 12: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	10, // 13: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_cluster_service_proto_init() }
@@ -711,13 +943,14 @@ func file_memd_v1_cluster_service_proto_init() {
 		return
 	}
 	file_memd_v1_memory_proto_init()
+	file_memd_v1_memory_service_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

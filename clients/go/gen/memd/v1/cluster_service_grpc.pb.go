@@ -28,8 +28,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ClusterService_Cluster_FullMethodName = "/memd.v1.ClusterService/Cluster"
-	ClusterService_Drain_FullMethodName   = "/memd.v1.ClusterService/Drain"
+	ClusterService_Cluster_FullMethodName    = "/memd.v1.ClusterService/Cluster"
+	ClusterService_Drain_FullMethodName      = "/memd.v1.ClusterService/Drain"
+	ClusterService_TransferIn_FullMethodName = "/memd.v1.ClusterService/TransferIn"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -43,6 +44,11 @@ type ClusterServiceClient interface {
 	// Drains a node without stopping it: it hands each partition it owns to the best
 	// other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
+	// Step (b) of a Transfer across partitions (docs/cluster.md): writes memories read
+	// on the source's owner into the target namespace, as one entry of the target
+	// partition's log, with the transfer's conflict and dimension policies. Nodes call
+	// it on each other (the source's owner on the target's); WRITE on the target.
+	TransferIn(ctx context.Context, in *TransferInRequest, opts ...grpc.CallOption) (*TransferInResponse, error)
 }
 
 type clusterServiceClient struct {
@@ -73,6 +79,16 @@ func (c *clusterServiceClient) Drain(ctx context.Context, in *DrainRequest, opts
 	return out, nil
 }
 
+func (c *clusterServiceClient) TransferIn(ctx context.Context, in *TransferInRequest, opts ...grpc.CallOption) (*TransferInResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferInResponse)
+	err := c.cc.Invoke(ctx, ClusterService_TransferIn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -84,6 +100,11 @@ type ClusterServiceServer interface {
 	// Drains a node without stopping it: it hands each partition it owns to the best
 	// other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
 	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
+	// Step (b) of a Transfer across partitions (docs/cluster.md): writes memories read
+	// on the source's owner into the target namespace, as one entry of the target
+	// partition's log, with the transfer's conflict and dimension policies. Nodes call
+	// it on each other (the source's owner on the target's); WRITE on the target.
+	TransferIn(context.Context, *TransferInRequest) (*TransferInResponse, error)
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -99,6 +120,9 @@ func (UnimplementedClusterServiceServer) Cluster(context.Context, *ClusterReques
 }
 func (UnimplementedClusterServiceServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedClusterServiceServer) TransferIn(context.Context, *TransferInRequest) (*TransferInResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TransferIn not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -157,6 +181,24 @@ func _ClusterService_Drain_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClusterService_TransferIn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferInRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServiceServer).TransferIn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClusterService_TransferIn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServiceServer).TransferIn(ctx, req.(*TransferInRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -171,6 +213,10 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drain",
 			Handler:    _ClusterService_Drain_Handler,
+		},
+		{
+			MethodName: "TransferIn",
+			Handler:    _ClusterService_TransferIn_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2785,8 +2785,13 @@ type TransferResponse struct {
 	// Target memories that capacity then demoted or evicted (the transferred memories
 	// keep their tiers, which may overfill the target's).
 	DemotedByCapacity uint64 `protobuf:"varint,7,opt,name=demoted_by_capacity,json=demotedByCapacity,proto3" json:"demoted_by_capacity,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// A move across partitions in cluster mode only (docs/cluster.md): memories copied
+	// into the target but kept in the source, because they were written there while
+	// the transfer ran (the source keeps the newer version, the target the copy).
+	// Always 0 on a single node and within a partition, where a transfer is atomic.
+	KeptChanged   uint64 `protobuf:"varint,8,opt,name=kept_changed,json=keptChanged,proto3" json:"kept_changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransferResponse) Reset() {
@@ -2864,6 +2869,13 @@ func (x *TransferResponse) GetMissing() uint64 {
 func (x *TransferResponse) GetDemotedByCapacity() uint64 {
 	if x != nil {
 		return x.DemotedByCapacity
+	}
+	return 0
+}
+
+func (x *TransferResponse) GetKeptChanged() uint64 {
+	if x != nil {
+		return x.KeptChanged
 	}
 	return 0
 }
@@ -3151,7 +3163,7 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x04move\x18\x05 \x01(\bR\x04move\x12:\n" +
 	"\von_conflict\x18\x06 \x01(\x0e2\x19.memd.v1.TransferConflictR\n" +
 	"onConflict\x12N\n" +
-	"\x15on_dimension_mismatch\x18\a \x01(\x0e2\x1a.memd.v1.TransferDimensionR\x13onDimensionMismatch\"\xa7\x02\n" +
+	"\x15on_dimension_mismatch\x18\a \x01(\x0e2\x1a.memd.v1.TransferDimensionR\x13onDimensionMismatch\"\xca\x02\n" +
 	"\x10TransferResponse\x12 \n" +
 	"\vtransferred\x18\x01 \x01(\x04R\vtransferred\x12 \n" +
 	"\voverwritten\x18\x02 \x01(\x04R\voverwritten\x12-\n" +
@@ -3159,7 +3171,8 @@ const file_memd_v1_memory_service_proto_rawDesc = "" +
 	"\x10skipped_existing\x18\x04 \x01(\x04R\x0fskippedExisting\x12+\n" +
 	"\x11skipped_dimension\x18\x05 \x01(\x04R\x10skippedDimension\x12\x18\n" +
 	"\amissing\x18\x06 \x01(\x04R\amissing\x12.\n" +
-	"\x13demoted_by_capacity\x18\a \x01(\x04R\x11demotedByCapacity\"O\n" +
+	"\x13demoted_by_capacity\x18\a \x01(\x04R\x11demotedByCapacity\x12!\n" +
+	"\fkept_changed\x18\b \x01(\x04R\vkeptChanged\"O\n" +
 	"\fClearRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12!\n" +
 	"\x04tier\x18\x02 \x01(\x0e2\r.memd.v1.TierR\x04tier\")\n" +

@@ -18,7 +18,8 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Tier, tierFromJSON, tierToJSON } from "./memory";
+import { Memory, Tier, tierFromJSON, tierToJSON } from "./memory";
+import { TransferRequest, TransferResponse } from "./memory_service";
 
 export const protobufPackage = "memd.v1";
 
@@ -139,6 +140,56 @@ export interface KeyAccess {
   promoteFrom: Tier;
   /** Why: its importance is above `promote_importance` (else: read often lately). */
   promoteForImportance: boolean;
+}
+
+/**
+ * Step (b) of a Transfer across partitions, and the payload of a `transfer_in` entry
+ * of the target partition's log (docs/cluster.md).
+ */
+export interface TransferInRequest {
+  /** The target namespace (`transfer.target_namespace`). */
+  namespace: string;
+  /** The client's request: the source, the keys, move or copy, the policies. */
+  transfer?:
+    | TransferRequest
+    | undefined;
+  /**
+   * The source's memories as read on its owner (live then), in the order a single
+   * node decides them: key order for a whole namespace, else the request's order
+   * with duplicates once.
+   */
+  memories: Memory[];
+  /**
+   * Requested keys (for a whole namespace: memories) the source held expired or did
+   * not hold when read; counted in TransferResponse.missing.
+   */
+  missing: bigint;
+}
+
+/** What step (b) did. */
+export interface TransferInResponse {
+  /**
+   * The transfer's counts, as a single node reports them (`kept_changed` is 0 here:
+   * step (c) sets it).
+   */
+  report?:
+    | TransferResponse
+    | undefined;
+  /** The keys written into the target, in the order of the request's memories. */
+  landed: string[];
+}
+
+/**
+ * The payload of a `transfer_out` entry of the source partition's log: step (c) of a
+ * move across partitions. Key i is deleted only if its record still has versions[i]
+ * and updated_ms[i], as read in step (a), so a write that raced the move stays.
+ */
+export interface TransferOutEntry {
+  /** The source namespace. */
+  namespace: string;
+  keys: string[];
+  versions: bigint[];
+  updatedMs: bigint[];
 }
 
 function createBaseClusterRequest(): ClusterRequest {
@@ -1117,6 +1168,370 @@ export const KeyAccess: MessageFns<KeyAccess> = {
   },
 };
 
+function createBaseTransferInRequest(): TransferInRequest {
+  return { namespace: "", transfer: undefined, memories: [], missing: 0n };
+}
+
+export const TransferInRequest: MessageFns<TransferInRequest> = {
+  encode(message: TransferInRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.transfer !== undefined) {
+      TransferRequest.encode(message.transfer, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.memories) {
+      Memory.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.missing !== 0n) {
+      if (BigInt.asUintN(64, message.missing) !== message.missing) {
+        throw new globalThis.Error("value provided for field message.missing of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.missing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferInRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferInRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transfer = TransferRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.memories.push(Memory.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.missing = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferInRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      transfer: isSet(object.transfer) ? TransferRequest.fromJSON(object.transfer) : undefined,
+      memories: globalThis.Array.isArray(object?.memories) ? object.memories.map((e: any) => Memory.fromJSON(e)) : [],
+      missing: isSet(object.missing) ? BigInt(object.missing) : 0n,
+    };
+  },
+
+  toJSON(message: TransferInRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.transfer !== undefined) {
+      obj.transfer = TransferRequest.toJSON(message.transfer);
+    }
+    if (message.memories?.length) {
+      obj.memories = message.memories.map((e) => Memory.toJSON(e));
+    }
+    if (message.missing !== 0n) {
+      obj.missing = message.missing.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferInRequest>): TransferInRequest {
+    return TransferInRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferInRequest>): TransferInRequest {
+    const message = createBaseTransferInRequest();
+    message.namespace = object.namespace ?? "";
+    message.transfer = (object.transfer !== undefined && object.transfer !== null)
+      ? TransferRequest.fromPartial(object.transfer)
+      : undefined;
+    message.memories = object.memories?.map((e) => Memory.fromPartial(e)) || [];
+    message.missing = (object.missing !== undefined && object.missing !== null) ? BigInt(object.missing) : 0n;
+    return message;
+  },
+};
+
+function createBaseTransferInResponse(): TransferInResponse {
+  return { report: undefined, landed: [] };
+}
+
+export const TransferInResponse: MessageFns<TransferInResponse> = {
+  encode(message: TransferInResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.report !== undefined) {
+      TransferResponse.encode(message.report, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.landed) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferInResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferInResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.report = TransferResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.landed.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferInResponse {
+    return {
+      report: isSet(object.report) ? TransferResponse.fromJSON(object.report) : undefined,
+      landed: globalThis.Array.isArray(object?.landed) ? object.landed.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: TransferInResponse): unknown {
+    const obj: any = {};
+    if (message.report !== undefined) {
+      obj.report = TransferResponse.toJSON(message.report);
+    }
+    if (message.landed?.length) {
+      obj.landed = message.landed;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferInResponse>): TransferInResponse {
+    return TransferInResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferInResponse>): TransferInResponse {
+    const message = createBaseTransferInResponse();
+    message.report = (object.report !== undefined && object.report !== null)
+      ? TransferResponse.fromPartial(object.report)
+      : undefined;
+    message.landed = object.landed?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTransferOutEntry(): TransferOutEntry {
+  return { namespace: "", keys: [], versions: [], updatedMs: [] };
+}
+
+export const TransferOutEntry: MessageFns<TransferOutEntry> = {
+  encode(message: TransferOutEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    for (const v of message.keys) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.versions.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.versions) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field versions of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.updatedMs.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.updatedMs) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field updatedMs of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferOutEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferOutEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keys.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.versions.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.versions.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.updatedMs.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.updatedMs.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferOutEntry {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => globalThis.String(e)) : [],
+      versions: globalThis.Array.isArray(object?.versions) ? object.versions.map((e: any) => BigInt(e)) : [],
+      updatedMs: globalThis.Array.isArray(object?.updatedMs)
+        ? object.updatedMs.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.updated_ms)
+        ? object.updated_ms.map((e: any) => BigInt(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TransferOutEntry): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys;
+    }
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => e.toString());
+    }
+    if (message.updatedMs?.length) {
+      obj.updatedMs = message.updatedMs.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TransferOutEntry>): TransferOutEntry {
+    return TransferOutEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TransferOutEntry>): TransferOutEntry {
+    const message = createBaseTransferOutEntry();
+    message.namespace = object.namespace ?? "";
+    message.keys = object.keys?.map((e) => e) || [];
+    message.versions = object.versions?.map((e) => BigInt(e)) || [];
+    message.updatedMs = object.updatedMs?.map((e) => BigInt(e)) || [];
+    return message;
+  },
+};
+
 /** The placement map of a memd cluster. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -1143,6 +1558,21 @@ export const ClusterServiceService = {
     responseSerialize: (value: DrainResponse): Buffer => Buffer.from(DrainResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DrainResponse => DrainResponse.decode(value),
   },
+  /**
+   * Step (b) of a Transfer across partitions (docs/cluster.md): writes memories read
+   * on the source's owner into the target namespace, as one entry of the target
+   * partition's log, with the transfer's conflict and dimension policies. Nodes call
+   * it on each other (the source's owner on the target's); WRITE on the target.
+   */
+  transferIn: {
+    path: "/memd.v1.ClusterService/TransferIn" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TransferInRequest): Buffer => Buffer.from(TransferInRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TransferInRequest => TransferInRequest.decode(value),
+    responseSerialize: (value: TransferInResponse): Buffer => Buffer.from(TransferInResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TransferInResponse => TransferInResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -1153,6 +1583,13 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
    * other node and takes none until resumed (`memd cluster drain`). ADMIN on "*".
    */
   drain: handleUnaryCall<DrainRequest, DrainResponse>;
+  /**
+   * Step (b) of a Transfer across partitions (docs/cluster.md): writes memories read
+   * on the source's owner into the target namespace, as one entry of the target
+   * partition's log, with the transfer's conflict and dimension policies. Nodes call
+   * it on each other (the source's owner on the target's); WRITE on the target.
+   */
+  transferIn: handleUnaryCall<TransferInRequest, TransferInResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -1190,6 +1627,27 @@ export interface ClusterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DrainResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Step (b) of a Transfer across partitions (docs/cluster.md): writes memories read
+   * on the source's owner into the target namespace, as one entry of the target
+   * partition's log, with the transfer's conflict and dimension policies. Nodes call
+   * it on each other (the source's owner on the target's); WRITE on the target.
+   */
+  transferIn(
+    request: TransferInRequest,
+    callback: (error: ServiceError | null, response: TransferInResponse) => void,
+  ): ClientUnaryCall;
+  transferIn(
+    request: TransferInRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TransferInResponse) => void,
+  ): ClientUnaryCall;
+  transferIn(
+    request: TransferInRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TransferInResponse) => void,
   ): ClientUnaryCall;
 }
 

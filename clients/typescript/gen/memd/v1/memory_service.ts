@@ -965,6 +965,13 @@ export interface TransferResponse {
    * keep their tiers, which may overfill the target's).
    */
   demotedByCapacity: bigint;
+  /**
+   * A move across partitions in cluster mode only (docs/cluster.md): memories copied
+   * into the target but kept in the source, because they were written there while
+   * the transfer ran (the source keeps the newer version, the target the copy).
+   * Always 0 on a single node and within a partition, where a transfer is atomic.
+   */
+  keptChanged: bigint;
 }
 
 /** Empties a namespace, or one of its tiers. */
@@ -5087,6 +5094,7 @@ function createBaseTransferResponse(): TransferResponse {
     skippedDimension: 0n,
     missing: 0n,
     demotedByCapacity: 0n,
+    keptChanged: 0n,
   };
 }
 
@@ -5133,6 +5141,12 @@ export const TransferResponse: MessageFns<TransferResponse> = {
         throw new globalThis.Error("value provided for field message.demotedByCapacity of type uint64 too large");
       }
       writer.uint32(56).uint64(message.demotedByCapacity);
+    }
+    if (message.keptChanged !== 0n) {
+      if (BigInt.asUintN(64, message.keptChanged) !== message.keptChanged) {
+        throw new globalThis.Error("value provided for field message.keptChanged of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.keptChanged);
     }
     return writer;
   },
@@ -5206,6 +5220,14 @@ export const TransferResponse: MessageFns<TransferResponse> = {
             message.demotedByCapacity = reader.uint64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.keptChanged = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5243,6 +5265,11 @@ export const TransferResponse: MessageFns<TransferResponse> = {
         : isSet(object.demoted_by_capacity)
         ? BigInt(object.demoted_by_capacity)
         : 0n,
+      keptChanged: isSet(object.keptChanged)
+        ? BigInt(object.keptChanged)
+        : isSet(object.kept_changed)
+        ? BigInt(object.kept_changed)
+        : 0n,
     };
   },
 
@@ -5268,6 +5295,9 @@ export const TransferResponse: MessageFns<TransferResponse> = {
     }
     if (message.demotedByCapacity !== 0n) {
       obj.demotedByCapacity = message.demotedByCapacity.toString();
+    }
+    if (message.keptChanged !== 0n) {
+      obj.keptChanged = message.keptChanged.toString();
     }
     return obj;
   },
@@ -5295,6 +5325,9 @@ export const TransferResponse: MessageFns<TransferResponse> = {
     message.missing = (object.missing !== undefined && object.missing !== null) ? BigInt(object.missing) : 0n;
     message.demotedByCapacity = (object.demotedByCapacity !== undefined && object.demotedByCapacity !== null)
       ? BigInt(object.demotedByCapacity)
+      : 0n;
+    message.keptChanged = (object.keptChanged !== undefined && object.keptChanged !== null)
+      ? BigInt(object.keptChanged)
       : 0n;
     return message;
   },
