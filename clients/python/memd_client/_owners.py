@@ -100,7 +100,11 @@ class _Placement:
         self._single = exc.code() == grpc.StatusCode.UNIMPLEMENTED
 
     def _adopt(self, reply: cpb.ClusterResponse) -> None:
-        addresses = {n.id: n.address for n in reply.nodes if n.live and not n.draining}
+        # Every registered node's address, live or not (as the Go and TypeScript clients):
+        # "live" is the answering node's view of a heartbeat a third of a lease apart,
+        # which a loaded machine can miss for a moment; an owner that really died fails
+        # UNAVAILABLE, and the call is retried after the map is read again.
+        addresses = {n.id: n.address for n in reply.nodes}
         owners = [addresses.get(p.owner, "") for p in reply.partitions]
         for address in set(owners) - set(self._by_address) - {""}:
             channel = self._channels[address] = self._connect(address)
