@@ -135,9 +135,8 @@ def wait_owned(channel: grpc.Channel, timeout: float = 30.0) -> None:
 def drain_to_peers(channel: grpc.Channel, timeout: float = 60.0) -> None:
     """Drain the launched node (``memd-test``) so that the peers own every partition.
 
-    With replicas 1 no node follows another's partitions, so rebalancing would never
-    hand a peer its share; a drain moves each partition to the best peer (catching up
-    from the log). The launched node keeps answering, by forwarding: a client entering
+    Rebalancing would give the peers only their share, one partition per tick; a drain
+    moves every partition to its best peer (which catches up from the log) at once. The launched node keeps answering, by forwarding: a client entering
     there is forwarded every call unless it routes to the owners itself.
     """
     stub = cpb_grpc.ClusterServiceStub(channel)

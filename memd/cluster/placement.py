@@ -134,8 +134,17 @@ class Pool:
         return cls(live, active, active)
 
     def followers(self, partition: int, owner: str, count: int) -> tuple[str, ...]:
-        """The ``count`` best eligible nodes for ``partition`` other than its owner."""
-        return tuple(n for n in rank(partition, list(self.eligible)) if n != owner)[:count]
+        """The ``count`` best eligible nodes for ``partition`` other than its owner, and
+        at least the best one when that is not the owner.
+
+        A hand-over waits for its target to catch up as a follower (``moves``): with one
+        replica (``count`` 0) the best node would never follow, so it would never get
+        its share; it follows only until it owns the partition.
+        """
+        ranked = rank(partition, list(self.eligible))
+        if count == 0 and ranked and ranked[0] != owner:
+            count = 1
+        return tuple(n for n in ranked if n != owner)[:count]
 
     def best(self, partition: int, exclude: str = "") -> str | None:
         """The eligible node that should own ``partition``, other than ``exclude``."""

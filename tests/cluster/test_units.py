@@ -138,6 +138,13 @@ def test_the_pool_deals_to_ready_active_nodes_and_falls_back_to_active() -> None
     assert all(pool.best(p, exclude="a") == "c" for p in range(16))
     assert all(set(pool.followers(p, "a", 2)) == {"c"} for p in range(16))
     assert Pool.of({"a": nodes["a"]}, now, lease).best(0, exclude="a") is None
+    # One replica: no followers, except the best node while another owns the partition
+    # (it must catch up as a follower before it is handed the partition).
+    for p in range(16):
+        best = pool.best(p)
+        other = "c" if best == "a" else "a"
+        assert pool.followers(p, best, 0) == ()
+        assert pool.followers(p, other, 0) == (best,)
     # The ranking is rendezvous: removing a node moves only the partitions it was best for.
     three = Pool.of({n: NodeRecord(n, now) for n in "xyz"}, now, lease)
     two = Pool.of({n: NodeRecord(n, now) for n in "xy"}, now, lease)
