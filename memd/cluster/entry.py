@@ -8,6 +8,9 @@ headers, so the payload stays the protobuf message memd already knows how to app
 
 Kinds, client writes:
 - ``store``: a ``StoreRequest``; ``delete``: a ``DeleteRequest``;
+- ``stores``: a ``StoreGroup`` (cluster_service.proto): the Stores an owner gathered
+  while its previous append was in flight, applied in one transaction, each refused or
+  stored on its own (``group_commit.py``);
 - ``drop``: a ``DropNamespaceRequest``; ``clear``: a ``ClearRequest``;
 - ``transfer``: a ``TransferRequest`` whose source and target share the partition;
 engine effects (the owner's scheduler, or the Sweep and RunLifecycle RPCs):
@@ -35,7 +38,18 @@ from memd._pb.v1 import memory_service_pb2 as pb
 KIND, NOW, EPOCH, NODE = "Memd-Kind", "Memd-Now-Ms", "Memd-Epoch", "Memd-Node"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 KINDS = frozenset(
-    {"store", "delete", "drop", "clear", "transfer", "sweep", "lifecycle", "touch", "barrier"}
+    {
+        "store",
+        "stores",
+        "delete",
+        "drop",
+        "clear",
+        "transfer",
+        "sweep",
+        "lifecycle",
+        "touch",
+        "barrier",
+    }
 )
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -96,3 +96,11 @@ class KeyAccess(_message.Message):
     promote_from: _memory_pb2.Tier
     promote_for_importance: bool
     def __init__(self, key: _Optional[str] = ..., count: _Optional[int] = ..., times_ms: _Optional[_Iterable[int]] = ..., promote_from: _Optional[_Union[_memory_pb2.Tier, str]] = ..., promote_for_importance: _Optional[bool] = ...) -> None: ...
+
+class StoreGroup(_message.Message):
+    __slots__ = ("requests", "after")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedScalarFieldContainer[bytes]
+    after: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, requests: _Optional[_Iterable[bytes]] = ..., after: _Optional[_Iterable[int]] = ...) -> None: ...

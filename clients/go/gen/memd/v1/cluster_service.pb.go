@@ -612,6 +612,66 @@ func (x *KeyAccess) GetPromoteForImportance() bool {
 	return false
 }
 
+// The payload of a `stores` entry of a partition's replicated log (docs/cluster.md,
+// "Group commit"): the Stores its owner gathered while its previous append was in
+// flight, applied in order in one transaction, each refused or stored on its own.
+// No RPC takes it; it is part of the log's format.
+type StoreGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Serialized `StoreRequest`s, keys already filled in by the owner, in apply order.
+	Requests [][]byte `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	// One per request: 0, or 1 + the index of an earlier request that must have been
+	// stored for this one to be applied (the previous batch of the same StoreStream:
+	// a single node never applies a stream's batches after a failed one).
+	After         []uint32 `protobuf:"varint,2,rep,packed,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreGroup) Reset() {
+	*x = StoreGroup{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreGroup) ProtoMessage() {}
+
+func (x *StoreGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreGroup.ProtoReflect.Descriptor instead.
+func (*StoreGroup) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StoreGroup) GetRequests() [][]byte {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *StoreGroup) GetAfter() []uint32 {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
@@ -657,7 +717,11 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\x12\x19\n" +
 	"\btimes_ms\x18\x03 \x03(\x04R\atimesMs\x120\n" +
 	"\fpromote_from\x18\x04 \x01(\x0e2\r.memd.v1.TierR\vpromoteFrom\x124\n" +
-	"\x16promote_for_importance\x18\x05 \x01(\bR\x14promoteForImportance2\x86\x01\n" +
+	"\x16promote_for_importance\x18\x05 \x01(\bR\x14promoteForImportance\">\n" +
+	"\n" +
+	"StoreGroup\x12\x1a\n" +
+	"\brequests\x18\x01 \x03(\fR\brequests\x12\x14\n" +
+	"\x05after\x18\x02 \x03(\rR\x05after2\x86\x01\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
 	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponseB\x97\x01\n" +
@@ -675,7 +739,7 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_cluster_service_proto_rawDescData
 }
 
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*ClusterRequest)(nil),     // 0: memd.v1.ClusterRequest
 	(*ClusterNode)(nil),        // 1: memd.v1.ClusterNode
@@ -686,23 +750,24 @@ var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*TouchEntry)(nil),         // 6: memd.v1.TouchEntry
 	(*TouchNamespace)(nil),     // 7: memd.v1.TouchNamespace
 	(*KeyAccess)(nil),          // 8: memd.v1.KeyAccess
-	(Tier)(0),                  // 9: memd.v1.Tier
+	(*StoreGroup)(nil),         // 9: memd.v1.StoreGroup
+	(Tier)(0),                  // 10: memd.v1.Tier
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
-	2, // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
-	1, // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
-	7, // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
-	8, // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
-	9, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
-	0, // 5: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
-	4, // 6: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
-	3, // 7: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	5, // 8: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
+	1,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
+	7,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
+	8,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
+	10, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	0,  // 5: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
+	4,  // 6: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
+	3,  // 7: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	5,  // 8: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	7,  // [7:9] is the sub-list for method output_type
+	5,  // [5:7] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_cluster_service_proto_init() }
@@ -717,7 +782,7 @@ func file_memd_v1_cluster_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
