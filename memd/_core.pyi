@@ -552,15 +552,16 @@ class Engine:
         """
     def store_encoded_group(
         self,
-        requests: list[bytes],
-        after: list[int | None],
+        requests: builtins.list[bytes],
+        after: builtins.list[int | None],
         now_ms: int,
         max_items: int = 100_000,
         mark: tuple[str, int] | None = None,
-    ) -> list[tuple[bytes, int] | Exception]:
-        """Store serialized ``memd.v1.StoreRequest``s as ONE writer job (cluster mode's
-        group commit): one transaction, one ``mark`` (recorded even when every request
-        was refused), each request stored or refused on its own, in order.
+    ) -> builtins.list[tuple[bytes, int] | Exception]:
+        """Store serialized ``memd.v1.StoreRequest``s as ONE writer job (group commit).
+
+        Cluster mode's group commit: one transaction, one ``mark`` (recorded even when
+        every request was refused), each request stored or refused on its own, in order.
 
         ``after[j]``: None, or the index ``k < j`` of a request that must have been
         stored for request ``j`` to be applied (else it is skipped: ``Unavailable``).

@@ -346,13 +346,13 @@ class Engine:
 
     def store_encoded_group(
         self,
-        requests: list[bytes],
-        after: list[int | None],
+        requests: builtins.list[bytes],
+        after: builtins.list[int | None],
         max_items: int = 100_000,
         *,
         now_ms: int,
         mark: tuple[str, int] | None = None,
-    ) -> list[tuple[bytes, int] | Exception]:
+    ) -> builtins.list[tuple[bytes, int] | Exception]:
         """Store serialized ``StoreRequest``s in one transaction, each on its own.
 
         Cluster mode's group commit; see ``_core.Engine.store_encoded_group``.

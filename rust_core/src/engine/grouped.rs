@@ -12,7 +12,7 @@
 //!   every op checks everything before its first write, so the transaction is as
 //!   that request found it, and the next one goes on;
 //! - `after[j] = Some(k)`: request `j` is applied only if request `k < j` was (the
-//!   later batches of one StoreStream, which a single node never applies after a
+//!   later batches of one `StoreStream`, which a single node never applies after a
 //!   failed batch, since the stream ends there);
 //! - a storage error aborts the whole transaction (as for any job): nothing of the
 //!   group is applied, and the call fails.
@@ -72,9 +72,7 @@ impl Engine {
         }
         let refused = prepared.iter().map(Result::is_err).collect();
         let op = Op::Group { ops, after: after.to_vec(), refused };
-        let Reply::Group(applied) = shared.submit(op)? else {
-            unreachable!("group replies Group")
-        };
+        let Reply::Group(applied) = shared.submit(op)? else { unreachable!("group replies Group") };
         let mut out = Vec::with_capacity(prepared.len());
         for (one, reply) in prepared.into_iter().zip(applied) {
             out.push(match (one, reply) {

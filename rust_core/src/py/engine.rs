@@ -406,7 +406,9 @@ impl PyEngine {
         replies
             .into_iter()
             .map(|reply| match reply {
-                Ok((bytes, n)) => Ok((PyBytes::new(py, &bytes), n).into_pyobject(py)?.into_any().unbind()),
+                Ok((bytes, n)) => {
+                    Ok((PyBytes::new(py, &bytes), n).into_pyobject(py)?.into_any().unbind())
+                }
                 Err(e) => Ok(PyErr::from(e).into_value(py).into_any()),
             })
             .collect()
