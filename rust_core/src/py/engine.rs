@@ -399,7 +399,7 @@ impl PyEngine {
         max_items: usize,
         mark: Option<(String, u64)>,
     ) -> PyResult<Vec<Py<PyAny>>> {
-        let slices: Vec<&[u8]> = requests.iter().map(|b| b.as_bytes()).collect();
+        let slices: Vec<&[u8]> = requests.iter().map(PyBytesMethods::as_bytes).collect();
         let replies = enter_core(py, || {
             scoped(mark, || self.engine.store_encoded_group(&slices, &after, now_ms, max_items))
         })?;
