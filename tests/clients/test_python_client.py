@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -304,7 +304,29 @@ def test_deadline_and_retries_on_unavailable(tmp_path: Path, client: Client, ns:
         list(dead.search(ns, "tea"))
 
 
-def test_a_call_retried_on_unavailable_succeeds_once_the_server_is_up(tmp_path: Path) -> None:
+def _stats(target: str, policy: RetryPolicy) -> Any:
+    with Client(target, retry=policy, timeout=5) as c:
+        return c.stats().namespaces
+
+
+def _search(target: str, policy: RetryPolicy) -> Any:
+    with Client(target, retry=policy, timeout=5) as c:
+        return list(c.search("late", "tea"))
+
+
+def _search_async(target: str, policy: RetryPolicy) -> Any:
+    async def run() -> list[Any]:
+        async with AsyncClient(target, retry=policy, timeout=5) as c:
+            return [hit async for hit in c.search("late", "tea")]
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("call", [_stats, _search, _search_async], ids=["unary", "search", "async"])
+def test_a_call_retried_on_unavailable_succeeds_once_the_server_is_up(
+    tmp_path: Path, call: Callable[[str, RetryPolicy], Any]
+) -> None:
+    """Unary calls, and searches that fail before their first page, are retried."""
     sock = tmp_path / "late.sock"
     started: list[Daemon] = []
 
@@ -316,11 +338,10 @@ def test_a_call_retried_on_unavailable_succeeds_once_the_server_is_up(tmp_path: 
     policy = RetryPolicy(max_attempts=20, initial_backoff_s=0.1, max_backoff_s=0.5, jitter=0)
     starter = threading.Thread(target=start_late)
     try:
-        with Client(f"unix://{sock}", retry=policy, timeout=5) as c:
-            t0 = time.monotonic()
-            starter.start()
-            assert c.stats().namespaces == {}  # failed with UNAVAILABLE until the daemon bound
-            assert time.monotonic() - t0 > 0.3
+        t0 = time.monotonic()
+        starter.start()
+        assert not call(f"unix://{sock}", policy)  # UNAVAILABLE until the daemon bound
+        assert time.monotonic() - t0 > 0.3
     finally:
         starter.join()
         for d in started:

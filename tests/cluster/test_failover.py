@@ -1,4 +1,4 @@
-"""Faults: kill -9 an owner, SIGSTOP one past its lease, kill -9 a NATS server.
+"""Faults: kill -9 an owner, SIGSTOP one past its lease, kill -9 one NATS server, then two.
 
 A checker thread keeps storing acknowledged memories through a node that survives,
 retrying while the partition moves; at the end every acknowledged memory must be
@@ -21,6 +21,7 @@ import pytest
 
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.log_path import APPEND_TIMEOUT_S
 from memd.cluster.partition import STREAM, partition_of, partition_of_subject
 from tests.cluster.conftest import LEASE_S, LONG, Cluster, retry
 from tests.cluster.group_cases import (  # on this module's cluster
@@ -218,6 +219,37 @@ def test_kill9_of_a_nats_server_loses_no_acknowledged_write(whole: Cluster) -> N
     _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
     cluster.converged()
     _report("kill -9 one NATS server", checker)
+
+
+def test_losing_the_nats_quorum_acknowledges_nothing_then_recovers(whole: Cluster) -> None:
+    # Two of the three NATS servers die: the log has no quorum, so no append can be
+    # confirmed and no write may be acknowledged (the checker's calls fail UNAVAILABLE
+    # or time out, never another status). Once they are back, writes resume and
+    # everything acknowledged before is still there, on every node.
+    cluster = whole
+    ns = "failover:quorum"
+    checker = Checker(cluster, 1, ns)
+    with checker.running():
+        checker.wait_acks(20, 30)
+        cluster.kill9("nats-2")
+        cluster.kill9("nats-3")
+        # A write in flight at the kill may still have been confirmed: let the owner's
+        # append timeout pass before counting.
+        time.sleep(APPEND_TIMEOUT_S + 1)
+        before = len(checker.acked)
+        time.sleep(2 * LEASE_S + 1)
+        assert checker.error is None, checker.error
+        assert len(checker.acked) == before, "a write was acknowledged without a quorum"
+        outage = time.monotonic()
+        cluster.run("nats-up", "2")
+        cluster.run("nats-up", "3")
+        checker.wait_acks(20, 90)
+        print(
+            f"\n[NATS quorum lost] writes resumed {time.monotonic() - outage:.2f} s after restart"
+        )
+    _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
+    cluster.converged()
+    _report("NATS quorum lost and regained", checker)
 
 
 def test_forwarded_errors_keep_their_status(cluster: Cluster) -> None:

@@ -24,6 +24,7 @@ from memd_client._errors import (
     Unavailable,
     Unimplemented,
 )
+from memd_client._hit_stream import AsyncHitStream, HitStream
 from memd_client._ops import TransferResult
 from memd_client._types import (
     NO_RETRY,
@@ -40,8 +41,8 @@ from memd_client._types import (
     pack_embedding,
     unpack_embedding,
 )
-from memd_client.aio import AsyncClient, AsyncHitStream
-from memd_client.client import Client, HitStream
+from memd_client.aio import AsyncClient
+from memd_client.client import Client
 
 __all__ = [
     "ERROR_OF",

@@ -6,9 +6,7 @@ import asyncio
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
-    Callable,
     Iterable,
-    Iterator,
     Mapping,
     Sequence,
 )
@@ -24,6 +22,7 @@ from memd_client import _builder as build
 from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
+from memd_client._hit_stream import AsyncHitStream
 from memd_client._ops import (
     BatchQuery,
     Conflict,
@@ -37,79 +36,6 @@ from memd_client._ops import (
 from memd_client._owners import AsyncOwnerRoutes
 from memd_client._routing import call_metadata, staleness_ms
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
-
-
-class AsyncHitStream(AsyncIterator[t.Hit]):
-    """The hits of a search, best first: ``async for hit in client.search(...)``.
-
-    Leaving an ``async with`` block, or ``cancel()``, cancels the call; iteration then
-    ends. A search that fails with UNAVAILABLE before its first page is retried.
-    """
-
-    def __init__(self, start: Callable[[], Any], retry: t.RetryPolicy) -> None:
-        self._start = start
-        self._retry = retry
-        self._call: Any = None
-        self._page: Iterator[pb.SearchHit] = iter(())
-        self._received = False
-        self._cancelled = False
-
-    def __aiter__(self) -> AsyncHitStream:
-        return self
-
-    async def __anext__(self) -> t.Hit:
-        while True:
-            h = next(self._page, None)
-            if h is not None:
-                return t.hit(h)
-            self._page = iter((await self._next_page()).hits)
-
-    async def _next_page(self) -> pb.SearchResponse:
-        backoffs = self._retry.backoffs()
-        while True:
-            if self._cancelled:
-                raise StopAsyncIteration
-            if self._call is None:
-                self._call = self._start()
-            try:
-                page = await self._call.read()
-            except grpc.RpcError as err:
-                if self._cancelled:
-                    raise StopAsyncIteration from None
-                if not self._received and t.is_retryable(err):
-                    wait = next(backoffs, None)
-                    if wait is not None:
-                        await asyncio.sleep(wait)
-                        self._call = None
-                        continue
-                raise from_rpc_error(err) from err
-            except asyncio.CancelledError:
-                if self._cancelled:  # the call (not this task) was cancelled
-                    raise StopAsyncIteration from None
-                raise
-            if page is grpc.aio.EOF:
-                raise StopAsyncIteration
-            self._received = True
-            result: pb.SearchResponse = page
-            return result
-
-    def cancel(self) -> None:
-        """Stop the search: the server stops sending and iteration ends."""
-        self._cancelled = True
-        self._page = iter(())
-        if self._call is not None:
-            self._call.cancel()
-
-    @property
-    def cancelled(self) -> bool:
-        """True once ``cancel()`` was called."""
-        return self._cancelled
-
-    async def __aenter__(self) -> AsyncHitStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.cancel()
 
 
 async def _aiter(items: Iterable[t.MemoryLike] | AsyncIterable[t.MemoryLike]) -> Any:

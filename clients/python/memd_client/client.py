@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +15,7 @@ from memd_client import _builder as build
 from memd_client import _types as t
 from memd_client._credentials import TLSConfig, channel_settings
 from memd_client._errors import from_rpc_error
+from memd_client._hit_stream import HitStream
 from memd_client._ops import (
     BatchQuery,
     Conflict,
@@ -28,72 +29,6 @@ from memd_client._ops import (
 from memd_client._owners import OwnerRoutes
 from memd_client._routing import call_metadata, staleness_ms
 from memd_client._rpc import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, channel_options, multicallables
-
-
-class HitStream(Iterator[t.Hit]):
-    """The hits of a search, best first, fetched page by page as you iterate.
-
-    Leaving a ``with`` block, or ``cancel()``, cancels the call; iteration then ends.
-    A search that fails with UNAVAILABLE before its first page is retried.
-    """
-
-    def __init__(self, start: Callable[[], Any], retry: t.RetryPolicy) -> None:
-        self._start = start
-        self._retry = retry
-        self._call: Any = None
-        self._page: Iterator[pb.SearchHit] = iter(())
-        self._received = False
-        self._cancelled = False
-
-    def __iter__(self) -> HitStream:
-        return self
-
-    def __next__(self) -> t.Hit:
-        while True:
-            h = next(self._page, None)
-            if h is not None:
-                return t.hit(h)
-            self._page = iter(self._next_page().hits)
-
-    def _next_page(self) -> pb.SearchResponse:
-        backoffs = self._retry.backoffs()
-        while True:
-            if self._cancelled:
-                raise StopIteration
-            if self._call is None:
-                self._call = self._start()
-            try:
-                page: pb.SearchResponse = next(self._call)
-            except grpc.RpcError as err:
-                if self._cancelled:
-                    raise StopIteration from None
-                if not self._received and t.is_retryable(err):
-                    wait = next(backoffs, None)
-                    if wait is not None:
-                        time.sleep(wait)
-                        self._call = None
-                        continue
-                raise from_rpc_error(err) from err
-            self._received = True
-            return page
-
-    def cancel(self) -> None:
-        """Stop the search: the server stops sending and iteration ends."""
-        self._cancelled = True
-        self._page = iter(())
-        if self._call is not None:
-            self._call.cancel()
-
-    @property
-    def cancelled(self) -> bool:
-        """True once ``cancel()`` was called."""
-        return self._cancelled
-
-    def __enter__(self) -> HitStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
 
 
 class Client:

@@ -4,6 +4,10 @@
 mod archive;
 mod embed;
 mod engine;
+mod engine_admin;
+mod engine_effects;
+mod engine_search;
+mod engine_wire;
 mod errors;
 mod gil;
 mod offline;
