@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,28 @@ def failover_s(base: int, cluster_dir: str, script: list[str], env: dict[str, st
     return took
 
 
-def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict[str, list[float]]:
+def metric(url: str, name: str) -> float:
+    """An unlabelled counter of a node's Prometheus page (0 when absent)."""
+    with urllib.request.urlopen(url, timeout=5) as page:
+        for line in page.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def grouped_store(stub: pb_grpc.MemoryServiceStub, metrics_url: str, args: argparse.Namespace,
+                  out: dict[str, list[float]]) -> float:  # fmt: skip
+    """``store_stream`` on the owner, recording how many log entries its batches took."""
+    appends = metric(metrics_url, "memd_cluster_store_appends_total")
+    rate = store_stream(stub, args.batches, args.batch)
+    entries = metric(metrics_url, "memd_cluster_store_appends_total") - appends
+    out.setdefault("batches_per_entry", []).append(args.batches / max(entries, 1.0))
+    return rate
+
+
+def measure(
+    single: str, owner: str, via: str, metrics_url: str, args: argparse.Namespace
+) -> dict[str, list[float]]:
     """Alternate single-node and cluster runs, so drift in the machine's load hits both."""
     solo, key = prepare(single)
     direct, _ = prepare(owner)
@@ -207,7 +229,7 @@ def measure(single: str, owner: str, via: str, args: argparse.Namespace) -> dict
     for _ in range(args.repeat):
         for name, run in [
             ("single_store", lambda: store_stream(solo, args.batches, args.batch)),
-            ("cluster_store", lambda: store_stream(direct, args.batches, args.batch)),
+            ("cluster_store", lambda: grouped_store(direct, metrics_url, args, out)),
             ("single_retrieve", lambda: retrieve_rate(solo, key, args.calls)),
             ("cluster_retrieve", lambda: retrieve_rate(direct, key, args.calls)),
             ("cluster_forwarded", lambda: retrieve_rate(other, key, args.calls)),
@@ -275,7 +297,9 @@ def main() -> None:
             via = next(a for a in addresses.values() if a != owner)
             wait_ready(owner)
             time.sleep(1)
-            runs = measure(f"127.0.0.1:{port}", owner, via, args)
+            owner_node = int(record.owner.rsplit("-", 1)[1])
+            metrics_url = f"http://127.0.0.1:{base + 30 + owner_node}/metrics"
+            runs = measure(f"127.0.0.1:{port}", owner, via, metrics_url, args)
             single.terminate()  # the failovers need no single node
             runs["failover_s"] = [
                 failover_s(base, f"{tmp}/cluster", script, env) for _ in range(args.failovers)
@@ -340,6 +364,9 @@ def report(
     for row in rows[:-1]:
         print(f"    {row['figure']}: single {row['single_per_s']:,.0f}/s, "
               f"cluster {row['cluster_per_s']:,.0f}/s")  # fmt: skip
+    if "batches_per_entry" in runs:
+        per_entry = ", ".join(f"{v:.1f}" for v in runs["batches_per_entry"])
+        print(f"    StoreStream batches per log entry on the owner (group commit): {per_entry}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

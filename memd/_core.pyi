@@ -563,6 +563,26 @@ class Engine:
         More than ``max_items`` items raise ``CapacityExceeded`` (nothing stored).
         Returns the serialized ``memd.v1.StoreResponse`` and the number of items.
         """
+    def store_encoded_group(
+        self,
+        requests: builtins.list[bytes],
+        after: builtins.list[int | None],
+        now_ms: int,
+        max_items: int = 100_000,
+        mark: tuple[str, int] | None = None,
+    ) -> builtins.list[tuple[bytes, int] | Exception]:
+        """Store serialized ``memd.v1.StoreRequest``s as ONE writer job (group commit).
+
+        Cluster mode's group commit: one transaction, one ``mark`` (recorded even when
+        every request was refused), each request stored or refused on its own, in order.
+
+        ``after[j]``: None, or the index ``k < j`` of a request that must have been
+        stored for request ``j`` to be applied (else it is skipped: ``Unavailable``).
+        Returns per request what ``store_encoded`` would have returned, or the
+        exception it would have raised (``memd.errors``). Raises for the whole call
+        only on a malformed ``after``, a closed engine or a storage error (then
+        nothing is applied).
+        """
     def retrieve_encoded(
         self,
         request: bytes,

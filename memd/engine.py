@@ -369,6 +369,21 @@ class Engine:
         now = self._clock() if now_ms is None else now_ms
         return self._core.store_encoded(request, now, max_items, mark)
 
+    def store_encoded_group(
+        self,
+        requests: builtins.list[bytes],
+        after: builtins.list[int | None],
+        max_items: int = 100_000,
+        *,
+        now_ms: int,
+        mark: tuple[str, int] | None = None,
+    ) -> builtins.list[tuple[bytes, int] | Exception]:
+        """Store serialized ``StoreRequest``s in one transaction, each on its own.
+
+        Cluster mode's group commit; see ``_core.Engine.store_encoded_group``.
+        """
+        return self._core.store_encoded_group(requests, after, now_ms, max_items, mark)
+
     def retrieve_encoded(
         self, request: bytes, max_items: int = 100_000, max_reply_bytes: int = 4 << 20
     ) -> tuple[bytes, int]:

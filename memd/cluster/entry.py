@@ -8,6 +8,9 @@ headers, so the payload stays the protobuf message memd already knows how to app
 
 Kinds, client writes:
 - ``store``: a ``StoreRequest``; ``delete``: a ``DeleteRequest``;
+- ``stores``: a ``StoreGroup`` (cluster_service.proto): the Stores an owner gathered
+  while its previous append was in flight, applied in one transaction, each refused or
+  stored on its own (``group_commit.py``);
 - ``drop``: a ``DropNamespaceRequest``; ``clear``: a ``ClearRequest``;
 - ``transfer``: a ``TransferRequest`` whose source and target share the partition;
 - ``transfer_in``, ``transfer_out``: steps (b) and (c) of a Transfer across partitions,
@@ -40,6 +43,7 @@ EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 KINDS = frozenset(
     {
         "store",
+        "stores",
         "delete",
         "drop",
         "clear",

@@ -67,39 +67,48 @@ class LogPaths:
         """
         state = self.states[partition]
         with state.lock:
-            if not state.serving:
-                raise Unavailable(f"partition {partition} is moving to another node; retry")
             entry = Entry(kind, payload, now_ms, state.epoch, self.id)
-            headers = entry.headers(state.applied)
-            try:
-                ack = self.call(
-                    self._js.publish(subject(partition), payload, headers=headers),
-                    APPEND_TIMEOUT_S + 1,
-                )
-            except js_errors.APIError as exc:
-                state.serving = False
-                if exc.err_code in WRONG_LAST_SEQUENCE:
-                    self.metrics.fenced.inc()
-                    event(log, logging.WARNING, "fenced", partition=partition, epoch=state.epoch)
-                    raise Unavailable(
-                        f"this node is no longer the owner of partition {partition}; retry"
-                    ) from None
-                raise Unavailable(f"the log refused the write ({exc}); retry") from None
-            except Exception as exc:
-                state.serving = False
+            return self.append_and_apply_locked(state, entry)
+
+    def append_and_apply_locked(self, state: PartitionState, entry: Entry) -> Any:
+        """``write``'s work; the caller holds ``state.lock`` (``group_commit.py`` too).
+
+        Raises:
+            Unavailable, memd.errors.MemdError: As ``write``.
+        """
+        partition = state.number
+        if not state.serving:
+            raise Unavailable(f"partition {partition} is moving to another node; retry")
+        headers = entry.headers(state.applied)
+        try:
+            ack = self.call(
+                self._js.publish(subject(partition), entry.payload, headers=headers),
+                APPEND_TIMEOUT_S + 1,
+            )
+        except js_errors.APIError as exc:
+            state.serving = False
+            if exc.err_code in WRONG_LAST_SEQUENCE:
+                self.metrics.fenced.inc()
+                event(log, logging.WARNING, "fenced", partition=partition, epoch=state.epoch)
                 raise Unavailable(
-                    f"the log did not confirm the write ({type(exc).__name__}); "
-                    "it may or may not be applied: retry"
+                    f"this node is no longer the owner of partition {partition}; retry"
                 ) from None
-            try:
-                return self.replica.apply_locked(state, ack.seq, entry)
-            except DETERMINISTIC:
-                raise  # refused alike everywhere: the entry counts as applied
-            except MemdError:
-                # Logged but not applied here (a full disk): stop serving; the applier
-                # retries the entry, and the partition moves if this node cannot.
-                state.serving = False
-                raise
+            raise Unavailable(f"the log refused the write ({exc}); retry") from None
+        except Exception as exc:
+            state.serving = False
+            raise Unavailable(
+                f"the log did not confirm the write ({type(exc).__name__}); "
+                "it may or may not be applied: retry"
+            ) from None
+        try:
+            return self.replica.apply_locked(state, ack.seq, entry)
+        except DETERMINISTIC:
+            raise  # refused alike everywhere: the entry counts as applied
+        except MemdError:
+            # Logged but not applied here (a full disk): stop serving; the applier
+            # retries the entry, and the partition moves if this node cannot.
+            state.serving = False
+            raise
 
     # ---- the follower's apply path -------------------------------------------------
 

@@ -71,6 +71,16 @@ class ClusterMetrics:
             "Reads not counted because the buffer of waiting reads was full",
             registry=registry,
         )
+        self.store_appends = Counter(
+            "memd_cluster_store_appends_total",
+            "Log entries of Stores this node appended as an owner (store or stores)",
+            registry=registry,
+        )
+        self.stores_grouped = Counter(
+            "memd_cluster_stores_grouped_total",
+            "Stores this owner appended in a group (a stores entry) rather than alone",
+            registry=registry,
+        )
         self.fenced = Counter(
             "memd_cluster_fencing_rejections_total",
             "Appends the log refused because another node had taken the partition",

@@ -38,6 +38,7 @@ from nats.js import api
 
 from memd.cluster.entry import Entry, wall_ms
 from memd.cluster.follow import Following
+from memd.cluster.group_commit import StoreGroups
 from memd.cluster.leasing import Leasing
 from memd.cluster.log_path import APPEND_TIMEOUT_S, LogPaths
 from memd.cluster.metrics import ClusterMetrics
@@ -88,6 +89,7 @@ class ClusterNode(LogPaths, Leasing):
         self._leaving = False
         self.draining = False
         self.following = Following(replica.states, self._on_entry)
+        self.stores = StoreGroups(self)
 
     @property
     def ready(self) -> bool:

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster import transfer_steps
 from memd.cluster.entry import Entry
@@ -90,7 +91,8 @@ class Replica:
     def apply_locked(self, state: PartitionState, seq: int, entry: Entry) -> Any:
         """Apply ``entry`` (sequence ``seq``) to the store; the caller holds ``state.lock``.
 
-        Returns what the engine answered (a serialized ``StoreResponse``, a removed
+        Returns what the engine answered (a serialized ``StoreResponse``, or for a
+        ``stores`` entry one per Store or the error refusing it, a removed
         count, deleted flags, a sweep's, lifecycle pass's or transfer's report), for
         the owner to reply with.
 
@@ -143,6 +145,12 @@ class Replica:
         if entry.kind == "store":
             reply, _ = self.engine.store_encoded(payload, self.max_items, now_ms=now, mark=mark)
             return reply
+        if entry.kind == "stores":
+            group = cpb.StoreGroup.FromString(payload)
+            after = [k - 1 if k else None for k in group.after]
+            return self.engine.store_encoded_group(
+                list(group.requests), after, self.max_items, now_ms=now, mark=mark
+            )
         if entry.kind == "delete":
             req = pb.DeleteRequest.FromString(payload)
             return self.engine.delete_many(req.namespace, req.keys, now_ms=now, mark=mark)

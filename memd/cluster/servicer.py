@@ -25,13 +25,14 @@ from memd._core import peek_namespace
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.call_meta import CallMeta, forwarded
 from memd.cluster.effect_rpcs import EffectHandlers
-from memd.cluster.entry import fill_keys, wall_ms
+from memd.cluster.entry import wall_ms
 from memd.cluster.fanout import FanOut, served_header
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
 from memd.cluster.reads import parse_max_staleness, report
-from memd.errors import CapacityExceeded, InvalidArgument, Unavailable
+from memd.cluster.store_rpcs import StoreHandlers
+from memd.errors import InvalidArgument, Unavailable
 from memd.server.servicer import MemoryServicer
 
 # A RetrieveRequest holding only ``peek = true`` (field 3). Appended to a serialized
@@ -53,7 +54,7 @@ class Route(NamedTuple):
     follower: bool = False
 
 
-class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
+class ClusterMemoryServicer(StoreHandlers, EffectHandlers, MemoryServicer):
     """``MemoryServicer`` with routing and replicated writes.
 
     Args:
@@ -71,6 +72,7 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
         self._fan = FanOut(node, forwarder)
         self._slice = node.options.lease_s  # a forwarded read's attempt: one lease
         self._forwards: dict[str, Any] = {}  # method -> its forwards counter
+        self.groups = node.stores  # StoreHandlers'
 
     def _owner(
         self, method: str, namespace: str, context: Any, read: bool = False
@@ -146,22 +148,6 @@ class ClusterMemoryServicer(EffectHandlers, MemoryServicer):
     def _still(self, partition: int, owner: tuple[str, str]) -> Callable[[], bool]:
         """Whether ``owner`` still holds ``partition`` (a live lease, as last read)."""
         return lambda: self._node.owner_address(partition) == owner
-
-    def Store(self, request: bytes, context: Any) -> bytes:
-        """Store one batch through the partition's log; reply once applied here."""
-        now = wall_ms()
-        req, payload = fill_keys(request, now)
-        if len(req.memories) > self._max_items:
-            raise CapacityExceeded(
-                f"{len(req.memories)} items in one message; the limit is {self._max_items}"
-            )
-        partition, owner = self._owner("Store", req.namespace, context)
-        if owner is not None:
-            still = self._still(partition, owner)
-            return cast(bytes, self._fwd.unary(owner, "Store", request, context, still))
-        reply = self._node.write(partition, "store", payload, now)
-        self._items["Store"].observe(len(req.memories))
-        return reply  # type: ignore[no-any-return]
 
     def Retrieve(self, request: bytes, context: Any) -> bytes:
         """Read on the owner (a follower's read as a peek: see the module docstring)."""

@@ -24,6 +24,11 @@ from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.log_path import APPEND_TIMEOUT_S
 from memd.cluster.partition import STREAM, partition_of, partition_of_subject
 from tests.cluster.conftest import LEASE_S, LONG, Cluster, retry
+from tests.cluster.group_cases import (  # on this module's cluster
+    test_kill9_of_the_owner_during_grouped_writes_loses_no_acknowledged_batch,
+)
+
+__all__ = ["test_kill9_of_the_owner_during_grouped_writes_loses_no_acknowledged_batch"]
 
 ROUNDS = 3 if LONG else 1
 

@@ -21,6 +21,10 @@ from tests.cluster.effects_cases import (  # run on this module's cluster (see t
     test_scheduled_sweeps_expire_ttl_memories_on_every_replica,
     test_sweep_lifecycle_clear_and_transfer_are_answered_in_cluster_mode,
 )
+from tests.cluster.group_cases import (  # group commit of Stores, on this cluster too
+    test_a_bad_batch_among_grouped_ones_fails_alone,
+    test_concurrent_streams_are_grouped_and_identical_on_every_replica,
+)
 from tests.cluster.touch_cases import (  # reads' touch entries, on this cluster too
     test_a_follower_restarted_while_reads_are_logged_converges,
     test_reads_through_the_owner_and_a_forwarder_count_on_every_replica,
@@ -34,10 +38,12 @@ from tests.cluster.transfer_cases import (  # Transfer across partitions, on thi
 
 __all__ = [
     "single",
+    "test_a_bad_batch_among_grouped_ones_fails_alone",
     "test_a_follower_restarted_mid_way_converges_on_the_effects",
     "test_a_follower_restarted_while_reads_are_logged_converges",
     "test_a_transfer_larger_than_one_log_entry_is_refused_with_nothing_done",
     "test_a_write_racing_a_move_is_never_lost",
+    "test_concurrent_streams_are_grouped_and_identical_on_every_replica",
     "test_consolidation_on_capacity_is_a_logged_entry",
     "test_copy_and_move_across_partitions_do_what_a_single_node_does",
     "test_reads_through_the_owner_and_a_forwarder_count_on_every_replica",

@@ -129,3 +129,11 @@ class TransferOutEntry(_message.Message):
     versions: _containers.RepeatedScalarFieldContainer[int]
     updated_ms: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, namespace: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., versions: _Optional[_Iterable[int]] = ..., updated_ms: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class StoreGroup(_message.Message):
+    __slots__ = ("requests", "after")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedScalarFieldContainer[bytes]
+    after: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, requests: _Optional[_Iterable[bytes]] = ..., after: _Optional[_Iterable[int]] = ...) -> None: ...

@@ -60,6 +60,9 @@ pub enum Op {
     Archive(crate::archive::apply::ArchiveOp),
     /// Cluster mode's logged reads and promotions (`touch.rs`).
     Touch { entry: Box<super::touch_wire::TouchEntry>, now_ms: u64 },
+    /// Cluster mode's group commit: puts applied in order, each on its own; `after`
+    /// and `refused` as in `grouped.rs` (`None` ops: nothing to apply).
+    Group { ops: Vec<Option<Op>>, after: Vec<Option<usize>>, refused: Vec<bool> },
 }
 
 /// A stored put item.
@@ -110,6 +113,8 @@ pub enum Reply {
     Transferred(super::TransferReport),
     /// Touch: memories touched, memories promoted.
     Touched(u64, u64),
+    /// Group: per op, its reply (`None`: nothing was applied for it).
+    Group(Vec<Option<Result<Reply>>>),
 }
 
 /// Applies one op.
@@ -142,6 +147,9 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         Op::Clear { ns, tier } => super::clear::apply(txn, ns, *tier),
         Op::Archive(op) => crate::archive::apply::apply(txn, op).map(Reply::Count),
         Op::Touch { entry, now_ms } => super::touch::apply(txn, entry, *now_ms),
+        Op::Group { ops, after, refused } => {
+            super::grouped::apply_group(txn, keygen, ops, after, refused)
+        }
     }
 }
 

@@ -28,37 +28,7 @@ impl Engine {
         check_items(n, max_items)?;
         let raw: Vec<RawMemory> = req.memories.into_iter().map(RawMemory::from).collect();
         let results = self.put_many(&req.namespace, raw, now_ms, req.atomic)?;
-        let mut resp = StoreResponse {
-            keys: Vec::with_capacity(n),
-            versions: Vec::with_capacity(n),
-            tiers: Vec::with_capacity(n),
-            errors: Vec::new(),
-            batch_id: req.batch_id,
-            merged_into: Vec::new(),
-            similar_to: Vec::new(),
-        };
-        // Columns that are almost always empty are sent only when some item has one.
-        if results.iter().any(|r| r.merged_into.is_some()) {
-            resp.merged_into =
-                results.iter().map(|r| r.merged_into.clone().unwrap_or_default()).collect();
-        }
-        if results.iter().any(|r| r.similar_to.is_some()) {
-            resp.similar_to =
-                results.iter().map(|r| r.similar_to.clone().unwrap_or_default()).collect();
-        }
-        for (index, r) in results.into_iter().enumerate() {
-            if let Some(err) = &r.error {
-                resp.errors.push(ItemError {
-                    index: index as u32,
-                    code: wire::grpc_code(err),
-                    message: err.message().to_owned(),
-                });
-            }
-            resp.keys.push(r.key);
-            resp.versions.push(r.version);
-            resp.tiers.push(r.tier.map_or(0, |t| i32::from(t.number())));
-        }
-        Ok((resp.encode_to_vec(), n))
+        Ok((store_response(results, req.batch_id), n))
     }
 
     /// Decodes a `RetrieveRequest`, reads like `get_many` (counting an access unless
@@ -181,11 +151,47 @@ impl Engine {
     }
 }
 
-fn check_items(n: usize, max_items: usize) -> Result<()> {
+pub(super) fn check_items(n: usize, max_items: usize) -> Result<()> {
     if n > max_items {
         return Err(CoreError::Capacity(format!(
             "{n} items in one message; the limit is {max_items} (--max-batch-items)"
         )));
     }
     Ok(())
+}
+
+/// The encoded `StoreResponse` of a stored batch's per-item results.
+pub(super) fn store_response(results: Vec<crate::engine::PutResult>, batch_id: u64) -> Vec<u8> {
+    let n = results.len();
+    let mut resp = StoreResponse {
+        keys: Vec::with_capacity(n),
+        versions: Vec::with_capacity(n),
+        tiers: Vec::with_capacity(n),
+        errors: Vec::new(),
+        batch_id,
+        merged_into: Vec::new(),
+        similar_to: Vec::new(),
+    };
+    // Columns that are almost always empty are sent only when some item has one.
+    if results.iter().any(|r| r.merged_into.is_some()) {
+        resp.merged_into =
+            results.iter().map(|r| r.merged_into.clone().unwrap_or_default()).collect();
+    }
+    if results.iter().any(|r| r.similar_to.is_some()) {
+        resp.similar_to =
+            results.iter().map(|r| r.similar_to.clone().unwrap_or_default()).collect();
+    }
+    for (index, r) in results.into_iter().enumerate() {
+        if let Some(err) = &r.error {
+            resp.errors.push(ItemError {
+                index: index as u32,
+                code: wire::grpc_code(err),
+                message: err.message().to_owned(),
+            });
+        }
+        resp.keys.push(r.key);
+        resp.versions.push(r.version);
+        resp.tiers.push(r.tier.map_or(0, |t| i32::from(t.number())));
+    }
+    resp.encode_to_vec()
 }

@@ -8,6 +8,7 @@ mod batch_wire;
 mod clear;
 mod embed;
 mod encoded;
+mod grouped;
 mod lifecycle;
 mod lifecycle_wire;
 pub mod mark;
@@ -199,6 +200,25 @@ impl Engine {
         atomic: bool,
     ) -> Result<Vec<PutResult>> {
         let shared = self.shared()?;
+        let mut prepared = self.prepare_put(&shared, ns, items, now_ms, atomic)?;
+        let Some(op) = prepared.op.take() else {
+            // Nothing to write: in particular, no namespace is created.
+            return Ok(prepared.results);
+        };
+        let reply = shared.submit(op)?;
+        Ok(finish_put(&shared, prepared, reply))
+    }
+
+    /// Validates and embeds a batch: the per-item results so far and the `Put` op to
+    /// submit (`None` when no item is valid). Errors are the batch's (nothing stored).
+    fn prepare_put(
+        &self,
+        shared: &Shared,
+        ns: &str,
+        items: Vec<RawMemory>,
+        now_ms: u64,
+        atomic: bool,
+    ) -> Result<PreparedPut> {
         let limits = &shared.cfg.limits;
         validate::namespace(ns, limits)?;
         validate::batch_len(items.len(), limits)?;
@@ -221,34 +241,12 @@ impl Engine {
             results.push(result);
         }
         if valid.is_empty() {
-            // Nothing to write: in particular, no namespace is created.
-            return Ok(results);
+            return Ok(PreparedPut { ns: ns.to_owned(), results, indices: Vec::new(), op: None });
         }
-        let model = self.embed_items(&shared, ns, &mut valid)?;
+        let model = self.embed_items(shared, ns, &mut valid)?;
         let indices: Vec<usize> = valid.iter().map(|(i, _)| *i).collect();
         let op = Op::Put { ns: ns.to_owned(), items: valid, now_ms, atomic, model };
-        let Reply::Put(outcomes) = shared.submit(op)? else { unreachable!("put replies Put") };
-        // The state's lock only when some tier is not known from the writer: taking
-        // it waits for the writer's next job (another caller's batch) to be applied.
-        let unsettled = outcomes.iter().any(|o| o.as_ref().is_ok_and(|s| s.tier.is_none()));
-        let state = unsettled.then(|| shared.state.read().expect("state lock"));
-        let space = state.as_ref().and_then(|state| state.namespace(ns));
-        for (index, outcome) in indices.into_iter().zip(outcomes) {
-            let slot = &mut results[index];
-            match outcome {
-                Ok(stored) => {
-                    slot.tier = stored.tier.or_else(|| {
-                        space.and_then(|s| s.keys.get(stored.key.as_str())).map(|m| m.tier)
-                    });
-                    slot.merged_into = stored.merged.then(|| stored.key.clone());
-                    slot.similar_to = stored.similar_to;
-                    slot.key = stored.key;
-                    slot.version = stored.version;
-                }
-                Err(e) => slot.error = Some(e),
-            }
-        }
-        Ok(results)
+        Ok(PreparedPut { ns: ns.to_owned(), results, indices, op: Some(op) })
     }
 
     /// Reads a batch: `None` for missing or expired keys. With `count_access`, each
@@ -457,6 +455,42 @@ impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// A batch validated by `Engine::prepare_put`, waiting for its `Put` reply.
+struct PreparedPut {
+    ns: String,
+    results: Vec<PutResult>,
+    /// Each submitted item's index in the batch, in the op's order.
+    indices: Vec<usize>,
+    op: Option<Op>,
+}
+
+/// Fills a prepared batch's results from the writer's `Put` reply.
+fn finish_put(shared: &Shared, prepared: PreparedPut, reply: Reply) -> Vec<PutResult> {
+    let Reply::Put(outcomes) = reply else { unreachable!("put replies Put") };
+    let PreparedPut { ns, mut results, indices, .. } = prepared;
+    // The state's lock only when some tier is not known from the writer: taking
+    // it waits for the writer's next job (another caller's batch) to be applied.
+    let unsettled = outcomes.iter().any(|o| o.as_ref().is_ok_and(|s| s.tier.is_none()));
+    let state = unsettled.then(|| shared.state.read().expect("state lock"));
+    let space = state.as_ref().and_then(|state| state.namespace(&ns));
+    for (index, outcome) in indices.into_iter().zip(outcomes) {
+        let slot = &mut results[index];
+        match outcome {
+            Ok(stored) => {
+                slot.tier = stored.tier.or_else(|| {
+                    space.and_then(|s| s.keys.get(stored.key.as_str())).map(|m| m.tier)
+                });
+                slot.merged_into = stored.merged.then(|| stored.key.clone());
+                slot.similar_to = stored.similar_to;
+                slot.key = stored.key;
+                slot.version = stored.version;
+            }
+            Err(e) => slot.error = Some(e),
+        }
+    }
+    results
 }
 
 fn item_error(index: usize, e: &CoreError) -> CoreError {

@@ -27,6 +27,31 @@ impl PyEngine {
         Ok((PyBytes::new(py, &reply), n))
     }
 
+    #[pyo3(signature = (requests, after, now_ms, max_items = 100_000, mark = None))]
+    fn store_encoded_group<'py>(
+        &self,
+        py: Python<'py>,
+        requests: Vec<Bound<'py, PyBytes>>,
+        after: Vec<Option<usize>>,
+        now_ms: u64,
+        max_items: usize,
+        mark: Option<(String, u64)>,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        let slices: Vec<&[u8]> = requests.iter().map(PyBytesMethods::as_bytes).collect();
+        let replies = enter_core(py, || {
+            scoped(mark, || self.engine.store_encoded_group(&slices, &after, now_ms, max_items))
+        })?;
+        replies
+            .into_iter()
+            .map(|reply| match reply {
+                Ok((bytes, n)) => {
+                    Ok((PyBytes::new(py, &bytes), n).into_pyobject(py)?.into_any().unbind())
+                }
+                Err(e) => Ok(PyErr::from(e).into_value(py).into_any()),
+            })
+            .collect()
+    }
+
     #[pyo3(signature = (request, now_ms, max_items = 100_000, max_reply_bytes = 4 << 20))]
     fn retrieve_encoded<'py>(
         &self,

@@ -817,6 +817,66 @@ func (x *TransferOutEntry) GetUpdatedMs() []uint64 {
 	return nil
 }
 
+// The payload of a `stores` entry of a partition's replicated log (docs/cluster.md,
+// "Group commit"): the Stores its owner gathered while its previous append was in
+// flight, applied in order in one transaction, each refused or stored on its own.
+// No RPC takes it; it is part of the log's format.
+type StoreGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Serialized `StoreRequest`s, keys already filled in by the owner, in apply order.
+	Requests [][]byte `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	// One per request: 0, or 1 + the index of an earlier request that must have been
+	// stored for this one to be applied (the previous batch of the same StoreStream:
+	// a single node never applies a stream's batches after a failed one).
+	After         []uint32 `protobuf:"varint,2,rep,packed,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreGroup) Reset() {
+	*x = StoreGroup{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreGroup) ProtoMessage() {}
+
+func (x *StoreGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreGroup.ProtoReflect.Descriptor instead.
+func (*StoreGroup) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StoreGroup) GetRequests() [][]byte {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *StoreGroup) GetAfter() []uint32 {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
@@ -876,7 +936,11 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\x1a\n" +
 	"\bversions\x18\x03 \x03(\x04R\bversions\x12\x1d\n" +
 	"\n" +
-	"updated_ms\x18\x04 \x03(\x04R\tupdatedMs2\xcd\x01\n" +
+	"updated_ms\x18\x04 \x03(\x04R\tupdatedMs\">\n" +
+	"\n" +
+	"StoreGroup\x12\x1a\n" +
+	"\brequests\x18\x01 \x03(\fR\brequests\x12\x14\n" +
+	"\x05after\x18\x02 \x03(\rR\x05after2\xcd\x01\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
 	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponse\x12E\n" +
@@ -896,7 +960,7 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_cluster_service_proto_rawDescData
 }
 
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*ClusterRequest)(nil),     // 0: memd.v1.ClusterRequest
 	(*ClusterNode)(nil),        // 1: memd.v1.ClusterNode
@@ -910,20 +974,21 @@ var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*TransferInRequest)(nil),  // 9: memd.v1.TransferInRequest
 	(*TransferInResponse)(nil), // 10: memd.v1.TransferInResponse
 	(*TransferOutEntry)(nil),   // 11: memd.v1.TransferOutEntry
-	(Tier)(0),                  // 12: memd.v1.Tier
-	(*TransferRequest)(nil),    // 13: memd.v1.TransferRequest
-	(*Memory)(nil),             // 14: memd.v1.Memory
-	(*TransferResponse)(nil),   // 15: memd.v1.TransferResponse
+	(*StoreGroup)(nil),         // 12: memd.v1.StoreGroup
+	(Tier)(0),                  // 13: memd.v1.Tier
+	(*TransferRequest)(nil),    // 14: memd.v1.TransferRequest
+	(*Memory)(nil),             // 15: memd.v1.Memory
+	(*TransferResponse)(nil),   // 16: memd.v1.TransferResponse
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
 	2,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
 	1,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
 	7,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
 	8,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
-	12, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
-	13, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
-	14, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
-	15, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
+	13, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	14, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
+	15, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
+	16, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
 	0,  // 8: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
 	4,  // 9: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
 	9,  // 10: memd.v1.ClusterService.TransferIn:input_type -> memd.v1.TransferInRequest
@@ -950,7 +1015,7 @@ func file_memd_v1_cluster_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -192,6 +192,23 @@ export interface TransferOutEntry {
   updatedMs: bigint[];
 }
 
+/**
+ * The payload of a `stores` entry of a partition's replicated log (docs/cluster.md,
+ * "Group commit"): the Stores its owner gathered while its previous append was in
+ * flight, applied in order in one transaction, each refused or stored on its own.
+ * No RPC takes it; it is part of the log's format.
+ */
+export interface StoreGroup {
+  /** Serialized `StoreRequest`s, keys already filled in by the owner, in apply order. */
+  requests: Buffer[];
+  /**
+   * One per request: 0, or 1 + the index of an earlier request that must have been
+   * stored for this one to be applied (the previous batch of the same StoreStream:
+   * a single node never applies a stream's batches after a failed one).
+   */
+  after: number[];
+}
+
 function createBaseClusterRequest(): ClusterRequest {
   return {};
 }
@@ -1532,6 +1549,107 @@ export const TransferOutEntry: MessageFns<TransferOutEntry> = {
   },
 };
 
+function createBaseStoreGroup(): StoreGroup {
+  return { requests: [], after: [] };
+}
+
+export const StoreGroup: MessageFns<StoreGroup> = {
+  encode(message: StoreGroup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      writer.uint32(10).bytes(v!);
+    }
+    if (message.after.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.after) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoreGroup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoreGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.after.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.after.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoreGroup {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      after: globalThis.Array.isArray(object?.after) ? object.after.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: StoreGroup): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => base64FromBytes(e));
+    }
+    if (message.after?.length) {
+      obj.after = message.after.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StoreGroup>): StoreGroup {
+    return StoreGroup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StoreGroup>): StoreGroup {
+    const message = createBaseStoreGroup();
+    message.requests = object.requests?.map((e) => e) || [];
+    message.after = object.after?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /** The placement map of a memd cluster. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -1659,6 +1777,14 @@ export const ClusterServiceClient = makeGenericClientConstructor(
   service: typeof ClusterServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
