@@ -136,8 +136,9 @@ def drain_to_peers(channel: grpc.Channel, timeout: float = 60.0) -> None:
     """Drain the launched node (``memd-test``) so that the peers own every partition.
 
     Rebalancing would give the peers only their share, one partition per tick; a drain
-    moves every partition to its best peer (which catches up from the log) at once. The launched node keeps answering, by forwarding: a client entering
-    there is forwarded every call unless it routes to the owners itself.
+    moves every partition to its best peer (which catches up from the log) at once. The
+    launched node keeps answering, by forwarding: a client entering there is forwarded
+    every call unless it routes to the owners itself.
     """
     stub = cpb_grpc.ClusterServiceStub(channel)
     stub.Drain(cpb.DrainRequest(node_id="memd-test"), timeout=timeout)

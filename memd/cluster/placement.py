@@ -134,12 +134,12 @@ class Pool:
         return cls(live, active, active)
 
     def followers(self, partition: int, owner: str, count: int) -> tuple[str, ...]:
-        """The ``count`` best eligible nodes for ``partition`` other than its owner, and
-        at least the best one when that is not the owner.
+        """The ``count`` best eligible nodes for ``partition`` other than its owner.
 
-        A hand-over waits for its target to catch up as a follower (``moves``): with one
-        replica (``count`` 0) the best node would never follow, so it would never get
-        its share; it follows only until it owns the partition.
+        At least the best one when that is not the owner: a hand-over waits for its
+        target to catch up as a follower (``moves``), so with one replica (``count`` 0)
+        the best node would never get its share. It follows only until it owns the
+        partition.
         """
         ranked = rank(partition, list(self.eligible))
         if count == 0 and ranked and ranked[0] != owner:
