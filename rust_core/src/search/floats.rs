@@ -167,8 +167,8 @@ mod tests {
     fn a_mapped_head_reads_in_place_takes_writes_and_grows_on_the_heap() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = file_of(dir.path(), 64, 3_000);
-        let mut f = Floats::mapped(PrivateMap::new(&file, 64, 3_000 * 4).expect("map"))
-            .expect("aligned");
+        let mut f =
+            Floats::mapped(PrivateMap::new(&file, 64, 3_000 * 4).expect("map")).expect("aligned");
         assert_eq!((f.len(), f.get(2_996, 4)), (3_000, &[2996.0, 2997.0, 2998.0, 2999.0][..]));
         f.get_mut(4, 2).copy_from_slice(&[-1.0, -2.0]);
         f.resize(3_010);
