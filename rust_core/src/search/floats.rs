@@ -27,7 +27,7 @@ impl std::fmt::Debug for Floats {
         f.debug_struct("Floats")
             .field("mapped", &self.head_len())
             .field("heap", &self.tail.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,11 +55,13 @@ impl Floats {
     pub fn mapped(map: PrivateMap) -> Option<Floats> {
         let bytes = map.bytes();
         let fits = cfg!(target_endian = "little")
-            && bytes.len() % 4 == 0
+            && bytes.len().is_multiple_of(4)
             && bytes.as_ptr().align_offset(std::mem::align_of::<f32>()) == 0;
         fits.then(|| Floats { head: Some(map), tail: Vec::new() })
     }
 
+    // The casts are aligned: `mapped` checked the pointer's alignment.
+    #[allow(clippy::cast_ptr_alignment)]
     fn head(&self) -> &[f32] {
         match &self.head {
             // SAFETY: `mapped` checked that the bytes are f32-aligned and a multiple of
@@ -73,6 +75,7 @@ impl Floats {
         }
     }
 
+    #[allow(clippy::cast_ptr_alignment)]
     fn head_mut(&mut self) -> &mut [f32] {
         match &mut self.head {
             // SAFETY: as in `head`; `&mut self` makes this the only view.

@@ -179,7 +179,7 @@ impl Rows {
 
     /// True when the f32 rows are served from the snapshot file (`search::floats`).
     pub fn served_in_place(&self) -> bool {
-        self.floats.parts()[0].len() > 0
+        !self.floats.parts()[0].is_empty()
     }
 
     /// Bytes held (for memory reports).

@@ -245,9 +245,8 @@ impl State {
             Some((n, k, hash, at)) if n == ns && k == key && hash == meta.text_hash => Some(at),
             _ => None,
         };
-        let hash = meta.text_hash;
-        self.insert_but_text(ns, key.clone(), meta);
-        self.by_id(ns).texts.insert(hash, &key, position);
+        self.by_id(ns).texts.insert(meta.text_hash, &key, position);
+        self.insert_but_text(ns, key, meta);
     }
 
     /// `insert` without the text-hash index, which the load builds on a thread of

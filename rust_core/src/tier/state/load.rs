@@ -74,18 +74,17 @@ impl State {
         // the open's critical path (perf), while the snapshot's decoding thread
         // finishes well before this one.
         let (indexes, texts) = std::thread::scope(|s| -> Result<_> {
+            // Batches: one channel message per record costs more than indexing it.
+            type Loaded<'t> = Vec<(u32, Quantization, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
             type Hashes = Vec<(u32, u64, Arc<str>)>;
             let (text_tx, text_rx) = std::sync::mpsc::sync_channel::<Hashes>(8);
-            let hasher = s.spawn(move || {
+            let text_indexer = s.spawn(move || {
                 let mut texts: HashMap<u32, TextHashes> = HashMap::default();
                 for (id, hash, key) in text_rx.into_iter().flatten() {
                     texts.entry(id).or_default().insert(hash, &key, None);
                 }
                 texts
             });
-            let mut hashes = Vec::with_capacity(LOAD_BATCH);
-            // Batches: one channel message per record costs more than indexing it.
-            type Loaded<'t> = Vec<(u32, Quantization, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
             let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(8);
             let indexer = s.spawn(move || {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
@@ -102,6 +101,7 @@ impl State {
                 indexes
             });
             let mut batch = Vec::with_capacity(LOAD_BATCH);
+            let mut text_batch = Vec::with_capacity(LOAD_BATCH);
             for entry in store.memories.iter(&rtxn)? {
                 let (db_key, record) = entry?;
                 let Some((ns, key)) = keys::split(db_key) else {
@@ -120,19 +120,22 @@ impl State {
                 }
                 let meta = KeyMeta::of_record(&header, record);
                 if meta.text_hash != 0 {
-                    hashes.push((id, meta.text_hash, key.clone()));
-                    if hashes.len() == LOAD_BATCH {
-                        let full = std::mem::replace(&mut hashes, Vec::with_capacity(LOAD_BATCH));
+                    text_batch.push((id, meta.text_hash, key.clone()));
+                    if text_batch.len() == LOAD_BATCH {
+                        let full =
+                            std::mem::replace(&mut text_batch, Vec::with_capacity(LOAD_BATCH));
                         let _ = text_tx.send(full);
                     }
                 }
                 state.insert_but_text(id, key, meta);
             }
             let _ = tx.send(batch);
-            let _ = text_tx.send(hashes);
+            let _ = text_tx.send(text_batch);
             drop((tx, text_tx));
-            let indexes = indexer.join().expect("the search indexer panicked");
-            Ok((indexes, hasher.join().expect("the text hasher panicked")))
+            Ok((
+                indexer.join().expect("the search indexer panicked"),
+                text_indexer.join().expect("the text indexer panicked"),
+            ))
         })?;
         for (id, index) in indexes {
             state.by_id(id).index = index;
