@@ -14,6 +14,8 @@ Then, ``--rounds`` times and alternating, a fresh process opens the store:
 Each child reports the seconds ``memd.Engine(...)`` took (ready to serve), the CPU
 seconds it used meanwhile (user + system, all threads: on a shared machine the wall
 time also counts waiting for a core), its RSS right after, and its peak RSS, then
+the seconds of one exact vector search ("1st": it reads every row, which is where a
+matrix served from the mapped snapshot is faulted in) and the RSS after it, then
 exits without closing (a close would rewrite the snapshot). Printed: medians per
 mode and snapshot / rebuild ratios, the snapshot's size, and the close that wrote
 it. JSON in ``bench/out/reopen_<memories>.json``.
@@ -65,7 +67,17 @@ usage = resource.getrusage(resource.RUSAGE_SELF)
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 peak = int(status["VmHWM"].split()[0]) * 1024
 cpu_s = usage.ru_utime + usage.ru_stime - cpu0
+# The first exact vector search reads every row: with the matrix served from the
+# mapped snapshot, this is where its pages are faulted in.
+dim = (e.vector_index(sys.argv[2]) or (0,))[0] and int(sys.argv[3])
+t = time.perf_counter()
+if dim:
+    q = memd.pack_embedding([1.0] * dim)
+    e.search(memd.SearchQuery(sys.argv[2], vector=q, mode="semantic", exact=True, k=10))
+first_search_s = time.perf_counter() - t
+rss_search = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 print(json.dumps({"open_s": open_s, "cpu_s": cpu_s, "rss": rss, "peak": peak,
+                  "first_search_s": first_search_s, "rss_after_search": rss_search,
                   "from_snapshot": e.open_report[0], "graph": e.vector_index(sys.argv[2]),
                   "phases": getattr(e._core, "open_phases", [])}))
 sys.stdout.flush()
@@ -139,10 +151,10 @@ def build(path: Path, n: int, dim: int, graph_wait: float) -> dict[str, float]:
     return {"ingest_s": ingest_s, "graph_wait_s": graph_s, "close_s": close_s, "graph": graph}
 
 
-def reopen(path: Path, pythonpath: str | None = None) -> dict[str, float]:
+def reopen(path: Path, dim: int, pythonpath: str | None = None) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), NS],
+        [sys.executable, "-c", CHILD, str(path), NS, str(dim)],
         check=True,
         capture_output=True,
         text=True,
@@ -205,25 +217,30 @@ def main() -> None:
     for _ in range(args.rounds):
         if not args.no_rebuild:
             (path / SNAPSHOT).unlink()
-            runs["rebuild"].append(reopen(path))
+            runs["rebuild"].append(reopen(path, args.dim))
             shutil.copy(kept, path / SNAPSHOT)
-        runs["snapshot"].append(reopen(path))
+        runs["snapshot"].append(reopen(path, args.dim))
         if args.baseline:
-            runs["baseline"].append(reopen(path, args.baseline))
+            runs["baseline"].append(reopen(path, args.dim, args.baseline))
     assert all(r["from_snapshot"] for r in runs["snapshot"] + runs.get("baseline", []))
     assert not any(r["from_snapshot"] for r in runs.get("rebuild", [])), runs["rebuild"]
     med = {
-        mode: {f: statistics.median(r[f] for r in rs) for f in ("open_s", "cpu_s", "rss", "peak")}
+        mode: {
+            f: statistics.median(r[f] for r in rs)
+            for f in ("open_s", "cpu_s", "rss", "peak", "first_search_s", "rss_after_search")
+        }
         for mode, rs in runs.items()
     }
     size = kept.stat().st_size
     print(f"\nreopen of {args.memories} memories ({args.dim}-d), medians of {args.rounds}:")
     head = f"{'':10}{'open s':>10}{'CPU s':>10}{'RSS MiB':>10}{'peak MiB':>10}"
+    head += f"{'1st s':>8}{'RSS 1st':>9}"
     print(f"{head}   graph (vectors, nodes, pending, condemned)")
     for mode, m in med.items():
         mib = f"{m['rss'] / 2**20:10.0f}{m['peak'] / 2**20:10.0f}"
+        mib += f"{m['first_search_s']:8.3f}{m['rss_after_search'] / 2**20:9.0f}"
         print(f"{mode:10}{m['open_s']:10.3f}{m['cpu_s']:10.3f}{mib}   {runs[mode][-1]['graph']}")
-    fields = ("open_s", "cpu_s", "rss", "peak")
+    fields = ("open_s", "cpu_s", "rss", "peak", "first_search_s")
     report_extra: dict[str, object] = {}
     ratio: dict[str, float] = {}
     if "rebuild" in med:

@@ -16,8 +16,14 @@ batches of 1 000 with server-made keys. Printed:
   ((leaf + branch + overflow pages) x page size / entries), the file's bytes per
   memory, and the first over the raw record size (the target: <= 1.3).
 
+With more than ``--mark`` memories (default 100 000) it also prints the rate over the
+window ending at the mark and the last window's rate over it: at ``--memories
+1000000``, ingest at 1 000 000 against ingest at 100 000 in one run. The same per CPU
+second of the process (all threads) is printed beside it, which the load of a shared
+machine moves much less than the wall-clock rate.
+
 Usage: ``python bench/storage_bench.py [--memories 100000] [--window 20000]
-[--dim 384] [--durability nosync] [--json]``.
+[--mark 100000] [--dim 384] [--durability nosync] [--json]``.
 """
 
 from __future__ import annotations
@@ -84,6 +90,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--window", type=int, default=20_000)
+    parser.add_argument(
+        "--mark",
+        type=int,
+        default=100_000,
+        help="also the rate over the window ending at this many memories, and the last "
+        "window's rate over it (the issue's ratio: 1 000 000 against 100 000)",
+    )
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--durability", choices=("sync", "nosync"), default="nosync")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
@@ -92,17 +105,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="memd-storage-bench-") as tmp:
         data = Path(tmp) / "data"
         engine = memd.Engine(data, memd.EngineOptions(durability=args.durability))
-        times = []
+        times, cpu = [], []
         try:
             for items in batches(args.memories, args.dim):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 results = engine.put_many(NS, items)
                 times.append(time.perf_counter() - t0)
+                # CPU seconds of every thread of the process (the writer's included):
+                # steadier than wall time on a shared machine.
+                cpu.append(time.process_time() - c0)
                 assert all(r.error is None for r in results)
         finally:
             engine.close()
         first = window * BATCH / sum(times[:window])
         last = window * BATCH / sum(times[-window:])
+        end = args.mark // BATCH
+        at_mark = window * BATCH / sum(times[end - window : end]) if end < len(times) else None
+        cpu_last = window * BATCH / sum(cpu[-window:])
+        cpu_mark = window * BATCH / sum(cpu[end - window : end]) if end < len(cpu) else None
         out = subprocess.run(
             [sys.executable, "-c", STAT, str(data)], capture_output=True, text=True, check=True
         )
@@ -120,6 +140,11 @@ def main() -> int:
         "ingest_first_per_s": round(first),
         "ingest_last_per_s": round(last),
         "ingest_ratio": round(last / first, 3),
+        "ingest_at_mark_per_s": at_mark and round(at_mark),
+        "ingest_last_over_mark": at_mark and round(last / at_mark, 3),
+        "ingest_per_cpu_s_last": round(cpu_last),
+        "ingest_per_cpu_s_at_mark": cpu_mark and round(cpu_mark),
+        "ingest_per_cpu_s_last_over_mark": cpu_mark and round(cpu_last / cpu_mark, 3),
         "record_bytes": round(record, 1),
         "key_bytes": round(st["key_bytes"] / n, 1),
         "leaf_pages": st["leaf_pages"],
@@ -133,6 +158,16 @@ def main() -> int:
     w = window * BATCH
     print(f"{n} memories, {args.dim}-d, {args.durability}, batches of {BATCH}")
     print(f"ingest, first {w}: {first:,.0f}/s; last {w}: {last:,.0f}/s; ratio {last / first:.2f}")
+    if at_mark:
+        print(
+            f"ingest, {w} up to {args.mark}: {at_mark:,.0f}/s; "
+            f"last / that {last / at_mark:.2f} (target >= 0.8)"
+        )
+    if cpu_mark:
+        print(
+            f"per CPU second: up to {args.mark} {cpu_mark:,.0f}/s, last {cpu_last:,.0f}/s; "
+            f"last / that {cpu_last / cpu_mark:.2f}"
+        )
     print(
         f"record {record:.0f} B + key {figures['key_bytes']:.0f} B; pages: "
         f"{st['leaf_pages']} leaf, {st['branch_pages']} branch, {st['overflow_pages']} overflow; "

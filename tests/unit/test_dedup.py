@@ -128,3 +128,25 @@ def test_bad_dedup_options_are_rejected(make_engine):
         make_engine(dedup(dedup_near_threshold=1.5))
     with pytest.raises(InvalidArgument, match="dedup_near_action"):
         make_engine(dedup(dedup_near_action="drop"))
+
+
+@pytest.mark.parametrize("snapshot", [True, False], ids=["from-snapshot", "rebuilt"])
+def test_a_reopened_store_still_merges_into_the_first_holder(tmp_path, snapshot):
+    """The open rebuilds the text-hash index on a thread of its own (holders in key
+    order): after a reopen, from the snapshot or rebuilt from LMDB, a new key with a
+    stored text merges into the first key holding it, and other texts do not merge."""
+    path = tmp_path / "store"
+    with memd.Engine(path, dedup()) as eng:
+        eng.put_many(NS, [NewMemory(key=k, text=f"text {k}") for k in ("a", "b", "c")])
+        # "b" comes to hold "text a" too (a store to an existing key is an update).
+        (r,) = eng.put_many(NS, [NewMemory(key="b", text="text a")])
+        assert r.merged_into == ""
+    if not snapshot:
+        (path / "search.snapshot").unlink()
+    with memd.Engine(path, dedup()) as eng:
+        assert eng.open_report[0] is snapshot
+        (dup,) = eng.put_many(NS, [NewMemory(key="d", text="text a")])
+        (other,) = eng.put_many(NS, [NewMemory(key="e", text="text c")])
+        (new,) = eng.put_many(NS, [NewMemory(key="f", text="text f")])
+        assert (dup.merged_into, other.merged_into, new.merged_into) == ("a", "c", "")
+        assert eng.get_many(NS, ["d", "e"], count_access=False) == [None, None]

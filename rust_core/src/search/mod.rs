@@ -26,6 +26,7 @@ pub mod analyze;
 pub mod ann;
 pub mod batch;
 pub mod filter;
+pub mod floats;
 pub mod fusion;
 pub mod fuzzy;
 pub mod index;

@@ -16,6 +16,7 @@
 //! Rows are addressed by slot; `row_bytes` and `raw_row_bytes` expose a row as
 //! plain bytes (codes then scale, little-endian) for whoever persists the matrix.
 
+use super::floats::Floats;
 use super::vector::{dot, dot_lanes};
 use std::borrow::Cow;
 
@@ -53,7 +54,8 @@ impl Quantization {
 pub struct Rows {
     kind: Quantization,
     dim: usize,
-    floats: Vec<f32>,
+    /// The f32 rows (`Quantization::None`), possibly served from the snapshot file.
+    floats: Floats,
     codes: Vec<i8>,
     scales: Vec<f32>,
 }
@@ -89,7 +91,7 @@ impl Rows {
     pub fn grow(&mut self, dim: usize, slots: usize) {
         self.dim = dim;
         match self.kind {
-            Quantization::None => reserve(&mut self.floats, slots * dim),
+            Quantization::None => self.floats.resize(slots * dim),
             Quantization::Int8 => {
                 reserve(&mut self.codes, slots * dim);
                 reserve(&mut self.scales, slots);
@@ -101,7 +103,7 @@ impl Rows {
     pub fn write(&mut self, slot: u32, unit: &[f32]) {
         let at = slot as usize * self.dim;
         match self.kind {
-            Quantization::None => self.floats[at..at + self.dim].copy_from_slice(unit),
+            Quantization::None => self.floats.get_mut(at, self.dim).copy_from_slice(unit),
             Quantization::Int8 => {
                 let max = unit.iter().fold(0.0f32, |m, x| m.max(x.abs()));
                 let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
@@ -118,7 +120,7 @@ impl Rows {
     pub fn dot(&self, slot: u32, q: &[f32]) -> f32 {
         let at = slot as usize * self.dim;
         match self.kind {
-            Quantization::None => dot(&self.floats[at..at + self.dim], q),
+            Quantization::None => dot(self.floats.get(at, self.dim), q),
             Quantization::Int8 => {
                 dot_i8(&self.codes[at..at + self.dim], q) * self.scales[slot as usize]
             }
@@ -130,7 +132,7 @@ impl Rows {
     pub fn row(&self, slot: u32) -> Cow<'_, [f32]> {
         let at = slot as usize * self.dim;
         match self.kind {
-            Quantization::None => Cow::Borrowed(&self.floats[at..at + self.dim]),
+            Quantization::None => Cow::Borrowed(self.floats.get(at, self.dim)),
             Quantization::Int8 => {
                 let s = self.scales[slot as usize];
                 Cow::Owned(
@@ -145,7 +147,7 @@ impl Rows {
     pub fn prefetch(&self, slot: u32) {
         let at = slot as usize * self.dim;
         match self.kind {
-            Quantization::None => super::vector::prefetch(&self.floats[at..at + self.dim]),
+            Quantization::None => super::vector::prefetch(self.floats.get(at, self.dim)),
             Quantization::Int8 => prefetch_bytes(&self.codes[at..at + self.dim]),
         }
     }
@@ -164,7 +166,7 @@ impl Rows {
         let at = slot as usize * self.dim;
         match self.kind {
             Quantization::None => {
-                self.floats[at..at + self.dim].iter().flat_map(|x| x.to_le_bytes()).collect()
+                self.floats.get(at, self.dim).iter().flat_map(|x| x.to_le_bytes()).collect()
             }
             Quantization::Int8 => {
                 let mut out: Vec<u8> =
@@ -175,11 +177,20 @@ impl Rows {
         }
     }
 
+    /// True when the f32 rows are served from the snapshot file (`search::floats`).
+    pub fn served_in_place(&self) -> bool {
+        !self.floats.parts()[0].is_empty()
+    }
+
     /// Bytes held (for memory reports).
     pub fn heap_bytes(&self) -> usize {
-        self.floats.capacity() * 4 + self.codes.capacity() + self.scales.capacity() * 4
+        self.floats.bytes() + self.codes.capacity() + self.scales.capacity() * 4
     }
 }
+
+/// Where the matrix starts in the snapshot body (bytes; the body starts at a
+/// multiple of it in the file): f32-aligned, so a mapping serves it as it is.
+const MATRIX_ALIGN: usize = 64;
 
 /// Row encoding tags in the search snapshot (`search::persist`).
 const ROWS_F32: u8 = 1;
@@ -195,7 +206,11 @@ impl Rows {
         });
         w.len(self.dim);
         w.u64(self.slots() as u64);
-        w.raw_f32s(&self.floats);
+        // Aligned, so that the open can serve the rows from the file in place.
+        w.align(MATRIX_ALIGN);
+        for part in self.floats.parts() {
+            w.raw_f32s(part);
+        }
         // SAFETY: an i8 and a u8 have the same size and every bit pattern is a valid
         // u8; the view borrows `codes` for this call only.
         let codes = unsafe {
@@ -230,11 +245,9 @@ impl Rows {
         let f32s = super::persist::f32s;
         let mut rows = Rows::new(kind);
         rows.dim = dim;
+        r.align(MATRIX_ALIGN)?;
         match kind {
-            Quantization::None => {
-                let bytes = n.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?;
-                rows.floats = f32s(r.take(bytes)?);
-            }
+            Quantization::None => rows.floats = r.floats(n)?,
             Quantization::Int8 => {
                 rows.codes = r.take(n)?.iter().map(|&b| i8::from_le_bytes([b])).collect();
                 let bytes = slots.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?;

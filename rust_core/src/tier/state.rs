@@ -241,15 +241,21 @@ impl State {
 
     /// Adds a memory to every index. The key must not be present.
     pub fn insert(&mut self, ns: u32, key: Arc<str>, meta: KeyMeta) {
-        let space = self.spaces.get_mut(&ns).expect("namespace ids are never dangling");
-        let tier = &mut space.tiers[meta.tier.index()];
-        tier.lru.insert(meta.lru_entry(&key));
-        tier.add(&meta);
         let position = match self.text_slot.take() {
             Some((n, k, hash, at)) if n == ns && k == key && hash == meta.text_hash => Some(at),
             _ => None,
         };
-        space.texts.insert(meta.text_hash, &key, position);
+        self.by_id(ns).texts.insert(meta.text_hash, &key, position);
+        self.insert_but_text(ns, key, meta);
+    }
+
+    /// `insert` without the text-hash index, which the load builds on a thread of
+    /// its own (`load.rs`).
+    fn insert_but_text(&mut self, ns: u32, key: Arc<str>, meta: KeyMeta) {
+        let space = self.spaces.get_mut(&ns).expect("namespace ids are never dangling");
+        let tier = &mut space.tiers[meta.tier.index()];
+        tier.lru.insert(meta.lru_entry(&key));
+        tier.add(&meta);
         self.ttl.insert(meta.expires_at_ms, ns, key.clone());
         space.keys.insert(key, meta);
     }

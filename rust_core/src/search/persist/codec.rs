@@ -17,16 +17,39 @@ impl Bad {
 /// What a read returns.
 pub type Got<T> = std::result::Result<T, Bad>;
 
+/// The file a reader's bytes are (mapped from), and the file offset of its first
+/// byte: lets `Reader::floats` map a large array in place instead of copying it.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    /// The open file.
+    pub file: &'a std::fs::File,
+    /// Where the reader's first byte is in the file.
+    pub offset: u64,
+}
+
+/// Arrays of floats at least this long (in bytes) are mapped in place from the
+/// file rather than copied: below it a mapping (a system call, a page of its own)
+/// saves nothing.
+const MAP_MIN_BYTES: usize = 1 << 20;
+
 /// Reads values back from a slice, front to back.
 #[derive(Debug)]
 pub struct Reader<'a> {
     rest: &'a [u8],
+    /// Bytes read so far (for `align`).
+    at: usize,
+    source: Option<Source<'a>>,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `bytes`.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { rest: bytes }
+        Reader { rest: bytes, at: 0, source: None }
+    }
+
+    /// A reader over `bytes`, which are the contents of `source` from its offset.
+    pub fn of_file(bytes: &'a [u8], source: Source<'a>) -> Reader<'a> {
+        Reader { rest: bytes, at: 0, source: Some(source) }
     }
 
     /// True when everything was read.
@@ -41,7 +64,30 @@ impl<'a> Reader<'a> {
         }
         let (head, rest) = self.rest.split_at(n);
         self.rest = rest;
+        self.at += n;
         Ok(head)
+    }
+
+    /// Skips the padding `Writer::align` wrote.
+    pub fn align(&mut self, to: usize) -> Got<()> {
+        self.take((to - self.at % to) % to).map(|_| ())
+    }
+
+    /// `n` little-endian `f32`s without a length: served in place from the file when
+    /// the reader has one and they are large and aligned (`Floats::mapped`), else
+    /// copied. A failed mapping falls back to the copy.
+    pub fn floats(&mut self, n: usize) -> Got<crate::search::floats::Floats> {
+        use crate::search::floats::Floats;
+        let bytes = n.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?;
+        let offset = self.source.map(|s| s.offset + self.at as u64);
+        let raw = self.take(bytes)?;
+        let in_place = match (self.source, offset) {
+            (Some(s), Some(at)) if bytes >= MAP_MIN_BYTES => {
+                super::PrivateMap::new(s.file, at, bytes).ok().and_then(Floats::mapped)
+            }
+            _ => None,
+        };
+        Ok(in_place.unwrap_or_else(|| Floats::from(f32s(raw))))
     }
 
     /// A byte.

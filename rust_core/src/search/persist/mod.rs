@@ -24,19 +24,22 @@
 //!
 //! # Format
 //!
-//! `MAGIC`, a format version (`u32`), the body's checksum and length (`u64`), then
-//! the body: the transaction id, the analyzer's name, the namespace count, and per
-//! namespace its name and `SearchIndex::encode`. It is streamed to the file at
-//! close in 1 MiB chunks (`write`: no buffer of the whole file, and a time budget),
-//! mapped into memory at open (`mapped.rs`) and decoded from the mapping in one
-//! pass (`codec.rs`); the vector matrix is most of it.
+//! `MAGIC`, a format version (`u32`), the body's checksum and length (`u64`), zeros
+//! up to byte 64, then the body: the transaction id, the analyzer's name, the
+//! namespace count, and per namespace its name and `SearchIndex::encode`. It is
+//! streamed to the file at close in 1 MiB chunks (`write`: no buffer of the whole
+//! file, and a time budget), mapped into memory at open (`mapped.rs`) and decoded
+//! from the mapping in one pass (`codec.rs`). The vector matrix, most of the file,
+//! starts 64-byte aligned and is not decoded: the index serves its rows from a
+//! copy-on-write mapping of the file (`search::floats`).
 
 mod codec;
 mod mapped;
 mod writer;
 
-pub use codec::{entry_digest, f32s, Bad, Got, Reader};
+pub use codec::{entry_digest, f32s, Bad, Got, Reader, Source};
 use mapped::Mapped;
+pub use mapped::PrivateMap;
 pub use writer::{checksum, Writer};
 
 use super::ann::Params;
@@ -50,8 +53,10 @@ const MAGIC: &[u8; 8] = b"MEMDSNAP";
 /// Bumped whenever any `encode` changes (an older file is then refused, not misread).
 /// 2: postings count term frequency and length in units (`text::TEXT_UNITS`).
 /// 3: the checksum folds the length last (it is known only once streamed).
-const VERSION: u32 = 3;
-const HEADER: usize = 8 + 4 + 8 + 8;
+/// 4: a 64-byte header, and the f32 matrix aligned to 64 bytes (served in place).
+const VERSION: u32 = 4;
+/// The header's size: the magic, the version, the checksum, the length, zeros.
+const HEADER: usize = 64;
 
 /// What a snapshot must match to be used.
 #[derive(Clone, Debug)]
@@ -98,7 +103,7 @@ fn header(sum: u64, len: u64) -> [u8; HEADER] {
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&VERSION.to_le_bytes());
     h[12..20].copy_from_slice(&sum.to_le_bytes());
-    h[20..].copy_from_slice(&len.to_le_bytes());
+    h[20..28].copy_from_slice(&len.to_le_bytes());
     h
 }
 
@@ -200,7 +205,7 @@ fn check_head(head: &[u8], expect: &Expect) -> Got<()> {
     if r.u32()? != VERSION {
         return Err(Bad("snapshot of another format version".into()));
     }
-    r.take(16)?;
+    r.take(HEADER - 12)?; // the checksum, the length and the zeros
     let txn_id = r.u64()?;
     if txn_id != expect.txn_id {
         return Err(Bad(format!(
@@ -214,34 +219,44 @@ fn check_head(head: &[u8], expect: &Expect) -> Got<()> {
 /// Decodes a snapshot file's bytes into (namespace, index) pairs, or says why
 /// they cannot be used.
 pub fn decode(bytes: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
-    decode_timed(bytes, expect, &mut Vec::new())
+    decode_timed(bytes, None, expect, &mut Vec::new())
 }
 
 /// `decode`, appending how long its checksum and its decoding took to `phases`.
+/// With `file` (whose contents `bytes` are), large arrays are served in place from
+/// it (`Reader::floats`) instead of copied.
 fn decode_timed(
     bytes: &[u8],
+    file: Option<&std::fs::File>,
     expect: &Expect,
     phases: &mut Vec<Phase>,
 ) -> Got<Vec<(String, SearchIndex)>> {
     check_head(bytes, expect)?;
     let body = timed(phases, "snapshot checksum", || verified_body(bytes))?;
-    timed(phases, "snapshot decode", || decode_body(body, expect))
+    let mut r = match file {
+        Some(file) => Reader::of_file(body, Source { file, offset: HEADER as u64 }),
+        None => Reader::new(body),
+    };
+    timed(phases, "snapshot decode", || decode_body(&mut r, expect))
 }
 
 /// The body of a file whose head passed `check_head`, if its checksum matches.
 fn verified_body(bytes: &[u8]) -> Got<&[u8]> {
-    let mut r = Reader::new(&bytes[HEADER - 16..]);
+    let mut r = Reader::new(bytes.get(12..28).ok_or_else(|| Bad::malformed("truncated"))?);
     let (sum, len) = (r.u64()?, r.u64()?);
-    let body = r.take(usize::try_from(len).map_err(|_| Bad::malformed("length"))?)?;
-    if !r.is_empty() || checksum(body) != sum {
+    let body = bytes.get(HEADER..).ok_or_else(|| Bad::malformed("truncated"))?;
+    let len = usize::try_from(len).map_err(|_| Bad::malformed("length"))?;
+    if body.len() < len {
+        return Err(Bad::malformed("truncated"));
+    }
+    if body.len() > len || checksum(body) != sum {
         return Err(Bad("snapshot checksum mismatch (torn or corrupt file)".into()));
     }
     Ok(body)
 }
 
 /// The namespaces of a verified body.
-fn decode_body(body: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
-    let mut r = Reader::new(body);
+fn decode_body(r: &mut Reader, expect: &Expect) -> Got<Vec<(String, SearchIndex)>> {
     r.u64()?; // the transaction id, checked by `check_head`
     let language = r.str()?;
     if language != expect.analyzer.id() {
@@ -255,7 +270,7 @@ fn decode_body(body: &[u8], expect: &Expect) -> Got<Vec<(String, SearchIndex)>> 
     for _ in 0..n {
         let name = r.str()?.to_owned();
         let quant = expect.quantization.of(&name);
-        let index = SearchIndex::decode(expect.analyzer, expect.params, quant, &mut r)?;
+        let index = SearchIndex::decode(expect.analyzer, expect.params, quant, r)?;
         spaces.push((name, index));
     }
     if !r.is_empty() {
@@ -287,7 +302,7 @@ pub fn read(
     }
     let mapped = timed(phases, "snapshot map", || Mapped::new(&file))
         .map_err(|e| Bad(format!("snapshot unreadable: {e}")))?;
-    decode_timed(mapped.bytes(), expect, phases).map(Some)
+    decode_timed(mapped.bytes(), Some(&file), expect, phases).map(Some)
 }
 
 #[cfg(test)]

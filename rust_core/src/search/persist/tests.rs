@@ -251,3 +251,63 @@ fn a_torn_streamed_file_is_refused() {
     let steps: Vec<&str> = phases.iter().map(|p| p.name).collect();
     assert_eq!(steps, ["snapshot map", "snapshot checksum", "snapshot decode"]);
 }
+
+/// An index of `n` 384-d vectors (1.5 MB at 1 000: past the size mapped in place).
+fn wide_index(n: u32, salt: u32) -> SearchIndex {
+    let mut ix = SearchIndex::new(Analyzer::ENGLISH);
+    for i in 0..n {
+        put_wide(&mut ix, &format!("w{i}"), i * 31 + salt);
+    }
+    ix
+}
+
+fn put_wide(ix: &mut SearchIndex, key: &str, seed: u32) {
+    let v: Vec<f32> = (0..384).map(|d| ((d * 7 + seed * 13) % 101) as f32 - 50.0).collect();
+    let doc = DocInput {
+        text: WORDS[seed as usize % WORDS.len()],
+        context: "",
+        embedding: Some(&v),
+        tags: &[],
+        metadata: &[],
+        meta: DocMeta::default(),
+    };
+    ix.upsert(&Arc::from(key), &doc);
+}
+
+/// The matrix read back from the file is served in place (copy-on-write): writes
+/// after the open (a changed vector, a reused slot, appended rows) give the same
+/// index as the same writes on the original, and a snapshot written from it (the
+/// next close, renamed over the mapped file) reads back the same again.
+#[test]
+fn a_matrix_served_from_the_file_takes_writes_like_one_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = wide_index(1_000, 0);
+    write(dir.path(), 4, Analyzer::ENGLISH, [("a", &ix)].into_iter(), None).unwrap();
+    let file_before = std::fs::read(path(dir.path())).unwrap();
+    let (_, mut back) = read(dir.path(), &expect(4), &mut Vec::new()).unwrap().unwrap().remove(0);
+    assert!(back.vectors.exact().rows().served_in_place());
+    let q: Vec<f32> = crate::search::vector::unit(&[1.0; 384]).unwrap();
+    assert_eq!(nearest(&back, &q), nearest(&ix, &q));
+    for one in [&mut ix, &mut back] {
+        put_wide(one, "w3", 77_777); // a row of the mapped head rewritten
+        one.remove("w10");
+        put_wide(one, "new-in-a-freed-slot", 5);
+        for i in 0..50 {
+            put_wide(one, &format!("tail{i}"), 900_000 + i); // rows on the heap
+        }
+    }
+    for seed in [0, 5, 77_777, 900_010] {
+        let mut q = vec![0.0f32; 384];
+        (0..384).for_each(|d| q[d] = ((d as u32 * 7 + seed * 13) % 101) as f32 - 50.0);
+        let q = crate::search::vector::unit(&q).unwrap();
+        assert_eq!(nearest(&back, &q), nearest(&ix, &q), "query {seed}");
+    }
+    let encoded = encode(5, Analyzer::ENGLISH, [("a", &ix)].into_iter());
+    assert_eq!(encode(5, Analyzer::ENGLISH, [("a", &back)].into_iter()), encoded);
+    assert_eq!(std::fs::read(path(dir.path())).unwrap(), file_before, "the file never changes");
+    write(dir.path(), 5, Analyzer::ENGLISH, [("a", &back)].into_iter(), None).unwrap();
+    assert_eq!(std::fs::read(path(dir.path())).unwrap(), encoded);
+    assert_eq!(nearest(&back, &q), nearest(&ix, &q), "the old mapping outlives the rename");
+    let (_, again) = read(dir.path(), &expect(5), &mut Vec::new()).unwrap().unwrap().remove(0);
+    assert_eq!(encode(5, Analyzer::ENGLISH, [("a", &again)].into_iter()), encoded);
+}

@@ -111,6 +111,13 @@ impl<'a> Writer<'a> {
         self.buf.extend_from_slice(b);
     }
 
+    /// Zero bytes up to the next multiple of `to` bytes written (`Reader::align`).
+    pub fn align(&mut self, to: usize) {
+        debug_assert!(to <= 64, "alignments up to 64 bytes");
+        let at = self.sum.len as usize + self.buf.len();
+        self.put(&[0u8; 64][..(to - at % to) % to]);
+    }
+
     /// A byte.
     pub fn u8(&mut self, v: u8) {
         self.put(&[v]);

@@ -4,6 +4,7 @@
 use super::{HashMap, KeyMeta, State};
 use crate::config::QuantRules;
 use crate::error::Result;
+use crate::lifecycle::dedup::TextHashes;
 use crate::search::quant::Quantization;
 use crate::search::{Analyzer, DocInput, DocMeta, SearchIndex};
 use crate::store::{codec, keys, Store};
@@ -67,10 +68,23 @@ impl State {
         }
         // Search indexing (decoding bodies, tokenizing, copying vectors) is most of
         // the work; a second thread does it, fed the records in order, while this one
-        // rebuilds the LRU and TTL view (about halves the time on two cores).
-        let indexes = std::thread::scope(|s| -> Result<HashMap<u32, SearchIndex>> {
+        // rebuilds the LRU and TTL view (about halves the time on two cores). A third
+        // builds the text-hash index (dedup): at 1 000 000 memories its map inserts,
+        // a cache miss or two each, were about a third of this thread's `insert`s, on
+        // the open's critical path (perf), while the snapshot's decoding thread
+        // finishes well before this one.
+        let (indexes, texts) = std::thread::scope(|s| -> Result<_> {
             // Batches: one channel message per record costs more than indexing it.
             type Loaded<'t> = Vec<(u32, Quantization, Arc<str>, &'t [u8], Option<&'t [u8]>)>;
+            type Hashes = Vec<(u32, u64, Arc<str>)>;
+            let (text_tx, text_rx) = std::sync::mpsc::sync_channel::<Hashes>(8);
+            let text_indexer = s.spawn(move || {
+                let mut texts: HashMap<u32, TextHashes> = HashMap::default();
+                for (id, hash, key) in text_rx.into_iter().flatten() {
+                    texts.entry(id).or_default().insert(hash, &key, None);
+                }
+                texts
+            });
             let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(8);
             let indexer = s.spawn(move || {
                 let mut indexes: HashMap<u32, SearchIndex> = HashMap::default();
@@ -87,6 +101,7 @@ impl State {
                 indexes
             });
             let mut batch = Vec::with_capacity(LOAD_BATCH);
+            let mut text_batch = Vec::with_capacity(LOAD_BATCH);
             for entry in store.memories.iter(&rtxn)? {
                 let (db_key, record) = entry?;
                 let Some((ns, key)) = keys::split(db_key) else {
@@ -103,14 +118,30 @@ impl State {
                     // The indexer only stops early if it panicked; join reports that.
                     let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
                 }
-                state.insert(id, key, KeyMeta::of_record(&header, record));
+                let meta = KeyMeta::of_record(&header, record);
+                if meta.text_hash != 0 {
+                    text_batch.push((id, meta.text_hash, key.clone()));
+                    if text_batch.len() == LOAD_BATCH {
+                        let full =
+                            std::mem::replace(&mut text_batch, Vec::with_capacity(LOAD_BATCH));
+                        let _ = text_tx.send(full);
+                    }
+                }
+                state.insert_but_text(id, key, meta);
             }
             let _ = tx.send(batch);
-            drop(tx);
-            Ok(indexer.join().expect("the search indexer panicked"))
+            let _ = text_tx.send(text_batch);
+            drop((tx, text_tx));
+            Ok((
+                indexer.join().expect("the search indexer panicked"),
+                text_indexer.join().expect("the text indexer panicked"),
+            ))
         })?;
         for (id, index) in indexes {
             state.by_id(id).index = index;
+        }
+        for (id, texts) in texts {
+            state.by_id(id).texts = texts;
         }
         Ok(state)
     }
