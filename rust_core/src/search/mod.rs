@@ -28,6 +28,7 @@ pub mod batch;
 pub mod filter;
 pub mod fusion;
 pub mod fuzzy;
+pub mod hugepages;
 pub mod index;
 pub mod labels;
 pub mod pattern;

@@ -234,6 +234,7 @@ impl Rows {
             Quantization::None => {
                 let bytes = n.checked_mul(4).ok_or_else(|| Bad::malformed("matrix size"))?;
                 rows.floats = f32s(r.take(bytes)?);
+                super::hugepages::advise(&rows.floats);
             }
             Quantization::Int8 => {
                 rows.codes = r.take(n)?.iter().map(|&b| i8::from_le_bytes([b])).collect();
@@ -246,9 +247,11 @@ impl Rows {
 }
 
 /// Resizes `v` to `len`, reserving at least an eighth more when it must grow.
+/// A new allocation is advised into huge pages (`hugepages`: walks read rows at random).
 fn reserve<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
     if v.capacity() < len {
         v.reserve_exact((len - v.len()).max(v.len() / 8));
+        super::hugepages::advise(v);
     }
     v.resize(len, T::default());
 }
