@@ -214,7 +214,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "rounds": len(runs["ann"]),
     }
     if runs["hnswlib"]:
-        ratios = [a["p50_ms"] / h["p50_ms"] for a, h in zip(runs["ann"], runs["hnswlib"])]
+        pairs = zip(runs["ann"], runs["hnswlib"], strict=True)
+        ratios = [a["p50_ms"] / h["p50_ms"] for a, h in pairs]
         out |= {
             "hnswlib_recall": med(runs["hnswlib"], "recall"),
             "hnswlib_p50_ms": med(runs["hnswlib"], "p50_ms"),
