@@ -330,8 +330,11 @@ def run_engine(x: Array, q: Array, want: Array, path: str, quant: str = "none") 
     weights = SearchWeights(relevance=1.0, recency=0.0, frequency=0.0, importance=0.0)
     lat: dict[bool, list[float]] = {False: [], True: []}
     found: dict[bool, list[list[int]]] = {False: [], True: []}
-    for i, v in enumerate(q):
-        for exact in (False, True):
+    # All graph searches first, then all exact ones: interleaved, each exact scan
+    # (the whole matrix through the cache) would leave the next walk a cold cache,
+    # which the index rows (and a real workload of graph searches) do not have.
+    for exact in (False, True):
+        for i, v in enumerate(q):
             query = SearchQuery(
                 namespace=ns, vector=v.tobytes(), k=K, mode="semantic", weights=weights, exact=exact
             )
