@@ -32,6 +32,16 @@ Rows (per set and size):
     .venv/bin/python bench/ann_bench.py --full       # and 1 000 000
     .venv/bin/python bench/ann_bench.py --sizes 2000 5000 20000 --no-engine  # crossover
     .venv/bin/python bench/ann_bench.py --sizes 100000 --quant none int8  # int8 rows vs f32
+    .venv/bin/python bench/ann_bench.py --sizes 1000000 --sets clustered --no-engine \
+        --ef-sweep 32 64 96 128 192 256 --out bench/out/ann_sweep_1m.json  # one build, 6 beams
+
+The ``index`` row walks with the index's default beam for its size (``ann::beam``:
+``ef_search`` = 64 up to 100 000 nodes, doubling per tenfold growth past it), and
+hnswlib is asked for the same beam. ``--ef-sweep`` then queries both graphs at each
+given beam (exactly that beam, whatever the size), ``--rounds`` rounds each,
+alternating between the two processes; the table has medians and the median of the
+per-round p50 ratios. The index and hnswlib rows need only NumPy and hnswlib (not
+the extension), so a long sweep can run from a venv of its own.
 
 ``--quant int8`` rows hold the index's vectors as int8 (``engine.vector_quantization``):
 the ``index`` row then asks the graph for the engine's candidate pool (max(3k, k + 20))
@@ -55,9 +65,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import memd
-from memd import EngineOptions, NewMemory, SearchQuery, SearchWeights, TierOptions
 
 DIM = 384
 K = 10
@@ -173,7 +180,11 @@ def hnswlib_worker(xpath: str, qpath: str, tpath: str, ef: str) -> None:
     }
     print(json.dumps(built), flush=True)
     for command in sys.stdin:
-        assert command.strip() == "ann", command
+        # `ann [EF]`: the same protocol as the Rust binary; EF changes the beam from
+        # then on (hnswlib's ef is a setting of the index, not of a query).
+        words = command.split()
+        assert words[0] == "ann", command
+        index.set_ef(int(words[1]) if len(words) > 1 else int(ef))
         lat, found = [], []
         for v in q:
             t0 = time.perf_counter_ns()
@@ -187,6 +198,31 @@ def hnswlib_worker(xpath: str, qpath: str, tpath: str, ef: str) -> None:
             "p99_ms": float(np.percentile(lat, 99)),
         }
         print(json.dumps(out), flush=True)
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Medians over rounds of one beam's ``ann`` (index) and ``hnswlib`` runs, and the
+    median of the per-round p50 ratios."""
+
+    def med(rows: list[dict[str, Any]], key: str) -> float:
+        return float(np.median([row[key] for row in rows])) if rows else float("nan")
+
+    out: dict[str, Any] = {
+        "recall": med(runs["ann"], "recall"),
+        "p50_ms": med(runs["ann"], "p50_ms"),
+        "p99_ms": med(runs["ann"], "p99_ms"),
+        "rounds": len(runs["ann"]),
+    }
+    if runs["hnswlib"]:
+        pairs = zip(runs["ann"], runs["hnswlib"], strict=True)
+        ratios = [a["p50_ms"] / h["p50_ms"] for a, h in pairs]
+        out |= {
+            "hnswlib_recall": med(runs["hnswlib"], "recall"),
+            "hnswlib_p50_ms": med(runs["hnswlib"], "p50_ms"),
+            "hnswlib_p99_ms": med(runs["hnswlib"], "p99_ms"),
+            "p50_ratio_to_hnswlib": float(np.median(ratios)),
+        }
+    return out
 
 
 def run_index_and_hnswlib(
@@ -215,11 +251,23 @@ def run_index_and_hnswlib(
     for r in range(rounds):
         runs["ann"].append(ours.ask("ann"))
         if theirs is not None:
-            runs["hnswlib"].append(theirs.ask("ann"))
+            # hnswlib at the beam the index chose for its size (`ann::beam`), so the
+            # two walk the same width.
+            beam = runs["ann"][-1].get("ef", ef)
+            runs["hnswlib"].append(theirs.ask(f"ann {beam}"))
         if r == 0 or len(x) <= 100_000:
             runs["exact"].append(ours.ask("exact"))
-    # Wider beams on the same graph: one round each, after the timed rounds.
-    sweep = {ef: ours.ask(f"ann {ef}") for ef in ef_sweep}
+    # The ef sweep on the same two graphs: `rounds` rounds per beam, each round
+    # alternating between the two processes like the rounds above.
+    sweep_runs: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for beam in ef_sweep:
+        runs_at = sweep_runs.setdefault(beam, {"ann": [], "hnswlib": []})
+        for _ in range(rounds):
+            runs_at["ann"].append(ours.ask(f"ann {beam}"))
+            if theirs is not None:
+                runs_at["hnswlib"].append(theirs.ask(f"ann {beam}"))
+        print(f"  ef {beam}: {summarise(runs_at)}", file=sys.stderr, flush=True)
+    sweep = {beam: summarise(r) for beam, r in sweep_runs.items()}
     ours.close()
     if theirs is not None:
         theirs.close()
@@ -233,6 +281,7 @@ def run_index_and_hnswlib(
         "recall": med(runs["ann"], "recall"),
         "ann_p50_ms": med(runs["ann"], "p50_ms"),
         "ann_p99_ms": med(runs["ann"], "p99_ms"),
+        "ann_ef": runs["ann"][0].get("ef", ef),
         "exact_p50_ms": med(runs["exact"], "p50_ms"),
         "exact_p99_ms": med(runs["exact"], "p99_ms"),
         "p50_ratio_to_hnswlib": float(np.median(ratios)) if ratios else float("nan"),
@@ -251,6 +300,11 @@ def run_index_and_hnswlib(
 
 
 def run_engine(x: Array, q: Array, want: Array, path: str, quant: str = "none") -> dict[str, Any]:
+    # Imported here: the index and hnswlib rows need only NumPy (and hnswlib), so a
+    # long 1M sweep can start before the extension is built.
+    import memd
+    from memd import EngineOptions, NewMemory, SearchQuery, SearchWeights, TierOptions
+
     options = EngineOptions(
         durability="nosync", tiers=(TierOptions(0),) * 4, vector_quantization=quant
     )
@@ -276,8 +330,11 @@ def run_engine(x: Array, q: Array, want: Array, path: str, quant: str = "none") 
     weights = SearchWeights(relevance=1.0, recency=0.0, frequency=0.0, importance=0.0)
     lat: dict[bool, list[float]] = {False: [], True: []}
     found: dict[bool, list[list[int]]] = {False: [], True: []}
-    for i, v in enumerate(q):
-        for exact in (False, True):
+    # All graph searches first, then all exact ones: interleaved, each exact scan
+    # (the whole matrix through the cache) would leave the next walk a cold cache,
+    # which the index rows (and a real workload of graph searches) do not have.
+    for exact in (False, True):
+        for i, v in enumerate(q):
             query = SearchQuery(
                 namespace=ns, vector=v.tobytes(), k=K, mode="semantic", weights=weights, exact=exact
             )
@@ -318,14 +375,20 @@ def print_row(row: dict[str, Any]) -> None:
             f"{kind:<10}{n:>9} {'index' + tag:<11}{ix['recall']:>7.3f}{ix['ann_p50_ms']:>9.3f}"
             f"{ix['ann_p99_ms']:>9.3f}{ix['exact_p50_ms']:>10.3f}{ix['build_rate']:>10.0f}"
             f"{ix['heap_bytes'] / 2**20:>8.1f}{ix['heap_bytes'] / n:>7.0f}"
-            f"  p50 / hnswlib {ix['p50_ratio_to_hnswlib']:.2f}x,"
+            f"  ef {ix.get('ann_ef', '?')}, p50 / hnswlib {ix['p50_ratio_to_hnswlib']:.2f}x,"
             f" graph {ix['graph_bytes'] / n:.0f} B/vec"
         )
         for ef, s in ix.get("ef_sweep", {}).items():
-            print(
+            line = (
                 f"{'':<10}{'':>9} {'ef ' + str(ef):<11}{s['recall']:>7.3f}{s['p50_ms']:>9.3f}"
-                f"{s['p99_ms']:>9.3f}  (same graph, one round)"
+                f"{s['p99_ms']:>9.3f}"
             )
+            if "hnswlib_recall" in s:
+                line += (
+                    f"{'':>35}  hnswlib {s['hnswlib_recall']:.3f} {s['hnswlib_p50_ms']:.3f}"
+                    f" {s['hnswlib_p99_ms']:.3f}; p50 / hnswlib {s['p50_ratio_to_hnswlib']:.2f}x"
+                )
+            print(line)
     if hn is not None:
         print(
             f"{'':<10}{'':>9} {'hnswlib':<11}{hn['recall']:>7.3f}{hn['p50_ms']:>9.3f}"
@@ -358,8 +421,13 @@ def main() -> None:
     ap.add_argument("--quant", nargs="*", default=["none"], help="row storage: none, int8")
     ap.add_argument("--ef", type=int, default=EF_SEARCH, help="index and hnswlib search beam")
     ap.add_argument(
-        "--ef-sweep", type=int, nargs="*", default=[], help="also these beams (index only)"
+        "--ef-sweep",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also these beams on the same graphs, index and hnswlib, --rounds each",
     )
+    ap.add_argument("--out", type=Path, default=OUT, help="where the JSON goes")
     ap.add_argument("--hnswlib-worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.hnswlib_worker:
@@ -369,6 +437,8 @@ def main() -> None:
     # The engine rows need only the extension: no cargo build for them.
     binary = Path() if args.engine_only else rust_binary()
     results: list[dict[str, Any]] = []
+    load_before = os.getloadavg()
+    started = time.time()
     head = f"{'set':<10}{'n':>9} {'row':<11}{'recall':>7}{'p50 ms':>9}{'p99 ms':>9}"
     print(head + f"{'exact p50':>10}{'build/s':>10}{'MiB':>8}{'B/vec':>7}  notes")
     for kind in args.sets:
@@ -400,19 +470,25 @@ def main() -> None:
                         row["engine"] = run_engine(x, q, want, tmp + "/db", quant)
                 results.append(row)
                 print_row(row)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         json.dumps(
             {
                 "m": M,
                 "ef_construction": EF_CONSTRUCTION,
                 "ef_search": args.ef,
+                "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
+                "wall_s": time.time() - started,
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+                "argv": sys.argv[1:],
                 "results": results,
             },
             indent=1,
         )
     )
-    print(f"JSON: {OUT.relative_to(ROOT)}")
+    print(f"JSON: {out}")
 
 
 if __name__ == "__main__":

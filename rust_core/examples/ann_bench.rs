@@ -13,7 +13,8 @@
 //! Prints one JSON line after building (time and rate of the writer's steps run
 //! back to back on one thread, the index's heap bytes and the graph's alone), then
 //! answers each line on stdin: `ann [EF]` times every query through the graph (top 10,
-//! p50/p99, recall@10), `exact` through the scan. Rounds driven from outside let
+//! p50/p99, recall@10; the default beam for the graph's size, `ann::beam`, or
+//! exactly EF), `exact` through the scan. Rounds driven from outside let
 //! the caller interleave them with hnswlib's on a shared machine.
 
 use memd_core::clock;
@@ -115,8 +116,6 @@ fn main() {
         ann.heap_bytes() as f64 / n.max(1) as f64,
     );
     for line in std::io::stdin().lines() {
-        // `ann EF` walks with a beam of EF (asking the index for the EF nearest),
-        // so one build serves a sweep of beams.
         let line = line.expect("stdin");
         let mut words = line.split_whitespace();
         let exact_scan = match words.next() {
@@ -124,7 +123,13 @@ fn main() {
             Some("exact") => true,
             other => panic!("unknown command {other:?}"),
         };
-        let beam = words.next().map_or(pool, |ef| ef.parse::<usize>().expect("ef").max(pool));
+        // `ann` walks with the index's default beam for its size (`ann::beam`);
+        // `ann EF` with exactly EF (at least the pool), whatever the size.
+        // One build serves a sweep of beams.
+        match words.next() {
+            Some(ef) => ann.set_search(ef.parse::<usize>().expect("ef"), 0),
+            None => ann.set_search(params.ef_search, params.ef_grows_from),
+        }
         let (mut times, mut found) = (Vec::with_capacity(queries.len()), 0usize);
         for (q, want) in queries.iter().zip(&truth) {
             let t = clock::monotonic();
@@ -134,7 +139,7 @@ fn main() {
                 })
             } else {
                 let cands = top(pool, |f| {
-                    ann.visit(q, Reach::Nearest(beam), |_| true, f);
+                    ann.visit(q, Reach::Nearest(pool), |_| true, f);
                 });
                 if rows.is_empty() {
                     cands
@@ -149,10 +154,11 @@ fn main() {
         times.drain(..5.min(times.len()));
         times.sort_by(f64::total_cmp);
         println!(
-            "{{\"recall\": {:.4}, \"p50_ms\": {:.4}, \"p99_ms\": {:.4}}}",
+            "{{\"recall\": {:.4}, \"p50_ms\": {:.4}, \"p99_ms\": {:.4}, \"ef\": {}}}",
             found as f64 / (queries.len() * K) as f64,
             percentile(&times, 0.5),
             percentile(&times, 0.99),
+            if exact_scan { 0 } else { ann.ef(pool) },
         );
     }
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 const DIM: usize = 8;
 
 fn small(ef_search: usize) -> Params {
-    Params { m: 4, ef_construction: 16, ef_search, build_at: 8, seed: 3 }
+    Params { m: 4, ef_construction: 16, ef_search, ef_grows_from: 0, build_at: 8, seed: 3 }
 }
 
 #[derive(Clone, Debug)]

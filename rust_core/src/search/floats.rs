@@ -44,6 +44,7 @@ impl Clone for Floats {
 
 impl From<Vec<f32>> for Floats {
     fn from(tail: Vec<f32>) -> Floats {
+        super::hugepages::advise(&tail);
         Floats { head: None, tail }
     }
 }
@@ -137,6 +138,9 @@ impl Floats {
         let want = len - head;
         if self.tail.capacity() < want {
             self.tail.reserve_exact((want - self.tail.len()).max(len / 8));
+            // Walks read rows at random (`hugepages`); the mapped head is file-backed,
+            // which transparent huge pages do not cover.
+            super::hugepages::advise(&self.tail);
         }
         self.tail.resize(want, 0.0);
     }

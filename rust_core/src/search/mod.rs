@@ -29,6 +29,7 @@ pub mod filter;
 pub mod floats;
 pub mod fusion;
 pub mod fuzzy;
+pub mod hugepages;
 pub mod index;
 pub mod labels;
 pub mod pattern;

@@ -259,9 +259,11 @@ impl Rows {
 }
 
 /// Resizes `v` to `len`, reserving at least an eighth more when it must grow.
+/// A new allocation is advised into huge pages (`hugepages`: walks read rows at random).
 fn reserve<T: Clone + Default>(v: &mut Vec<T>, len: usize) {
     if v.capacity() < len {
         v.reserve_exact((len - v.len()).max(v.len() / 8));
+        super::hugepages::advise(v);
     }
     v.resize(len, T::default());
 }

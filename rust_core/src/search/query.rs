@@ -21,9 +21,10 @@
 //!    search (k hits whenever k eligible memories have vectors); relevance is the
 //!    cosine clamped to [0, 1], so dissimilar ones rank only on the other components.
 //!    In a namespace large enough for an HNSW graph (`ann`), unless the request asks
-//!    for an exact search, the candidates are instead the `max(k, ef_search)`
-//!    eligible memories the graph walk finds nearest (plus the vectors not in the
-//!    graph yet), so the final score ranks the semantic neighbourhood rather than
+//!    for an exact search, the candidates are instead the `max(k, ef)` eligible
+//!    memories the graph walk finds nearest (`ef`: `ann::beam`, `ef_search` widened
+//!    on large graphs), plus the vectors not in the graph yet, so the final score
+//!    ranks the semantic neighbourhood rather than
 //!    every memory; keyword candidates the walk did not reach still get their exact
 //!    cosine in hybrid search.
 //! 4. Relevance: keyword or cosine alone, or fused:

@@ -20,7 +20,9 @@
 //!
 //! Defaults (`Params`): `M = 16`, `ef_construction = 128`, `ef_search = 64`, with
 //! which `bench/ann_bench.py` measured recall@10 of 0.99 on clustered 384-d vectors
-//! at 100 000 and 0.90 at 1 000 000 (`docs/search.md` has the table).
+//! at 100 000 and 0.90 at 1 000 000 (`docs/search.md` has the table). The beam a
+//! search uses widens past 100 000 nodes (`beam.rs`: doubling per tenfold growth,
+//! 128 at 1 000 000), because recall at a fixed beam falls as the graph grows.
 //!
 //! # Never wrong, only approximate
 //!
@@ -70,6 +72,7 @@
 //! lines; owning it makes it deterministic (seeded levels) and testable against
 //! the exact index as a model (`tests/ann.rs`).
 
+pub mod beam;
 mod build;
 mod graph;
 mod pending;
@@ -92,8 +95,12 @@ pub struct Params {
     pub m: usize,
     /// Beam width when inserting.
     pub ef_construction: usize,
-    /// Beam width when searching (at least the `k` asked for).
+    /// Beam width when searching (at least the `k` asked for), on graphs of up to
+    /// `ef_grows_from` nodes; wider on larger ones (`beam::width`).
     pub ef_search: usize,
+    /// Nodes past which the beam widens (0: `ef_search` at every size). A search
+    /// setting, not part of the graph: changing it needs no rebuild.
+    pub ef_grows_from: usize,
     /// Live vectors from which the graph is built and used.
     pub build_at: usize,
     /// Seed of the level draws.
@@ -102,7 +109,14 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { m: 16, ef_construction: 128, ef_search: 64, build_at: 10_000, seed: 0x6d65_6d64 }
+        Params {
+            m: 16,
+            ef_construction: 128,
+            ef_search: 64,
+            ef_grows_from: 100_000,
+            build_at: 10_000,
+            seed: 0x6d65_6d64,
+        }
     }
 }
 
@@ -206,6 +220,19 @@ impl AnnIndex {
     /// True when `slot` is a node of the graph (live or tombstone).
     pub fn in_graph(&self, slot: u32) -> bool {
         self.graph.contains(slot)
+    }
+
+    /// The beam a search asking for `want` hits walks with now (`beam::width`).
+    pub fn ef(&self, want: usize) -> usize {
+        let p = &self.params;
+        beam::width(p.ef_search, p.ef_grows_from, self.graph.len()).max(want)
+    }
+
+    /// Changes the search settings (`ef_search`, `ef_grows_from`); they are not
+    /// part of the graph, so nothing is rebuilt (benchmarks sweep beams with it).
+    pub fn set_search(&mut self, ef_search: usize, ef_grows_from: usize) {
+        self.params.ef_search = ef_search;
+        self.params.ef_grows_from = ef_grows_from;
     }
 
     /// Where the graph stands.
@@ -378,7 +405,7 @@ impl AnnIndex {
         want: usize,
         accept: impl Fn(u32) -> bool,
     ) -> Option<Vec<Near>> {
-        let ef = self.params.ef_search.max(want);
+        let ef = self.ef(want);
         if ef >= self.exact.len() {
             // A beam as wide as the namespace costs a scan; the scan misses nothing.
             return None;

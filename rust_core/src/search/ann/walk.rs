@@ -148,6 +148,13 @@ impl Walk<'_> {
             if found.len() >= ef && c.sim < floor {
                 break;
             }
+            if layer == 0 {
+                // The list expanded next is most likely the best left; its load
+                // overlaps this node's distances.
+                if let Some(next) = todo.peek() {
+                    self.graph.prefetch_links0(next.slot);
+                }
+            }
             fresh.clear();
             for &n in self.graph.links(c.slot, layer) {
                 if visited.first(n) {
