@@ -63,7 +63,7 @@ fn record(shared: &Shared, ns: &str) -> Result<Option<NamespaceRecord>> {
 impl Engine {
     /// Sets the embedders and which namespaces they serve (docs/embeddings.md).
     pub fn configure_embedding(&self, setup: Setup) -> Result<()> {
-        setup.check(self.shared()?.cfg.limits.max_embedding_dim)?;
+        setup.check(self.shared_quietly()?.cfg.limits.max_embedding_dim)?;
         self.embedders.configure(setup);
         Ok(())
     }
@@ -77,7 +77,7 @@ impl Engine {
     /// in the store (sorted): what a daemon whose model choice is `auto` looks at
     /// so that an upgrade keeps serving the namespaces an earlier default filled.
     pub fn recorded_models(&self) -> Result<Vec<String>> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         let rtxn = shared.store.env.read_txn()?;
         let mut models = std::collections::BTreeSet::new();
         for entry in shared.store.namespaces.iter(&rtxn)? {

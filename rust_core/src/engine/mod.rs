@@ -173,14 +173,21 @@ impl Engine {
         &self.path
     }
 
+    /// The engine's state for a foreground call: a client's store, read, search or
+    /// other data operation, which background work (graph building, lifecycle
+    /// passes) yields to for `pace::BUSY_WINDOW`.
     fn shared(&self) -> Result<Arc<Shared>> {
         let shared = self.shared_quietly()?;
         shared.pace.foreground();
         Ok(shared)
     }
 
-    /// `shared` for background work (a lifecycle pass), which must not count as a
-    /// foreground call that it then yields to.
+    /// `shared` for calls that must not count as foreground: background work (a
+    /// lifecycle pass, sweeps, `touch` entries, archive passes, flushes) that would
+    /// then yield to itself, and introspection (Stats, the metrics' map info, the
+    /// applied sequence) that a monitor or a client waiting on `vectors_pending`
+    /// polls: counted, a poll every 50 ms kept the engine "busy" for good and the
+    /// graph build at an eighth of a core.
     fn shared_quietly(&self) -> Result<Arc<Shared>> {
         if std::process::id() != self.pid {
             return Err(CoreError::Closed(
@@ -328,7 +335,8 @@ impl Engine {
         if max == 0 {
             return Err(CoreError::invalid("max_items must be at least 1"));
         }
-        let Reply::Swept(n, more) = self.shared()?.submit(Op::Sweep { now_ms, max })? else {
+        let Reply::Swept(n, more) = self.shared_quietly()?.submit(Op::Sweep { now_ms, max })?
+        else {
             unreachable!("sweep replies Swept")
         };
         Ok((n, more))
@@ -337,7 +345,7 @@ impl Engine {
     /// Statistics of one namespace (`Some`, validated like every namespace
     /// argument; empty if unknown) or all (`None`).
     pub fn stats(&self, ns: Option<&str>) -> Result<Vec<NamespaceStats>> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         if let Some(ns) = ns {
             validate::namespace(ns, &shared.cfg.limits)?;
         }
@@ -346,7 +354,7 @@ impl Engine {
 
     /// Names of all namespaces.
     pub fn namespaces(&self) -> Result<Vec<String>> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         let state = shared.state.read().expect("state lock");
         Ok(state.namespaces().iter().map(|s| s.name.to_string()).collect())
     }
@@ -365,19 +373,19 @@ impl Engine {
     /// memories need it; `archive_pass` offloads and collects through it.
     pub fn configure_archive(&self, cfg: Option<crate::archive::ArchiveConfig>) -> Result<()> {
         let archive = cfg.map(crate::archive::Archive::new).transpose()?.map(Arc::new);
-        *self.shared()?.archive.write().expect("archive lock") = archive;
+        *self.shared_quietly()?.archive.write().expect("archive lock") = archive;
         Ok(())
     }
 
     /// One archive pass: offload what qualifies, then delete unreferenced objects
     /// (`archive/offload.rs`). Nothing happens without a configured archive.
     pub fn archive_pass(&self, now_ms: u64) -> Result<crate::archive::ArchiveReport> {
-        crate::archive::run_pass(&*self.shared()?, now_ms)
+        crate::archive::run_pass(&*self.shared_quietly()?, now_ms)
     }
 
     /// Persists access statistics now; returns how many records were updated.
     pub fn flush(&self) -> Result<u64> {
-        let Reply::Count(n) = self.shared()?.submit(Op::Flush)? else {
+        let Reply::Count(n) = self.shared_quietly()?.submit(Op::Flush)? else {
             unreachable!("flush replies Count")
         };
         Ok(n)
@@ -386,25 +394,25 @@ impl Engine {
     /// The last replicated-log sequence applied for `partition` (0: none); see
     /// `mark.rs`.
     pub fn applied(&self, partition: &str) -> Result<u64> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         let rtxn = shared.store.env.read_txn()?;
         shared.store.applied(&rtxn, partition)
     }
 
     /// fsyncs the environment.
     pub fn sync(&self) -> Result<()> {
-        Ok(self.shared()?.store.env.force_sync()?)
+        Ok(self.shared_quietly()?.store.env.force_sync()?)
     }
 
     /// Hot, compacted copy into directory `dir`.
     pub fn backup(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)?;
-        self.shared()?.store.backup(dir)
+        self.shared_quietly()?.store.backup(dir)
     }
 
     /// LMDB map size and bytes in use.
     pub fn map_info(&self) -> Result<MapInfo> {
-        let (map_size, used_bytes) = self.shared()?.store.map_usage();
+        let (map_size, used_bytes) = self.shared_quietly()?.store.map_usage();
         Ok(MapInfo { map_size: map_size as u64, used_bytes })
     }
 

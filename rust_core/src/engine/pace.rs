@@ -106,6 +106,26 @@ mod tests {
     }
 
     #[test]
+    fn polling_stats_is_not_foreground_but_a_read_is() {
+        use crate::config::{Durability, EngineConfig};
+        use crate::engine::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = EngineConfig { durability: Durability::NoSync, ..EngineConfig::default() };
+        let engine = Engine::open(dir.path(), cfg).unwrap();
+        let pace = || engine.shared_quietly().unwrap().pace.busy();
+        engine.stats(None).unwrap();
+        engine.namespaces().unwrap();
+        engine.map_info().unwrap();
+        engine.applied("p0").unwrap();
+        engine.flush().unwrap();
+        engine.pending_touches().unwrap();
+        engine.sweep(1_000, 100).unwrap();
+        assert!(!pace(), "an introspection or background call counted as foreground");
+        engine.get_many("ns", &["k".to_string()], 1_000, true).unwrap();
+        assert!(pace());
+    }
+
+    #[test]
     fn the_pause_ends_once_foreground_calls_stop() {
         let pace = Pace::default();
         pace.foreground();

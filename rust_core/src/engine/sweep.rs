@@ -48,7 +48,7 @@ impl Engine {
         if max == 0 {
             return Err(CoreError::invalid("max_items must be at least 1"));
         }
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         for ns in names {
             validate::namespace(ns, &shared.cfg.limits)?;
         }
@@ -60,7 +60,7 @@ impl Engine {
     /// How many memories of `names` have expired at `now_ms` (what a sweep without a
     /// bound would remove): lets an owner skip appending a sweep with nothing to do.
     pub fn expired_count(&self, names: &[String], now_ms: u64) -> Result<u64> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         let state = shared.state.read().expect("state lock");
         Ok(expired(&state, names, now_ms, usize::MAX).0.len() as u64)
     }

@@ -191,7 +191,7 @@ impl Engine {
     /// promotion decisions (module docs); `None` when none are waiting. Accesses of
     /// memories gone since their read are left out.
     pub fn take_touches(&self, names: &[String], max_keys: usize) -> Result<Option<TakenTouches>> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         let max = max_keys.clamp(1, touch_wire::MAX_ENTRY_KEYS);
         let (taken, more) = shared.pending.take(names, max);
         let state = shared.state.read().expect("state lock");
@@ -232,7 +232,7 @@ impl Engine {
     /// `InvalidArgument` for a payload that does not decode or check out
     /// (`touch_wire::decode`) or names an invalid namespace or key; nothing changes.
     pub fn touch(&self, payload: &[u8], now_ms: u64) -> Result<(u64, u64)> {
-        let shared = self.shared()?;
+        let shared = self.shared_quietly()?;
         let entry = touch_wire::decode(payload, shared.cfg.promote_min_reads.max(1) as usize)?;
         for ns in &entry.namespaces {
             validate::namespace(&ns.namespace, &shared.cfg.limits)?;
@@ -251,7 +251,7 @@ impl Engine {
     /// `(keys waiting for the owner's next touch entry, reads dropped since open
     /// because the buffer was full)`.
     pub fn pending_touches(&self) -> Result<(usize, u64)> {
-        Ok(self.shared()?.pending.counts())
+        Ok(self.shared_quietly()?.pending.counts())
     }
 }
 
