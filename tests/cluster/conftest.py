@@ -147,7 +147,8 @@ class Cluster:
 
     def wait_balanced(self, timeout: float = 40.0) -> cpb.ClusterResponse:
         """Wait until every partition is owned by its best node (the ranking of
-        ``memd.cluster.placement.Pool``), so no rebalancing move is still due."""
+        ``memd.cluster.placement.Pool``) and lists its followers, so no rebalancing move
+        is still due."""
         deadline = time.monotonic() + timeout
         while True:
             placement = self.wait_owned(timeout)
@@ -160,7 +161,13 @@ class Cluster:
                 0,
                 1,
             )
-            if all(p.owner == pool.best(p.partition) for p in placement.partitions):
+            # A partition just handed over keeps the old record's followers until its
+            # new owner's take-over writes its own list: wait for that list too.
+            followers = min(2, len(pool.eligible) - 1)  # replicas 3 (cluster.sh)
+            if all(
+                p.owner == pool.best(p.partition) and len(p.followers) >= followers
+                for p in placement.partitions
+            ):
                 return placement
             if time.monotonic() > deadline:
                 raise AssertionError(f"partitions not rebalanced: {placement}")
