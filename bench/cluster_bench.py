@@ -38,6 +38,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,38 @@ def client_rate(client: Client, key: str, calls: int) -> float:
     return calls / (time.perf_counter() - start)
 
 
+CLUSTER_SH = ["bash", str(REPO / "deploy" / "cluster" / "cluster.sh")]
+
+
+def cluster_env(tmp: str, base: int) -> dict[str, str]:
+    """``cluster.sh``'s environment for a cluster under ``tmp`` on ports from ``base``."""
+    return dict(os.environ, CLUSTER_DIR=f"{tmp}/cluster", CLUSTER_PORT_BASE=str(base), MEMD=MEMD)
+
+
+@contextmanager
+def single_and_cluster(tmp: str) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+    """A single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback, both under
+    ``tmp`` and ready (the cluster balanced); yields (the single node's process, its
+    port, the cluster's port base), and stops both afterwards."""
+    port = free_port()
+    single = subprocess.Popen(
+        [MEMD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", f"{tmp}/single",
+         "--metrics-listen", "off", "--embed-backend", "none"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = 10_000 + (os.getpid() % 200) * 100  # below the ephemeral port range
+    env = cluster_env(tmp, base)
+    try:
+        wait_ready(f"127.0.0.1:{port}")
+        subprocess.run([*CLUSTER_SH, "up"], env=env, check=True, capture_output=True)
+        wait_balanced(base)
+        yield single, port, base
+    finally:
+        single.terminate()
+        single.wait(30)
+        subprocess.run([*CLUSTER_SH, "down"], env=env, capture_output=True, check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
@@ -271,43 +304,27 @@ def main() -> None:
     parser.add_argument("--ghz-concurrency", type=int, default=16)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        single = subprocess.Popen(
-            [MEMD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", f"{tmp}/single",
-             "--metrics-listen", "off", "--embed-backend", "none"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = 10_000 + (os.getpid() % 200) * 100  # below the ephemeral port range
-        env = dict(os.environ, CLUSTER_DIR=f"{tmp}/cluster", CLUSTER_PORT_BASE=str(base), MEMD=MEMD)
-        script = ["bash", str(REPO / "deploy" / "cluster" / "cluster.sh")]
-        try:
-            wait_ready(f"127.0.0.1:{port}")
-            subprocess.run([*script, "up"], env=env, check=True, capture_output=True)
-            wait_balanced(base)
-            placement = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
-            for _ in range(300):
-                reply = placement.Cluster(cpb.ClusterRequest(), timeout=5)
-                record = reply.partitions[partition_of(NS, reply.partition_count)]
-                if record.owner:
-                    break
-                time.sleep(0.1)
-            addresses = {n.id: n.address for n in reply.nodes}
-            owner = addresses[record.owner]
-            via = next(a for a in addresses.values() if a != owner)
-            wait_ready(owner)
-            time.sleep(1)
-            owner_node = int(record.owner.rsplit("-", 1)[1])
-            metrics_url = f"http://127.0.0.1:{base + 30 + owner_node}/metrics"
-            runs = measure(f"127.0.0.1:{port}", owner, via, metrics_url, args)
-            single.terminate()  # the failovers need no single node
-            runs["failover_s"] = [
-                failover_s(base, f"{tmp}/cluster", script, env) for _ in range(args.failovers)
-            ]
-        finally:
-            single.terminate()
-            single.wait(30)
-            subprocess.run([*script, "down"], env=env, capture_output=True, check=False)
+    with tempfile.TemporaryDirectory() as tmp, single_and_cluster(tmp) as (single, port, base):
+        placement = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
+        for _ in range(300):
+            reply = placement.Cluster(cpb.ClusterRequest(), timeout=5)
+            record = reply.partitions[partition_of(NS, reply.partition_count)]
+            if record.owner:
+                break
+            time.sleep(0.1)
+        addresses = {n.id: n.address for n in reply.nodes}
+        owner = addresses[record.owner]
+        via = next(a for a in addresses.values() if a != owner)
+        wait_ready(owner)
+        time.sleep(1)
+        owner_node = int(record.owner.rsplit("-", 1)[1])
+        metrics_url = f"http://127.0.0.1:{base + 30 + owner_node}/metrics"
+        runs = measure(f"127.0.0.1:{port}", owner, via, metrics_url, args)
+        single.terminate()  # the failovers need no single node
+        runs["failover_s"] = [
+            failover_s(base, f"{tmp}/cluster", CLUSTER_SH, cluster_env(tmp, base))
+            for _ in range(args.failovers)
+        ]
     figures = {name: statistics.median(values) for name, values in runs.items()}
     report(args, runs, figures, load_before)
 

@@ -23,7 +23,6 @@ import json
 import os
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ sys.path[:0] = [str(REPO)]
 
 import grpc  # noqa: E402
 
-from bench.cluster_bench import MEMD, free_port, wait_balanced, wait_ready  # noqa: E402
+from bench.cluster_bench import single_and_cluster  # noqa: E402
 from memd._pb.v1 import cluster_service_pb2 as cpb  # noqa: E402
 from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc  # noqa: E402
 from memd._pb.v1 import memory_pb2 as mpb  # noqa: E402
@@ -65,6 +64,20 @@ def timed(stub: pb_grpc.MemoryServiceStub, request: pb.TransferRequest) -> float
     return elapsed
 
 
+def settled(stub: pb_grpc.MemoryServiceStub, request: pb.TransferRequest) -> None:
+    """Send ``request`` until it succeeds: right after the placement settles, a
+    partition's new owner may still be catching up (UNAVAILABLE, as a client sees)."""
+    for _ in range(100):
+        try:
+            stub.Transfer(request, timeout=60)
+            return
+        except grpc.RpcError as exc:
+            if exc.code() is not grpc.StatusCode.UNAVAILABLE:
+                raise
+            time.sleep(0.1)
+    raise RuntimeError("the cluster stayed unavailable")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
@@ -72,65 +85,50 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     runs: dict[str, list[float]] = {"single": [], "within": [], "across": [], "across_move": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        single = subprocess.Popen(
-            [MEMD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", f"{tmp}/single",
-             "--metrics-listen", "off", "--embed-backend", "none"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    with tempfile.TemporaryDirectory() as tmp, single_and_cluster(tmp) as (_, port, base):
+        reply = cpb_grpc.ClusterServiceStub(
+            grpc.insecure_channel(f"127.0.0.1:{base + 21}")
+        ).Cluster(cpb.ClusterRequest(), timeout=5)
+        count = reply.partition_count
+        owners = [p.owner for p in reply.partitions]
+        addresses = {n.id: n.address for n in reply.nodes}
+        home = partition_of(SOURCE, count)
+        within = next(
+            f"bench:xfer/w{i}" for i in range(10_000)
+            if partition_of(f"bench:xfer/w{i}", count) == home
         )  # fmt: skip
-        base = 10_000 + (os.getpid() % 200) * 100
-        env = dict(os.environ, CLUSTER_DIR=f"{tmp}/cluster", CLUSTER_PORT_BASE=str(base), MEMD=MEMD)
-        script = ["bash", str(REPO / "deploy" / "cluster" / "cluster.sh")]
-        try:
-            wait_ready(f"127.0.0.1:{port}")
-            subprocess.run([*script, "up"], env=env, check=True, capture_output=True)
-            wait_balanced(base)
-            reply = cpb_grpc.ClusterServiceStub(
-                grpc.insecure_channel(f"127.0.0.1:{base + 21}")
-            ).Cluster(cpb.ClusterRequest(), timeout=5)
-            count = reply.partition_count
-            owners = [p.owner for p in reply.partitions]
-            addresses = {n.id: n.address for n in reply.nodes}
-            home = partition_of(SOURCE, count)
-            within = next(
-                f"bench:xfer/w{i}" for i in range(10_000)
-                if partition_of(f"bench:xfer/w{i}", count) == home
-            )  # fmt: skip
-            across = next(
-                f"bench:xfer/a{i}" for i in range(10_000)
-                if owners[partition_of(f"bench:xfer/a{i}", count)] != owners[home]
-            )  # fmt: skip
-            one = pb_grpc.MemoryServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
-            owner = pb_grpc.MemoryServiceStub(grpc.insecure_channel(addresses[owners[home]]))
-            items = memories(args.memories)
-            for stub in (one, owner):
-                for i in range(0, len(items), 250):
-                    stub.Store(pb.StoreRequest(namespace=SOURCE, memories=items[i : i + 250]))
+        across = next(
+            f"bench:xfer/a{i}" for i in range(10_000)
+            if owners[partition_of(f"bench:xfer/a{i}", count)] != owners[home]
+        )  # fmt: skip
+        one = pb_grpc.MemoryServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        owner = pb_grpc.MemoryServiceStub(grpc.insecure_channel(addresses[owners[home]]))
+        items = memories(args.memories)
+        for stub in (one, owner):
+            for i in range(0, len(items), 250):
+                stub.Store(pb.StoreRequest(namespace=SOURCE, memories=items[i : i + 250]))
 
-            def copy(target: str) -> pb.TransferRequest:
-                return pb.TransferRequest(
-                    namespace=SOURCE, target_namespace=target, whole_namespace=True,
-                    on_conflict=pb.TRANSFER_CONFLICT_OVERWRITE,
-                )  # fmt: skip
+        def copy(target: str) -> pb.TransferRequest:
+            return pb.TransferRequest(
+                namespace=SOURCE, target_namespace=target, whole_namespace=True,
+                on_conflict=pb.TRANSFER_CONFLICT_OVERWRITE,
+            )  # fmt: skip
 
-            for _ in range(args.repeat):
-                runs["single"].append(timed(one, copy(within)))
-                runs["within"].append(timed(owner, copy(within)))
-                runs["across"].append(timed(owner, copy(across)))
-                there = copy(across)
-                there.move = True
-                back = pb.TransferRequest()
-                back.CopyFrom(there)
-                back.namespace, back.target_namespace = across, SOURCE
-                far = pb_grpc.MemoryServiceStub(
-                    grpc.insecure_channel(addresses[owners[partition_of(across, count)]])
-                )
-                runs["across_move"].append((timed(owner, there) + timed(far, back)) / 2)
-        finally:
-            single.terminate()
-            single.wait(30)
-            subprocess.run([*script, "down"], env=env, capture_output=True, check=False)
+        settled(owner, copy(within))
+        settled(owner, copy(across))
+        for _ in range(args.repeat):
+            runs["single"].append(timed(one, copy(within)))
+            runs["within"].append(timed(owner, copy(within)))
+            runs["across"].append(timed(owner, copy(across)))
+            there = copy(across)
+            there.move = True
+            back = pb.TransferRequest()
+            back.CopyFrom(there)
+            back.namespace, back.target_namespace = across, SOURCE
+            far = pb_grpc.MemoryServiceStub(
+                grpc.insecure_channel(addresses[owners[partition_of(across, count)]])
+            )
+            runs["across_move"].append((timed(owner, there) + timed(far, back)) / 2)
     medians = {name: statistics.median(values) for name, values in runs.items()}
     load_after = os.getloadavg()[0]
     print(
