@@ -110,9 +110,13 @@ def memd_command() -> list[str]:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without MEMD_* settings, plus ``extra``."""
+    """This process's environment without MEMD_* settings, plus ``extra``.
+
+    With Python's fault handler on: a daemon that hangs on stop is sent SIGABRT, which
+    writes every thread's stack to its stderr (``Daemon.stop``).
+    """
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEMD_")}
-    return {**base, **(extra or {})}
+    return {**base, "PYTHONFAULTHANDLER": "1", **(extra or {})}
 
 
 def refused_start(data_dir: Path, *args: str) -> str:
@@ -392,7 +396,21 @@ class Daemon:
         self._close_channel()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # Say where it hangs: the fault handler dumps every thread's stack on SIGABRT.
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self._reap()
+            raise AssertionError(
+                f"the daemon did not exit within {timeout} s of signal {sig}; its stacks "
+                "(SIGABRT) and log:\n" + self.log()
+            ) from None
         self._reap()
         return code
 
