@@ -28,6 +28,7 @@ __all__ = [
     "TierStats",
     "TransferReport",
     "VerifyReport",
+    "fill_store_keys",
     "peek_namespace",
     "verify",
 ]
@@ -698,6 +699,15 @@ def verify(path: str) -> VerifyReport:
     (each memory's namespace and embedding dimension against the namespaces
     database). Takes the directory's lock, so a directory in use raises
     ``DataDirInUse``; a directory without a store raises ``NotFound``.
+    """
+
+def fill_store_keys(request: bytes, now_ms: int) -> tuple[bytes, str, int]:
+    """A ``StoreRequest`` with a key for every memory that had none.
+
+    Keys are made at ``now_ms`` in the engine's layout (sortable by time). Returns
+    (the request to log, its namespace, its number of memories); ``request`` itself
+    when no key was missing. Cluster mode's owner logs Stores this way, so every
+    replica stores the same keys. Malformed bytes raise ``InvalidArgument``.
     """
 
 def peek_namespace(request: bytes) -> str:

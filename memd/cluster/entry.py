@@ -31,12 +31,8 @@ and
 
 from __future__ import annotations
 
-import base64
-import os
 import time
 from dataclasses import dataclass
-
-from memd._pb.v1 import memory_service_pb2 as pb
 
 KIND, NOW, EPOCH, NODE = "Memd-Kind", "Memd-Now-Ms", "Memd-Epoch", "Memd-Node"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
@@ -55,11 +51,6 @@ KINDS = frozenset(
         "touch",
         "barrier",
     }
-)
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TO_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 )
 
 
@@ -103,41 +94,6 @@ class Entry:
         if kind not in KINDS:
             raise ValueError(f"not a memd log entry (kind {kind!r})")
         return cls(kind, payload, int(h.get(NOW, "0")), int(h.get(EPOCH, "0")), h.get(NODE, ""))
-
-
-def fill_keys(request: bytes, now_ms: int) -> tuple[pb.StoreRequest, bytes]:
-    """Parse a ``StoreRequest`` and give every item without a key one.
-
-    The engine would make these keys itself, but differently on every replica; keys
-    made here are time-ordered like the engine's (48-bit ms time, 80 random bits, in
-    Crockford base32: 26 characters) and travel in the entry.
-
-    Returns:
-        The parsed request and its serialization (the input itself when no key was
-        missing).
-    """
-    req = pb.StoreRequest.FromString(request)
-    missing = [m for m in req.memories if not m.key]
-    if not missing:
-        return req, request
-    for memory, key in zip(missing, new_keys(now_ms, len(missing)), strict=True):
-        memory.key = key
-    return req, req.SerializeToString()
-
-
-def new_keys(now_ms: int, n: int) -> list[str]:
-    """``n`` ULID-like keys: sortable by creation time, unique by 80 random bits each.
-
-    A ULID is 26 Crockford base-32 characters: 10 for the 48-bit time (with 2 zero bits
-    in front), then 16 for the 80 random bits. The 16 are the base32 of 10 random bytes
-    (no padding), so one base32 call over ``10 * n`` random bytes makes every key's tail
-    at once, mapped to Crockford's alphabet by one ``translate``: a per-character loop
-    here cost more than the engine's whole store of the batch.
-    """
-    time_bits = now_ms & ((1 << 48) - 1)
-    head = "".join(_CROCKFORD[(time_bits >> shift) & 31] for shift in range(45, -1, -5))
-    tails = base64.b32encode(os.urandom(10 * n)).translate(_TO_CROCKFORD).decode()
-    return [head + tails[16 * i : 16 * i + 16] for i in range(n)]
 
 
 def wall_ms() -> int:

@@ -1,10 +1,11 @@
 """Store and StoreStream in cluster mode: through the partition's group commit.
 
 A mixin of ``ClusterMemoryServicer``. A Store is validated here (the keys it left empty
-are made here, so that every replica stores the same ones), routed, and either
-forwarded to its partition's owner (one hop) or queued for the partition's next append
-(``group_commit.py``) and acknowledged once applied. StoreStream reads its batches
-ahead so that one stream's batches are grouped too (``store_stream.py``).
+are made here, by ``_core.fill_store_keys``, so that every replica stores the same
+ones), routed, and either forwarded to its partition's owner (one hop) or queued for
+the partition's next append (``group_commit.py``) and acknowledged once applied.
+StoreStream reads its batches ahead so that one stream's batches are grouped too
+(``store_stream.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-from memd.cluster.entry import fill_keys, wall_ms
+from memd._core import fill_store_keys
+from memd.cluster.entry import wall_ms
 from memd.cluster.forward import Forwarder
 from memd.cluster.group_commit import StoreGroups
 from memd.cluster.store_stream import PreparedStore, store_stream
@@ -51,13 +53,11 @@ class StoreHandlers:
     def prepare_store(self, request: bytes, context: Any) -> PreparedStore:
         """Fill in the missing keys, check the size and route a Store."""
         now = wall_ms()
-        req, payload = fill_keys(request, now)
-        if len(req.memories) > self._max_items:
-            raise CapacityExceeded(
-                f"{len(req.memories)} items in one message; the limit is {self._max_items}"
-            )
-        partition, owner = self._owner("Store", req.namespace, context)
-        return PreparedStore(partition, owner, payload, now, len(req.memories))
+        payload, namespace, items = fill_store_keys(request, now)
+        if items > self._max_items:
+            raise CapacityExceeded(f"{items} items in one message; the limit is {self._max_items}")
+        partition, owner = self._owner("Store", namespace, context)
+        return PreparedStore(partition, owner, payload, now, items)
 
     def forward_store(self, store: PreparedStore, request: bytes, context: Any) -> bytes:
         """The reply of the owner of ``store``'s partition (the request as sent)."""

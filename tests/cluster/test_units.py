@@ -10,10 +10,11 @@ import grpc
 import pytest
 from daemon_launcher import refused_start
 
+from memd._core import fill_store_keys
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.call_meta import CallMeta
-from memd.cluster.entry import Entry, fill_keys, new_keys
+from memd.cluster.entry import Entry
 from memd.cluster.fanout import served_header, served_of
 from memd.cluster.forward import Forwarder, as_memd_error
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
@@ -24,7 +25,7 @@ from memd.cluster.servicer import _PEEK
 from memd.cluster.take import serve_from
 from memd.config_parse import ConfigError
 from memd.engine import Engine
-from memd.errors import MemdError, Unavailable
+from memd.errors import InvalidArgument, MemdError, Unavailable
 from memd.server.status import STATUS_OF, to_status
 
 
@@ -43,24 +44,33 @@ def test_keys_filled_by_the_owner_are_time_ordered_and_kept_when_given() -> None
     request = pb.StoreRequest(
         namespace="n", memories=[mpb.NewMemory(key="mine", text="a"), mpb.NewMemory(text="b")]
     ).SerializeToString()
-    parsed, payload = fill_keys(request, 1_700_000_000_000)
-    assert parsed.memories[0].key == "mine"
-    made = parsed.memories[1].key
-    assert len(made) == 26 and pb.StoreRequest.FromString(payload).memories[1].key == made
-    assert new_keys(1, 1)[0] < new_keys(2, 1)[0] < new_keys(1 << 40, 1)[0]
-    keys = new_keys(1_700_000_000_000, 1000)
-    assert len(set(keys)) == 1000 and all(len(k) == 26 for k in keys)
+    payload, namespace, items = fill_store_keys(request, 1_700_000_000_000)
+    parsed = pb.StoreRequest.FromString(payload)
+    assert (namespace, items, parsed.memories[0].key) == ("n", 2, "mine")
+    assert [m.text for m in parsed.memories] == ["a", "b"]
+    made = [
+        pb.StoreRequest.FromString(fill_store_keys(request, ms)[0]).memories[1].key
+        for ms in (1, 2, 1 << 40, 1_700_000_000_000)
+    ]
+    assert made[0] < made[1] < made[2] and all(len(k) == 26 for k in made)
+    many = pb.StoreRequest(namespace="n", memories=[mpb.NewMemory()] * 1000)
+    keys = [m.key for m in pb.StoreRequest.FromString(
+        fill_store_keys(many.SerializeToString(), 1_700_000_000_000)[0]
+    ).memories]  # fmt: skip
+    assert len(set(keys)) == 1000 and keys == sorted(keys)
     # The layout of the engine's keys (rust_core/src/store/keys.rs): 48-bit ms time,
     # then 80 random bits, as one 128-bit number in Crockford base 32.
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
     value = 0
-    for char in keys[0]:
+    for char in made[3]:
         value = value * 32 + alphabet.index(char)
     assert value >> 80 == 1_700_000_000_000 and value < 1 << 128
     untouched = pb.StoreRequest(
         namespace="n", memories=[mpb.NewMemory(key="k")]
     ).SerializeToString()
-    assert fill_keys(untouched, 5)[1] is untouched
+    assert fill_store_keys(untouched, 5)[0] is untouched
+    with pytest.raises(InvalidArgument, match="malformed"):
+        fill_store_keys(b"\xff\xff\xff", 5)
 
 
 def test_entries_round_trip_through_headers_and_foreign_messages_are_refused() -> None:

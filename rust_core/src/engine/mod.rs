@@ -9,6 +9,7 @@ mod clear;
 mod embed;
 mod encoded;
 mod grouped;
+mod keyed;
 mod lifecycle;
 mod lifecycle_wire;
 pub mod mark;
@@ -28,6 +29,7 @@ mod transfer;
 mod writer;
 
 pub use batch::MAX_BATCH_QUERIES;
+pub use keyed::{fill_keys, KeyedStore};
 pub use lifecycle::{LifecycleAction, LifecycleReport, LifecycleRequest};
 pub use read::ListQuery;
 pub use reopen::{CloseReport, OpenReport};

@@ -36,5 +36,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<offline::PyVerifyReport>()?;
     m.add_function(wrap_pyfunction!(offline::py_verify, m)?)?;
     m.add_function(wrap_pyfunction!(offline::peek_namespace, m)?)?;
+    m.add_function(wrap_pyfunction!(offline::fill_store_keys, m)?)?;
     Ok(())
 }

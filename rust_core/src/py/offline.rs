@@ -1,14 +1,17 @@
 //! Module-level functions of `memd._core` that need no open engine: the offline
-//! integrity check (`verify`, with its frozen `VerifyReport`) and the namespace
-//! of a serialized request (`peek_namespace`, for the server's authorization).
+//! integrity check (`verify`, with its frozen `VerifyReport`), the namespace
+//! of a serialized request (`peek_namespace`, for the server's authorization), and a
+//! Store's keys made before it is logged (`fill_store_keys`, cluster mode).
 
 // pyo3 extracts arguments as owned values; borrowing them is not an option here.
 #![allow(clippy::needless_pass_by_value)]
 
 use super::gil::enter_core;
+use crate::engine;
 use crate::store::verify::{self, VerifyReport};
 use crate::wire;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
 /// What an offline integrity check found.
@@ -79,4 +82,26 @@ pub fn peek_namespace(py: Python<'_>, request: &[u8]) -> PyResult<String> {
         return wire::peek_namespace(request).map_err(Into::into);
     }
     enter_core(py, || wire::peek_namespace(request))
+}
+
+/// A serialized `StoreRequest` with every missing key made at `now_ms` (see
+/// `engine/keyed.rs`): (the request to log, its namespace, its number of memories).
+/// The request object itself comes back when no key was missing.
+#[pyfunction]
+pub fn fill_store_keys<'py>(
+    py: Python<'py>,
+    request: Bound<'py, PyBytes>,
+    now_ms: u64,
+) -> PyResult<(Bound<'py, PyBytes>, String, usize)> {
+    let bytes = request.as_bytes();
+    let keyed = if bytes.len() < PEEK_WITH_GIL_BYTES {
+        engine::fill_keys(bytes, now_ms)?
+    } else {
+        enter_core(py, || engine::fill_keys(bytes, now_ms))?
+    };
+    let payload = match keyed.payload {
+        Some(encoded) => PyBytes::new(py, &encoded),
+        None => request,
+    };
+    Ok((payload, keyed.namespace, keyed.items))
 }
