@@ -48,9 +48,7 @@ class Handlers:
         return b"b" * int(request)
 
     def meta(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        seen = {
-            k: v.hex() if isinstance(v, bytes) else v for k, v in context.invocation_metadata()
-        }
+        seen = {k: v.hex() if isinstance(v, bytes) else v for k, v in context.invocation_metadata()}
         return json.dumps({**seen, "time_remaining": context.time_remaining()}).encode()
 
 
@@ -93,7 +91,9 @@ def call(address: str, method: str, request: bytes, metadata=(), timeout=10.0, l
 
 
 @pytest.mark.parametrize("size", [0, 1, 100_000, 3 << 20])
-def test_an_ok_reply_is_the_bytes_grpcio_gets(address: str, direct: grpc.Channel, size: int) -> None:
+def test_an_ok_reply_is_the_bytes_grpcio_gets(
+    address: str, direct: grpc.Channel, size: int
+) -> None:
     request = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     code, message, body, metadata = call(address, "echo", request)
     assert (code, message) == (OK, "")
@@ -123,7 +123,11 @@ def test_a_trailers_only_reply_carries_its_status(address: str) -> None:
 
 
 def test_metadata_and_the_deadline_arrive(address: str) -> None:
-    sent = [("authorization", "Bearer secret"), ("memd-namespace", "ns"), ("x-id-bin", b"\x00\x01\xfe")]
+    sent = [
+        ("authorization", "Bearer secret"),
+        ("memd-namespace", "ns"),
+        ("x-id-bin", b"\x00\x01\xfe"),
+    ]
     code, _, body, _ = call(address, "meta", b"", sent, timeout=7.0)
     assert code == OK
     seen = json.loads(body)
@@ -181,9 +185,7 @@ def test_concurrent_calls_share_a_connection_and_all_come_back_right(address: st
         assert list(pool.map(worker, range(16))) == [200] * 16
 
 
-def test_a_started_call_is_waited_in_slices_and_cancelled(
-    address: str, handlers: Handlers
-) -> None:
+def test_a_started_call_is_waited_in_slices_and_cancelled(address: str, handlers: Handlers) -> None:
     handlers.cancelled.clear()
     pending = relay_start(address, "/t.T/sleep", [], b"3", 10.0, LIMIT)
     assert pending.wait(0.05) is None  # still running

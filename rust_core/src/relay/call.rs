@@ -34,6 +34,10 @@ pub struct Prepared {
 /// Run the call, within its timeout.
 pub async fn run(pool: &Pool, call: Prepared) -> Reply {
     let timeout = call.timeout;
+    if timeout.is_zero() {
+        // Nothing is sent: the first poll below could open the stream already.
+        return Reply::failed(code::DEADLINE_EXCEEDED, "Deadline Exceeded".into());
+    }
     match tokio::time::timeout(timeout, attempt(pool, call)).await {
         Ok(Ok(reply)) => reply,
         Ok(Err((code, message))) => Reply::failed(code, message),
