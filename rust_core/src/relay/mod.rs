@@ -9,24 +9,27 @@
 //! reply bytes and metadata.
 //!
 //! Design:
-//! - A process-wide [`pool::Pool`] owns a small tokio runtime (one worker thread, made
-//!   on first use; a forked child makes its own) and one HTTP/2 connection per target
-//!   address, made once and reused: each call is a stream on it, so concurrent calls
-//!   multiplex. A connection whose driver ended (peer gone, GOAWAY) is replaced by the
-//!   next call; a call that finds it dead before opening its stream dials again once.
+//! - A [`pool::Pool`] owns a tokio runtime and one HTTP/2 connection per target
+//!   address, made once and reused: each call is a stream on it. A connection whose
+//!   driver ended (peer gone, GOAWAY) is replaced by the next call; a call that finds
+//!   it dead before opening its stream dials again once. Blocking calls use their
+//!   thread's own pool, driven by the caller while it waits (no hand-off between
+//!   threads: see `pool.rs`); started calls use the process's shared pool, whose one
+//!   worker thread drives them while the caller waits in slices.
 //! - A call ([`call::run`]) sends the gRPC headers (`te: trailers`, `content-type:
 //!   application/grpc`, `grpc-timeout` from the timeout, the caller's metadata) and the
 //!   message in the 5-byte framing ([`frame`]), then reads the reply's message and
 //!   trailers, or the status of a trailers-only reply. The owner's status is data (a
 //!   [`Reply`]), never an error here; so are the relay's own failures, coded as grpcio's
 //!   client codes them (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED...).
-//! - [`unary`] runs a call on the caller's thread (`block_on`; the socket's driver runs
-//!   on the worker). [`start`] runs it as a task and returns a [`Pending`] that can be
+//! - [`unary`] runs a call on the caller's thread, socket and all. [`start`] runs it
+//!   as a task on the shared worker and returns a [`Pending`] that can be
 //!   waited on in slices and cancelled: the forwarder of a write watches the owner's
 //!   lease between slices and cancels the stream (an HTTP/2 reset) once the owner lost
 //!   its partition, without ever sending the write twice.
 //! - Plaintext only (`http://`): nodes talk to each other without TLS, as before.
-//! - Only `CoreError::InvalidArgument` is raised: metadata that HTTP/2 cannot carry.
+//! - Only `CoreError::InvalidArgument` is raised (metadata that HTTP/2 cannot carry),
+//!   and `Internal` if a runtime cannot be made.
 
 pub mod call;
 pub mod frame;
@@ -85,9 +88,8 @@ impl Reply {
 /// `InvalidArgument` for metadata HTTP/2 cannot carry; every other outcome is a
 /// [`Reply`].
 pub fn unary(call: &UnaryCall<'_>) -> Result<Reply> {
-    let (pool, prepared) = prepare(call)?;
-    let Some(prepared) = prepared else { return Ok(oversized(call)) };
-    Ok(pool.runtime().block_on(call::run(&pool, prepared)))
+    let Some(prepared) = prepare(call)? else { return Ok(oversized(call)) };
+    Pool::local(|pool| pool.runtime().block_on(call::run(pool, prepared))).map_err(no_runtime)
 }
 
 /// Start one call; its reply is collected with [`Pending::wait`].
@@ -96,11 +98,11 @@ pub fn unary(call: &UnaryCall<'_>) -> Result<Reply> {
 /// As [`unary`].
 pub fn start(call: &UnaryCall<'_>) -> Result<Pending> {
     let (sender, receiver) = mpsc::sync_channel(1);
-    let (pool, prepared) = prepare(call)?;
-    let Some(prepared) = prepared else {
+    let Some(prepared) = prepare(call)? else {
         let _ = sender.send(oversized(call));
         return Ok(Pending { receiver: Mutex::new(receiver), abort: None });
     };
+    let pool = Pool::shared().map_err(no_runtime)?;
     let runner = Arc::clone(&pool);
     let task = pool.runtime().spawn(async move {
         let _ = sender.send(call::run(&runner, prepared).await);
@@ -135,13 +137,15 @@ impl Pending {
     }
 }
 
-/// The pool and the call as sent (None: the request is over the size limit).
-fn prepare(call: &UnaryCall<'_>) -> Result<(Arc<Pool>, Option<call::Prepared>)> {
+fn no_runtime(err: std::io::Error) -> CoreError {
+    CoreError::Internal(format!("the relay's runtime did not start: {err}"))
+}
+
+/// The call as sent (None: the request is over the size limit).
+fn prepare(call: &UnaryCall<'_>) -> Result<Option<call::Prepared>> {
     let headers = headers(call.metadata)?;
-    let pool = Pool::get()
-        .map_err(|e| CoreError::Internal(format!("the relay's runtime did not start: {e}")))?;
     if call.request.len() > call.max_bytes.min(u32::MAX as usize) {
-        return Ok((pool, None));
+        return Ok(None);
     }
     let prepared = call::Prepared {
         address: call.address.to_owned(),
@@ -151,7 +155,7 @@ fn prepare(call: &UnaryCall<'_>) -> Result<(Arc<Pool>, Option<call::Prepared>)> 
         timeout: call.timeout,
         max_bytes: call.max_bytes,
     };
-    Ok((pool, Some(prepared)))
+    Ok(Some(prepared))
 }
 
 fn oversized(call: &UnaryCall<'_>) -> Reply {
