@@ -16,11 +16,8 @@ type PyReply<'py> = (u32, String, Bound<'py, PyBytes>, Vec<(String, Bound<'py, P
 const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn reply(py: Python<'_>, reply: Reply) -> PyReply<'_> {
-    let metadata = reply
-        .metadata
-        .into_iter()
-        .map(|(key, value)| (key, PyBytes::new(py, &value)))
-        .collect();
+    let metadata =
+        reply.metadata.into_iter().map(|(key, value)| (key, PyBytes::new(py, &value))).collect();
     (reply.code, reply.message, PyBytes::new(py, &reply.body), metadata)
 }
 
@@ -34,7 +31,9 @@ fn metadata(pairs: &[(String, Bound<'_, PyAny>)]) -> PyResult<Vec<(String, Vec<u
             } else if let Ok(bytes) = value.cast::<PyBytes>() {
                 bytes.as_bytes().to_vec()
             } else {
-                return Err(CoreError::invalid(format!("metadata {key:?}: not str or bytes")).into());
+                return Err(
+                    CoreError::invalid(format!("metadata {key:?}: not str or bytes")).into()
+                );
             };
             Ok((key.clone(), bytes))
         })

@@ -113,8 +113,8 @@ async fn attempt(pool: &Pool, call: Prepared) -> Result<Reply, Failure> {
     let trailers = body.trailers().await.map_err(|e| broken(&call.address, &e))?;
     let trailers = trailers.unwrap_or_default();
     metadata.extend(custom(&trailers));
-    let (code, text) = frame::status(&trailers)
-        .unwrap_or((code::UNKNOWN, "a reply without grpc-status".into()));
+    let (code, text) =
+        frame::status(&trailers).unwrap_or((code::UNKNOWN, "a reply without grpc-status".into()));
     match message {
         Some(body) if code == code::OK => Ok(Reply { code, message: text, body, metadata }),
         None if code == code::OK => Err((code::INTERNAL, "a unary reply without a message".into())),

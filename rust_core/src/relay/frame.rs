@@ -36,8 +36,7 @@ pub mod code {
 pub fn frame(message: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(5 + message.len());
     out.put_u8(0);
-    #[expect(clippy::cast_possible_truncation, reason = "callers refuse messages over u32")]
-    out.put_u32(message.len() as u32);
+    out.put_u32(message.len() as u32); // callers refuse messages over u32::MAX
     out.put_slice(message);
     out.freeze()
 }
@@ -118,8 +117,7 @@ pub fn percent_decode(text: &[u8]) -> String {
         let hex = |b: u8| (b as char).to_digit(16);
         if text[i] == b'%' && i + 2 < text.len() {
             if let (Some(hi), Some(lo)) = (hex(text[i + 1]), hex(text[i + 2])) {
-                #[expect(clippy::cast_possible_truncation, reason = "two hex digits fit a byte")]
-                out.push((hi * 16 + lo) as u8);
+                out.push((hi * 16 + lo) as u8); // two hex digits fit a byte
                 i += 3;
                 continue;
             }
@@ -161,7 +159,10 @@ mod tests {
     fn bad_bodies_are_named() {
         assert_eq!(unframe(b"", 10), Unframe::Empty);
         assert_eq!(unframe(&[0, 0, 0], 10), Unframe::Malformed("a message frame cut short"));
-        assert_eq!(unframe(&[0, 0, 0, 0, 3, 1], 10), Unframe::Malformed("a message frame cut short"));
+        assert_eq!(
+            unframe(&[0, 0, 0, 0, 3, 1], 10),
+            Unframe::Malformed("a message frame cut short")
+        );
         assert!(matches!(unframe(&[1, 0, 0, 0, 0], 10), Unframe::Malformed(_)));
         let two = [frame(b"a").to_vec(), frame(b"b").to_vec()].concat();
         assert!(matches!(unframe(&two, 10), Unframe::Malformed(_)));

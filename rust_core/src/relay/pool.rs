@@ -101,11 +101,8 @@ impl Pool {
             }
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
-            let pool = Rc::new(ManuallyDrop::new(Pool {
-                runtime,
-                slots: Mutex::default(),
-                local: true,
-            }));
+            let pool =
+                Rc::new(ManuallyDrop::new(Pool { runtime, slots: Mutex::default(), local: true }));
             *cell = Some((pid, Rc::clone(&pool)));
             Ok::<_, std::io::Error>(pool)
         })?;
@@ -116,7 +113,8 @@ impl Pool {
     /// was made gets a pool of its own: the parent's worker does not exist in it.
     pub fn shared() -> std::io::Result<Arc<Pool>> {
         static POOL: OnceLock<Mutex<Option<(u32, Arc<Pool>)>>> = OnceLock::new();
-        let mut slot = POOL.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot =
+            POOL.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
         let pid = std::process::id();
         if let Some((owner, pool)) = slot.as_ref() {
             if *owner == pid {
@@ -171,8 +169,7 @@ impl Pool {
             (code::UNAVAILABLE, format!("failed to connect to {address}: {what}{err}"))
         };
         // Resolved here, not by tokio (whose resolver needs a thread pool).
-        let targets: Vec<_> =
-            address.to_socket_addrs().map_err(|e| unavailable("", &e))?.collect();
+        let targets: Vec<_> = address.to_socket_addrs().map_err(|e| unavailable("", &e))?.collect();
         let tcp = TcpStream::connect(&targets[..]).await.map_err(|e| unavailable("", &e))?;
         // Small writes (a header block, a short reply) must not wait for Nagle.
         tcp.set_nodelay(true).map_err(|e| unavailable("", &e))?;
