@@ -2,6 +2,9 @@
 //! with the GIL released while they run. A reply crosses as a tuple
 //! `(code, message, body, metadata)`: the owner's status is data, not an exception.
 
+// pyo3 extracts arguments as owned values; taking them by value is its idiom.
+#![allow(clippy::needless_pass_by_value)]
+
 use super::gil::enter_core;
 use crate::error::CoreError;
 use crate::relay::{self, Pending, Reply, UnaryCall};
@@ -13,7 +16,7 @@ use std::time::Duration;
 type PyReply<'py> = (u32, String, Bound<'py, PyBytes>, Vec<(String, Bound<'py, PyBytes>)>);
 
 /// Unlimited deadlines are a year: what `Duration` and the `grpc-timeout` header hold.
-const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+const LONGEST: Duration = Duration::from_hours(365 * 24);
 
 fn reply(py: Python<'_>, reply: Reply) -> PyReply<'_> {
     let metadata =

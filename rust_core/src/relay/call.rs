@@ -3,9 +3,9 @@
 //!
 //! Every way a call can end is a [`Reply`] with a gRPC code, as grpcio's client
 //! reports it: the owner's status as it sent it; a connection that cannot be made or
-//! breaks, UNAVAILABLE; the deadline, DEADLINE_EXCEEDED (the caller drops the future,
-//! and h2 resets the stream, so the owner sees the call cancelled); a reply over the
-//! size limit, RESOURCE_EXHAUSTED; a malformed one, INTERNAL.
+//! breaks, `UNAVAILABLE`; the deadline, `DEADLINE_EXCEEDED` (the caller drops the
+//! future, and h2 resets the stream, so the owner sees the call cancelled); a reply
+//! over the size limit, `RESOURCE_EXHAUSTED`; a malformed one, `INTERNAL`.
 
 use super::frame::{self, code, Unframe};
 use super::pool::{Failure, Pool};

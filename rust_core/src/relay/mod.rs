@@ -21,7 +21,7 @@
 //!   message in the 5-byte framing ([`frame`]), then reads the reply's message and
 //!   trailers, or the status of a trailers-only reply. The owner's status is data (a
 //!   [`Reply`]), never an error here; so are the relay's own failures, coded as grpcio's
-//!   client codes them (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED...).
+//!   client codes them (`UNAVAILABLE`, `DEADLINE_EXCEEDED`, `RESOURCE_EXHAUSTED`...).
 //! - [`unary`] runs a call on the caller's thread, socket and all. [`start`] runs it
 //!   as a task on the shared worker and returns a [`Pending`] that can be
 //!   waited on in slices and cancelled: the forwarder of a write watches the owner's
@@ -137,6 +137,7 @@ impl Pending {
     }
 }
 
+#[expect(clippy::needless_pass_by_value, reason = "a `map_err` argument")]
 fn no_runtime(err: std::io::Error) -> CoreError {
     CoreError::Internal(format!("the relay's runtime did not start: {err}"))
 }

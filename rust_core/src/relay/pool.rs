@@ -81,6 +81,9 @@ pub struct Pool {
     local: bool,
 }
 
+/// The shared pool and the process that made it.
+type Shared = Mutex<Option<(u32, Arc<Pool>)>>;
+
 /// A failure to reach an address: the gRPC code and message to report.
 pub type Failure = (u32, String);
 
@@ -112,7 +115,7 @@ impl Pool {
     /// This process's shared pool, made on first use. A child forked after the pool
     /// was made gets a pool of its own: the parent's worker does not exist in it.
     pub fn shared() -> std::io::Result<Arc<Pool>> {
-        static POOL: OnceLock<Mutex<Option<(u32, Arc<Pool>)>>> = OnceLock::new();
+        static POOL: OnceLock<Shared> = OnceLock::new();
         let mut slot =
             POOL.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
         let pid = std::process::id();
