@@ -7,7 +7,7 @@ LRU and promotion are testable with a fake one (``memd.engine.Engine`` supplies 
 
 import builtins
 from collections.abc import Sequence
-from typing import Literal, final
+from typing import Literal, TypeAlias, final
 
 from memd.archive.setup import ArchiveSetup
 from memd.embed.setup import EmbedSetup
@@ -24,12 +24,15 @@ __all__ = [
     "Memory",
     "NamespaceStats",
     "PutResult",
+    "RelayCall",
     "SweepResult",
     "TierStats",
     "TransferReport",
     "VerifyReport",
     "fill_store_keys",
     "peek_namespace",
+    "relay_start",
+    "relay_unary",
     "verify",
 ]
 
@@ -718,3 +721,69 @@ def peek_namespace(request: bytes) -> str:
     raise ``InvalidArgument``. Only for messages whose field 1 is ``string
     namespace``.
     """
+
+_RelayReply: TypeAlias = tuple[int, str, bytes, list[tuple[str, bytes]]]
+"""A relayed call's end: (gRPC status code, status message, reply message, metadata).
+
+The code is a number (``grpc.StatusCode.X.value[0]``); the message is ``grpc-message``
+decoded; the reply message is empty unless the code is 0 (OK); the metadata is the
+reply's own keys (initial, then trailing; not ``grpc-*``), values as sent (those of
+``-bin`` keys still base64-encoded).
+"""
+
+def relay_unary(
+    address: str,
+    path: str,
+    metadata: Sequence[tuple[str, str | bytes]],
+    request: bytes,
+    timeout_s: float,
+    max_bytes: int,
+) -> _RelayReply:
+    """One unary gRPC call over plaintext HTTP/2, raw bytes in and out (the GIL released).
+
+    The client half of a cluster node's forwarding hop (``src/relay/``): one connection
+    per ``address`` (``host:port``), made once and reused by every thread's calls. The
+    server's status is returned, never raised, and so are the call's own failures, coded
+    as grpcio's client codes them: UNAVAILABLE (no connection, or it broke),
+    DEADLINE_EXCEEDED (``timeout_s`` passed; the stream is reset), RESOURCE_EXHAUSTED (a
+    message over ``max_bytes``), INTERNAL (a malformed reply).
+
+    Args:
+        address: ``host:port`` of the server.
+        path: The method, ``/package.Service/Method``.
+        metadata: Lowercase keys; ``str`` values of printable ASCII, ``bytes`` values
+            under keys ending in ``-bin`` (sent base64-encoded).
+        request: The serialized request message.
+        timeout_s: The call's deadline from now (sent as ``grpc-timeout``).
+        max_bytes: The largest message sent or received.
+
+    Raises:
+        InvalidArgument: Metadata HTTP/2 cannot carry (a reserved or malformed key, a
+            value not printable ASCII), or a NaN timeout.
+    """
+
+def relay_start(
+    address: str,
+    path: str,
+    metadata: Sequence[tuple[str, str | bytes]],
+    request: bytes,
+    timeout_s: float,
+    max_bytes: int,
+) -> RelayCall:
+    """Start the call ``relay_unary`` makes; its reply comes from ``RelayCall.wait``.
+
+    Raises:
+        InvalidArgument: As ``relay_unary``.
+    """
+
+@final
+class RelayCall:
+    """A call started by ``relay_start``, running on the relay's own thread."""
+
+    def wait(self, slice_s: float) -> _RelayReply | None:
+        """The reply if it arrives within ``slice_s`` (GIL released), else None."""
+    def cancel(self) -> None:
+        """Give up on the call: its stream is reset, so the server sees it cancelled.
+
+        A later ``wait`` returns CANCELLED (or the reply, if it came first).
+        """

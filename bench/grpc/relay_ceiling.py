@@ -8,6 +8,9 @@ through a registered multi-callable reused across calls):
 - direct: a Python client calling a server whose handler returns a constant;
 - relay: the same client calling a server whose handler relays the bytes, as they came,
   to the first server and returns its reply;
+- rust relay: the same relay whose client half is memd's Rust relay
+  (``memd._core.relay_unary``, what ``memd/cluster/forward.py`` uses for raw bytes)
+  instead of grpcio's client;
 - empty relay: a server like the relay whose handler returns at once (its own cost).
 Each server is a process of its own, as the nodes are. Runs alternate; the ratios are
 medians of ``--repeat`` runs of ``--calls`` sequential calls. The relay / direct ratio
@@ -42,14 +45,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(port: int, upstream: str | None, relay: bool) -> None:
-    """One server: constant replies, or (``upstream``) a relay, or an empty relay."""
+def serve(port: int, upstream: str | None, relay: str | None) -> None:
+    """One server: constant replies, or (``upstream``) a relay (``grpcio`` or ``rust``),
+    or an empty relay."""
     server = grpc.server(futures.ThreadPoolExecutor(8), options=[("grpc.so_reuseport", 0)])
-    if upstream is not None and relay:
+    if upstream is not None and relay == "grpcio":
         call = grpc.insecure_channel(upstream).unary_unary(METHOD, _registered_method=True)
 
         def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
             return call(request, timeout=5, metadata=[("authorization", "Bearer t")])  # type: ignore[no-any-return]
+    elif upstream is not None and relay == "rust":
+        from memd._core import relay_unary
+
+        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            code, message, body, _ = relay_unary(
+                upstream, METHOD, [("authorization", "Bearer t")], request, 5.0, 4 << 20
+            )
+            if code:
+                raise RuntimeError(f"relay failed: {code} {message}")
+            return body
     else:
 
         def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -76,12 +90,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--calls", type=int, default=1000)
     args = parser.parse_args()
-    ports = {name: free_port() for name in ("direct", "relay", "empty relay")}
+    ports = {name: free_port() for name in ("direct", "relay", "rust relay", "empty relay")}
     upstream = f"127.0.0.1:{ports['direct']}"
     procs = [
-        mp.Process(target=serve, args=(ports["direct"], None, False), daemon=True),
-        mp.Process(target=serve, args=(ports["relay"], upstream, True), daemon=True),
-        mp.Process(target=serve, args=(ports["empty relay"], upstream, False), daemon=True),
+        mp.Process(target=serve, args=(ports["direct"], None, None), daemon=True),
+        mp.Process(target=serve, args=(ports["relay"], upstream, "grpcio"), daemon=True),
+        mp.Process(target=serve, args=(ports["rust relay"], upstream, "rust"), daemon=True),
+        mp.Process(target=serve, args=(ports["empty relay"], upstream, None), daemon=True),
     ]
     for proc in procs:
         proc.start()

@@ -5,6 +5,12 @@ caller's metadata (its token among it) and what is left of its deadline. A forwa
 request carries ``memd-forwarded``: a node that receives one for a partition it does
 not serve answers UNAVAILABLE rather than forwarding again, so a request never
 travels more than one hop, even while the placement map is changing.
+
+The raw-bytes calls (``read``: Retrieve and List; ``unary`` without (de)serializers:
+Store) go through the Rust relay (``memd._core.relay_unary`` / ``relay_start``,
+``rust_core/src/relay/``): an HTTP/2 gRPC client that runs without the GIL, so the
+hop's client half costs no Python grpcio call. Everything else (streams, typed calls,
+fan-outs) keeps grpcio's client. Both dial the other nodes in plaintext.
 """
 
 from __future__ import annotations
@@ -16,50 +22,20 @@ from typing import Any
 
 import grpc
 
+from memd._core import relay_start, relay_unary
 from memd.cluster.call_meta import CallMeta
-from memd.errors import (
-    AlreadyExists,
-    CapacityExceeded,
-    DataLoss,
-    FailedPrecondition,
-    InternalError,
-    InvalidArgument,
-    MemdError,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-    Unavailable,
+from memd.cluster.owner_status import (
+    as_memd_error,
+    relayed_error,
 )
+from memd.errors import Unavailable
+
+_OK = grpc.StatusCode.OK.value[0]
+_DEADLINE = grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
 
 SERVICE_PATH = "/memd.v1.MemoryService/"
 DEFAULT_TIMEOUT_S = 30.0
 POLL_S = 0.1
-
-# The inverse of memd.server.status.STATUS_OF for the codes an owner's own failure
-# carries (one class per code; tests/cluster/test_units.py checks the round trip), so
-# a forwarded call ends with the status the owner gave. Codes not here (UNAVAILABLE,
-# DEADLINE_EXCEEDED, CANCELLED...) mean the hop failed: try again.
-_ERROR_OF: dict[grpc.StatusCode, type[MemdError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: CapacityExceeded,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.INTERNAL: InternalError,
-    grpc.StatusCode.DATA_LOSS: DataLoss,
-}
-
-
-def as_memd_error(exc: grpc.RpcError, owner: str) -> MemdError:
-    """The owner's failure as the exception that maps back to the same status."""
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNAVAILABLE
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    cls = _ERROR_OF.get(code)
-    if cls is None:  # UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED...: try again
-        return Unavailable(f"owner node {owner}: {code.name}: {details}")
-    return cls(details or "")
 
 
 class Forwarder:
@@ -67,17 +43,17 @@ class Forwarder:
 
     Args:
         node_id: This node's id (sent as ``memd-forwarded``).
-        max_message_bytes: Message size limit of the channels.
+        max_message_bytes: Message size limit of the channels and the relay.
     """
 
     def __init__(self, node_id: str, max_message_bytes: int) -> None:
         self._node_id = node_id
+        self._max = max_message_bytes
         self._options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
         ]
         self._channels: dict[str, grpc.Channel] = {}
-        self._raw_calls: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     def _channel(self, address: str) -> grpc.Channel:
@@ -86,20 +62,6 @@ class Forwarder:
             if channel is None:
                 channel = self._channels[address] = grpc.insecure_channel(address, self._options)
             return channel
-
-    def _raw(self, address: str, method: str) -> Any:
-        """The bytes-in, bytes-out callable of ``method`` at ``address``, made once.
-
-        Reused across calls (a multi-callable is thread-safe), registered with the
-        channel so each call skips the method's lookup in the gRPC core.
-        """
-        call = self._raw_calls.get((address, method))
-        if call is None:
-            call = self._channel(address).unary_unary(
-                SERVICE_PATH + method, _registered_method=True
-            )
-            self._raw_calls[address, method] = call
-        return call
 
     def _call_args(self, context: Any, meta: CallMeta | None = None) -> dict[str, Any]:
         metadata = (meta or CallMeta(context, self._node_id)).relayed
@@ -124,15 +86,15 @@ class Forwarder:
         ``POLL_S``, and once the owner's lease lapsed or the partition moved the call is
         cancelled and answered UNAVAILABLE, so the caller's retry finds the new owner.
         A write cancelled that way may or may not have been applied, as with any timeout.
+        Raw bytes go through the Rust relay (``_relayed``), the rest through grpcio.
         """
         if serialize is None and deserialize is None:
-            stub = self._raw(owner[1], method)
-        else:
-            stub = self._channel(owner[1]).unary_unary(
-                SERVICE_PATH + method,
-                request_serializer=serialize,
-                response_deserializer=deserialize,
-            )
+            return self._relayed(owner, method, request, context, still_owner)
+        stub = self._channel(owner[1]).unary_unary(
+            SERVICE_PATH + method,
+            request_serializer=serialize,
+            response_deserializer=deserialize,
+        )
         call = stub.future(request, **self._call_args(context))
         try:
             while True:
@@ -148,6 +110,38 @@ class Forwarder:
         except grpc.RpcError as exc:
             raise as_memd_error(exc, owner[0]) from None
 
+    def _relayed(
+        self,
+        owner: tuple[str, str],
+        method: str,
+        request: bytes,
+        context: Any,
+        still_owner: Callable[[], bool],
+    ) -> bytes:
+        """``unary`` of raw bytes through the Rust relay, watched as ``unary`` watches.
+
+        The call runs on the relay's thread (``relay_start``) under the caller's whole
+        deadline, and this thread waits for it in ``POLL_S`` slices, asking
+        ``still_owner`` between them: the request is sent once, on one HTTP/2 stream,
+        whatever the number of slices (a write must not be sent twice), and cancelling
+        resets that stream.
+        """
+        args = self._call_args(context)
+        pending = relay_start(
+            owner[1], SERVICE_PATH + method, args["metadata"], request, args["timeout"], self._max
+        )
+        while (reply := pending.wait(POLL_S)) is None:
+            if not still_owner():
+                pending.cancel()
+                raise Unavailable(
+                    f"owner node {owner[0]} stopped answering and lost the partition; "
+                    "the request may or may not have been applied: retry"
+                )
+        code, message, body, _ = reply
+        if code != _OK:
+            raise relayed_error(code, message, owner[0])
+        return body
+
     def read(
         self,
         owner: tuple[str, str],
@@ -158,34 +152,35 @@ class Forwarder:
         still_owner: Callable[[], bool],
         slice_s: float,
     ) -> Any:
-        """Forward a read (raw bytes in and out) as plain blocking calls.
+        """Forward a read (raw bytes in and out) as blocking calls of the Rust relay.
 
-        Cheaper than ``unary``'s watched future (no polling thread hand-offs), which a
-        read can afford because it may be sent again: the first attempt is bounded by
-        ``slice_s`` (a lease); one that runs out while the owner still holds the
-        partition is sent again with twice the bound (a read that is merely slow still
-        completes), within the caller's deadline; one whose owner lost the partition
-        meanwhile is answered UNAVAILABLE. ``meta``: the call's metadata, already read.
+        Cheaper than ``unary``'s watched call (no hand-off to the relay's thread and
+        back, no polling), which a read can afford because it may be sent again: the
+        first attempt is bounded by ``slice_s`` (a lease); one that runs out while the
+        owner still holds the partition is sent again with twice the bound (a read that
+        is merely slow still completes), within the caller's deadline; one whose owner
+        lost the partition meanwhile is answered UNAVAILABLE. ``meta``: the call's
+        metadata, already read. The owner's trailing metadata is not relayed: what a
+        caller reads there (``memd-read-from``...) this node set itself when routing.
         """
-        stub = self._raw(owner[1], method)
+        path = SERVICE_PATH + method
         args = self._call_args(context, meta)
         metadata = args["metadata"]
         deadline = time.monotonic() + args["timeout"]
         while True:
             left = deadline - time.monotonic()
-            try:
-                return stub(request, metadata=metadata, timeout=min(left, slice_s))
-            except grpc.RpcError as exc:
-                timed_out = isinstance(exc, grpc.Call) and (
-                    exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+            code, message, body, _ = relay_unary(
+                owner[1], path, metadata, request, min(left, slice_s), self._max
+            )
+            if code == _OK:
+                return body
+            if code != _DEADLINE or left <= slice_s:
+                raise relayed_error(code, message, owner[0])
+            if not still_owner():
+                raise Unavailable(
+                    f"owner node {owner[0]} stopped answering and lost the partition; retry"
                 )
-                if not timed_out or left <= slice_s:
-                    raise as_memd_error(exc, owner[0]) from None
-                if not still_owner():
-                    raise Unavailable(
-                        f"owner node {owner[0]} stopped answering and lost the partition; retry"
-                    ) from None
-                slice_s *= 2
+            slice_s *= 2
 
     def stream(
         self,
@@ -272,4 +267,3 @@ class Forwarder:
             for channel in self._channels.values():
                 channel.close()
             self._channels.clear()
-            self._raw_calls.clear()

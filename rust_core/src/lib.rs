@@ -12,6 +12,7 @@ pub mod error;
 pub mod evict;
 pub mod lifecycle;
 pub mod model;
+pub mod relay;
 pub mod search;
 pub mod store;
 pub mod tier;

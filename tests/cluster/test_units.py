@@ -16,8 +16,9 @@ from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.call_meta import CallMeta
 from memd.cluster.entry import Entry
 from memd.cluster.fanout import served_header, served_of
-from memd.cluster.forward import Forwarder, as_memd_error
+from memd.cluster.forward import Forwarder
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
+from memd.cluster.owner_status import as_memd_error, relayed_error
 from memd.cluster.partition import partition_of
 from memd.cluster.placement import NodeRecord, Placement, Pool, rank
 from memd.cluster.replica import PartitionState
@@ -131,6 +132,17 @@ def test_an_owner_failure_is_relayed_with_the_owner_status() -> None:
     assert isinstance(
         as_memd_error(_OwnerFailure(grpc.StatusCode.DEADLINE_EXCEEDED), "n1"), Unavailable
     )
+
+
+def test_a_relayed_status_number_maps_as_grpcio_s_status() -> None:
+    # The Rust relay reports a status as its number; it must raise what grpcio's would.
+    for code in grpc.StatusCode:
+        if code is grpc.StatusCode.OK:
+            continue
+        by_number = relayed_error(code.value[0], "from the owner", "n1")
+        by_grpcio = as_memd_error(_OwnerFailure(code), "n1")
+        assert (type(by_number), str(by_number)) == (type(by_grpcio), str(by_grpcio)), code
+    assert isinstance(relayed_error(99, "?", "n1"), Unavailable)  # unknown: UNKNOWN
 
 
 def test_the_pool_deals_to_ready_active_nodes_and_falls_back_to_active() -> None:

@@ -12,6 +12,7 @@ mod errors;
 mod gil;
 mod offline;
 mod ops;
+mod relay;
 mod search;
 mod types;
 
@@ -37,5 +38,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(offline::py_verify, m)?)?;
     m.add_function(wrap_pyfunction!(offline::peek_namespace, m)?)?;
     m.add_function(wrap_pyfunction!(offline::fill_store_keys, m)?)?;
+    m.add_class::<relay::PyRelayCall>()?;
+    m.add_function(wrap_pyfunction!(relay::relay_unary, m)?)?;
+    m.add_function(wrap_pyfunction!(relay::relay_start, m)?)?;
     Ok(())
 }
