@@ -18,9 +18,13 @@ import struct
 import time
 from functools import partial
 
+import grpc
 import nats
 import nats.js.errors
+import pytest
 
+from memd._pb.v1 import cluster_service_pb2 as cpb
+from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc
 from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import EXPECTED_LAST
@@ -91,20 +95,31 @@ def _readable(cluster: Cluster, node: int, ns: str, keys: range) -> None:
         assert all(r.found for r in got.results), [r.key for r in got.results if not r.found]
 
 
+def _applied_everything(cluster: Cluster, partition: int, node: int) -> int:
+    """Wait until ``node`` applied (and said so) every entry of ``partition``; the last."""
+    deadline = time.monotonic() + 30
+    while True:
+        _, applied, _, last = _log(cluster, partition, node)
+        if applied >= last:
+            return last
+        assert time.monotonic() < deadline, (applied, last)
+        time.sleep(0.1)
+
+
 def test_a_follower_back_after_a_purge_installs_a_copy(whole: Cluster) -> None:
     cluster = whole
     ns = "compact:down"
     partition, owner, follower = _owner_and_follower(cluster, ns)
     _store(cluster, owner, ns, range(0, 6))
-    cluster.converged()
+    last = _applied_everything(cluster, partition, follower)
     cluster.kill9(f"memd-{follower}")
     _store(cluster, owner, ns, range(6, 30))
     deadline, k = time.monotonic() + 30, 30
     while True:  # the log purged past what the killed follower applied
-        prev, applied, _, _ = _log(cluster, partition, follower)
-        if prev > applied:
+        prev, _, _, _ = _log(cluster, partition, follower)
+        if prev > last:
             break
-        assert time.monotonic() < deadline, (prev, applied)
+        assert time.monotonic() < deadline, (prev, last)
         _store(cluster, owner, ns, range(k, k + 1))
         k += 1
         time.sleep(0.3)
@@ -122,13 +137,7 @@ def test_a_paused_follower_holds_the_purge_until_dropped(whole: Cluster) -> None
     ns = "compact:paused"
     partition, owner, follower = _owner_and_follower(cluster, ns)
     _store(cluster, owner, ns, range(0, 6))
-    deadline = time.monotonic() + 30
-    while True:  # the follower applied (and said so) every entry so far
-        _, applied, _, last = _log(cluster, partition, follower)
-        if applied >= last:
-            break
-        assert time.monotonic() < deadline, (applied, last)
-        time.sleep(0.1)
+    last = _applied_everything(cluster, partition, follower)
     cluster.signal(f"memd-{follower}", signal.SIGSTOP)
     try:
         deadline = time.monotonic() + 30
@@ -209,3 +218,29 @@ def test_a_node_that_joins_after_purges_gets_its_partitions_by_copies(whole: Clu
             _readable(cluster, 4, ns, range(6))
     finally:
         cluster.run("node-down", "4")
+
+
+def test_a_partition_copy_names_its_sequence_and_refuses_bad_requests(cluster: Cluster) -> None:
+    ns = "compact:copy"
+    _store(cluster, 1, ns, range(0, 3))
+    partition = partition_of(ns, 8)
+    stub = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(cluster.address(1)))
+    for request, code in (
+        (cpb.PartitionSnapshotRequest(partition=99), grpc.StatusCode.INVALID_ARGUMENT),
+        (
+            cpb.PartitionSnapshotRequest(partition=partition, min_sequence=1 << 60),
+            grpc.StatusCode.FAILED_PRECONDITION,
+        ),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            list(stub.PartitionSnapshot(request, timeout=10))
+        assert refused.value.code() == code
+    chunks, _ = retry(
+        lambda: list(
+            stub.PartitionSnapshot(cpb.PartitionSnapshotRequest(partition=partition), timeout=10)
+        )
+    )
+    assert chunks[0].sequence > 0 and ns in chunks[0].namespaces
+    keys = {r.key for c in chunks for r in c.records if r.database == cpb.STORE_DATABASE_MEMORIES}
+    assert {f"{ns}\0k0".encode(), f"{ns}\0k2".encode()} <= keys
+    assert f"{ns}\0k1".encode() not in keys  # deleted
