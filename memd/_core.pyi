@@ -521,11 +521,11 @@ class Engine:
     def applied(self, partition: str) -> int:
         """The last replicated-log sequence applied for ``partition`` (0: none)."""
     def read_partition(
-        self, namespaces: list[str], sequence: int, chunk_bytes: int = 1048576
-    ) -> list[bytes]:
+        self, namespaces: builtins.list[str], sequence: int, chunk_bytes: int = 1048576
+    ) -> builtins.list[bytes]:
         """A partition's namespaces as serialized ``PartitionSnapshotChunk``s."""
     def install_partition(
-        self, chunks: list[bytes], held: list[str], mark: tuple[str, int] | None = None
+        self, chunks: builtins.list[bytes], held: builtins.list[str], mark: tuple[str, int] | None = None
     ) -> int:
         """Install a partition's copy in place of ``held``; returns its sequence."""
     def flush(self) -> int:

@@ -51,7 +51,7 @@ class Following:
         self,
         states: list[PartitionState],
         on_entry: Callable[[Any], Awaitable[None]],
-        install: Callable[[int, int], int | None] | None = None,
+        install: Callable[[int, int], int | None],
     ) -> None:
         self._states = states
         self._on_entry = on_entry
@@ -119,7 +119,7 @@ class Following:
         self._tail[partition] = _UNKNOWN
         try:
             needed = await self.purged_after_applied(partition)
-            if needed is not None and self._install is not None:
+            if needed is not None:
                 # A copy may take long: the lease tick must not wait for it.
                 task = asyncio.get_running_loop().create_task(
                     self._install_then_subscribe(partition, needed)
@@ -149,7 +149,6 @@ class Following:
         return prev if prev > applied else None
 
     async def _install_then_subscribe(self, partition: int, needed: int | None) -> None:
-        assert self._install is not None
         try:
             for _ in range(INSTALL_ROUNDS):
                 if needed is None:

@@ -74,7 +74,7 @@ def install_copy(replica: Replica, state: PartitionState, chunks: list[bytes]) -
             partition it accepts writes for).
         memd.errors.MemdError: The engine refused the copy; nothing changed.
     """
-    sequence = cpb.PartitionSnapshotChunk.FromString(chunks[0]).sequence
+    sequence = int(cpb.PartitionSnapshotChunk.FromString(chunks[0]).sequence)
     with state.lock:
         if state.serving:
             raise FailedPrecondition(f"partition {state.number} is served here")
