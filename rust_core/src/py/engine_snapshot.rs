@@ -13,7 +13,7 @@ use pyo3::types::PyBytes;
 impl PyEngine {
     /// A partition's namespaces as serialized `PartitionSnapshotChunk`s (one read
     /// transaction), each carrying `sequence`.
-    #[pyo3(signature = (namespaces, sequence, chunk_bytes = 1 << 20))]
+    #[pyo3(signature = (namespaces, sequence, chunk_bytes = 1_048_576))]
     fn read_partition<'py>(
         &self,
         py: Python<'py>,
