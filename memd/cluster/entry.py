@@ -34,7 +34,7 @@ from __future__ import annotations
 import base64
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memd._pb.v1 import memory_service_pb2 as pb
 
@@ -84,7 +84,7 @@ class Entry:
     now_ms: int
     epoch: int
     node: str
-    prev: int = -1
+    prev: int = field(default=-1, compare=False)  # where it was read, not what it is
 
     def headers(self, expected_last: int) -> dict[str, str]:
         """NATS headers of the entry, fenced on the subject's last sequence."""
