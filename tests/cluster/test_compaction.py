@@ -7,6 +7,8 @@ whose owners keep only the last 4 entries of each partition's log.
 - A SIGSTOPped follower holds the purge point while its partition's record names it;
   once it is dropped the log is purged past it, and after SIGCONT it installs a copy.
 - A fourth node that joins after purges gets its partitions by copies and serves them.
+- An owner killed under a checker's writes comes back after the new owner purged past
+  it, installs a copy, and every acknowledged write is readable everywhere.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import EXPECTED_LAST
 from memd.cluster.partition import BUCKET, STREAM, node_key, partition_of, subject
 from tests.cluster.conftest import Cluster, retry
+from tests.cluster.test_failover import _check_all_readable, _node_number, _watch
 
 CLUSTER_ARGS = "--cluster-log-keep-entries 4"
 KEEP = 4
@@ -244,3 +247,26 @@ def test_a_partition_copy_names_its_sequence_and_refuses_bad_requests(cluster: C
     keys = {r.key for c in chunks for r in c.records if r.database == cpb.STORE_DATABASE_MEMORIES}
     assert {f"{ns}\0k0".encode(), f"{ns}\0k2".encode()} <= keys
     assert f"{ns}\0k1".encode() not in keys  # deleted
+
+
+def test_an_owner_killed_under_writes_comes_back_by_a_copy(whole: Cluster) -> None:
+    cluster = whole
+    ns = "compact:owner"
+    owner, _, checker = _watch(cluster, ns)
+    old = _node_number(owner)
+    partition = partition_of(ns, 8)
+    with checker.running():
+        checker.wait_acks(10, 30)
+        cluster.kill9(owner)
+        deadline = time.monotonic() + 60
+        while True:  # the new owner purged its log past what the old one applied
+            checker.wait_acks(5, 30)
+            prev, applied, _, _ = _log(cluster, partition, old)
+            if 0 <= applied < prev:
+                break
+            assert time.monotonic() < deadline, (prev, applied)
+        cluster.run("node-up", str(old))
+        checker.wait_acks(20, 60)  # and on, while it installs and takes its share back
+    cluster.converged(timeout=60)
+    _check_all_readable(cluster, ns, checker.acked, (1, 2, 3))
+    assert cluster.metric(old, "memd_cluster_snapshots_installed_total") >= 1
