@@ -525,7 +525,10 @@ class Engine:
     ) -> builtins.list[bytes]:
         """A partition's namespaces as serialized ``PartitionSnapshotChunk``s."""
     def install_partition(
-        self, chunks: builtins.list[bytes], held: builtins.list[str], mark: tuple[str, int] | None = None
+        self,
+        chunks: builtins.list[bytes],
+        held: builtins.list[str],
+        mark: tuple[str, int] | None = None,
     ) -> int:
         """Install a partition's copy in place of ``held``; returns its sequence."""
     def flush(self) -> int:
