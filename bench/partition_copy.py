@@ -10,6 +10,7 @@ fresh engine to the same state two ways:
 - copy: ``read_partition`` on the filled engine and ``install_partition`` on the fresh
   one (what a node behind the purge point does, minus the gRPC transfer).
 Each figure is the median of ``--repeat`` runs, in seconds; the ratio is copy / replay.
+"read" is the copy's read alone: the time the node asked holds the partition's lock.
 JSON in ``bench/out/partition_copy.json``.
 
 Usage: ``python bench/partition_copy.py [--repeat 5] [--memories 20000]``.
@@ -82,7 +83,7 @@ def main() -> None:
         source = Engine(root / "source")
         replay(source, log)
         names = sorted(source.namespaces())
-        times: dict[str, list[float]] = {"replay": [], "copy": []}
+        times: dict[str, list[float]] = {"replay": [], "copy": [], "read": []}
         copy_bytes = 0
         for run in range(args.repeat):
             for way in ("replay", "copy"):
@@ -92,6 +93,7 @@ def main() -> None:
                     replay(target, log)
                 else:
                     chunks = source.read_partition(names, len(log))
+                    times["read"].append(time.perf_counter() - start)
                     target.install_partition(chunks, [], mark=("p0", len(log)))
                     copy_bytes = sum(map(len, chunks))
                 times[way].append(time.perf_counter() - start)
