@@ -8,7 +8,8 @@ whose owners keep only the last 4 entries of each partition's log.
   once it is dropped the log is purged past it, and after SIGCONT it installs a copy.
 - A fourth node that joins after purges gets its partitions by copies and serves them.
 - An owner killed under a checker's writes comes back after the new owner purged past
-  it, installs a copy, and every acknowledged write is readable everywhere.
+  it, installs a copy, and every acknowledged write is readable everywhere (three
+  rounds with ``MEMD_CLUSTER_LONG=1``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from memd._pb.v1 import memory_pb2 as mpb
 from memd._pb.v1 import memory_service_pb2 as pb
 from memd.cluster.entry import EXPECTED_LAST
 from memd.cluster.partition import BUCKET, STREAM, node_key, partition_of, subject
-from tests.cluster.conftest import Cluster, retry
+from tests.cluster.conftest import LONG, Cluster, retry
 from tests.cluster.test_failover import _check_all_readable, _node_number, _watch
 
 CLUSTER_ARGS = "--cluster-log-keep-entries 4"
@@ -249,9 +250,10 @@ def test_a_partition_copy_names_its_sequence_and_refuses_bad_requests(cluster: C
     assert f"{ns}\0k1".encode() not in keys  # deleted
 
 
-def test_an_owner_killed_under_writes_comes_back_by_a_copy(whole: Cluster) -> None:
+@pytest.mark.parametrize("round_", range(3 if LONG else 1))
+def test_an_owner_killed_under_writes_comes_back_by_a_copy(whole: Cluster, round_: int) -> None:
     cluster = whole
-    ns = "compact:owner"
+    ns = f"compact:owner/{round_}"
     owner, _, checker = _watch(cluster, ns)
     old = _node_number(owner)
     partition = partition_of(ns, 8)
