@@ -241,8 +241,12 @@ def whole(cluster: Cluster) -> Iterator[Cluster]:
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    # A module may start its nodes with more flags (``CLUSTER_ARGS``, a string).
-    extra = getattr(request.module, "CLUSTER_ARGS", "")
+    # A module may start its nodes with more flags (``CLUSTER_ARGS``, a string), and so
+    # may a run (``MEMD_CLUSTER_EXTRA_ARGS``: e.g. every fault test on a log compacted
+    # down to a few entries, ``--cluster-log-keep-entries 4``).
+    extra = " ".join(
+        (os.environ.get("MEMD_CLUSTER_EXTRA_ARGS", ""), getattr(request.module, "CLUSTER_ARGS", ""))
+    )
     for attempt in range(3):
         directory = tmp_path_factory.mktemp("cluster")
         base = _free_base()
