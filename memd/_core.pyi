@@ -524,6 +524,17 @@ class Engine:
         """
     def applied(self, partition: str) -> int:
         """The last replicated-log sequence applied for ``partition`` (0: none)."""
+    def read_partition(
+        self, namespaces: builtins.list[str], sequence: int, chunk_bytes: int = 1048576
+    ) -> builtins.list[bytes]:
+        """A partition's namespaces as serialized ``PartitionSnapshotChunk``s."""
+    def install_partition(
+        self,
+        chunks: builtins.list[bytes],
+        held: builtins.list[str],
+        mark: tuple[str, int] | None = None,
+    ) -> int:
+        """Install a partition's copy in place of ``held``; returns its sequence."""
     def flush(self) -> int:
         """Persist pending access statistics now; returns how many records were updated."""
     def sync(self) -> None:

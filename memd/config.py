@@ -327,6 +327,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             partitions=v["cluster.partitions"],
             replicas=v["cluster.replicas"],
             lease_s=v["cluster.lease_s"],
+            log_keep_entries=v["cluster.log_keep_entries"],
         ),
         engine=engine,
         archive=archive_options.from_values(v),

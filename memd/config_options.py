@@ -401,6 +401,14 @@ def _cluster_options() -> list[Option]:
             c.lease_s,
             float_in(0.5, 600.0),
         ),
+        Option(
+            "cluster.log_keep_entries",
+            cl,
+            "Entries of each partition's log its owner keeps when it compacts the log "
+            "(older ones every replica applied are purged; 0: never purge)",
+            c.log_keep_entries,
+            int_in(0, 1 << 40),
+        ),
     ]
 
 

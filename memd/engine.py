@@ -336,6 +336,36 @@ class Engine:
         """The last replicated-log sequence applied for ``partition`` (cluster mode)."""
         return self._core.applied(partition)
 
+    def read_partition(
+        self, namespaces: builtins.list[str], sequence: int, chunk_bytes: int = 1 << 20
+    ) -> builtins.list[bytes]:
+        """A cluster partition's copy: its namespaces as the store holds them, byte for byte.
+
+        Read in one LMDB read transaction, as serialized ``PartitionSnapshotChunk``s of
+        about ``chunk_bytes`` each, every one carrying ``sequence`` (the caller holds
+        the partition's log still and names what it applied). Namespaces the store does
+        not hold are left out.
+        """
+        return self._core.read_partition(namespaces, sequence, chunk_bytes)
+
+    def install_partition(
+        self,
+        chunks: builtins.list[bytes],
+        held: builtins.list[str],
+        *,
+        mark: tuple[str, int] | None = None,
+    ) -> int:
+        """Replace the namespaces ``held`` (a partition's, here) with a copy's.
+
+        One transaction with ``mark``: the namespaces are deleted, the copy's records
+        written, the in-memory view of the copy's namespaces loaded from them. Returns
+        the copy's sequence.
+
+        Raises:
+            InvalidArgument: The chunks are not one copy; nothing changed.
+        """
+        return self._core.install_partition(chunks, held, mark)
+
     def flush(self) -> int:
         """Persist pending access statistics now."""
         return self._core.flush()

@@ -87,6 +87,8 @@ RULES: dict[str, Rule] = {
     # A Transfer's step (b) across partitions (docs/cluster.md): a store with the
     # transfer's policies into the target, which the request names as its namespace.
     "/memd.v1.ClusterService/TransferIn": Rule(_W, Scope.NAMESPACE),
+    # A copy of a whole partition, asked by a node whose log entries were purged.
+    "/memd.v1.ClusterService/PartitionSnapshot": Rule(_A, Scope.GLOBAL),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),

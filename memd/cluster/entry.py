@@ -32,7 +32,7 @@ and
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 KIND, NOW, EPOCH, NODE = "Memd-Kind", "Memd-Now-Ms", "Memd-Epoch", "Memd-Node"
 EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
@@ -64,6 +64,10 @@ class Entry:
         now_ms: The time the owner decided it at; every replica applies it at this time.
         epoch: The owner's epoch when it appended the entry.
         node: The owner's node id.
+        prev: Read back from the log: the sequence of the partition's entry before
+            this one (the append's expected last sequence, which the log checked);
+            -1 when unknown. A replica that has not applied ``prev`` misses entries
+            (purged by compaction) and must not apply this one.
     """
 
     kind: str
@@ -71,6 +75,7 @@ class Entry:
     now_ms: int
     epoch: int
     node: str
+    prev: int = field(default=-1, compare=False)  # where it was read, not what it is
 
     def headers(self, expected_last: int) -> dict[str, str]:
         """NATS headers of the entry, fenced on the subject's last sequence."""
@@ -93,7 +98,14 @@ class Entry:
         kind = h.get(KIND, "")
         if kind not in KINDS:
             raise ValueError(f"not a memd log entry (kind {kind!r})")
-        return cls(kind, payload, int(h.get(NOW, "0")), int(h.get(EPOCH, "0")), h.get(NODE, ""))
+        return cls(
+            kind,
+            payload,
+            int(h.get(NOW, "0")),
+            int(h.get(EPOCH, "0")),
+            h.get(NODE, ""),
+            int(h.get(EXPECTED_LAST, "-1")),
+        )
 
 
 def wall_ms() -> int:

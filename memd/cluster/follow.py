@@ -16,6 +16,7 @@ move costs a short catch-up, not a replay.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import nats.js.errors as js_errors
 from nats.js import api
 
-from memd.cluster.entry import wall_ms
+from memd.cluster.entry import EXPECTED_LAST, wall_ms
 from memd.cluster.partition import STREAM, subject
 from memd.cluster.placement import Placement
 from memd.cluster.replica import PartitionState
@@ -31,6 +32,9 @@ from memd.logs import event
 
 log = logging.getLogger("memd.cluster")
 _UNKNOWN = 1 << 62
+INSTALL_ROUNDS = 3
+"""Copies installed in a row for one follow before giving up until the next tick (a
+purge may pass a copy's sequence while it travels)."""
 
 
 class Following:
@@ -39,13 +43,21 @@ class Following:
     Args:
         states: Every partition's state (their ``applied`` says where to resume).
         on_entry: The consumers' callback.
+        install: Fetches and installs a copy of a partition holding at least the
+            given sequence (blocking; ``snapshot.fetch_and_install``).
     """
 
     def __init__(
-        self, states: list[PartitionState], on_entry: Callable[[Any], Awaitable[None]]
+        self,
+        states: list[PartitionState],
+        on_entry: Callable[[Any], Awaitable[None]],
+        install: Callable[[int, int], int | None],
     ) -> None:
         self._states = states
         self._on_entry = on_entry
+        self._install = install
+        self._installing: dict[int, asyncio.Task[None]] = {}
+        self._gapped: set[int] = set()
         self._subs: dict[int, Any] = {}
         self._tail: dict[int, int] = {}
         self._fresh_ms: dict[int, int] = {}  # when a consumer last had nothing pending
@@ -106,34 +118,103 @@ class Following:
         self._subs[partition] = None
         self._tail[partition] = _UNKNOWN
         try:
-            try:
-                last = (await self.js.get_last_msg(STREAM, subject(partition))).seq
-            except js_errors.NotFoundError:
-                last = 0
-            start = self._states[partition].applied + 1
-            sub = await self.js.subscribe(
-                subject(partition),
-                stream=STREAM,
-                cb=self._on_entry,
-                ordered_consumer=True,
-                config=api.ConsumerConfig(
-                    deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
-                ),
-            )
+            needed = await self.purged_after_applied(partition)
+            if needed is not None:
+                # A copy may take long: the lease tick must not wait for it.
+                task = asyncio.get_running_loop().create_task(
+                    self._install_then_subscribe(partition, needed)
+                )
+                self._installing[partition] = task
+                return
+            await self._subscribe(partition)
         except BaseException:
-            self._subs.pop(partition, None)
-            self._tail.pop(partition, None)
+            self._release(partition)
             raise
+
+    async def purged_after_applied(self, partition: int) -> int | None:
+        """The sequence a copy must hold if entries after the applied one were purged.
+
+        The first entry left after this node's applied sequence names its predecessor
+        in the partition's log; None when that is the applied one (nothing missing) or
+        there is no entry after it.
+        """
+        applied = self._states[partition].applied
+        try:
+            first = await self.js.get_msg(
+                STREAM, seq=applied + 1, subject=subject(partition), next=True
+            )
+        except js_errors.NotFoundError:
+            return None
+        prev = int((first.headers or {}).get(EXPECTED_LAST, "-1"))
+        return prev if prev > applied else None
+
+    async def _install_then_subscribe(self, partition: int, needed: int | None) -> None:
+        try:
+            for _ in range(INSTALL_ROUNDS):
+                if needed is None:
+                    break
+                await asyncio.to_thread(self._install, partition, needed)
+                needed = await self.purged_after_applied(partition)
+            if needed is not None:
+                raise RuntimeError(f"the log was purged past {INSTALL_ROUNDS} copies in a row")
+            await self._subscribe(partition)
+        except Exception as exc:  # no copy to be had now: the next tick tries again
+            event(
+                log, logging.WARNING, "partition copy failed", partition=partition, error=str(exc)
+            )
+            if self._subs.get(partition, 0) is None:
+                self._release(partition)
+        finally:
+            self._installing.pop(partition, None)
+
+    async def _subscribe(self, partition: int) -> None:
+        try:
+            last = (await self.js.get_last_msg(STREAM, subject(partition))).seq
+        except js_errors.NotFoundError:
+            last = 0
+        start = self._states[partition].applied + 1
+        sub = await self.js.subscribe(
+            subject(partition),
+            stream=STREAM,
+            cb=self._on_entry,
+            ordered_consumer=True,
+            config=api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+            ),
+        )
+        if partition not in self._subs:  # unfollowed meanwhile
+            await sub.unsubscribe()
+            return
         self._subs[partition] = sub
         seen = self._tail.get(partition, 0)
         self._tail[partition] = max(int(last), 0 if seen == _UNKNOWN else seen)
         event(log, logging.INFO, "following", partition=partition, start=start, last=last)
+
+    def _release(self, partition: int) -> None:
+        self._subs.pop(partition, None)
+        self._tail.pop(partition, None)
+
+    async def resync(self, partition: int) -> None:
+        """Follow ``partition`` again after the applier found a hole (``LogGap``)."""
+        if partition in self._gapped or partition in self._installing:
+            return
+        if partition not in self._subs:
+            return
+        self._gapped.add(partition)
+        try:
+            await self.unfollow(partition)
+            await self.follow(partition)
+        finally:
+            self._gapped.discard(partition)
 
     async def unfollow(self, partition: int) -> None:
         """Stop following ``partition`` (no-op if not followed)."""
         sub = self._subs.pop(partition, None)
         self._tail.pop(partition, None)
         self._fresh_ms.pop(partition, None)
+        task = self._installing.pop(partition, None)
+        if task is not None:
+            task.cancel()  # an install already under way on its thread completes
         if sub is not None:
             await sub.unsubscribe()
             event(log, logging.INFO, "not following", partition=partition)

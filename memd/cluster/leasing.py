@@ -18,6 +18,7 @@ from typing import Any
 
 import nats.js.errors as js_errors
 
+from memd.cluster.compaction import Compactor
 from memd.cluster.entry import wall_ms
 from memd.cluster.follow import Following
 from memd.cluster.metrics import ClusterMetrics
@@ -47,6 +48,7 @@ class Leasing:
     _started_ms: int
     _leaving: bool
     _take: TakeOver
+    compactor: Compactor
 
     _register: Callable[[int], Coroutine[Any, Any, None]]
 
@@ -94,6 +96,7 @@ class Leasing:
         owned = sum(s.serving for s in self.states)
         self.metrics.partitions.labels("owner").set(owned)
         self.metrics.partitions.labels("follower").set(len(self.following.partitions) - owned)
+        await self.compactor.tick()
 
     def _replicated(self) -> set[int]:
         """Partitions this node should follow.

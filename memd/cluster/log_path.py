@@ -11,6 +11,7 @@ A mixin of ``ClusterNode`` (``node.py``), which owns the attributes declared her
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -24,7 +25,7 @@ from memd.cluster.entry import Entry
 from memd.cluster.follow import Following
 from memd.cluster.metrics import ClusterMetrics
 from memd.cluster.partition import partition_of_subject, subject
-from memd.cluster.replica import DETERMINISTIC, PartitionState, Replica
+from memd.cluster.replica import DETERMINISTIC, LogGap, PartitionState, Replica
 from memd.cluster.take import WRONG_LAST_SEQUENCE
 from memd.errors import MemdError, Unavailable
 from memd.logs import event
@@ -49,6 +50,7 @@ class LogPaths:
     _stopping: threading.Event
 
     call: Callable[[Coroutine[Any, Any, Any], float], Any]
+    loop: Any
 
     @property
     def states(self) -> list[PartitionState]:
@@ -143,6 +145,13 @@ class LogPaths:
                     if self.replica.apply(state, seq, entry):
                         self.metrics.applied.inc()
                         self.metrics.lag_seconds.set(max(0.0, time.time() - published))
+                    break
+                except LogGap as gap:
+                    # Entries this node needs were purged (it was paused, or away):
+                    # follow the partition again, which installs a copy first.
+                    event(log, logging.WARNING, "log gap", partition=partition, error=str(gap))
+                    self.metrics.log_gaps.inc()
+                    asyncio.run_coroutine_threadsafe(self.following.resync(partition), self.loop)
                     break
                 except MemdError as exc:
                     # Never skip an entry: a node that cannot apply stops following.

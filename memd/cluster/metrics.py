@@ -81,6 +81,31 @@ class ClusterMetrics:
             "Stores this owner appended in a group (a stores entry) rather than alone",
             registry=registry,
         )
+        self.purged = Counter(
+            "memd_cluster_log_entries_purged_total",
+            "Log entries this node purged as a partition's owner (compaction)",
+            registry=registry,
+        )
+        self.snapshots_installed = Counter(
+            "memd_cluster_snapshots_installed_total",
+            "Partition copies installed here (the log no longer held the entries needed)",
+            registry=registry,
+        )
+        self.snapshots_served = Counter(
+            "memd_cluster_snapshots_served_total",
+            "Partition copies this node sent to another node",
+            registry=registry,
+        )
+        self.snapshot_bytes = Counter(
+            "memd_cluster_snapshot_bytes_received_total",
+            "Bytes of partition copies received here",
+            registry=registry,
+        )
+        self.log_gaps = Counter(
+            "memd_cluster_log_gaps_total",
+            "Entries not applied because an entry before them was purged from the log",
+            registry=registry,
+        )
         self.fenced = Counter(
             "memd_cluster_fencing_rejections_total",
             "Appends the log refused because another node had taken the partition",

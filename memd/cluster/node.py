@@ -30,12 +30,15 @@ import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any, TypeVar
 
 import nats
 import nats.js.errors as js_errors
 from nats.js import api
 
+from memd.cluster import snapshot
+from memd.cluster.compaction import Compactor
 from memd.cluster.entry import Entry, wall_ms
 from memd.cluster.follow import Following
 from memd.cluster.group_commit import StoreGroups
@@ -88,7 +91,10 @@ class ClusterNode(LogPaths, Leasing):
         self._take = TakeOver(self)
         self._leaving = False
         self.draining = False
-        self.following = Following(replica.states, self._on_entry)
+        self.following = Following(
+            replica.states, self._on_entry, partial(snapshot.fetch_and_install, self)
+        )
+        self.compactor = Compactor(self)
         self.stores = StoreGroups(self)
 
     @property
@@ -100,6 +106,11 @@ class ClusterNode(LogPaths, Leasing):
     def loop(self) -> asyncio.AbstractEventLoop:
         """The cluster loop (nats-py's calls run on it)."""
         return self._loop
+
+    @property
+    def nc(self) -> Any:
+        """The NATS connection (once started)."""
+        return self._nc
 
     @property
     def js(self) -> Any:
@@ -223,8 +234,14 @@ class ClusterNode(LogPaths, Leasing):
                 await hand_over(self._kv, state, target, now, self._lease_ms)
 
     async def _register(self, now: int) -> None:
+        applied = {p: self.states[p].applied for p in sorted(self.following.partitions)}
         record = NodeRecord(
-            self.options.advertise, now, self.draining, self.ready, self.following.caught_up()
+            self.options.advertise,
+            now,
+            self.draining,
+            self.ready,
+            self.following.caught_up(),
+            applied,
         )
         await self._kv.put(node_key(self.id), record.encode())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from memd.config_parse import ConfigError, grpc_address
 
@@ -19,6 +19,10 @@ class ClusterOptions:
         partitions: Number of partitions namespaces are hashed into (fixed at creation).
         replicas: JetStream replicas of the log and of the placement bucket.
         lease_s: Seconds an owner's lease lasts; a lapsed lease is taken over.
+        log_keep_entries: Entries of each partition's log its owner always keeps when
+            it compacts the log (``compaction.py``); 0: the log is never compacted.
+        admin_token_file: The daemon's ``--admin-token-file``: a node asking another
+            for a partition's copy presents this token (the RPC needs ADMIN).
     """
 
     url: str = ""
@@ -27,6 +31,8 @@ class ClusterOptions:
     partitions: int = 16
     replicas: int = 3
     lease_s: float = 3.0
+    log_keep_entries: int = 4096
+    admin_token_file: str = ""
 
     @property
     def enabled(self) -> bool:
@@ -53,9 +59,7 @@ class ClusterOptions:
                     "cluster: --cluster-advertise is required (no fixed TCP listen address)"
                 )
             advertise = tcp[0]
-        return ClusterOptions(
-            self.url, node_id, advertise, self.partitions, self.replicas, self.lease_s
-        )
+        return replace(self, node_id=node_id, advertise=advertise)
 
 
 def nats_urls(raw: str) -> str:

@@ -75,6 +75,9 @@ class NodeRecord:
         caught_up: The partitions it follows and has caught up on: a partition is
             handed over (rebalancing) only to a node caught up on it, so the move
             costs a short catch-up, not a replay.
+        applied: Per partition it follows, the last sequence it applied (as of
+            ``seen_ms``): an owner purges its log only below what every current
+            replica applied (``compaction.py``).
     """
 
     address: str
@@ -82,6 +85,7 @@ class NodeRecord:
     draining: bool = False
     ready: bool = True
     caught_up: tuple[int, ...] = ()
+    applied: dict[int, int] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         """The record as stored in the bucket."""
@@ -92,6 +96,7 @@ class NodeRecord:
                 "draining": self.draining,
                 "ready": self.ready,
                 "caught_up": list(self.caught_up),
+                "applied": {str(p): seq for p, seq in sorted(self.applied.items())},
             }
         ).encode()
 
@@ -105,6 +110,7 @@ class NodeRecord:
             bool(d.get("draining")),
             bool(d.get("ready", True)),
             tuple(int(p) for p in d.get("caught_up", ())),
+            {int(p): int(seq) for p, seq in d.get("applied", {}).items()},
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,10 @@ class PartitionState:
             leaves a partition just taken over alone for a while).
         placement: The record last read from the bucket, and its revision.
         revision: KV revision of ``placement`` (0: none read).
+        recent: The sequences of the last entries applied here, oldest first (at
+            most ``--cluster-log-keep-entries``): an owner purges its log only below
+            the oldest, so it keeps at least that many (``compaction.py``).
+        purged_below: The owner purged the log below this sequence (0: never here).
     """
 
     number: int
@@ -60,6 +65,12 @@ class PartitionState:
     serving_since_ms: int = 0
     placement: Placement | None = None
     revision: int = 0
+    recent: deque[int] = field(default_factory=deque)
+    purged_below: int = 0
+
+
+class LogGap(Exception):
+    """An entry whose predecessor this node never applied: entries were purged."""
 
 
 class Replica:
@@ -69,13 +80,15 @@ class Replica:
         engine: The store.
         partitions: Number of partitions.
         max_items: Most items per applied Store (the daemon's ``--max-batch-items``).
+        keep: How many applied sequences each partition remembers (``recent``).
     """
 
-    def __init__(self, engine: Engine, partitions: int, max_items: int) -> None:
+    def __init__(self, engine: Engine, partitions: int, max_items: int, keep: int = 0) -> None:
         self.engine = engine
         self.max_items = max_items
         self.states = [
-            PartitionState(p, applied=engine.applied(mark_name(p))) for p in range(partitions)
+            PartitionState(p, applied=engine.applied(mark_name(p)), recent=deque(maxlen=keep))
+            for p in range(partitions)
         ]
 
     def namespaces_of(self, partition: int) -> list[str]:
@@ -104,16 +117,24 @@ class Replica:
         try:
             out = self._apply(entry, state.number, mark)
         except DETERMINISTIC:
-            state.applied = seq
+            self._applied(state, seq)
             raise
-        state.applied = seq
+        self._applied(state, seq)
         return out
+
+    @staticmethod
+    def _applied(state: PartitionState, seq: int) -> None:
+        state.applied = seq
+        if state.recent.maxlen:
+            state.recent.append(seq)
 
     def apply(self, state: PartitionState, seq: int, entry: Entry) -> bool:
         """Follower path: apply unless already applied; ``True`` if it was applied now.
 
         Raises:
             memd.errors.MemdError: A non-deterministic failure; retry the same entry.
+            LogGap: The entry's predecessor was never applied here (purged from the
+                log): nothing is applied; the partition needs a copy (``snapshot.py``).
         """
         with state.lock:
             if seq <= state.applied:
@@ -126,6 +147,13 @@ class Replica:
                 state.serving = False
                 event(
                     log, logging.WARNING, "deposed", partition=state.number, seq=seq, by=entry.node
+                )
+            if entry.prev >= 0 and entry.prev != state.applied:
+                # Every entry names the one before it in its partition's log; applying
+                # one after a hole would silently lose what the hole held.
+                raise LogGap(
+                    f"partition {state.number}: entry {seq} follows {entry.prev}, "
+                    f"applied here: {state.applied}"
                 )
             try:
                 self.apply_locked(state, seq, entry)

@@ -1,12 +1,15 @@
-"""``memd.v1.ClusterService``: the placement map, draining a running node, TransferIn.
+"""``memd.v1.ClusterService``: the placement map, draining, TransferIn, partition copies.
 
 The map is for smart clients and operators; Drain moves a node's partitions away
 without stopping it (``memd cluster drain``); TransferIn is step (b) of a Transfer
-across partitions, called by the source's owner on the target's (``transfer.py``).
+across partitions, called by the source's owner on the target's (``transfer.py``);
+PartitionSnapshot sends this node's copy of a partition to a node whose log entries
+were purged (``snapshot.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -18,6 +21,7 @@ from memd.cluster.entry import wall_ms
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
+from memd.cluster.snapshot import read_copy
 from memd.cluster.transfer import run_transfer_in
 from memd.errors import NotFound, Unavailable
 
@@ -62,6 +66,15 @@ class ClusterServicer(cpb_grpc.ClusterServiceServicer):
         if not self._node.states[partition].serving:
             raise Unavailable(f"partition {partition} is not served by this node; retry")
         return run_transfer_in(self._node, partition, request)
+
+    def PartitionSnapshot(
+        self, request: cpb.PartitionSnapshotRequest, context: Any
+    ) -> Iterator[cpb.PartitionSnapshotChunk]:
+        """This node's copy of a partition, in chunks (read at once, under its lock)."""
+        chunks = read_copy(self._node.replica, request.partition, request.min_sequence)
+        self._node.metrics.snapshots_served.inc()
+        for chunk in chunks:
+            yield cpb.PartitionSnapshotChunk.FromString(chunk)
 
     def Cluster(self, request: cpb.ClusterRequest, context: Any) -> cpb.ClusterResponse:
         """The placement map as this node last read it."""

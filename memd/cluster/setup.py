@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -55,8 +55,8 @@ def build(
         memd.config_parse.ConfigError: No address to advertise.
         memd.errors.Unavailable: NATS cannot be reached.
     """
-    options = cfg.cluster.resolved(cfg.listen)
-    replica = Replica(engine, options.partitions, cfg.max_batch_items)
+    options = replace(cfg.cluster.resolved(cfg.listen), admin_token_file=cfg.admin_token_file)
+    replica = Replica(engine, options.partitions, cfg.max_batch_items, options.log_keep_entries)
     node = ClusterNode(options, replica, ClusterMetrics(metrics.registry))
     node.start()
     forwarder = Forwarder(options.node_id, cfg.max_message_bytes)

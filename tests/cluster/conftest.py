@@ -238,7 +238,15 @@ def whole(cluster: Cluster) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    # A module may start its nodes with more flags (``CLUSTER_ARGS``, a string), and so
+    # may a run (``MEMD_CLUSTER_EXTRA_ARGS``: e.g. every fault test on a log compacted
+    # down to a few entries, ``--cluster-log-keep-entries 4``).
+    extra = " ".join(
+        (os.environ.get("MEMD_CLUSTER_EXTRA_ARGS", ""), getattr(request.module, "CLUSTER_ARGS", ""))
+    )
     for attempt in range(3):
         directory = tmp_path_factory.mktemp("cluster")
         base = _free_base()
@@ -254,7 +262,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             CLUSTER_PARTITIONS="8",
             MEMD=str(Path(sys.executable).parent / "memd"),
             # One backup directory for the three nodes: each writes <path>/<node id>.
-            MEMD_ARGS=f"--backup-dir {directory / 'backups'} --config {config}",
+            MEMD_ARGS=f"--backup-dir {directory / 'backups'} --config {config} {extra}",
         )
         c = Cluster(directory, base, env)
         try:

@@ -1,4 +1,5 @@
-"""Access control of a Transfer across partitions, on a one-node cluster with --auth.
+"""Access control of a Transfer across partitions (and of partition copies), on a one-node
+cluster with --auth.
 
 The source's owner calls ``ClusterService/TransferIn`` on the target's owner with the
 caller's token (memd/cluster/transfer.py); the RPC needs WRITE on the target, like the
@@ -91,3 +92,17 @@ def test_a_move_across_partitions_needs_write_on_the_target(node: Daemon) -> Non
     reply = pb_grpc.MemoryServiceStub(node.connect(node.tokens["mover"])).Transfer(move, timeout=10)
     assert reply.transferred == 1
     assert not _memory(admin, SOURCE, "m") and _memory(admin, TARGET, "m")
+
+
+def test_a_partition_copy_needs_admin(node: Daemon) -> None:
+    # Nodes ask each other for copies with the admin token file's token (snapshot.py).
+    request = cpb.PartitionSnapshotRequest(partition=partition_of(SOURCE, 4))
+    with pytest.raises(grpc.RpcError) as err:
+        list(
+            cpb_grpc.ClusterServiceStub(node.connect(node.tokens["mover"])).PartitionSnapshot(
+                request, timeout=10
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    chunks = list(cpb_grpc.ClusterServiceStub(node.channel).PartitionSnapshot(request, timeout=10))
+    assert chunks and chunks[0].sequence > 0

@@ -1,12 +1,26 @@
 from memd._pb.v1 import memory_pb2 as _memory_pb2
 from memd._pb.v1 import memory_service_pb2 as _memory_service_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class StoreDatabase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STORE_DATABASE_UNSPECIFIED: _ClassVar[StoreDatabase]
+    STORE_DATABASE_NAMESPACES: _ClassVar[StoreDatabase]
+    STORE_DATABASE_MEMORIES: _ClassVar[StoreDatabase]
+    STORE_DATABASE_VECTORS: _ClassVar[StoreDatabase]
+    STORE_DATABASE_VECTOR_FREE: _ClassVar[StoreDatabase]
+STORE_DATABASE_UNSPECIFIED: StoreDatabase
+STORE_DATABASE_NAMESPACES: StoreDatabase
+STORE_DATABASE_MEMORIES: StoreDatabase
+STORE_DATABASE_VECTORS: StoreDatabase
+STORE_DATABASE_VECTOR_FREE: StoreDatabase
 
 class ClusterRequest(_message.Message):
     __slots__ = ()
@@ -137,3 +151,31 @@ class StoreGroup(_message.Message):
     requests: _containers.RepeatedScalarFieldContainer[bytes]
     after: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, requests: _Optional[_Iterable[bytes]] = ..., after: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class PartitionSnapshotRequest(_message.Message):
+    __slots__ = ("partition", "min_sequence")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    partition: int
+    min_sequence: int
+    def __init__(self, partition: _Optional[int] = ..., min_sequence: _Optional[int] = ...) -> None: ...
+
+class PartitionSnapshotChunk(_message.Message):
+    __slots__ = ("sequence", "namespaces", "records")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    namespaces: _containers.RepeatedScalarFieldContainer[str]
+    records: _containers.RepeatedCompositeFieldContainer[StoreRecord]
+    def __init__(self, sequence: _Optional[int] = ..., namespaces: _Optional[_Iterable[str]] = ..., records: _Optional[_Iterable[_Union[StoreRecord, _Mapping]]] = ...) -> None: ...
+
+class StoreRecord(_message.Message):
+    __slots__ = ("database", "key", "value")
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    database: StoreDatabase
+    key: bytes
+    value: bytes
+    def __init__(self, database: _Optional[_Union[StoreDatabase, str]] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...

@@ -50,6 +50,11 @@ class ClusterServiceStub:
                 request_serializer=memd_dot_v1_dot_cluster__service__pb2.TransferInRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_cluster__service__pb2.TransferInResponse.FromString,
                 _registered_method=True)
+        self.PartitionSnapshot = channel.unary_stream(
+                '/memd.v1.ClusterService/PartitionSnapshot',
+                request_serializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -81,6 +86,15 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PartitionSnapshot(self, request, context):
+        """A copy of one partition as this node holds it, at one applied log sequence, for a
+        node that must follow the partition from entries its log no longer keeps
+        (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +112,11 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.TransferIn,
                     request_deserializer=memd_dot_v1_dot_cluster__service__pb2.TransferInRequest.FromString,
                     response_serializer=memd_dot_v1_dot_cluster__service__pb2.TransferInResponse.SerializeToString,
+            ),
+            'PartitionSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.PartitionSnapshot,
+                    request_deserializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +201,33 @@ class ClusterService:
             '/memd.v1.ClusterService/TransferIn',
             memd_dot_v1_dot_cluster__service__pb2.TransferInRequest.SerializeToString,
             memd_dot_v1_dot_cluster__service__pb2.TransferInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PartitionSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/memd.v1.ClusterService/PartitionSnapshot',
+            memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotRequest.SerializeToString,
+            memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,8 @@ pub enum Op {
     /// Cluster mode's group commit: puts applied in order, each on its own; `after`
     /// and `refused` as in `grouped.rs` (`None` ops: nothing to apply).
     Group { ops: Vec<Option<Op>>, after: Vec<Option<usize>>, refused: Vec<bool> },
+    /// Cluster mode: a partition's copy replaces its namespaces (`snapshot.rs`).
+    Install(Box<super::snapshot::Install>),
 }
 
 /// A stored put item.
@@ -150,6 +152,7 @@ pub fn apply(txn: &mut Txn, keygen: &mut KeyGen, op: &Op) -> Result<Reply> {
         Op::Group { ops, after, refused } => {
             super::grouped::apply_group(txn, keygen, ops, after, refused)
         }
+        Op::Install(install) => super::snapshot::apply(txn, install),
     }
 }
 

@@ -20,6 +20,8 @@ mod read;
 mod reopen;
 mod rescore;
 mod search;
+mod snapshot;
+pub mod snapshot_wire;
 mod stats;
 mod sweep;
 mod tokens;

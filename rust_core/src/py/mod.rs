@@ -7,6 +7,7 @@ mod engine;
 mod engine_admin;
 mod engine_effects;
 mod engine_search;
+mod engine_snapshot;
 mod engine_wire;
 mod errors;
 mod gil;

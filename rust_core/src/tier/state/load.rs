@@ -146,3 +146,37 @@ impl State {
         Ok(state)
     }
 }
+
+impl State {
+    /// Loads namespace `name` from `txn` into the view, as an open would (its LRU and
+    /// TTL entries, counts, search index and text hashes, in key order): a partition's
+    /// copy just installed (`engine/snapshot.rs`). The caller dropped it from the view
+    /// first. A name the store does not hold is left out.
+    pub fn load_namespace(&mut self, store: &Store, txn: &heed::RoTxn, name: &str) -> Result<()> {
+        let dim = store.namespace_dim(txn, name)?;
+        let prefix = keys::namespace_prefix(name);
+        let mut id = None;
+        if let Some(dim) = dim {
+            let space = self.ensure(name);
+            space.dim = dim;
+            id = Some(space.id);
+        }
+        for entry in store.memories.prefix_iter(txn, &prefix)? {
+            let (db_key, record) = entry?;
+            let Some((_, key)) = keys::split(db_key) else {
+                continue;
+            };
+            let id = *id.get_or_insert_with(|| self.ensure(name).id);
+            let header = codec::decode_header(record)?;
+            let key: Arc<str> = Arc::from(key);
+            let vector = store.embedding_bytes(txn, name, record).ok().flatten();
+            index_record(&mut self.by_id(id).index, &key, record, vector);
+            let meta = KeyMeta::of_record(&header, record);
+            if meta.text_hash != 0 {
+                self.by_id(id).texts.insert(meta.text_hash, &key, None);
+            }
+            self.insert_but_text(id, key, meta);
+        }
+        Ok(())
+    }
+}

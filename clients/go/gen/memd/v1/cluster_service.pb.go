@@ -30,6 +30,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The store's databases a partition's copy is made of.
+type StoreDatabase int32
+
+const (
+	StoreDatabase_STORE_DATABASE_UNSPECIFIED StoreDatabase = 0
+	// `namespaces`: name -> embedding dimension and model.
+	StoreDatabase_STORE_DATABASE_NAMESPACES StoreDatabase = 1
+	// `memories`: namespace, NUL, key -> record.
+	StoreDatabase_STORE_DATABASE_MEMORIES StoreDatabase = 2
+	// `vectors`: namespace, NUL, dimension, group -> packed vectors.
+	StoreDatabase_STORE_DATABASE_VECTORS StoreDatabase = 3
+	// `vector_free`: the vector groups with a free slot.
+	StoreDatabase_STORE_DATABASE_VECTOR_FREE StoreDatabase = 4
+)
+
+// Enum value maps for StoreDatabase.
+var (
+	StoreDatabase_name = map[int32]string{
+		0: "STORE_DATABASE_UNSPECIFIED",
+		1: "STORE_DATABASE_NAMESPACES",
+		2: "STORE_DATABASE_MEMORIES",
+		3: "STORE_DATABASE_VECTORS",
+		4: "STORE_DATABASE_VECTOR_FREE",
+	}
+	StoreDatabase_value = map[string]int32{
+		"STORE_DATABASE_UNSPECIFIED": 0,
+		"STORE_DATABASE_NAMESPACES":  1,
+		"STORE_DATABASE_MEMORIES":    2,
+		"STORE_DATABASE_VECTORS":     3,
+		"STORE_DATABASE_VECTOR_FREE": 4,
+	}
+)
+
+func (x StoreDatabase) Enum() *StoreDatabase {
+	p := new(StoreDatabase)
+	*p = x
+	return p
+}
+
+func (x StoreDatabase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StoreDatabase) Descriptor() protoreflect.EnumDescriptor {
+	return file_memd_v1_cluster_service_proto_enumTypes[0].Descriptor()
+}
+
+func (StoreDatabase) Type() protoreflect.EnumType {
+	return &file_memd_v1_cluster_service_proto_enumTypes[0]
+}
+
+func (x StoreDatabase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StoreDatabase.Descriptor instead.
+func (StoreDatabase) EnumDescriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Asks for the placement map.
 type ClusterRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -877,6 +937,190 @@ func (x *StoreGroup) GetAfter() []uint32 {
 	return nil
 }
 
+// Asks a node for its copy of a partition (`PartitionSnapshot`).
+type PartitionSnapshotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partition.
+	Partition uint32 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// The copy must hold at least every entry up to this log sequence (the partition's
+	// purge floor): a node whose copy is older answers FAILED_PRECONDITION.
+	MinSequence   uint64 `protobuf:"varint,2,opt,name=min_sequence,json=minSequence,proto3" json:"min_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionSnapshotRequest) Reset() {
+	*x = PartitionSnapshotRequest{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionSnapshotRequest) ProtoMessage() {}
+
+func (x *PartitionSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*PartitionSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PartitionSnapshotRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionSnapshotRequest) GetMinSequence() uint64 {
+	if x != nil {
+		return x.MinSequence
+	}
+	return 0
+}
+
+// One piece of a partition's copy. The copy is read in one LMDB read transaction
+// while the partition's log is held still, so every chunk is of the same state: the
+// one after applying the log up to `sequence`.
+type PartitionSnapshotChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last log sequence the copy holds (the same in every chunk).
+	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// First chunk only: every namespace of the partition the copy holds, in byte order.
+	Namespaces []string `protobuf:"bytes,2,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	// Records of the store, byte for byte, in the order read.
+	Records       []*StoreRecord `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionSnapshotChunk) Reset() {
+	*x = PartitionSnapshotChunk{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionSnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionSnapshotChunk) ProtoMessage() {}
+
+func (x *PartitionSnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionSnapshotChunk.ProtoReflect.Descriptor instead.
+func (*PartitionSnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PartitionSnapshotChunk) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *PartitionSnapshotChunk) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *PartitionSnapshotChunk) GetRecords() []*StoreRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// One key and value of one of the store's LMDB databases. The bytes are the store's
+// own format (docs/architecture.md): nodes of one cluster run one memd version.
+type StoreRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Database      StoreDatabase          `protobuf:"varint,1,opt,name=database,proto3,enum=memd.v1.StoreDatabase" json:"database,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreRecord) Reset() {
+	*x = StoreRecord{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreRecord) ProtoMessage() {}
+
+func (x *StoreRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreRecord.ProtoReflect.Descriptor instead.
+func (*StoreRecord) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StoreRecord) GetDatabase() StoreDatabase {
+	if x != nil {
+		return x.Database
+	}
+	return StoreDatabase_STORE_DATABASE_UNSPECIFIED
+}
+
+func (x *StoreRecord) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *StoreRecord) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
@@ -940,12 +1184,32 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\n" +
 	"StoreGroup\x12\x1a\n" +
 	"\brequests\x18\x01 \x03(\fR\brequests\x12\x14\n" +
-	"\x05after\x18\x02 \x03(\rR\x05after2\xcd\x01\n" +
+	"\x05after\x18\x02 \x03(\rR\x05after\"[\n" +
+	"\x18PartitionSnapshotRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12!\n" +
+	"\fmin_sequence\x18\x02 \x01(\x04R\vminSequence\"\x84\x01\n" +
+	"\x16PartitionSnapshotChunk\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x02 \x03(\tR\n" +
+	"namespaces\x12.\n" +
+	"\arecords\x18\x03 \x03(\v2\x14.memd.v1.StoreRecordR\arecords\"i\n" +
+	"\vStoreRecord\x122\n" +
+	"\bdatabase\x18\x01 \x01(\x0e2\x16.memd.v1.StoreDatabaseR\bdatabase\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value*\xa7\x01\n" +
+	"\rStoreDatabase\x12\x1e\n" +
+	"\x1aSTORE_DATABASE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19STORE_DATABASE_NAMESPACES\x10\x01\x12\x1b\n" +
+	"\x17STORE_DATABASE_MEMORIES\x10\x02\x12\x1a\n" +
+	"\x16STORE_DATABASE_VECTORS\x10\x03\x12\x1e\n" +
+	"\x1aSTORE_DATABASE_VECTOR_FREE\x10\x042\xa8\x02\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
 	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponse\x12E\n" +
 	"\n" +
-	"TransferIn\x12\x1a.memd.v1.TransferInRequest\x1a\x1b.memd.v1.TransferInResponseB\x97\x01\n" +
+	"TransferIn\x12\x1a.memd.v1.TransferInRequest\x1a\x1b.memd.v1.TransferInResponse\x12Y\n" +
+	"\x11PartitionSnapshot\x12!.memd.v1.PartitionSnapshotRequest\x1a\x1f.memd.v1.PartitionSnapshotChunk0\x01B\x97\x01\n" +
 	"\vcom.memd.v1B\x13ClusterServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -960,46 +1224,55 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 	return file_memd_v1_cluster_service_proto_rawDescData
 }
 
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_memd_v1_cluster_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
-	(*ClusterRequest)(nil),     // 0: memd.v1.ClusterRequest
-	(*ClusterNode)(nil),        // 1: memd.v1.ClusterNode
-	(*PartitionPlacement)(nil), // 2: memd.v1.PartitionPlacement
-	(*ClusterResponse)(nil),    // 3: memd.v1.ClusterResponse
-	(*DrainRequest)(nil),       // 4: memd.v1.DrainRequest
-	(*DrainResponse)(nil),      // 5: memd.v1.DrainResponse
-	(*TouchEntry)(nil),         // 6: memd.v1.TouchEntry
-	(*TouchNamespace)(nil),     // 7: memd.v1.TouchNamespace
-	(*KeyAccess)(nil),          // 8: memd.v1.KeyAccess
-	(*TransferInRequest)(nil),  // 9: memd.v1.TransferInRequest
-	(*TransferInResponse)(nil), // 10: memd.v1.TransferInResponse
-	(*TransferOutEntry)(nil),   // 11: memd.v1.TransferOutEntry
-	(*StoreGroup)(nil),         // 12: memd.v1.StoreGroup
-	(Tier)(0),                  // 13: memd.v1.Tier
-	(*TransferRequest)(nil),    // 14: memd.v1.TransferRequest
-	(*Memory)(nil),             // 15: memd.v1.Memory
-	(*TransferResponse)(nil),   // 16: memd.v1.TransferResponse
+	(StoreDatabase)(0),               // 0: memd.v1.StoreDatabase
+	(*ClusterRequest)(nil),           // 1: memd.v1.ClusterRequest
+	(*ClusterNode)(nil),              // 2: memd.v1.ClusterNode
+	(*PartitionPlacement)(nil),       // 3: memd.v1.PartitionPlacement
+	(*ClusterResponse)(nil),          // 4: memd.v1.ClusterResponse
+	(*DrainRequest)(nil),             // 5: memd.v1.DrainRequest
+	(*DrainResponse)(nil),            // 6: memd.v1.DrainResponse
+	(*TouchEntry)(nil),               // 7: memd.v1.TouchEntry
+	(*TouchNamespace)(nil),           // 8: memd.v1.TouchNamespace
+	(*KeyAccess)(nil),                // 9: memd.v1.KeyAccess
+	(*TransferInRequest)(nil),        // 10: memd.v1.TransferInRequest
+	(*TransferInResponse)(nil),       // 11: memd.v1.TransferInResponse
+	(*TransferOutEntry)(nil),         // 12: memd.v1.TransferOutEntry
+	(*StoreGroup)(nil),               // 13: memd.v1.StoreGroup
+	(*PartitionSnapshotRequest)(nil), // 14: memd.v1.PartitionSnapshotRequest
+	(*PartitionSnapshotChunk)(nil),   // 15: memd.v1.PartitionSnapshotChunk
+	(*StoreRecord)(nil),              // 16: memd.v1.StoreRecord
+	(Tier)(0),                        // 17: memd.v1.Tier
+	(*TransferRequest)(nil),          // 18: memd.v1.TransferRequest
+	(*Memory)(nil),                   // 19: memd.v1.Memory
+	(*TransferResponse)(nil),         // 20: memd.v1.TransferResponse
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
-	2,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
-	1,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
-	7,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
-	8,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
-	13, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
-	14, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
-	15, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
-	16, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
-	0,  // 8: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
-	4,  // 9: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
-	9,  // 10: memd.v1.ClusterService.TransferIn:input_type -> memd.v1.TransferInRequest
-	3,  // 11: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	5,  // 12: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
-	10, // 13: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
+	2,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
+	8,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
+	9,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
+	17, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	18, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
+	19, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
+	20, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
+	16, // 8: memd.v1.PartitionSnapshotChunk.records:type_name -> memd.v1.StoreRecord
+	0,  // 9: memd.v1.StoreRecord.database:type_name -> memd.v1.StoreDatabase
+	1,  // 10: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
+	5,  // 11: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
+	10, // 12: memd.v1.ClusterService.TransferIn:input_type -> memd.v1.TransferInRequest
+	14, // 13: memd.v1.ClusterService.PartitionSnapshot:input_type -> memd.v1.PartitionSnapshotRequest
+	4,  // 14: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	6,  // 15: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	11, // 16: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
+	15, // 17: memd.v1.ClusterService.PartitionSnapshot:output_type -> memd.v1.PartitionSnapshotChunk
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_memd_v1_cluster_service_proto_init() }
@@ -1014,13 +1287,14 @@ func file_memd_v1_cluster_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   13,
+			NumEnums:      1,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_memd_v1_cluster_service_proto_goTypes,
 		DependencyIndexes: file_memd_v1_cluster_service_proto_depIdxs,
+		EnumInfos:         file_memd_v1_cluster_service_proto_enumTypes,
 		MessageInfos:      file_memd_v1_cluster_service_proto_msgTypes,
 	}.Build()
 	File_memd_v1_cluster_service_proto = out.File

@@ -28,9 +28,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ClusterService_Cluster_FullMethodName    = "/memd.v1.ClusterService/Cluster"
-	ClusterService_Drain_FullMethodName      = "/memd.v1.ClusterService/Drain"
-	ClusterService_TransferIn_FullMethodName = "/memd.v1.ClusterService/TransferIn"
+	ClusterService_Cluster_FullMethodName           = "/memd.v1.ClusterService/Cluster"
+	ClusterService_Drain_FullMethodName             = "/memd.v1.ClusterService/Drain"
+	ClusterService_TransferIn_FullMethodName        = "/memd.v1.ClusterService/TransferIn"
+	ClusterService_PartitionSnapshot_FullMethodName = "/memd.v1.ClusterService/PartitionSnapshot"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -49,6 +50,10 @@ type ClusterServiceClient interface {
 	// partition's log, with the transfer's conflict and dimension policies. Nodes call
 	// it on each other (the source's owner on the target's); WRITE on the target.
 	TransferIn(ctx context.Context, in *TransferInRequest, opts ...grpc.CallOption) (*TransferInResponse, error)
+	// A copy of one partition as this node holds it, at one applied log sequence, for a
+	// node that must follow the partition from entries its log no longer keeps
+	// (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
+	PartitionSnapshot(ctx context.Context, in *PartitionSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PartitionSnapshotChunk], error)
 }
 
 type clusterServiceClient struct {
@@ -89,6 +94,25 @@ func (c *clusterServiceClient) TransferIn(ctx context.Context, in *TransferInReq
 	return out, nil
 }
 
+func (c *clusterServiceClient) PartitionSnapshot(ctx context.Context, in *PartitionSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PartitionSnapshotChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ClusterService_ServiceDesc.Streams[0], ClusterService_PartitionSnapshot_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PartitionSnapshotRequest, PartitionSnapshotChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ClusterService_PartitionSnapshotClient = grpc.ServerStreamingClient[PartitionSnapshotChunk]
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -105,6 +129,10 @@ type ClusterServiceServer interface {
 	// partition's log, with the transfer's conflict and dimension policies. Nodes call
 	// it on each other (the source's owner on the target's); WRITE on the target.
 	TransferIn(context.Context, *TransferInRequest) (*TransferInResponse, error)
+	// A copy of one partition as this node holds it, at one applied log sequence, for a
+	// node that must follow the partition from entries its log no longer keeps
+	// (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
+	PartitionSnapshot(*PartitionSnapshotRequest, grpc.ServerStreamingServer[PartitionSnapshotChunk]) error
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -123,6 +151,9 @@ func (UnimplementedClusterServiceServer) Drain(context.Context, *DrainRequest) (
 }
 func (UnimplementedClusterServiceServer) TransferIn(context.Context, *TransferInRequest) (*TransferInResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method TransferIn not implemented")
+}
+func (UnimplementedClusterServiceServer) PartitionSnapshot(*PartitionSnapshotRequest, grpc.ServerStreamingServer[PartitionSnapshotChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method PartitionSnapshot not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -199,6 +230,17 @@ func _ClusterService_TransferIn_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClusterService_PartitionSnapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(PartitionSnapshotRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ClusterServiceServer).PartitionSnapshot(m, &grpc.GenericServerStream[PartitionSnapshotRequest, PartitionSnapshotChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ClusterService_PartitionSnapshotServer = grpc.ServerStreamingServer[PartitionSnapshotChunk]
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -219,6 +261,12 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ClusterService_TransferIn_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "PartitionSnapshot",
+			Handler:       _ClusterService_PartitionSnapshot_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "memd/v1/cluster_service.proto",
 }

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -35,6 +37,62 @@ export const protobufFileName = "memd/v1/cluster_service.proto";
  * to the owner; a client that reads this map can go straight to the owner instead.
  * A daemon that is not in cluster mode does not serve this service (UNIMPLEMENTED).
  */
+
+/** The store's databases a partition's copy is made of. */
+export enum StoreDatabase {
+  STORE_DATABASE_UNSPECIFIED = 0,
+  /** STORE_DATABASE_NAMESPACES - `namespaces`: name -> embedding dimension and model. */
+  STORE_DATABASE_NAMESPACES = 1,
+  /** STORE_DATABASE_MEMORIES - `memories`: namespace, NUL, key -> record. */
+  STORE_DATABASE_MEMORIES = 2,
+  /** STORE_DATABASE_VECTORS - `vectors`: namespace, NUL, dimension, group -> packed vectors. */
+  STORE_DATABASE_VECTORS = 3,
+  /** STORE_DATABASE_VECTOR_FREE - `vector_free`: the vector groups with a free slot. */
+  STORE_DATABASE_VECTOR_FREE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function storeDatabaseFromJSON(object: any): StoreDatabase {
+  switch (object) {
+    case 0:
+    case "STORE_DATABASE_UNSPECIFIED":
+      return StoreDatabase.STORE_DATABASE_UNSPECIFIED;
+    case 1:
+    case "STORE_DATABASE_NAMESPACES":
+      return StoreDatabase.STORE_DATABASE_NAMESPACES;
+    case 2:
+    case "STORE_DATABASE_MEMORIES":
+      return StoreDatabase.STORE_DATABASE_MEMORIES;
+    case 3:
+    case "STORE_DATABASE_VECTORS":
+      return StoreDatabase.STORE_DATABASE_VECTORS;
+    case 4:
+    case "STORE_DATABASE_VECTOR_FREE":
+      return StoreDatabase.STORE_DATABASE_VECTOR_FREE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return StoreDatabase.UNRECOGNIZED;
+  }
+}
+
+export function storeDatabaseToJSON(object: StoreDatabase): string {
+  switch (object) {
+    case StoreDatabase.STORE_DATABASE_UNSPECIFIED:
+      return "STORE_DATABASE_UNSPECIFIED";
+    case StoreDatabase.STORE_DATABASE_NAMESPACES:
+      return "STORE_DATABASE_NAMESPACES";
+    case StoreDatabase.STORE_DATABASE_MEMORIES:
+      return "STORE_DATABASE_MEMORIES";
+    case StoreDatabase.STORE_DATABASE_VECTORS:
+      return "STORE_DATABASE_VECTORS";
+    case StoreDatabase.STORE_DATABASE_VECTOR_FREE:
+      return "STORE_DATABASE_VECTOR_FREE";
+    case StoreDatabase.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /** Asks for the placement map. */
 export interface ClusterRequest {
@@ -207,6 +265,41 @@ export interface StoreGroup {
    * a single node never applies a stream's batches after a failed one).
    */
   after: number[];
+}
+
+/** Asks a node for its copy of a partition (`PartitionSnapshot`). */
+export interface PartitionSnapshotRequest {
+  /** The partition. */
+  partition: number;
+  /**
+   * The copy must hold at least every entry up to this log sequence (the partition's
+   * purge floor): a node whose copy is older answers FAILED_PRECONDITION.
+   */
+  minSequence: bigint;
+}
+
+/**
+ * One piece of a partition's copy. The copy is read in one LMDB read transaction
+ * while the partition's log is held still, so every chunk is of the same state: the
+ * one after applying the log up to `sequence`.
+ */
+export interface PartitionSnapshotChunk {
+  /** The last log sequence the copy holds (the same in every chunk). */
+  sequence: bigint;
+  /** First chunk only: every namespace of the partition the copy holds, in byte order. */
+  namespaces: string[];
+  /** Records of the store, byte for byte, in the order read. */
+  records: StoreRecord[];
+}
+
+/**
+ * One key and value of one of the store's LMDB databases. The bytes are the store's
+ * own format (docs/architecture.md): nodes of one cluster run one memd version.
+ */
+export interface StoreRecord {
+  database: StoreDatabase;
+  key: Buffer;
+  value: Buffer;
 }
 
 function createBaseClusterRequest(): ClusterRequest {
@@ -1650,6 +1743,307 @@ export const StoreGroup: MessageFns<StoreGroup> = {
   },
 };
 
+function createBasePartitionSnapshotRequest(): PartitionSnapshotRequest {
+  return { partition: 0, minSequence: 0n };
+}
+
+export const PartitionSnapshotRequest: MessageFns<PartitionSnapshotRequest> = {
+  encode(message: PartitionSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.minSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartitionSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartitionSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartitionSnapshotRequest {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+    };
+  },
+
+  toJSON(message: PartitionSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PartitionSnapshotRequest>): PartitionSnapshotRequest {
+    return PartitionSnapshotRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartitionSnapshotRequest>): PartitionSnapshotRequest {
+    const message = createBasePartitionSnapshotRequest();
+    message.partition = object.partition ?? 0;
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    return message;
+  },
+};
+
+function createBasePartitionSnapshotChunk(): PartitionSnapshotChunk {
+  return { sequence: 0n, namespaces: [], records: [] };
+}
+
+export const PartitionSnapshotChunk: MessageFns<PartitionSnapshotChunk> = {
+  encode(message: PartitionSnapshotChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.sequence);
+    }
+    for (const v of message.namespaces) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.records) {
+      StoreRecord.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartitionSnapshotChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartitionSnapshotChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespaces.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.records.push(StoreRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartitionSnapshotChunk {
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      namespaces: globalThis.Array.isArray(object?.namespaces)
+        ? object.namespaces.map((e: any) => globalThis.String(e))
+        : [],
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => StoreRecord.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PartitionSnapshotChunk): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.namespaces?.length) {
+      obj.namespaces = message.namespaces;
+    }
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => StoreRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PartitionSnapshotChunk>): PartitionSnapshotChunk {
+    return PartitionSnapshotChunk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartitionSnapshotChunk>): PartitionSnapshotChunk {
+    const message = createBasePartitionSnapshotChunk();
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.namespaces = object.namespaces?.map((e) => e) || [];
+    message.records = object.records?.map((e) => StoreRecord.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStoreRecord(): StoreRecord {
+  return { database: 0, key: Buffer.alloc(0), value: Buffer.alloc(0) };
+}
+
+export const StoreRecord: MessageFns<StoreRecord> = {
+  encode(message: StoreRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.database !== 0) {
+      writer.uint32(8).int32(message.database);
+    }
+    if (message.key.length !== 0) {
+      writer.uint32(18).bytes(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(26).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoreRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoreRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.database = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoreRecord {
+    return {
+      database: isSet(object.database) ? storeDatabaseFromJSON(object.database) : 0,
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: StoreRecord): unknown {
+    const obj: any = {};
+    if (message.database !== 0) {
+      obj.database = storeDatabaseToJSON(message.database);
+    }
+    if (message.key.length !== 0) {
+      obj.key = base64FromBytes(message.key);
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StoreRecord>): StoreRecord {
+    return StoreRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StoreRecord>): StoreRecord {
+    const message = createBaseStoreRecord();
+    message.database = object.database ?? 0;
+    message.key = object.key ?? Buffer.alloc(0);
+    message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /** The placement map of a memd cluster. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -1691,6 +2085,22 @@ export const ClusterServiceService = {
     responseSerialize: (value: TransferInResponse): Buffer => Buffer.from(TransferInResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TransferInResponse => TransferInResponse.decode(value),
   },
+  /**
+   * A copy of one partition as this node holds it, at one applied log sequence, for a
+   * node that must follow the partition from entries its log no longer keeps
+   * (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
+   */
+  partitionSnapshot: {
+    path: "/memd.v1.ClusterService/PartitionSnapshot" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PartitionSnapshotRequest): Buffer =>
+      Buffer.from(PartitionSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PartitionSnapshotRequest => PartitionSnapshotRequest.decode(value),
+    responseSerialize: (value: PartitionSnapshotChunk): Buffer =>
+      Buffer.from(PartitionSnapshotChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PartitionSnapshotChunk => PartitionSnapshotChunk.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -1708,6 +2118,12 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
    * it on each other (the source's owner on the target's); WRITE on the target.
    */
   transferIn: handleUnaryCall<TransferInRequest, TransferInResponse>;
+  /**
+   * A copy of one partition as this node holds it, at one applied log sequence, for a
+   * node that must follow the partition from entries its log no longer keeps
+   * (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
+   */
+  partitionSnapshot: handleServerStreamingCall<PartitionSnapshotRequest, PartitionSnapshotChunk>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -1767,6 +2183,20 @@ export interface ClusterServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TransferInResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A copy of one partition as this node holds it, at one applied log sequence, for a
+   * node that must follow the partition from entries its log no longer keeps
+   * (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
+   */
+  partitionSnapshot(
+    request: PartitionSnapshotRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PartitionSnapshotChunk>;
+  partitionSnapshot(
+    request: PartitionSnapshotRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PartitionSnapshotChunk>;
 }
 
 export const ClusterServiceClient = makeGenericClientConstructor(
