@@ -123,7 +123,7 @@ class Leasing:
             revision = found.revision
         except js_errors.KeyNotFoundError:
             record, revision = None, 0
-        state.placement, state.revision = record, revision
+        state.placement, state.revision, state.placement_ms = record, revision, wall_ms()
         if record is not None and record.owner == self.id:
             if self.draining:
                 # Named owner while drained (handed over before the registry said so,

@@ -51,6 +51,7 @@ class PartitionState:
             leaves a partition just taken over alone for a while).
         placement: The record last read from the bucket, and its revision.
         revision: KV revision of ``placement`` (0: none read).
+        placement_ms: Wall-clock ms the lease tick last read ``placement``.
         recent: The sequences of the last entries applied here, oldest first (at
             most ``--cluster-log-keep-entries``): an owner purges its log only below
             the oldest, so it keeps at least that many (``compaction.py``).
@@ -65,6 +66,7 @@ class PartitionState:
     serving_since_ms: int = 0
     placement: Placement | None = None
     revision: int = 0
+    placement_ms: int = 0
     recent: deque[int] = field(default_factory=deque)
     purged_below: int = 0
 

@@ -17,6 +17,7 @@ from memd.cluster.call_meta import CallMeta
 from memd.cluster.entry import Entry
 from memd.cluster.fanout import served_header, served_of
 from memd.cluster.forward import Forwarder
+from memd.cluster.node import lease_lapsed
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.owner_status import as_memd_error, relayed_error
 from memd.cluster.partition import partition_of
@@ -304,3 +305,18 @@ def test_a_node_with_an_archive_refuses_to_start(tmp_path: Path) -> None:
         *("--archive-endpoint", "http://127.0.0.1:9"),
     )
     assert "archive: an object-storage archive is not supported in cluster mode" in stderr
+
+
+def test_a_lease_read_live_is_trusted_for_a_lease_after_the_read() -> None:
+    lease = 3_000
+    # Lapsed already when read: lapsed, however fresh the read.
+    assert lease_lapsed(lease_until_ms=10_000, read_ms=10_001, lease_ms=lease, now_ms=10_002)
+    # Live when read, lapsed by the clock since, read 2 s ago: this node's tick is late
+    # and the owner has probably renewed: not lapsed (a late tick used to make every
+    # forwarded call UNAVAILABLE).
+    assert not lease_lapsed(lease_until_ms=10_000, read_ms=9_000, lease_ms=lease, now_ms=11_000)
+    # The same read more than a lease old: the view is too old, the clock decides.
+    assert lease_lapsed(lease_until_ms=10_000, read_ms=9_000, lease_ms=lease, now_ms=12_001)
+    assert not lease_lapsed(lease_until_ms=13_000, read_ms=9_000, lease_ms=lease, now_ms=12_001)
+    # Live and fresh.
+    assert not lease_lapsed(lease_until_ms=12_000, read_ms=9_000, lease_ms=lease, now_ms=9_500)
