@@ -5,7 +5,9 @@ Starts a single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback
 - StoreStream: memories per second, streams of ``--batches`` batches of ``--batch``
   memories with server-made keys (cluster: sent to the namespace's owner);
 - unary Retrieve of one key as a peek: calls per second on the single node, on the
-  owner, and through another node (forwarded, one hop);
+  owner, and through another node (a follower: answered from its copy after the
+  owner's read index, docs/cluster.md "Reads on a replica"; with ``--cluster-args
+  '--cluster-replica-reads false'``, forwarded to the owner, one hop);
 - unary Retrieve of one key counting the access: on the single node (in memory,
   flushed every second) and on the owner (recorded for its ``touch`` entries, appended
   about every second and applied by every replica: memd/cluster/touch.py);
@@ -264,16 +266,26 @@ def client_rate(client: Client, key: str, calls: int) -> float:
 CLUSTER_SH = ["bash", str(REPO / "deploy" / "cluster" / "cluster.sh")]
 
 
-def cluster_env(tmp: str, base: int) -> dict[str, str]:
-    """``cluster.sh``'s environment for a cluster under ``tmp`` on ports from ``base``."""
-    return dict(os.environ, CLUSTER_DIR=f"{tmp}/cluster", CLUSTER_PORT_BASE=str(base), MEMD=MEMD)
+def cluster_env(tmp: str, base: int, memd_args: str = "") -> dict[str, str]:
+    """``cluster.sh``'s environment for a cluster under ``tmp`` on ports from ``base``,
+    its nodes started with ``memd_args`` too."""
+    return dict(
+        os.environ,
+        CLUSTER_DIR=f"{tmp}/cluster",
+        CLUSTER_PORT_BASE=str(base),
+        MEMD=MEMD,
+        MEMD_ARGS=memd_args,
+    )
 
 
 @contextmanager
-def single_and_cluster(tmp: str) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
-    """A single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback, both under
-    ``tmp`` and ready (the cluster balanced); yields (the single node's process, its
-    port, the cluster's port base), and stops both afterwards."""
+def single_and_cluster(
+    tmp: str, memd_args: str = ""
+) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+    """A single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback (nodes
+    started with ``memd_args`` too), both under ``tmp`` and ready (the cluster
+    balanced); yields (the single node's process, its port, the cluster's port base),
+    and stops both afterwards."""
     port = free_port()
     single = subprocess.Popen(
         [MEMD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", f"{tmp}/single",
@@ -281,7 +293,7 @@ def single_and_cluster(tmp: str) -> Iterator[tuple[subprocess.Popen[bytes], int,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = 10_000 + (os.getpid() % 200) * 100  # below the ephemeral port range
-    env = cluster_env(tmp, base)
+    env = cluster_env(tmp, base, memd_args)
     try:
         wait_ready(f"127.0.0.1:{port}")
         subprocess.run([*CLUSTER_SH, "up"], env=env, check=True, capture_output=True)
@@ -302,9 +314,18 @@ def main() -> None:
     parser.add_argument("--failovers", type=int, default=3)
     parser.add_argument("--ghz-seconds", type=float, default=0.0, help="0: no ghz rows")
     parser.add_argument("--ghz-concurrency", type=int, default=16)
+    parser.add_argument(
+        "--cluster-args",
+        default="",
+        help="more flags for the cluster's nodes, e.g. '--cluster-replica-reads false' "
+        "(reads through a non-owner forwarded, not answered from its copy)",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp, single_and_cluster(tmp) as (single, port, base):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        single_and_cluster(tmp, args.cluster_args) as (single, port, base),
+    ):
         placement = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(f"127.0.0.1:{base + 21}"))
         for _ in range(300):
             reply = placement.Cluster(cpb.ClusterRequest(), timeout=5)
@@ -322,7 +343,9 @@ def main() -> None:
         runs = measure(f"127.0.0.1:{port}", owner, via, metrics_url, args)
         single.terminate()  # the failovers need no single node
         runs["failover_s"] = [
-            failover_s(base, f"{tmp}/cluster", CLUSTER_SH, cluster_env(tmp, base))
+            failover_s(
+                base, f"{tmp}/cluster", CLUSTER_SH, cluster_env(tmp, base, args.cluster_args)
+            )
             for _ in range(args.failovers)
         ]
     figures = {name: statistics.median(values) for name, values in runs.items()}
@@ -342,7 +365,7 @@ def report(
          "cluster_store", 0.5),
         ("unary Retrieve (peek) on the owner, cluster / single", "single_retrieve",
          "cluster_retrieve", 0.9),
-        ("unary Retrieve (peek) forwarded, cluster / single", "single_retrieve",
+        ("unary Retrieve (peek) via a non-owner, cluster / single", "single_retrieve",
          "cluster_forwarded", 0.5),
         ("unary Retrieve (counted) on the owner, cluster / single", "single_counted",
          "cluster_counted", 0.9),
@@ -350,7 +373,7 @@ def report(
          "client_routed", 0.5),
         ("ghz Retrieve (peek) under load on the owner, cluster / single", "ghz_single",
          "ghz_owner", 0.9),
-        ("ghz Retrieve (peek) under load forwarded, cluster / single", "ghz_single",
+        ("ghz Retrieve (peek) under load via a non-owner, cluster / single", "ghz_single",
          "ghz_forwarded", 0.5),
     ]:  # fmt: skip
         if base not in runs:
@@ -370,7 +393,8 @@ def report(
     load_after = os.getloadavg()[0]
     print(
         f"cluster bench: medians of {args.repeat} alternating runs (failover: {args.failovers}); "
-        f"one Python client; load average {load_before:.1f} before, {load_after:.1f} after"
+        f"one Python client; load average {load_before:.1f} before, {load_after:.1f} after; "
+        f"cluster flags: {args.cluster_args or '(none)'}"
     )
     print(f"  {'figure':<56} {'median':>9} {'target':>14}  met  runs")
     for row in rows:

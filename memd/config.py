@@ -328,6 +328,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             replicas=v["cluster.replicas"],
             lease_s=v["cluster.lease_s"],
             log_keep_entries=v["cluster.log_keep_entries"],
+            replica_reads=v["cluster.replica_reads"],
         ),
         engine=engine,
         archive=archive_options.from_values(v),

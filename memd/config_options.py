@@ -409,6 +409,16 @@ def _cluster_options() -> list[Option]:
             c.log_keep_entries,
             int_in(0, 1 << 40),
         ),
+        Option(
+            "cluster.replica_reads",
+            cl,
+            "Answer reads that count no access from this node's copy of the partition, "
+            "once it has applied the owner's read index (as fresh as the owner's; off: "
+            "forward them to the owner)",
+            c.replica_reads,
+            boolean,
+            show=lambda v: str(v).lower(),
+        ),
     ]
 
 

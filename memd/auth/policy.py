@@ -89,6 +89,8 @@ RULES: dict[str, Rule] = {
     "/memd.v1.ClusterService/TransferIn": Rule(_W, Scope.NAMESPACE),
     # A copy of a whole partition, asked by a node whose log entries were purged.
     "/memd.v1.ClusterService/PartitionSnapshot": Rule(_A, Scope.GLOBAL),
+    # How far a follower must apply to answer reads (sequence numbers only).
+    "/memd.v1.ClusterService/ReadIndex": Rule(_A, Scope.GLOBAL),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),

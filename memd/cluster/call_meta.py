@@ -10,6 +10,7 @@ path of every routed call (a forwarded read walked it four times before).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from memd.cluster.reads import MAX_STALENESS
@@ -69,3 +70,11 @@ def header_namespace(context: Any) -> str | None:
 def forwarded(context: Any) -> bool:
     """The request was forwarded by another node."""
     return any(key == FORWARDED for key, _ in context.invocation_metadata() or ())
+
+
+def node_credentials(token_file: str) -> tuple[tuple[str, str], ...]:
+    """The metadata a node sends with its own calls to other nodes: its admin token."""
+    if not token_file:
+        return ()
+    token = Path(token_file).read_text().strip()
+    return (("authorization", f"Bearer {token}"),)

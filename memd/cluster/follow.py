@@ -68,6 +68,10 @@ class Following:
         """Partitions followed now."""
         return set(self._subs)
 
+    def follows(self, partition: int) -> bool:
+        """``partition``'s consumer runs (not while it starts, or a copy installs)."""
+        return self._subs.get(partition) is not None
+
     def caught_up(self) -> tuple[int, ...]:
         """Followed partitions whose store has applied every entry known to exist."""
         return tuple(

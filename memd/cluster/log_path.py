@@ -25,6 +25,7 @@ from memd.cluster.entry import Entry
 from memd.cluster.follow import Following
 from memd.cluster.metrics import ClusterMetrics
 from memd.cluster.partition import partition_of_subject, subject
+from memd.cluster.read_index import ReadIndex
 from memd.cluster.replica import DETERMINISTIC, LogGap, PartitionState, Replica
 from memd.cluster.take import WRONG_LAST_SEQUENCE
 from memd.errors import MemdError, Unavailable
@@ -45,6 +46,7 @@ class LogPaths:
     replica: Replica
     metrics: ClusterMetrics
     following: Following
+    read_index: ReadIndex
     _js: Any
     _inbox: queue.Queue[tuple[int, int, Entry, float] | None]
     _stopping: threading.Event
@@ -145,6 +147,7 @@ class LogPaths:
                     if self.replica.apply(state, seq, entry):
                         self.metrics.applied.inc()
                         self.metrics.lag_seconds.set(max(0.0, time.time() - published))
+                        self.read_index.advanced()
                     break
                 except LogGap as gap:
                     # Entries this node needs were purged (it was paused, or away):

@@ -46,6 +46,17 @@ class ClusterMetrics:
             ["method"],
             registry=registry,
         )
+        self.replica_reads = Counter(
+            "memd_cluster_replica_reads_total",
+            "Reads answered from this node's follower copy after the owner's read index",
+            ["method"],
+            registry=registry,
+        )
+        self.read_index_rounds = Counter(
+            "memd_cluster_read_index_rounds_total",
+            "Read-index calls this node made to owners (each for many reads)",
+            registry=registry,
+        )
         self.failovers = Counter(
             "memd_cluster_failovers_total",
             "Partitions this node took over from another owner",

@@ -38,6 +38,7 @@ import nats.js.errors as js_errors
 from nats.js import api
 
 from memd.cluster import snapshot
+from memd.cluster.call_meta import node_credentials
 from memd.cluster.compaction import Compactor
 from memd.cluster.entry import Entry, wall_ms
 from memd.cluster.follow import Following
@@ -49,6 +50,7 @@ from memd.cluster.moves import hand_over, stop_serving
 from memd.cluster.options import ClusterOptions
 from memd.cluster.partition import BUCKET, STREAM, SUBJECT_PREFIX, node_key
 from memd.cluster.placement import NodeRecord, Pool
+from memd.cluster.read_index import ReadIndex
 from memd.cluster.replica import PartitionState, Replica
 from memd.cluster.take import TakeOver
 from memd.errors import Unavailable
@@ -95,6 +97,9 @@ class ClusterNode(LogPaths, Leasing):
             replica.states, self._on_entry, partial(snapshot.fetch_and_install, self)
         )
         self.compactor = Compactor(self)
+        self.read_index = ReadIndex(
+            replica.states, node_credentials(options.admin_token_file), metrics
+        )
         self.stores = StoreGroups(self)
 
     @property

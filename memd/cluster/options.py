@@ -21,8 +21,11 @@ class ClusterOptions:
         lease_s: Seconds an owner's lease lasts; a lapsed lease is taken over.
         log_keep_entries: Entries of each partition's log its owner always keeps when
             it compacts the log (``compaction.py``); 0: the log is never compacted.
+        replica_reads: A read this node follows the partition of is answered from its
+            own copy once it has applied the owner's read index (``read_index.py``);
+            off: forwarded to the owner.
         admin_token_file: The daemon's ``--admin-token-file``: a node asking another
-            for a partition's copy presents this token (the RPC needs ADMIN).
+            for a partition's copy or a read index presents this token (ADMIN).
     """
 
     url: str = ""
@@ -32,6 +35,7 @@ class ClusterOptions:
     replicas: int = 3
     lease_s: float = 3.0
     log_keep_entries: int = 4096
+    replica_reads: bool = True
     admin_token_file: str = ""
 
     @property

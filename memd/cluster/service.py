@@ -4,7 +4,8 @@ The map is for smart clients and operators; Drain moves a node's partitions away
 without stopping it (``memd cluster drain``); TransferIn is step (b) of a Transfer
 across partitions, called by the source's owner on the target's (``transfer.py``);
 PartitionSnapshot sends this node's copy of a partition to a node whose log entries
-were purged (``snapshot.py``).
+were purged (``snapshot.py``); ReadIndex tells a follower how far to apply before it
+answers a read itself (``read_index.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from memd.cluster.entry import wall_ms
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
+from memd.cluster.read_index import answer
 from memd.cluster.snapshot import read_copy
 from memd.cluster.transfer import run_transfer_in
-from memd.errors import NotFound, Unavailable
+from memd.errors import InvalidArgument, NotFound, Unavailable
 
 SERVICE_NAME: str = cpb.DESCRIPTOR.services_by_name["ClusterService"].full_name
 
@@ -75,6 +77,14 @@ class ClusterServicer(cpb_grpc.ClusterServiceServicer):
         self._node.metrics.snapshots_served.inc()
         for chunk in chunks:
             yield cpb.PartitionSnapshotChunk.FromString(chunk)
+
+    def ReadIndex(self, request: cpb.ReadIndexRequest, context: Any) -> cpb.ReadIndexResponse:
+        """This owner's read index of each partition asked (-1 where it does not serve)."""
+        states = self._node.states
+        if any(p >= len(states) for p in request.partitions):
+            raise InvalidArgument(f"partitions are numbered 0 to {len(states) - 1}")
+        sequences = answer(states, self._node.id, request.partitions, wall_ms())
+        return cpb.ReadIndexResponse(sequences=sequences)
 
     def Cluster(self, request: cpb.ClusterRequest, context: Any) -> cpb.ClusterResponse:
         """The placement map as this node last read it."""

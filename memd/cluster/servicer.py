@@ -1,8 +1,9 @@
 """The MemoryService of a cluster node: route each request to its partition's owner.
 
 A request for a partition this node serves runs here; writes go through the log first
-(``ClusterNode.write``), reads straight to the store. Any other request is forwarded,
-one hop, to the owner (``forward.py``). In this phase:
+(``ClusterNode.write``), reads straight to the store. A read that counts no access may
+also be answered from this node's follower copy (``routing.py``, ``read_index.py``).
+Any other request is forwarded, one hop, to the owner (``forward.py``). In this phase:
 - reads on the owner count accesses as on a single node, but the engine only records
   them (``deferred_access``): the owner logs them as ``touch`` entries (``touch.py``)
   that every replica applies; a follower's bounded-staleness read counts nothing (a
@@ -18,21 +19,19 @@ one hop, to the owner (``forward.py``). In this phase:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, cast
+from collections.abc import Iterator
+from functools import partial
+from typing import Any, cast
 
-from memd._core import peek_namespace
 from memd._pb.v1 import memory_service_pb2 as pb
-from memd.cluster.call_meta import CallMeta, forwarded
+from memd.cluster.call_meta import forwarded
 from memd.cluster.effect_rpcs import EffectHandlers
 from memd.cluster.entry import wall_ms
 from memd.cluster.fanout import FanOut, served_header
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
-from memd.cluster.partition import partition_of
-from memd.cluster.reads import parse_max_staleness, report
+from memd.cluster.routing import Route, Routing, always, peeks
 from memd.cluster.store_rpcs import StoreHandlers
-from memd.errors import InvalidArgument, Unavailable
 from memd.server.servicer import MemoryServicer
 
 # A RetrieveRequest holding only ``peek = true`` (field 3). Appended to a serialized
@@ -41,20 +40,7 @@ from memd.server.servicer import MemoryServicer
 _PEEK = pb.RetrieveRequest(peek=True).SerializeToString()
 
 
-class Route(NamedTuple):
-    """Where a request runs: its partition and the owner to forward to (None: here).
-
-    ``follower``: served here from a follower copy (a bounded-staleness read), which
-    counts no access.
-    """
-
-    partition: int
-    owner: tuple[str, str] | None
-    meta: CallMeta
-    follower: bool = False
-
-
-class ClusterMemoryServicer(StoreHandlers, EffectHandlers, MemoryServicer):
+class ClusterMemoryServicer(Routing, StoreHandlers, EffectHandlers, MemoryServicer):
     """``MemoryServicer`` with routing and replicated writes.
 
     Args:
@@ -71,87 +57,15 @@ class ClusterMemoryServicer(StoreHandlers, EffectHandlers, MemoryServicer):
         self._count = len(node.states)
         self._fan = FanOut(node, forwarder)
         self._slice = node.options.lease_s  # a forwarded read's attempt: one lease
-        self._forwards: dict[str, Any] = {}  # method -> its forwards counter
+        self._replica_reads = node.options.replica_reads
+        self._children: dict[Any, Any] = {}  # Routing's
         self.groups = node.stores  # StoreHandlers'
-
-    def _owner(
-        self, method: str, namespace: str, context: Any, read: bool = False
-    ) -> tuple[int, tuple[str, str] | None]:
-        """The partition of ``namespace`` and its owner, or None when it is served here."""
-        route = self._route(method, namespace, context, read)
-        return route.partition, route.owner
-
-    def _route(
-        self,
-        method: str,
-        namespace: str | None,
-        context: Any,
-        read: bool = False,
-        body: bytes | None = None,
-    ) -> Route:
-        """Route a request: served here, or forwarded to its partition's owner.
-
-        Served here: as its owner, or, for a ``read`` with a staleness bound that this
-        node's follower copy meets, as a follower.
-
-        Args:
-            method: The RPC's name (for the metrics).
-            namespace: The request's namespace; None for a raw request (``body``),
-                routed by its ``memd-namespace`` header when it has one, without
-                decoding the body. The header is checked against the body where the
-                request is served: here, or on the owner (the header goes with it).
-            context: The call's context.
-            read: A read (a staleness bound applies).
-            body: The serialized request, when ``namespace`` is None.
-
-        Raises:
-            InvalidArgument: The header differs from the body's namespace, or a
-                malformed staleness bound.
-            Unavailable: No owner serves the partition now (or a second hop was due).
-        """
-        meta = CallMeta(context, self._node.id)
-        sent = meta.namespace
-        if namespace is not None:
-            _check_header(sent, namespace)
-        elif sent is None:
-            namespace = peek_namespace(cast(bytes, body))
-        routed_by = namespace if namespace is not None else cast(str, sent)
-        partition = partition_of(routed_by, self._count)
-        bound = parse_max_staleness(meta.max_staleness) if read else None
-        state = self._node.states[partition]
-        owned = state.serving
-        follower = False
-        if owned:
-            if bound is not None:
-                report(context, "owner")
-        elif bound is not None:
-            lag = self._node.staleness(partition)
-            if lag is not None and lag[0] <= bound:
-                report(context, "follower", *lag)
-                self._node.metrics.follower_reads.labels(method).inc()
-                follower = True
-            else:
-                report(context, "owner")
-        if owned or follower:
-            if namespace is None:  # routed by the header: check it against the body
-                _check_header(sent, peek_namespace(cast(bytes, body)))
-            return Route(partition, None, meta, follower)
-        owner = self._node.owner_address(partition)
-        if meta.forwarded or owner is None or owner[0] == self._node.id:
-            raise Unavailable(f"partition {partition} has no serving owner right now; retry")
-        forwards = self._forwards.get(method)
-        if forwards is None:
-            forwards = self._forwards[method] = self._node.metrics.forwards.labels(method)
-        forwards.inc()
-        return Route(partition, owner, meta)
-
-    def _still(self, partition: int, owner: tuple[str, str]) -> Callable[[], bool]:
-        """Whether ``owner`` still holds ``partition`` (a live lease, as last read)."""
-        return lambda: self._node.owner_address(partition) == owner
 
     def Retrieve(self, request: bytes, context: Any) -> bytes:
         """Read on the owner (a follower's read as a peek: see the module docstring)."""
-        route = self._route("Retrieve", None, context, read=True, body=request)
+        route = self._route(
+            "Retrieve", None, context, read=True, body=request, replica=partial(peeks, request)
+        )
         if route.owner is not None:
             return self._relay("Retrieve", request, context, route)
         if route.follower:
@@ -160,7 +74,7 @@ class ClusterMemoryServicer(StoreHandlers, EffectHandlers, MemoryServicer):
 
     def List(self, request: bytes, context: Any) -> bytes:
         """One page, from the owner."""
-        route = self._route("List", None, context, read=True, body=request)
+        route = self._route("List", None, context, read=True, body=request, replica=always)
         if route.owner is not None:
             return self._relay("List", request, context, route)
         return super().List(request, context)
@@ -174,7 +88,13 @@ class ClusterMemoryServicer(StoreHandlers, EffectHandlers, MemoryServicer):
 
     def Search(self, request: pb.SearchRequest, context: Any) -> Iterator[pb.SearchResponse]:
         """Search on the owner (a follower's search counts no access), or forward."""
-        route = self._route("Search", request.namespace, context, read=True)
+        route = self._route(
+            "Search",
+            request.namespace,
+            context,
+            read=True,
+            replica=lambda: not request.count_access,
+        )
         if route.owner is not None:
             yield from self._fwd.stream(
                 route.owner,
@@ -289,12 +209,3 @@ class ClusterMemoryServicer(StoreHandlers, EffectHandlers, MemoryServicer):
             for query in request.queries:
                 query.count_access = False
         yield from super().BatchSearch(request, context)
-
-
-def _check_header(sent: str | None, namespace: str) -> None:
-    """Refuse a ``memd-namespace`` header that differs from the body's namespace."""
-    if sent is not None and sent != namespace:
-        raise InvalidArgument(
-            f"the memd-namespace header ({sent!r}) differs from the request's "
-            f"namespace ({namespace!r})"
-        )

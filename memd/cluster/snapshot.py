@@ -22,12 +22,12 @@ S + 1.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
 
 from memd._pb.v1 import cluster_service_pb2 as cpb
+from memd.cluster.call_meta import node_credentials
 from memd.cluster.partition import mark_name
 from memd.cluster.replica import PartitionState, Replica
 from memd.errors import FailedPrecondition, InvalidArgument, Unavailable
@@ -100,20 +100,13 @@ def sources(node: ClusterNode, partition: int) -> list[tuple[str, str]]:
     ]
 
 
-def _metadata(token_file: str) -> tuple[tuple[str, str], ...]:
-    if not token_file:
-        return ()
-    token = Path(token_file).read_text().strip()
-    return (("authorization", f"Bearer {token}"),)
-
-
 def fetch_copy(node: ClusterNode, partition: int, min_sequence: int) -> list[bytes]:
     """A copy of ``partition`` holding at least every entry up to ``min_sequence``.
 
     Blocking (call it from a worker thread). Raises Unavailable if no node has one.
     """
     request = cpb.PartitionSnapshotRequest(partition=partition, min_sequence=min_sequence)
-    metadata = _metadata(node.options.admin_token_file)
+    metadata = node_credentials(node.options.admin_token_file)
     failures = []
     for node_id, address in sources(node, partition):
         options = [("grpc.max_receive_message_length", 4 * CHUNK_BYTES + (1 << 20))]

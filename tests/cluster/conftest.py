@@ -85,6 +85,15 @@ class Cluster:
                     return float(line.rsplit(" ", 1)[1])
         raise AssertionError(f"{name} not exported by node {node}")
 
+    def counter(self, node: int, name: str, method: str) -> float:
+        """A per-method counter on ``node``'s page (0 until the method was counted)."""
+        with urllib.request.urlopen(self.metrics_url(node), timeout=5) as page:
+            text = page.read().decode()
+        prefix = f'{name}{{method="{method}"}} '
+        return sum(
+            float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)
+        )
+
     def pid(self, name: str) -> int:
         return int((self.dir / f"{name}.pid").read_text())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,13 +53,6 @@ def _again(call: Callable[[], T], timeout: float = 30.0) -> T:
             time.sleep(0.1)
 
 
-def _counter(c: Cluster, node: int, name: str, method: str) -> float:
-    with urllib.request.urlopen(c.metrics_url(node), timeout=5) as page:
-        text = page.read().decode()
-    prefix = f'{name}{{method="{method}"}} '
-    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
-
-
 def test_the_client_sends_the_namespace_header_where_the_request_is_checked(
     whole: Cluster,
 ) -> None:
@@ -82,21 +74,19 @@ def test_follower_reads_through_the_sync_and_the_async_client(whole: Cluster) ->
     with Client(whole.address(follower)) as client:
         _again(lambda: client.store(NS, [{"key": "f", "text": "coffee"}]))
         whole.converged()
-        reads = {m: _counter(whole, follower, "memd_cluster_follower_reads_total", m) for m in
+        reads = {m: whole.counter(follower, "memd_cluster_follower_reads_total", m) for m in
                  ("Retrieve", "List", "Search")}  # fmt: skip
-        forwards = _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve")
+        forwards = whole.counter(follower, "memd_cluster_forwards_total", "Retrieve")
         assert client.get(NS, ["f"], max_staleness_ms=60_000)["f"] is not None
         assert "f" in {m.key for m in client.list(NS, max_staleness_ms=60_000)}
         assert [h.memory.key for h in client.search(NS, "coffee", max_staleness_ms=60_000)] == ["f"]
         for method, before in reads.items():  # answered by the follower, not forwarded
-            assert _counter(whole, follower, "memd_cluster_follower_reads_total", method) == (
+            assert whole.counter(follower, "memd_cluster_follower_reads_total", method) == (
                 before + 1
             ), method
-        assert _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve") == forwards
+        assert whole.counter(follower, "memd_cluster_forwards_total", "Retrieve") == forwards
         assert client.get(NS, ["f"])["f"] is not None  # no bound: the owner answers
-        assert _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve") == (
-            forwards + 1
-        )
+        assert whole.counter(follower, "memd_cluster_forwards_total", "Retrieve") == (forwards + 1)
         with pytest.raises(ValueError, match="max_staleness_ms"):
             client.get(NS, ["f"], max_staleness_ms=-1)
 
@@ -104,9 +94,9 @@ def test_follower_reads_through_the_sync_and_the_async_client(whole: Cluster) ->
         async with AsyncClient(whole.address(follower)) as aio:
             return (await aio.get(NS, ["f"], max_staleness_ms=60_000))["f"] is not None
 
-    before = _counter(whole, follower, "memd_cluster_follower_reads_total", "Retrieve")
+    before = whole.counter(follower, "memd_cluster_follower_reads_total", "Retrieve")
     assert asyncio.run(read())
-    after = _counter(whole, follower, "memd_cluster_follower_reads_total", "Retrieve")
+    after = whole.counter(follower, "memd_cluster_follower_reads_total", "Retrieve")
     assert after == before + 1
 
 
@@ -114,10 +104,10 @@ def test_route_to_owner_skips_the_hop_and_follows_a_failover(whole: Cluster) -> 
     owner, follower = _roles(whole)
     with Client(whole.address(follower), route_to_owner=True) as client:
         _again(lambda: client.store(NS, [{"key": "r", "text": "routed"}]))
-        forwards = _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve")
+        forwards = whole.counter(follower, "memd_cluster_forwards_total", "Retrieve")
         for _ in range(5):
             assert client.get(NS, ["r"])["r"] is not None
-        assert _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve") == forwards
+        assert whole.counter(follower, "memd_cluster_forwards_total", "Retrieve") == forwards
         # The owner dies: the call to it fails UNAVAILABLE, the client reads the map
         # again (from its entry node) and retries until the new owner answers.
         whole.kill9(f"memd-{owner}")
@@ -127,10 +117,10 @@ def test_route_to_owner_skips_the_hop_and_follows_a_failover(whole: Cluster) -> 
             assert time.monotonic() < deadline, "no node took the partition over"
             time.sleep(0.1)
         time.sleep(0.5)  # the entry node's own read of the map (every third of a lease)
-        forwards = _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve")
+        forwards = whole.counter(follower, "memd_cluster_forwards_total", "Retrieve")
         for _ in range(5):  # straight to the new owner, wherever it is
             assert client.get(NS, ["r"])["r"] is not None
-        assert _counter(whole, follower, "memd_cluster_forwards_total", "Retrieve") == forwards
+        assert whole.counter(follower, "memd_cluster_forwards_total", "Retrieve") == forwards
 
 
 def test_route_to_owner_leaves_a_single_node_alone(tmp_path: Path) -> None:
@@ -156,11 +146,11 @@ def test_the_async_client_routes_to_the_owner_too(whole: Cluster) -> None:
                 assert (await aio.get(ns, ["a"]))["a"] is not None
             return [h.memory.key async for h in aio.search(ns, "routed")]
 
-    before = {m: _counter(whole, entry, "memd_cluster_forwards_total", m) for m in
+    before = {m: whole.counter(entry, "memd_cluster_forwards_total", m) for m in
               ("Store", "Retrieve", "Search")}  # fmt: skip
     assert asyncio.run(run()) == ["a"]
     for method, count in before.items():  # every call went straight to the owner
-        assert _counter(whole, entry, "memd_cluster_forwards_total", method) == count, method
+        assert whole.counter(entry, "memd_cluster_forwards_total", method) == count, method
     # Without routing, the same calls through the same node are forwarded (the counter
     # does count them): the assertions above could fail.
 
@@ -169,6 +159,6 @@ def test_the_async_client_routes_to_the_owner_too(whole: Cluster) -> None:
             assert (await aio.get(ns, ["a"]))["a"] is not None
 
     asyncio.run(plain())
-    assert _counter(whole, entry, "memd_cluster_forwards_total", "Retrieve") == (
+    assert whole.counter(entry, "memd_cluster_forwards_total", "Retrieve") == (
         before["Retrieve"] + 1
     )

@@ -55,6 +55,11 @@ class ClusterServiceStub:
                 request_serializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotChunk.FromString,
                 _registered_method=True)
+        self.ReadIndex = channel.unary_unary(
+                '/memd.v1.ClusterService/ReadIndex',
+                request_serializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -95,6 +100,16 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadIndex(self, request, context):
+        """How far a follower must have applied each partition's log to answer a read as the
+        owner would now: the owner's applied sequence, which covers every write it has
+        acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
+        for many reads at once; ADMIN on "*".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +132,11 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.PartitionSnapshot,
                     request_deserializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotRequest.FromString,
                     response_serializer=memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotChunk.SerializeToString,
+            ),
+            'ReadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadIndex,
+                    request_deserializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +248,33 @@ class ClusterService:
             '/memd.v1.ClusterService/PartitionSnapshot',
             memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotRequest.SerializeToString,
             memd_dot_v1_dot_cluster__service__pb2.PartitionSnapshotChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.ClusterService/ReadIndex',
+            memd_dot_v1_dot_cluster__service__pb2.ReadIndexRequest.SerializeToString,
+            memd_dot_v1_dot_cluster__service__pb2.ReadIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1121,6 +1121,100 @@ func (x *StoreRecord) GetValue() []byte {
 	return nil
 }
 
+// Asks a partition's owner for its read index (`ReadIndex`).
+type ReadIndexRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partitions, each owned by the node asked (as the asker last read the map).
+	Partitions    []uint32 `protobuf:"varint,1,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexRequest) Reset() {
+	*x = ReadIndexRequest{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexRequest) ProtoMessage() {}
+
+func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
+func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReadIndexRequest) GetPartitions() []uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+// The owner's read index of each partition asked, in the request's order.
+type ReadIndexResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last log sequence the owner applied, which covers every write it has
+	// acknowledged; -1 for a partition it does not serve under a live lease now (the
+	// asker forwards those reads instead).
+	Sequences     []int64 `protobuf:"varint,1,rep,packed,name=sequences,proto3" json:"sequences,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexResponse) Reset() {
+	*x = ReadIndexResponse{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexResponse) ProtoMessage() {}
+
+func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
+func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReadIndexResponse) GetSequences() []int64 {
+	if x != nil {
+		return x.Sequences
+	}
+	return nil
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
@@ -1197,19 +1291,26 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"\vStoreRecord\x122\n" +
 	"\bdatabase\x18\x01 \x01(\x0e2\x16.memd.v1.StoreDatabaseR\bdatabase\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\fR\x05value*\xa7\x01\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"2\n" +
+	"\x10ReadIndexRequest\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\rR\n" +
+	"partitions\"1\n" +
+	"\x11ReadIndexResponse\x12\x1c\n" +
+	"\tsequences\x18\x01 \x03(\x03R\tsequences*\xa7\x01\n" +
 	"\rStoreDatabase\x12\x1e\n" +
 	"\x1aSTORE_DATABASE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19STORE_DATABASE_NAMESPACES\x10\x01\x12\x1b\n" +
 	"\x17STORE_DATABASE_MEMORIES\x10\x02\x12\x1a\n" +
 	"\x16STORE_DATABASE_VECTORS\x10\x03\x12\x1e\n" +
-	"\x1aSTORE_DATABASE_VECTOR_FREE\x10\x042\xa8\x02\n" +
+	"\x1aSTORE_DATABASE_VECTOR_FREE\x10\x042\xec\x02\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
 	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponse\x12E\n" +
 	"\n" +
 	"TransferIn\x12\x1a.memd.v1.TransferInRequest\x1a\x1b.memd.v1.TransferInResponse\x12Y\n" +
-	"\x11PartitionSnapshot\x12!.memd.v1.PartitionSnapshotRequest\x1a\x1f.memd.v1.PartitionSnapshotChunk0\x01B\x97\x01\n" +
+	"\x11PartitionSnapshot\x12!.memd.v1.PartitionSnapshotRequest\x1a\x1f.memd.v1.PartitionSnapshotChunk0\x01\x12B\n" +
+	"\tReadIndex\x12\x19.memd.v1.ReadIndexRequest\x1a\x1a.memd.v1.ReadIndexResponseB\x97\x01\n" +
 	"\vcom.memd.v1B\x13ClusterServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -1225,7 +1326,7 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 }
 
 var file_memd_v1_cluster_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(StoreDatabase)(0),               // 0: memd.v1.StoreDatabase
 	(*ClusterRequest)(nil),           // 1: memd.v1.ClusterRequest
@@ -1244,32 +1345,36 @@ var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*PartitionSnapshotRequest)(nil), // 14: memd.v1.PartitionSnapshotRequest
 	(*PartitionSnapshotChunk)(nil),   // 15: memd.v1.PartitionSnapshotChunk
 	(*StoreRecord)(nil),              // 16: memd.v1.StoreRecord
-	(Tier)(0),                        // 17: memd.v1.Tier
-	(*TransferRequest)(nil),          // 18: memd.v1.TransferRequest
-	(*Memory)(nil),                   // 19: memd.v1.Memory
-	(*TransferResponse)(nil),         // 20: memd.v1.TransferResponse
+	(*ReadIndexRequest)(nil),         // 17: memd.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),        // 18: memd.v1.ReadIndexResponse
+	(Tier)(0),                        // 19: memd.v1.Tier
+	(*TransferRequest)(nil),          // 20: memd.v1.TransferRequest
+	(*Memory)(nil),                   // 21: memd.v1.Memory
+	(*TransferResponse)(nil),         // 22: memd.v1.TransferResponse
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
 	3,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
 	2,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
 	8,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
 	9,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
-	17, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
-	18, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
-	19, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
-	20, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
+	19, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	20, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
+	21, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
+	22, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
 	16, // 8: memd.v1.PartitionSnapshotChunk.records:type_name -> memd.v1.StoreRecord
 	0,  // 9: memd.v1.StoreRecord.database:type_name -> memd.v1.StoreDatabase
 	1,  // 10: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
 	5,  // 11: memd.v1.ClusterService.Drain:input_type -> memd.v1.DrainRequest
 	10, // 12: memd.v1.ClusterService.TransferIn:input_type -> memd.v1.TransferInRequest
 	14, // 13: memd.v1.ClusterService.PartitionSnapshot:input_type -> memd.v1.PartitionSnapshotRequest
-	4,  // 14: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	6,  // 15: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
-	11, // 16: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
-	15, // 17: memd.v1.ClusterService.PartitionSnapshot:output_type -> memd.v1.PartitionSnapshotChunk
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
+	17, // 14: memd.v1.ClusterService.ReadIndex:input_type -> memd.v1.ReadIndexRequest
+	4,  // 15: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	6,  // 16: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	11, // 17: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
+	15, // 18: memd.v1.ClusterService.PartitionSnapshot:output_type -> memd.v1.PartitionSnapshotChunk
+	18, // 19: memd.v1.ClusterService.ReadIndex:output_type -> memd.v1.ReadIndexResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1288,7 +1393,7 @@ func file_memd_v1_cluster_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

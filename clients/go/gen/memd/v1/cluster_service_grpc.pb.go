@@ -32,6 +32,7 @@ const (
 	ClusterService_Drain_FullMethodName             = "/memd.v1.ClusterService/Drain"
 	ClusterService_TransferIn_FullMethodName        = "/memd.v1.ClusterService/TransferIn"
 	ClusterService_PartitionSnapshot_FullMethodName = "/memd.v1.ClusterService/PartitionSnapshot"
+	ClusterService_ReadIndex_FullMethodName         = "/memd.v1.ClusterService/ReadIndex"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -54,6 +55,11 @@ type ClusterServiceClient interface {
 	// node that must follow the partition from entries its log no longer keeps
 	// (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
 	PartitionSnapshot(ctx context.Context, in *PartitionSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PartitionSnapshotChunk], error)
+	// How far a follower must have applied each partition's log to answer a read as the
+	// owner would now: the owner's applied sequence, which covers every write it has
+	// acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
+	// for many reads at once; ADMIN on "*".
+	ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error)
 }
 
 type clusterServiceClient struct {
@@ -113,6 +119,16 @@ func (c *clusterServiceClient) PartitionSnapshot(ctx context.Context, in *Partit
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ClusterService_PartitionSnapshotClient = grpc.ServerStreamingClient[PartitionSnapshotChunk]
 
+func (c *clusterServiceClient) ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadIndexResponse)
+	err := c.cc.Invoke(ctx, ClusterService_ReadIndex_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -133,6 +149,11 @@ type ClusterServiceServer interface {
 	// node that must follow the partition from entries its log no longer keeps
 	// (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
 	PartitionSnapshot(*PartitionSnapshotRequest, grpc.ServerStreamingServer[PartitionSnapshotChunk]) error
+	// How far a follower must have applied each partition's log to answer a read as the
+	// owner would now: the owner's applied sequence, which covers every write it has
+	// acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
+	// for many reads at once; ADMIN on "*".
+	ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error)
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -154,6 +175,9 @@ func (UnimplementedClusterServiceServer) TransferIn(context.Context, *TransferIn
 }
 func (UnimplementedClusterServiceServer) PartitionSnapshot(*PartitionSnapshotRequest, grpc.ServerStreamingServer[PartitionSnapshotChunk]) error {
 	return status.Errorf(codes.Unimplemented, "method PartitionSnapshot not implemented")
+}
+func (UnimplementedClusterServiceServer) ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReadIndex not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -241,6 +265,24 @@ func _ClusterService_PartitionSnapshot_Handler(srv interface{}, stream grpc.Serv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ClusterService_PartitionSnapshotServer = grpc.ServerStreamingServer[PartitionSnapshotChunk]
 
+func _ClusterService_ReadIndex_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReadIndexRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServiceServer).ReadIndex(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClusterService_ReadIndex_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServiceServer).ReadIndex(ctx, req.(*ReadIndexRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -259,6 +301,10 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TransferIn",
 			Handler:    _ClusterService_TransferIn_Handler,
+		},
+		{
+			MethodName: "ReadIndex",
+			Handler:    _ClusterService_ReadIndex_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -302,6 +302,22 @@ export interface StoreRecord {
   value: Buffer;
 }
 
+/** Asks a partition's owner for its read index (`ReadIndex`). */
+export interface ReadIndexRequest {
+  /** The partitions, each owned by the node asked (as the asker last read the map). */
+  partitions: number[];
+}
+
+/** The owner's read index of each partition asked, in the request's order. */
+export interface ReadIndexResponse {
+  /**
+   * The last log sequence the owner applied, which covers every write it has
+   * acknowledged; -1 for a partition it does not serve under a live lease now (the
+   * asker forwards those reads instead).
+   */
+  sequences: bigint[];
+}
+
 function createBaseClusterRequest(): ClusterRequest {
   return {};
 }
@@ -2044,6 +2060,177 @@ export const StoreRecord: MessageFns<StoreRecord> = {
   },
 };
 
+function createBaseReadIndexRequest(): ReadIndexRequest {
+  return { partitions: [] };
+}
+
+export const ReadIndexRequest: MessageFns<ReadIndexRequest> = {
+  encode(message: ReadIndexRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partitions.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.partitions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadIndexRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadIndexRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.partitions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.partitions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadIndexRequest {
+    return {
+      partitions: globalThis.Array.isArray(object?.partitions)
+        ? object.partitions.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReadIndexRequest): unknown {
+    const obj: any = {};
+    if (message.partitions?.length) {
+      obj.partitions = message.partitions.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadIndexRequest>): ReadIndexRequest {
+    return ReadIndexRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadIndexRequest>): ReadIndexRequest {
+    const message = createBaseReadIndexRequest();
+    message.partitions = object.partitions?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReadIndexResponse(): ReadIndexResponse {
+  return { sequences: [] };
+}
+
+export const ReadIndexResponse: MessageFns<ReadIndexResponse> = {
+  encode(message: ReadIndexResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequences.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.sequences) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field sequences of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadIndexResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadIndexResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.sequences.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.sequences.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadIndexResponse {
+    return {
+      sequences: globalThis.Array.isArray(object?.sequences) ? object.sequences.map((e: any) => BigInt(e)) : [],
+    };
+  },
+
+  toJSON(message: ReadIndexResponse): unknown {
+    const obj: any = {};
+    if (message.sequences?.length) {
+      obj.sequences = message.sequences.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadIndexResponse>): ReadIndexResponse {
+    return ReadIndexResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadIndexResponse>): ReadIndexResponse {
+    const message = createBaseReadIndexResponse();
+    message.sequences = object.sequences?.map((e) => BigInt(e)) || [];
+    return message;
+  },
+};
+
 /** The placement map of a memd cluster. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -2101,6 +2288,21 @@ export const ClusterServiceService = {
       Buffer.from(PartitionSnapshotChunk.encode(value).finish()),
     responseDeserialize: (value: Buffer): PartitionSnapshotChunk => PartitionSnapshotChunk.decode(value),
   },
+  /**
+   * How far a follower must have applied each partition's log to answer a read as the
+   * owner would now: the owner's applied sequence, which covers every write it has
+   * acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
+   * for many reads at once; ADMIN on "*".
+   */
+  readIndex: {
+    path: "/memd.v1.ClusterService/ReadIndex" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadIndexRequest): Buffer => Buffer.from(ReadIndexRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadIndexRequest => ReadIndexRequest.decode(value),
+    responseSerialize: (value: ReadIndexResponse): Buffer => Buffer.from(ReadIndexResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadIndexResponse => ReadIndexResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -2124,6 +2326,13 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
    * (compaction, docs/cluster.md). Nodes call it on each other; ADMIN on "*".
    */
   partitionSnapshot: handleServerStreamingCall<PartitionSnapshotRequest, PartitionSnapshotChunk>;
+  /**
+   * How far a follower must have applied each partition's log to answer a read as the
+   * owner would now: the owner's applied sequence, which covers every write it has
+   * acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
+   * for many reads at once; ADMIN on "*".
+   */
+  readIndex: handleUnaryCall<ReadIndexRequest, ReadIndexResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -2197,6 +2406,27 @@ export interface ClusterServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<PartitionSnapshotChunk>;
+  /**
+   * How far a follower must have applied each partition's log to answer a read as the
+   * owner would now: the owner's applied sequence, which covers every write it has
+   * acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
+   * for many reads at once; ADMIN on "*".
+   */
+  readIndex(
+    request: ReadIndexRequest,
+    callback: (error: ServiceError | null, response: ReadIndexResponse) => void,
+  ): ClientUnaryCall;
+  readIndex(
+    request: ReadIndexRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReadIndexResponse) => void,
+  ): ClientUnaryCall;
+  readIndex(
+    request: ReadIndexRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReadIndexResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ClusterServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,97 @@
+"""Reads on a replica in a real cluster (docs/cluster.md "Reads on a replica",
+``memd/cluster/read_index.py``).
+
+A follower answers a read that counts no access from its own copy once it has applied
+the owner's read index: writes acknowledged by the owner (or forwarded to it) and read
+at once through a follower are found every time, and the follower's counters show it
+answered them itself; a counted read still goes to the owner. The wait for the index
+itself is shown deterministically in ``test_read_index.py`` (here the follower's copy
+is seldom behind by more than the read-index call takes).
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from memd._pb.v1 import cluster_service_pb2 as cpb
+from memd._pb.v1 import cluster_service_pb2_grpc as cpb_grpc
+from memd._pb.v1 import memory_pb2 as mpb
+from memd._pb.v1 import memory_service_pb2 as pb
+from memd.cluster.partition import partition_of
+from tests.cluster.conftest import Cluster, retry
+
+NS = "replica:reads"
+READS = "memd_cluster_replica_reads_total"
+FORWARDS = "memd_cluster_forwards_total"
+
+
+def _roles(c: Cluster, ns: str = NS) -> tuple[int, int]:
+    record = c.wait_balanced().partitions[partition_of(ns, 8)]
+    return int(record.owner.removeprefix("memd-")), int(record.followers[0].removeprefix("memd-"))
+
+
+def _store(c: Cluster, node: int, key: str, text: str) -> None:
+    memory = mpb.NewMemory(key=key, text=text)
+    retry(lambda: c.stub(node).Store(pb.StoreRequest(namespace=NS, memories=[memory]), timeout=10))
+
+
+def test_a_follower_reads_every_write_acknowledged_before_the_read(whole: Cluster) -> None:
+    c = whole
+    owner, follower = _roles(c)
+    _store(c, owner, "warm", "warm up")
+    reads = {m: c.counter(follower, READS, m) for m in ("Retrieve", "List", "Search")}
+    forwards = c.counter(follower, FORWARDS, "Retrieve")
+    rounds = c.metric(follower, "memd_cluster_read_index_rounds_total")
+    at_follower = c.stub(follower)
+    for i in range(40):
+        # Acknowledged by the owner (directly, or forwarded), then read at once on
+        # the follower.
+        _store(c, owner if i % 2 else follower, f"k{i}", f"fact number {i}")
+        got = at_follower.Retrieve(
+            pb.RetrieveRequest(namespace=NS, keys=[f"k{i}"], peek=True), timeout=10
+        )
+        assert got.results[0].found, i
+    listed = at_follower.List(pb.ListRequest(namespace=NS, page_size=100), timeout=10)
+    assert {m.key for m in listed.memories} >= {f"k{i}" for i in range(40)}
+    hits = [
+        h.memory.key
+        for page in at_follower.Search(
+            pb.SearchRequest(namespace=NS, query="number 39", limit=3), timeout=10
+        )
+        for h in page.hits
+    ]
+    assert "k39" in hits
+    assert c.counter(follower, READS, "Retrieve") == reads["Retrieve"] + 40
+    assert c.counter(follower, READS, "List") == reads["List"] + 1
+    assert c.counter(follower, READS, "Search") == reads["Search"] + 1
+    assert c.counter(follower, FORWARDS, "Retrieve") == forwards, "peeks are read here"
+    assert c.metric(follower, "memd_cluster_read_index_rounds_total") > rounds
+
+
+def test_a_counted_read_still_goes_to_the_owner(whole: Cluster) -> None:
+    c = whole
+    owner, follower = _roles(c)
+    _store(c, owner, "counted", "read me")
+    reads = c.counter(follower, READS, "Retrieve")
+    forwards = c.counter(follower, FORWARDS, "Retrieve")
+    got = c.stub(follower).Retrieve(pb.RetrieveRequest(namespace=NS, keys=["counted"]), timeout=10)
+    assert got.results[0].found
+    assert c.counter(follower, FORWARDS, "Retrieve") == forwards + 1
+    assert c.counter(follower, READS, "Retrieve") == reads
+
+
+def test_only_the_owner_gives_a_read_index(whole: Cluster) -> None:
+    c = whole
+    owner, follower = _roles(c)
+    _store(c, owner, "indexed", "x")
+    partition = partition_of(NS, 8)
+    request = cpb.ReadIndexRequest(partitions=[partition])
+    at_owner = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(c.address(owner)))
+    at_follower = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(c.address(follower)))
+    index = at_owner.ReadIndex(request, timeout=10).sequences
+    assert len(index) == 1 and index[0] > 0
+    assert list(at_follower.ReadIndex(request, timeout=10).sequences) == [-1]
+    with pytest.raises(grpc.RpcError) as refused:
+        at_owner.ReadIndex(cpb.ReadIndexRequest(partitions=[partition, 8]), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
