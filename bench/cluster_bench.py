@@ -348,7 +348,7 @@ def main() -> None:
             )
             for _ in range(args.failovers)
         ]
-    figures = {name: statistics.median(values) for name, values in runs.items()}
+    figures = {name: statistics.median(values) for name, values in runs.items() if values}
     report(args, runs, figures, load_before)
 
 
@@ -384,12 +384,13 @@ def report(
             "ratio": figures[figure] / figures[base], "ratio_per_run": ratios,
             "target": f">= {target}", "met": figures[figure] / figures[base] >= target,
         })  # fmt: skip
-    failover = figures["failover_s"]
-    rows.append({
-        "figure": "failover after kill -9 of the owner (s)", "median_s": failover,
-        "runs_s": runs["failover_s"], "lease_s": LEASE_S, "ratio": failover / LEASE_S,
-        "target": "<= 2 x lease", "met": failover <= 2 * LEASE_S,
-    })  # fmt: skip
+    failover = figures.get("failover_s")  # none with --failovers 0
+    if failover is not None:
+        rows.append({
+            "figure": "failover after kill -9 of the owner (s)", "median_s": failover,
+            "runs_s": runs["failover_s"], "lease_s": LEASE_S, "ratio": failover / LEASE_S,
+            "target": "<= 2 x lease", "met": failover <= 2 * LEASE_S,
+        })  # fmt: skip
     load_after = os.getloadavg()[0]
     print(
         f"cluster bench: medians of {args.repeat} alternating runs (failover: {args.failovers}); "
@@ -402,7 +403,9 @@ def report(
         value = row.get("median_s", row["ratio"])
         print(f"  {row['figure']:<56} {value:>9.2f} {row['target']:>14}  "
               f"{'yes' if row['met'] else 'NO ':<4} {runs_text}")  # fmt: skip
-    for row in rows[:-1]:
+    for row in rows:
+        if "single_per_s" not in row:
+            continue
         print(f"    {row['figure']}: single {row['single_per_s']:,.0f}/s, "
               f"cluster {row['cluster_per_s']:,.0f}/s")  # fmt: skip
     if "batches_per_entry" in runs:

@@ -5,9 +5,10 @@ tick), the last sequence it applied of each partition it follows. Once a lease (
 ``COMPACT_EVERY_TICKS`` ticks), the owner of a partition computes its purge point
 (``purge_point``): the smaller of
 
-- the oldest of the last K entries it applied itself (K = ``--cluster-log-keep-entries``;
-  until it has applied K entries of the partition it purges nothing), so the log keeps
-  at least the last K entries for a replica that falls a little behind, and
+- the oldest of the last K entries it appended as the owner (K =
+  ``--cluster-log-keep-entries``; until it has appended K entries of the partition it
+  purges nothing), so the log keeps at least the last K entries for a replica that
+  falls a little behind, and
 - one past the lowest sequence applied by the partition's current replicas: the owner
   and every follower its record names (the live, not drained nodes, rewritten at every
   renewal). A follower that has published no sequence for the partition yet holds the

@@ -155,7 +155,8 @@ class Forwarder:
         """Forward a read (raw bytes in and out) as blocking calls of the Rust relay.
 
         Cheaper than ``unary``'s watched call (no hand-off to the relay's thread and
-        back, no polling), which a read can afford because it may be sent again: the
+        back, no polling), which a read that counts nothing can afford because it may be
+        sent again (a counted read goes through ``unary``, sent once): the
         first attempt is bounded by ``slice_s`` (a lease); one that runs out while the
         owner still holds the partition is sent again with twice the bound (a read that
         is merely slow still completes), within the caller's deadline; one whose owner

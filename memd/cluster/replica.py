@@ -52,9 +52,9 @@ class PartitionState:
         placement: The record last read from the bucket, and its revision.
         revision: KV revision of ``placement`` (0: none read).
         placement_ms: Wall-clock ms the lease tick last read ``placement``.
-        recent: The sequences of the last entries applied here, oldest first (at
-            most ``--cluster-log-keep-entries``): an owner purges its log only below
-            the oldest, so it keeps at least that many (``compaction.py``).
+        recent: The sequences of the last entries applied here as the owner, oldest
+            first (at most ``--cluster-log-keep-entries``): an owner purges its log
+            only below the oldest, so it keeps at least that many (``compaction.py``).
         purged_below: The owner purged the log below this sequence (0: never here).
     """
 
@@ -127,7 +127,11 @@ class Replica:
     @staticmethod
     def _applied(state: PartitionState, seq: int) -> None:
         state.applied = seq
-        if state.recent.maxlen:
+        # Only an owner purges, so only what it applied as the owner is kept: a node
+        # that never owns the partition keeps nothing (4 096 sequences each, for
+        # every partition, added up). A new owner keeps more than K entries until it
+        # appended K itself: it purges later, never sooner.
+        if state.serving and state.recent.maxlen:
             state.recent.append(seq)
 
     def apply(self, state: PartitionState, seq: int, entry: Entry) -> bool:

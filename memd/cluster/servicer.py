@@ -67,6 +67,12 @@ class ClusterMemoryServicer(Routing, StoreHandlers, EffectHandlers, MemoryServic
             "Retrieve", None, context, read=True, body=request, replica=partial(peeks, request)
         )
         if route.owner is not None:
+            if not peeks(request):
+                # A counted read is sent once: resent after a slow first attempt
+                # (``Forwarder.read``), it would be counted twice.
+                owner = route.owner
+                still = self._still(route.partition, owner)
+                return cast(bytes, self._fwd.unary(owner, "Retrieve", request, context, still))
             return self._relay("Retrieve", request, context, route)
         if route.follower:
             request += _PEEK
@@ -80,7 +86,7 @@ class ClusterMemoryServicer(Routing, StoreHandlers, EffectHandlers, MemoryServic
         return super().List(request, context)
 
     def _relay(self, method: str, request: bytes, context: Any, route: Route) -> bytes:
-        """The owner's reply to a raw read, its bytes relayed untouched both ways."""
+        """The owner's reply to a raw read that counts nothing (bytes relayed untouched)."""
         owner = cast(tuple[str, str], route.owner)
         still = self._still(route.partition, owner)
         reply = self._fwd.read(owner, method, request, context, route.meta, still, self._slice)

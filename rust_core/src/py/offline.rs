@@ -70,15 +70,16 @@ pub fn py_verify(py: Python<'_>, path: PathBuf) -> PyResult<PyVerifyReport> {
     enter_core(py, || verify::verify(&path)).map(PyVerifyReport)
 }
 
-/// Requests below this size are peeked with the GIL held: parsing a few hundred bytes
-/// takes less time than handing the GIL to another of the server's threads and
-/// waiting to get it back (this runs on every authorized call).
-const PEEK_WITH_GIL_BYTES: usize = 64 << 10;
+/// Requests below this size are read with the GIL held (their namespace peeked, or
+/// their missing keys filled): a pass over a few kilobytes takes less time than
+/// handing the GIL to another of the server's threads and waiting to get it back
+/// (a peek runs on every authorized call, a fill on every cluster Store).
+const READ_WITH_GIL_BYTES: usize = 64 << 10;
 
 /// The namespace (field 1) of a serialized `memd.v1` request; "" when absent.
 #[pyfunction]
 pub fn peek_namespace(py: Python<'_>, request: &[u8]) -> PyResult<String> {
-    if request.len() < PEEK_WITH_GIL_BYTES {
+    if request.len() < READ_WITH_GIL_BYTES {
         return wire::peek_namespace(request).map_err(Into::into);
     }
     enter_core(py, || wire::peek_namespace(request))
@@ -94,7 +95,7 @@ pub fn fill_store_keys<'py>(
     now_ms: u64,
 ) -> PyResult<(Bound<'py, PyBytes>, String, usize)> {
     let bytes = request.as_bytes();
-    let keyed = if bytes.len() < PEEK_WITH_GIL_BYTES {
+    let keyed = if bytes.len() < READ_WITH_GIL_BYTES {
         engine::fill_keys(bytes, now_ms)?
     } else {
         enter_core(py, || engine::fill_keys(bytes, now_ms))?
