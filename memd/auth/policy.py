@@ -91,6 +91,8 @@ RULES: dict[str, Rule] = {
     "/memd.v1.ClusterService/PartitionSnapshot": Rule(_A, Scope.GLOBAL),
     # How far a follower must apply to answer reads (sequence numbers only).
     "/memd.v1.ClusterService/ReadIndex": Rule(_A, Scope.GLOBAL),
+    # Reads a follower counted, for the owner to log (a `touch` entry).
+    "/memd.v1.ClusterService/Touch": Rule(_A, Scope.GLOBAL),
     _AUTH + "CreateToken": Rule(_A, Scope.GLOBAL),
     _AUTH + "ListTokens": Rule(_A, Scope.GLOBAL),
     _AUTH + "RevokeToken": Rule(_A, Scope.GLOBAL),

@@ -72,6 +72,16 @@ class ClusterMetrics:
             "touch entries (reads' access statistics) this node appended as an owner",
             registry=registry,
         )
+        self.touch_sent = Counter(
+            "memd_cluster_touch_keys_sent_total",
+            "Keys read on this node as a follower (reads on a replica) sent to the owner",
+            registry=registry,
+        )
+        self.touch_unsent = Counter(
+            "memd_cluster_touch_keys_unsent_total",
+            "Keys read here as a follower that no owner took (moving, or gone)",
+            registry=registry,
+        )
         self.touch_waiting = Gauge(
             "memd_cluster_touch_keys_waiting",
             "Keys whose reads wait for this owner's next touch entry",

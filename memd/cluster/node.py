@@ -97,9 +97,8 @@ class ClusterNode(LogPaths, Leasing):
             replica.states, self._on_entry, partial(snapshot.fetch_and_install, self)
         )
         self.compactor = Compactor(self)
-        self.read_index = ReadIndex(
-            replica.states, node_credentials(options.admin_token_file), metrics
-        )
+        self.credentials = node_credentials(options.admin_token_file)
+        self.read_index = ReadIndex(replica.states, self.credentials, metrics)
         self.stores = StoreGroups(self)
 
     @property

@@ -22,9 +22,9 @@ gather into the next round, sent as soon as the one in flight returns, by one of
 them. A read never joins a round already in flight: that one may have been answered
 before a write the reader saw acknowledged.
 
-Only reads that count no access are served this way (a peek Retrieve, List, Search): a
-counted read's access statistics are the owner's to log (``touch.py``), so it goes to
-the owner.
+A counted read served this way is recorded in this node's buffer like one on the owner,
+and sent to the owner, which logs it as its own ``touch`` entry (``touch.py``): every
+replica counts it.
 """
 
 from __future__ import annotations

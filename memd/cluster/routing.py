@@ -27,8 +27,9 @@ from memd.errors import InvalidArgument, Unavailable
 class Route(NamedTuple):
     """Where a request runs: its partition and the owner to forward to (None: here).
 
-    ``follower``: served here from a follower copy (a bounded-staleness read), which
-    counts no access.
+    ``follower``: served here from a follower copy under a staleness bound, which
+    counts no access (a read on a replica after the read index is not one: it counts
+    as asked).
     """
 
     partition: int
@@ -59,14 +60,15 @@ class Routing:
         context: Any,
         read: bool = False,
         body: bytes | None = None,
-        replica: Callable[[], bool] | None = None,
+        replica: bool = False,
     ) -> Route:
         """Route a request: served here, or forwarded to its partition's owner.
 
         Served here: as its owner; for a ``read`` with a staleness bound that this
-        node's follower copy meets, as a follower; for a read that counts no access
-        (``replica``), from this node's follower copy once it applied the owner's read
-        index (``read_index.py``).
+        node's follower copy meets, as a follower (counting no access); for a
+        ``replica`` read, from this node's follower copy once it applied the owner's
+        read index (``read_index.py``), counting its accesses as asked (``touch.py``
+        sends them to the owner).
 
         Args:
             method: The RPC's name (for the metrics).
@@ -77,8 +79,7 @@ class Routing:
             context: The call's context.
             read: A read (a staleness bound applies).
             body: The serialized request, when ``namespace`` is None.
-            replica: For a read, whether it counts no access (asked only when this
-                node is not the owner).
+            replica: A read a follower may answer after the owner's read index.
 
         Raises:
             InvalidArgument: The header differs from the body's namespace, or a
@@ -115,12 +116,11 @@ class Routing:
         owner = self._node.owner_address(partition)
         if meta.forwarded or owner is None or owner[0] == self._node.id:
             raise Unavailable(f"partition {partition} has no serving owner right now; retry")
-        if replica is not None and self._replica_reads and replica():
-            if self._read_here(partition, owner[1]):
-                if namespace is None:
-                    _check_header(sent, peek_namespace(cast(bytes, body)))
-                self._counted(self._node.metrics.replica_reads, method).inc()
-                return Route(partition, None, meta, True)
+        if replica and self._replica_reads and self._read_here(partition, owner[1]):
+            if namespace is None:
+                _check_header(sent, peek_namespace(cast(bytes, body)))
+            self._counted(self._node.metrics.replica_reads, method).inc()
+            return Route(partition, None, meta)
         self._counted(self._node.metrics.forwards, method).inc()
         return Route(partition, owner, meta)
 
@@ -156,8 +156,3 @@ def peeks(request: bytes) -> bool:
         return bool(pb.RetrieveRequest.FromString(request).peek)
     except DecodeError:
         return False
-
-
-def always() -> bool:
-    """Every read of its kind counts no access (List)."""
-    return True

@@ -5,7 +5,8 @@ without stopping it (``memd cluster drain``); TransferIn is step (b) of a Transf
 across partitions, called by the source's owner on the target's (``transfer.py``);
 PartitionSnapshot sends this node's copy of a partition to a node whose log entries
 were purged (``snapshot.py``); ReadIndex tells a follower how far to apply before it
-answers a read itself (``read_index.py``).
+answers a read itself (``read_index.py``), and Touch logs the reads it counted
+(``touch.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from memd.cluster.node import ClusterNode
 from memd.cluster.partition import partition_of
 from memd.cluster.read_index import answer
 from memd.cluster.snapshot import read_copy
+from memd.cluster.touch import log_touches
 from memd.cluster.transfer import run_transfer_in
 from memd.errors import InvalidArgument, NotFound, Unavailable
 
@@ -85,6 +87,11 @@ class ClusterServicer(cpb_grpc.ClusterServiceServicer):
             raise InvalidArgument(f"partitions are numbered 0 to {len(states) - 1}")
         sequences = answer(states, self._node.id, request.partitions, wall_ms())
         return cpb.ReadIndexResponse(sequences=sequences)
+
+    def Touch(self, request: cpb.TouchRequest, context: Any) -> cpb.TouchResponse:
+        """Log a follower's counted reads as this owner's ``touch`` entry (``touch.py``)."""
+        log_touches(self._node, request.partition, request.entry)
+        return cpb.TouchResponse()
 
     def Cluster(self, request: cpb.ClusterRequest, context: Any) -> cpb.ClusterResponse:
         """The placement map as this node last read it."""

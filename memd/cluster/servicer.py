@@ -20,7 +20,6 @@ Any other request is forwarded, one hop, to the owner (``forward.py``). In this 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from typing import Any, cast
 
 from memd._pb.v1 import memory_service_pb2 as pb
@@ -30,7 +29,7 @@ from memd.cluster.entry import wall_ms
 from memd.cluster.fanout import FanOut, served_header
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
-from memd.cluster.routing import Route, Routing, always, peeks
+from memd.cluster.routing import Route, Routing, peeks
 from memd.cluster.store_rpcs import StoreHandlers
 from memd.server.servicer import MemoryServicer
 
@@ -63,9 +62,7 @@ class ClusterMemoryServicer(Routing, StoreHandlers, EffectHandlers, MemoryServic
 
     def Retrieve(self, request: bytes, context: Any) -> bytes:
         """Read on the owner (a follower's read as a peek: see the module docstring)."""
-        route = self._route(
-            "Retrieve", None, context, read=True, body=request, replica=partial(peeks, request)
-        )
+        route = self._route("Retrieve", None, context, read=True, body=request, replica=True)
         if route.owner is not None:
             if not peeks(request):
                 # A counted read is sent once: resent after a slow first attempt
@@ -80,7 +77,7 @@ class ClusterMemoryServicer(Routing, StoreHandlers, EffectHandlers, MemoryServic
 
     def List(self, request: bytes, context: Any) -> bytes:
         """One page, from the owner."""
-        route = self._route("List", None, context, read=True, body=request, replica=always)
+        route = self._route("List", None, context, read=True, body=request, replica=True)
         if route.owner is not None:
             return self._relay("List", request, context, route)
         return super().List(request, context)
@@ -99,7 +96,7 @@ class ClusterMemoryServicer(Routing, StoreHandlers, EffectHandlers, MemoryServic
             request.namespace,
             context,
             read=True,
-            replica=lambda: not request.count_access,
+            replica=True,
         )
         if route.owner is not None:
             yield from self._fwd.stream(

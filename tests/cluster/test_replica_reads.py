@@ -1,15 +1,18 @@
 """Reads on a replica in a real cluster (docs/cluster.md "Reads on a replica",
 ``memd/cluster/read_index.py``).
 
-A follower answers a read that counts no access from its own copy once it has applied
-the owner's read index: writes acknowledged by the owner (or forwarded to it) and read
+A follower answers a read from its own copy once it has applied the owner's read
+index: writes acknowledged by the owner (or forwarded to it) and read
 at once through a follower are found every time, and the follower's counters show it
-answered them itself; a counted read still goes to the owner. The wait for the index
+answered them itself; a counted read answered there is counted on every replica (the
+follower sends it to the owner, which logs it). The wait for the index
 itself is shown deterministically in ``test_read_index.py`` (here the follower's copy
 is seldom behind by more than the read-index call takes).
 """
 
 from __future__ import annotations
+
+import time
 
 import grpc
 import pytest
@@ -69,16 +72,36 @@ def test_a_follower_reads_every_write_acknowledged_before_the_read(whole: Cluste
     assert c.metric(follower, "memd_cluster_read_index_rounds_total") > rounds
 
 
-def test_a_counted_read_still_goes_to_the_owner(whole: Cluster) -> None:
+def _access_count(c: Cluster, node: int, key: str) -> int:
+    """``key``'s access count in ``node``'s own copy (a peek: answered there)."""
+    got = c.stub(node).Retrieve(pb.RetrieveRequest(namespace=NS, keys=[key], peek=True), timeout=10)
+    return int(got.results[0].memory.access_count)
+
+
+def test_a_counted_read_on_a_replica_is_counted_on_every_replica(whole: Cluster) -> None:
     c = whole
     owner, follower = _roles(c)
     _store(c, owner, "counted", "read me")
     reads = c.counter(follower, READS, "Retrieve")
     forwards = c.counter(follower, FORWARDS, "Retrieve")
-    got = c.stub(follower).Retrieve(pb.RetrieveRequest(namespace=NS, keys=["counted"]), timeout=10)
-    assert got.results[0].found
-    assert c.counter(follower, FORWARDS, "Retrieve") == forwards + 1
-    assert c.counter(follower, READS, "Retrieve") == reads
+    sent = c.metric(follower, "memd_cluster_touch_keys_sent_total")
+    at_follower = c.stub(follower)
+    for _ in range(3):
+        got = at_follower.Retrieve(pb.RetrieveRequest(namespace=NS, keys=["counted"]), timeout=10)
+        assert got.results[0].found
+    assert c.counter(follower, READS, "Retrieve") == reads + 3, "answered by the follower"
+    assert c.counter(follower, FORWARDS, "Retrieve") == forwards
+    # The follower sends the reads it recorded to the owner, which logs them as a
+    # touch entry: every replica counts them, as if the owner had served them.
+    deadline = time.monotonic() + 20
+    while True:
+        counts = {n: _access_count(c, n, "counted") for n in (1, 2, 3)}
+        if all(v == 3 for v in counts.values()):
+            break
+        assert time.monotonic() < deadline, counts
+        time.sleep(0.2)
+    assert c.metric(follower, "memd_cluster_touch_keys_sent_total") >= sent + 1
+    c.converged()
 
 
 def test_only_the_owner_gives_a_read_index(whole: Cluster) -> None:

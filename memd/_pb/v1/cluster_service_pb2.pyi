@@ -191,3 +191,15 @@ class ReadIndexResponse(_message.Message):
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     sequences: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, sequences: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TouchRequest(_message.Message):
+    __slots__ = ("partition", "entry")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    partition: int
+    entry: bytes
+    def __init__(self, partition: _Optional[int] = ..., entry: _Optional[bytes] = ...) -> None: ...
+
+class TouchResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -60,6 +60,11 @@ class ClusterServiceStub:
                 request_serializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexRequest.SerializeToString,
                 response_deserializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexResponse.FromString,
                 _registered_method=True)
+        self.Touch = channel.unary_unary(
+                '/memd.v1.ClusterService/Touch',
+                request_serializer=memd_dot_v1_dot_cluster__service__pb2.TouchRequest.SerializeToString,
+                response_deserializer=memd_dot_v1_dot_cluster__service__pb2.TouchResponse.FromString,
+                _registered_method=True)
 
 
 class ClusterServiceServicer:
@@ -110,6 +115,15 @@ class ClusterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Touch(self, request, context):
+        """Appends the reads a follower counted (reads on a replica) to the partition's log
+        as a `touch` entry of its owner, so every replica counts them. Nodes call it on
+        each other; ADMIN on "*".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +151,11 @@ def add_ClusterServiceServicer_to_server(servicer, server):
                     servicer.ReadIndex,
                     request_deserializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexRequest.FromString,
                     response_serializer=memd_dot_v1_dot_cluster__service__pb2.ReadIndexResponse.SerializeToString,
+            ),
+            'Touch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Touch,
+                    request_deserializer=memd_dot_v1_dot_cluster__service__pb2.TouchRequest.FromString,
+                    response_serializer=memd_dot_v1_dot_cluster__service__pb2.TouchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -275,6 +294,33 @@ class ClusterService:
             '/memd.v1.ClusterService/ReadIndex',
             memd_dot_v1_dot_cluster__service__pb2.ReadIndexRequest.SerializeToString,
             memd_dot_v1_dot_cluster__service__pb2.ReadIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Touch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memd.v1.ClusterService/Touch',
+            memd_dot_v1_dot_cluster__service__pb2.TouchRequest.SerializeToString,
+            memd_dot_v1_dot_cluster__service__pb2.TouchResponse.FromString,
             options,
             channel_credentials,
             insecure,

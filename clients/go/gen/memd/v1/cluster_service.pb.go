@@ -486,8 +486,9 @@ func (x *DrainResponse) GetDraining() bool {
 }
 
 // The payload of a `touch` entry of a partition's replicated log (docs/cluster.md): the
-// reads its owner counted since its last touch entry, and the promotions it decided.
-// No RPC takes it; it is part of the log's format, so every language can read the log.
+// reads its owner (or a follower, through `Touch`) counted since its last touch entry,
+// and the promotions it decided. Part of the log's format, so every language can read
+// the log.
 type TouchEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One message per namespace, in byte order of the names.
@@ -1215,6 +1216,98 @@ func (x *ReadIndexResponse) GetSequences() []int64 {
 	return nil
 }
 
+// Reads a follower counted, for the partition's owner to log (`Touch`).
+type TouchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partition (owned by the node asked, as the asker last read the map).
+	Partition uint32 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// A serialized `TouchEntry` whose namespaces all hash to `partition`.
+	Entry         []byte `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchRequest) Reset() {
+	*x = TouchRequest{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchRequest) ProtoMessage() {}
+
+func (x *TouchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchRequest.ProtoReflect.Descriptor instead.
+func (*TouchRequest) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TouchRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TouchRequest) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// The reads were appended to the partition's log.
+type TouchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchResponse) Reset() {
+	*x = TouchResponse{}
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchResponse) ProtoMessage() {}
+
+func (x *TouchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memd_v1_cluster_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchResponse.ProtoReflect.Descriptor instead.
+func (*TouchResponse) Descriptor() ([]byte, []int) {
+	return file_memd_v1_cluster_service_proto_rawDescGZIP(), []int{19}
+}
+
 var File_memd_v1_cluster_service_proto protoreflect.FileDescriptor
 
 const file_memd_v1_cluster_service_proto_rawDesc = "" +
@@ -1297,20 +1390,25 @@ const file_memd_v1_cluster_service_proto_rawDesc = "" +
 	"partitions\x18\x01 \x03(\rR\n" +
 	"partitions\"1\n" +
 	"\x11ReadIndexResponse\x12\x1c\n" +
-	"\tsequences\x18\x01 \x03(\x03R\tsequences*\xa7\x01\n" +
+	"\tsequences\x18\x01 \x03(\x03R\tsequences\"B\n" +
+	"\fTouchRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
+	"\x05entry\x18\x02 \x01(\fR\x05entry\"\x0f\n" +
+	"\rTouchResponse*\xa7\x01\n" +
 	"\rStoreDatabase\x12\x1e\n" +
 	"\x1aSTORE_DATABASE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19STORE_DATABASE_NAMESPACES\x10\x01\x12\x1b\n" +
 	"\x17STORE_DATABASE_MEMORIES\x10\x02\x12\x1a\n" +
 	"\x16STORE_DATABASE_VECTORS\x10\x03\x12\x1e\n" +
-	"\x1aSTORE_DATABASE_VECTOR_FREE\x10\x042\xec\x02\n" +
+	"\x1aSTORE_DATABASE_VECTOR_FREE\x10\x042\xa4\x03\n" +
 	"\x0eClusterService\x12<\n" +
 	"\aCluster\x12\x17.memd.v1.ClusterRequest\x1a\x18.memd.v1.ClusterResponse\x126\n" +
 	"\x05Drain\x12\x15.memd.v1.DrainRequest\x1a\x16.memd.v1.DrainResponse\x12E\n" +
 	"\n" +
 	"TransferIn\x12\x1a.memd.v1.TransferInRequest\x1a\x1b.memd.v1.TransferInResponse\x12Y\n" +
 	"\x11PartitionSnapshot\x12!.memd.v1.PartitionSnapshotRequest\x1a\x1f.memd.v1.PartitionSnapshotChunk0\x01\x12B\n" +
-	"\tReadIndex\x12\x19.memd.v1.ReadIndexRequest\x1a\x1a.memd.v1.ReadIndexResponseB\x97\x01\n" +
+	"\tReadIndex\x12\x19.memd.v1.ReadIndexRequest\x1a\x1a.memd.v1.ReadIndexResponse\x126\n" +
+	"\x05Touch\x12\x15.memd.v1.TouchRequest\x1a\x16.memd.v1.TouchResponseB\x97\x01\n" +
 	"\vcom.memd.v1B\x13ClusterServiceProtoP\x01Z6github.com/memd-dev/memd/clients/go/gen/memd/v1;memdv1\xa2\x02\x03MXX\xaa\x02\aMemd.V1\xca\x02\aMemd\\V1\xe2\x02\x13Memd\\V1\\GPBMetadata\xea\x02\bMemd::V1b\x06proto3"
 
 var (
@@ -1326,7 +1424,7 @@ func file_memd_v1_cluster_service_proto_rawDescGZIP() []byte {
 }
 
 var file_memd_v1_cluster_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_memd_v1_cluster_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(StoreDatabase)(0),               // 0: memd.v1.StoreDatabase
 	(*ClusterRequest)(nil),           // 1: memd.v1.ClusterRequest
@@ -1347,20 +1445,22 @@ var file_memd_v1_cluster_service_proto_goTypes = []any{
 	(*StoreRecord)(nil),              // 16: memd.v1.StoreRecord
 	(*ReadIndexRequest)(nil),         // 17: memd.v1.ReadIndexRequest
 	(*ReadIndexResponse)(nil),        // 18: memd.v1.ReadIndexResponse
-	(Tier)(0),                        // 19: memd.v1.Tier
-	(*TransferRequest)(nil),          // 20: memd.v1.TransferRequest
-	(*Memory)(nil),                   // 21: memd.v1.Memory
-	(*TransferResponse)(nil),         // 22: memd.v1.TransferResponse
+	(*TouchRequest)(nil),             // 19: memd.v1.TouchRequest
+	(*TouchResponse)(nil),            // 20: memd.v1.TouchResponse
+	(Tier)(0),                        // 21: memd.v1.Tier
+	(*TransferRequest)(nil),          // 22: memd.v1.TransferRequest
+	(*Memory)(nil),                   // 23: memd.v1.Memory
+	(*TransferResponse)(nil),         // 24: memd.v1.TransferResponse
 }
 var file_memd_v1_cluster_service_proto_depIdxs = []int32{
 	3,  // 0: memd.v1.ClusterResponse.partitions:type_name -> memd.v1.PartitionPlacement
 	2,  // 1: memd.v1.ClusterResponse.nodes:type_name -> memd.v1.ClusterNode
 	8,  // 2: memd.v1.TouchEntry.namespaces:type_name -> memd.v1.TouchNamespace
 	9,  // 3: memd.v1.TouchNamespace.accesses:type_name -> memd.v1.KeyAccess
-	19, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
-	20, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
-	21, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
-	22, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
+	21, // 4: memd.v1.KeyAccess.promote_from:type_name -> memd.v1.Tier
+	22, // 5: memd.v1.TransferInRequest.transfer:type_name -> memd.v1.TransferRequest
+	23, // 6: memd.v1.TransferInRequest.memories:type_name -> memd.v1.Memory
+	24, // 7: memd.v1.TransferInResponse.report:type_name -> memd.v1.TransferResponse
 	16, // 8: memd.v1.PartitionSnapshotChunk.records:type_name -> memd.v1.StoreRecord
 	0,  // 9: memd.v1.StoreRecord.database:type_name -> memd.v1.StoreDatabase
 	1,  // 10: memd.v1.ClusterService.Cluster:input_type -> memd.v1.ClusterRequest
@@ -1368,13 +1468,15 @@ var file_memd_v1_cluster_service_proto_depIdxs = []int32{
 	10, // 12: memd.v1.ClusterService.TransferIn:input_type -> memd.v1.TransferInRequest
 	14, // 13: memd.v1.ClusterService.PartitionSnapshot:input_type -> memd.v1.PartitionSnapshotRequest
 	17, // 14: memd.v1.ClusterService.ReadIndex:input_type -> memd.v1.ReadIndexRequest
-	4,  // 15: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
-	6,  // 16: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
-	11, // 17: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
-	15, // 18: memd.v1.ClusterService.PartitionSnapshot:output_type -> memd.v1.PartitionSnapshotChunk
-	18, // 19: memd.v1.ClusterService.ReadIndex:output_type -> memd.v1.ReadIndexResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
+	19, // 15: memd.v1.ClusterService.Touch:input_type -> memd.v1.TouchRequest
+	4,  // 16: memd.v1.ClusterService.Cluster:output_type -> memd.v1.ClusterResponse
+	6,  // 17: memd.v1.ClusterService.Drain:output_type -> memd.v1.DrainResponse
+	11, // 18: memd.v1.ClusterService.TransferIn:output_type -> memd.v1.TransferInResponse
+	15, // 19: memd.v1.ClusterService.PartitionSnapshot:output_type -> memd.v1.PartitionSnapshotChunk
+	18, // 20: memd.v1.ClusterService.ReadIndex:output_type -> memd.v1.ReadIndexResponse
+	20, // 21: memd.v1.ClusterService.Touch:output_type -> memd.v1.TouchResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1393,7 +1495,7 @@ func file_memd_v1_cluster_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memd_v1_cluster_service_proto_rawDesc), len(file_memd_v1_cluster_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

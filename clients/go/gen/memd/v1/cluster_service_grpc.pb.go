@@ -33,6 +33,7 @@ const (
 	ClusterService_TransferIn_FullMethodName        = "/memd.v1.ClusterService/TransferIn"
 	ClusterService_PartitionSnapshot_FullMethodName = "/memd.v1.ClusterService/PartitionSnapshot"
 	ClusterService_ReadIndex_FullMethodName         = "/memd.v1.ClusterService/ReadIndex"
+	ClusterService_Touch_FullMethodName             = "/memd.v1.ClusterService/Touch"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -60,6 +61,10 @@ type ClusterServiceClient interface {
 	// acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
 	// for many reads at once; ADMIN on "*".
 	ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error)
+	// Appends the reads a follower counted (reads on a replica) to the partition's log
+	// as a `touch` entry of its owner, so every replica counts them. Nodes call it on
+	// each other; ADMIN on "*".
+	Touch(ctx context.Context, in *TouchRequest, opts ...grpc.CallOption) (*TouchResponse, error)
 }
 
 type clusterServiceClient struct {
@@ -129,6 +134,16 @@ func (c *clusterServiceClient) ReadIndex(ctx context.Context, in *ReadIndexReque
 	return out, nil
 }
 
+func (c *clusterServiceClient) Touch(ctx context.Context, in *TouchRequest, opts ...grpc.CallOption) (*TouchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TouchResponse)
+	err := c.cc.Invoke(ctx, ClusterService_Touch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -154,6 +169,10 @@ type ClusterServiceServer interface {
 	// acknowledged (docs/cluster.md "Reads on a replica"). Nodes call it on each other,
 	// for many reads at once; ADMIN on "*".
 	ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error)
+	// Appends the reads a follower counted (reads on a replica) to the partition's log
+	// as a `touch` entry of its owner, so every replica counts them. Nodes call it on
+	// each other; ADMIN on "*".
+	Touch(context.Context, *TouchRequest) (*TouchResponse, error)
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -178,6 +197,9 @@ func (UnimplementedClusterServiceServer) PartitionSnapshot(*PartitionSnapshotReq
 }
 func (UnimplementedClusterServiceServer) ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReadIndex not implemented")
+}
+func (UnimplementedClusterServiceServer) Touch(context.Context, *TouchRequest) (*TouchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Touch not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -283,6 +305,24 @@ func _ClusterService_ReadIndex_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClusterService_Touch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TouchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServiceServer).Touch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClusterService_Touch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServiceServer).Touch(ctx, req.(*TouchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -305,6 +345,10 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReadIndex",
 			Handler:    _ClusterService_ReadIndex_Handler,
+		},
+		{
+			MethodName: "Touch",
+			Handler:    _ClusterService_Touch_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

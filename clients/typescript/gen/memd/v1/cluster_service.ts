@@ -164,8 +164,9 @@ export interface DrainResponse {
 
 /**
  * The payload of a `touch` entry of a partition's replicated log (docs/cluster.md): the
- * reads its owner counted since its last touch entry, and the promotions it decided.
- * No RPC takes it; it is part of the log's format, so every language can read the log.
+ * reads its owner (or a follower, through `Touch`) counted since its last touch entry,
+ * and the promotions it decided. Part of the log's format, so every language can read
+ * the log.
  */
 export interface TouchEntry {
   /** One message per namespace, in byte order of the names. */
@@ -316,6 +317,18 @@ export interface ReadIndexResponse {
    * asker forwards those reads instead).
    */
   sequences: bigint[];
+}
+
+/** Reads a follower counted, for the partition's owner to log (`Touch`). */
+export interface TouchRequest {
+  /** The partition (owned by the node asked, as the asker last read the map). */
+  partition: number;
+  /** A serialized `TouchEntry` whose namespaces all hash to `partition`. */
+  entry: Buffer;
+}
+
+/** The reads were appended to the partition's log. */
+export interface TouchResponse {
 }
 
 function createBaseClusterRequest(): ClusterRequest {
@@ -2231,6 +2244,143 @@ export const ReadIndexResponse: MessageFns<ReadIndexResponse> = {
   },
 };
 
+function createBaseTouchRequest(): TouchRequest {
+  return { partition: 0, entry: Buffer.alloc(0) };
+}
+
+export const TouchRequest: MessageFns<TouchRequest> = {
+  encode(message: TouchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.entry.length !== 0) {
+      writer.uint32(18).bytes(message.entry);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TouchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTouchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.entry = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TouchRequest {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      entry: isSet(object.entry) ? Buffer.from(bytesFromBase64(object.entry)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: TouchRequest): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.entry.length !== 0) {
+      obj.entry = base64FromBytes(message.entry);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TouchRequest>): TouchRequest {
+    return TouchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TouchRequest>): TouchRequest {
+    const message = createBaseTouchRequest();
+    message.partition = object.partition ?? 0;
+    message.entry = object.entry ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTouchResponse(): TouchResponse {
+  return {};
+}
+
+export const TouchResponse: MessageFns<TouchResponse> = {
+  encode(_: TouchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TouchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTouchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): TouchResponse {
+    return {};
+  },
+
+  toJSON(_: TouchResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<TouchResponse>): TouchResponse {
+    return TouchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<TouchResponse>): TouchResponse {
+    const message = createBaseTouchResponse();
+    return message;
+  },
+};
+
 /** The placement map of a memd cluster. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -2303,6 +2453,20 @@ export const ClusterServiceService = {
     responseSerialize: (value: ReadIndexResponse): Buffer => Buffer.from(ReadIndexResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadIndexResponse => ReadIndexResponse.decode(value),
   },
+  /**
+   * Appends the reads a follower counted (reads on a replica) to the partition's log
+   * as a `touch` entry of its owner, so every replica counts them. Nodes call it on
+   * each other; ADMIN on "*".
+   */
+  touch: {
+    path: "/memd.v1.ClusterService/Touch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TouchRequest): Buffer => Buffer.from(TouchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TouchRequest => TouchRequest.decode(value),
+    responseSerialize: (value: TouchResponse): Buffer => Buffer.from(TouchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TouchResponse => TouchResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -2333,6 +2497,12 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
    * for many reads at once; ADMIN on "*".
    */
   readIndex: handleUnaryCall<ReadIndexRequest, ReadIndexResponse>;
+  /**
+   * Appends the reads a follower counted (reads on a replica) to the partition's log
+   * as a `touch` entry of its owner, so every replica counts them. Nodes call it on
+   * each other; ADMIN on "*".
+   */
+  touch: handleUnaryCall<TouchRequest, TouchResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -2426,6 +2596,26 @@ export interface ClusterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReadIndexResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Appends the reads a follower counted (reads on a replica) to the partition's log
+   * as a `touch` entry of its owner, so every replica counts them. Nodes call it on
+   * each other; ADMIN on "*".
+   */
+  touch(
+    request: TouchRequest,
+    callback: (error: ServiceError | null, response: TouchResponse) => void,
+  ): ClientUnaryCall;
+  touch(
+    request: TouchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TouchResponse) => void,
+  ): ClientUnaryCall;
+  touch(
+    request: TouchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TouchResponse) => void,
   ): ClientUnaryCall;
 }
 
