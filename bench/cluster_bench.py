@@ -9,8 +9,9 @@ Starts a single-node ``memd serve`` and a 3 NATS + 3 memd cluster on loopback
   owner's read index, docs/cluster.md "Reads on a replica"; with ``--cluster-args
   '--cluster-replica-reads false'``, forwarded to the owner, one hop);
 - unary Retrieve of one key counting the access: on the single node (in memory,
-  flushed every second) and on the owner (recorded for its ``touch`` entries, appended
-  about every second and applied by every replica: memd/cluster/touch.py);
+  flushed every second), on the owner (recorded for its ``touch`` entries, appended
+  about every second and applied by every replica: memd/cluster/touch.py) and through
+  another node (answered from its copy and the reads sent to the owner; or forwarded);
 - with ``--ghz-seconds S``, unary Retrieve (peek, with the ``memd-namespace`` header the
   clients send) under load: ghz with ``--ghz-concurrency`` calls in flight for S
   seconds, on the single node, the owner and a non-owner. One sequential client
@@ -238,6 +239,7 @@ def measure(
             ("cluster_forwarded", lambda: retrieve_rate(other, key, args.calls)),
             ("single_counted", lambda: retrieve_rate(solo, key, args.calls, peek=False)),
             ("cluster_counted", lambda: retrieve_rate(direct, key, args.calls, peek=False)),
+            ("counted_via", lambda: retrieve_rate(other, key, args.calls, peek=False)),
             ("client_single", lambda: client_rate(client_single, key, args.calls)),
             ("client_routed", lambda: client_rate(client_routed, key, args.calls)),
         ]:
@@ -369,6 +371,8 @@ def report(
          "cluster_forwarded", 0.5),
         ("unary Retrieve (counted) on the owner, cluster / single", "single_counted",
          "cluster_counted", 0.9),
+        ("unary Retrieve (counted) via a non-owner, cluster / single", "single_counted",
+         "counted_via", 0.5),
         ("client get (peek), route_to_owner via a non-owner / single", "client_single",
          "client_routed", 0.5),
         ("ghz Retrieve (peek) under load on the owner, cluster / single", "ghz_single",

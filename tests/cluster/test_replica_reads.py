@@ -118,3 +118,41 @@ def test_only_the_owner_gives_a_read_index(whole: Cluster) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         at_owner.ReadIndex(cpb.ReadIndexRequest(partitions=[partition, 8]), timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_only_the_owner_logs_a_follower_s_reads_and_only_a_touch_entry_of_its_partition(
+    whole: Cluster,
+) -> None:
+    c = whole
+    owner, follower = _roles(c)
+    partition = partition_of(NS, 8)
+    other = next(f"other:{i}" for i in range(100) if partition_of(f"other:{i}", 8) != partition)
+    entry = cpb.TouchEntry(
+        namespaces=[
+            cpb.TouchNamespace(
+                namespace=NS, accesses=[cpb.KeyAccess(key="x", count=1, times_ms=[1])]
+            )
+        ]
+    ).SerializeToString()
+    foreign = cpb.TouchEntry(namespaces=[cpb.TouchNamespace(namespace=other)]).SerializeToString()
+    at_owner = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(c.address(owner)))
+    at_follower = cpb_grpc.ClusterServiceStub(grpc.insecure_channel(c.address(follower)))
+    entries = c.metric(owner, "memd_cluster_touch_entries_total")
+    for request, code in (
+        (cpb.TouchRequest(partition=8, entry=entry), grpc.StatusCode.INVALID_ARGUMENT),
+        (
+            cpb.TouchRequest(partition=partition, entry=b"\xff\xff"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (cpb.TouchRequest(partition=partition), grpc.StatusCode.INVALID_ARGUMENT),
+        (cpb.TouchRequest(partition=partition, entry=foreign), grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            at_owner.Touch(request, timeout=10)
+        assert refused.value.code() == code, request
+    assert c.metric(owner, "memd_cluster_touch_entries_total") == entries  # nothing logged
+    with pytest.raises(grpc.RpcError) as refused:
+        at_follower.Touch(cpb.TouchRequest(partition=partition, entry=entry), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    at_owner.Touch(cpb.TouchRequest(partition=partition, entry=entry), timeout=10)
+    assert c.metric(owner, "memd_cluster_touch_entries_total") == entries + 1
