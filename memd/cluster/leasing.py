@@ -168,3 +168,20 @@ class Leasing:
             heir = next(iter(caught_up + heirs), None) or pool.best(state.number, record.owner)
             if heir == self.id or (late and self.id in pool.active and self.id != record.owner):
                 self._take.start(state, record, revision, now, pool.eligible)
+
+
+def lease_lapsed(lease_until_ms: int, read_ms: int, lease_ms: int, now_ms: int) -> bool:
+    """Whether a lease, as read from the bucket at ``read_ms``, has lapsed by ``now_ms``.
+
+    A lease that had lapsed when it was read has lapsed. One that lapsed only since may
+    have been renewed after the read: the owner renews every third of a lease, and
+    this node's next read is late when its tick is (a loaded machine, 256 records to
+    read). Judged by the clock alone, a late tick made a live owner look gone and
+    every forwarded call UNAVAILABLE until the next read. So the record is trusted
+    for a lease after it was read; past that this node's view is too old to vouch
+    for the owner, and the clock decides again. A paused owner is thus noticed at
+    the first read after its lease lapsed, at most a tick late.
+    """
+    if lease_until_ms < read_ms:
+        return True
+    return lease_until_ms < now_ms and now_ms - read_ms > lease_ms

@@ -43,7 +43,7 @@ from memd.cluster.compaction import Compactor
 from memd.cluster.entry import Entry, wall_ms
 from memd.cluster.follow import Following
 from memd.cluster.group_commit import StoreGroups
-from memd.cluster.leasing import Leasing
+from memd.cluster.leasing import Leasing, lease_lapsed
 from memd.cluster.log_path import APPEND_TIMEOUT_S, LogPaths
 from memd.cluster.metrics import ClusterMetrics
 from memd.cluster.moves import hand_over, stop_serving
@@ -284,20 +284,3 @@ class ClusterNode(LogPaths, Leasing):
         if lease_lapsed(record.lease_until_ms, state.placement_ms, self._lease_ms, wall_ms()):
             return None  # the owner is probably gone, a take-over is due
         return record.owner, self.nodes[record.owner].address
-
-
-def lease_lapsed(lease_until_ms: int, read_ms: int, lease_ms: int, now_ms: int) -> bool:
-    """Whether a lease, as read from the bucket at ``read_ms``, has lapsed by ``now_ms``.
-
-    A lease that had lapsed when it was read has lapsed. One that lapsed only since may
-    have been renewed after the read: the owner renews every third of a lease, and
-    this node's next read is late when its tick is (a loaded machine, 256 records to
-    read). Judged by the clock alone, a late tick made a live owner look gone and
-    every forwarded call UNAVAILABLE until the next read. So the record is trusted
-    for a lease after it was read; past that this node's view is too old to vouch
-    for the owner, and the clock decides again. A paused owner is thus noticed at
-    the first read after its lease lapsed, at most a tick late.
-    """
-    if lease_until_ms < read_ms:
-        return True
-    return lease_until_ms < now_ms and now_ms - read_ms > lease_ms

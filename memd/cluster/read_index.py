@@ -29,6 +29,7 @@ replica counts it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +40,9 @@ from memd._core import relay_unary
 from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd.cluster.metrics import ClusterMetrics
 from memd.cluster.replica import PartitionState
+from memd.logs import event
+
+log = logging.getLogger("memd.cluster")
 
 METHOD = "/memd.v1.ClusterService/ReadIndex"
 ROUND_TIMEOUT_S = 0.5
@@ -46,6 +50,10 @@ ROUND_TIMEOUT_S = 0.5
 APPLY_WAIT_S = 0.2
 """Longest a read waits for this copy to apply up to its index before it is forwarded."""
 _OK = grpc.StatusCode.OK.value[0]
+_REFUSED = (
+    grpc.StatusCode.UNAUTHENTICATED.value[0],
+    grpc.StatusCode.PERMISSION_DENIED.value[0],
+)
 
 
 class _Round:
@@ -81,6 +89,7 @@ class ReadIndex:
         self._flying: set[str] = set()  # owner addresses with a round in flight
         self._applied = threading.Condition()
         self._waiting = 0  # reads waiting for their copy to apply
+        self._warned = False  # an owner refused this node's credentials
 
     def ready(self, partition: int, address: str) -> bool:
         """Whether this copy of ``partition`` may answer a read now (after waiting).
@@ -120,11 +129,23 @@ class ReadIndex:
     def _ask(self, address: str, partitions: list[int]) -> dict[int, int]:
         """One ``ReadIndex`` call; {} when it fails (its reads are forwarded)."""
         request = cpb.ReadIndexRequest(partitions=partitions).SerializeToString()
-        code, _, body, _ = relay_unary(
+        code, message, body, _ = relay_unary(
             address, METHOD, self._metadata, request, ROUND_TIMEOUT_S, 1 << 20
         )
         self._metrics.read_index_rounds.inc()
         if code != _OK:
+            if code in _REFUSED and not self._warned:
+                # Not a passing failure: every read through this node is forwarded
+                # until the nodes share an admin token. Said once.
+                self._warned = True
+                event(
+                    log,
+                    logging.WARNING,
+                    "read index refused: reads through this node are forwarded; "
+                    "give every node the same --admin-token-file",
+                    owner=address,
+                    error=message,
+                )
             return {}
         sequences = cpb.ReadIndexResponse.FromString(body).sequences
         return dict(zip(partitions, sequences, strict=False))

@@ -20,15 +20,16 @@ replica, ``read_index.py``) is recorded the same way in the follower's buffer; f
 partition it does not serve, the job sends the waiting reads to the owner
 (``ClusterService/Touch``), which appends them as its own ``touch`` entry
 (``log_touches``), so every replica counts them as if the owner had served them. So go
-the reads an old owner recorded before its partition moved. Reads no owner takes (the
-partition is moving, or its owner gone) are not counted
-(``memd_cluster_touch_keys_unsent_total``). A follower's bounded-staleness read counts
-nothing (it is served as a peek).
+the reads an old owner recorded before its partition moved. Reads that cannot be logged
+yet (the partition is moving) wait in the ``Outbox`` and are tried again for
+``KEEP_S``, then given up (``memd_cluster_touch_keys_unsent_total``). A follower's
+bounded-staleness read counts nothing (it is served as a peek).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
+from dataclasses import dataclass
 from time import monotonic
 
 import grpc
@@ -50,6 +51,8 @@ CHECK_S = 0.1
 """How often the job looks at the buffer's size."""
 SEND_TIMEOUT_S = 2.0
 """Longest a follower waits for the owner to log the reads it sent."""
+KEEP_S = 10.0
+"""How long taken reads that cannot be logged yet (a move) are kept and tried again."""
 TOUCH_METHOD = "/memd.v1.ClusterService/Touch"
 _OK = grpc.StatusCode.OK.value[0]
 
@@ -63,46 +66,78 @@ def by_partition(node: ClusterNode) -> dict[int, list[str]]:
     return out
 
 
-def touch_partition(
-    node: ClusterNode, partition: int, names: list[str], max_keys: int = MAX_KEYS
-) -> tuple[int, bool]:
-    """Append the waiting reads of ``names`` (``partition``'s) as one ``touch`` entry.
+@dataclass
+class _Taken:
+    """Reads taken from the engine's buffer as one ``TouchEntry``, not yet logged."""
 
-    Returns:
-        (keys logged, more of their keys are waiting). Appends nothing when no read of
-        theirs is waiting.
+    payload: bytes
+    keys: int
+    since: float  # monotonic time they were taken
 
-    Raises:
-        memd.errors.Unavailable: This node does not serve the partition (any more);
-            the taken reads are dropped.
+
+class Outbox:
+    """Reads taken from the engine's buffer, per partition, until they are logged.
+
+    Each partition's taken reads are delivered in order: appended as a ``touch`` entry
+    here while this node serves the partition, else sent to its owner (``Touch``). Reads
+    that cannot be delivered now (the partition is moving, its owner is unknown or
+    refuses) wait, with the later reads of their partition behind them, and are tried
+    again at the job's next run, for up to ``KEEP_S``; then they are given up
+    (``memd_cluster_touch_keys_unsent_total``). So a move loses no reads unless it lasts
+    longer than that; a single node would have counted them all.
+
+    Args:
+        node: This node (its engine, states, owners and metrics).
     """
-    taken = node.replica.engine.take_touches(names, max_keys)
-    if taken is None:
-        return 0, False
-    payload, keys, _, more = taken
-    node.write(partition, "touch", payload, wall_ms())
-    return keys, more
 
+    def __init__(self, node: ClusterNode) -> None:
+        self._node = node
+        self._taken: dict[int, deque[_Taken]] = defaultdict(deque)
 
-def send_partition(
-    node: ClusterNode, partition: int, names: list[str], max_keys: int = MAX_KEYS
-) -> tuple[int, bool]:
-    """Send the waiting reads of ``names`` to their partition's owner, which logs them.
+    @property
+    def partitions(self) -> list[int]:
+        """Partitions with taken reads waiting."""
+        return list(self._taken)
 
-    For a partition this node does not serve (the owner's side: ``log_touches``).
+    def take(self, partition: int, names: list[str], max_keys: int = MAX_KEYS) -> bool:
+        """Take the waiting reads of ``names`` (``partition``'s); more are waiting."""
+        taken = self._node.replica.engine.take_touches(names, max_keys)
+        if taken is None:
+            return False
+        payload, keys, _, more = taken
+        self._taken[partition].append(_Taken(payload, keys, monotonic()))
+        return more
 
-    Returns:
-        (keys sent, more of their keys are waiting). Reads the owner did not take are
-        counted in ``memd_cluster_touch_keys_unsent_total`` and forgotten.
-    """
-    taken = node.replica.engine.take_touches(names, max_keys)
-    if taken is None:
-        return 0, False
-    payload, keys, _, more = taken
-    owner = node.owner_address(partition)
-    code = -1
-    if owner is not None:
-        request = cpb.TouchRequest(partition=partition, entry=payload).SerializeToString()
+    def deliver(self, partition: int) -> int:
+        """Deliver ``partition``'s taken reads, oldest first; the keys delivered."""
+        queue = self._taken.get(partition)
+        done = 0
+        while queue:
+            item = queue[0]
+            if self._deliver(partition, item):
+                done += item.keys
+            elif monotonic() - item.since <= KEEP_S:
+                break  # the next run tries again; the later reads wait behind
+            else:
+                self._node.metrics.touch_unsent.inc(item.keys)
+            queue.popleft()
+        if not queue:
+            self._taken.pop(partition, None)
+        return done
+
+    def _deliver(self, partition: int, item: _Taken) -> bool:
+        node = self._node
+        if node.states[partition].serving:
+            try:
+                node.write(partition, "touch", item.payload, wall_ms())
+            except (Unavailable, InvalidArgument):
+                return False
+            node.metrics.touch_entries.inc()
+            return True
+        owner = node.owner_address(partition)
+        if owner is None or owner[0] == node.id:
+            return False  # a take-over or hand-over is under way
+        request = cpb.TouchRequest(partition=partition, entry=item.payload).SerializeToString()
         code, _, _, _ = relay_unary(
             owner[1],
             TOUCH_METHOD,
@@ -111,11 +146,10 @@ def send_partition(
             SEND_TIMEOUT_S,
             node.max_entry_bytes + (64 << 10),
         )
-    if code != _OK:
-        node.metrics.touch_unsent.inc(keys)
-        return 0, more
-    node.metrics.touch_sent.inc(keys)
-    return keys, more
+        if code != _OK:
+            return False
+        node.metrics.touch_sent.inc(item.keys)
+        return True
 
 
 def log_touches(node: ClusterNode, partition: int, entry: bytes) -> None:
@@ -152,6 +186,7 @@ def touch_job(node: ClusterNode, interval_s: float) -> Job:
     last = monotonic()
     dropped_seen = 0
     metrics = node.metrics
+    outbox = Outbox(node)
 
     def run() -> RunResult:
         nonlocal last, dropped_seen
@@ -160,22 +195,18 @@ def touch_job(node: ClusterNode, interval_s: float) -> Job:
         if dropped > dropped_seen:  # the engine counts since open; the metric counts up
             metrics.touch_dropped.inc(dropped - dropped_seen)
             dropped_seen = dropped
-        if waiting == 0 or (monotonic() - last < interval_s and waiting < EARLY_KEYS):
+        if waiting == 0 and not outbox.partitions:
+            return RunResult(0, False)
+        if monotonic() - last < interval_s and waiting < EARLY_KEYS:
             return RunResult(0, False)
         last = monotonic()
         done, more = 0, False
-        for partition, names in sorted(by_partition(node).items()):
-            if not node.states[partition].serving:
-                n, left = send_partition(node, partition, names)
-            else:
-                try:
-                    n, left = touch_partition(node, partition, names)
-                except Unavailable:
-                    continue  # moved away meanwhile: the reads taken are not counted
-                if n:
-                    metrics.touch_entries.inc()
-            done += n
-            more = more or left
+        groups = by_partition(node) if waiting else {}
+        for partition in sorted(set(groups) | set(outbox.partitions)):
+            names = groups.get(partition)
+            if names:
+                more = outbox.take(partition, names) or more
+            done += outbox.deliver(partition)
         return RunResult(done, more)
 
     return Job("touch", CHECK_S, CHECK_S, run)

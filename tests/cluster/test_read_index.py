@@ -7,6 +7,7 @@ owner's half (``answer``) on partition states.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -34,10 +35,13 @@ class _Owner:
         self.hold.set()
         self.arrived = threading.Event()
         self.calls: list[list[int]] = []
+        self.refuse = False
 
     def read_index(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         asked = list(cpb.ReadIndexRequest.FromString(request).partitions)
         self.calls.append(asked)
+        if self.refuse:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "needs ADMIN on *")
         index = self.index
         self.arrived.set()
         self.hold.wait(10)
@@ -153,3 +157,16 @@ def test_the_owner_answers_only_under_a_live_lease(states: list[PartitionState])
     state.placement = Placement(owner="n1", epoch=3, lease_until_ms=now + 1000)
     state.serving = False
     assert answer(states, "n1", [0, 1], now) == [-1, -1]
+
+
+def test_an_owner_refusing_this_node_s_token_is_said_once_and_reads_are_forwarded(
+    owner: tuple[_Owner, str], states: list[PartitionState], caplog: pytest.LogCaptureFixture
+) -> None:
+    handlers, address = owner
+    reads = _index(states)
+    handlers.refuse = True
+    with caplog.at_level(logging.WARNING, logger="memd.cluster"):
+        assert not reads.ready(0, address)
+        assert not reads.ready(1, address)
+    said = [r for r in caplog.records if "read index refused" in r.getMessage()]
+    assert len(said) == 1 and len(handlers.calls) == 2

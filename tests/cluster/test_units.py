@@ -17,7 +17,7 @@ from memd.cluster.call_meta import CallMeta
 from memd.cluster.entry import Entry
 from memd.cluster.fanout import served_header, served_of
 from memd.cluster.forward import Forwarder
-from memd.cluster.node import lease_lapsed
+from memd.cluster.leasing import lease_lapsed
 from memd.cluster.options import ClusterOptions, nats_urls, node_id
 from memd.cluster.owner_status import as_memd_error, relayed_error
 from memd.cluster.partition import partition_of
