@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
+from memd.errors import InvalidArgument
+
 STREAM = "MEMD_LOG"
 """The JetStream stream holding every partition's log."""
 SUBJECT_PREFIX = "memd.log."
@@ -45,3 +47,13 @@ def placement_key(partition: int) -> str:
 def node_key(node_id: str) -> str:
     """The placement bucket key of a node's registration."""
     return f"node.{node_id}"
+
+
+def check_partition(partition: int, count: int) -> None:
+    """Refuse a partition number a request names that does not exist (of ``count``).
+
+    Raises:
+        InvalidArgument: It is not in 0 to ``count`` - 1.
+    """
+    if not 0 <= partition < count:
+        raise InvalidArgument(f"partition {partition} does not exist (0 to {count - 1})")

@@ -2,9 +2,10 @@
 
 A mixin of ``ClusterMemoryServicer`` (``servicer.py``). A request is served here when
 this node owns its partition; a read may also be served from this node's follower
-copy: one with a staleness bound the copy meets (``reads.py``), or one that counts no
-access, once the copy applied the owner's read index (``read_index.py``). Anything
-else goes to the owner, one hop (``forward.py``).
+copy: one with a staleness bound the copy meets (``reads.py``, counting no access), or
+any Retrieve, List or Search once the copy applied the owner's read index
+(``read_index.py``; its counted accesses are sent to the owner by ``touch.py``).
+Anything else goes to the owner, one hop (``forward.py``).
 """
 
 from __future__ import annotations

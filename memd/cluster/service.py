@@ -22,12 +22,12 @@ from memd.cluster.call_meta import forwarded
 from memd.cluster.entry import wall_ms
 from memd.cluster.forward import Forwarder
 from memd.cluster.node import ClusterNode
-from memd.cluster.partition import partition_of
+from memd.cluster.partition import check_partition, partition_of
 from memd.cluster.read_index import answer
 from memd.cluster.snapshot import read_copy
 from memd.cluster.touch import log_touches
 from memd.cluster.transfer import run_transfer_in
-from memd.errors import InvalidArgument, NotFound, Unavailable
+from memd.errors import NotFound, Unavailable
 
 SERVICE_NAME: str = cpb.DESCRIPTOR.services_by_name["ClusterService"].full_name
 
@@ -83,8 +83,8 @@ class ClusterServicer(cpb_grpc.ClusterServiceServicer):
     def ReadIndex(self, request: cpb.ReadIndexRequest, context: Any) -> cpb.ReadIndexResponse:
         """This owner's read index of each partition asked (-1 where it does not serve)."""
         states = self._node.states
-        if any(p >= len(states) for p in request.partitions):
-            raise InvalidArgument(f"partitions are numbered 0 to {len(states) - 1}")
+        for partition in request.partitions:
+            check_partition(partition, len(states))
         sequences = answer(states, self._node.id, request.partitions, wall_ms())
         return cpb.ReadIndexResponse(sequences=sequences)
 

@@ -1,7 +1,7 @@
 """The MemoryService of a cluster node: route each request to its partition's owner.
 
 A request for a partition this node serves runs here; writes go through the log first
-(``ClusterNode.write``), reads straight to the store. A read that counts no access may
+(``ClusterNode.write``), reads straight to the store. A Retrieve, List or Search may
 also be answered from this node's follower copy (``routing.py``, ``read_index.py``).
 Any other request is forwarded, one hop, to the owner (``forward.py``). In this phase:
 - reads on the owner count accesses as on a single node, but the engine only records

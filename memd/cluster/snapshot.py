@@ -28,9 +28,9 @@ import grpc
 
 from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd.cluster.call_meta import node_credentials
-from memd.cluster.partition import mark_name
+from memd.cluster.partition import check_partition, mark_name
 from memd.cluster.replica import PartitionState, Replica
-from memd.errors import FailedPrecondition, InvalidArgument, Unavailable
+from memd.errors import FailedPrecondition, Unavailable
 from memd.logs import event
 
 if TYPE_CHECKING:
@@ -51,10 +51,7 @@ def read_copy(replica: Replica, partition: int, min_sequence: int) -> list[bytes
         InvalidArgument: No such partition.
         FailedPrecondition: This node's copy is older than ``min_sequence``.
     """
-    if not 0 <= partition < len(replica.states):
-        raise InvalidArgument(
-            f"partition {partition} does not exist (0 to {len(replica.states) - 1})"
-        )
+    check_partition(partition, len(replica.states))
     state = replica.states[partition]
     with state.lock:  # no entry of the partition is applied while the copy is read
         if state.applied < min_sequence:

@@ -39,7 +39,7 @@ from memd._core import relay_unary
 from memd._pb.v1 import cluster_service_pb2 as cpb
 from memd.cluster.entry import wall_ms
 from memd.cluster.node import ClusterNode
-from memd.cluster.partition import partition_of
+from memd.cluster.partition import check_partition, partition_of
 from memd.errors import InvalidArgument, Unavailable
 from memd.server.scheduler import Job, RunResult
 
@@ -161,8 +161,7 @@ def log_touches(node: ClusterNode, partition: int, entry: bytes) -> None:
         Unavailable: This node does not serve the partition (any more).
     """
     count = len(node.states)
-    if partition >= count:
-        raise InvalidArgument(f"partitions are numbered 0 to {count - 1}")
+    check_partition(partition, count)
     try:
         parsed = cpb.TouchEntry.FromString(entry)
     except DecodeError:
